@@ -1,0 +1,6 @@
+//! role's domain: the catalog, the containment graph and the rules over it. Pure, no I/O.
+
+pub mod catalog;
+pub mod graph;
+
+pub use graph::{PrincipalClass, RoleGraph};

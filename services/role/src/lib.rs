@@ -1,0 +1,74 @@
+//! The role service: the CSM role catalog, containment, groups, assignments
+//! and effective roles (SPEC §2, R1.13–R1.17, R4.7–R4.8).
+//!
+//! Layout: [`domain`] (pure rules), [`store`] (all SQL), [`app`] (use cases),
+//! [`grpc`] (proto conversion). [`run`] serves it on a pre-bound listener.
+
+pub mod app;
+pub mod domain;
+pub mod grpc;
+pub mod store;
+
+use std::future::Future;
+
+use csm_auth::ServicePolicy;
+use csm_changefeed::ChangeFeed;
+use csm_db::{Migration, Migrations};
+use csm_proto::role::role_service_server::RoleServiceServer;
+use csm_server::{Readiness, ServiceConfig};
+use csm_types::ServiceName;
+use tokio::net::TcpListener;
+
+use crate::app::RoleApp;
+use crate::grpc::RoleGrpc;
+use crate::store::RoleStore;
+
+pub const SERVICE: ServiceName = ServiceName::Role;
+pub const SERVICE_FQN: &str = "csm.role.v1.RoleService";
+
+/// role's migrations (the change feed's, then its own).
+pub fn migrations() -> Migrations {
+    csm_changefeed::migrations().with(
+        Migration { version: 100, description: "roles", sql: include_str!("../migrations/sqlite/0100_roles.sql") },
+        Migration { version: 100, description: "roles", sql: include_str!("../migrations/postgres/0100_roles.sql") },
+    )
+}
+
+/// Which services may call which role RPCs (static).
+pub fn service_policy() -> ServicePolicy {
+    const READS: &[&str] = &[
+        "ListRoles",
+        "GetRole",
+        "GetEffectiveRoles",
+        "BatchGetEffectiveRoles",
+        "GetPrincipalClass",
+        "ListProfileGroups",
+        "ListProfileRoles",
+        "ListGroupMembers",
+        "GetGroup",
+        "GetRoleSettings",
+        "Watch",
+    ];
+    ServicePolicy::new()
+        .allow(ServiceName::Identity, READS)
+        .allow(ServiceName::Identity, &["EnsureDefaultClass", "AssignRole"])
+        .allow(ServiceName::AccountTeam, READS)
+        .allow(ServiceName::CaseAccess, READS)
+        .allow(ServiceName::Licensing, READS)
+}
+
+/// Serves ro/// Serves role on `listener` until `shutdown` resolves.
+pub async fn run(
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let readiness = Readiness::new(SERVICE_FQN);
+    let routes = tonic::service::Routes::new(RoleServiceServer::new(RoleGrpc::new(readiness.clone())));
+    let bootstrap_admins = config.bootstrap_admin_profiles.clone();
+    csm_server::run_service(config, listener, shutdown, SERVICE_FQN, migrations(), service_policy(), routes, readiness, move |db| async move {
+        let feed = ChangeFeed::new(db.clone(), SERVICE);
+        Ok(RoleApp::start(RoleStore::new(db), feed, &bootstrap_admins).await?)
+    })
+    .await
+}

@@ -1,0 +1,153 @@
+//! All of role's SQL.
+
+use csm_changefeed::{NewChange, Operation};
+use csm_db::{Db, DbRow, db_error, with_db, with_tx};
+use csm_errors::CsmResult;
+use csm_types::ProfileId;
+use uuid::Uuid;
+
+use crate::domain::catalog::{SEED_EDGES, SEED_ROLES, SeedSource};
+
+/// A role assigned directly to a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectAssignment {
+    pub id: Uuid,
+    pub role: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RoleStore {
+    db: Db,
+}
+
+impl RoleStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Writes the seeded catalog (SPEC §2.2, §5.4): missing roles and edges are
+    /// added, existing ones left alone, so start-up is idempotent across restarts
+    /// and replicas. Returns the revision of the last change written, if any.
+    pub async fn seed_catalog(&self) -> CsmResult<Option<u64>> {
+        let mut tx = self.db.begin().await?;
+        let now = csm_db::now();
+        let mut last_revision = None;
+        for role in SEED_ROLES {
+            let origin = match role.source {
+                SeedSource::Seed => "seed",
+                SeedSource::Doc => "doc",
+            };
+            let inserted = with_tx!(&mut tx, |tx| {
+                sqlx::query(
+                    "INSERT INTO roles (name, description, origin, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(role.name)
+                .bind(role.description)
+                .bind(origin)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+            });
+            if inserted > 0 {
+                let change = NewChange::new("role", role.name, Operation::Created).attribute("role", role.name);
+                last_revision = Some(csm_changefeed::append(&mut tx, &change).await?);
+            }
+        }
+        for edge in SEED_EDGES {
+            let inserted = with_tx!(&mut tx, |tx| {
+                sqlx::query(
+                    "INSERT INTO role_contains (parent, child, suspect) VALUES ($1, $2, $3) \
+                     ON CONFLICT (parent, child) DO NOTHING",
+                )
+                .bind(edge.parent)
+                .bind(edge.child)
+                .bind(edge.suspect)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+            });
+            if inserted > 0 {
+                let change = NewChange::new("role_containment", format!("{}>{}", edge.parent, edge.child), Operation::Created)
+                    .attribute("parent_role", edge.parent)
+                    .attribute("child_role", edge.child);
+                last_revision = Some(csm_changefeed::append(&mut tx, &change).await?);
+            }
+        }
+        tx.commit().await?;
+        Ok(last_revision)
+    }
+
+    /// Every role name and every containment edge (suspect ones only when asked).
+    pub async fn load_graph(&self, include_suspect: bool) -> CsmResult<(Vec<String>, Vec<(String, String)>)> {
+        with_db!(&self.db, |pool| {
+            let roles: Vec<String> = sqlx::query_scalar("SELECT name FROM roles ORDER BY name")
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+            let rows = sqlx::query("SELECT parent, child FROM role_contains WHERE suspect = FALSE OR $1 ORDER BY parent, child")
+                .bind(include_suspect)
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+            let edges = rows
+                .iter()
+                .map(|row| Ok((row.text("parent").map_err(db_error)?, row.text("child").map_err(db_error)?)))
+                .collect::<CsmResult<Vec<_>>>()?;
+            Ok((roles, edges))
+        })
+    }
+
+    /// Gives `role` to `profile` unless it already has it (bootstrap of the first administrators).
+    pub async fn ensure_direct_assignment(&self, profile: ProfileId, role: &str) -> CsmResult<Option<u64>> {
+        let mut tx = self.db.begin().await?;
+        let id = Uuid::now_v7();
+        let inserted = with_tx!(&mut tx, |tx| {
+            sqlx::query(
+                "INSERT INTO role_assignments (id, profile_id, role, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (profile_id, role) DO NOTHING",
+            )
+            .bind(id)
+            .bind(profile.as_uuid())
+            .bind(role)
+            .bind(csm_db::now())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+        });
+        let revision = if inserted > 0 {
+            let change = NewChange::new("role_assignment", id, Operation::Created)
+                .attribute("profile_id", profile)
+                .attribute("role", role);
+            Some(csm_changefeed::append(&mut tx, &change).await?)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(revision)
+    }
+
+    /// The roles assigned directly to `profile`.
+    pub async fn direct_assignments(&self, profile: ProfileId) -> CsmResult<Vec<DirectAssignment>> {
+        with_db!(&self.db, |pool| {
+            let rows = sqlx::query("SELECT id, role FROM role_assignments WHERE profile_id = $1 ORDER BY role")
+                .bind(profile.as_uuid())
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(DirectAssignment { id: row.uuid("id").map_err(db_error)?, role: row.text("role").map_err(db_error)? })
+                })
+                .collect()
+        })
+    }
+}

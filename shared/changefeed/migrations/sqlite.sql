@@ -1,0 +1,26 @@
+-- The change-feed outbox. `change_feed_head` holds the last revision handed
+-- out; every writer bumps it inside its own transaction, so revisions are
+-- committed in order (a follower never skips a revision that commits late).
+CREATE TABLE change_feed_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision INTEGER NOT NULL
+);
+INSERT INTO change_feed_head (id, revision) VALUES (1, 0);
+
+CREATE TABLE changes (
+    revision INTEGER PRIMARY KEY,
+    entity_type TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    committed_at TEXT NOT NULL
+);
+
+-- Idempotent creates: the response of a request_id is kept and replayed on retry.
+CREATE TABLE idempotency_keys (
+    rpc TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    response BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (rpc, request_id)
+);

@@ -1,0 +1,259 @@
+//! Database access shared by the services.
+//!
+//! [`Db`] is a pool for one of the two backends. Store code is written once
+//! with the [`with_db!`] / [`with_tx!`] macros, which expand the same body for
+//! SQLite and PostgreSQL, so both paths type-check on every build (sqlx's `Any`
+//! driver cannot carry UUIDs or timestamps). SQL uses `$1, $2…` placeholders,
+//! which both backends accept.
+//!
+//! URLs: `sqlite://path/to/file.db` (created if missing; WAL) or
+//! `postgres://user@host:port/db`. A PostgreSQL URL may carry
+//! `csm_schema=<name>`: the schema is created if missing and becomes the
+//! `search_path` of every connection (one schema per service on one cluster).
+
+pub mod migrate;
+pub mod row;
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use csm_errors::CsmError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+pub use migrate::{Migration, Migrations};
+pub use row::DbRow;
+
+/// A connection pool for one backend.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction on one backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool settings; [`PoolSettings::default`] suits one service process.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$tx` bound to the concrete transaction of `$tx_expr`
+/// (use `&mut **$tx` as the executor).
+#[macro_export]
+macro_rules! with_tx {
+    ($tx_expr:expr, |$tx:ident| $body:expr) => {
+        match $tx_expr {
+            $crate::Tx::Sqlite($tx) => $body,
+            $crate::Tx::Postgres($tx) => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Connects to `url` (see the crate docs for the URL forms).
+    pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<Db> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|error| anyhow::anyhow!("invalid SQLite URL {url:?}: {error}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                // Writers queue on SQLite's lock instead of failing with SQLITE_BUSY.
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let (url, schema) = split_schema_parameter(url)?;
+            let options = PgConnectOptions::from_str(&url)
+                .map_err(|error| anyhow::anyhow!("invalid PostgreSQL URL: {error}"))?;
+            let options = match &schema {
+                Some(schema) => options.options([("search_path", schema.as_str())]),
+                None => options,
+            };
+            if let Some(schema) = &schema {
+                // Create the schema with a one-off connection before the pool uses it.
+                let bootstrap = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(PgConnectOptions::from_str(&url)?)
+                    .await?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .execute(&bootstrap)
+                    .await?;
+                bootstrap.close().await;
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            anyhow::bail!("database URL must start with sqlite: or postgres:, got {url:?}")
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, CsmError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await.map_err(db_error)?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(db_error)?),
+        })
+    }
+
+    /// True when a trivial query succeeds (health checks).
+    pub async fn is_usable(&self) -> bool {
+        with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Connections in use and the pool size (saturation).
+    pub fn pool_usage(&self) -> (u32, u32) {
+        with_db!(self, |pool| (pool.size() - pool.num_idle() as u32, pool.size()))
+    }
+
+    pub async fn close(&self) {
+        with_db!(self, |pool| pool.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), CsmError> {
+        with_tx!(self, |tx| tx.commit().await.map_err(db_error))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Splits our own `csm_schema=<name>` parameter off a PostgreSQL URL.
+fn split_schema_parameter(url: &str) -> anyhow::Result<(String, Option<String>)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut schema = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        match pair.split_once('=') {
+            Some(("csm_schema", value)) => {
+                anyhow::ensure!(
+                    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "csm_schema must be letters, digits and underscores, got {value:?}"
+                );
+                schema = Some(value.to_owned());
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, schema))
+}
+
+/// The current time at the precision both backends store (microseconds), so a
+/// value returned by a write equals the value read back later.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound as _;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// Translates a database error: constraint violations become the statuses
+/// the callers expect; everything else is INTERNAL (logged, not shown).
+pub fn db_error(error: sqlx::Error) -> CsmError {
+    if let sqlx::Error::Database(database_error) = &error {
+        match database_error.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => {
+                return CsmError::already_exists("ALREADY_EXISTS", "a record with the same unique key already exists")
+                    .with_metadata("constraint", database_error.constraint().unwrap_or_default().to_owned());
+            }
+            sqlx::error::ErrorKind::ForeignKeyViolation => {
+                return CsmError::failed_precondition("REFERENCED_RECORD_MISSING", "a referenced record does not exist")
+                    .with_metadata("constraint", database_error.constraint().unwrap_or_default().to_owned());
+            }
+            _ => {}
+        }
+    }
+    if matches!(error, sqlx::Error::PoolTimedOut) {
+        return CsmError::unavailable("DATABASE_UNAVAILABLE", "the database is not reachable");
+    }
+    CsmError::internal(error)
+}
+
+/// True when `error` is a unique-constraint violation (the caller may then answer
+/// with a more precise reason than [`db_error`] does).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database_error)
+        if database_error.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_schema_parameter;
+
+    #[test]
+    fn schema_parameter_is_split_off() {
+        let (url, schema) = split_schema_parameter("postgres://u@h/db?csm_schema=identity&sslmode=disable").unwrap();
+        assert_eq!(url, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(schema.as_deref(), Some("identity"));
+    }
+
+    #[test]
+    fn hostile_schema_names_are_refused() {
+        assert!(split_schema_parameter("postgres://h/db?csm_schema=a\";drop").is_err());
+    }
+}

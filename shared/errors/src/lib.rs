@@ -1,0 +1,385 @@
+//! Errors of the CSM Access Suite.
+//!
+//! Every failure a client can see is a [`CsmError`]: one of a closed set of
+//! [`ErrorCode`]s, a stable machine-readable `reason` (sent as
+//! `google.rpc.ErrorInfo.reason`), a human message, and for invalid input the
+//! offending fields (sent as `google.rpc.BadRequest` field violations).
+//! Internal failures are logged with their cause and reach the client only as
+//! an opaque INTERNAL with a correlation id — never with internal text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// The `ErrorInfo.domain` of every error the suite returns.
+pub const ERROR_DOMAIN: &str = "csm.access-suite";
+
+/// The closed set of error codes. Each maps to exactly one gRPC code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    FailedPrecondition,
+    PermissionDenied,
+    Unauthenticated,
+    ResourceExhausted,
+    Aborted,
+    Unavailable,
+    DeadlineExceeded,
+    Unimplemented,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const fn grpc_code(self) -> Code {
+        match self {
+            ErrorCode::InvalidArgument => Code::InvalidArgument,
+            ErrorCode::NotFound => Code::NotFound,
+            ErrorCode::AlreadyExists => Code::AlreadyExists,
+            ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+            ErrorCode::PermissionDenied => Code::PermissionDenied,
+            ErrorCode::Unauthenticated => Code::Unauthenticated,
+            ErrorCode::ResourceExhausted => Code::ResourceExhausted,
+            ErrorCode::Aborted => Code::Aborted,
+            ErrorCode::Unavailable => Code::Unavailable,
+            ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
+            ErrorCode::Unimplemented => Code::Unimplemented,
+            ErrorCode::Internal => Code::Internal,
+        }
+    }
+
+    /// The default `ErrorInfo.reason` when a more specific one is not given.
+    pub const fn default_reason(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
+            ErrorCode::FailedPrecondition => "FAILED_PRECONDITION",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            ErrorCode::Aborted => "ABORTED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorCode::Unimplemented => "UNIMPLEMENTED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// One invalid field of a request: `field` is the proto field path
+/// (e.g. `account.parent_account_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub description: String,
+}
+
+/// An error a client can see. Construct it with the named constructors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsmError {
+    code: ErrorCode,
+    reason: &'static str,
+    message: String,
+    field_errors: Vec<FieldError>,
+    metadata: BTreeMap<String, String>,
+}
+
+pub type CsmResult<T> = Result<T, CsmError>;
+
+impl CsmError {
+    pub fn new(code: ErrorCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            field_errors: Vec::new(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// One invalid field (INVALID_ARGUMENT with a BadRequest field violation).
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldErrors::single(field, description)
+    }
+
+    /// A rule on the request as a whole is violated (INVALID_ARGUMENT, specific reason).
+    pub fn invalid_argument(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, reason, message)
+    }
+
+    /// The entity `kind` with `id` does not exist.
+    pub fn not_found(kind: &'static str, id: impl fmt::Display) -> Self {
+        let id = id.to_string();
+        Self::new(ErrorCode::NotFound, "NOT_FOUND", format!("{kind} {id} not found"))
+            .with_metadata("kind", kind)
+            .with_metadata("id", id)
+    }
+
+    pub fn already_exists(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::AlreadyExists, reason, message)
+    }
+
+    pub fn failed_precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::FailedPrecondition, reason, message)
+    }
+
+    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PermissionDenied, reason, message)
+    }
+
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, reason, message)
+    }
+
+    pub fn resource_exhausted(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceExhausted, reason, message)
+    }
+
+    pub fn aborted(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Aborted, reason, message)
+    }
+
+    pub fn unavailable(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, reason, message)
+    }
+
+    /// The RPC exists in the contract but is not built yet.
+    pub fn unimplemented(rpc: &str) -> Self {
+        Self::new(
+            ErrorCode::Unimplemented,
+            "NOT_IMPLEMENTED",
+            format!("{rpc} is not implemented yet"),
+        )
+    }
+
+    /// An unexpected failure. The cause is logged here with a correlation id;
+    /// the client sees only the correlation id.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        let correlation_id = uuid_like_correlation_id();
+        tracing::error!(%correlation_id, error = %cause, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            "INTERNAL",
+            format!("internal error (correlation id {correlation_id})"),
+        )
+        .with_metadata("correlation_id", correlation_id)
+    }
+
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.field_errors
+    }
+
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The gRPC status with `ErrorInfo` (always) and `BadRequest` (when fields are invalid).
+    pub fn to_status(&self) -> Status {
+        let mut details = ErrorDetails::with_error_info(
+            self.reason,
+            ERROR_DOMAIN,
+            self.metadata.clone().into_iter().collect::<std::collections::HashMap<_, _>>(),
+        );
+        if !self.field_errors.is_empty() {
+            let violations: Vec<FieldViolation> = self
+                .field_errors
+                .iter()
+                .map(|error| FieldViolation::new(error.field.clone(), error.description.clone()))
+                .collect();
+            details.set_bad_request(violations);
+        }
+        Status::with_error_details(self.code.grpc_code(), self.message.clone(), details)
+    }
+}
+
+impl fmt::Display for CsmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}/{}: {}", self.code, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for CsmError {}
+
+impl From<CsmError> for Status {
+    fn from(error: CsmError) -> Self {
+        error.to_status()
+    }
+}
+
+impl From<csm_types::InvalidId> for CsmError {
+    fn from(error: csm_types::InvalidId) -> Self {
+        CsmError::invalid_field(error.kind, format!("must be a UUID, got {:?}", error.value))
+    }
+}
+
+/// Collects every invalid field of a request, so one response names them all.
+#[derive(Debug, Default)]
+pub struct FieldErrors {
+    errors: Vec<FieldError>,
+}
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn single(field: impl Into<String>, description: impl Into<String>) -> CsmError {
+        let mut errors = Self::new();
+        errors.add(field, description);
+        errors.into_error()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Records the error of `result` (if any) under `field` and returns the value.
+    pub fn check<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Parses a required id field; an empty value is "required", a malformed one "must be a UUID".
+    pub fn required_id<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl FnOnce(&str) -> Result<T, csm_types::InvalidId>,
+    ) -> Option<T> {
+        if value.trim().is_empty() {
+            self.add(field, "is required");
+            return None;
+        }
+        match parse(value) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.add(field, format!("must be a UUID, got {value:?}"));
+                None
+            }
+        }
+    }
+
+    /// Parses an optional id field; empty means absent.
+    pub fn optional_id<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl FnOnce(&str) -> Result<T, csm_types::InvalidId>,
+    ) -> Option<T> {
+        if value.trim().is_empty() {
+            return None;
+        }
+        self.required_id(field, value, parse)
+    }
+
+    /// A required, non-blank string of at most `max_len` characters.
+    pub fn required_text(&mut self, field: &str, value: &str, max_len: usize) -> Option<String> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            self.add(field, "is required");
+            return None;
+        }
+        if trimmed.chars().count() > max_len {
+            self.add(field, format!("must be at most {max_len} characters"));
+            return None;
+        }
+        Some(trimmed.to_owned())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok(())` when no field was invalid, else INVALID_ARGUMENT naming every field.
+    pub fn finish(self) -> CsmResult<()> {
+        if self.errors.is_empty() { Ok(()) } else { Err(self.into_error()) }
+    }
+
+    fn into_error(self) -> CsmError {
+        let summary = self
+            .errors
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.description))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut error = CsmError::new(ErrorCode::InvalidArgument, "INVALID_ARGUMENT", summary);
+        error.field_errors = self.errors;
+        error
+    }
+}
+
+fn uuid_like_correlation_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or_default();
+    format!("{:016x}-{:04x}", nanos, COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_become_bad_request_details() {
+        let mut errors = FieldErrors::new();
+        errors.add("account.name", "is required");
+        errors.add("account.parent_account_id", "must be a UUID");
+        let status = errors.finish().unwrap_err().to_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("bad request details");
+        assert_eq!(bad_request.field_violations.len(), 2);
+        assert_eq!(details.error_info().unwrap().reason, "INVALID_ARGUMENT");
+    }
+
+    #[test]
+    fn reasons_are_carried_in_error_info() {
+        let status =
+            CsmError::failed_precondition("ROLE_COLLISION", "snc_internal and snc_external").to_status();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let details = status.get_error_details();
+        let info = details.error_info().unwrap();
+        assert_eq!(info.reason, "ROLE_COLLISION");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let status = CsmError::internal("connection refused to 10.0.0.1").to_status();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("10.0.0.1"));
+    }
+}

@@ -1,0 +1,243 @@
+//! Serving a CSM service.
+//!
+//! [`serve`] runs one gRPC service on a pre-bound listener with
+//! `grpc.health.v1.Health`, server reflection and the suite's tower stack,
+//! until `shutdown` resolves; then it stops accepting connections and drains
+//! the RPCs in flight.
+//!
+//! Health starts NOT_SERVING. A service calls [`Readiness::ready`] once its
+//! database is migrated and usable; handlers call [`Readiness::get`], which
+//! answers UNAVAILABLE until then. A background probe keeps the health status in
+//! step with the database afterwards (NOT_SERVING while it is unreachable).
+
+mod config;
+mod peer;
+mod startup;
+mod timeout;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use csm_auth::AuthLayer;
+use csm_db::Db;
+use csm_errors::CsmError;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+
+pub use config::{PeerUrls, ServiceConfig, default_port, peer_url_variable};
+pub use peer::{PeerChannel, peer_channel};
+pub use startup::spawn_startup;
+pub use timeout::{Deadline, DeadlineLayer};
+
+/// Limits of one server process.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Upper bound of any unary RPC (a smaller client `grpc-timeout` wins).
+    pub request_timeout: Duration,
+    /// RPCs handled at once; past it, new RPCs are shed with RESOURCE_EXHAUSTED.
+    pub concurrency_limit: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { request_timeout: Duration::from_secs(30), concurrency_limit: 1024 }
+    }
+}
+
+/// The application state of a service, available once its database is usable.
+pub struct Readiness<T> {
+    state: OnceLock<Arc<T>>,
+    service_name: &'static str,
+}
+
+impl<T> Readiness<T> {
+    pub fn new(service_name: &'static str) -> Arc<Self> {
+        Arc::new(Self { state: OnceLock::new(), service_name })
+    }
+
+    /// Makes `state` available to handlers.
+    pub fn ready(&self, state: Arc<T>) {
+        let _ = self.state.set(state);
+    }
+
+    /// The state, or UNAVAILABLE while the service is still starting.
+    pub fn get(&self) -> Result<&Arc<T>, CsmError> {
+        self.state.get().ok_or_else(|| {
+            CsmError::unavailable("SERVICE_STARTING", format!("{} is starting: its database is not ready", self.service_name))
+        })
+    }
+}
+
+/// The health reporter of a server (to mark the service SERVING / NOT_SERVING).
+#[derive(Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    service_name: &'static str,
+}
+
+impl Health {
+    pub async fn set(&self, serving: bool) {
+        let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+        self.reporter.set_service_status(self.service_name, status).await;
+        // The empty service name stands for the whole server (what probes ask).
+        self.reporter.set_service_status("", status).await;
+    }
+
+    /// Connects to the database with retries, marks the service SERVING, then keeps
+    /// probing the database every `interval` and flips health when it goes away.
+    pub fn watch_database(&self, db: Db, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let health = self.clone();
+        tokio::spawn(async move {
+            let mut last = None;
+            loop {
+                let usable = db.is_usable().await;
+                if last != Some(usable) {
+                    if !usable {
+                        tracing::warn!(service = health.service_name, "database not usable: NOT_SERVING");
+                    }
+                    health.set(usable).await;
+                    last = Some(usable);
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    }
+}
+
+/// Builds the health service of the service named `service_name` (initially NOT_SERVING) and its reporter.
+pub async fn health_for(
+    service_name: &'static str,
+) -> (Health, tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    let health = Health { reporter, service_name };
+    health.set(false).await;
+    (health, service)
+}
+
+/// Runs a CSM service: health (NOT_SERVING until `build` has produced the
+/// state from a migrated, usable database), reflection, the layer stack and
+/// `routes`, until `shutdown` resolves.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_service<T, B, BFut>(
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    service_name: &'static str,
+    migrations: csm_db::Migrations,
+    policy: csm_auth::ServicePolicy,
+    routes: tonic::service::Routes,
+    readiness: Arc<Readiness<T>>,
+    build: B,
+) -> anyhow::Result<()>
+where
+    T: Send + Sync + 'static,
+    B: FnOnce(Db) -> BFut + Send + 'static,
+    BFut: Future<Output = anyhow::Result<T>> + Send,
+{
+    let (health, health_service) = health_for(service_name).await;
+    let startup = spawn_startup(&config, migrations, health, readiness, build);
+    let auth = AuthLayer::new(config.auth_keys.clone(), policy);
+    let result = serve(listener, service_name, routes, health_service, auth, &config.server, shutdown).await;
+    startup.abort();
+    result
+}
+
+/// Serves `routes` (the service built by the caller, e.g.
+/// `Routes::new(IdentityServiceServer::new(handler))`), plus health and
+/// reflection for `service_name`, on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    service_name: &'static str,
+    routes: tonic::service::Routes,
+    health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    auth: AuthLayer,
+    settings: &ServerSettings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    // Reflection lists only what this server serves, not every CSM contract.
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(csm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name(service_name)
+        .with_service_name("grpc.health.v1.Health")
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(csm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name(service_name)
+        .with_service_name("grpc.health.v1.Health")
+        .build_v1alpha()?;
+    let routes = routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);
+
+    // Order matters, outermost first:
+    // 1. trace: the RPC span covers everything below, rejections included;
+    // 2. deadline: min(client grpc-timeout, request_timeout), answered as
+    //    DEADLINE_EXCEEDED (tonic does not translate tower's Elapsed);
+    // 3. load shed: when the limit below is saturated, refuse at once with
+    //    RESOURCE_EXHAUSTED instead of queueing without bound;
+    // 4. concurrency limit: one semaphore for the whole server (the layer
+    //    instance is cloned per connection, its semaphore is shared);
+    // 5. auth: verify the caller only for requests that will be served.
+    let stack = ServiceBuilder::new()
+        .layer(csm_telemetry::ServerTraceLayer)
+        .layer(DeadlineLayer::new(settings.request_timeout))
+        .load_shed()
+        .concurrency_limit(settings.concurrency_limit)
+        .layer(auth)
+        .into_inner();
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .layer(stack)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (the binaries' shutdown signal).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown signal received: draining in-flight RPCs");
+}
+
+/// The body of every service binary: read the configuration from the
+/// environment, start telemetry, bind, serve until SIGTERM, flush telemetry.
+pub async fn main_for<F, Fut>(service: csm_types::ServiceName, run: F) -> anyhow::Result<()>
+where
+    F: FnOnce(ServiceConfig, TcpListener, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let telemetry_config = csm_telemetry::TelemetryConfig::from_env(&format!("csm-{service}"))?;
+    let telemetry = csm_telemetry::init(&telemetry_config)?;
+    let config = ServiceConfig::from_env(service)?;
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {} (CSM_LISTEN_ADDR): {error}", config.listen_addr))?;
+    tracing::info!(%service, addr = %config.listen_addr, "listening");
+    let result = run(config, listener, Box::pin(shutdown_signal())).await;
+    telemetry.shutdown().await;
+    result
+}

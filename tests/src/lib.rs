@@ -1,0 +1,262 @@
+//! The test harness: the five services started in-process, each on its own
+//! pre-bound ephemeral port, talking to each other over real gRPC, on a fresh
+//! database per service (a SQLite file, or a PostgreSQL schema when
+//! `CSM_TEST_POSTGRES_URL` is set).
+//!
+//! [`backend_test!`] declares a test once and runs it as two tests,
+//! `<name>::sqlite` and `<name>::postgres`; the PostgreSQL one says SKIPPED on
+//! stderr when the variable is not set.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use csm_auth::AuthKeys;
+use csm_db::testing::{TestBackend, TestDatabase};
+use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
+use csm_proto::case_access::case_access_service_client::CaseAccessServiceClient;
+use csm_proto::identity::identity_service_client::IdentityServiceClient;
+use csm_proto::licensing::licensing_service_client::LicensingServiceClient;
+use csm_proto::role::role_service_client::RoleServiceClient;
+use csm_server::{PeerUrls, ServiceConfig};
+use csm_telemetry::{ClientTrace, ClientTraceLayer};
+use csm_types::{LoginId, ProfileId, ServiceName};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt as _;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tower::Layer as _;
+
+pub use csm_db::testing::TestBackend as Backend;
+
+/// The channel of a test client: traced (so `traceparent` is sent) and, when a
+/// token is given, authenticated.
+pub type TestChannel = ClientTrace<Channel>;
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! backend_test {
+    ($(#[$meta:meta])* $name:ident, |$suite:ident| $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($suite: &$crate::Suite) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let suite = $crate::Suite::start($crate::Backend::Sqlite).await;
+                body(&suite).await;
+                suite.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(backend) = $crate::Backend::postgres_from_env(concat!(module_path!(), "::postgres")) else {
+                    return;
+                };
+                let suite = $crate::Suite::start(backend).await;
+                body(&suite).await;
+                suite.stop().await;
+            }
+        }
+    };
+}
+
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// The five services, running.
+pub struct Suite {
+    pub backend: TestBackend,
+    pub keys: AuthKeys,
+    /// `http://127.0.0.1:<port>` per service.
+    pub endpoints: BTreeMap<ServiceName, String>,
+    /// A profile the role service made `admin` at start-up.
+    pub admin_profile: ProfileId,
+    pub admin_login: LoginId,
+    running: Vec<(ServiceName, Running)>,
+    databases: Vec<TestDatabase>,
+}
+
+/// Options for [`Suite::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct SuiteOptions {
+    /// Database URL per service, overriding the fresh test database.
+    pub database_overrides: BTreeMap<ServiceName, String>,
+    /// Do not wait for these services to report SERVING.
+    pub skip_readiness: Vec<ServiceName>,
+}
+
+impl Suite {
+    /// Starts the suite on `backend` and waits until every service is SERVING.
+    pub async fn start(backend: TestBackend) -> Suite {
+        Self::start_with(backend, SuiteOptions::default()).await
+    }
+
+    pub async fn start_with(backend: TestBackend, options: SuiteOptions) -> Suite {
+        let keys = AuthKeys::generate();
+        let admin_profile = ProfileId::new();
+        let admin_login = LoginId::new();
+
+        // Bind every listener first: peers know each other's addresses before
+        // anything starts, and no port can be taken in between.
+        let mut listeners = Vec::new();
+        let mut peers = PeerUrls::local_defaults();
+        let mut endpoints = BTreeMap::new();
+        for service in ServiceName::ALL {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
+            let url = format!("http://{}", listener.local_addr().expect("bound address"));
+            peers.set(service, url.clone());
+            endpoints.insert(service, url);
+            listeners.push((service, listener));
+        }
+
+        let mut databases = Vec::new();
+        let mut running = Vec::new();
+        for (service, listener) in listeners {
+            let database_url = match options.database_overrides.get(&service) {
+                Some(url) => url.clone(),
+                None => {
+                    let database = backend.fresh_database(service.as_str());
+                    let url = database.url.clone();
+                    databases.push(database);
+                    url
+                }
+            };
+            let mut config = ServiceConfig::new(service, database_url, keys.clone(), peers.clone());
+            config.listen_addr = listener.local_addr().expect("bound address");
+            // Several suites run at once against one PostgreSQL: keep pools small.
+            config.pool.max_connections = 4;
+            if service == ServiceName::Role {
+                config.bootstrap_admin_profiles = vec![admin_profile];
+            }
+            let (stop, stopped) = oneshot::channel::<()>();
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            let task = tokio::spawn(csm_cli::run_service(service, config, listener, shutdown));
+            running.push((service, Running { stop, task }));
+        }
+
+        let suite = Suite { backend, keys, endpoints, admin_profile, admin_login, running, databases };
+        for service in ServiceName::ALL {
+            if !options.skip_readiness.contains(&service) {
+                suite.wait_until_serving(service, Duration::from_secs(60)).await;
+            }
+        }
+        suite
+    }
+
+    /// Waits for `service` to report SERVING on its health endpoint (a health
+    /// Watch stream, not a sleep).
+    pub async fn wait_until_serving(&self, service: ServiceName, limit: Duration) {
+        let wait = async {
+            loop {
+                let mut health = HealthClient::new(self.plain_channel(service));
+                let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+                if let Ok(response) = health.watch(request).await {
+                    let mut stream = response.into_inner();
+                    while let Some(Ok(status)) = stream.next().await {
+                        if status.status == ServingStatus::Serving as i32 {
+                            return;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(limit, wait)
+            .await
+            .unwrap_or_else(|_| panic!("{service} did not report SERVING within {limit:?}"));
+    }
+
+    /// A channel to `service` without credentials.
+    pub fn plain_channel(&self, service: ServiceName) -> Channel {
+        Endpoint::from_shared(self.endpoints[&service].clone())
+            .expect("valid endpoint")
+            .timeout(Duration::from_secs(30))
+            .connect_lazy()
+    }
+
+    /// A traced channel to `service`, carrying `token` when given.
+    pub fn channel(&self, service: ServiceName, token: Option<&str>) -> TestChannel {
+        let layer = match token {
+            Some(token) => ClientTraceLayer::with_bearer_token(token),
+            None => ClientTraceLayer::new(),
+        };
+        layer.layer(self.plain_channel(service))
+    }
+
+    /// A token of the bootstrap administrator.
+    pub fn admin_token(&self) -> String {
+        self.token_for(self.admin_login, Some(self.admin_profile))
+    }
+
+    /// A token for `login` acting as `profile`.
+    pub fn token_for(&self, login: LoginId, profile: Option<ProfileId>) -> String {
+        self.keys.mint_user_token(login, None, profile, Duration::from_secs(600))
+    }
+
+    /// A service token, as `service` presents it to its peers.
+    pub fn service_token(&self, service: ServiceName) -> String {
+        self.keys.mint_service_token(service, Duration::from_secs(600))
+    }
+
+    pub fn identity(&self, token: Option<&str>) -> IdentityServiceClient<TestChannel> {
+        IdentityServiceClient::new(self.channel(ServiceName::Identity, token))
+    }
+
+    pub fn role(&self, token: Option<&str>) -> RoleServiceClient<TestChannel> {
+        RoleServiceClient::new(self.channel(ServiceName::Role, token))
+    }
+
+    pub fn account_team(&self, token: Option<&str>) -> AccountTeamServiceClient<TestChannel> {
+        AccountTeamServiceClient::new(self.channel(ServiceName::AccountTeam, token))
+    }
+
+    pub fn case_access(&self, token: Option<&str>) -> CaseAccessServiceClient<TestChannel> {
+        CaseAccessServiceClient::new(self.channel(ServiceName::CaseAccess, token))
+    }
+
+    pub fn licensing(&self, token: Option<&str>) -> LicensingServiceClient<TestChannel> {
+        LicensingServiceClient::new(self.channel(ServiceName::Licensing, token))
+    }
+
+    /// Stops every service (graceful shutdown) and deletes the test databases.
+    pub async fn stop(self) {
+        for (service, running) in self.running {
+            let _ = running.stop.send(());
+            match tokio::time::timeout(Duration::from_secs(30), running.task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(error))) => panic!("{service} failed: {error:#}"),
+                Ok(Err(join_error)) => panic!("{service} panicked: {join_error}"),
+                Err(_) => panic!("{service} did not shut down within 30 s"),
+            }
+        }
+        for database in self.databases {
+            database.remove().await;
+        }
+    }
+}
+
+/// The `ErrorInfo.reason` of a status (empty when it has none).
+pub fn reason_of(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt as _;
+    status.get_error_details().error_info().map(|info| info.reason.clone()).unwrap_or_default()
+}
+
+/// The fields named by a status's `BadRequest` violations.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad_request| bad_request.field_violations.iter().map(|violation| violation.field.clone()).collect())
+        .unwrap_or_default()
+}
