@@ -1,1 +1,72 @@
-//! Demo data.
+//! The demo data set of `csm dev`, loaded over gRPC as the development
+//! administrator. Every create carries a fixed `request_id`, so loading it
+//! again (every start) changes nothing.
+
+use std::time::Duration;
+
+use csm_proto::identity as identity_pb;
+use csm_proto::identity::identity_service_client::IdentityServiceClient;
+use csm_telemetry::ClientTraceLayer;
+use csm_types::ServiceName;
+use tonic::transport::Endpoint;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tower::Layer as _;
+
+/// What the demo loaded: (name, id) of each account.
+pub struct DemoData {
+    pub accounts: Vec<(String, String)>,
+}
+
+/// Waits until every service reports SERVING.
+pub async fn wait_until_serving(endpoints: &[(ServiceName, String)], limit: Duration) -> anyhow::Result<()> {
+    let wait = async {
+        for (_, url) in endpoints {
+            let channel = Endpoint::from_shared(url.clone())?.connect_lazy();
+            let mut health = HealthClient::new(channel);
+            loop {
+                let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+                if let Ok(response) = health.check(request).await {
+                    if response.into_inner().status == ServingStatus::Serving as i32 {
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(limit, wait).await.map_err(|_| anyhow::anyhow!("services did not become SERVING in {limit:?}"))?
+}
+
+/// Loads the demo data set into the suite whose identity listens at `identity_url`.
+pub async fn load(identity_url: &str, admin_token: &str) -> anyhow::Result<DemoData> {
+    let channel = ClientTraceLayer::with_bearer_token(admin_token).layer(Endpoint::from_shared(identity_url.to_owned())?.connect_lazy());
+    let mut identity = IdentityServiceClient::new(channel);
+    // (request id, name, kind, parent index)
+    let accounts: [(&str, &str, identity_pb::AccountKind, Option<usize>); 5] = [
+        ("demo-account-acme", "Acme Corp", identity_pb::AccountKind::Customer, None),
+        ("demo-account-acme-eu", "Acme Europe", identity_pb::AccountKind::Customer, Some(0)),
+        ("demo-account-acme-fr", "Acme France", identity_pb::AccountKind::Customer, Some(1)),
+        ("demo-account-globex", "Globex", identity_pb::AccountKind::Customer, None),
+        ("demo-account-initech", "Initech Partners", identity_pb::AccountKind::Partner, None),
+    ];
+    let mut created: Vec<(String, String)> = Vec::new();
+    for (request_id, name, kind, parent) in accounts {
+        let parent_account_id = parent.map(|index| created[index].1.clone()).unwrap_or_default();
+        let account = identity
+            .create_account(identity_pb::CreateAccountRequest {
+                request_id: request_id.to_owned(),
+                name: name.to_owned(),
+                kind: kind as i32,
+                parent_account_id,
+            })
+            .await
+            .map_err(|status| anyhow::anyhow!("demo account {name}: {status}"))?
+            .into_inner()
+            .account
+            .ok_or_else(|| anyhow::anyhow!("demo account {name}: empty response"))?;
+        created.push((name.to_owned(), account.account_id));
+    }
+    Ok(DemoData { accounts: created })
+}

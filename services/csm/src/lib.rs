@@ -2,6 +2,7 @@
 //! by the test harness) and the demo data set.
 
 pub mod demo;
+pub mod dev;
 
 use csm_server::ServiceConfig;
 use csm_types::ServiceName;

@@ -1,1 +1,61 @@
-fn main() {}
+//! `csm`: the suite on one machine.
+//!
+//! - `csm dev` starts all five services in one process, each on its own port,
+//!   talking to each other over real gRPC, on SQLite files under a data
+//!   directory; loads a small demo data set; prints endpoints and example calls.
+//! - `csm token` mints a development token with the keys `csm dev` uses.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "csm", version, about = "The CSM Access Suite on one machine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run all five services locally on embedded SQLite, with demo data.
+    Dev(csm_cli::dev::DevArgs),
+    /// Mint a development bearer token (uses the keys in the data directory).
+    Token {
+        /// The data directory of `csm dev`.
+        #[arg(long, default_value = "data", env = "CSM_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Login id (default: the development administrator's).
+        #[arg(long)]
+        login: Option<String>,
+        /// Active profile id (default: the development administrator's).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_seconds: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Dev(args) => csm_cli::dev::run(args).await,
+        Command::Token { data_dir, login, profile, ttl_seconds } => {
+            let state = csm_cli::dev::DevState::load_or_create(&data_dir)?;
+            let login = login.map(|value| value.parse()).transpose().map_err(|error| anyhow::anyhow!("--login: {error}"))?;
+            let profile =
+                profile.map(|value| value.parse()).transpose().map_err(|error| anyhow::anyhow!("--profile: {error}"))?;
+            println!(
+                "{}",
+                state.keys.mint_user_token(
+                    login.unwrap_or(state.admin_login),
+                    None,
+                    Some(profile.unwrap_or(state.admin_profile)),
+                    std::time::Duration::from_secs(ttl_seconds),
+                )
+            );
+            Ok(())
+        }
+    }
+}

@@ -135,13 +135,14 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
+                    .with_writer(std::io::stderr)
                     .with_current_span(true)
                     .with_span_list(false)
                     .with_filter(filter),
             )
             .try_init()?,
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().compact().with_filter(filter))
+            .with(tracing_subscriber::fmt::layer().compact().with_writer(std::io::stderr).with_filter(filter))
             .try_init()?,
         LogFormat::Off => registry.try_init()?,
     }

@@ -1,0 +1,25 @@
+# The two commands a newcomer needs are `make run` and `make test` (see README.md).
+
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas
+
+run:
+	cargo run -p csm-cli --bin csm -- dev
+
+test:
+	./scripts/test.sh
+
+build:
+	cargo build --workspace --locked
+
+lint-proto:
+	"$$(./scripts/ensure-tools.sh)" lint
+
+clippy:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+# Drops schemas left behind by interrupted PostgreSQL test runs.
+clean-test-schemas:
+	./scripts/clean-test-schemas.sh

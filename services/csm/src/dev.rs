@@ -1,0 +1,195 @@
+//! `csm dev`: the whole suite in one process on embedded SQLite.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use csm_auth::AuthKeys;
+use csm_server::{PeerUrls, ServiceConfig, default_port};
+use csm_types::{LoginId, ProfileId, ServiceName};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Options of `csm dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevArgs {
+    /// Where the SQLite files, keys and the administrator's ids live.
+    #[arg(long, default_value = "data", env = "CSM_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port of identity; the others follow (role +1, account-team +2,
+    /// case-access +3, licensing +4). 0 picks free ports.
+    #[arg(long, default_value_t = default_port(ServiceName::Identity))]
+    pub base_port: u16,
+    /// Do not load the demo data set.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+/// What `csm dev` keeps between runs, so tokens stay valid across restarts.
+pub struct DevState {
+    pub keys: AuthKeys,
+    pub admin_login: LoginId,
+    pub admin_profile: ProfileId,
+}
+
+impl DevState {
+    /// Reads `<data_dir>/dev.env`, creating it with fresh keys and ids the first time.
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let path = data_dir.join("dev.env");
+        if !path.exists() {
+            let keys = AuthKeys::generate();
+            let content = format!(
+                "# Development secrets of `csm dev` (not for production).\n\
+                 CSM_AUTH_USER_KEYS={}\nCSM_AUTH_SERVICE_KEY={}\nCSM_DEV_ADMIN_LOGIN={}\nCSM_DEV_ADMIN_PROFILE={}\n",
+                keys.user_keys_config(),
+                keys.service_key_config(),
+                LoginId::new(),
+                ProfileId::new(),
+            );
+            std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let content = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let values: BTreeMap<&str, &str> = content
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| (key.trim(), value.trim()))
+            .collect();
+        let get = |key: &str| values.get(key).copied().with_context(|| format!("{} lacks {key}", path.display()));
+        Ok(Self {
+            keys: AuthKeys::parse(get("CSM_AUTH_USER_KEYS")?, get("CSM_AUTH_SERVICE_KEY")?)?,
+            admin_login: get("CSM_DEV_ADMIN_LOGIN")?.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
+            admin_profile: get("CSM_DEV_ADMIN_PROFILE")?.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
+        })
+    }
+}
+
+/// Runs `csm dev` until Ctrl-C or SIGTERM.
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let mut telemetry_config = csm_telemetry::TelemetryConfig::from_env("csm-dev")?;
+    if std::env::var_os("CSM_LOG_FORMAT").is_none() {
+        telemetry_config.log_format = csm_telemetry::LogFormat::Pretty;
+    }
+    let telemetry = csm_telemetry::init(&telemetry_config)?;
+    let state = DevState::load_or_create(&args.data_dir)?;
+
+    let mut listeners = Vec::new();
+    let mut peers = PeerUrls::local_defaults();
+    for (offset, service) in ServiceName::ALL.into_iter().enumerate() {
+        let port = if args.base_port == 0 { 0 } else { args.base_port + offset as u16 };
+        let address = SocketAddr::new(args.host, port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} for {service} (try --base-port)"))?;
+        peers.set(service, format!("http://{}", listener.local_addr()?));
+        listeners.push((service, listener));
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for (service, listener) in listeners {
+        let database = args.data_dir.join(format!("{service}.db"));
+        let mut config = ServiceConfig::new(
+            service,
+            format!("sqlite://{}", database.display()),
+            state.keys.clone(),
+            peers.clone(),
+        );
+        config.listen_addr = listener.local_addr()?;
+        if service == ServiceName::Role {
+            config.bootstrap_admin_profiles = vec![state.admin_profile];
+        }
+        let mut stopped = stopped.clone();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        tasks.push((service, tokio::spawn(crate::run_service(service, config, listener, shutdown))));
+    }
+
+    let endpoints: Vec<(ServiceName, String)> =
+        ServiceName::ALL.into_iter().map(|service| (service, peers.url(service).to_owned())).collect();
+    crate::demo::wait_until_serving(&endpoints, Duration::from_secs(60)).await?;
+    let admin_token = state.keys.mint_user_token(state.admin_login, None, Some(state.admin_profile), Duration::from_secs(12 * 3600));
+    let demo = if args.no_demo {
+        None
+    } else {
+        Some(crate::demo::load(peers.url(ServiceName::Identity), &admin_token).await?)
+    };
+    print_banner(&args, &endpoints, &admin_token, demo.as_ref());
+
+    tokio::select! {
+        _ = csm_server::shutdown_signal() => {}
+        failed = wait_for_first_exit(&mut tasks) => {
+            if let Some((service, error)) = failed {
+                tracing::error!(%service, error = %error, "a service stopped");
+            }
+        }
+    }
+    let _ = stop.send(true);
+    for (_, task) in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
+    telemetry.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_first_exit(
+    tasks: &mut [(ServiceName, tokio::task::JoinHandle<anyhow::Result<()>>)],
+) -> Option<(ServiceName, String)> {
+    let futures = tasks.iter_mut().map(|(service, task)| {
+        let service = *service;
+        Box::pin(async move {
+            match task.await {
+                Ok(Ok(())) => (service, "stopped".to_owned()),
+                Ok(Err(error)) => (service, format!("{error:#}")),
+                Err(error) => (service, error.to_string()),
+            }
+        })
+    });
+    let (first, _, _) = futures::future::select_all(futures).await;
+    Some(first)
+}
+
+fn print_banner(
+    args: &DevArgs,
+    endpoints: &[(ServiceName, String)],
+    admin_token: &str,
+    demo: Option<&crate::demo::DemoData>,
+) {
+    let identity = endpoints[0].1.trim_start_matches("http://");
+    let mut out = String::new();
+    out.push_str("\nCSM Access Suite is running (embedded SQLite under ");
+    out.push_str(&args.data_dir.display().to_string());
+    out.push_str(")\n\n");
+    for (service, url) in endpoints {
+        out.push_str(&format!("  {:<13} {url}\n", service.as_str()));
+    }
+    out.push_str("\nDevelopment administrator token (12 h; `csm token` mints more):\n\n  export CSM_TOKEN=");
+    out.push_str(admin_token);
+    out.push_str("\n\nTry (grpcurl, through server reflection):\n\n");
+    out.push_str(&format!("  grpcurl -plaintext {identity} list\n"));
+    out.push_str(&format!("  grpcurl -plaintext {identity} grpc.health.v1.Health/Check\n"));
+    if let Some(demo) = demo {
+        out.push_str(&format!(
+            "  grpcurl -plaintext -H \"authorization: Bearer $CSM_TOKEN\" -d '{{\"account_id\":\"{}\"}}' {identity} csm.identity.v1.IdentityService/GetAccount\n",
+            demo.accounts[0].1
+        ));
+    }
+    out.push_str(&format!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $CSM_TOKEN\" -d '{{\"name\":\"New Co\",\"kind\":\"ACCOUNT_KIND_CUSTOMER\"}}' {identity} csm.identity.v1.IdentityService/CreateAccount\n"
+    ));
+    if let Some(demo) = demo {
+        out.push_str("\nDemo accounts:\n");
+        for (name, id) in &demo.accounts {
+            out.push_str(&format!("  {name:<20} {id}\n"));
+        }
+    }
+    out.push_str("\nPress Ctrl-C to stop.\nready\n");
+    println!("{out}");
+}
