@@ -147,6 +147,7 @@ backend_test!(unknown_ids_are_not_found, |suite| {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(reason_of(&status), "ACCOUNT_NOT_FOUND");
     let status = suite
         .identity(Some(&token))
         .create_account(identity_pb::CreateAccountRequest {

@@ -28,10 +28,19 @@ pub const SERVICE_FQN: &str = "csm.identity.v1.IdentityService";
 
 /// identity's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations().with(
-        Migration { version: 100, description: "accounts", sql: include_str!("../migrations/sqlite/0100_accounts.sql") },
-        Migration { version: 100, description: "accounts", sql: include_str!("../migrations/postgres/0100_accounts.sql") },
-    )
+    csm_changefeed::migrations()
+        .with(
+            Migration { version: 100, description: "accounts", sql: include_str!("../migrations/sqlite/0100_accounts.sql") },
+            Migration { version: 100, description: "accounts", sql: include_str!("../migrations/postgres/0100_accounts.sql") },
+        )
+        .with(
+            Migration { version: 110, description: "people", sql: include_str!("../migrations/sqlite/0110_people.sql") },
+            Migration { version: 110, description: "people", sql: include_str!("../migrations/postgres/0110_people.sql") },
+        )
+        .with(
+            Migration { version: 120, description: "consumers", sql: include_str!("../migrations/sqlite/0120_consumers.sql") },
+            Migration { version: 120, description: "consumers", sql: include_str!("../migrations/postgres/0120_consumers.sql") },
+        )
 }
 
 /// Which services may call which identity RPCs (static: never asks role).

@@ -38,3 +38,22 @@ pub async fn record_response(tx: &mut Tx, rpc: &str, request_id: &str, response:
         Err(error) => Err(db_error(error)),
     }
 }
+
+/// The entity id and change revision a (`rpc`, `request_id`) created, if it succeeded before.
+pub async fn stored_entity(db: &Db, rpc: &str, request_id: &str) -> CsmResult<Option<(uuid::Uuid, u64)>> {
+    let Some(stored) = stored_response(db, rpc, request_id).await? else {
+        return Ok(None);
+    };
+    let parse = || -> Option<(uuid::Uuid, u64)> {
+        let text = std::str::from_utf8(&stored).ok()?;
+        let (id, revision) = text.split_once('|')?;
+        Some((uuid::Uuid::parse_str(id).ok()?, revision.parse().ok()?))
+    };
+    parse().map(Some).ok_or_else(|| csm_errors::CsmError::internal("malformed idempotency record"))
+}
+
+/// Records that (`rpc`, `request_id`) created entity `id` at `revision`, in `tx`.
+/// `false`: a concurrent retry recorded first (roll back and answer with [`stored_entity`]).
+pub async fn record_entity(tx: &mut Tx, rpc: &str, request_id: &str, id: uuid::Uuid, revision: u64) -> CsmResult<bool> {
+    record_response(tx, rpc, request_id, format!("{id}|{revision}").as_bytes()).await
+}

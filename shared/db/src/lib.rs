@@ -12,6 +12,7 @@
 //! `search_path` of every connection (one schema per service on one cluster).
 
 pub mod migrate;
+pub mod paging;
 pub mod row;
 pub mod testing;
 
@@ -24,6 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use migrate::{Migration, Migrations};
+pub use paging::PageRequest;
 pub use row::DbRow;
 
 /// A connection pool for one backend.

@@ -7,6 +7,7 @@
 //! Internal failures are logged with their cause and reach the client only as
 //! an opaque INTERNAL with a correlation id — never with internal text.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -82,7 +83,7 @@ pub struct FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsmError {
     code: ErrorCode,
-    reason: &'static str,
+    reason: Cow<'static, str>,
     message: String,
     field_errors: Vec<FieldError>,
     metadata: BTreeMap<String, String>,
@@ -91,10 +92,10 @@ pub struct CsmError {
 pub type CsmResult<T> = Result<T, CsmError>;
 
 impl CsmError {
-    pub fn new(code: ErrorCode, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, reason: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
             code,
-            reason,
+            reason: reason.into(),
             message: message.into(),
             field_errors: Vec::new(),
             metadata: BTreeMap::new(),
@@ -111,10 +112,12 @@ impl CsmError {
         Self::new(ErrorCode::InvalidArgument, reason, message)
     }
 
-    /// The entity `kind` with `id` does not exist.
+    /// The entity `kind` with `id` does not exist (reason `<KIND>_NOT_FOUND`,
+    /// e.g. `ACCOUNT_NOT_FOUND`).
     pub fn not_found(kind: &'static str, id: impl fmt::Display) -> Self {
         let id = id.to_string();
-        Self::new(ErrorCode::NotFound, "NOT_FOUND", format!("{kind} {id} not found"))
+        let reason = format!("{}_NOT_FOUND", kind.to_ascii_uppercase().replace([' ', '-'], "_"));
+        Self::new(ErrorCode::NotFound, reason, format!("{kind} {id} not found"))
             .with_metadata("kind", kind)
             .with_metadata("id", id)
     }
@@ -178,8 +181,8 @@ impl CsmError {
         self.code
     }
 
-    pub fn reason(&self) -> &'static str {
-        self.reason
+    pub fn reason(&self) -> &str {
+        &self.reason
     }
 
     pub fn message(&self) -> &str {
@@ -197,7 +200,7 @@ impl CsmError {
     /// The gRPC status with `ErrorInfo` (always) and `BadRequest` (when fields are invalid).
     pub fn to_status(&self) -> Status {
         let mut details = ErrorDetails::with_error_info(
-            self.reason,
+            self.reason.clone(),
             ERROR_DOMAIN,
             self.metadata.clone().into_iter().collect::<std::collections::HashMap<_, _>>(),
         );
@@ -374,6 +377,13 @@ mod tests {
         let info = details.error_info().unwrap();
         assert_eq!(info.reason, "ROLE_COLLISION");
         assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn not_found_names_the_kind_in_its_reason() {
+        let error = CsmError::not_found("account", "0191");
+        assert_eq!(error.reason(), "ACCOUNT_NOT_FOUND");
+        assert_eq!(error.metadata()["id"], "0191");
     }
 
     #[test]

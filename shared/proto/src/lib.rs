@@ -56,3 +56,8 @@ pub const SERVICE_NAMES: [&str; 5] = [
     "csm.case_access.v1.CaseAccessService",
     "csm.licensing.v1.LicensingService",
 ];
+
+/// `google.protobuf.Timestamp` of a UTC time.
+pub fn timestamp(value: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: value.timestamp(), nanos: value.timestamp_subsec_nanos() as i32 }
+}

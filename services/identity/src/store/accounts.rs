@@ -1,27 +1,14 @@
-//! All of identity's SQL.
+//! SQL of identity's accounts and their hierarchy.
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{Db, DbRow, Tx, db_error, with_db, with_tx};
+use csm_db::{DbRow, Tx, db_error, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::AccountId;
 
-use crate::domain::{Account, AccountKind, NewAccount};
-
-/// identity's tables.
-#[derive(Clone, Debug)]
-pub struct IdentityStore {
-    db: Db,
-}
+use super::IdentityStore;
+use crate::domain::accounts::{Account, AccountKind, NewAccount};
 
 impl IdentityStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Inserts `account` and its change row in `tx`; the parent must exist.
     pub async fn insert_account(&self, tx: &mut Tx, new: &NewAccount) -> CsmResult<(Account, u64)> {
         let now = csm_db::now();

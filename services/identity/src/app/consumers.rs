@@ -1,0 +1,4 @@
+//! identity consumers use cases.
+
+#[allow(unused_imports)]
+use super::IdentityApp;

@@ -1,0 +1,4 @@
+//! identity directory use cases.
+
+#[allow(unused_imports)]
+use super::IdentityApp;

@@ -1,0 +1,71 @@
+//! identity's use cases: authorize the caller, validate, call the store, emit
+//! the change. One module per area, on one [`IdentityApp`].
+
+pub mod accounts;
+pub mod consumers;
+pub mod directory;
+pub mod people;
+
+use csm_changefeed::{ChangeFeed, idempotency};
+use csm_db::Tx;
+use csm_errors::CsmResult;
+use csm_peers::RolePeer;
+
+use crate::store::IdentityStore;
+
+/// A mutation's result with the consistency token of its change.
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub value: T,
+    pub consistency_token: String,
+}
+
+pub struct IdentityApp {
+    pub(crate) store: IdentityStore,
+    pub(crate) feed: ChangeFeed,
+    pub(crate) roles: RolePeer,
+}
+
+impl IdentityApp {
+    pub fn new(store: IdentityStore, feed: ChangeFeed, roles: RolePeer) -> Self {
+        Self { store, feed, roles }
+    }
+
+    pub fn feed(&self) -> &ChangeFeed {
+        &self.feed
+    }
+
+    /// The (entity id, revision) an earlier call with this request id created.
+    pub(crate) async fn replayed(&self, rpc: &str, request_id: Option<&str>) -> CsmResult<Option<(uuid::Uuid, u64)>> {
+        match request_id {
+            Some(request_id) => idempotency::stored_entity(self.store.db(), rpc, request_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Records what this request id created, in the creating transaction.
+    /// `false`: a concurrent retry recorded first.
+    pub(crate) async fn record_created(
+        &self,
+        tx: &mut Tx,
+        rpc: &str,
+        request_id: Option<&str>,
+        id: uuid::Uuid,
+        revision: u64,
+    ) -> CsmResult<bool> {
+        match request_id {
+            Some(request_id) => idempotency::record_entity(tx, rpc, request_id, id, revision).await,
+            None => Ok(true),
+        }
+    }
+
+    /// After a commit: wakes the feed's watchers and returns the value with its token.
+    pub(crate) fn committed<T>(&self, value: T, revision: u64) -> Written<T> {
+        self.feed.committed(revision);
+        self.written(value, revision)
+    }
+
+    pub(crate) fn written<T>(&self, value: T, revision: u64) -> Written<T> {
+        Written { value, consistency_token: self.feed.token(revision) }
+    }
+}

@@ -1,0 +1,4 @@
+//! identity people use cases.
+
+#[allow(unused_imports)]
+use super::IdentityApp;

@@ -1,0 +1,1 @@
+//! identity consumers: pure types and rules.

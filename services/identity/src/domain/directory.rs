@@ -1,0 +1,1 @@
+//! identity directory: pure types and rules.

@@ -1,0 +1,1 @@
+//! identity people: pure types and rules.

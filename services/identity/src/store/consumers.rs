@@ -1,0 +1,4 @@
+//! SQL of identity consumers.
+
+#[allow(unused_imports)]
+use super::IdentityStore;

@@ -1,0 +1,4 @@
+//! SQL of identity directory.
+
+#[allow(unused_imports)]
+use super::IdentityStore;

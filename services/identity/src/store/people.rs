@@ -1,0 +1,4 @@
+//! SQL of identity people.
+
+#[allow(unused_imports)]
+use super::IdentityStore;
