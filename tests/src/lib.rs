@@ -228,6 +228,52 @@ impl Suite {
         LicensingServiceClient::new(self.channel(ServiceName::Licensing, token))
     }
 
+    /// Gives `role` to `profile` as the administrator (RoleService.AssignRole);
+    /// the profile must exist in identity. Returns the consistency token.
+    pub async fn assign_role(&self, profile: ProfileId, role: &str) -> Result<String, tonic::Status> {
+        let token = self.admin_token();
+        let response = self
+            .role(Some(&token))
+            .assign_role(csm_proto::role::AssignRoleRequest {
+                request_id: String::new(),
+                profile_id: profile.to_string(),
+                role: role.to_owned(),
+            })
+            .await?;
+        Ok(response.into_inner().consistency_token)
+    }
+
+    /// Gives `role` to `profile` with identity's service identity (as identity
+    /// does for new contacts): no identity record is needed.
+    pub async fn assign_role_as_service(&self, profile: ProfileId, role: &str) -> Result<String, tonic::Status> {
+        let token = self.service_token(ServiceName::Identity);
+        let response = self
+            .role(Some(&token))
+            .assign_role(csm_proto::role::AssignRoleRequest {
+                request_id: String::new(),
+                profile_id: profile.to_string(),
+                role: role.to_owned(),
+            })
+            .await?;
+        Ok(response.into_inner().consistency_token)
+    }
+
+    /// The effective roles of `profile`, read by the administrator.
+    pub async fn effective_roles(&self, profile: ProfileId) -> Vec<String> {
+        let token = self.admin_token();
+        self.role(Some(&token))
+            .get_effective_roles(csm_proto::role::GetEffectiveRolesRequest {
+                profile_id: profile.to_string(),
+                consistency: None,
+            })
+            .await
+            .expect("effective roles")
+            .into_inner()
+            .effective_roles
+            .map(|roles| roles.roles)
+            .unwrap_or_default()
+    }
+
     /// Stops every service (graceful shutdown) and deletes the test databases.
     pub async fn stop(self) {
         for (service, running) in self.running {

@@ -4,14 +4,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use csm_auth::Caller;
-use csm_changefeed::ChangeFeed;
+use csm_changefeed::{ChangeFeed, idempotency};
+use csm_peers::IdentityPeer;
 use csm_errors::{CsmError, CsmResult};
 use csm_types::ProfileId;
 use uuid::Uuid;
 
-use crate::domain::catalog::ADMIN;
+use crate::domain::catalog::{ADMIN, canonical_role_name};
+use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies, check_assignment};
 use crate::domain::{PrincipalClass, RoleGraph};
-use crate::store::RoleStore;
+use crate::store::{DirectAssignment, RoleStore};
 
 /// One way a profile holds a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,18 +32,35 @@ pub struct EffectiveRoles {
     pub roles: BTreeSet<String>,
     pub grants: Vec<RoleGrant>,
     pub class: PrincipalClass,
+    pub flagged_for_review: bool,
+}
+
+/// The result of an assignment: the new direct assignment and the warnings a
+/// WARN policy let through.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    pub assignment: DirectAssignment,
+    pub profile: ProfileId,
+    pub warnings: Vec<Finding>,
+    pub consistency_token: String,
 }
 
 pub struct RoleApp {
     store: RoleStore,
     feed: ChangeFeed,
+    identity: IdentityPeer,
     graph: Arc<RoleGraph>,
 }
 
 impl RoleApp {
     /// Seeds the catalog, gives `admin` to the bootstrap administrators and
     /// loads the containment graph.
-    pub async fn start(store: RoleStore, feed: ChangeFeed, bootstrap_admins: &[ProfileId]) -> CsmResult<Self> {
+    pub async fn start(
+        store: RoleStore,
+        feed: ChangeFeed,
+        identity: IdentityPeer,
+        bootstrap_admins: &[ProfileId],
+    ) -> CsmResult<Self> {
         let mut last_revision = store.seed_catalog().await?;
         for profile in bootstrap_admins {
             last_revision = store.ensure_direct_assignment(*profile, ADMIN).await?.or(last_revision);
@@ -51,7 +70,7 @@ impl RoleApp {
         }
         // TODO(issue 4): the `load_suspect_edges` setting (X1); off by default.
         let (roles, edges) = store.load_graph(false).await?;
-        Ok(Self { store, feed, graph: Arc::new(RoleGraph::new(roles, edges)) })
+        Ok(Self { store, feed, identity, graph: Arc::new(RoleGraph::new(roles, edges)) })
     }
 
     pub fn feed(&self) -> &ChangeFeed {
@@ -95,6 +114,144 @@ impl RoleApp {
             }
         }
         let class = PrincipalClass::of(roles.iter().map(String::as_str));
-        Ok(EffectiveRoles { profile, roles, grants, class })
+        let flagged_for_review = self.store.is_flagged_for_review(profile).await?;
+        Ok(EffectiveRoles { profile, roles, grants, class, flagged_for_review })
     }
+
+    /// Role administrators are people holding `admin`; services were authorized
+    /// by the static policy.
+    // TODO(issue 4): delegated assignment by customer and partner admins (R4.7, R4.8).
+    async fn authorize_role_administration(&self, caller: &Caller, action: &str) -> CsmResult<()> {
+        let Caller::Human(human) = caller else { return Ok(()) };
+        let profile = human.profile_id.ok_or_else(|| {
+            CsmError::permission_denied("ACTIVE_PROFILE_REQUIRED", format!("{action} needs a token with an active profile"))
+        })?;
+        if self.compute(profile).await?.roles.contains(ADMIN) {
+            Ok(())
+        } else {
+            Err(CsmError::permission_denied("MISSING_ROLE", format!("{action} requires admin"))
+                .with_metadata("required_any_of", ADMIN))
+        }
+    }
+
+    /// The role named `name` (or one of its aliases), canonical.
+    fn known_role(&self, name: &str) -> CsmResult<String> {
+        let canonical = canonical_role_name(name);
+        if self.graph.contains_role(canonical) {
+            Ok(canonical.to_owned())
+        } else {
+            Err(CsmError::not_found("role", name))
+        }
+    }
+
+    async fn policies(&self) -> CsmResult<Policies> {
+        let mixing = match self.store.setting("csm_role_mixing_policy").await?.as_deref() {
+            Some("WARN") => MixingPolicy::Warn,
+            _ => MixingPolicy::Deny,
+        };
+        let persona = match self.store.setting("unsupported_persona_policy").await?.as_deref() {
+            Some("WARN") => PersonaPolicy::Warn,
+            _ => PersonaPolicy::Reject,
+        };
+        Ok(Policies { mixing, persona })
+    }
+
+    /// Assigns `role` directly to `profile` (R2.10–R2.17, R1.13–R1.15): the
+    /// profile's assignment lock serializes concurrent writers, so two writes
+    /// that would together collide cannot both succeed.
+    pub async fn assign_role(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        profile: ProfileId,
+        role: &str,
+    ) -> CsmResult<Assigned> {
+        self.authorize_role_administration(caller, "AssignRole").await?;
+        let role = self.known_role(role)?;
+        const RPC: &str = "AssignRole";
+        if let Some(request_id) = request_id {
+            if let Some((id, revision)) = idempotency::stored_entity(self.store.db(), RPC, request_id).await? {
+                let assignments = self.store.direct_assignments(profile).await?;
+                let assignment = assignments
+                    .into_iter()
+                    .find(|assignment| assignment.id == id)
+                    .ok_or_else(|| CsmError::not_found("assignment", id))?;
+                return Ok(Assigned {
+                    assignment,
+                    profile,
+                    warnings: Vec::new(),
+                    consistency_token: self.feed.token(revision),
+                });
+            }
+        }
+        // People name profiles identity must know; services (identity itself,
+        // assigning snc_external while it creates a contact) are trusted.
+        if matches!(caller, Caller::Human(_)) && !self.identity.profile_exists(profile).await? {
+            return Err(CsmError::not_found("profile", profile));
+        }
+        let policies = self.policies().await?;
+        let mut tx = self.store.db().begin().await?;
+        self.store.lock_profile(&mut tx, profile).await?;
+        let held: BTreeSet<String> =
+            self.store.direct_assignments_in(&mut tx, profile).await?.into_iter().map(|assignment| assignment.role).collect();
+        if held.contains(&role) {
+            return Err(CsmError::already_exists("ASSIGNMENT_EXISTS", format!("{profile} already holds {role}"))
+                .with_metadata("profile_id", profile.to_string())
+                .with_metadata("role", role));
+        }
+        let warnings = check_assignment(&self.graph, &held, &role, policies).map_err(|finding| {
+            tracing::info!(%profile, %role, reason = finding.reason, rule = finding.rule, "assignment refused");
+            collision_error(profile, &role, &finding)
+        })?;
+        let (assignment, revision) = self.store.insert_assignment(&mut tx, profile, &role).await?;
+        if let Some(warning) = warnings.first() {
+            self.store.flag_for_review(&mut tx, profile, warning.reason).await?;
+        }
+        if let Some(request_id) = request_id {
+            if !idempotency::record_entity(&mut tx, RPC, request_id, assignment.id, revision).await? {
+                drop(tx);
+                return Box::pin(self.assign_role(caller, Some(request_id), profile, &role)).await;
+            }
+        }
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok(Assigned { assignment, profile, warnings, consistency_token: self.feed.token(revision) })
+    }
+
+    /// Revokes the direct assignment of `role` to `profile`. A profile is never
+    /// left without any role (R1.6: every user holds at least one role).
+    pub async fn revoke_role(&self, caller: &Caller, profile: ProfileId, role: &str) -> CsmResult<String> {
+        self.authorize_role_administration(caller, "RevokeRole").await?;
+        let role = self.known_role(role)?;
+        let mut tx = self.store.db().begin().await?;
+        self.store.lock_profile(&mut tx, profile).await?;
+        let held = self.store.direct_assignments_in(&mut tx, profile).await?;
+        if !held.iter().any(|assignment| assignment.role == role) {
+            return Err(CsmError::not_found("assignment", format!("{profile}/{role}")));
+        }
+        if held.len() == 1 {
+            return Err(CsmError::failed_precondition(
+                "LAST_ROLE",
+                format!("{role} is the last role of {profile}; every user holds at least one role (R1.6)"),
+            ));
+        }
+        let revision = self
+            .store
+            .delete_assignment(&mut tx, profile, &role)
+            .await?
+            .ok_or_else(|| CsmError::not_found("assignment", format!("{profile}/{role}")))?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok(self.feed.token(revision))
+    }
+}
+
+/// FAILED_PRECONDITION naming the rule and the first colliding path.
+fn collision_error(profile: ProfileId, role: &str, finding: &Finding) -> CsmError {
+    CsmError::failed_precondition(finding.reason, finding.message.clone())
+        .with_metadata("rule", finding.rule)
+        .with_metadata("profile_id", profile.to_string())
+        .with_metadata("role", role)
+        .with_metadata("conflicting_role", finding.existing_path.last().cloned().unwrap_or_default())
+        .with_metadata("path", format!("{} | {}", finding.existing_path.join(" > "), finding.new_path.join(" > ")))
 }

@@ -5,6 +5,8 @@
 //! client error (e.g. NOT_FOUND) keeps its code and reason; anything else is
 //! INTERNAL.
 
+mod identity;
+
 use std::collections::BTreeSet;
 
 use csm_auth::Caller;
@@ -14,6 +16,8 @@ use csm_proto::role::GetEffectiveRolesRequest;
 use csm_server::PeerChannel;
 use csm_types::{ProfileId, ServiceName};
 use tonic::Code;
+
+pub use identity::IdentityPeer;
 
 /// Translates a peer's status into the caller's error.
 pub fn peer_error(peer: ServiceName, status: tonic::Status) -> CsmError {

@@ -1,0 +1,167 @@
+//! role: direct assignments and the collision rules, over gRPC (SPEC §2.3,
+//! R1.13–R1.15, R2.17). Assignments here use identity's service identity, as
+//! identity does for new contacts, so no identity records are needed.
+
+use csm_proto::role as role_pb;
+use csm_tests::{backend_test, reason_of};
+use csm_types::{ProfileId, ServiceName};
+use tonic::{Code, Status};
+
+fn metadata(status: &Status, key: &str) -> String {
+    use tonic_types::StatusExt as _;
+    status.get_error_details().error_info().and_then(|info| info.metadata.get(key).cloned()).unwrap_or_default()
+}
+
+async fn assign(suite: &csm_tests::Suite, profile: ProfileId, role: &str) -> Result<String, Status> {
+    suite.assign_role_as_service(profile, role).await
+}
+
+backend_test!(r2_11_adding_external_to_an_internal_user_is_aborted, |suite| {
+    let profile = ProfileId::new();
+    assign(suite, profile, "snc_internal").await.unwrap();
+    let status = assign(suite, profile, "snc_external").await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason_of(&status), "ROLE_COLLISION");
+    assert_eq!(metadata(&status, "rule"), "R2.11.1");
+    assert_eq!(metadata(&status, "conflicting_role"), "snc_internal");
+    // No state change.
+    assert_eq!(suite.effective_roles(profile).await, vec!["snc_internal".to_owned()]);
+    // And the other way round.
+    let other = ProfileId::new();
+    assign(suite, other, "snc_external").await.unwrap();
+    assert_eq!(reason_of(&assign(suite, other, "snc_internal").await.unwrap_err()), "ROLE_COLLISION");
+});
+
+backend_test!(r2_10_a_role_reaching_the_other_explicit_role_is_a_collision_too, |suite| {
+    // customer ⊃ snc_external: an internal user cannot take it.
+    let profile = ProfileId::new();
+    assign(suite, profile, "snc_internal").await.unwrap();
+    let status = assign(suite, profile, "sn_customerservice.customer").await.unwrap_err();
+    assert_eq!(reason_of(&status), "ROLE_COLLISION");
+    assert_eq!(metadata(&status, "path"), "snc_internal | sn_customerservice.customer > snc_external");
+});
+
+backend_test!(r1_13_unified_consumer_is_legal_for_internal_users_consumer_is_not, |suite| {
+    let employee = ProfileId::new();
+    assign(suite, employee, "snc_internal").await.unwrap();
+    assign(suite, employee, "sn_customerservice.unified_consumer").await.expect("internal unified consumer is legal");
+    let status = assign(suite, employee, "sn_customerservice.consumer").await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason_of(&status), "ROLE_COLLISION");
+});
+
+backend_test!(r2_15_family_mixing_is_denied_by_default, |suite| {
+    let contact = ProfileId::new();
+    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
+    let status = assign(suite, contact, "sn_customerservice_agent").await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason_of(&status), "ROLE_FAMILY_COLLISION");
+    assert!(!suite.effective_roles(contact).await.contains(&"sn_esm_agent".to_owned()));
+});
+
+backend_test!(r1_15_unified_consumer_with_a_fulfiller_role_is_an_unsupported_persona, |suite| {
+    let profile = ProfileId::new();
+    assign(suite, profile, "sn_customerservice.unified_consumer").await.unwrap();
+    let status = assign(suite, profile, "sn_customerservice.account_contributor").await.unwrap_err();
+    assert_eq!(reason_of(&status), "UNSUPPORTED_PERSONA");
+});
+
+backend_test!(r2_17_proxy_contact_cannot_take_contributor_roles, |suite| {
+    let profile = ProfileId::new();
+    assign(suite, profile, "sn_customerservice.proxy_contact").await.unwrap();
+    let status = assign(suite, profile, "sn_customerservice.account_contributor").await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason_of(&status), "PROXY_CONTRIBUTOR_CONFLICT");
+    // The alias of X11 names the same role.
+    let aliased = ProfileId::new();
+    assign(suite, aliased, "sn_csm_proxy_cont").await.unwrap();
+    assert!(suite.effective_roles(aliased).await.contains(&"sn_customerservice.proxy_contact".to_owned()));
+});
+
+backend_test!(r2_10_racing_writers_cannot_create_a_collision_together, |suite| {
+    // Many rounds of two concurrent assignments that collide with each other:
+    // the profile lock lets exactly one win every time.
+    for _ in 0..10 {
+        let profile = ProfileId::new();
+        let (internal, external) =
+            tokio::join!(assign(suite, profile, "snc_internal"), assign(suite, profile, "snc_external"));
+        let winners = [internal.is_ok(), external.is_ok()].into_iter().filter(|won| *won).count();
+        assert_eq!(winners, 1, "internal: {internal:?}, external: {external:?}");
+        let loser = internal.err().or(external.err()).unwrap();
+        assert_eq!(reason_of(&loser), "ROLE_COLLISION");
+        let roles = suite.effective_roles(profile).await;
+        assert!(!(roles.contains(&"snc_internal".to_owned()) && roles.contains(&"snc_external".to_owned())));
+    }
+});
+
+backend_test!(assignments_are_idempotent_and_duplicates_are_refused, |suite| {
+    let profile = ProfileId::new();
+    let token = suite.service_token(ServiceName::Identity);
+    let request = role_pb::AssignRoleRequest {
+        request_id: "assign-once".to_owned(),
+        profile_id: profile.to_string(),
+        role: "sn_customerservice.customer".to_owned(),
+    };
+    let first = suite.role(Some(&token)).assign_role(request.clone()).await.unwrap().into_inner();
+    let again = suite.role(Some(&token)).assign_role(request).await.unwrap().into_inner();
+    assert_eq!(first.assignment, again.assignment);
+    assert_eq!(first.consistency_token, again.consistency_token);
+    let duplicate = assign(suite, profile, "sn_customerservice.customer").await.unwrap_err();
+    assert_eq!(duplicate.code(), Code::AlreadyExists);
+    assert_eq!(reason_of(&duplicate), "ASSIGNMENT_EXISTS");
+    let unknown = assign(suite, profile, "no_such_role").await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    assert_eq!(reason_of(&unknown), "ROLE_NOT_FOUND");
+});
+
+backend_test!(r2_21_a_revoke_is_visible_at_its_consistency_token, |suite| {
+    let profile = ProfileId::new();
+    assign(suite, profile, "sn_customerservice.customer").await.unwrap();
+    assign(suite, profile, "sn_customerservice.case_viewer").await.unwrap();
+    // Revoking is for role administrators (identity's service identity may only assign).
+    let token = suite.admin_token();
+    let revoked = suite
+        .role(Some(&token))
+        .revoke_role(role_pb::RevokeRoleRequest {
+            profile_id: profile.to_string(),
+            role: "sn_customerservice.case_viewer".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(revoked.consistency_token.starts_with("role:"));
+    assert!(!suite.effective_roles(profile).await.contains(&"sn_customerservice.case_viewer".to_owned()));
+    // The last role cannot be revoked (R1.6).
+    let status = suite
+        .role(Some(&token))
+        .revoke_role(role_pb::RevokeRoleRequest {
+            profile_id: profile.to_string(),
+            role: "sn_customerservice.customer".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&status), "LAST_ROLE");
+    // Revoking what is not held is NOT_FOUND.
+    let status = suite
+        .role(Some(&token))
+        .revoke_role(role_pb::RevokeRoleRequest { profile_id: profile.to_string(), role: "admin".to_owned() })
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&status), "ASSIGNMENT_NOT_FOUND");
+});
+
+backend_test!(people_without_admin_cannot_assign_roles, |suite| {
+    let person = ProfileId::new();
+    let token = suite.token_for(csm_types::LoginId::new(), Some(person));
+    let status = suite
+        .role(Some(&token))
+        .assign_role(role_pb::AssignRoleRequest {
+            request_id: String::new(),
+            profile_id: person.to_string(),
+            role: "admin".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason_of(&status), "MISSING_ROLE");
+});
