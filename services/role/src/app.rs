@@ -1,19 +1,20 @@
 //! role's use cases.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use csm_auth::Caller;
 use csm_changefeed::{ChangeFeed, idempotency};
+use csm_db::PageRequest;
 use csm_peers::IdentityPeer;
 use csm_errors::{CsmError, CsmResult};
 use csm_types::ProfileId;
 use uuid::Uuid;
 
-use crate::domain::catalog::{ADMIN, canonical_role_name};
+use crate::domain::catalog::{ADMIN, ROLE_ALIASES, canonical_role_name};
 use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies, check_assignment};
-use crate::domain::{PrincipalClass, RoleGraph};
-use crate::store::{DirectAssignment, RoleStore};
+use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
+use crate::store::{DirectAssignment, EdgeRow, RoleRow, RoleStore};
 
 /// One way a profile holds a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +46,48 @@ pub struct Assigned {
     pub consistency_token: String,
 }
 
+/// The catalog as loaded at start-up: rows, every edge (suspect ones too) and
+/// the graph of the active edges with its precomputed closures.
+pub struct Catalog {
+    pub roles: BTreeMap<String, RoleRow>,
+    pub edges: Vec<EdgeRow>,
+    pub graph: RoleGraph,
+    pub load_suspect_edges: bool,
+}
+
+impl Catalog {
+    fn new(roles: Vec<RoleRow>, edges: Vec<EdgeRow>, load_suspect_edges: bool) -> Self {
+        let graph = RoleGraph::new(
+            roles.iter().map(|role| role.name.clone()),
+            edges
+                .iter()
+                .filter(|edge| load_suspect_edges || !edge.suspect)
+                .map(|edge| (edge.parent.clone(), edge.child.clone())),
+        );
+        let roles = roles.into_iter().map(|role| (role.name.clone(), role)).collect();
+        Self { roles, edges, graph, load_suspect_edges }
+    }
+
+    /// The direct edges of `role`.
+    pub fn edges_of<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a EdgeRow> + 'a {
+        self.edges.iter().filter(move |edge| edge.parent == role)
+    }
+}
+
+/// Filters of ListRoles.
+#[derive(Debug, Clone, Default)]
+pub struct RoleFilter {
+    pub family: Option<RoleFamily>,
+    /// "seeded" (seed + doc) or "custom".
+    pub custom: Option<bool>,
+    pub name_contains: Option<String>,
+}
+
 pub struct RoleApp {
     store: RoleStore,
     feed: ChangeFeed,
     identity: IdentityPeer,
+    catalog: Arc<Catalog>,
     graph: Arc<RoleGraph>,
 }
 
@@ -69,12 +108,45 @@ impl RoleApp {
             feed.committed(revision);
         }
         // TODO(issue 4): the `load_suspect_edges` setting (X1); off by default.
-        let (roles, edges) = store.load_graph(false).await?;
-        Ok(Self { store, feed, identity, graph: Arc::new(RoleGraph::new(roles, edges)) })
+        let (roles, edges) = store.load_catalog().await?;
+        let catalog = Catalog::new(roles, edges, false);
+        let graph = Arc::new(catalog.graph.clone());
+        Ok(Self { store, feed, identity, catalog: Arc::new(catalog), graph })
     }
 
     pub fn feed(&self) -> &ChangeFeed {
         &self.feed
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// One role of the catalog, by name or alias (any authenticated caller).
+    pub fn get_role(&self, name: &str) -> CsmResult<&RoleRow> {
+        let canonical = canonical_role_name(name);
+        self.catalog.roles.get(canonical).ok_or_else(|| CsmError::not_found("role", name))
+    }
+
+    /// A page of the catalog in name order (any authenticated caller).
+    pub fn list_roles(&self, filter: &RoleFilter, page: &PageRequest) -> (Vec<&RoleRow>, String) {
+        let needle = filter.name_contains.as_ref().map(|needle| needle.to_lowercase());
+        let rows: Vec<&RoleRow> = self
+            .catalog
+            .roles
+            .values()
+            .filter(|role| page.after.as_ref().is_none_or(|after| role.name.as_str() > after.as_str()))
+            .filter(|role| filter.family.is_none_or(|family| self.graph.family(&role.name) == family))
+            .filter(|role| filter.custom.is_none_or(|custom| (role.origin == "custom") == custom))
+            .filter(|role| {
+                needle.as_ref().is_none_or(|needle| {
+                    role.name.to_lowercase().contains(needle.as_str())
+                        || aliases_of(&role.name).any(|alias| alias.to_lowercase().contains(needle.as_str()))
+                })
+            })
+            .take(page.fetch_limit() as usize)
+            .collect();
+        page.finish(rows, |role| role.name.clone())
     }
 
     /// The effective roles of `profile`. A person may read its own; reading
@@ -244,6 +316,11 @@ impl RoleApp {
         self.feed.committed(revision);
         Ok(self.feed.token(revision))
     }
+}
+
+/// The aliases of `role` (X11).
+pub fn aliases_of(role: &str) -> impl Iterator<Item = &'static str> + '_ {
+    ROLE_ALIASES.iter().filter(move |(_, canonical)| *canonical == role).map(|(alias, _)| *alias)
 }
 
 /// FAILED_PRECONDITION naming the rule and the first colliding path.

@@ -94,26 +94,6 @@ impl RoleStore {
         Ok(last_revision)
     }
 
-    /// Every role name and every containment edge (suspect ones only when asked).
-    pub async fn load_graph(&self, include_suspect: bool) -> CsmResult<(Vec<String>, Vec<(String, String)>)> {
-        with_db!(&self.db, |pool| {
-            let roles: Vec<String> = sqlx::query_scalar("SELECT name FROM roles ORDER BY name")
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?;
-            let rows = sqlx::query("SELECT parent, child FROM role_contains WHERE suspect = FALSE OR $1 ORDER BY parent, child")
-                .bind(include_suspect)
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?;
-            let edges = rows
-                .iter()
-                .map(|row| Ok((row.text("parent").map_err(db_error)?, row.text("child").map_err(db_error)?)))
-                .collect::<CsmResult<Vec<_>>>()?;
-            Ok((roles, edges))
-        })
-    }
-
     /// Gives `role` to `profile` unless it already has it (bootstrap of the first administrators).
     pub async fn ensure_direct_assignment(&self, profile: ProfileId, role: &str) -> CsmResult<Option<u64>> {
         let mut tx = self.db.begin().await?;
@@ -259,6 +239,60 @@ impl RoleStore {
                 .fetch_optional(pool)
                 .await
                 .map_err(db_error)
+        })
+    }
+}
+
+/// A role row of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRow {
+    pub name: String,
+    pub description: String,
+    /// "seed", "doc" or "custom".
+    pub origin: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A containment edge row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeRow {
+    pub parent: String,
+    pub child: String,
+    pub suspect: bool,
+}
+
+impl RoleStore {
+    /// Every role and every containment edge (suspect ones included).
+    pub async fn load_catalog(&self) -> CsmResult<(Vec<RoleRow>, Vec<EdgeRow>)> {
+        with_db!(&self.db, |pool| {
+            let roles = sqlx::query("SELECT name, description, origin, created_at FROM roles ORDER BY name")
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|row| {
+                    Ok(RoleRow {
+                        name: row.text("name").map_err(db_error)?,
+                        description: row.text("description").map_err(db_error)?,
+                        origin: row.text("origin").map_err(db_error)?,
+                        created_at: row.timestamp("created_at").map_err(db_error)?,
+                    })
+                })
+                .collect::<CsmResult<Vec<_>>>()?;
+            let edges = sqlx::query("SELECT parent, child, suspect FROM role_contains ORDER BY parent, child")
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|row| {
+                    Ok(EdgeRow {
+                        parent: row.text("parent").map_err(db_error)?,
+                        child: row.text("child").map_err(db_error)?,
+                        suspect: row.boolean("suspect").map_err(db_error)?,
+                    })
+                })
+                .collect::<CsmResult<Vec<_>>>()?;
+            Ok((roles, edges))
         })
     }
 }

@@ -71,6 +71,29 @@ fn breadth_first_paths(start: &str, children: &BTreeMap<&str, Vec<String>>) -> B
     paths
 }
 
+/// A role's CSM family, from its closure (R2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleFamily {
+    Agent,
+    Requester,
+    Neutral,
+    /// Invalid; only legacy data can have it.
+    Both,
+}
+
+impl RoleGraph {
+    /// `family(r)` of R2.6: AGENT if `sn_esm_agent ∈ closure(r)`, REQUESTER if `sn_esm_user ∈ closure(r)`.
+    pub fn family(&self, role: &str) -> RoleFamily {
+        let closure = self.closure(role);
+        match (closure.contains(super::catalog::SN_ESM_AGENT), closure.contains(super::catalog::SN_ESM_USER)) {
+            (true, true) => RoleFamily::Both,
+            (true, false) => RoleFamily::Agent,
+            (false, true) => RoleFamily::Requester,
+            (false, false) => RoleFamily::Neutral,
+        }
+    }
+}
+
 /// A principal's explicit class (R2.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalClass {
@@ -113,6 +136,16 @@ mod tests {
         assert_eq!(graph.closure("a"), BTreeSet::from(["a", "b", "c", "d"]));
         assert_eq!(graph.closure_paths("a").unwrap()["d"], vec!["a", "c", "d"]);
         assert_eq!(graph.closure("d"), BTreeSet::from(["d"]));
+    }
+
+    #[test]
+    fn families_follow_the_closure() {
+        let graph = graph(&[("agent", "sn_esm_agent"), ("customer", "sn_esm_user"), ("odd", "agent"), ("odd", "customer")]);
+        assert_eq!(graph.family("agent"), RoleFamily::Agent);
+        assert_eq!(graph.family("customer"), RoleFamily::Requester);
+        assert_eq!(graph.family("odd"), RoleFamily::Both);
+        assert_eq!(graph.family("sn_esm_user"), RoleFamily::Requester);
+        assert_eq!(graph.family("nothing"), RoleFamily::Neutral);
     }
 
     #[test]

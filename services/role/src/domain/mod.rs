@@ -4,4 +4,4 @@ pub mod catalog;
 pub mod collisions;
 pub mod graph;
 
-pub use graph::{PrincipalClass, RoleGraph};
+pub use graph::{PrincipalClass, RoleFamily, RoleGraph};
