@@ -60,6 +60,9 @@ fn spec_rows() -> Option<Vec<(String, Vec<String>)>> {
             contains.replace_range(start..end + 2, "");
         }
         let contains = contains.replace("*documented:*", "").replace("**", "");
+        // "—" alone means none; after a name it starts a comment ("— SUSPECT, …").
+        let contains = contains.trim().trim_start_matches('—');
+        let contains = contains.split('—').next().unwrap_or_default();
         let names = contains
             .split([',', ';', '+'])
             .filter_map(|piece| {
@@ -86,7 +89,8 @@ fn resolve<'a>(catalog: &'a BTreeMap<String, role_pb::Role>, name: &str) -> Opti
 backend_test!(r2_2_the_seeded_catalog_matches_the_spec_table_row_for_row, |suite| {
     let catalog = list_catalog(suite).await;
     let Some(rows) = spec_rows() else { return };
-    assert!(rows.len() >= 40, "parsed {} rows of §2.2", rows.len());
+    assert!(rows.len() >= 35, "parsed {} rows of §2.2", rows.len());
+    let mut compared_edges = 0;
     for (role, expected) in rows {
         let listed = resolve(&catalog, &role).unwrap_or_else(|| panic!("{role} is missing from the catalog"));
         let edges: BTreeMap<&str, &role_pb::RoleContainment> =
@@ -100,8 +104,10 @@ backend_test!(r2_2_the_seeded_catalog_matches_the_spec_table_row_for_row, |suite
             let suspect = role.ends_with("escalation_requester") && child.ends_with("consumer_agent");
             assert_eq!(edge.suspect, suspect, "{role} ⊃ {child}");
             assert_eq!(edge.active, !suspect, "{role} ⊃ {child}");
+            compared_edges += 1;
         }
     }
+    assert!(compared_edges >= 100, "compared only {compared_edges} edges");
 });
 
 backend_test!(r2_6_families_and_classes_follow_the_closure, |suite| {
