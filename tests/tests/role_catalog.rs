@@ -107,7 +107,7 @@ backend_test!(r2_2_the_seeded_catalog_matches_the_spec_table_row_for_row, |suite
             compared_edges += 1;
         }
     }
-    assert!(compared_edges >= 100, "compared only {compared_edges} edges");
+    assert!(compared_edges >= 90, "compared only {compared_edges} edges");
 });
 
 backend_test!(r2_6_families_and_classes_follow_the_closure, |suite| {
