@@ -165,3 +165,113 @@ backend_test!(people_without_admin_cannot_assign_roles, |suite| {
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(reason_of(&status), "MISSING_ROLE");
 });
+
+async fn set_policies(suite: &csm_tests::Suite, mixing: role_pb::CsmRoleMixingPolicy, persona: role_pb::UnsupportedPersonaPolicy) {
+    let token = suite.admin_token();
+    suite
+        .role(Some(&token))
+        .update_role_settings(role_pb::UpdateRoleSettingsRequest {
+            settings: Some(role_pb::RoleSettings {
+                csm_role_mixing_policy: mixing as i32,
+                unsupported_persona_policy: persona as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["csm_role_mixing_policy".to_owned(), "unsupported_persona_policy".to_owned()],
+            }),
+        })
+        .await
+        .expect("settings updated");
+}
+
+backend_test!(r2_15_warn_policy_permits_mixing_and_flags_the_profile, |suite| {
+    set_policies(suite, role_pb::CsmRoleMixingPolicy::Warn, role_pb::UnsupportedPersonaPolicy::Reject).await;
+    let contact = ProfileId::new();
+    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
+    let token = suite.service_token(ServiceName::Identity);
+    let response = suite
+        .role(Some(&token))
+        .assign_role(role_pb::AssignRoleRequest {
+            request_id: String::new(),
+            profile_id: contact.to_string(),
+            role: "sn_customerservice_agent".to_owned(),
+        })
+        .await
+        .expect("WARN lets it through")
+        .into_inner();
+    assert_eq!(response.warnings.len(), 1);
+    assert_eq!(response.warnings[0].reason, "ROLE_FAMILY_COLLISION");
+    assert_eq!(response.warnings[0].rule, "R2.15");
+    assert!(response.assignment.unwrap().flagged_for_review);
+    let admin = suite.admin_token();
+    let effective = suite
+        .role(Some(&admin))
+        .get_effective_roles(role_pb::GetEffectiveRolesRequest { profile_id: contact.to_string(), consistency: None })
+        .await
+        .unwrap()
+        .into_inner()
+        .effective_roles
+        .unwrap();
+    assert!(effective.flagged_for_review);
+    // ROLE_COLLISION (snc_internal with snc_external) is never a mere warning.
+    let internal = ProfileId::new();
+    assign(suite, internal, "snc_internal").await.unwrap();
+    assert_eq!(reason_of(&assign(suite, internal, "sn_customerservice.customer").await.unwrap_err()), "ROLE_COLLISION");
+});
+
+backend_test!(r1_15_warn_policy_permits_an_unsupported_persona, |suite| {
+    set_policies(suite, role_pb::CsmRoleMixingPolicy::Deny, role_pb::UnsupportedPersonaPolicy::Warn).await;
+    let profile = ProfileId::new();
+    assign(suite, profile, "sn_customerservice.unified_consumer").await.unwrap();
+    assign(suite, profile, "sn_customerservice.account_contributor").await.expect("WARN lets it through");
+});
+
+backend_test!(role_settings_validate_their_input, |suite| {
+    let admin = suite.admin_token();
+    let settings = suite
+        .role(Some(&admin))
+        .get_role_settings(role_pb::GetRoleSettingsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(settings.csm_role_mixing_policy, role_pb::CsmRoleMixingPolicy::Deny as i32);
+    assert_eq!(settings.unsupported_persona_policy, role_pb::UnsupportedPersonaPolicy::Reject as i32);
+    assert!(!settings.load_suspect_edges);
+    assert_eq!(settings.contact_role_assignment.len(), 4);
+    let status = suite
+        .role(Some(&admin))
+        .update_role_settings(role_pb::UpdateRoleSettingsRequest {
+            settings: Some(role_pb::RoleSettings::default()),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["colour".to_owned(), "csm_role_mixing_policy".to_owned()] }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields = csm_tests::violated_fields(&status);
+    assert!(fields.contains(&"update_mask".to_owned()) && fields.contains(&"settings.csm_role_mixing_policy".to_owned()));
+    let status = suite
+        .role(Some(&admin))
+        .update_role_settings(role_pb::UpdateRoleSettingsRequest {
+            settings: Some(role_pb::RoleSettings { contact_role_assignment: vec!["bogus".to_owned()], ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["contact_role_assignment".to_owned()] }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&status), "ROLE_NOT_FOUND");
+    // Only role administrators change settings.
+    let person = suite.token_for(csm_types::LoginId::new(), Some(ProfileId::new()));
+    let status = suite
+        .role(Some(&person))
+        .update_role_settings(role_pb::UpdateRoleSettingsRequest {
+            settings: Some(role_pb::RoleSettings {
+                csm_role_mixing_policy: role_pb::CsmRoleMixingPolicy::Warn as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["csm_role_mixing_policy".to_owned()] }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+});

@@ -12,7 +12,10 @@ use csm_types::ProfileId;
 use uuid::Uuid;
 
 use crate::domain::catalog::{ADMIN, ROLE_ALIASES, canonical_role_name};
-use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies, check_assignment};
+use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, check_assignment, Policies};
+use crate::domain::settings::{
+    CONTACT_ROLE_ASSIGNMENT_KEY, LOAD_SUSPECT_EDGES_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings, SettingsChange,
+};
 use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
 use crate::store::{DirectAssignment, EdgeRow, RoleRow, RoleStore};
 
@@ -217,15 +220,51 @@ impl RoleApp {
     }
 
     async fn policies(&self) -> CsmResult<Policies> {
-        let mixing = match self.store.setting("csm_role_mixing_policy").await?.as_deref() {
-            Some("WARN") => MixingPolicy::Warn,
-            _ => MixingPolicy::Deny,
-        };
-        let persona = match self.store.setting("unsupported_persona_policy").await?.as_deref() {
-            Some("WARN") => PersonaPolicy::Warn,
-            _ => PersonaPolicy::Reject,
-        };
-        Ok(Policies { mixing, persona })
+        Ok(self.settings().await?.policies)
+    }
+
+    /// The role settings (any authenticated caller may read them).
+    pub async fn settings(&self) -> CsmResult<RoleSettings> {
+        let (values, updated_at) = self.store.settings().await?;
+        Ok(RoleSettings::from_stored(&values, updated_at))
+    }
+
+    /// Updates the settings named in `change` (role administrators only).
+    pub async fn update_settings(&self, caller: &Caller, change: SettingsChange) -> CsmResult<(RoleSettings, String)> {
+        self.authorize_role_administration(caller, "UpdateRoleSettings").await?;
+        let mut values: Vec<(&str, String)> = Vec::new();
+        if let Some(mixing) = change.mixing {
+            values.push((MIXING_POLICY_KEY, if mixing == MixingPolicy::Warn { "WARN" } else { "DENY" }.to_owned()));
+        }
+        if let Some(persona) = change.persona {
+            values.push((PERSONA_POLICY_KEY, if persona == PersonaPolicy::Warn { "WARN" } else { "REJECT" }.to_owned()));
+        }
+        if let Some(load) = change.load_suspect_edges {
+            if load {
+                // Loading X1 changes closures of existing holders: it must be
+                // validated like AddRoleContainment, which lands with containment editing.
+                return Err(CsmError::new(
+                    csm_errors::ErrorCode::Unimplemented,
+                    "NOT_IMPLEMENTED",
+                    "enabling load_suspect_edges is not implemented yet",
+                ));
+            }
+            values.push((LOAD_SUSPECT_EDGES_KEY, "false".to_owned()));
+        }
+        if let Some(roles) = change.contact_role_assignment {
+            let mut canonical = Vec::new();
+            for role in roles {
+                canonical.push(self.known_role(&role)?);
+            }
+            canonical.dedup();
+            values.push((CONTACT_ROLE_ASSIGNMENT_KEY, canonical.join(",")));
+        }
+        if values.is_empty() {
+            return Err(CsmError::invalid_field("update_mask", "must name at least one setting"));
+        }
+        let revision = self.store.write_settings(&values).await?;
+        self.feed.committed(revision);
+        Ok((self.settings().await?, self.feed.token(revision)))
     }
 
     /// Assigns `role` directly to `profile` (R2.10–R2.17, R1.13–R1.15): the
