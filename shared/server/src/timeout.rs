@@ -94,6 +94,20 @@ where
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_slow_rpc_is_answered_with_deadline_exceeded() {
+        use tower::{ServiceExt as _, service_fn};
+        let slow = service_fn(|_request: Request<()>| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+        });
+        let service = DeadlineLayer::new(Duration::from_secs(30)).layer(slow);
+        // The client's grpc-timeout (20 ms) is shorter than the server maximum and wins.
+        let request = Request::builder().header("grpc-timeout", "20m").body(()).unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        assert_eq!(response.headers().get("grpc-status").unwrap(), "4");
+    }
+
     #[test]
     fn grpc_timeouts_parse() {
         assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
