@@ -133,6 +133,8 @@ impl Suite {
             config.listen_addr = listener.local_addr().expect("bound address");
             // Several suites run at once against one PostgreSQL: keep pools small.
             config.pool.max_connections = 4;
+            // Tests only: cheap password hashes (production keeps OWASP's 600,000 rounds).
+            config.password_hash_iterations = 1_000;
             if service == ServiceName::Role {
                 config.bootstrap_admin_profiles = vec![admin_profile];
             }

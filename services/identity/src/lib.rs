@@ -79,9 +79,13 @@ pub async fn run(
     let routes = tonic::service::Routes::new(IdentityServiceServer::new(IdentityGrpc::new(readiness.clone())));
     let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
     let roles = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens, config.peer_timeout)?);
+    let password_hash_iterations = config.password_hash_iterations;
     csm_server::run_service(config, listener, shutdown, SERVICE_FQN, migrations(), service_policy(), routes, readiness, move |db| async move {
         let feed = ChangeFeed::new(db.clone(), SERVICE);
-        Ok(IdentityApp::new(IdentityStore::new(db), feed, roles))
+        let app = IdentityApp::new(IdentityStore::new(db), feed, roles, password_hash_iterations);
+        // The out-of-the-box security groups (R6.6); idempotent across restarts and replicas.
+        app.seed_directory().await?;
+        Ok(app)
     })
     .await
 }

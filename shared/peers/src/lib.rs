@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use csm_auth::Caller;
 use csm_errors::{CsmError, CsmResult, ErrorCode};
 use csm_proto::role::role_service_client::RoleServiceClient;
-use csm_proto::role::GetEffectiveRolesRequest;
+use csm_proto::role::{AssignRoleRequest, GetEffectiveRolesRequest, PrincipalClass};
 use csm_server::PeerChannel;
 use csm_types::{ProfileId, ServiceName};
 use tonic::Code;
@@ -40,6 +40,18 @@ pub fn peer_error(peer: ServiceName, status: tonic::Status) -> CsmError {
         .with_metadata("dependency", peer.as_str())
 }
 
+/// The explicit class of a profile (R2.7): which of snc_internal and
+/// snc_external its effective roles reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExplicitClass {
+    /// Neither: the profile gets its default at first login (R2.13a).
+    None,
+    Internal,
+    External,
+    /// Legacy data only (R2.11.2).
+    Both,
+}
+
 /// The role service, as its peers use it.
 #[derive(Clone)]
 pub struct RolePeer {
@@ -61,6 +73,39 @@ impl RolePeer {
             .map_err(|status| peer_error(ServiceName::Role, status))?
             .into_inner();
         Ok(response.effective_roles.map(|roles| roles.roles.into_iter().collect()).unwrap_or_default())
+    }
+
+    /// The explicit class of `profile` (R2.7), as GetEffectiveRoles reports it.
+    pub async fn explicit_class(&self, profile: ProfileId) -> CsmResult<ExplicitClass> {
+        let response = self
+            .client
+            .clone()
+            .get_effective_roles(GetEffectiveRolesRequest { profile_id: profile.to_string(), consistency: None })
+            .await
+            .map_err(|status| peer_error(ServiceName::Role, status))?
+            .into_inner();
+        let class = response.effective_roles.map(|roles| roles.principal_class).unwrap_or_default();
+        Ok(match PrincipalClass::try_from(class) {
+            Ok(PrincipalClass::Internal) => ExplicitClass::Internal,
+            Ok(PrincipalClass::External) => ExplicitClass::External,
+            Ok(PrincipalClass::Both) => ExplicitClass::Both,
+            // Unknown profiles and profiles without assignments are NONE.
+            Ok(PrincipalClass::None | PrincipalClass::Unspecified) | Err(_) => ExplicitClass::None,
+        })
+    }
+
+    /// Assigns `role` directly to `profile` with this service's identity
+    /// (e.g. identity giving snc_external to a new contact, R2.14). Returns
+    /// false when the profile already held the assignment (ASSIGNMENT_EXISTS),
+    /// so a retried caller succeeds. No request id is sent on purpose: a
+    /// replayed id would answer "done" for an assignment revoked since.
+    pub async fn assign_role(&self, profile: ProfileId, role: &str) -> CsmResult<bool> {
+        let request = AssignRoleRequest { request_id: String::new(), profile_id: profile.to_string(), role: role.to_owned() };
+        match self.client.clone().assign_role(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::AlreadyExists => Ok(false),
+            Err(status) => Err(peer_error(ServiceName::Role, status)),
+        }
     }
 
     /// Succeeds when `caller` is a person whose active profile holds at least one of

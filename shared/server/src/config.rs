@@ -74,7 +74,12 @@ pub struct ServiceConfig {
     /// Profiles given `admin` by the role service at start-up (the first
     /// administrators of a new installation; `CSM_BOOTSTRAP_ADMIN_PROFILES`).
     pub bootstrap_admin_profiles: Vec<ProfileId>,
+    /// PBKDF2 rounds of new password hashes (identity; `CSM_PASSWORD_HASH_ITERATIONS`).
+    pub password_hash_iterations: u32,
 }
+
+/// OWASP's recommendation for PBKDF2-HMAC-SHA256.
+pub const DEFAULT_PASSWORD_HASH_ITERATIONS: u32 = 600_000;
 
 impl ServiceConfig {
     /// A configuration for tests and `csm dev`: every value explicit, nothing read.
@@ -89,6 +94,7 @@ impl ServiceConfig {
             peers,
             peer_timeout: Duration::from_secs(5),
             bootstrap_admin_profiles: Vec::new(),
+            password_hash_iterations: DEFAULT_PASSWORD_HASH_ITERATIONS,
         }
     }
 
@@ -106,6 +112,7 @@ impl ServiceConfig {
     /// | `CSM_CONCURRENCY_LIMIT` | RPCs in flight before shedding | 1024 |
     /// | `CSM_PEER_TIMEOUT_MS` | deadline of calls to peers | 5000 |
     /// | `CSM_BOOTSTRAP_ADMIN_PROFILES` | profile ids given `admin` at start-up (role) | none |
+    /// | `CSM_PASSWORD_HASH_ITERATIONS` | PBKDF2 rounds of new password hashes (identity) | 600000 |
     pub fn from_lookup(service: ServiceName, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |key: &str| lookup(key).filter(|value| !value.trim().is_empty());
         let listen_addr = match get("CSM_LISTEN_ADDR") {
@@ -136,6 +143,13 @@ impl ServiceConfig {
         config.server.request_timeout = Duration::from_millis(number("CSM_REQUEST_TIMEOUT_MS", 30_000)?);
         config.server.concurrency_limit = usize::try_from(number("CSM_CONCURRENCY_LIMIT", 1024)?)?;
         config.peer_timeout = Duration::from_millis(number("CSM_PEER_TIMEOUT_MS", 5_000)?);
+        config.password_hash_iterations =
+            u32::try_from(number("CSM_PASSWORD_HASH_ITERATIONS", u64::from(DEFAULT_PASSWORD_HASH_ITERATIONS))?)
+                .context("CSM_PASSWORD_HASH_ITERATIONS is too large")?;
+        anyhow::ensure!(
+            config.password_hash_iterations >= 1_000,
+            "CSM_PASSWORD_HASH_ITERATIONS must be at least 1000"
+        );
         if let Some(list) = get("CSM_BOOTSTRAP_ADMIN_PROFILES") {
             config.bootstrap_admin_profiles = list
                 .split(',')

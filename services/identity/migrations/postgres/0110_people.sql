@@ -9,6 +9,7 @@ CREATE TABLE logins (
     login_name_key TEXT NOT NULL UNIQUE,
     enabled BOOLEAN NOT NULL DEFAULT TRUE,
     default_profile_id UUID,
+    -- Salted slow hash only (pbkdf2-sha256$<iterations>$<salt>$<hash>); never the password.
     password_hash TEXT,
     password_updated_at TIMESTAMPTZ,
     last_login_at TIMESTAMPTZ,
@@ -74,6 +75,8 @@ CREATE INDEX profiles_account_id ON profiles (account_id);
 CREATE INDEX profiles_manager_profile_id ON profiles (manager_profile_id);
 CREATE INDEX profiles_department_id ON profiles (department_id);
 CREATE INDEX profiles_consumer_id ON profiles (consumer_id);
+CREATE INDEX profiles_security_group_id ON profiles (security_group_id);
+CREATE INDEX profiles_parent_profile_id ON profiles (parent_profile_id);
 
 CREATE TABLE sessions (
     id UUID PRIMARY KEY,
@@ -87,6 +90,8 @@ CREATE TABLE sessions (
     ended_at TIMESTAMPTZ
 );
 CREATE INDEX sessions_login_id ON sessions (login_id);
+-- Ending the sessions of a deactivated profile (R4.8).
+CREATE INDEX sessions_active_profile_id ON sessions (active_profile_id);
 
 -- Configurable switches (R1.3 allowed consumer user types, R2.13a deny list).
 CREATE TABLE settings (

@@ -24,11 +24,13 @@ pub struct IdentityApp {
     pub(crate) store: IdentityStore,
     pub(crate) feed: ChangeFeed,
     pub(crate) roles: RolePeer,
+    /// PBKDF2 rounds of new password hashes (`CSM_PASSWORD_HASH_ITERATIONS`).
+    pub(crate) password_hash_iterations: u32,
 }
 
 impl IdentityApp {
-    pub fn new(store: IdentityStore, feed: ChangeFeed, roles: RolePeer) -> Self {
-        Self { store, feed, roles }
+    pub fn new(store: IdentityStore, feed: ChangeFeed, roles: RolePeer, password_hash_iterations: u32) -> Self {
+        Self { store, feed, roles, password_hash_iterations }
     }
 
     pub fn feed(&self) -> &ChangeFeed {

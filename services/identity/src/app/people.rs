@@ -1,4 +1,1217 @@
-//! identity people use cases.
+//! identity's people use cases: logins and passwords, sessions with their
+//! active profile (R1.7, R1.9, R2.13a, R6.1), employees and contacts (R1.1,
+//! R1.2, R1.4, R2.14, R4.8, R6.3–R6.4) and the profile reads other services
+//! cache (DESIGN §3).
+//!
+//! Who may: people administration ([`PEOPLE_ADMIN_ROLES`]) for logins and
+//! employees; contact administration ([`CONTACT_ADMIN_ROLES`], or a delegated
+//! customer/partner admin within its scope, R4.8) for contacts; a person for
+//! its own login, sessions and (name and details of) its own profiles.
+//! Service callers were authorized by the static policy already.
 
-#[allow(unused_imports)]
-use super::IdentityApp;
+use std::collections::BTreeSet;
+
+use csm_auth::{Caller, HumanCaller};
+use csm_changefeed::{Operation, idempotency};
+use csm_db::{PageRequest, Tx};
+use csm_errors::{CsmError, CsmResult};
+use csm_peers::ExplicitClass;
+use csm_types::{AccountId, LoginId, ProfileId, SecurityGroupId, SessionId};
+use sha2::{Digest, Sha256};
+
+use super::{IdentityApp, Written};
+use crate::domain::accounts::{Account, AccountKind};
+use crate::domain::directory::SecurityGroup;
+use crate::domain::people::{
+    ActivationError, CONTACT_ADMIN_ROLES, Channel, DELEGATED_CONTACT_ADMIN_ROLES, Login, LoginChoice, LoginUpdate,
+    NewContact, NewEmployee, NewLogin, NewLoginRequest, NewPerson, PEOPLE_ADMIN_ROLES, PROFILE_READER_ROLES, Password,
+    Profile, ProfileDraft, ProfileKind, ProfileSwitch, ProfileUpdate, Proof, SNC_EXTERNAL, Session, SessionStart,
+    SessionState, check_activation, check_password_policy, default_session_profile, first_forbidden_channel,
+    first_login_explicit_role, login_name_key, manager_cycle, password_hash,
+};
+use crate::store::people::ProfileFilter;
+
+/// A session with the explicit role its start assigned (R2.13a), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionWithDefault {
+    pub session: Session,
+    /// "snc_internal" / "snc_external" when this call persisted the profile's
+    /// default explicit role; None otherwise.
+    pub assigned_explicit_role: Option<&'static str>,
+}
+
+/// What ResolvePrincipal answers from the people area; the consumer area
+/// adds the consumer record, consumer profile and household memberships.
+#[derive(Debug, Clone)]
+pub struct ResolvedPrincipal {
+    pub profile: Profile,
+    pub login: Option<Login>,
+    pub account: Option<Account>,
+    pub security_group: Option<SecurityGroup>,
+    pub session: Option<Session>,
+    /// Feed revision the answer reflects.
+    pub revision: u64,
+}
+
+/// One wrong-credentials error for every way StartSession can fail to
+/// authenticate, so a caller cannot learn which login names exist.
+fn invalid_credentials() -> CsmError {
+    CsmError::unauthenticated("INVALID_CREDENTIALS", "the login name or the password is wrong")
+}
+
+/// `profile`: the profile asked for; None when StartSession chose one itself.
+fn activation_error(error: ActivationError, profile: Option<ProfileId>, channel: Channel) -> CsmError {
+    let named = |error: CsmError| match profile {
+        Some(profile) => error.with_metadata("profile_id", profile.to_string()),
+        None => error,
+    };
+    let which = profile.map(|profile| format!("profile {profile}")).unwrap_or_else(|| "the profile".to_owned());
+    match error {
+        ActivationError::ProfileNotOfLogin => {
+            named(CsmError::invalid_argument("PROFILE_NOT_OF_LOGIN", format!("{which} does not belong to this login")))
+        }
+        ActivationError::ProfileInactive => named(CsmError::unauthenticated(
+            "PROFILE_INACTIVE",
+            format!("{which} holding credentials for {} is inactive", channel.as_str()),
+        )),
+        ActivationError::NoChannelCredential => named(CsmError::unauthenticated(
+            "NO_CHANNEL_CREDENTIAL",
+            format!("no active profile of this login holds credentials for {}", channel.as_str()),
+        ))
+        .with_metadata("channel", channel.as_str()),
+    }
+}
+
+fn password_policy_error(field: &str, problem: String) -> CsmError {
+    CsmError::invalid_argument("PASSWORD_POLICY", format!("{field} {problem}")).with_metadata("field", field)
+}
+
+fn channel_not_allowed(kind: ProfileKind, channel: Channel) -> CsmError {
+    CsmError::failed_precondition(
+        "CHANNEL_NOT_ALLOWED_FOR_PROFILE",
+        format!("a {} profile cannot hold the {} channel (R1.7)", kind.as_str(), channel.as_str()),
+    )
+    .with_metadata("channel", channel.as_str())
+}
+
+fn profile_already_on_login(profile: ProfileId) -> CsmError {
+    CsmError::failed_precondition("PROFILE_ALREADY_ON_LOGIN", format!("profile {profile} already belongs to a login"))
+        .with_metadata("profile_id", profile.to_string())
+}
+
+fn field_not_updatable(path: &str, why: &str) -> CsmError {
+    CsmError::invalid_argument("FIELD_NOT_UPDATABLE", format!("{path} {why}")).with_metadata("field", path)
+}
+
+/// The fingerprint of a request for REQUEST_ID_CONFLICT: a hash of its
+/// validated form (passwords print redacted, so they are not part of it).
+fn fingerprint(request: &impl std::fmt::Debug) -> String {
+    let digest = Sha256::digest(format!("{request:?}").as_bytes());
+    digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// What an earlier call with the same request id created.
+#[derive(Debug, Clone)]
+struct Replay {
+    id: uuid::Uuid,
+    revision: u64,
+    /// Extra stored result (StartSession: the assigned explicit role).
+    extra: String,
+}
+
+/// Runs a slow password hash off the async workers.
+async fn hash_password(password: Password, iterations: u32) -> CsmResult<String> {
+    tokio::task::spawn_blocking(move || password_hash::hash(&password, iterations)).await.map_err(CsmError::internal)
+}
+
+/// Verifies a password off the async workers; with no stored hash it spends
+/// the same time and fails (no timing hint that a login exists).
+async fn verify_password(password: Password, stored: Option<String>, iterations: u32) -> CsmResult<bool> {
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => password_hash::verify(&password, &stored),
+        None => {
+            password_hash::verify_nothing(&password, iterations);
+            false
+        }
+    })
+    .await
+    .map_err(CsmError::internal)
+}
+
+impl IdentityApp {
+    // ------------------------------------------------------- idempotency
+
+    /// Like `replayed`, but the stored record also carries the request's
+    /// fingerprint: the same request id with another request is
+    /// FAILED_PRECONDITION reason REQUEST_ID_CONFLICT.
+    async fn replayed_request(
+        &self,
+        rpc: &str,
+        request_id: Option<&str>,
+        fingerprint: &str,
+    ) -> CsmResult<Option<Replay>> {
+        let Some(request_id) = request_id else {
+            return Ok(None);
+        };
+        let Some(stored) = idempotency::stored_response(self.store.db(), rpc, request_id).await? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(stored).map_err(CsmError::internal)?;
+        let mut parts = text.splitn(4, '|');
+        let (Some(id), Some(revision), Some(stored_fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CsmError::internal("malformed idempotency record"));
+        };
+        if stored_fingerprint != fingerprint {
+            return Err(CsmError::failed_precondition(
+                "REQUEST_ID_CONFLICT",
+                format!("request_id {request_id:?} was used with a different {rpc} request"),
+            ));
+        }
+        Ok(Some(Replay {
+            id: uuid::Uuid::parse_str(id).map_err(CsmError::internal)?,
+            revision: revision.parse().map_err(CsmError::internal)?,
+            extra: parts.next().unwrap_or_default().to_owned(),
+        }))
+    }
+
+    /// Records what this request id created, in the creating transaction.
+    /// False: a concurrent retry recorded first (roll back and replay).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_request(
+        &self,
+        tx: &mut Tx,
+        rpc: &str,
+        request_id: Option<&str>,
+        fingerprint: &str,
+        id: uuid::Uuid,
+        revision: u64,
+        extra: &str,
+    ) -> CsmResult<bool> {
+        let Some(request_id) = request_id else {
+            return Ok(true);
+        };
+        let record = format!("{id}|{revision}|{fingerprint}|{extra}");
+        idempotency::record_response(tx, rpc, request_id, record.as_bytes()).await
+    }
+
+    // ----------------------------------------------------- authorization
+
+    /// The effective roles of a person's active profile (None: a service).
+    async fn person_roles(&self, caller: &Caller, action: &str) -> CsmResult<Option<(HumanCaller, BTreeSet<String>)>> {
+        let human = match caller {
+            Caller::Service(_) => return Ok(None),
+            Caller::Human(human) => human.clone(),
+        };
+        let profile = human.profile_id.ok_or_else(|| {
+            CsmError::permission_denied(
+                "ACTIVE_PROFILE_REQUIRED",
+                format!("{action} needs a token with an active profile"),
+            )
+        })?;
+        let roles = self.roles.effective_roles(profile).await?;
+        Ok(Some((human, roles)))
+    }
+
+    /// R4.8: authorizes managing contacts of `accounts`: contact admins
+    /// everywhere, delegated (customer/partner) admins within
+    /// {acct(me)} ∪ DESC(acct(me)). A partner admin's partner customers
+    /// (PCUST) need the account-team service and are denied until it exists.
+    async fn authorize_contact_admin(&self, caller: &Caller, accounts: &[AccountId], action: &str) -> CsmResult<()> {
+        let Some((human, roles)) = self.person_roles(caller, action).await? else {
+            return Ok(());
+        };
+        if CONTACT_ADMIN_ROLES.iter().any(|role| roles.contains(*role)) {
+            return Ok(());
+        }
+        if !DELEGATED_CONTACT_ADMIN_ROLES.iter().any(|role| roles.contains(*role)) {
+            let required: Vec<&str> =
+                CONTACT_ADMIN_ROLES.iter().chain(DELEGATED_CONTACT_ADMIN_ROLES).copied().collect();
+            return Err(CsmError::permission_denied(
+                "MISSING_ROLE",
+                format!("{action} requires one of: {}", required.join(", ")),
+            )
+            .with_metadata("required_any_of", required.join(",")));
+        }
+        let scope = match human.profile_id {
+            Some(admin) => self.delegated_scope(admin).await?,
+            None => Vec::new(),
+        };
+        match accounts.iter().find(|account| !scope.contains(account)) {
+            None => Ok(()),
+            Some(outside) => Err(CsmError::permission_denied(
+                "OUT_OF_ADMIN_SCOPE",
+                format!("account {outside} is outside the accounts this admin manages (R4.8)"),
+            )
+            .with_metadata("account_id", outside.to_string())),
+        }
+    }
+
+    /// {acct(me)} ∪ DESC(acct(me)) of a delegated admin's contact profile;
+    /// empty when the profile is not a contact.
+    async fn delegated_scope(&self, admin: ProfileId) -> CsmResult<Vec<AccountId>> {
+        let Some(account) = self.store.get_profile(admin).await?.and_then(|profile| profile.account) else {
+            return Ok(Vec::new());
+        };
+        self.store.account_and_descendants(account).await
+    }
+
+    /// Reading a profile: services, the person owning it, profile readers,
+    /// and delegated admins for contacts in their scope (R4.9).
+    async fn authorize_profile_read(&self, caller: &Caller, profile: &Profile, action: &str) -> CsmResult<()> {
+        if let Caller::Human(human) = caller {
+            if profile.login.is_some() && profile.login == Some(human.login_id) {
+                return Ok(());
+            }
+        }
+        self.authorize_reader_or_scope(caller, profile.account, action).await
+    }
+
+    async fn authorize_reader_or_scope(
+        &self,
+        caller: &Caller,
+        account: Option<AccountId>,
+        action: &str,
+    ) -> CsmResult<()> {
+        let Some((human, roles)) = self.person_roles(caller, action).await? else {
+            return Ok(());
+        };
+        if PROFILE_READER_ROLES.iter().any(|role| roles.contains(*role)) {
+            return Ok(());
+        }
+        if let (Some(account), Some(admin)) = (account, human.profile_id) {
+            if DELEGATED_CONTACT_ADMIN_ROLES.iter().any(|role| roles.contains(*role))
+                && self.delegated_scope(admin).await?.contains(&account)
+            {
+                return Ok(());
+            }
+        }
+        Err(CsmError::permission_denied(
+            "MISSING_ROLE",
+            format!("{action} requires one of: {}", PROFILE_READER_ROLES.join(", ")),
+        )
+        .with_metadata("required_any_of", PROFILE_READER_ROLES.join(",")))
+    }
+
+    /// A person acting on its own login, or a people admin.
+    async fn authorize_own_login(&self, caller: &Caller, login: LoginId, action: &str) -> CsmResult<()> {
+        if let Caller::Human(human) = caller {
+            if human.login_id == login {
+                return Ok(());
+            }
+        }
+        self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, action).await
+    }
+
+    // ------------------------------------------------------------ logins
+
+    /// Creates a login, optionally attaching login-less profiles (R1.9).
+    pub async fn create_login(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        new: NewLoginRequest,
+    ) -> CsmResult<Written<Login>> {
+        const RPC: &str = "CreateLogin";
+        self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, RPC).await?;
+        let request_fingerprint = fingerprint(&new);
+        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
+            let login = self.store.get_login(LoginId::from_uuid(replay.id)).await?;
+            let login = login.ok_or_else(|| CsmError::not_found("login", replay.id))?;
+            return Ok(self.written(login, replay.revision));
+        }
+        if let Some(password) = &new.login.password {
+            check_password_policy(password).map_err(|problem| password_policy_error("password", problem))?;
+        }
+        let hash = match new.login.password.clone() {
+            Some(password) => Some(hash_password(password, self.password_hash_iterations).await?),
+            None => None,
+        };
+        let login_id = LoginId::new();
+        let mut tx = self.store.db().begin().await?;
+        let mut login = self
+            .store
+            .insert_login(
+                &mut tx,
+                login_id,
+                &new.login.login_name,
+                &login_name_key(&new.login.login_name),
+                hash.as_deref(),
+            )
+            .await?;
+        let now = csm_db::now();
+        for profile in &new.profile_ids {
+            self.attach_to_login(&mut tx, *profile, login_id, now).await?;
+        }
+        if let Some(default) = new.default_profile {
+            login.default_profile = Some(default);
+            self.store.save_login(&mut tx, &login, &login_name_key(&login.login_name)).await?;
+        }
+        let revision = self.store.append_login_change(&mut tx, login_id, Operation::Created).await?;
+        if !self
+            .record_request(&mut tx, RPC, request_id, &request_fingerprint, *login_id.as_uuid(), revision, "")
+            .await?
+        {
+            drop(tx);
+            return Box::pin(self.create_login(caller, request_id, new)).await;
+        }
+        let login = self.store.login_credentials_in(&mut tx, login_id).await?.map(|credentials| credentials.login);
+        let login = login.ok_or_else(|| CsmError::internal("a created login cannot be read back"))?;
+        tx.commit().await?;
+        Ok(self.committed(login, revision))
+    }
+
+    /// Attaches a login-less profile (and the sub-profiles under it) to `login`.
+    async fn attach_to_login(
+        &self,
+        tx: &mut Tx,
+        profile: ProfileId,
+        login: LoginId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> CsmResult<()> {
+        if !self.store.lock_profile(tx, profile).await? {
+            return Err(CsmError::not_found("profile", profile).with_metadata("field", "profile_ids"));
+        }
+        let current =
+            self.store.profile_in(tx, profile).await?.ok_or_else(|| CsmError::not_found("profile", profile))?;
+        if current.login.is_some() {
+            return Err(profile_already_on_login(profile));
+        }
+        if current.kind == ProfileKind::ConsumerSubProfile {
+            return Err(CsmError::failed_precondition(
+                "SUB_PROFILE_FOLLOWS_PARENT",
+                format!("profile {profile} is a consumer sub-profile: it belongs to its parent's login"),
+            )
+            .with_metadata("profile_id", profile.to_string()));
+        }
+        let mut attached = current.clone();
+        attached.login = Some(login);
+        attached.updated_at = now;
+        self.store.save_profile(tx, &attached).await?;
+        self.store.append_profile_change_of(tx, &attached, Operation::Updated, Some(&current)).await?;
+        self.move_sub_profiles(tx, &attached, now).await
+    }
+
+    /// Keeps a CONSUMER profile's sub-profiles on its login (R1.9).
+    async fn move_sub_profiles(
+        &self,
+        tx: &mut Tx,
+        parent: &Profile,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> CsmResult<()> {
+        if parent.kind != ProfileKind::Consumer {
+            return Ok(());
+        }
+        for sub_profile in self.store.move_sub_profiles_to_login(tx, parent.id, parent.login, now).await? {
+            self.store.end_sessions_of_profile(tx, sub_profile, now).await?;
+            if let Some(moved) = self.store.profile_in(tx, sub_profile).await? {
+                self.store.append_profile_change_of(tx, &moved, Operation::Updated, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a login (never its secret): the person itself or a people admin.
+    pub async fn get_login(&self, caller: &Caller, id: LoginId) -> CsmResult<Login> {
+        self.authorize_own_login(caller, id, "GetLogin").await?;
+        self.store.get_login(id).await?.ok_or_else(|| CsmError::not_found("login", id))
+    }
+
+    /// Updates login_name, enabled or default_profile_id (R1.9, R4.8).
+    /// Disabling a login ends all its sessions. A delegated admin may enable
+    /// or disable the login of contacts in its scope (R4.8).
+    pub async fn update_login(&self, caller: &Caller, id: LoginId, update: LoginUpdate) -> CsmResult<Written<Login>> {
+        const RPC: &str = "UpdateLogin";
+        let only_enabled = update.login_name.is_none() && update.default_profile.is_none();
+        match self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, RPC).await {
+            Ok(()) => {}
+            Err(denied) if only_enabled && denied.reason() == "MISSING_ROLE" => {
+                // R4.8 "enable/disable login": every profile of the login must be a contact in scope.
+                let profiles = self.store.profiles_of_login(id).await?;
+                let accounts: Option<Vec<AccountId>> = profiles.iter().map(|profile| profile.account).collect();
+                match accounts {
+                    Some(accounts) if !accounts.is_empty() => {
+                        self.authorize_contact_admin(caller, &accounts, RPC).await?
+                    }
+                    _ => return Err(denied),
+                }
+            }
+            Err(denied) => return Err(denied),
+        }
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.lock_login(&mut tx, id).await? {
+            return Err(CsmError::not_found("login", id));
+        }
+        let current =
+            self.store.login_credentials_in(&mut tx, id).await?.ok_or_else(|| CsmError::not_found("login", id))?;
+        let mut login = current.login.clone();
+        if let Some(name) = &update.login_name {
+            login.login_name = name.clone();
+        }
+        if let Some(enabled) = update.enabled {
+            login.enabled = enabled;
+        }
+        if let Some(default) = update.default_profile {
+            if let Some(default) = default {
+                if !login.profile_ids.contains(&default) {
+                    return Err(CsmError::invalid_argument(
+                        "PROFILE_NOT_OF_LOGIN",
+                        format!("profile {default} does not belong to login {id}"),
+                    )
+                    .with_metadata("field", "login.default_profile_id"));
+                }
+            }
+            login.default_profile = default;
+        }
+        let now = csm_db::now();
+        login.updated_at = now;
+        self.store.save_login(&mut tx, &login, &login_name_key(&login.login_name)).await?;
+        if current.login.enabled && !login.enabled {
+            self.store.end_sessions_of_login(&mut tx, id, now).await?;
+        }
+        let revision = self.store.append_login_change(&mut tx, id, Operation::Updated).await?;
+        tx.commit().await?;
+        Ok(self.committed(login, revision))
+    }
+
+    /// Lists logins by id, optionally by name prefix (people admins).
+    pub async fn list_logins(
+        &self,
+        caller: &Caller,
+        page: &PageRequest,
+        name_prefix: Option<&str>,
+    ) -> CsmResult<(Vec<Login>, String)> {
+        self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, "ListLogins").await?;
+        let rows = self.store.list_logins(page, name_prefix).await?;
+        Ok(page.finish(rows, |login| login.id.to_string()))
+    }
+
+    /// Sets a login's password: the person itself with its current password,
+    /// or a people admin resetting another login.
+    pub async fn set_login_password(
+        &self,
+        caller: &Caller,
+        id: LoginId,
+        new_password: Password,
+        current_password: Option<Password>,
+    ) -> CsmResult<Written<Login>> {
+        const RPC: &str = "SetLoginPassword";
+        check_password_policy(&new_password).map_err(|problem| password_policy_error("new_password", problem))?;
+        let own = matches!(caller, Caller::Human(human) if human.login_id == id);
+        if own {
+            let current_password = current_password.ok_or_else(|| {
+                CsmError::invalid_field("current_password", "is required to change your own password")
+            })?;
+            // A read-only transaction: the credentials are read in one.
+            let mut read = self.store.db().begin().await?;
+            let stored_hash =
+                self.store.login_credentials_in(&mut read, id).await?.and_then(|found| found.password_hash);
+            drop(read);
+            if !verify_password(current_password, stored_hash, self.password_hash_iterations).await? {
+                return Err(CsmError::unauthenticated("INVALID_CREDENTIALS", "the current password is wrong"));
+            }
+        } else {
+            self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, RPC).await?;
+        }
+        let hash = hash_password(new_password, self.password_hash_iterations).await?;
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.lock_login(&mut tx, id).await? {
+            return Err(CsmError::not_found("login", id));
+        }
+        self.store.set_password_hash(&mut tx, id, &hash, csm_db::now()).await?;
+        let revision = self.store.append_login_change(&mut tx, id, Operation::Updated).await?;
+        let login = self.store.login_credentials_in(&mut tx, id).await?.map(|credentials| credentials.login);
+        let login = login.ok_or_else(|| CsmError::not_found("login", id))?;
+        tx.commit().await?;
+        Ok(self.committed(login, revision))
+    }
+
+    // ---------------------------------------------------------- sessions
+
+    /// Logs a login into a channel and activates one profile (R1.7, R1.9),
+    /// persisting the profile's default explicit role at first login
+    /// (R2.13a) and choosing its presentation role (R6.1).
+    pub async fn start_session(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        start: SessionStart,
+    ) -> CsmResult<Written<SessionWithDefault>> {
+        const RPC: &str = "StartSession";
+        if start.proof == Proof::PreAuthenticated && matches!(caller, Caller::Human(_)) {
+            return Err(CsmError::permission_denied(
+                "SERVICE_CALLER_REQUIRED",
+                "only a trusted gateway (service caller) may assert pre_authenticated",
+            ));
+        }
+        let credentials = self.store.login_credentials_by_name(&login_name_key(&start.login_name)).await?;
+        match &start.proof {
+            Proof::Password(password) => {
+                let stored = credentials.as_ref().and_then(|credentials| credentials.password_hash.clone());
+                if !verify_password(password.clone(), stored, self.password_hash_iterations).await? {
+                    return Err(invalid_credentials());
+                }
+            }
+            Proof::PreAuthenticated => {
+                if credentials.is_none() {
+                    return Err(invalid_credentials());
+                }
+            }
+        }
+        let Some(credentials) = credentials else {
+            return Err(invalid_credentials());
+        };
+        let login = credentials.login;
+        if !login.enabled {
+            return Err(CsmError::unauthenticated("LOGIN_DISABLED", "this login is disabled"));
+        }
+        // The proof is not part of the fingerprint: a retry must prove itself again.
+        let request_fingerprint =
+            fingerprint(&(login.id, start.channel, start.profile, start.presentation_role.as_deref()));
+        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
+            let session = self.store.get_session(SessionId::from_uuid(replay.id)).await?;
+            let session = session.ok_or_else(|| CsmError::not_found("session", replay.id))?;
+            let assigned =
+                [crate::domain::people::SNC_INTERNAL, SNC_EXTERNAL].into_iter().find(|role| *role == replay.extra);
+            return Ok(self.written(SessionWithDefault { session, assigned_explicit_role: assigned }, replay.revision));
+        }
+
+        let profiles = self.store.profiles_of_login(login.id).await?;
+        let profile = match start.profile {
+            Some(requested) => {
+                let profile = match profiles.iter().find(|profile| profile.id == requested) {
+                    Some(profile) => profile,
+                    None => {
+                        return Err(activation_error(
+                            ActivationError::ProfileNotOfLogin,
+                            Some(requested),
+                            start.channel,
+                        ));
+                    }
+                };
+                check_activation(login.id, profile, start.channel)
+                    .map_err(|error| activation_error(error, Some(requested), start.channel))?;
+                profile
+            }
+            None => default_session_profile(login.default_profile, &profiles, start.channel)
+                .map_err(|error| activation_error(error, None, start.channel))?,
+        };
+        let presentation_role = self.presentation_role(profile, start.presentation_role.as_deref()).await?;
+        let assigned = self.ensure_default_explicit_role(profile).await?;
+
+        let now = csm_db::now();
+        let session = Session {
+            id: SessionId::new(),
+            login: login.id,
+            channel: start.channel,
+            active_profile: profile.id,
+            active_profile_kind: profile.kind,
+            presentation_role,
+            state: SessionState::Active,
+            started_at: now,
+            profile_switched_at: None,
+            ended_at: None,
+        };
+        let mut tx = self.store.db().begin().await?;
+        self.store.insert_session(&mut tx, &session).await?;
+        self.store.set_last_login(&mut tx, login.id, now).await?;
+        let revision = self.store.append_session_change(&mut tx, &session, Operation::Created, None).await?;
+        let extra = assigned.unwrap_or_default();
+        if !self
+            .record_request(&mut tx, RPC, request_id, &request_fingerprint, *session.id.as_uuid(), revision, extra)
+            .await?
+        {
+            drop(tx);
+            return Box::pin(self.start_session(caller, request_id, start)).await;
+        }
+        tx.commit().await?;
+        Ok(self.committed(SessionWithDefault { session, assigned_explicit_role: assigned }, revision))
+    }
+
+    /// R6.1: the presentation role of a session of `profile`.
+    async fn presentation_role(&self, profile: &Profile, requested: Option<&str>) -> CsmResult<String> {
+        let Some(group) = profile.security_group else {
+            return Ok(String::new());
+        };
+        let Some(group) = self.store.get_security_group(group).await? else {
+            return Ok(String::new());
+        };
+        group.presentation_role_for_session(requested.unwrap_or_default()).map_err(|refused| {
+            CsmError::invalid_argument(
+                "PRESENTATION_ROLE_NOT_IN_GROUP",
+                format!("presentation role {:?} is not a role of the profile's security group", refused.requested),
+            )
+            .with_metadata("field", "presentation_role")
+        })
+    }
+
+    /// R2.13a: when the role service reports that `profile` reaches neither
+    /// snc_internal nor snc_external, persists snc_external if its user class
+    /// is on the enforced internal-user deny list, else snc_internal. Returns
+    /// the role this call assigned. Role unreachable: UNAVAILABLE
+    /// DEPENDENCY_UNAVAILABLE (the caller then writes nothing).
+    async fn ensure_default_explicit_role(&self, profile: &Profile) -> CsmResult<Option<&'static str>> {
+        if self.roles.explicit_class(profile.id).await? != ExplicitClass::None {
+            return Ok(None);
+        }
+        let settings = self.store.settings().await?;
+        let role = first_login_explicit_role(&settings, profile.user_class());
+        let newly_assigned = self.roles.assign_role(profile.id, role).await?;
+        Ok(newly_assigned.then_some(role))
+    }
+
+    /// Changes a session's active profile without re-authentication (R1.9,
+    /// X9), optionally moving it to another channel; the target must hold
+    /// the resulting channel (R1.7).
+    pub async fn switch_profile(
+        &self,
+        caller: &Caller,
+        switch: ProfileSwitch,
+    ) -> CsmResult<Written<SessionWithDefault>> {
+        const RPC: &str = "SwitchProfile";
+        let session = self
+            .store
+            .get_session(switch.session)
+            .await?
+            .ok_or_else(|| CsmError::not_found("session", switch.session))?;
+        self.authorize_own_login(caller, session.login, RPC).await?;
+        if session.state == SessionState::Ended {
+            return Err(session_ended(session.id));
+        }
+        let channel = switch.channel.unwrap_or(session.channel);
+        let profile = self.store.get_profile(switch.profile).await?;
+        let profile = match profile {
+            Some(profile) if profile.login == Some(session.login) => profile,
+            _ => return Err(activation_error(ActivationError::ProfileNotOfLogin, Some(switch.profile), channel)),
+        };
+        check_activation(session.login, &profile, channel)
+            .map_err(|error| activation_error(error, Some(profile.id), channel))?;
+        let presentation_role = self.presentation_role(&profile, switch.presentation_role.as_deref()).await?;
+        let assigned = self.ensure_default_explicit_role(&profile).await?;
+
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.lock_session(&mut tx, session.id).await? {
+            return Err(CsmError::not_found("session", session.id));
+        }
+        let mut current = self
+            .store
+            .session_in(&mut tx, session.id)
+            .await?
+            .ok_or_else(|| CsmError::not_found("session", session.id))?;
+        if current.state == SessionState::Ended {
+            return Err(session_ended(session.id));
+        }
+        let previous_profile = current.active_profile;
+        current.active_profile = profile.id;
+        current.active_profile_kind = profile.kind;
+        current.channel = channel;
+        current.presentation_role = presentation_role;
+        current.profile_switched_at = Some(csm_db::now());
+        self.store.save_session(&mut tx, &current).await?;
+        let revision =
+            self.store.append_session_change(&mut tx, &current, Operation::Updated, Some(previous_profile)).await?;
+        tx.commit().await?;
+        Ok(self.committed(SessionWithDefault { session: current, assigned_explicit_role: assigned }, revision))
+    }
+
+    /// Ends a session (logout). Ending an ended session returns it unchanged.
+    pub async fn end_session(&self, caller: &Caller, id: SessionId) -> CsmResult<Written<Session>> {
+        const RPC: &str = "EndSession";
+        let session = self.store.get_session(id).await?.ok_or_else(|| CsmError::not_found("session", id))?;
+        self.authorize_own_login(caller, session.login, RPC).await?;
+        if session.state == SessionState::Ended {
+            let head = self.feed.head().await?;
+            return Ok(self.written(session, head));
+        }
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.lock_session(&mut tx, id).await? {
+            return Err(CsmError::not_found("session", id));
+        }
+        let mut current =
+            self.store.session_in(&mut tx, id).await?.ok_or_else(|| CsmError::not_found("session", id))?;
+        if current.state == SessionState::Ended {
+            drop(tx);
+            let head = self.feed.head().await?;
+            return Ok(self.written(current, head));
+        }
+        current.state = SessionState::Ended;
+        current.ended_at = Some(csm_db::now());
+        self.store.save_session(&mut tx, &current).await?;
+        let revision = self.store.append_session_change(&mut tx, &current, Operation::Updated, None).await?;
+        tx.commit().await?;
+        Ok(self.committed(current, revision))
+    }
+
+    /// Reads a session: services, the session's own login, people admins.
+    pub async fn get_session(&self, caller: &Caller, id: SessionId) -> CsmResult<Session> {
+        let session = self.store.get_session(id).await?.ok_or_else(|| CsmError::not_found("session", id))?;
+        if matches!(caller, Caller::Human(_)) {
+            self.authorize_own_login(caller, session.login, "GetSession").await?;
+        }
+        Ok(session)
+    }
+
+    // ------------------------------------------------ employees, contacts
+
+    /// Creates an employee: an INTERNAL profile (R1.1, R6.4) in the given
+    /// USER security group, else the default USER group (R1.8). snc_internal
+    /// comes at first login (R2.13a), not here.
+    pub async fn create_employee(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        new: NewEmployee,
+    ) -> CsmResult<Written<Profile>> {
+        const RPC: &str = "CreateEmployee";
+        self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, RPC).await?;
+        let request_fingerprint = fingerprint(&new);
+        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
+            return self.replayed_profile(replay).await;
+        }
+        let written =
+            self.create_person(ProfileKind::Internal, None, &new.person, RPC, request_id, &request_fingerprint).await?;
+        match written {
+            Some(written) => Ok(written),
+            None => Box::pin(self.create_employee(caller, request_id, new)).await,
+        }
+    }
+
+    /// Creates a contact of one account (R1.2, R1.4): CONTACT for a CUSTOMER
+    /// account, PARTNER_CONTACT for a PARTNER account; the role service gives
+    /// it snc_external before the profile commits (R2.14). Delegated admins
+    /// only within their scope (R4.8).
+    pub async fn create_contact(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        new: NewContact,
+    ) -> CsmResult<Written<Profile>> {
+        const RPC: &str = "CreateContact";
+        self.authorize_contact_admin(caller, &[new.account], RPC).await?;
+        let request_fingerprint = fingerprint(&new);
+        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
+            return self.replayed_profile(replay).await;
+        }
+        let account = self.store.get_account(new.account).await?;
+        let account =
+            account.ok_or_else(|| CsmError::not_found("account", new.account).with_metadata("field", "account_id"))?;
+        if !account.active {
+            return Err(CsmError::failed_precondition(
+                "ACCOUNT_INACTIVE",
+                format!("account {} is inactive", account.id),
+            )
+            .with_metadata("account_id", account.id.to_string()));
+        }
+        let kind = match account.kind {
+            AccountKind::Customer => ProfileKind::Contact,
+            AccountKind::Partner => ProfileKind::PartnerContact,
+        };
+        let written =
+            self.create_person(kind, Some(account.id), &new.person, RPC, request_id, &request_fingerprint).await?;
+        match written {
+            Some(written) => Ok(written),
+            None => Box::pin(self.create_contact(caller, request_id, new)).await,
+        }
+    }
+
+    async fn replayed_profile(&self, replay: Replay) -> CsmResult<Written<Profile>> {
+        let profile = self.store.get_profile(ProfileId::from_uuid(replay.id)).await?;
+        let profile = profile.ok_or_else(|| CsmError::not_found("profile", replay.id))?;
+        Ok(self.written(profile, replay.revision))
+    }
+
+    /// The common path of CreateEmployee and CreateContact. None: a
+    /// concurrent retry with the same request id won (the caller replays).
+    async fn create_person(
+        &self,
+        kind: ProfileKind,
+        account: Option<AccountId>,
+        person: &NewPerson,
+        rpc: &str,
+        request_id: Option<&str>,
+        request_fingerprint: &str,
+    ) -> CsmResult<Option<Written<Profile>>> {
+        if let Some(channel) = first_forbidden_channel(kind, false, &person.channels) {
+            return Err(channel_not_allowed(kind, channel));
+        }
+        if let Some(manager) = person.manager {
+            if self.store.get_profile(manager).await?.is_none() {
+                return Err(CsmError::not_found("profile", manager).with_metadata("field", "manager_profile_id"));
+            }
+        }
+        if let Some(department) = person.department {
+            if !self.store.department_exists(department).await? {
+                return Err(CsmError::not_found("department", department).with_metadata("field", "department_id"));
+            }
+        }
+        let needs_group = kind == ProfileKind::Internal || person.channels.iter().any(|channel| channel.is_portal());
+        let security_group = match person.security_group {
+            Some(group) => Some(self.checked_security_group(kind, group).await?.id),
+            None if needs_group => self.default_security_group(kind).await?,
+            None => None,
+        };
+        let new_login_hash = match &person.login {
+            LoginChoice::New(NewLogin { password: Some(password), .. }) => {
+                check_password_policy(password)
+                    .map_err(|problem| password_policy_error("new_login.password", problem))?;
+                Some(hash_password(password.clone(), self.password_hash_iterations).await?)
+            }
+            _ => None,
+        };
+
+        let mut tx = self.store.db().begin().await?;
+        // The first statement writes (a login insert, a login lock or the
+        // profile insert), so SQLite takes its write lock at once.
+        let (login, new_login) = match &person.login {
+            LoginChoice::None => (None, None),
+            LoginChoice::Existing(login) => {
+                if !self.store.lock_login(&mut tx, *login).await? {
+                    return Err(CsmError::not_found("login", login).with_metadata("field", "login_id"));
+                }
+                (Some(*login), None)
+            }
+            LoginChoice::New(new_login) => {
+                let id = LoginId::new();
+                let key = login_name_key(&new_login.login_name);
+                self.store.insert_login(&mut tx, id, &new_login.login_name, &key, new_login_hash.as_deref()).await?;
+                (Some(id), Some(id))
+            }
+        };
+        let draft = ProfileDraft {
+            id: ProfileId::new(),
+            kind,
+            login,
+            display_name: person.display_name.clone(),
+            details: person.details.clone(),
+            application: person.application.clone(),
+            account,
+            consumer: None,
+            parent_profile: None,
+            consumer_profile: None,
+            sub_profile_type: String::new(),
+            manager: person.manager,
+            department: person.department,
+            title: person.title.clone(),
+            security_group,
+            channels: person.channels.clone(),
+        };
+        let profile = self.store.insert_profile(&mut tx, &draft).await?;
+        if kind.is_contact() {
+            // R2.14: the profile is inserted but not committed; if the role
+            // service cannot assign snc_external, nothing is written. Called
+            // before the change append, so PostgreSQL's feed-head row lock is
+            // not held across the call.
+            self.roles.assign_role(profile.id, SNC_EXTERNAL).await?;
+        }
+        if let Some(login) = new_login {
+            self.store.append_login_change(&mut tx, login, Operation::Created).await?;
+        }
+        let revision = self.store.append_profile_change_of(&mut tx, &profile, Operation::Created, None).await?;
+        if !self
+            .record_request(&mut tx, rpc, request_id, request_fingerprint, *profile.id.as_uuid(), revision, "")
+            .await?
+        {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(self.committed(profile, revision)))
+    }
+
+    /// The security group `group` if a profile of `kind` may be in it (R1.8).
+    async fn checked_security_group(&self, kind: ProfileKind, group: SecurityGroupId) -> CsmResult<SecurityGroup> {
+        let found = self.store.get_security_group(group).await?;
+        let found = found
+            .ok_or_else(|| CsmError::not_found("security group", group).with_metadata("field", "security_group_id"))?;
+        if found.kind != kind.security_group_kind() {
+            return Err(CsmError::failed_precondition(
+                "SECURITY_GROUP_KIND_MISMATCH",
+                format!(
+                    "a {} profile needs a {} security group, not a {} one (R1.8)",
+                    kind.as_str(),
+                    kind.security_group_kind(),
+                    found.kind
+                ),
+            )
+            .with_metadata("security_group_id", group.to_string()));
+        }
+        Ok(found)
+    }
+
+    /// The default security group of the kind `kind` needs (R1.8), if one is set.
+    async fn default_security_group(&self, kind: ProfileKind) -> CsmResult<Option<SecurityGroupId>> {
+        // A read-only transaction: the directory store reads the default in one.
+        let mut read = self.store.db().begin().await?;
+        let group = self.store.default_security_group_in(&mut read, kind.security_group_kind()).await?;
+        drop(read);
+        Ok(group.map(|group| group.id))
+    }
+
+    // ---------------------------------------------------------- profiles
+
+    /// Reads one profile (R1.9, R6.4).
+    pub async fn get_profile(&self, caller: &Caller, id: ProfileId) -> CsmResult<Profile> {
+        let profile = self.store.get_profile(id).await?.ok_or_else(|| CsmError::not_found("profile", id))?;
+        self.authorize_profile_read(caller, &profile, "GetProfile").await?;
+        Ok(profile)
+    }
+
+    /// Reads up to 1000 profiles at one feed revision (DESIGN §3): the found
+    /// ones in request order, the unknown ids apart.
+    pub async fn batch_get_profiles(
+        &self,
+        caller: &Caller,
+        ids: &[ProfileId],
+    ) -> CsmResult<(Vec<Profile>, Vec<ProfileId>, u64)> {
+        self.authorize_reader_or_scope(caller, None, "BatchGetProfiles").await?;
+        // The head first: the read below sees every change up to it.
+        let revision = self.feed.head().await?;
+        let found = self.store.get_profiles(ids).await?;
+        let mut profiles = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        let mut seen = BTreeSet::new();
+        for id in ids {
+            if !seen.insert(*id) {
+                continue;
+            }
+            match found.iter().find(|profile| profile.id == *id) {
+                Some(profile) => profiles.push(profile.clone()),
+                None => missing.push(*id),
+            }
+        }
+        Ok((profiles, missing, revision))
+    }
+
+    /// Updates a profile (R1.4, R1.7, R1.9, R4.8, R6.4): only the given
+    /// fields. A person may change the name and details of its own profiles.
+    pub async fn update_profile(
+        &self,
+        caller: &Caller,
+        id: ProfileId,
+        update: ProfileUpdate,
+    ) -> CsmResult<Written<Profile>> {
+        const RPC: &str = "UpdateProfile";
+        let existing = self.store.get_profile(id).await?.ok_or_else(|| CsmError::not_found("profile", id))?;
+        let own = matches!(caller, Caller::Human(human) if existing.login == Some(human.login_id));
+        if !(own && update.is_self_service()) {
+            match existing.account {
+                Some(account) if existing.kind.is_contact() => {
+                    let mut accounts = vec![account];
+                    accounts.extend(update.account);
+                    self.authorize_contact_admin(caller, &accounts, RPC).await?;
+                }
+                _ if existing.kind == ProfileKind::Internal => {
+                    self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, RPC).await?
+                }
+                _ => self.roles.authorize(caller, CONTACT_ADMIN_ROLES, RPC).await?,
+            }
+        }
+        self.check_profile_update(&existing, &update).await?;
+
+        let now = csm_db::now();
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.lock_profile(&mut tx, id).await? {
+            return Err(CsmError::not_found("profile", id));
+        }
+        let current = self.store.profile_in(&mut tx, id).await?.ok_or_else(|| CsmError::not_found("profile", id))?;
+        let mut updated = current.clone();
+        update.apply_fields(&mut updated);
+        updated.updated_at = now;
+
+        if let Some(Some(manager)) = update.manager {
+            let chain = self.store.manager_chain_in(&mut tx, manager).await?;
+            if manager_cycle(id, manager, &chain) {
+                return Err(CsmError::invalid_argument(
+                    "MANAGER_CYCLE",
+                    format!("profile {manager} cannot manage profile {id}: the management chain would loop (R6.4)"),
+                )
+                .with_metadata("field", "profile.manager_profile_id"));
+            }
+        }
+        let login_changed = updated.login != current.login;
+        if login_changed {
+            if current.login.is_some() && updated.login.is_some() {
+                return Err(profile_already_on_login(id));
+            }
+            if let Some(login) = updated.login {
+                if !self.store.lock_login(&mut tx, login).await? {
+                    return Err(CsmError::not_found("login", login).with_metadata("field", "profile.login_id"));
+                }
+            }
+            if let Some(before) = current.login {
+                self.clear_default_profile(&mut tx, before, id, now).await?;
+            }
+        }
+        let gains_portal = updated.channels.iter().any(|channel| channel.is_portal())
+            && !current.channels.iter().any(|channel| channel.is_portal());
+        if gains_portal && updated.security_group.is_none() {
+            // R1.8: portal credentials bring the default CUSTOMER group.
+            let group = self.store.default_security_group_in(&mut tx, updated.kind.security_group_kind()).await?;
+            updated.security_group = group.map(|group| group.id);
+        }
+        self.store.save_profile(&mut tx, &updated).await?;
+        let deactivated = current.active && !updated.active;
+        if deactivated || login_changed {
+            self.store.end_sessions_of_profile(&mut tx, id, now).await?;
+        }
+        if login_changed {
+            self.move_sub_profiles(&mut tx, &updated, now).await?;
+        }
+        let revision =
+            self.store.append_profile_change_of(&mut tx, &updated, Operation::Updated, Some(&current)).await?;
+        tx.commit().await?;
+        let saved = self.store.get_profile(id).await?.unwrap_or(updated);
+        Ok(self.committed(saved, revision))
+    }
+
+    /// The checks of an update that need the store but no lock.
+    async fn check_profile_update(&self, existing: &Profile, update: &ProfileUpdate) -> CsmResult<()> {
+        let sub_profile = existing.kind == ProfileKind::ConsumerSubProfile;
+        if let Some(account) = update.account {
+            if !existing.kind.is_contact() {
+                return Err(field_not_updatable("account_id", "is updatable for contacts only (R1.4)"));
+            }
+            let found = self.store.get_account(account).await?;
+            let found = found
+                .ok_or_else(|| CsmError::not_found("account", account).with_metadata("field", "profile.account_id"))?;
+            let expected =
+                if existing.kind == ProfileKind::PartnerContact { AccountKind::Partner } else { AccountKind::Customer };
+            if found.kind != expected {
+                return Err(CsmError::failed_precondition(
+                    "ACCOUNT_KIND_MISMATCH",
+                    format!("a {} needs a {} account", existing.kind.as_str(), expected.as_str()),
+                )
+                .with_metadata("account_id", account.to_string()));
+            }
+            if !found.active {
+                return Err(CsmError::failed_precondition(
+                    "ACCOUNT_INACTIVE",
+                    format!("account {account} is inactive"),
+                )
+                .with_metadata("account_id", account.to_string()));
+            }
+        }
+        if let Some(channels) = &update.channels {
+            if sub_profile {
+                return Err(field_not_updatable("channels", "of a consumer sub-profile are its parent's"));
+            }
+            if let Some(channel) = first_forbidden_channel(existing.kind, existing.consumer.is_some(), channels) {
+                return Err(channel_not_allowed(existing.kind, channel));
+            }
+        }
+        if update.login.is_some() && sub_profile {
+            return Err(field_not_updatable("login_id", "of a consumer sub-profile is its parent's"));
+        }
+        if let Some(Some(manager)) = update.manager {
+            if manager != existing.id && self.store.get_profile(manager).await?.is_none() {
+                return Err(
+                    CsmError::not_found("profile", manager).with_metadata("field", "profile.manager_profile_id")
+                );
+            }
+        }
+        if let Some(Some(department)) = update.department {
+            if !self.store.department_exists(department).await? {
+                return Err(
+                    CsmError::not_found("department", department).with_metadata("field", "profile.department_id")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A profile leaving `login` stops being its default profile.
+    async fn clear_default_profile(
+        &self,
+        tx: &mut Tx,
+        login: LoginId,
+        profile: ProfileId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> CsmResult<()> {
+        self.store.lock_login(tx, login).await?;
+        let Some(credentials) = self.store.login_credentials_in(tx, login).await? else {
+            return Ok(());
+        };
+        if credentials.login.default_profile != Some(profile) {
+            return Ok(());
+        }
+        let mut cleared = credentials.login;
+        cleared.default_profile = None;
+        cleared.updated_at = now;
+        self.store.save_login(tx, &cleared, &login_name_key(&cleared.login_name)).await?;
+        self.store.append_login_change(tx, login, Operation::Updated).await?;
+        Ok(())
+    }
+
+    /// Lists profiles by id (R1.9, R6.3–R6.5): profile readers, or a person
+    /// listing the profiles of its own login.
+    pub async fn list_profiles(
+        &self,
+        caller: &Caller,
+        filter: &ProfileFilter,
+        page: &PageRequest,
+    ) -> CsmResult<(Vec<Profile>, String)> {
+        let own_login = matches!(caller, Caller::Human(human) if filter.login == Some(human.login_id));
+        if !own_login {
+            self.authorize_reader_or_scope(caller, filter.account, "ListProfiles").await?;
+        }
+        let rows = self.store.list_profiles(filter, page).await?;
+        Ok(page.finish(rows, |profile| profile.id.to_string()))
+    }
+
+    /// Lists the contacts of an account, optionally also of DESC(account)
+    /// (R1.4, R4.8, R4.9): profile readers, or a delegated admin in scope.
+    pub async fn list_account_contacts(
+        &self,
+        caller: &Caller,
+        account: AccountId,
+        include_descendants: bool,
+        include_inactive: bool,
+        page: &PageRequest,
+    ) -> CsmResult<(Vec<Profile>, String)> {
+        self.authorize_reader_or_scope(caller, Some(account), "ListAccountContacts").await?;
+        if self.store.get_account(account).await?.is_none() {
+            return Err(CsmError::not_found("account", account));
+        }
+        let rows = self.store.list_account_contacts(account, include_descendants, include_inactive, page).await?;
+        Ok(page.finish(rows, |profile| profile.id.to_string()))
+    }
+
+    /// Resolves a profile or a session (its active profile) to the people
+    /// data case-access caches about a principal (DESIGN §3).
+    pub async fn resolve_principal(
+        &self,
+        caller: &Caller,
+        profile: Option<ProfileId>,
+        session: Option<SessionId>,
+    ) -> CsmResult<ResolvedPrincipal> {
+        let revision = self.feed.head().await?;
+        let session = match session {
+            Some(id) => Some(self.store.get_session(id).await?.ok_or_else(|| CsmError::not_found("session", id))?),
+            None => None,
+        };
+        let profile_id = match (&session, profile) {
+            (Some(session), _) => session.active_profile,
+            (None, Some(profile)) => profile,
+            (None, None) => return Err(CsmError::invalid_field("principal", "give profile_id or session_id")),
+        };
+        let profile =
+            self.store.get_profile(profile_id).await?.ok_or_else(|| CsmError::not_found("profile", profile_id))?;
+        self.authorize_profile_read(caller, &profile, "ResolvePrincipal").await?;
+        let login = match profile.login {
+            Some(login) => self.store.get_login(login).await?,
+            None => None,
+        };
+        let account = match profile.account {
+            Some(account) => self.store.get_account(account).await?,
+            None => None,
+        };
+        let security_group = match profile.security_group {
+            Some(group) => self.store.get_security_group(group).await?,
+            None => None,
+        };
+        Ok(ResolvedPrincipal { profile, login, account, security_group, session, revision })
+    }
+}
+
+fn session_ended(session: SessionId) -> CsmError {
+    CsmError::failed_precondition("SESSION_ENDED", format!("session {session} has ended"))
+        .with_metadata("session_id", session.to_string())
+}

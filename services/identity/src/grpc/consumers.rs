@@ -1,105 +1,532 @@
-//! gRPC handlers of identity's consumers RPCs: proto ⇄ domain conversion, then the app.
+//! gRPC handlers of identity's consumers RPCs (consumers, consumer profiles,
+//! households): proto ⇄ domain conversion, then the app.
 
-use csm_errors::CsmError;
+use csm_errors::FieldErrors;
 use csm_proto::identity as pb;
+use csm_types::{ConsumerId, HouseholdId, LoginId, ProfileId, SecurityGroupId};
 use tonic::{Request, Response, Status};
 
-use super::IdentityGrpc;
+use super::directory::{optional_text, page_request, update_paths, validated};
+use super::people::{channels_from_proto, details_from_proto, details_to_proto, profile_to_proto};
+use super::{IdentityGrpc, optional_request_id};
+use crate::app::IdentityApp;
+use crate::domain::consumers::{
+    CONSUMER_NAME_MAX_LEN, CONSUMER_PROFILE_IDS_MAX, Consumer, ConsumerChanges, ConsumerProfile,
+    ConsumerProfileChanges, ConsumerProfileId, ConsumerUserChoice, Household, HouseholdChanges, HouseholdMember,
+    HouseholdMemberStatus, NewConsumer, NewConsumerProfile, NewConsumerUser, NewHousehold, SUB_PROFILE_TYPE_MAX_LEN,
+};
+use crate::domain::people::{
+    LoginChoice, NewLogin, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, display_name_or_default,
+    validate_login_name,
+};
+use crate::store::consumers::{ConsumerFilter, ConsumerProfileFilter, HouseholdFilter};
+
+// ------------------------------------------------------------------ helpers
+
+/// The wire form of a profile this area wrote, read back after the write.
+pub(super) async fn profile_of(app: &IdentityApp, profile: ProfileId) -> Result<Option<pb::Profile>, Status> {
+    let profile = app.profile_after_write(profile).await?;
+    Ok(Some(profile_to_proto(&profile)))
+}
+
+/// The consumer parts of a principal, in wire form (ResolvePrincipal).
+pub(super) struct PrincipalConsumerParts {
+    pub consumer: Option<pb::Consumer>,
+    pub consumer_profile: Option<pb::ConsumerProfile>,
+    pub household_memberships: Vec<pb::HouseholdMember>,
+}
+
+/// The consumer record, consumer profile and household memberships of a
+/// principal's profile (R1.3, R1.5, R1.17), for ResolvePrincipal.
+pub(super) async fn principal_consumer_parts(
+    app: &IdentityApp,
+    profile: &Profile,
+) -> Result<PrincipalConsumerParts, Status> {
+    let parts = app.principal_consumer(profile).await?;
+    Ok(PrincipalConsumerParts {
+        consumer: parts.consumer.as_ref().map(consumer_to_proto),
+        consumer_profile: parts.consumer_profile.as_ref().map(consumer_profile_to_proto),
+        household_memberships: parts.household_memberships.iter().map(household_member_to_proto).collect(),
+    })
+}
+
+fn new_login_from_proto(errors: &mut FieldErrors, prefix: &str, login: &pb::NewLogin) -> Option<NewLogin> {
+    let login_name = errors.check(&format!("{prefix}.login_name"), validate_login_name(&login.login_name))?;
+    let password = (!login.password.is_empty()).then(|| Password::new(login.password.clone()));
+    Some(NewLogin { login_name, password })
+}
+
+fn consumer_to_proto(consumer: &Consumer) -> pb::Consumer {
+    pb::Consumer {
+        consumer_id: consumer.id.to_string(),
+        display_name: consumer.display_name.clone(),
+        details: Some(details_to_proto(&consumer.details)),
+        user_profile_id: consumer.user_profile.map(|id| id.to_string()).unwrap_or_default(),
+        active: consumer.active,
+        created_at: Some(csm_proto::timestamp(consumer.created_at)),
+        updated_at: Some(csm_proto::timestamp(consumer.updated_at)),
+    }
+}
+
+fn consumer_profile_to_proto(record: &ConsumerProfile) -> pb::ConsumerProfile {
+    pb::ConsumerProfile {
+        consumer_profile_id: record.id.to_string(),
+        consumer_id: record.consumer.to_string(),
+        sub_profile_type: record.sub_profile_type.clone(),
+        display_name: record.display_name.clone(),
+        active: record.active,
+        profile_id: record.profile.map(|id| id.to_string()).unwrap_or_default(),
+        created_at: Some(csm_proto::timestamp(record.created_at)),
+        updated_at: Some(csm_proto::timestamp(record.updated_at)),
+    }
+}
+
+fn household_to_proto(household: &Household) -> pb::Household {
+    pb::Household {
+        household_id: household.id.to_string(),
+        name: household.name.clone(),
+        head_consumer_id: household.head.to_string(),
+        active: household.active,
+        created_at: Some(csm_proto::timestamp(household.created_at)),
+        updated_at: Some(csm_proto::timestamp(household.updated_at)),
+    }
+}
+
+/// The wire form of a household membership (also a principal's memberships).
+pub(super) fn household_member_to_proto(member: &HouseholdMember) -> pb::HouseholdMember {
+    pb::HouseholdMember {
+        household_id: member.household.to_string(),
+        consumer_id: member.consumer.to_string(),
+        status: match member.status {
+            HouseholdMemberStatus::Current => pb::HouseholdMemberStatus::Current,
+            HouseholdMemberStatus::Former => pb::HouseholdMemberStatus::Former,
+        } as i32,
+        head: member.head,
+        joined_at: Some(csm_proto::timestamp(member.joined_at)),
+        left_at: member.left_at.map(csm_proto::timestamp),
+    }
+}
+
+// ---------------------------------------------------------------- consumers
 
 pub(super) async fn create_consumer(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateConsumerRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateConsumerRequest>,
 ) -> Result<Response<pb::CreateConsumerResponse>, Status> {
-    Err(CsmError::unimplemented("CreateConsumer").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let details = details_from_proto(&mut errors, "details", request.details.as_ref());
+    let display_name = optional_text(&mut errors, "display_name", &request.display_name, CONSUMER_NAME_MAX_LEN);
+    let display_name = display_name_or_default(&display_name, &details);
+    if display_name.is_none() {
+        errors.add("display_name", "is required when details has neither first_name nor last_name");
+    }
+    let user = match &request.user {
+        None => ConsumerUserChoice::None,
+        Some(pb::create_consumer_request::User::LinkProfileId(profile)) => {
+            match errors.required_id("link_profile_id", profile, ProfileId::parse) {
+                Some(profile) => ConsumerUserChoice::Link(profile),
+                None => ConsumerUserChoice::None,
+            }
+        }
+        Some(pb::create_consumer_request::User::NewConsumerUser(user)) => {
+            let channels = channels_from_proto(&mut errors, "new_consumer_user.channels", &user.channels);
+            let security_group = errors.optional_id(
+                "new_consumer_user.security_group_id",
+                &user.security_group_id,
+                SecurityGroupId::parse,
+            );
+            let login = match &user.login {
+                None => LoginChoice::None,
+                Some(pb::new_consumer_user::Login::LoginId(login)) => {
+                    match errors.required_id("new_consumer_user.login_id", login, LoginId::parse) {
+                        Some(login) => LoginChoice::Existing(login),
+                        None => LoginChoice::None,
+                    }
+                }
+                Some(pb::new_consumer_user::Login::NewLogin(login)) => {
+                    match new_login_from_proto(&mut errors, "new_consumer_user.new_login", login) {
+                        Some(login) => LoginChoice::New(login),
+                        None => LoginChoice::None,
+                    }
+                }
+            };
+            ConsumerUserChoice::New(NewConsumerUser { channels, security_group, login })
+        }
+    };
+    errors.finish()?;
+    let new = NewConsumer { display_name: validated(display_name)?, details, user };
+    let written = app.create_consumer(&caller, request_id.as_deref(), new).await?;
+    let user_profile = match written.value.user_profile {
+        Some(profile) => profile_of(app, profile).await?,
+        None => None,
+    };
+    Ok(Response::new(pb::CreateConsumerResponse {
+        consumer: Some(consumer_to_proto(&written.value.consumer)),
+        user_profile,
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn get_consumer(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetConsumerRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetConsumerRequest>,
 ) -> Result<Response<pb::GetConsumerResponse>, Status> {
-    Err(CsmError::unimplemented("GetConsumer").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("consumer_id", &request.get_ref().consumer_id, ConsumerId::parse);
+    errors.finish()?;
+    let consumer = app.get_consumer(&caller, validated(id)?).await?;
+    Ok(Response::new(pb::GetConsumerResponse { consumer: Some(consumer_to_proto(&consumer)) }))
 }
 
+/// UpdateConsumer's updatable paths.
+const CONSUMER_UPDATE_PATHS: &[&str] = &[
+    "display_name",
+    "details",
+    "details.first_name",
+    "details.middle_name",
+    "details.last_name",
+    "details.email",
+    "details.mobile_phone",
+    "details.business_phone",
+    "details.home_phone",
+    "active",
+];
+
 pub(super) async fn update_consumer(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateConsumerRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateConsumerRequest>,
 ) -> Result<Response<pb::UpdateConsumerResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateConsumer").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(request.update_mask.as_ref(), CONSUMER_UPDATE_PATHS)?;
+    let consumer = request.consumer.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("consumer.consumer_id", &consumer.consumer_id, ConsumerId::parse);
+    let details = details_from_proto(&mut errors, "consumer.details", consumer.details.as_ref());
+    let mut changes = ConsumerChanges { detail_values: details, ..ConsumerChanges::default() };
+    for path in &paths {
+        match path.as_str() {
+            "display_name" => {
+                changes.display_name =
+                    errors.required_text("consumer.display_name", &consumer.display_name, CONSUMER_NAME_MAX_LEN);
+            }
+            "active" => changes.active = Some(consumer.active),
+            "details" => changes.detail_fields.extend(PersonDetails::FIELDS),
+            field_path => {
+                let field = field_path.trim_start_matches("details.");
+                if let Some(field) = PersonDetails::FIELDS.into_iter().find(|known| *known == field) {
+                    changes.detail_fields.push(field);
+                }
+            }
+        }
+    }
+    changes.detail_fields.sort_unstable();
+    changes.detail_fields.dedup();
+    errors.finish()?;
+    let written = app.update_consumer(&caller, validated(id)?, changes).await?;
+    let synced_profile = match written.value.user_profile {
+        Some(profile) => profile_of(app, profile).await?,
+        None => None,
+    };
+    Ok(Response::new(pb::UpdateConsumerResponse {
+        consumer: Some(consumer_to_proto(&written.value.consumer)),
+        synced_profile,
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_consumers(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListConsumersRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListConsumersRequest>,
 ) -> Result<Response<pb::ListConsumersResponse>, Status> {
-    Err(CsmError::unimplemented("ListConsumers").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let email = optional_text(&mut errors, "email", &request.email, PROFILE_TEXT_MAX_LEN);
+    let user_profile = errors.optional_id("user_profile_id", &request.user_profile_id, ProfileId::parse);
+    errors.finish()?;
+    let filter = ConsumerFilter {
+        email: Some(email).filter(|email| !email.is_empty()),
+        user_profile,
+        include_inactive: request.include_inactive,
+    };
+    let (consumers, next_page_token) = app.list_consumers(&caller, validated(page)?, filter).await?;
+    Ok(Response::new(pb::ListConsumersResponse {
+        consumers: consumers.iter().map(consumer_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
 pub(super) async fn set_consumer_user(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::SetConsumerUserRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::SetConsumerUserRequest>,
 ) -> Result<Response<pb::SetConsumerUserResponse>, Status> {
-    Err(CsmError::unimplemented("SetConsumerUser").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("consumer_id", &request.consumer_id, ConsumerId::parse);
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    errors.finish()?;
+    let written = app.set_consumer_user(&caller, validated(id)?, profile).await?;
+    let user_profile = match written.value.user_profile {
+        Some(profile) => profile_of(app, profile).await?,
+        None => None,
+    };
+    Ok(Response::new(pb::SetConsumerUserResponse {
+        consumer: Some(consumer_to_proto(&written.value.consumer)),
+        user_profile,
+        consistency_token: written.consistency_token,
+    }))
 }
 
+// -------------------------------------------------------- consumer profiles
+
 pub(super) async fn create_consumer_profile(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateConsumerProfileRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateConsumerProfileRequest>,
 ) -> Result<Response<pb::CreateConsumerProfileResponse>, Status> {
-    Err(CsmError::unimplemented("CreateConsumerProfile").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let consumer = errors.required_id("consumer_id", &request.consumer_id, ConsumerId::parse);
+    let sub_profile_type =
+        errors.required_text("sub_profile_type", &request.sub_profile_type, SUB_PROFILE_TYPE_MAX_LEN);
+    let display_name = optional_text(&mut errors, "display_name", &request.display_name, CONSUMER_NAME_MAX_LEN);
+    errors.finish()?;
+    let new = NewConsumerProfile {
+        consumer: validated(consumer)?,
+        sub_profile_type: validated(sub_profile_type)?,
+        display_name,
+    };
+    let written = app.create_consumer_profile(&caller, request_id.as_deref(), new).await?;
+    let sub_profile = match written.value.profile {
+        Some(profile) => profile_of(app, profile).await?,
+        None => None,
+    };
+    Ok(Response::new(pb::CreateConsumerProfileResponse {
+        consumer_profile: Some(consumer_profile_to_proto(&written.value)),
+        sub_profile,
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn update_consumer_profile(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateConsumerProfileRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateConsumerProfileRequest>,
 ) -> Result<Response<pb::UpdateConsumerProfileResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateConsumerProfile").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(request.update_mask.as_ref(), &["sub_profile_type", "display_name", "active"])?;
+    let record = request.consumer_profile.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id(
+        "consumer_profile.consumer_profile_id",
+        &record.consumer_profile_id,
+        ConsumerProfileId::parse,
+    );
+    let mut changes = ConsumerProfileChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "sub_profile_type" => {
+                changes.sub_profile_type = errors.required_text(
+                    "consumer_profile.sub_profile_type",
+                    &record.sub_profile_type,
+                    SUB_PROFILE_TYPE_MAX_LEN,
+                );
+            }
+            "display_name" => {
+                changes.display_name =
+                    errors.required_text("consumer_profile.display_name", &record.display_name, CONSUMER_NAME_MAX_LEN);
+            }
+            _ => changes.active = Some(record.active),
+        }
+    }
+    errors.finish()?;
+    let written = app.update_consumer_profile(&caller, validated(id)?, changes).await?;
+    Ok(Response::new(pb::UpdateConsumerProfileResponse {
+        consumer_profile: Some(consumer_profile_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_consumer_profiles(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListConsumerProfilesRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListConsumerProfilesRequest>,
 ) -> Result<Response<pb::ListConsumerProfilesResponse>, Status> {
-    Err(CsmError::unimplemented("ListConsumerProfiles").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let consumer = errors.optional_id("consumer_id", &request.consumer_id, ConsumerId::parse);
+    if request.consumer_profile_ids.len() > CONSUMER_PROFILE_IDS_MAX {
+        errors.add("consumer_profile_ids", format!("must list at most {CONSUMER_PROFILE_IDS_MAX} ids"));
+    }
+    let ids: Vec<ConsumerProfileId> = request
+        .consumer_profile_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(index, id)| {
+            errors.required_id(&format!("consumer_profile_ids[{index}]"), id, ConsumerProfileId::parse)
+        })
+        .collect();
+    if request.consumer_id.trim().is_empty() && request.consumer_profile_ids.is_empty() {
+        errors.add("consumer_id", "give consumer_id or consumer_profile_ids");
+    }
+    errors.finish()?;
+    let filter = ConsumerProfileFilter { consumer, ids, include_inactive: request.include_inactive };
+    let (records, next_page_token) = app.list_consumer_profiles(&caller, validated(page)?, filter).await?;
+    Ok(Response::new(pb::ListConsumerProfilesResponse {
+        consumer_profiles: records.iter().map(consumer_profile_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
+// --------------------------------------------------------------- households
+
 pub(super) async fn create_household(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateHouseholdRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateHouseholdRequest>,
 ) -> Result<Response<pb::CreateHouseholdResponse>, Status> {
-    Err(CsmError::unimplemented("CreateHousehold").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let name = errors.required_text("name", &request.name, CONSUMER_NAME_MAX_LEN);
+    let head = errors.required_id("head_consumer_id", &request.head_consumer_id, ConsumerId::parse);
+    errors.finish()?;
+    let new = NewHousehold { name: validated(name)?, head: validated(head)? };
+    let written = app.create_household(&caller, request_id.as_deref(), new).await?;
+    Ok(Response::new(pb::CreateHouseholdResponse {
+        household: Some(household_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn get_household(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetHouseholdRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetHouseholdRequest>,
 ) -> Result<Response<pb::GetHouseholdResponse>, Status> {
-    Err(CsmError::unimplemented("GetHousehold").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("household_id", &request.get_ref().household_id, HouseholdId::parse);
+    errors.finish()?;
+    let household = app.get_household(&caller, validated(id)?).await?;
+    Ok(Response::new(pb::GetHouseholdResponse { household: Some(household_to_proto(&household)) }))
 }
 
 pub(super) async fn update_household(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateHouseholdRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateHouseholdRequest>,
 ) -> Result<Response<pb::UpdateHouseholdResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateHousehold").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(request.update_mask.as_ref(), &["name", "active", "head_consumer_id"])?;
+    let household = request.household.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("household.household_id", &household.household_id, HouseholdId::parse);
+    let mut changes = HouseholdChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "name" => changes.name = errors.required_text("household.name", &household.name, CONSUMER_NAME_MAX_LEN),
+            "active" => changes.active = Some(household.active),
+            _ => {
+                changes.head =
+                    errors.required_id("household.head_consumer_id", &household.head_consumer_id, ConsumerId::parse);
+            }
+        }
+    }
+    errors.finish()?;
+    let written = app.update_household(&caller, validated(id)?, changes).await?;
+    Ok(Response::new(pb::UpdateHouseholdResponse {
+        household: Some(household_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_households(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListHouseholdsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListHouseholdsRequest>,
 ) -> Result<Response<pb::ListHouseholdsResponse>, Status> {
-    Err(CsmError::unimplemented("ListHouseholds").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let member = errors.optional_id("member_consumer_id", &request.member_consumer_id, ConsumerId::parse);
+    let head = errors.optional_id("head_consumer_id", &request.head_consumer_id, ConsumerId::parse);
+    errors.finish()?;
+    let filter = HouseholdFilter {
+        member,
+        include_former: request.include_former,
+        head,
+        include_inactive: request.include_inactive,
+    };
+    let (households, next_page_token) = app.list_households(&caller, validated(page)?, filter).await?;
+    Ok(Response::new(pb::ListHouseholdsResponse {
+        households: households.iter().map(household_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
 pub(super) async fn set_household_membership(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::SetHouseholdMembershipRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::SetHouseholdMembershipRequest>,
 ) -> Result<Response<pb::SetHouseholdMembershipResponse>, Status> {
-    Err(CsmError::unimplemented("SetHouseholdMembership").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let household = errors.required_id("household_id", &request.household_id, HouseholdId::parse);
+    let consumer = errors.required_id("consumer_id", &request.consumer_id, ConsumerId::parse);
+    let status = match pb::HouseholdMemberStatus::try_from(request.status) {
+        Ok(pb::HouseholdMemberStatus::Current) => Some(HouseholdMemberStatus::Current),
+        Ok(pb::HouseholdMemberStatus::Former) => Some(HouseholdMemberStatus::Former),
+        _ => {
+            errors.add("status", "must be HOUSEHOLD_MEMBER_STATUS_CURRENT or HOUSEHOLD_MEMBER_STATUS_FORMER");
+            None
+        }
+    };
+    errors.finish()?;
+    let written =
+        app.set_household_membership(&caller, validated(household)?, validated(consumer)?, validated(status)?).await?;
+    Ok(Response::new(pb::SetHouseholdMembershipResponse {
+        member: Some(household_member_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_household_members(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListHouseholdMembersRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListHouseholdMembersRequest>,
 ) -> Result<Response<pb::ListHouseholdMembersResponse>, Status> {
-    Err(CsmError::unimplemented("ListHouseholdMembers").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let household = errors.required_id("household_id", &request.household_id, HouseholdId::parse);
+    errors.finish()?;
+    let (members, next_page_token) =
+        app.list_household_members(&caller, validated(page)?, validated(household)?, request.include_former).await?;
+    Ok(Response::new(pb::ListHouseholdMembersResponse {
+        members: members.iter().map(household_member_to_proto).collect(),
+        next_page_token,
+    }))
 }

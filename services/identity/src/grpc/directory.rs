@@ -1,84 +1,429 @@
-//! gRPC handlers of identity's directory RPCs: proto ⇄ domain conversion, then the app.
+//! gRPC handlers of identity's directory RPCs (departments, security groups,
+//! settings): proto ⇄ domain conversion, then the app.
 
-use csm_errors::CsmError;
+use csm_db::PageRequest;
+use csm_errors::{CsmError, FieldErrors};
 use csm_proto::identity as pb;
+use csm_types::{DepartmentId, ProfileId, SecurityGroupId};
 use tonic::{Request, Response, Status};
 
-use super::IdentityGrpc;
+use super::{IdentityGrpc, optional_request_id};
+use crate::app::directory::presentation_roles_error;
+use crate::domain::directory::{
+    DESCRIPTION_MAX_LEN, DIRECTORY_NAME_MAX_LEN, Department, DepartmentChanges, IdentitySettings, NewDepartment,
+    NewSecurityGroup, PresentationRoles, SecurityGroup, SecurityGroupChanges, SecurityGroupKind, SettingsChanges,
+    UserClass,
+};
+
+// ------------------------------------------------------------------ helpers
+
+/// The paths of an update mask, each checked against `updatable`: a missing
+/// or empty mask is a field violation of `update_mask`; a path that cannot be
+/// updated is INVALID_ARGUMENT reason FIELD_NOT_UPDATABLE.
+pub(super) fn update_paths(mask: Option<&prost_types::FieldMask>, updatable: &[&str]) -> Result<Vec<String>, CsmError> {
+    let paths: Vec<String> = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(CsmError::invalid_field("update_mask", "must name at least one path"));
+    }
+    if let Some(path) = paths.iter().find(|path| !updatable.contains(&path.as_str())) {
+        return Err(CsmError::invalid_argument(
+            "FIELD_NOT_UPDATABLE",
+            format!("{path:?} cannot be updated; updatable paths: {}", updatable.join(", ")),
+        )
+        .with_metadata("path", path.clone()));
+    }
+    Ok(paths)
+}
+
+/// Text of at most `max_len` characters (trimmed); may be empty.
+pub(super) fn optional_text(errors: &mut FieldErrors, field: &str, value: &str, max_len: usize) -> String {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > max_len {
+        errors.add(field, format!("must be at most {max_len} characters"));
+    }
+    trimmed.to_owned()
+}
+
+pub(super) fn validated<T>(value: Option<T>) -> Result<T, Status> {
+    value.ok_or_else(|| CsmError::internal("validated fields missing").into())
+}
+
+pub(super) fn page_request(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
+    match PageRequest::parse(page_size, page_token) {
+        Ok(page) => Some(page),
+        Err(error) => {
+            for field_error in error.field_errors() {
+                errors.add(field_error.field.clone(), field_error.description.clone());
+            }
+            None
+        }
+    }
+}
+
+fn department_to_proto(department: &Department) -> pb::Department {
+    pb::Department {
+        department_id: department.id.to_string(),
+        name: department.name.clone(),
+        description: department.description.clone(),
+        active: department.active,
+        created_at: Some(csm_proto::timestamp(department.created_at)),
+        updated_at: Some(csm_proto::timestamp(department.updated_at)),
+    }
+}
+
+fn security_group_kind_to_proto(kind: SecurityGroupKind) -> pb::SecurityGroupKind {
+    match kind {
+        SecurityGroupKind::User => pb::SecurityGroupKind::User,
+        SecurityGroupKind::Customer => pb::SecurityGroupKind::Customer,
+        SecurityGroupKind::Anonymous => pb::SecurityGroupKind::Anonymous,
+    }
+}
+
+fn security_group_kind_from_proto(value: i32) -> Option<SecurityGroupKind> {
+    match pb::SecurityGroupKind::try_from(value) {
+        Ok(pb::SecurityGroupKind::User) => Some(SecurityGroupKind::User),
+        Ok(pb::SecurityGroupKind::Customer) => Some(SecurityGroupKind::Customer),
+        Ok(pb::SecurityGroupKind::Anonymous) => Some(SecurityGroupKind::Anonymous),
+        _ => None,
+    }
+}
+
+/// The wire form of a security group (also used by other areas, e.g. a principal's group).
+pub(super) fn security_group_to_proto(group: &SecurityGroup) -> pb::SecurityGroup {
+    pb::SecurityGroup {
+        security_group_id: group.id.to_string(),
+        name: group.name.clone(),
+        kind: security_group_kind_to_proto(group.kind) as i32,
+        description: group.description.clone(),
+        presentation_roles: group.presentation_roles.roles().to_vec(),
+        default_presentation_role: group.presentation_roles.default_role().to_owned(),
+        default_group: group.default_group,
+        created_at: Some(csm_proto::timestamp(group.created_at)),
+        updated_at: Some(csm_proto::timestamp(group.updated_at)),
+    }
+}
+
+/// The wire form of a user class.
+pub(super) fn user_class_to_proto(class: UserClass) -> pb::UserClass {
+    match class {
+        UserClass::SysUser => pb::UserClass::SysUser,
+        UserClass::CustomerContact => pb::UserClass::CustomerContact,
+        UserClass::ConsumerUser => pb::UserClass::ConsumerUser,
+    }
+}
+
+fn user_classes_from_proto(errors: &mut FieldErrors, field: &str, values: &[i32]) -> Vec<UserClass> {
+    let mut classes = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        match pb::UserClass::try_from(*value) {
+            Ok(pb::UserClass::SysUser) => classes.push(UserClass::SysUser),
+            Ok(pb::UserClass::CustomerContact) => classes.push(UserClass::CustomerContact),
+            Ok(pb::UserClass::ConsumerUser) => classes.push(UserClass::ConsumerUser),
+            _ => errors.add(format!("{field}[{index}]"), "must be a USER_CLASS_* value other than UNSPECIFIED"),
+        }
+    }
+    classes
+}
+
+fn settings_to_proto(settings: &IdentitySettings) -> pb::Settings {
+    pb::Settings {
+        consumer_allowed_user_types: settings
+            .consumer_allowed_user_types
+            .iter()
+            .map(|class| user_class_to_proto(*class) as i32)
+            .collect(),
+        enforce_internal_user_deny_list: settings.enforce_internal_user_deny_list,
+        internal_user_deny_list: settings
+            .internal_user_deny_list
+            .iter()
+            .map(|class| user_class_to_proto(*class) as i32)
+            .collect(),
+        updated_at: settings.updated_at.map(csm_proto::timestamp),
+    }
+}
+
+// -------------------------------------------------------------- departments
 
 pub(super) async fn create_department(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateDepartmentRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateDepartmentRequest>,
 ) -> Result<Response<pb::CreateDepartmentResponse>, Status> {
-    Err(CsmError::unimplemented("CreateDepartment").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let name = errors.required_text("name", &request.name, DIRECTORY_NAME_MAX_LEN);
+    let description = optional_text(&mut errors, "description", &request.description, DESCRIPTION_MAX_LEN);
+    errors.finish()?;
+    let new = NewDepartment { name: validated(name)?, description };
+    let written = app.create_department(&caller, request_id.as_deref(), new).await?;
+    Ok(Response::new(pb::CreateDepartmentResponse {
+        department: Some(department_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn get_department(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetDepartmentRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetDepartmentRequest>,
 ) -> Result<Response<pb::GetDepartmentResponse>, Status> {
-    Err(CsmError::unimplemented("GetDepartment").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("department_id", &request.get_ref().department_id, DepartmentId::parse);
+    errors.finish()?;
+    let department = app.get_department(&caller, validated(id)?).await?;
+    Ok(Response::new(pb::GetDepartmentResponse { department: Some(department_to_proto(&department)) }))
 }
 
 pub(super) async fn update_department(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateDepartmentRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateDepartmentRequest>,
 ) -> Result<Response<pb::UpdateDepartmentResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateDepartment").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(request.update_mask.as_ref(), &["name", "description", "active"])?;
+    let department = request.department.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("department.department_id", &department.department_id, DepartmentId::parse);
+    let mut changes = DepartmentChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "name" => changes.name = errors.required_text("department.name", &department.name, DIRECTORY_NAME_MAX_LEN),
+            "description" => {
+                changes.description = Some(optional_text(
+                    &mut errors,
+                    "department.description",
+                    &department.description,
+                    DESCRIPTION_MAX_LEN,
+                ));
+            }
+            _ => changes.active = Some(department.active),
+        }
+    }
+    errors.finish()?;
+    let written = app.update_department(&caller, validated(id)?, changes).await?;
+    Ok(Response::new(pb::UpdateDepartmentResponse {
+        department: Some(department_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_departments(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListDepartmentsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListDepartmentsRequest>,
 ) -> Result<Response<pb::ListDepartmentsResponse>, Status> {
-    Err(CsmError::unimplemented("ListDepartments").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let name_prefix = optional_text(&mut errors, "name_prefix", &request.name_prefix, DIRECTORY_NAME_MAX_LEN);
+    errors.finish()?;
+    let name_prefix = Some(name_prefix).filter(|prefix| !prefix.is_empty());
+    let (departments, next_page_token) =
+        app.list_departments(&caller, validated(page)?, name_prefix.as_deref(), request.include_inactive).await?;
+    Ok(Response::new(pb::ListDepartmentsResponse {
+        departments: departments.iter().map(department_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
+// ---------------------------------------------------------- security groups
+
 pub(super) async fn create_security_group(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateSecurityGroupRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateSecurityGroupRequest>,
 ) -> Result<Response<pb::CreateSecurityGroupResponse>, Status> {
-    Err(CsmError::unimplemented("CreateSecurityGroup").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let name = errors.required_text("name", &request.name, DIRECTORY_NAME_MAX_LEN);
+    let kind = security_group_kind_from_proto(request.kind);
+    if kind.is_none() {
+        errors.add("kind", "must be SECURITY_GROUP_KIND_USER or SECURITY_GROUP_KIND_CUSTOMER");
+    }
+    let description = optional_text(&mut errors, "description", &request.description, DESCRIPTION_MAX_LEN);
+    errors.finish()?;
+    let presentation_roles =
+        PresentationRoles::new(request.presentation_roles, Some(request.default_presentation_role))
+            .map_err(|error| presentation_roles_error(error, "presentation_roles"))?;
+    let new = NewSecurityGroup {
+        name: validated(name)?,
+        kind: validated(kind)?,
+        description,
+        presentation_roles,
+        default_group: request.default_group,
+    };
+    let written = app.create_security_group(&caller, request_id.as_deref(), new).await?;
+    Ok(Response::new(pb::CreateSecurityGroupResponse {
+        security_group: Some(security_group_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn get_security_group(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetSecurityGroupRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetSecurityGroupRequest>,
 ) -> Result<Response<pb::GetSecurityGroupResponse>, Status> {
-    Err(CsmError::unimplemented("GetSecurityGroup").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("security_group_id", &request.get_ref().security_group_id, SecurityGroupId::parse);
+    errors.finish()?;
+    let group = app.get_security_group(&caller, validated(id)?).await?;
+    Ok(Response::new(pb::GetSecurityGroupResponse { security_group: Some(security_group_to_proto(&group)) }))
 }
 
 pub(super) async fn update_security_group(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateSecurityGroupRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateSecurityGroupRequest>,
 ) -> Result<Response<pb::UpdateSecurityGroupResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateSecurityGroup").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(
+        request.update_mask.as_ref(),
+        &["name", "description", "presentation_roles", "default_presentation_role", "default_group"],
+    )?;
+    let group = request.security_group.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("security_group.security_group_id", &group.security_group_id, SecurityGroupId::parse);
+    let mut changes = SecurityGroupChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "name" => {
+                changes.name = errors.required_text("security_group.name", &group.name, DIRECTORY_NAME_MAX_LEN);
+            }
+            "description" => {
+                changes.description = Some(optional_text(
+                    &mut errors,
+                    "security_group.description",
+                    &group.description,
+                    DESCRIPTION_MAX_LEN,
+                ));
+            }
+            "presentation_roles" => changes.presentation_roles = Some(group.presentation_roles.clone()),
+            "default_presentation_role" => {
+                changes.default_presentation_role = Some(group.default_presentation_role.clone());
+            }
+            _ => changes.default_group = Some(group.default_group),
+        }
+    }
+    errors.finish()?;
+    let written = app.update_security_group(&caller, validated(id)?, changes).await?;
+    Ok(Response::new(pb::UpdateSecurityGroupResponse {
+        security_group: Some(security_group_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_security_groups(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListSecurityGroupsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListSecurityGroupsRequest>,
 ) -> Result<Response<pb::ListSecurityGroupsResponse>, Status> {
-    Err(CsmError::unimplemented("ListSecurityGroups").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let kind = match pb::SecurityGroupKind::try_from(request.kind) {
+        Ok(pb::SecurityGroupKind::Unspecified) => None,
+        _ => {
+            let kind = security_group_kind_from_proto(request.kind);
+            if kind.is_none() {
+                errors.add("kind", "must be a SECURITY_GROUP_KIND_* value");
+            }
+            kind
+        }
+    };
+    errors.finish()?;
+    let (groups, next_page_token) = app.list_security_groups(&caller, validated(page)?, kind).await?;
+    Ok(Response::new(pb::ListSecurityGroupsResponse {
+        security_groups: groups.iter().map(security_group_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
 pub(super) async fn assign_security_group(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::AssignSecurityGroupRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::AssignSecurityGroupRequest>,
 ) -> Result<Response<pb::AssignSecurityGroupResponse>, Status> {
-    Err(CsmError::unimplemented("AssignSecurityGroup").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
+    let group = errors.required_id("security_group_id", &request.security_group_id, SecurityGroupId::parse);
+    errors.finish()?;
+    let written = app.assign_security_group(&caller, validated(profile)?, validated(group)?).await?;
+    let profile = super::consumers::profile_of(app, written.value.profile_id).await?;
+    Ok(Response::new(pb::AssignSecurityGroupResponse {
+        profile,
+        previous_security_group_id: written
+            .value
+            .previous_security_group_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        consistency_token: written.consistency_token,
+    }))
 }
 
+// ----------------------------------------------------------------- settings
+
 pub(super) async fn get_settings(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetSettingsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetSettingsRequest>,
 ) -> Result<Response<pb::GetSettingsResponse>, Status> {
-    Err(CsmError::unimplemented("GetSettings").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let settings = app.get_settings(&caller).await?;
+    Ok(Response::new(pb::GetSettingsResponse { settings: Some(settings_to_proto(&settings)) }))
 }
 
 pub(super) async fn update_settings(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateSettingsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateSettingsRequest>,
 ) -> Result<Response<pb::UpdateSettingsResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateSettings").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(
+        request.update_mask.as_ref(),
+        &["consumer_allowed_user_types", "enforce_internal_user_deny_list", "internal_user_deny_list"],
+    )?;
+    let settings = request.settings.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let mut changes = SettingsChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "consumer_allowed_user_types" => {
+                changes.consumer_allowed_user_types = Some(user_classes_from_proto(
+                    &mut errors,
+                    "settings.consumer_allowed_user_types",
+                    &settings.consumer_allowed_user_types,
+                ));
+            }
+            "enforce_internal_user_deny_list" => {
+                changes.enforce_internal_user_deny_list = Some(settings.enforce_internal_user_deny_list);
+            }
+            _ => {
+                changes.internal_user_deny_list = Some(user_classes_from_proto(
+                    &mut errors,
+                    "settings.internal_user_deny_list",
+                    &settings.internal_user_deny_list,
+                ));
+            }
+        }
+    }
+    errors.finish()?;
+    let written = app.update_settings(&caller, changes).await?;
+    Ok(Response::new(pb::UpdateSettingsResponse {
+        settings: Some(settings_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }

@@ -1,126 +1,767 @@
-//! gRPC handlers of identity's people RPCs: proto ⇄ domain conversion, then the app.
+//! gRPC handlers of identity's people RPCs (logins, sessions, employees,
+//! contacts, profiles): proto ⇄ domain conversion, then the app.
 
-use csm_errors::CsmError;
+use csm_errors::FieldErrors;
 use csm_proto::identity as pb;
+use csm_types::{AccountId, DepartmentId, LoginId, ProfileId, SecurityGroupId, SessionId};
 use tonic::{Request, Response, Status};
 
-use super::IdentityGrpc;
+use super::accounts::account_to_proto;
+use super::directory::{
+    optional_text, page_request, security_group_to_proto, update_paths, user_class_to_proto, validated,
+};
+use super::{IdentityGrpc, optional_request_id};
+use crate::domain::people::{
+    Channel, DEFAULT_APPLICATION, Login, LoginChoice, LoginUpdate, NewContact, NewEmployee, NewLogin, NewLoginRequest,
+    NewPerson, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, ProfileKind, ProfileSwitch, ProfileUpdate,
+    Proof, SecurityGroupKind, Session, SessionStart, SessionState, display_name_or_default, validate_login_name,
+};
+use crate::store::people::ProfileFilter;
+
+/// Most ids BatchGetProfiles accepts.
+const BATCH_PROFILES_MAX: usize = 1000;
+
+// ------------------------------------------------------------ conversions
+
+pub(super) fn channel_to_proto(channel: Channel) -> pb::Channel {
+    match channel {
+        Channel::Desktop => pb::Channel::Desktop,
+        Channel::Browser => pb::Channel::Browser,
+        Channel::Mobile => pb::Channel::Mobile,
+        Channel::OutlookAddin => pb::Channel::OutlookAddin,
+        Channel::Api => pb::Channel::Api,
+        Channel::Administrator => pb::Channel::Administrator,
+        Channel::EmployeePortal => pb::Channel::EmployeePortal,
+        Channel::CustomerPortal => pb::Channel::CustomerPortal,
+        Channel::ConsumerPortal => pb::Channel::ConsumerPortal,
+    }
+}
+
+fn channel_from_proto(value: i32) -> Option<Channel> {
+    Channel::ALL.into_iter().find(|channel| channel_to_proto(*channel) as i32 == value)
+}
+
+/// Channels of a request; each UNSPECIFIED or unknown value is a violation
+/// named `<field>[<index>]`.
+pub(super) fn channels_from_proto(errors: &mut FieldErrors, field: &str, values: &[i32]) -> Vec<Channel> {
+    let mut channels = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        match channel_from_proto(*value) {
+            Some(channel) => channels.push(channel),
+            None => errors.add(format!("{field}[{index}]"), "must be a CHANNEL_* value other than UNSPECIFIED"),
+        }
+    }
+    channels
+}
+
+pub(super) fn profile_kind_to_proto(kind: ProfileKind) -> pb::ProfileKind {
+    match kind {
+        ProfileKind::Internal => pb::ProfileKind::Internal,
+        ProfileKind::Contact => pb::ProfileKind::Contact,
+        ProfileKind::PartnerContact => pb::ProfileKind::PartnerContact,
+        ProfileKind::Consumer => pb::ProfileKind::Consumer,
+        ProfileKind::ConsumerSubProfile => pb::ProfileKind::ConsumerSubProfile,
+    }
+}
+
+fn security_group_kind_to_proto(kind: SecurityGroupKind) -> pb::SecurityGroupKind {
+    match kind {
+        SecurityGroupKind::User => pb::SecurityGroupKind::User,
+        SecurityGroupKind::Customer => pb::SecurityGroupKind::Customer,
+        SecurityGroupKind::Anonymous => pb::SecurityGroupKind::Anonymous,
+    }
+}
+
+pub(super) fn details_to_proto(details: &PersonDetails) -> pb::PersonDetails {
+    pb::PersonDetails {
+        first_name: details.first_name.clone(),
+        middle_name: details.middle_name.clone(),
+        last_name: details.last_name.clone(),
+        email: details.email.clone(),
+        mobile_phone: details.mobile_phone.clone(),
+        business_phone: details.business_phone.clone(),
+        home_phone: details.home_phone.clone(),
+    }
+}
+
+/// Person details, trimmed, each at most [`PROFILE_TEXT_MAX_LEN`] characters;
+/// violations are named `<prefix>.<field>`.
+pub(super) fn details_from_proto(
+    errors: &mut FieldErrors,
+    prefix: &str,
+    details: Option<&pb::PersonDetails>,
+) -> PersonDetails {
+    let details = details.cloned().unwrap_or_default();
+    let mut text =
+        |field: &str, value: &str| optional_text(errors, &format!("{prefix}.{field}"), value, PROFILE_TEXT_MAX_LEN);
+    PersonDetails {
+        first_name: text("first_name", &details.first_name),
+        middle_name: text("middle_name", &details.middle_name),
+        last_name: text("last_name", &details.last_name),
+        email: text("email", &details.email),
+        mobile_phone: text("mobile_phone", &details.mobile_phone),
+        business_phone: text("business_phone", &details.business_phone),
+        home_phone: text("home_phone", &details.home_phone),
+    }
+}
+
+/// The wire form of a profile (R1.9, R6.4).
+pub(super) fn profile_to_proto(profile: &Profile) -> pb::Profile {
+    let id = |value: Option<String>| value.unwrap_or_default();
+    pb::Profile {
+        profile_id: profile.id.to_string(),
+        kind: profile_kind_to_proto(profile.kind) as i32,
+        user_class: user_class_to_proto(profile.user_class()) as i32,
+        login_id: id(profile.login.map(|login| login.to_string())),
+        display_name: profile.display_name.clone(),
+        details: Some(details_to_proto(&profile.details)),
+        active: profile.active,
+        application: profile.application.clone(),
+        account_id: id(profile.account.map(|account| account.to_string())),
+        partner: profile.partner(),
+        consumer_id: id(profile.consumer.map(|consumer| consumer.to_string())),
+        parent_profile_id: id(profile.parent_profile.map(|parent| parent.to_string())),
+        consumer_profile_id: id(profile.consumer_profile.map(|record| record.to_string())),
+        sub_profile_type: profile.sub_profile_type.clone(),
+        manager_profile_id: id(profile.manager.map(|manager| manager.to_string())),
+        department_id: id(profile.department.map(|department| department.to_string())),
+        title: profile.title.clone(),
+        security_group_id: id(profile.security_group.map(|group| group.to_string())),
+        security_group_kind: security_group_kind_to_proto(profile.kind.security_group_kind()) as i32,
+        channels: profile.channels.iter().map(|channel| channel_to_proto(*channel) as i32).collect(),
+        created_at: Some(csm_proto::timestamp(profile.created_at)),
+        updated_at: Some(csm_proto::timestamp(profile.updated_at)),
+    }
+}
+
+fn login_to_proto(login: &Login) -> pb::Login {
+    pb::Login {
+        login_id: login.id.to_string(),
+        login_name: login.login_name.clone(),
+        enabled: login.enabled,
+        default_profile_id: login.default_profile.map(|id| id.to_string()).unwrap_or_default(),
+        profile_ids: login.profile_ids.iter().map(ToString::to_string).collect(),
+        has_password: login.has_password,
+        password_updated_at: login.password_updated_at.map(csm_proto::timestamp),
+        last_login_at: login.last_login_at.map(csm_proto::timestamp),
+        created_at: Some(csm_proto::timestamp(login.created_at)),
+        updated_at: Some(csm_proto::timestamp(login.updated_at)),
+    }
+}
+
+fn session_to_proto(session: &Session) -> pb::Session {
+    pb::Session {
+        session_id: session.id.to_string(),
+        login_id: session.login.to_string(),
+        channel: channel_to_proto(session.channel) as i32,
+        active_profile_id: session.active_profile.to_string(),
+        active_profile_kind: profile_kind_to_proto(session.active_profile_kind) as i32,
+        presentation_role: session.presentation_role.clone(),
+        state: match session.state {
+            SessionState::Active => pb::SessionState::Active,
+            SessionState::Ended => pb::SessionState::Ended,
+        } as i32,
+        started_at: Some(csm_proto::timestamp(session.started_at)),
+        profile_switched_at: session.profile_switched_at.map(csm_proto::timestamp),
+        ended_at: session.ended_at.map(csm_proto::timestamp),
+    }
+}
+
+fn new_login_from_proto(errors: &mut FieldErrors, prefix: &str, login: &pb::NewLogin) -> Option<NewLogin> {
+    let login_name = errors.check(&format!("{prefix}.login_name"), validate_login_name(&login.login_name))?;
+    let password = (!login.password.is_empty()).then(|| Password::new(login.password.clone()));
+    Some(NewLogin { login_name, password })
+}
+
+/// The fields employees and contacts share.
+struct PersonFields<'a> {
+    display_name: &'a str,
+    details: Option<&'a pb::PersonDetails>,
+    title: &'a str,
+    manager_profile_id: &'a str,
+    department_id: &'a str,
+    security_group_id: &'a str,
+    channels: &'a [i32],
+    application: &'a str,
+    login_id: Option<&'a str>,
+    new_login: Option<&'a pb::NewLogin>,
+}
+
+fn person_from_proto(errors: &mut FieldErrors, fields: PersonFields<'_>) -> NewPerson {
+    let details = details_from_proto(errors, "details", fields.details);
+    let display_name = optional_text(errors, "display_name", fields.display_name, PROFILE_TEXT_MAX_LEN);
+    let display_name = display_name_or_default(&display_name, &details).unwrap_or_else(|| {
+        errors.add("display_name", "is required when details.first_name and details.last_name are empty");
+        String::new()
+    });
+    let application = optional_text(errors, "application", fields.application, PROFILE_TEXT_MAX_LEN);
+    let login = match (fields.login_id, fields.new_login) {
+        (Some(login), _) => errors.required_id("login_id", login, LoginId::parse).map(LoginChoice::Existing),
+        (None, Some(login)) => new_login_from_proto(errors, "new_login", login).map(LoginChoice::New),
+        (None, None) => Some(LoginChoice::None),
+    };
+    NewPerson {
+        display_name,
+        details,
+        title: optional_text(errors, "title", fields.title, PROFILE_TEXT_MAX_LEN),
+        manager: errors.optional_id("manager_profile_id", fields.manager_profile_id, ProfileId::parse),
+        department: errors.optional_id("department_id", fields.department_id, DepartmentId::parse),
+        security_group: errors.optional_id("security_group_id", fields.security_group_id, SecurityGroupId::parse),
+        channels: channels_from_proto(errors, "channels", fields.channels),
+        application: if application.is_empty() { DEFAULT_APPLICATION.to_owned() } else { application },
+        login: login.unwrap_or(LoginChoice::None),
+    }
+}
+
+fn required_id<T>(
+    field: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, csm_types::InvalidId>,
+) -> Result<T, Status> {
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id(field, value, parse);
+    errors.finish()?;
+    validated(id)
+}
+
+// ------------------------------------------------------------------ logins
 
 pub(super) async fn create_login(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateLoginRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateLoginRequest>,
 ) -> Result<Response<pb::CreateLoginResponse>, Status> {
-    Err(CsmError::unimplemented("CreateLogin").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let login_name = errors.check("login_name", validate_login_name(&request.login_name));
+    let mut profile_ids = Vec::with_capacity(request.profile_ids.len());
+    for (index, value) in request.profile_ids.iter().enumerate() {
+        if let Some(id) = errors.required_id(&format!("profile_ids[{index}]"), value, ProfileId::parse) {
+            if profile_ids.contains(&id) {
+                errors.add(format!("profile_ids[{index}]"), "is listed twice");
+            }
+            profile_ids.push(id);
+        }
+    }
+    let default_profile = errors.optional_id("default_profile_id", &request.default_profile_id, ProfileId::parse);
+    if let Some(default) = default_profile {
+        if !profile_ids.contains(&default) {
+            errors.add("default_profile_id", "must be one of profile_ids");
+        }
+    }
+    errors.finish()?;
+    let password = (!request.password.is_empty()).then(|| Password::new(request.password));
+    let new = NewLoginRequest {
+        login: NewLogin { login_name: validated(login_name)?, password },
+        profile_ids,
+        default_profile,
+    };
+    let written = app.create_login(&caller, request_id.as_deref(), new).await?;
+    Ok(Response::new(pb::CreateLoginResponse {
+        login: Some(login_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn get_login(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetLoginRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetLoginRequest>,
 ) -> Result<Response<pb::GetLoginResponse>, Status> {
-    Err(CsmError::unimplemented("GetLogin").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let id = required_id("login_id", &request.get_ref().login_id, LoginId::parse)?;
+    let login = app.get_login(&caller, id).await?;
+    Ok(Response::new(pb::GetLoginResponse { login: Some(login_to_proto(&login)) }))
 }
 
 pub(super) async fn update_login(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateLoginRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateLoginRequest>,
 ) -> Result<Response<pb::UpdateLoginResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateLogin").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(request.update_mask.as_ref(), &["login_name", "enabled", "default_profile_id"])?;
+    let login = request.login.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("login.login_id", &login.login_id, LoginId::parse);
+    let mut update = LoginUpdate::default();
+    for path in &paths {
+        match path.as_str() {
+            "login_name" => {
+                update.login_name = errors.check("login.login_name", validate_login_name(&login.login_name))
+            }
+            "enabled" => update.enabled = Some(login.enabled),
+            _ => {
+                update.default_profile =
+                    Some(errors.optional_id("login.default_profile_id", &login.default_profile_id, ProfileId::parse))
+            }
+        }
+    }
+    errors.finish()?;
+    let written = app.update_login(&caller, validated(id)?, update).await?;
+    Ok(Response::new(pb::UpdateLoginResponse {
+        login: Some(login_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_logins(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListLoginsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListLoginsRequest>,
 ) -> Result<Response<pb::ListLoginsResponse>, Status> {
-    Err(CsmError::unimplemented("ListLogins").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let prefix = optional_text(&mut errors, "login_name_prefix", &request.login_name_prefix, 254);
+    errors.finish()?;
+    let prefix = (!prefix.is_empty()).then_some(prefix);
+    let (logins, next_page_token) = app.list_logins(&caller, &validated(page)?, prefix.as_deref()).await?;
+    Ok(Response::new(pb::ListLoginsResponse { logins: logins.iter().map(login_to_proto).collect(), next_page_token }))
 }
 
 pub(super) async fn set_login_password(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::SetLoginPasswordRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::SetLoginPasswordRequest>,
 ) -> Result<Response<pb::SetLoginPasswordResponse>, Status> {
-    Err(CsmError::unimplemented("SetLoginPassword").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("login_id", &request.login_id, LoginId::parse);
+    if request.new_password.is_empty() {
+        errors.add("new_password", "is required");
+    }
+    errors.finish()?;
+    let current = (!request.current_password.is_empty()).then(|| Password::new(request.current_password));
+    let written = app.set_login_password(&caller, validated(id)?, Password::new(request.new_password), current).await?;
+    Ok(Response::new(pb::SetLoginPasswordResponse {
+        login: Some(login_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
+}
+
+// ---------------------------------------------------------------- sessions
+
+fn optional_role(value: &str) -> Option<String> {
+    let trimmed = value.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 pub(super) async fn start_session(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::StartSessionRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::StartSessionRequest>,
 ) -> Result<Response<pb::StartSessionResponse>, Status> {
-    Err(CsmError::unimplemented("StartSession").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let login_name = errors.check("login_name", validate_login_name(&request.login_name));
+    let proof = match request.proof {
+        Some(pb::start_session_request::Proof::Password(password)) if !password.is_empty() => {
+            Some(Proof::Password(Password::new(password)))
+        }
+        Some(pb::start_session_request::Proof::PreAuthenticated(true)) => Some(Proof::PreAuthenticated),
+        _ => {
+            errors.add("proof", "give password or pre_authenticated = true");
+            None
+        }
+    };
+    let channel = channel_from_proto(request.channel);
+    if channel.is_none() {
+        errors.add("channel", "must be a CHANNEL_* value other than UNSPECIFIED");
+    }
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    errors.finish()?;
+    let start = SessionStart {
+        login_name: validated(login_name)?,
+        proof: validated(proof)?,
+        channel: validated(channel)?,
+        profile,
+        presentation_role: optional_role(&request.presentation_role),
+    };
+    let written = app.start_session(&caller, request_id.as_deref(), start).await?;
+    Ok(Response::new(pb::StartSessionResponse {
+        session: Some(session_to_proto(&written.value.session)),
+        assigned_explicit_role: written.value.assigned_explicit_role.unwrap_or_default().to_owned(),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn switch_profile(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::SwitchProfileRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::SwitchProfileRequest>,
 ) -> Result<Response<pb::SwitchProfileResponse>, Status> {
-    Err(CsmError::unimplemented("SwitchProfile").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let session = errors.required_id("session_id", &request.session_id, SessionId::parse);
+    let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
+    let channel = match request.channel {
+        0 => None,
+        value => {
+            let channel = channel_from_proto(value);
+            if channel.is_none() {
+                errors.add("channel", "must be a CHANNEL_* value");
+            }
+            channel
+        }
+    };
+    errors.finish()?;
+    let switch = ProfileSwitch {
+        session: validated(session)?,
+        profile: validated(profile)?,
+        channel,
+        presentation_role: optional_role(&request.presentation_role),
+    };
+    let written = app.switch_profile(&caller, switch).await?;
+    Ok(Response::new(pb::SwitchProfileResponse {
+        session: Some(session_to_proto(&written.value.session)),
+        assigned_explicit_role: written.value.assigned_explicit_role.unwrap_or_default().to_owned(),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn end_session(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::EndSessionRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::EndSessionRequest>,
 ) -> Result<Response<pb::EndSessionResponse>, Status> {
-    Err(CsmError::unimplemented("EndSession").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let id = required_id("session_id", &request.get_ref().session_id, SessionId::parse)?;
+    let written = app.end_session(&caller, id).await?;
+    Ok(Response::new(pb::EndSessionResponse {
+        session: Some(session_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn get_session(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetSessionRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetSessionRequest>,
 ) -> Result<Response<pb::GetSessionResponse>, Status> {
-    Err(CsmError::unimplemented("GetSession").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let id = required_id("session_id", &request.get_ref().session_id, SessionId::parse)?;
+    let session = app.get_session(&caller, id).await?;
+    Ok(Response::new(pb::GetSessionResponse { session: Some(session_to_proto(&session)) }))
 }
 
+// ------------------------------------------------------ employees, contacts
+
 pub(super) async fn create_employee(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateEmployeeRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateEmployeeRequest>,
 ) -> Result<Response<pb::CreateEmployeeResponse>, Status> {
-    Err(CsmError::unimplemented("CreateEmployee").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let (login_id, new_login) = match &request.login {
+        Some(pb::create_employee_request::Login::LoginId(login)) => (Some(login.as_str()), None),
+        Some(pb::create_employee_request::Login::NewLogin(login)) => (None, Some(login)),
+        None => (None, None),
+    };
+    let person = person_from_proto(
+        &mut errors,
+        PersonFields {
+            display_name: &request.display_name,
+            details: request.details.as_ref(),
+            title: &request.title,
+            manager_profile_id: &request.manager_profile_id,
+            department_id: &request.department_id,
+            security_group_id: &request.security_group_id,
+            channels: &request.channels,
+            application: &request.application,
+            login_id,
+            new_login,
+        },
+    );
+    errors.finish()?;
+    let written = app.create_employee(&caller, request_id.as_deref(), NewEmployee { person }).await?;
+    Ok(Response::new(pb::CreateEmployeeResponse {
+        profile: Some(profile_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn create_contact(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::CreateContactRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::CreateContactRequest>,
 ) -> Result<Response<pb::CreateContactResponse>, Status> {
-    Err(CsmError::unimplemented("CreateContact").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let account = errors.required_id("account_id", &request.account_id, AccountId::parse);
+    let (login_id, new_login) = match &request.login {
+        Some(pb::create_contact_request::Login::LoginId(login)) => (Some(login.as_str()), None),
+        Some(pb::create_contact_request::Login::NewLogin(login)) => (None, Some(login)),
+        None => (None, None),
+    };
+    let person = person_from_proto(
+        &mut errors,
+        PersonFields {
+            display_name: &request.display_name,
+            details: request.details.as_ref(),
+            title: &request.title,
+            manager_profile_id: &request.manager_profile_id,
+            department_id: &request.department_id,
+            security_group_id: &request.security_group_id,
+            channels: &request.channels,
+            application: &request.application,
+            login_id,
+            new_login,
+        },
+    );
+    errors.finish()?;
+    let new = NewContact { account: validated(account)?, person };
+    let written = app.create_contact(&caller, request_id.as_deref(), new).await?;
+    Ok(Response::new(pb::CreateContactResponse {
+        profile: Some(profile_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
+// ---------------------------------------------------------------- profiles
+
 pub(super) async fn get_profile(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::GetProfileRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::GetProfileRequest>,
 ) -> Result<Response<pb::GetProfileResponse>, Status> {
-    Err(CsmError::unimplemented("GetProfile").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let id = required_id("profile_id", &request.get_ref().profile_id, ProfileId::parse)?;
+    let profile = app.get_profile(&caller, id).await?;
+    Ok(Response::new(pb::GetProfileResponse { profile: Some(profile_to_proto(&profile)) }))
 }
 
 pub(super) async fn batch_get_profiles(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::BatchGetProfilesRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::BatchGetProfilesRequest>,
 ) -> Result<Response<pb::BatchGetProfilesResponse>, Status> {
-    Err(CsmError::unimplemented("BatchGetProfiles").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    if request.profile_ids.len() > BATCH_PROFILES_MAX {
+        errors.add("profile_ids", format!("must hold at most {BATCH_PROFILES_MAX} ids"));
+    }
+    let mut ids = Vec::with_capacity(request.profile_ids.len());
+    for (index, value) in request.profile_ids.iter().enumerate().take(BATCH_PROFILES_MAX) {
+        if let Some(id) = errors.required_id(&format!("profile_ids[{index}]"), value, ProfileId::parse) {
+            ids.push(id);
+        }
+    }
+    errors.finish()?;
+    let (profiles, missing, revision) = app.batch_get_profiles(&caller, &ids).await?;
+    Ok(Response::new(pb::BatchGetProfilesResponse {
+        profiles: profiles.iter().map(profile_to_proto).collect(),
+        missing_profile_ids: missing.iter().map(ToString::to_string).collect(),
+        revision,
+    }))
 }
 
+/// Every path UpdateProfile writes.
+const UPDATABLE_PROFILE_PATHS: &[&str] = &[
+    "display_name",
+    "details",
+    "details.first_name",
+    "details.middle_name",
+    "details.last_name",
+    "details.email",
+    "details.mobile_phone",
+    "details.business_phone",
+    "details.home_phone",
+    "title",
+    "application",
+    "active",
+    "manager_profile_id",
+    "department_id",
+    "account_id",
+    "login_id",
+    "channels",
+];
+
 pub(super) async fn update_profile(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateProfileRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateProfileRequest>,
 ) -> Result<Response<pb::UpdateProfileResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateProfile").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(request.update_mask.as_ref(), UPDATABLE_PROFILE_PATHS)?;
+    let profile = request.profile.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("profile.profile_id", &profile.profile_id, ProfileId::parse);
+    let details = details_from_proto(&mut errors, "profile.details", profile.details.as_ref());
+    let mut update = ProfileUpdate::default();
+    for path in &paths {
+        match path.as_str() {
+            "display_name" => {
+                update.display_name = errors.check(
+                    "profile.display_name",
+                    match profile.display_name.trim() {
+                        "" => Err("must not be empty".to_owned()),
+                        name if name.chars().count() > PROFILE_TEXT_MAX_LEN => {
+                            Err(format!("must be at most {PROFILE_TEXT_MAX_LEN} characters"))
+                        }
+                        name => Ok(name.to_owned()),
+                    },
+                )
+            }
+            "details" => update.details = Some(details.clone()),
+            "title" => {
+                update.title = Some(optional_text(&mut errors, "profile.title", &profile.title, PROFILE_TEXT_MAX_LEN))
+            }
+            "application" => {
+                let application =
+                    optional_text(&mut errors, "profile.application", &profile.application, PROFILE_TEXT_MAX_LEN);
+                update.application =
+                    Some(if application.is_empty() { DEFAULT_APPLICATION.to_owned() } else { application });
+            }
+            "active" => update.active = Some(profile.active),
+            "manager_profile_id" => {
+                update.manager = Some(errors.optional_id(
+                    "profile.manager_profile_id",
+                    &profile.manager_profile_id,
+                    ProfileId::parse,
+                ))
+            }
+            "department_id" => {
+                update.department =
+                    Some(errors.optional_id("profile.department_id", &profile.department_id, DepartmentId::parse))
+            }
+            "account_id" => {
+                update.account = errors.required_id("profile.account_id", &profile.account_id, AccountId::parse)
+            }
+            "login_id" => {
+                update.login = Some(errors.optional_id("profile.login_id", &profile.login_id, LoginId::parse))
+            }
+            "channels" => {
+                update.channels = Some(channels_from_proto(&mut errors, "profile.channels", &profile.channels))
+            }
+            detail => {
+                let field = detail.trim_start_matches("details.");
+                if let Some(field) = PersonDetails::FIELDS.iter().find(|known| **known == field) {
+                    update.detail_fields.push(field);
+                }
+            }
+        }
+    }
+    update.detail_values = details;
+    errors.finish()?;
+    let written = app.update_profile(&caller, validated(id)?, update).await?;
+    Ok(Response::new(pb::UpdateProfileResponse {
+        profile: Some(profile_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_profiles(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListProfilesRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListProfilesRequest>,
 ) -> Result<Response<pb::ListProfilesResponse>, Status> {
-    Err(CsmError::unimplemented("ListProfiles").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let kind = match request.kind {
+        0 => None,
+        value => {
+            let kind = ProfileKind::ALL.into_iter().find(|kind| profile_kind_to_proto(*kind) as i32 == value);
+            if kind.is_none() {
+                errors.add("kind", "must be a PROFILE_KIND_* value");
+            }
+            kind
+        }
+    };
+    let filter = ProfileFilter {
+        kind,
+        login: errors.optional_id("login_id", &request.login_id, LoginId::parse),
+        account: errors.optional_id("account_id", &request.account_id, AccountId::parse),
+        department: errors.optional_id("department_id", &request.department_id, DepartmentId::parse),
+        manager: errors.optional_id("manager_profile_id", &request.manager_profile_id, ProfileId::parse),
+        security_group: errors.optional_id("security_group_id", &request.security_group_id, SecurityGroupId::parse),
+        include_inactive: request.include_inactive,
+    };
+    errors.finish()?;
+    let (profiles, next_page_token) = app.list_profiles(&caller, &filter, &validated(page)?).await?;
+    Ok(Response::new(pb::ListProfilesResponse {
+        profiles: profiles.iter().map(profile_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
 pub(super) async fn resolve_principal(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ResolvePrincipalRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ResolvePrincipalRequest>,
 ) -> Result<Response<pb::ResolvePrincipalResponse>, Status> {
-    Err(CsmError::unimplemented("ResolvePrincipal").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let (profile, session) = match &request.principal {
+        Some(pb::resolve_principal_request::Principal::ProfileId(id)) => {
+            (errors.required_id("profile_id", id, ProfileId::parse), None)
+        }
+        Some(pb::resolve_principal_request::Principal::SessionId(id)) => {
+            (None, errors.required_id("session_id", id, SessionId::parse))
+        }
+        None => {
+            errors.add("principal", "give profile_id or session_id");
+            (None, None)
+        }
+    };
+    errors.finish()?;
+    let resolved = app.resolve_principal(&caller, profile, session).await?;
+    let consumer = super::consumers::principal_consumer_parts(app, &resolved.profile).await?;
+    Ok(Response::new(pb::ResolvePrincipalResponse {
+        principal: Some(pb::Principal {
+            profile: Some(profile_to_proto(&resolved.profile)),
+            login: resolved.login.as_ref().map(login_to_proto),
+            account: resolved.account.as_ref().map(account_to_proto),
+            consumer: consumer.consumer,
+            consumer_profile: consumer.consumer_profile,
+            household_memberships: consumer.household_memberships,
+            security_group: resolved.security_group.as_ref().map(security_group_to_proto),
+            session: resolved.session.as_ref().map(session_to_proto),
+        }),
+        revision: resolved.revision,
+    }))
 }
 
 pub(super) async fn list_account_contacts(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListAccountContactsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListAccountContactsRequest>,
 ) -> Result<Response<pb::ListAccountContactsResponse>, Status> {
-    Err(CsmError::unimplemented("ListAccountContacts").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let account = errors.required_id("account_id", &request.account_id, AccountId::parse);
+    errors.finish()?;
+    let (profiles, next_page_token) = app
+        .list_account_contacts(
+            &caller,
+            validated(account)?,
+            request.include_descendants,
+            request.include_inactive,
+            &validated(page)?,
+        )
+        .await?;
+    Ok(Response::new(pb::ListAccountContactsResponse {
+        profiles: profiles.iter().map(profile_to_proto).collect(),
+        next_page_token,
+    }))
 }
