@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use csm_proto::identity as identity_pb;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
+use csm_proto::role as role_pb;
+use csm_proto::role::role_service_client::RoleServiceClient;
 use csm_telemetry::ClientTraceLayer;
 use csm_types::ServiceName;
 use tonic::transport::Endpoint;
@@ -13,10 +15,15 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer as _;
 
-/// What the demo loaded: (name, id) of each account.
+/// What the demo loaded: (name, id) of each account and each person.
 pub struct DemoData {
     pub accounts: Vec<(String, String)>,
+    /// (name, profile id, role, login name)
+    pub people: Vec<(String, String, String, String)>,
 }
+
+/// The password of every demo login (development data only).
+pub const DEMO_PASSWORD: &str = "demo-password-1";
 
 /// Waits until every service reports SERVING.
 pub async fn wait_until_serving(endpoints: &[(ServiceName, String)], limit: Duration) -> anyhow::Result<()> {
@@ -40,9 +47,11 @@ pub async fn wait_until_serving(endpoints: &[(ServiceName, String)], limit: Dura
 }
 
 /// Loads the demo data set into the suite whose identity listens at `identity_url`.
-pub async fn load(identity_url: &str, admin_token: &str) -> anyhow::Result<DemoData> {
+pub async fn load(identity_url: &str, role_url: &str, admin_token: &str) -> anyhow::Result<DemoData> {
     let channel = ClientTraceLayer::with_bearer_token(admin_token).layer(Endpoint::from_shared(identity_url.to_owned())?.connect_lazy());
     let mut identity = IdentityServiceClient::new(channel);
+    let role_channel = ClientTraceLayer::with_bearer_token(admin_token).layer(Endpoint::from_shared(role_url.to_owned())?.connect_lazy());
+    let mut roles = RoleServiceClient::new(role_channel);
     // (request id, name, kind, parent index)
     let accounts: [(&str, &str, identity_pb::AccountKind, Option<usize>); 5] = [
         ("demo-account-acme", "Acme Corp", identity_pb::AccountKind::Customer, None),
@@ -68,5 +77,65 @@ pub async fn load(identity_url: &str, admin_token: &str) -> anyhow::Result<DemoD
             .ok_or_else(|| anyhow::anyhow!("demo account {name}: empty response"))?;
         created.push((name.to_owned(), account.account_id));
     }
-    Ok(DemoData { accounts: created })
+
+    let details = |first: &str, last: &str| identity_pb::PersonDetails {
+        first_name: first.to_owned(),
+        last_name: last.to_owned(),
+        email: format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase()),
+        ..Default::default()
+    };
+    let new_login = |login_name: &str| {
+        Some(identity_pb::NewLogin { login_name: login_name.to_owned(), password: DEMO_PASSWORD.to_owned() })
+    };
+    let mut people = Vec::new();
+    let agent = identity
+        .create_employee(identity_pb::CreateEmployeeRequest {
+            request_id: "demo-employee-ada".to_owned(),
+            details: Some(details("Ada", "Agent")),
+            title: "Customer service agent".to_owned(),
+            channels: vec![identity_pb::Channel::Browser as i32],
+            login: Some(identity_pb::create_employee_request::Login::NewLogin(new_login("ada.agent").unwrap())),
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("demo employee: {status}"))?
+        .into_inner()
+        .profile
+        .ok_or_else(|| anyhow::anyhow!("demo employee: empty response"))?;
+    people.push(("Ada Agent".to_owned(), agent.profile_id, "sn_customerservice_agent".to_owned(), "ada.agent".to_owned()));
+    let contact = identity
+        .create_contact(identity_pb::CreateContactRequest {
+            request_id: "demo-contact-carl".to_owned(),
+            account_id: created[0].1.clone(),
+            details: Some(details("Carl", "Contact")),
+            channels: vec![identity_pb::Channel::CustomerPortal as i32],
+            login: Some(identity_pb::create_contact_request::Login::NewLogin(new_login("carl.contact").unwrap())),
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("demo contact: {status}"))?
+        .into_inner()
+        .profile
+        .ok_or_else(|| anyhow::anyhow!("demo contact: empty response"))?;
+    people.push((
+        "Carl Contact".to_owned(),
+        contact.profile_id,
+        "sn_customerservice.customer_admin".to_owned(),
+        "carl.contact".to_owned(),
+    ));
+    for (name, profile_id, role, _) in &people {
+        let result = roles
+            .assign_role(role_pb::AssignRoleRequest {
+                request_id: format!("demo-role-{profile_id}-{role}"),
+                profile_id: profile_id.clone(),
+                role: role.clone(),
+            })
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(status) if status.code() == tonic::Code::AlreadyExists => {}
+            Err(status) => anyhow::bail!("demo role {role} for {name}: {status}"),
+        }
+    }
+    Ok(DemoData { accounts: created, people })
 }

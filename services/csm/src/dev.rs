@@ -119,7 +119,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let demo = if args.no_demo {
         None
     } else {
-        Some(crate::demo::load(peers.url(ServiceName::Identity), &admin_token).await?)
+        Some(crate::demo::load(peers.url(ServiceName::Identity), peers.url(ServiceName::Role), &admin_token).await?)
     };
     print_banner(&args, &endpoints, &admin_token, demo.as_ref());
 
@@ -188,6 +188,16 @@ fn print_banner(
         out.push_str("\nDemo accounts:\n");
         for (name, id) in &demo.accounts {
             out.push_str(&format!("  {name:<20} {id}\n"));
+        }
+        out.push_str(&format!("\nDemo people (password {:?}):\n", crate::demo::DEMO_PASSWORD));
+        for (name, profile, role, login) in &demo.people {
+            out.push_str(&format!("  {name:<20} {profile}  login {login:<13} role {role}\n"));
+        }
+        if let Some((_, profile, _, _)) = demo.people.first() {
+            out.push_str(&format!(
+                "\n  grpcurl -plaintext -H \"authorization: Bearer $CSM_TOKEN\" -d '{{\"profile_id\":\"{profile}\"}}' {role} csm.role.v1.RoleService/GetEffectiveRoles\n",
+                role = endpoints[1].1.trim_start_matches("http://")
+            ));
         }
     }
     out.push_str("\nPress Ctrl-C to stop.\nready\n");
