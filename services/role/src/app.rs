@@ -1,5 +1,7 @@
 //! role's use cases.
 
+mod groups;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use csm_changefeed::{ChangeFeed, idempotency};
 use csm_db::PageRequest;
 use csm_peers::IdentityPeer;
 use csm_errors::{CsmError, CsmResult};
-use csm_types::ProfileId;
+use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
 
 use crate::domain::catalog::{ADMIN, ROLE_ALIASES, canonical_role_name};
@@ -16,15 +18,24 @@ use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, check_assi
 use crate::domain::settings::{
     CONTACT_ROLE_ASSIGNMENT_KEY, LOAD_SUSPECT_EDGES_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings, SettingsChange,
 };
+use crate::domain::groups::{GroupHierarchy, GroupMembership, memberships_from};
 use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
 use crate::store::{DirectAssignment, EdgeRow, RoleRow, RoleStore};
 
-/// One way a profile holds a role.
+pub use self::groups::{GroupUpdate, GroupView, GroupWritten, MemberWritten};
+
+/// One way a profile holds a role (R2.18, R2.19, §0.4 closure).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleGrant {
     pub role: String,
+    /// The role assigned to the profile or to `group`.
     pub assigned_role: String,
-    pub assignment_id: Uuid,
+    /// The direct assignment, when `assigned_role` is assigned to the profile itself.
+    pub assignment_id: Option<Uuid>,
+    /// The group `assigned_role` is assigned to, when it comes through a group.
+    pub group: Option<GroupId>,
+    /// From the profile's direct membership up the parent chain to `group` (inclusive).
+    pub group_path: Vec<GroupId>,
     /// From `assigned_role` down to `role`, both included.
     pub containment_path: Vec<String>,
 }
@@ -36,6 +47,8 @@ pub struct EffectiveRoles {
     pub roles: BTreeSet<String>,
     pub grants: Vec<RoleGrant>,
     pub class: PrincipalClass,
+    /// Groups the profile belongs to, directly and through ancestry.
+    pub group_memberships: Vec<GroupMembership>,
     pub flagged_for_review: bool,
 }
 
@@ -172,8 +185,13 @@ impl RoleApp {
         Ok((self.compute(profile).await?, self.feed.token(head)))
     }
 
+    /// `eff_roles(profile)`: the closure of every role assigned to the profile
+    /// directly or to a group it belongs to directly or through ancestry
+    /// (§0.4, R2.18, R2.19). The group part is one query (memberships →
+    /// ancestry closure → group roles); closures come precomputed from the graph.
     async fn compute(&self, profile: ProfileId) -> CsmResult<EffectiveRoles> {
         let assignments = self.store.direct_assignments(profile).await?;
+        let inheritance = self.store.profile_inheritance(profile).await?;
         let mut roles = BTreeSet::new();
         let mut grants = Vec::new();
         for assignment in &assignments {
@@ -183,14 +201,42 @@ impl RoleApp {
                 grants.push(RoleGrant {
                     role: role.clone(),
                     assigned_role: assignment.role.clone(),
-                    assignment_id: assignment.id,
+                    assignment_id: Some(assignment.id),
+                    group: None,
+                    group_path: Vec::new(),
                     containment_path: path.clone(),
                 });
             }
         }
+        let hierarchy = GroupHierarchy::new(
+            inheritance.iter().map(|row| (row.member_group, row.ancestor, row.depth)),
+            inheritance.iter().filter_map(|row| row.role.clone().map(|role| (row.ancestor, role))),
+        );
+        for row in &inheritance {
+            let Some(assigned_role) = &row.role else { continue };
+            let Some(paths) = self.graph.closure_paths(assigned_role) else { continue };
+            let chain = hierarchy.chain(row.member_group);
+            let group_path: Vec<GroupId> = chain.iter().take(row.depth as usize + 1).copied().collect();
+            for (role, path) in paths {
+                roles.insert(role.clone());
+                grants.push(RoleGrant {
+                    role: role.clone(),
+                    assigned_role: assigned_role.clone(),
+                    assignment_id: None,
+                    group: Some(row.ancestor),
+                    group_path: group_path.clone(),
+                    containment_path: path.clone(),
+                });
+            }
+        }
+        // By role; within a role direct grants come before group grants (stable sort).
+        grants.sort_by(|left, right| left.role.cmp(&right.role));
+        let group_memberships = memberships_from(
+            inheritance.iter().map(|row| (row.member_group, row.manager, row.ancestor, row.depth, row.ancestor_kind)),
+        );
         let class = PrincipalClass::of(roles.iter().map(String::as_str));
         let flagged_for_review = self.store.is_flagged_for_review(profile).await?;
-        Ok(EffectiveRoles { profile, roles, grants, class, flagged_for_review })
+        Ok(EffectiveRoles { profile, roles, grants, class, group_memberships, flagged_for_review })
     }
 
     /// Role administrators are people holding `admin`; services were authorized
@@ -267,8 +313,10 @@ impl RoleApp {
         Ok((self.settings().await?, self.feed.token(revision)))
     }
 
-    /// Assigns `role` directly to `profile` (R2.10–R2.17, R1.13–R1.15): the
-    /// profile's assignment lock serializes concurrent writers, so two writes
+    /// Assigns `role` directly to `profile` (R2.10–R2.17, R1.13–R1.15),
+    /// checked against everything the profile holds, directly and through its
+    /// groups. The profile's assignment lock serializes writers of one profile
+    /// and the shared role-graph lock keeps group writes out, so two writes
     /// that would together collide cannot both succeed.
     pub async fn assign_role(
         &self,
@@ -302,14 +350,19 @@ impl RoleApp {
         }
         let policies = self.policies().await?;
         let mut tx = self.store.db().begin().await?;
+        // The profile lock is the first statement: on SQLite a transaction must
+        // write first to be serialized with the other writers.
         self.store.lock_profile(&mut tx, profile).await?;
-        let held: BTreeSet<String> =
+        self.store.lock_role_graph_shared(&mut tx).await?;
+        let mut held: BTreeSet<String> =
             self.store.direct_assignments_in(&mut tx, profile).await?.into_iter().map(|assignment| assignment.role).collect();
         if held.contains(&role) {
             return Err(CsmError::already_exists("ASSIGNMENT_EXISTS", format!("{profile} already holds {role}"))
                 .with_metadata("profile_id", profile.to_string())
                 .with_metadata("role", role));
         }
+        // Roles inherited through groups collide like direct ones (R2.18, R2.19).
+        held.extend(self.store.profile_inheritance_in(&mut tx, profile).await?.into_iter().filter_map(|row| row.role));
         let warnings = check_assignment(&self.graph, &held, &role, policies).map_err(|finding| {
             tracing::info!(%profile, %role, reason = finding.reason, rule = finding.rule, "assignment refused");
             collision_error(profile, &role, &finding)

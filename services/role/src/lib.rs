@@ -38,6 +38,10 @@ pub fn migrations() -> Migrations {
             Migration { version: 110, description: "assignments", sql: include_str!("../migrations/sqlite/0110_assignments.sql") },
             Migration { version: 110, description: "assignments", sql: include_str!("../migrations/postgres/0110_assignments.sql") },
         )
+        .with(
+            Migration { version: 120, description: "groups", sql: include_str!("../migrations/sqlite/0120_groups.sql") },
+            Migration { version: 120, description: "groups", sql: include_str!("../migrations/postgres/0120_groups.sql") },
+        )
 }
 
 /// Which services may call which role RPCs (static).
@@ -52,6 +56,7 @@ pub fn service_policy() -> ServicePolicy {
         "ListProfileRoles",
         "ListGroupMembers",
         "GetGroup",
+        "ListGroups",
         "GetRoleSettings",
         "Watch",
     ];

@@ -117,14 +117,8 @@ pub fn check_assignment(
         ));
     }
     // R2.11.2: the profile already holds both (legacy data): nothing may be added.
-    if let (Some(internal), Some(external)) = (path_to(graph, held, SNC_INTERNAL), path_to(graph, held, SNC_EXTERNAL)) {
-        return Err(finding(
-            "ROLE_COLLISION",
-            "R2.11.2",
-            "the profile already holds both snc_internal and snc_external".to_owned(),
-            internal,
-            external,
-        ));
+    if let Some(legacy) = holds_both(graph, held) {
+        return Err(legacy);
     }
     // R2.11.1 / R2.12.1 (and R1.13: unified_consumer does not reach snc_external).
     for (mine, theirs) in [(SNC_INTERNAL, SNC_EXTERNAL), (SNC_EXTERNAL, SNC_INTERNAL)] {
@@ -200,6 +194,59 @@ pub fn check_assignment(
     Ok(warnings)
 }
 
+/// R2.11.2: a holder (profile or group chain) that already reaches both
+/// explicit roles (legacy data). Such a holder may take nothing, not even a
+/// group membership that adds no role.
+pub fn holds_both(graph: &RoleGraph, held: &BTreeSet<String>) -> Option<Finding> {
+    let internal = path_to(graph, held, SNC_INTERNAL)?;
+    let external = path_to(graph, held, SNC_EXTERNAL)?;
+    Some(Finding {
+        reason: "ROLE_COLLISION",
+        rule: "R2.11.2",
+        message: "the holder already reaches both snc_internal and snc_external".to_owned(),
+        existing_path: internal,
+        new_path: external,
+    })
+}
+
+/// Checks giving several roles at once to a holder of `held` (a profile
+/// joining a group chain, a group chain gaining a parent's roles): each new
+/// role, in the given order, against what is held plus the new roles before
+/// it, with the same rules as [`check_assignment`]. `Err` is the first
+/// blocking finding (R2.12: only the first needs reporting).
+pub fn check_additions(
+    graph: &RoleGraph,
+    held: &BTreeSet<String>,
+    new_roles: &[String],
+    policies: Policies,
+) -> Result<Vec<Finding>, Finding> {
+    let mut held_so_far = held.clone();
+    let mut warnings = Vec::new();
+    for new_role in new_roles {
+        warnings.extend(check_assignment(graph, &held_so_far, new_role, policies)?);
+        held_so_far.insert(new_role.clone());
+    }
+    Ok(warnings)
+}
+
+impl Finding {
+    /// True when either side reaches its explicit role only through "contains"
+    /// edges (the role containment of R2.12.1 and R2.12.4).
+    pub fn through_containment(&self) -> bool {
+        self.existing_path.len() > 1 || self.new_path.len() > 1
+    }
+
+    /// The role whose addition caused the finding (first of the new path).
+    pub fn added_role(&self) -> &str {
+        self.new_path.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// The held role the addition collides with (last of the existing path).
+    pub fn conflicting_role(&self) -> &str {
+        self.existing_path.last().map(String::as_str).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +314,30 @@ mod tests {
         let graph = catalog();
         assert!(check_assignment(&graph, &held(&[]), SNC_EXTERNAL, Policies::default()).is_ok());
         assert!(check_assignment(&graph, &held(&[]), SNC_INTERNAL, Policies::default()).is_ok());
+    }
+
+    #[test]
+    fn additions_are_checked_against_each_other_too() {
+        let graph = catalog();
+        let error = check_additions(
+            &graph,
+            &held(&[]),
+            &["sn_customerservice.customer".to_owned(), SNC_INTERNAL.to_owned()],
+            Policies::default(),
+        )
+        .unwrap_err();
+        assert_eq!((error.reason, error.rule), ("ROLE_COLLISION", "R2.11.1"));
+        assert!(error.through_containment());
+        assert_eq!(error.added_role(), SNC_INTERNAL);
+        assert_eq!(error.conflicting_role(), SNC_EXTERNAL);
+        assert_eq!(check_additions(&graph, &held(&[SNC_INTERNAL]), &[], Policies::default()), Ok(vec![]));
+    }
+
+    #[test]
+    fn holding_both_is_found_without_any_addition() {
+        let graph = catalog();
+        assert_eq!(holds_both(&graph, &held(&[SNC_INTERNAL, "sn_customerservice.customer"])).unwrap().rule, "R2.11.2");
+        assert!(holds_both(&graph, &held(&[SNC_INTERNAL])).is_none());
     }
 
     #[test]

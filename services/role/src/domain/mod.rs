@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod collisions;
+pub mod groups;
 pub mod settings;
 pub mod graph;
 
