@@ -34,6 +34,18 @@ pub fn migrations() -> Migrations {
             Migration { version: 100, description: "accounts", sql: include_str!("../migrations/postgres/0100_accounts.sql") },
         )
         .with(
+            Migration {
+                version: 101,
+                description: "account hierarchy",
+                sql: include_str!("../migrations/sqlite/0101_account_hierarchy.sql"),
+            },
+            Migration {
+                version: 101,
+                description: "account hierarchy",
+                sql: include_str!("../migrations/postgres/0101_account_hierarchy.sql"),
+            },
+        )
+        .with(
             Migration { version: 110, description: "people", sql: include_str!("../migrations/sqlite/0110_people.sql") },
             Migration { version: 110, description: "people", sql: include_str!("../migrations/postgres/0110_people.sql") },
         )

@@ -1,31 +1,53 @@
-//! identity's account use cases (R3.1–R3.2).
+//! identity's account use cases: accounts and their hierarchy (R3.1–R3.3).
+//!
+//! Every account write starts its transaction with the hierarchy lock
+//! ([`IdentityStore::lock_account_hierarchy`](crate::store::IdentityStore::lock_account_hierarchy)),
+//! then reads what its rules need (parent, chain), then writes: concurrent
+//! moves are checked one after the other and cannot build a cycle together.
+
+use std::collections::HashSet;
 
 use csm_auth::Caller;
+use csm_changefeed::idempotency;
+use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::AccountId;
 
 use super::{IdentityApp, Written};
-use crate::domain::accounts::{ACCOUNT_ADMIN_ROLES, Account, NewAccount};
+use crate::domain::accounts::{
+    ACCOUNT_EDITOR_ROLES, ACCOUNT_HIERARCHY_ROLES, Account, AccountAncestry, AccountBatch, AccountChanges,
+    AccountFilter, AccountMoved, DescendantFilter, NewAccount, ensure_parent_active, ensure_parent_keeps_tree,
+    roles_to_create,
+};
 
 impl IdentityApp {
-    /// Creates an account (R3.1; who may: R3.2). A retry with the same
-    /// `request_id` returns the account the first call created.
+    /// Creates an account (R3.1); under a parent only for R3.2's roles. A retry
+    /// with the same `request_id` returns the account the first call created;
+    /// the same id with another request is REQUEST_ID_CONFLICT.
     pub async fn create_account(
         &self,
         caller: &Caller,
         request_id: Option<&str>,
         new: NewAccount,
     ) -> CsmResult<Written<Account>> {
-        self.roles.authorize(caller, ACCOUNT_ADMIN_ROLES, "CreateAccount").await?;
         const RPC: &str = "CreateAccount";
-        if let Some((id, revision)) = self.replayed(RPC, request_id).await? {
-            let account = self.store.get_account(AccountId::from_uuid(id)).await?;
+        self.roles.authorize(caller, roles_to_create(&new), RPC).await?;
+        let fingerprint = creation_fingerprint(&new);
+        if let Some((id, revision)) = self.replayed_creation(RPC, request_id, &fingerprint).await? {
+            let account = self.store.get_account(id).await?;
             let account = account.ok_or_else(|| CsmError::not_found("account", id))?;
             return Ok(self.written(account, revision));
         }
         let mut tx = self.store.db().begin().await?;
+        self.store.lock_account_hierarchy(&mut tx).await?;
+        if let Some(parent_id) = new.parent {
+            let parent = self.store.account_in(&mut tx, parent_id).await?;
+            let parent = parent
+                .ok_or_else(|| CsmError::not_found("account", parent_id).with_metadata("field", "parent_account_id"))?;
+            ensure_parent_active(&parent)?;
+        }
         let (account, revision) = self.store.insert_account(&mut tx, &new).await?;
-        if !self.record_created(&mut tx, RPC, request_id, *account.id.as_uuid(), revision).await? {
+        if !record_creation(&mut tx, RPC, request_id, account.id, revision, &fingerprint).await? {
             // A concurrent retry with the same request id won: answer with its result.
             drop(tx);
             return Box::pin(self.create_account(caller, request_id, new)).await;
@@ -38,5 +60,189 @@ impl IdentityApp {
     // TODO(issue 3): restrict reads to R4.9's visibility for external callers.
     pub async fn get_account(&self, _caller: &Caller, id: AccountId) -> CsmResult<Account> {
         self.store.get_account(id).await?.ok_or_else(|| CsmError::not_found("account", id))
+    }
+
+    /// Changes an account's name or active flag (T4.3 manager row, R3.2 roles).
+    pub async fn update_account(
+        &self,
+        caller: &Caller,
+        id: AccountId,
+        changes: AccountChanges,
+    ) -> CsmResult<Written<Account>> {
+        self.roles.authorize(caller, ACCOUNT_EDITOR_ROLES, "UpdateAccount").await?;
+        let mut tx = self.store.db().begin().await?;
+        // Also taken here: CreateAccount's "parent is active" check must not
+        // race with the parent's deactivation.
+        self.store.lock_account_hierarchy(&mut tx).await?;
+        let current = self.store.account_in(&mut tx, id).await?;
+        let current = current.ok_or_else(|| CsmError::not_found("account", id))?;
+        let (account, revision) = self.store.save_account(&mut tx, &changes.apply_to(&current)).await?;
+        tx.commit().await?;
+        Ok(self.committed(account, revision))
+    }
+
+    /// One page of accounts ordered by id, and the next page token.
+    pub async fn list_accounts(
+        &self,
+        _caller: &Caller,
+        page: PageRequest,
+        filter: AccountFilter,
+    ) -> CsmResult<(Vec<Account>, String)> {
+        let rows = self.store.list_accounts(&page, &filter).await?;
+        Ok(page.finish(rows, |account| account.id.to_string()))
+    }
+
+    /// Sets or clears an account's parent; its whole subtree moves with it
+    /// (R3.1). Only R3.2's roles. A parent that is the account or one of its
+    /// descendants is INVALID_ARGUMENT reason ACCOUNT_HIERARCHY_CYCLE; an
+    /// inactive parent FAILED_PRECONDITION reason ACCOUNT_INACTIVE. Setting the
+    /// parent it already has changes nothing and writes no change.
+    pub async fn set_account_parent(
+        &self,
+        caller: &Caller,
+        id: AccountId,
+        new_parent: Option<AccountId>,
+    ) -> CsmResult<Written<AccountMoved>> {
+        self.roles.authorize(caller, ACCOUNT_HIERARCHY_ROLES, "SetAccountParent").await?;
+        let mut tx = self.store.db().begin().await?;
+        self.store.lock_account_hierarchy(&mut tx).await?;
+        let account = self.store.account_in(&mut tx, id).await?;
+        let account = account.ok_or_else(|| CsmError::not_found("account", id).with_metadata("field", "account_id"))?;
+        if let Some(parent_id) = new_parent {
+            let parent = self.store.account_in(&mut tx, parent_id).await?;
+            let parent = parent
+                .ok_or_else(|| CsmError::not_found("account", parent_id).with_metadata("field", "parent_account_id"))?;
+            // Read under the lock: no other move can change this chain before commit.
+            let chain = self.store.account_chain_in(&mut tx, parent_id).await?;
+            ensure_parent_keeps_tree(account.id, &chain)?;
+            ensure_parent_active(&parent)?;
+        }
+        if account.parent == new_parent {
+            drop(tx);
+            let revision = self.feed.head().await?;
+            return Ok(self.written(AccountMoved { previous_parent: account.parent, account }, revision));
+        }
+        let (moved, revision) = self.store.move_account(&mut tx, &account, new_parent).await?;
+        tx.commit().await?;
+        Ok(self.committed(AccountMoved { account: moved, previous_parent: account.parent }, revision))
+    }
+
+    /// One page of an account's ancestors, nearest (parent) first.
+    pub async fn list_account_ancestors(
+        &self,
+        _caller: &Caller,
+        id: AccountId,
+        page: PageRequest,
+    ) -> CsmResult<(Vec<Account>, String)> {
+        let after_depth = match page.after.as_deref() {
+            None => None,
+            Some(after) => Some(after.parse::<i64>().ok().filter(|depth| *depth > 0).ok_or_else(|| {
+                CsmError::invalid_field("page_token", "is not a token returned by ListAccountAncestors")
+            })?),
+        };
+        self.ensure_account_exists(id).await?;
+        let rows = self.store.list_account_ancestors(id, after_depth, page.fetch_limit()).await?;
+        let (rows, next_page_token) = page.finish(rows, |(depth, _)| depth.to_string());
+        Ok((rows.into_iter().map(|(_, account)| account).collect(), next_page_token))
+    }
+
+    /// One page of DESC(a) (R3.1, R3.3): transitive children of `id`, never
+    /// `id` itself nor its ancestors, ordered by id.
+    pub async fn list_account_descendants(
+        &self,
+        _caller: &Caller,
+        id: AccountId,
+        filter: DescendantFilter,
+        page: PageRequest,
+    ) -> CsmResult<(Vec<Account>, String)> {
+        self.ensure_account_exists(id).await?;
+        let rows = self.store.list_account_descendants(id, filter, &page).await?;
+        Ok(page.finish(rows, |account| account.id.to_string()))
+    }
+
+    /// Up to [`BATCH_GET_ACCOUNTS_MAX`](crate::domain::accounts::BATCH_GET_ACCOUNTS_MAX)
+    /// accounts with their ancestor chains (DESIGN §3 cache misses). Found
+    /// accounts come in request order, each once; unknown ids are reported in
+    /// `missing`. The revision is read first, so every change up to it is in
+    /// the answer.
+    pub async fn batch_get_accounts(
+        &self,
+        _caller: &Caller,
+        ids: &[AccountId],
+        include_ancestors: bool,
+    ) -> CsmResult<AccountBatch> {
+        let revision = self.feed.head().await?;
+        let mut seen = HashSet::new();
+        let unique: Vec<AccountId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        let mut found_by_id = self.store.accounts_with_ancestors(&unique, include_ancestors).await?;
+        let mut batch = AccountBatch { found: Vec::new(), missing: Vec::new(), revision };
+        for id in unique {
+            match found_by_id.remove(&id) {
+                Some((account, ancestors)) => batch.found.push(AccountAncestry { account, ancestors }),
+                None => batch.missing.push(id),
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn ensure_account_exists(&self, id: AccountId) -> CsmResult<()> {
+        match self.store.get_account(id).await? {
+            Some(_) => Ok(()),
+            None => Err(CsmError::not_found("account", id).with_metadata("field", "account_id")),
+        }
+    }
+
+    /// The account and revision an earlier CreateAccount with `request_id`
+    /// created; REQUEST_ID_CONFLICT when that call asked for something else.
+    async fn replayed_creation(
+        &self,
+        rpc: &str,
+        request_id: Option<&str>,
+        fingerprint: &str,
+    ) -> CsmResult<Option<(AccountId, u64)>> {
+        let Some(request_id) = request_id else {
+            return Ok(None);
+        };
+        let Some(stored) = idempotency::stored_response(self.store.db(), rpc, request_id).await? else {
+            return Ok(None);
+        };
+        let stored = String::from_utf8(stored).map_err(CsmError::internal)?;
+        let mut parts = stored.splitn(3, '|');
+        let (Some(id), Some(revision), Some(stored_fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CsmError::internal("malformed idempotency record"));
+        };
+        if stored_fingerprint != fingerprint {
+            return Err(CsmError::failed_precondition(
+                "REQUEST_ID_CONFLICT",
+                format!("request_id {request_id:?} was used with a different {rpc} request"),
+            ));
+        }
+        let id = AccountId::parse(id).map_err(CsmError::internal)?;
+        Ok(Some((id, revision.parse().map_err(CsmError::internal)?)))
+    }
+}
+
+/// What identifies a CreateAccount request, to tell a retry from a reuse of its request id.
+fn creation_fingerprint(new: &NewAccount) -> String {
+    let parent = new.parent.map(|parent| parent.to_string()).unwrap_or_default();
+    format!("{}\u{1f}{}\u{1f}{}", new.kind.as_str(), parent, new.name)
+}
+
+/// Records what (`rpc`, `request_id`) created, with the request's fingerprint,
+/// in `tx`. `false`: a concurrent retry recorded first.
+async fn record_creation(
+    tx: &mut Tx,
+    rpc: &str,
+    request_id: Option<&str>,
+    id: AccountId,
+    revision: u64,
+    fingerprint: &str,
+) -> CsmResult<bool> {
+    match request_id {
+        Some(request_id) => {
+            let response = format!("{id}|{revision}|{fingerprint}");
+            idempotency::record_response(tx, rpc, request_id, response.as_bytes()).await
+        }
+        None => Ok(true),
     }
 }

@@ -5,8 +5,16 @@ use csm_proto::identity as pb;
 use csm_types::AccountId;
 use tonic::{Request, Response, Status};
 
+use super::directory::{optional_text, page_request, update_paths, validated};
 use super::{IdentityGrpc, optional_request_id};
-use crate::domain::accounts::{ACCOUNT_NAME_MAX_LEN, Account, AccountKind, NewAccount};
+use crate::domain::accounts::{
+    ACCOUNT_NAME_MAX_LEN, Account, AccountChanges, AccountFilter, AccountKind, BATCH_GET_ACCOUNTS_MAX,
+    DescendantFilter, NewAccount,
+};
+
+/// UpdateAccount's updatable paths (kind and parent_account_id are not:
+/// FIELD_NOT_UPDATABLE; the parent changes through SetAccountParent).
+const ACCOUNT_UPDATE_PATHS: &[&str] = &["name", "active"];
 
 pub(super) fn account_to_proto(account: &Account) -> pb::Account {
     pb::Account {
@@ -70,43 +78,164 @@ pub(super) async fn get_account(
 }
 
 pub(super) async fn update_account(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::UpdateAccountRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::UpdateAccountRequest>,
 ) -> Result<Response<pb::UpdateAccountResponse>, Status> {
-    Err(CsmError::unimplemented("UpdateAccount").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let paths = update_paths(request.update_mask.as_ref(), ACCOUNT_UPDATE_PATHS)?;
+    let account = request.account.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("account.account_id", &account.account_id, AccountId::parse);
+    let mut changes = AccountChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "name" => changes.name = errors.required_text("account.name", &account.name, ACCOUNT_NAME_MAX_LEN),
+            _ => changes.active = Some(account.active),
+        }
+    }
+    errors.finish()?;
+    let written = app.update_account(&caller, validated(id)?, changes).await?;
+    Ok(Response::new(pb::UpdateAccountResponse {
+        account: Some(account_to_proto(&written.value)),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_accounts(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListAccountsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListAccountsRequest>,
 ) -> Result<Response<pb::ListAccountsResponse>, Status> {
-    Err(CsmError::unimplemented("ListAccounts").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let kind = match pb::AccountKind::try_from(request.kind) {
+        Ok(pb::AccountKind::Unspecified) => None,
+        Ok(pb::AccountKind::Customer) => Some(AccountKind::Customer),
+        Ok(pb::AccountKind::Partner) => Some(AccountKind::Partner),
+        Err(_) => {
+            errors.add("kind", "must be ACCOUNT_KIND_CUSTOMER, ACCOUNT_KIND_PARTNER or unset");
+            None
+        }
+    };
+    let parent = errors.optional_id("parent_account_id", &request.parent_account_id, AccountId::parse);
+    let name_prefix = optional_text(&mut errors, "name_prefix", &request.name_prefix, ACCOUNT_NAME_MAX_LEN);
+    errors.finish()?;
+    let filter = AccountFilter {
+        kind,
+        parent,
+        top_level_only: request.top_level_only,
+        name_prefix: Some(name_prefix).filter(|prefix| !prefix.is_empty()),
+        include_inactive: request.include_inactive,
+    };
+    let (accounts, next_page_token) = app.list_accounts(&caller, validated(page)?, filter).await?;
+    Ok(Response::new(pb::ListAccountsResponse {
+        accounts: accounts.iter().map(account_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
 pub(super) async fn set_account_parent(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::SetAccountParentRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::SetAccountParentRequest>,
 ) -> Result<Response<pb::SetAccountParentResponse>, Status> {
-    Err(CsmError::unimplemented("SetAccountParent").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id("account_id", &request.account_id, AccountId::parse);
+    let parent = errors.optional_id("parent_account_id", &request.parent_account_id, AccountId::parse);
+    errors.finish()?;
+    let written = app.set_account_parent(&caller, validated(id)?, parent).await?;
+    Ok(Response::new(pb::SetAccountParentResponse {
+        account: Some(account_to_proto(&written.value.account)),
+        previous_parent_account_id: written.value.previous_parent.map(|id| id.to_string()).unwrap_or_default(),
+        consistency_token: written.consistency_token,
+    }))
 }
 
 pub(super) async fn list_account_ancestors(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListAccountAncestorsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListAccountAncestorsRequest>,
 ) -> Result<Response<pb::ListAccountAncestorsResponse>, Status> {
-    Err(CsmError::unimplemented("ListAccountAncestors").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let id = errors.required_id("account_id", &request.account_id, AccountId::parse);
+    errors.finish()?;
+    let (accounts, next_page_token) = app.list_account_ancestors(&caller, validated(id)?, validated(page)?).await?;
+    Ok(Response::new(pb::ListAccountAncestorsResponse {
+        accounts: accounts.iter().map(account_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
 pub(super) async fn list_account_descendants(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::ListAccountDescendantsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::ListAccountDescendantsRequest>,
 ) -> Result<Response<pb::ListAccountDescendantsResponse>, Status> {
-    Err(CsmError::unimplemented("ListAccountDescendants").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let id = errors.required_id("account_id", &request.account_id, AccountId::parse);
+    let max_depth = match u32::try_from(request.max_depth) {
+        Ok(0) => None,
+        Ok(depth) => Some(depth),
+        Err(_) => {
+            errors.add("max_depth", "must not be negative (0 = unlimited)");
+            None
+        }
+    };
+    errors.finish()?;
+    let filter = DescendantFilter { max_depth, include_inactive: request.include_inactive };
+    let (accounts, next_page_token) =
+        app.list_account_descendants(&caller, validated(id)?, filter, validated(page)?).await?;
+    Ok(Response::new(pb::ListAccountDescendantsResponse {
+        accounts: accounts.iter().map(account_to_proto).collect(),
+        next_page_token,
+    }))
 }
 
 pub(super) async fn batch_get_accounts(
-    _grpc: &IdentityGrpc,
-    _request: Request<pb::BatchGetAccountsRequest>,
+    grpc: &IdentityGrpc,
+    request: Request<pb::BatchGetAccountsRequest>,
 ) -> Result<Response<pb::BatchGetAccountsResponse>, Status> {
-    Err(CsmError::unimplemented("BatchGetAccounts").into())
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    if request.account_ids.len() > BATCH_GET_ACCOUNTS_MAX {
+        return Err(CsmError::invalid_field(
+            "account_ids",
+            format!("must hold at most {BATCH_GET_ACCOUNTS_MAX} ids, got {}", request.account_ids.len()),
+        )
+        .into());
+    }
+    let mut errors = FieldErrors::new();
+    let ids: Vec<AccountId> = request
+        .account_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(index, id)| errors.required_id(&format!("account_ids[{index}]"), id, AccountId::parse))
+        .collect();
+    errors.finish()?;
+    let batch = app.batch_get_accounts(&caller, &ids, request.include_ancestors).await?;
+    Ok(Response::new(pb::BatchGetAccountsResponse {
+        accounts: batch
+            .found
+            .iter()
+            .map(|found| pb::AccountAncestry {
+                account: Some(account_to_proto(&found.account)),
+                ancestor_account_ids: found.ancestors.iter().map(|id| id.to_string()).collect(),
+            })
+            .collect(),
+        missing_account_ids: batch.missing.iter().map(|id| id.to_string()).collect(),
+        revision: batch.revision,
+    }))
 }
