@@ -66,6 +66,18 @@ macro_rules! backend_test {
     };
 }
 
+/// `request` with its update mask set to `paths`.
+#[macro_export]
+macro_rules! masked {
+    ($request:expr, [$($path:expr),* $(,)?]) => {{
+        let mut request = $request;
+        let mut mask = request.update_mask.take().unwrap_or_default();
+        mask.paths = vec![$($path.to_string()),*];
+        request.update_mask = Some(mask);
+        request
+    }};
+}
+
 struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -274,6 +286,31 @@ impl Suite {
             .effective_roles
             .map(|roles| roles.roles)
             .unwrap_or_default()
+    }
+
+    /// The change an identity mutation wrote, read back from Watch by the
+    /// consistency token the mutation returned.
+    pub async fn identity_change(&self, consistency_token: &str) -> csm_proto::common::Change {
+        let revision: u64 = consistency_token
+            .strip_prefix("identity:")
+            .and_then(|revision| revision.parse().ok())
+            .unwrap_or_else(|| panic!("not an identity token: {consistency_token:?}"));
+        let token = self.admin_token();
+        let mut stream = self
+            .identity(Some(&token))
+            .watch(csm_proto::identity::WatchRequest { from_revision: revision - 1, entity_types: Vec::new() })
+            .await
+            .expect("watch opens")
+            .into_inner();
+        let change = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("the change arrives")
+            .expect("stream open")
+            .expect("no error")
+            .change
+            .expect("a change");
+        assert_eq!(change.revision, revision);
+        change
     }
 
     /// Stops every service (graceful shutdown) and deletes the test databases.

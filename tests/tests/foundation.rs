@@ -15,10 +15,10 @@ use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 fn service_fqn(service: ServiceName) -> &'static str {
     match service {
@@ -102,11 +102,7 @@ backend_test!(calls_without_valid_credentials_are_unauthenticated, |suite| {
     assert_eq!(forged.code(), Code::Unauthenticated);
 
     // Every service applies the same layer.
-    let status = suite
-        .case_access(None)
-        .check(case_pb::CheckRequest::default())
-        .await
-        .unwrap_err();
+    let status = suite.case_access(None).check(case_pb::CheckRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     let status = suite.role(None).get_effective_roles(role_pb::GetEffectiveRolesRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
@@ -165,11 +161,8 @@ backend_test!(rpcs_not_built_yet_answer_unimplemented, |suite| {
     let token = suite.admin_token();
     let status = suite.case_access(Some(&token)).check(case_pb::CheckRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
-    let status = suite
-        .licensing(Some(&token))
-        .list_pools(csm_proto::licensing::ListPoolsRequest::default())
-        .await
-        .unwrap_err();
+    let status =
+        suite.licensing(Some(&token)).list_pools(csm_proto::licensing::ListPoolsRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 });
 
@@ -294,7 +287,8 @@ backend_test!(watch_replays_then_follows_the_change_feed, |suite| {
 
 backend_test!(role_feed_carries_the_seeded_catalog, |suite| {
     let token = suite.service_token(ServiceName::CaseAccess);
-    let mut stream = suite.role(Some(&token)).watch(role_pb::WatchRequest { from_revision: 0 }).await.unwrap().into_inner();
+    let mut stream =
+        suite.role(Some(&token)).watch(role_pb::WatchRequest { from_revision: 0 }).await.unwrap().into_inner();
     let first = stream.next().await.unwrap().unwrap().change.unwrap();
     assert_eq!(first.revision, 1);
     assert_eq!(first.entity_type, "role");

@@ -8,29 +8,14 @@
 //! record needed), so these tests depend only on the accounts area.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use csm_proto::common::Change;
 use csm_proto::identity as pb;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
-use csm_tests::{Suite, TestChannel, backend_test, reason_of, violated_fields};
+use csm_tests::{Suite, TestChannel, backend_test, masked, reason_of, violated_fields};
 use csm_types::{LoginId, ProfileId, ServiceName};
-use tokio_stream::StreamExt as _;
 use tonic::Code;
 
 // ------------------------------------------------------------------ helpers
-
-/// `request` with its update mask set to `paths` (prost-types is not a
-/// dependency of the test crate's library, so the mask is built in place).
-macro_rules! masked {
-    ($request:expr, [$($path:expr),* $(,)?]) => {{
-        let mut request = $request;
-        let mut mask = request.update_mask.take().unwrap_or_default();
-        mask.paths = vec![$($path.to_string()),*];
-        request.update_mask = Some(mask);
-        request
-    }};
-}
 
 type Identity = IdentityServiceClient<TestChannel>;
 
@@ -145,28 +130,6 @@ fn ids_of(accounts: &[&pb::Account]) -> Vec<String> {
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
     ids
-}
-
-/// The change a mutation wrote, read back from Watch by its consistency token.
-async fn change_of(suite: &Suite, consistency_token: &str) -> Change {
-    let revision: u64 = consistency_token
-        .strip_prefix("identity:")
-        .and_then(|revision| revision.parse().ok())
-        .unwrap_or_else(|| panic!("not an identity token: {consistency_token:?}"));
-    let mut stream = admin(suite)
-        .watch(pb::WatchRequest { from_revision: revision - 1, entity_types: Vec::new() })
-        .await
-        .expect("watch opens")
-        .into_inner();
-    let change = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("the change arrives")
-        .expect("stream open")
-        .expect("no error")
-        .change
-        .expect("a change");
-    assert_eq!(change.revision, revision);
-    change
 }
 
 fn revision_of(consistency_token: &str) -> u64 {
@@ -868,7 +831,7 @@ backend_test!(account_mutations_show_up_in_watch, |suite| {
         .unwrap()
         .into_inner();
     let child = created.account.unwrap();
-    let change = change_of(suite, &created.consistency_token).await;
+    let change = suite.identity_change(&created.consistency_token).await;
     assert_eq!(change.entity_type, "account");
     assert_eq!(change.entity_id, child.account_id);
     assert_eq!(change.operation, csm_proto::common::ChangeOperation::Created as i32);
@@ -890,19 +853,19 @@ backend_test!(account_mutations_show_up_in_watch, |suite| {
         .await
         .unwrap()
         .into_inner();
-    let change = change_of(suite, &updated.consistency_token).await;
+    let change = suite.identity_change(&updated.consistency_token).await;
     assert_eq!(change.operation, csm_proto::common::ChangeOperation::Updated as i32);
     assert_eq!(change.attributes["account_id"], child.account_id);
 
     let moved = set_parent(&mut client, &child.account_id, Some(&other.account_id)).await.unwrap();
-    let change = change_of(suite, &moved.consistency_token).await;
+    let change = suite.identity_change(&moved.consistency_token).await;
     assert_eq!(change.entity_id, child.account_id);
     assert_eq!(change.operation, csm_proto::common::ChangeOperation::Updated as i32);
     assert_eq!(change.attributes["parent_account_id"], other.account_id);
     assert_eq!(change.attributes["previous_parent_account_id"], parent.account_id);
 
     let cleared = set_parent(&mut client, &child.account_id, None).await.unwrap();
-    let change = change_of(suite, &cleared.consistency_token).await;
+    let change = suite.identity_change(&cleared.consistency_token).await;
     assert!(!change.attributes.contains_key("parent_account_id"));
     assert_eq!(change.attributes["previous_parent_account_id"], other.account_id);
     let keys: BTreeSet<&str> = change.attributes.keys().map(String::as_str).collect();

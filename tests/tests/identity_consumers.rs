@@ -9,46 +9,10 @@ use std::time::Duration;
 
 use csm_proto::common::Change;
 use csm_proto::identity as pb;
-use csm_tests::{Suite, backend_test, reason_of, violated_fields};
+use csm_tests::{Suite, backend_test, masked, reason_of, violated_fields};
 use csm_types::{LoginId, ProfileId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::Code;
-
-/// `request` with its update mask set to `paths` (the FieldMask type's crate
-/// is not a dependency of the tests, so the mask is built in place).
-macro_rules! masked {
-    ($request:expr, [$($path:expr),* $(,)?]) => {{
-        let mut request = $request;
-        let mut mask = request.update_mask.take().unwrap_or_default();
-        mask.paths = vec![$($path.to_string()),*];
-        request.update_mask = Some(mask);
-        request
-    }};
-}
-
-/// The change a mutation wrote, read back from Watch by its consistency token.
-async fn change_of(suite: &Suite, consistency_token: &str) -> Change {
-    let revision: u64 = consistency_token
-        .strip_prefix("identity:")
-        .and_then(|revision| revision.parse().ok())
-        .unwrap_or_else(|| panic!("not an identity token: {consistency_token:?}"));
-    let token = suite.admin_token();
-    let mut stream = suite
-        .identity(Some(&token))
-        .watch(pb::WatchRequest { from_revision: revision - 1, entity_types: Vec::new() })
-        .await
-        .expect("watch opens")
-        .into_inner();
-    let change = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("the change arrives")
-        .expect("stream open")
-        .expect("no error")
-        .change
-        .expect("a change");
-    assert_eq!(change.revision, revision);
-    change
-}
 
 /// Every change of `entity_type` from revision 1 up to the one of `consistency_token`.
 async fn changes_until(suite: &Suite, entity_type: &str, consistency_token: &str) -> Vec<Change> {
@@ -312,7 +276,7 @@ backend_test!(r1_3_linking_a_consumer_to_an_internal_user_needs_sys_user_in_the_
     assert_eq!(linked.consumer.unwrap().user_profile_id, employee.profile_id);
     assert_eq!(linked.user_profile.unwrap().consumer_id, consumer.consumer_id);
     assert_eq!(get_profile(suite, &employee.profile_id).await.consumer_id, consumer.consumer_id);
-    let change = change_of(suite, &linked.consistency_token).await;
+    let change = suite.identity_change(&linked.consistency_token).await;
     assert_eq!(change.entity_type, "profile");
     assert_eq!(change.attributes.get("consumer_id"), Some(&consumer.consumer_id));
     let consumer_changes = changes_until(suite, "consumer", &linked.consistency_token).await;
@@ -381,7 +345,7 @@ backend_test!(r1_5_a_household_has_a_head_and_a_consumer_may_belong_to_several, 
     set_membership(suite, &lees.household_id, &bob.consumer_id, pb::HouseholdMemberStatus::Current).await.unwrap();
     let updated = suite.identity(Some(&token)).update_household(make_bob_head).await.expect("new head").into_inner();
     assert_eq!(updated.household.unwrap().head_consumer_id, bob.consumer_id);
-    let change = change_of(suite, &updated.consistency_token).await;
+    let change = suite.identity_change(&updated.consistency_token).await;
     assert_eq!(change.entity_type, "household");
     assert_eq!(change.attributes.get("head_consumer_id"), Some(&bob.consumer_id));
     assert_eq!(change.attributes.get("previous_head_consumer_id"), Some(&ann.consumer_id));
@@ -533,7 +497,7 @@ backend_test!(r1_17_each_consumer_profile_of_a_consumer_user_gets_a_sub_profile,
         assert_eq!(sub_profile.consumer_profile_id, record.consumer_profile_id);
         assert_eq!(sub_profile.sub_profile_type, sub_profile_type);
         assert_eq!(sub_profile.channels, vec![pb::Channel::ConsumerPortal as i32], "its parent's channels");
-        let change = change_of(suite, &response.consistency_token).await;
+        let change = suite.identity_change(&response.consistency_token).await;
         assert_eq!(change.entity_type, "consumer_profile");
         assert_eq!(change.attributes.get("profile_id"), Some(&sub_profile.profile_id));
         records.push(record);
@@ -674,7 +638,7 @@ backend_test!(r1_18_a_consumer_update_reaches_its_consumer_user_profile_only, |s
     assert_eq!(synced_details.mobile_phone, "+1 555 0100");
     assert_eq!(synced_details.last_name, "Stone");
     assert_eq!(synced_details.first_name, "Sam");
-    let change = change_of(suite, &response.consistency_token).await;
+    let change = suite.identity_change(&response.consistency_token).await;
     assert_eq!(change.entity_type, "profile");
     assert_eq!(change.entity_id, user.profile_id);
 
@@ -741,7 +705,7 @@ backend_test!(r4_11_leaving_a_household_is_published_for_account_team, |suite| {
     assert_eq!(former.joined_at, joined_at);
 
     // The feed tells account-team which consumer left which household.
-    let change = change_of(suite, &left.consistency_token).await;
+    let change = suite.identity_change(&left.consistency_token).await;
     assert_eq!(change.entity_type, "household_member");
     assert_eq!(change.entity_id, format!("{}/{}", household.household_id, member.consumer_id));
     assert_eq!(change.attributes.get("household_id"), Some(&household.household_id));
@@ -820,7 +784,7 @@ backend_test!(a_profile_is_linked_to_one_consumer_and_a_consumer_user_keeps_its_
 
     // Moving an employee link from one consumer to another needs it unlinked first.
     let linked = set_consumer_user(suite, &other.consumer_id, &employee.profile_id).await.expect("linked");
-    let change = change_of(suite, &linked.consistency_token).await;
+    let change = suite.identity_change(&linked.consistency_token).await;
     assert_eq!(change.attributes.get("consumer_id"), Some(&other.consumer_id));
     let third = create_consumer(suite, "Third").await;
     let status = set_consumer_user(suite, &third.consumer_id, &employee.profile_id).await.unwrap_err();

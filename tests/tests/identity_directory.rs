@@ -4,50 +4,10 @@
 //!
 //! Changes need `admin`; reads are open to every authenticated caller.
 
-use std::time::Duration;
-
-use csm_proto::common::Change;
 use csm_proto::identity as pb;
-use csm_tests::{Backend, Suite, SuiteOptions, backend_test, reason_of, violated_fields};
+use csm_tests::{Backend, Suite, SuiteOptions, backend_test, masked, reason_of, violated_fields};
 use csm_types::{LoginId, ProfileId, ServiceName};
-use tokio_stream::StreamExt as _;
 use tonic::Code;
-
-/// `request` with its update mask set to `paths` (the FieldMask type's crate
-/// is not a dependency of the tests, so the mask is built in place).
-macro_rules! masked {
-    ($request:expr, [$($path:expr),* $(,)?]) => {{
-        let mut request = $request;
-        let mut mask = request.update_mask.take().unwrap_or_default();
-        mask.paths = vec![$($path.to_string()),*];
-        request.update_mask = Some(mask);
-        request
-    }};
-}
-
-/// The change a mutation wrote, read back from Watch by its consistency token.
-async fn change_of(suite: &Suite, consistency_token: &str) -> Change {
-    let revision: u64 = consistency_token
-        .strip_prefix("identity:")
-        .and_then(|revision| revision.parse().ok())
-        .unwrap_or_else(|| panic!("not an identity token: {consistency_token:?}"));
-    let token = suite.admin_token();
-    let mut stream = suite
-        .identity(Some(&token))
-        .watch(pb::WatchRequest { from_revision: revision - 1, entity_types: Vec::new() })
-        .await
-        .expect("watch opens")
-        .into_inner();
-    let change = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("the change arrives")
-        .expect("stream open")
-        .expect("no error")
-        .change
-        .expect("a change");
-    assert_eq!(change.revision, revision);
-    change
-}
 
 async fn create_department(suite: &Suite, name: &str) -> pb::Department {
     let token = suite.admin_token();
@@ -188,7 +148,7 @@ backend_test!(r1_8_assigning_a_security_group_replaces_the_previous_one_and_neve
         Some(admin.security_group_id.clone())
     );
     assert_eq!(security_group_of(suite, &user.profile_id).await, admin.security_group_id);
-    let change = change_of(suite, &assigned.consistency_token).await;
+    let change = suite.identity_change(&assigned.consistency_token).await;
     assert_eq!(change.entity_type, "profile");
     assert_eq!(change.attributes.get("security_group_id"), Some(&admin.security_group_id));
     assert_eq!(change.attributes.get("previous_security_group_id"), Some(&service_desk.security_group_id));
@@ -450,7 +410,7 @@ backend_test!(r2_13a_the_internal_user_deny_list_is_a_setting_enforced_by_defaul
     // Paths not in the mask are untouched.
     assert_eq!(settings.consumer_allowed_user_types, vec![pb::UserClass::ConsumerUser as i32]);
     assert!(settings.updated_at.is_some());
-    let change = change_of(suite, &updated.consistency_token).await;
+    let change = suite.identity_change(&updated.consistency_token).await;
     assert_eq!(change.entity_type, "settings");
     assert_eq!(change.entity_id, "identity");
 
@@ -504,7 +464,7 @@ backend_test!(departments_are_created_read_renamed_and_deactivated, |suite| {
     let department = created.department.clone().unwrap();
     assert_eq!(department.name, "Support");
     assert!(department.active);
-    let change = change_of(suite, &created.consistency_token).await;
+    let change = suite.identity_change(&created.consistency_token).await;
     assert_eq!(change.entity_type, "department");
     assert_eq!(change.attributes.get("department_id"), Some(&department.department_id));
 
@@ -565,7 +525,7 @@ backend_test!(departments_are_created_read_renamed_and_deactivated, |suite| {
     let deactivated = updated.department.unwrap();
     assert_eq!(deactivated.name, "Support");
     assert!(!deactivated.active);
-    assert_eq!(change_of(suite, &updated.consistency_token).await.entity_id, department.department_id);
+    assert_eq!(suite.identity_change(&updated.consistency_token).await.entity_id, department.department_id);
     let read = identity
         .get_department(pb::GetDepartmentRequest { department_id: department.department_id.clone() })
         .await
@@ -697,7 +657,7 @@ backend_test!(security_groups_have_unique_names_and_one_default_per_kind, |suite
     let created = identity.create_security_group(request.clone()).await.expect("created").into_inner();
     let tier1 = created.security_group.clone().unwrap();
     assert!(tier1.default_group);
-    let change = change_of(suite, &created.consistency_token).await;
+    let change = suite.identity_change(&created.consistency_token).await;
     assert_eq!(change.entity_type, "security_group");
     let retried = identity.create_security_group(request).await.expect("replayed").into_inner();
     assert_eq!(retried.security_group.unwrap().security_group_id, tier1.security_group_id);

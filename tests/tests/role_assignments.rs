@@ -166,7 +166,11 @@ backend_test!(people_without_admin_cannot_assign_roles, |suite| {
     assert_eq!(reason_of(&status), "MISSING_ROLE");
 });
 
-async fn set_policies(suite: &csm_tests::Suite, mixing: role_pb::CsmRoleMixingPolicy, persona: role_pb::UnsupportedPersonaPolicy) {
+async fn set_policies(
+    suite: &csm_tests::Suite,
+    mixing: role_pb::CsmRoleMixingPolicy,
+    persona: role_pb::UnsupportedPersonaPolicy,
+) {
     let token = suite.admin_token();
     suite
         .role(Some(&token))
@@ -244,17 +248,24 @@ backend_test!(role_settings_validate_their_input, |suite| {
         .role(Some(&admin))
         .update_role_settings(role_pb::UpdateRoleSettingsRequest {
             settings: Some(role_pb::RoleSettings::default()),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["colour".to_owned(), "csm_role_mixing_policy".to_owned()] }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["colour".to_owned(), "csm_role_mixing_policy".to_owned()],
+            }),
         })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let fields = csm_tests::violated_fields(&status);
-    assert!(fields.contains(&"update_mask".to_owned()) && fields.contains(&"settings.csm_role_mixing_policy".to_owned()));
+    assert!(
+        fields.contains(&"update_mask".to_owned()) && fields.contains(&"settings.csm_role_mixing_policy".to_owned())
+    );
     let status = suite
         .role(Some(&admin))
         .update_role_settings(role_pb::UpdateRoleSettingsRequest {
-            settings: Some(role_pb::RoleSettings { contact_role_assignment: vec!["bogus".to_owned()], ..Default::default() }),
+            settings: Some(role_pb::RoleSettings {
+                contact_role_assignment: vec!["bogus".to_owned()],
+                ..Default::default()
+            }),
             update_mask: Some(prost_types::FieldMask { paths: vec!["contact_role_assignment".to_owned()] }),
         })
         .await

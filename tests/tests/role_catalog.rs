@@ -96,7 +96,8 @@ backend_test!(r2_2_the_seeded_catalog_matches_the_spec_table_row_for_row, |suite
         let edges: BTreeMap<&str, &role_pb::RoleContainment> =
             listed.contains.iter().map(|edge| (edge.child_role.as_str(), edge)).collect();
         for child in expected {
-            let child_role = resolve(&catalog, &child).unwrap_or_else(|| panic!("{child} (contained by {role}) is missing"));
+            let child_role =
+                resolve(&catalog, &child).unwrap_or_else(|| panic!("{child} (contained by {role}) is missing"));
             let edge = edges
                 .get(child_role.role_name.as_str())
                 .unwrap_or_else(|| panic!("{role} ⊃ {child} is missing; it has {:?}", edges.keys()));

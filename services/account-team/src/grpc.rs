@@ -23,7 +23,10 @@ impl AccountTeamGrpc {
 
 #[tonic::async_trait]
 impl AccountTeamService for AccountTeamGrpc {
-    async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<BoxStream<pb::WatchResponse>>, Status> {
+    async fn watch(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<BoxStream<pb::WatchResponse>>, Status> {
         let app = self.app.get()?;
         let service = app.feed.service();
         let stream = app.feed.watch(request.into_inner().from_revision).map(move |change| {

@@ -60,8 +60,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(AccountTeamServiceServer::new(AccountTeamGrpc::new(readiness.clone())));
-    csm_server::run_service(config, listener, shutdown, SERVICE_FQN, migrations(), service_policy(), routes, readiness, move |db| async move {
-        Ok(AccountTeamApp { feed: ChangeFeed::new(db, SERVICE) })
-    })
+    csm_server::run_service(
+        config,
+        listener,
+        shutdown,
+        SERVICE_FQN,
+        migrations(),
+        service_policy(),
+        routes,
+        readiness,
+        move |db| async move { Ok(AccountTeamApp { feed: ChangeFeed::new(db, SERVICE) }) },
+    )
     .await
 }

@@ -41,8 +41,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(CaseAccessServiceServer::new(CaseAccessGrpc::new(readiness.clone())));
-    csm_server::run_service(config, listener, shutdown, SERVICE_FQN, migrations(), service_policy(), routes, readiness, move |db| async move {
-        Ok(CaseAccessApp { db })
-    })
+    csm_server::run_service(
+        config,
+        listener,
+        shutdown,
+        SERVICE_FQN,
+        migrations(),
+        service_policy(),
+        routes,
+        readiness,
+        move |db| async move { Ok(CaseAccessApp { db }) },
+    )
     .await
 }

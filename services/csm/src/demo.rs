@@ -43,14 +43,18 @@ pub async fn wait_until_serving(endpoints: &[(ServiceName, String)], limit: Dura
         }
         anyhow::Ok(())
     };
-    tokio::time::timeout(limit, wait).await.map_err(|_| anyhow::anyhow!("services did not become SERVING in {limit:?}"))?
+    tokio::time::timeout(limit, wait)
+        .await
+        .map_err(|_| anyhow::anyhow!("services did not become SERVING in {limit:?}"))?
 }
 
 /// Loads the demo data set into the suite whose identity listens at `identity_url`.
 pub async fn load(identity_url: &str, role_url: &str, admin_token: &str) -> anyhow::Result<DemoData> {
-    let channel = ClientTraceLayer::with_bearer_token(admin_token).layer(Endpoint::from_shared(identity_url.to_owned())?.connect_lazy());
+    let channel = ClientTraceLayer::with_bearer_token(admin_token)
+        .layer(Endpoint::from_shared(identity_url.to_owned())?.connect_lazy());
     let mut identity = IdentityServiceClient::new(channel);
-    let role_channel = ClientTraceLayer::with_bearer_token(admin_token).layer(Endpoint::from_shared(role_url.to_owned())?.connect_lazy());
+    let role_channel = ClientTraceLayer::with_bearer_token(admin_token)
+        .layer(Endpoint::from_shared(role_url.to_owned())?.connect_lazy());
     let mut roles = RoleServiceClient::new(role_channel);
     // (request id, name, kind, parent index)
     let accounts: [(&str, &str, identity_pb::AccountKind, Option<usize>); 5] = [
@@ -102,7 +106,12 @@ pub async fn load(identity_url: &str, role_url: &str, admin_token: &str) -> anyh
         .into_inner()
         .profile
         .ok_or_else(|| anyhow::anyhow!("demo employee: empty response"))?;
-    people.push(("Ada Agent".to_owned(), agent.profile_id, "sn_customerservice_agent".to_owned(), "ada.agent".to_owned()));
+    people.push((
+        "Ada Agent".to_owned(),
+        agent.profile_id,
+        "sn_customerservice_agent".to_owned(),
+        "ada.agent".to_owned(),
+    ));
     let contact = identity
         .create_contact(identity_pb::CreateContactRequest {
             request_id: "demo-contact-carl".to_owned(),

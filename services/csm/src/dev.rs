@@ -95,12 +95,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for (service, listener) in listeners {
         let database = args.data_dir.join(format!("{service}.db"));
-        let mut config = ServiceConfig::new(
-            service,
-            format!("sqlite://{}", database.display()),
-            state.keys.clone(),
-            peers.clone(),
-        );
+        let mut config =
+            ServiceConfig::new(service, format!("sqlite://{}", database.display()), state.keys.clone(), peers.clone());
         config.listen_addr = listener.local_addr()?;
         if service == ServiceName::Role {
             config.bootstrap_admin_profiles = vec![state.admin_profile];
@@ -115,7 +111,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let endpoints: Vec<(ServiceName, String)> =
         ServiceName::ALL.into_iter().map(|service| (service, peers.url(service).to_owned())).collect();
     crate::demo::wait_until_serving(&endpoints, Duration::from_secs(60)).await?;
-    let admin_token = state.keys.mint_user_token(state.admin_login, None, Some(state.admin_profile), Duration::from_secs(12 * 3600));
+    let admin_token =
+        state.keys.mint_user_token(state.admin_login, None, Some(state.admin_profile), Duration::from_secs(12 * 3600));
     let demo = if args.no_demo {
         None
     } else {

@@ -43,9 +43,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(args) => csm_cli::dev::run(args).await,
         Command::Token { data_dir, login, profile, ttl_seconds } => {
             let state = csm_cli::dev::DevState::load_or_create(&data_dir)?;
-            let login = login.map(|value| value.parse()).transpose().map_err(|error| anyhow::anyhow!("--login: {error}"))?;
-            let profile =
-                profile.map(|value| value.parse()).transpose().map_err(|error| anyhow::anyhow!("--profile: {error}"))?;
+            let login =
+                login.map(|value| value.parse()).transpose().map_err(|error| anyhow::anyhow!("--login: {error}"))?;
+            let profile = profile
+                .map(|value| value.parse())
+                .transpose()
+                .map_err(|error| anyhow::anyhow!("--profile: {error}"))?;
             println!(
                 "{}",
                 state.keys.mint_user_token(

@@ -30,8 +30,16 @@ pub const SERVICE_FQN: &str = "csm.identity.v1.IdentityService";
 pub fn migrations() -> Migrations {
     csm_changefeed::migrations()
         .with(
-            Migration { version: 100, description: "accounts", sql: include_str!("../migrations/sqlite/0100_accounts.sql") },
-            Migration { version: 100, description: "accounts", sql: include_str!("../migrations/postgres/0100_accounts.sql") },
+            Migration {
+                version: 100,
+                description: "accounts",
+                sql: include_str!("../migrations/sqlite/0100_accounts.sql"),
+            },
+            Migration {
+                version: 100,
+                description: "accounts",
+                sql: include_str!("../migrations/postgres/0100_accounts.sql"),
+            },
         )
         .with(
             Migration {
@@ -46,12 +54,28 @@ pub fn migrations() -> Migrations {
             },
         )
         .with(
-            Migration { version: 110, description: "people", sql: include_str!("../migrations/sqlite/0110_people.sql") },
-            Migration { version: 110, description: "people", sql: include_str!("../migrations/postgres/0110_people.sql") },
+            Migration {
+                version: 110,
+                description: "people",
+                sql: include_str!("../migrations/sqlite/0110_people.sql"),
+            },
+            Migration {
+                version: 110,
+                description: "people",
+                sql: include_str!("../migrations/postgres/0110_people.sql"),
+            },
         )
         .with(
-            Migration { version: 120, description: "consumers", sql: include_str!("../migrations/sqlite/0120_consumers.sql") },
-            Migration { version: 120, description: "consumers", sql: include_str!("../migrations/postgres/0120_consumers.sql") },
+            Migration {
+                version: 120,
+                description: "consumers",
+                sql: include_str!("../migrations/sqlite/0120_consumers.sql"),
+            },
+            Migration {
+                version: 120,
+                description: "consumers",
+                sql: include_str!("../migrations/postgres/0120_consumers.sql"),
+            },
         )
 }
 
@@ -92,12 +116,22 @@ pub async fn run(
     let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
     let roles = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens, config.peer_timeout)?);
     let password_hash_iterations = config.password_hash_iterations;
-    csm_server::run_service(config, listener, shutdown, SERVICE_FQN, migrations(), service_policy(), routes, readiness, move |db| async move {
-        let feed = ChangeFeed::new(db.clone(), SERVICE);
-        let app = IdentityApp::new(IdentityStore::new(db), feed, roles, password_hash_iterations);
-        // The out-of-the-box security groups (R6.6); idempotent across restarts and replicas.
-        app.seed_directory().await?;
-        Ok(app)
-    })
+    csm_server::run_service(
+        config,
+        listener,
+        shutdown,
+        SERVICE_FQN,
+        migrations(),
+        service_policy(),
+        routes,
+        readiness,
+        move |db| async move {
+            let feed = ChangeFeed::new(db.clone(), SERVICE);
+            let app = IdentityApp::new(IdentityStore::new(db), feed, roles, password_hash_iterations);
+            // The out-of-the-box security groups (R6.6); idempotent across restarts and replicas.
+            app.seed_directory().await?;
+            Ok(app)
+        },
+    )
     .await
 }

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use csm_auth::Caller;
 use csm_changefeed::{ChangeFeed, idempotency};
 use csm_db::PageRequest;
-use csm_peers::IdentityPeer;
 use csm_errors::{CsmError, CsmResult};
+use csm_peers::IdentityPeer;
 use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
 
 use crate::domain::catalog::{ADMIN, ROLE_ALIASES, canonical_role_name};
-use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, check_assignment, Policies};
-use crate::domain::settings::{
-    CONTACT_ROLE_ASSIGNMENT_KEY, LOAD_SUSPECT_EDGES_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings, SettingsChange,
-};
+use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies, check_assignment};
 use crate::domain::groups::{GroupHierarchy, GroupMembership, memberships_from};
+use crate::domain::settings::{
+    CONTACT_ROLE_ASSIGNMENT_KEY, LOAD_SUSPECT_EDGES_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings,
+    SettingsChange,
+};
 use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
 use crate::store::{DirectAssignment, EdgeRow, RoleRow, RoleStore};
 
@@ -172,7 +173,10 @@ impl RoleApp {
         if let Caller::Human(human) = caller {
             if human.profile_id != Some(profile) {
                 let own = human.profile_id.ok_or_else(|| {
-                    CsmError::permission_denied("ACTIVE_PROFILE_REQUIRED", "reading effective roles needs an active profile")
+                    CsmError::permission_denied(
+                        "ACTIVE_PROFILE_REQUIRED",
+                        "reading effective roles needs an active profile",
+                    )
                 })?;
                 if !self.compute(own).await?.roles.contains(ADMIN) {
                     return Err(CsmError::permission_denied(
@@ -245,7 +249,10 @@ impl RoleApp {
     async fn authorize_role_administration(&self, caller: &Caller, action: &str) -> CsmResult<()> {
         let Caller::Human(human) = caller else { return Ok(()) };
         let profile = human.profile_id.ok_or_else(|| {
-            CsmError::permission_denied("ACTIVE_PROFILE_REQUIRED", format!("{action} needs a token with an active profile"))
+            CsmError::permission_denied(
+                "ACTIVE_PROFILE_REQUIRED",
+                format!("{action} needs a token with an active profile"),
+            )
         })?;
         if self.compute(profile).await?.roles.contains(ADMIN) {
             Ok(())
@@ -283,7 +290,8 @@ impl RoleApp {
             values.push((MIXING_POLICY_KEY, if mixing == MixingPolicy::Warn { "WARN" } else { "DENY" }.to_owned()));
         }
         if let Some(persona) = change.persona {
-            values.push((PERSONA_POLICY_KEY, if persona == PersonaPolicy::Warn { "WARN" } else { "REJECT" }.to_owned()));
+            values
+                .push((PERSONA_POLICY_KEY, if persona == PersonaPolicy::Warn { "WARN" } else { "REJECT" }.to_owned()));
         }
         if let Some(load) = change.load_suspect_edges {
             if load {
@@ -354,8 +362,13 @@ impl RoleApp {
         // write first to be serialized with the other writers.
         self.store.lock_profile(&mut tx, profile).await?;
         self.store.lock_role_graph_shared(&mut tx).await?;
-        let mut held: BTreeSet<String> =
-            self.store.direct_assignments_in(&mut tx, profile).await?.into_iter().map(|assignment| assignment.role).collect();
+        let mut held: BTreeSet<String> = self
+            .store
+            .direct_assignments_in(&mut tx, profile)
+            .await?
+            .into_iter()
+            .map(|assignment| assignment.role)
+            .collect();
         if held.contains(&role) {
             return Err(CsmError::already_exists("ASSIGNMENT_EXISTS", format!("{profile} already holds {role}"))
                 .with_metadata("profile_id", profile.to_string())

@@ -12,13 +12,14 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::app::{
-    Assigned, Catalog, EffectiveRoles, GroupUpdate, GroupView, GroupWritten, MemberWritten, RoleApp, RoleFilter, aliases_of,
+    Assigned, Catalog, EffectiveRoles, GroupUpdate, GroupView, GroupWritten, MemberWritten, RoleApp, RoleFilter,
+    aliases_of,
 };
+use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy};
 use crate::domain::groups::{GroupFinding, GroupKind, GroupMembership};
+use crate::domain::settings::{RoleSettings, SettingsChange};
 use crate::domain::{PrincipalClass, RoleFamily};
 use crate::store::{GroupFilter, GroupMemberRow, NewGroup, RoleRow};
-use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy};
-use crate::domain::settings::{RoleSettings, SettingsChange};
 
 pub struct RoleGrpc {
     app: Arc<Readiness<RoleApp>>,
@@ -81,8 +82,9 @@ fn role_to_proto(catalog: &Catalog, role: &RoleRow, with_containment: bool) -> p
             .map(|edge| pb::RoleContainment {
                 parent_role: edge.parent.clone(),
                 child_role: edge.child.clone(),
-                origin: origin_to_proto(&catalog.roles.get(&edge.parent).map(|role| role.origin.clone()).unwrap_or_default())
-                    as i32,
+                origin: origin_to_proto(
+                    &catalog.roles.get(&edge.parent).map(|role| role.origin.clone()).unwrap_or_default(),
+                ) as i32,
                 suspect: edge.suspect,
                 active: !edge.suspect || catalog.load_suspect_edges,
                 spec_reference: if edge.suspect { "X1".to_owned() } else { String::new() },
@@ -153,7 +155,9 @@ fn settings_change(request: pb::UpdateRoleSettingsRequest) -> Result<SettingsCha
                 }
             }
             "load_suspect_edges" => change.load_suspect_edges = Some(settings.load_suspect_edges),
-            "contact_role_assignment" => change.contact_role_assignment = Some(settings.contact_role_assignment.clone()),
+            "contact_role_assignment" => {
+                change.contact_role_assignment = Some(settings.contact_role_assignment.clone())
+            }
             other => errors.add("update_mask", format!("unknown setting {other:?}")),
         }
     }
@@ -308,7 +312,11 @@ fn member_written_to_proto(written: MemberWritten) -> pb::AddGroupMemberResponse
 }
 
 /// Validates a (group_id, profile_id) pair of a request.
-fn group_and_profile(errors: &mut FieldErrors, group_id: &str, profile_id: &str) -> (Option<GroupId>, Option<ProfileId>) {
+fn group_and_profile(
+    errors: &mut FieldErrors,
+    group_id: &str,
+    profile_id: &str,
+) -> (Option<GroupId>, Option<ProfileId>) {
     let group = errors.required_id("group_id", group_id, GroupId::parse);
     let profile = errors.required_id("profile_id", profile_id, ProfileId::parse);
     (group, profile)
@@ -360,7 +368,10 @@ impl RoleService for RoleGrpc {
         }))
     }
 
-    async fn list_roles(&self, request: Request<pb::ListRolesRequest>) -> Result<Response<pb::ListRolesResponse>, Status> {
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
         let app = self.app.get()?;
         csm_auth::caller(&request)?;
         let request = request.into_inner();
@@ -386,7 +397,10 @@ impl RoleService for RoleGrpc {
         };
         let (roles, next_page_token) = app.list_roles(&filter, &page);
         Ok(Response::new(pb::ListRolesResponse {
-            roles: roles.into_iter().map(|role| role_to_proto(app.catalog(), role, request.include_containment)).collect(),
+            roles: roles
+                .into_iter()
+                .map(|role| role_to_proto(app.catalog(), role, request.include_containment))
+                .collect(),
             next_page_token,
         }))
     }
@@ -504,7 +518,10 @@ impl RoleService for RoleGrpc {
         Ok(Response::new(pb::GetGroupResponse { group: Some(group_to_proto(&group)) }))
     }
 
-    async fn list_groups(&self, request: Request<pb::ListGroupsRequest>) -> Result<Response<pb::ListGroupsResponse>, Status> {
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
         let app = self.app.get()?;
         csm_auth::caller(&request)?;
         let request = request.into_inner();
@@ -526,7 +543,10 @@ impl RoleService for RoleGrpc {
             name_contains: Some(name_contains.to_owned()).filter(|needle| !needle.is_empty()),
         };
         let (groups, next_page_token) = app.list_groups(&filter, &page).await?;
-        Ok(Response::new(pb::ListGroupsResponse { groups: groups.iter().map(group_to_proto).collect(), next_page_token }))
+        Ok(Response::new(pb::ListGroupsResponse {
+            groups: groups.iter().map(group_to_proto).collect(),
+            next_page_token,
+        }))
     }
 
     async fn update_group(
@@ -548,7 +568,8 @@ impl RoleService for RoleGrpc {
             match path.as_str() {
                 "name" => update.name = group_name_field(&mut errors, "group.name", &group.name),
                 "description" => {
-                    update.description = Some(group_description_field(&mut errors, "group.description", &group.description))
+                    update.description =
+                        Some(group_description_field(&mut errors, "group.description", &group.description))
                 }
                 other => errors.add("update_mask", format!("{other:?} cannot be updated (paths: name, description)")),
             }
@@ -616,7 +637,8 @@ impl RoleService for RoleGrpc {
         let app = self.app.get()?;
         let caller = csm_auth::caller(&request)?;
         let mut errors = FieldErrors::new();
-        let (group, profile) = group_and_profile(&mut errors, &request.get_ref().group_id, &request.get_ref().profile_id);
+        let (group, profile) =
+            group_and_profile(&mut errors, &request.get_ref().group_id, &request.get_ref().profile_id);
         errors.finish()?;
         let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
         let consistency_token = app.remove_group_member(&caller, group, profile).await?;
@@ -634,8 +656,12 @@ impl RoleService for RoleGrpc {
         let (group, profile) = group_and_profile(&mut errors, &request.group_id, &request.profile_id);
         errors.finish()?;
         let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
-        let (member, consistency_token) = app.set_group_member_manager(&caller, group, profile, request.manager).await?;
-        Ok(Response::new(pb::SetGroupMemberManagerResponse { member: Some(member_to_proto(&member)), consistency_token }))
+        let (member, consistency_token) =
+            app.set_group_member_manager(&caller, group, profile, request.manager).await?;
+        Ok(Response::new(pb::SetGroupMemberManagerResponse {
+            member: Some(member_to_proto(&member)),
+            consistency_token,
+        }))
     }
 
     async fn list_group_members(
@@ -652,7 +678,10 @@ impl RoleService for RoleGrpc {
         let (Some(group), Some(page)) = (group, page) else { return Err(validated_fields_missing()) };
         let (members, next_page_token) =
             app.list_group_members(group, request.include_descendants, request.managers_only, &page).await?;
-        Ok(Response::new(pb::ListGroupMembersResponse { members: members.iter().map(member_to_proto).collect(), next_page_token }))
+        Ok(Response::new(pb::ListGroupMembersResponse {
+            members: members.iter().map(member_to_proto).collect(),
+            next_page_token,
+        }))
     }
 
     async fn add_group_role(
@@ -713,7 +742,10 @@ impl RoleService for RoleGrpc {
         }))
     }
 
-    async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<BoxStream<pb::WatchResponse>>, Status> {
+    async fn watch(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<BoxStream<pb::WatchResponse>>, Status> {
         let app = self.app.get()?;
         let feed = app.feed().clone();
         let service = feed.service();

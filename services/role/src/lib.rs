@@ -12,9 +12,9 @@ pub mod store;
 use std::future::Future;
 
 use csm_auth::{ServicePolicy, ServiceTokenSource};
-use csm_peers::IdentityPeer;
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
+use csm_peers::IdentityPeer;
 use csm_proto::role::role_service_server::RoleServiceServer;
 use csm_server::{Readiness, ServiceConfig, peer_channel};
 use csm_types::ServiceName;
@@ -32,15 +32,35 @@ pub fn migrations() -> Migrations {
     csm_changefeed::migrations()
         .with(
             Migration { version: 100, description: "roles", sql: include_str!("../migrations/sqlite/0100_roles.sql") },
-            Migration { version: 100, description: "roles", sql: include_str!("../migrations/postgres/0100_roles.sql") },
+            Migration {
+                version: 100,
+                description: "roles",
+                sql: include_str!("../migrations/postgres/0100_roles.sql"),
+            },
         )
         .with(
-            Migration { version: 110, description: "assignments", sql: include_str!("../migrations/sqlite/0110_assignments.sql") },
-            Migration { version: 110, description: "assignments", sql: include_str!("../migrations/postgres/0110_assignments.sql") },
+            Migration {
+                version: 110,
+                description: "assignments",
+                sql: include_str!("../migrations/sqlite/0110_assignments.sql"),
+            },
+            Migration {
+                version: 110,
+                description: "assignments",
+                sql: include_str!("../migrations/postgres/0110_assignments.sql"),
+            },
         )
         .with(
-            Migration { version: 120, description: "groups", sql: include_str!("../migrations/sqlite/0120_groups.sql") },
-            Migration { version: 120, description: "groups", sql: include_str!("../migrations/postgres/0120_groups.sql") },
+            Migration {
+                version: 120,
+                description: "groups",
+                sql: include_str!("../migrations/sqlite/0120_groups.sql"),
+            },
+            Migration {
+                version: 120,
+                description: "groups",
+                sql: include_str!("../migrations/postgres/0120_groups.sql"),
+            },
         )
 }
 
@@ -78,10 +98,21 @@ pub async fn run(
     let routes = tonic::service::Routes::new(RoleServiceServer::new(RoleGrpc::new(readiness.clone())));
     let bootstrap_admins = config.bootstrap_admin_profiles.clone();
     let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
-    let identity = IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens, config.peer_timeout)?);
-    csm_server::run_service(config, listener, shutdown, SERVICE_FQN, migrations(), service_policy(), routes, readiness, move |db| async move {
-        let feed = ChangeFeed::new(db.clone(), SERVICE);
-        Ok(RoleApp::start(RoleStore::new(db), feed, identity, &bootstrap_admins).await?)
-    })
+    let identity =
+        IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens, config.peer_timeout)?);
+    csm_server::run_service(
+        config,
+        listener,
+        shutdown,
+        SERVICE_FQN,
+        migrations(),
+        service_policy(),
+        routes,
+        readiness,
+        move |db| async move {
+            let feed = ChangeFeed::new(db.clone(), SERVICE);
+            Ok(RoleApp::start(RoleStore::new(db), feed, identity, &bootstrap_admins).await?)
+        },
+    )
     .await
 }

@@ -87,9 +87,10 @@ impl RoleStore {
                 .rows_affected()
             });
             if inserted > 0 {
-                let change = NewChange::new("role_containment", format!("{}>{}", edge.parent, edge.child), Operation::Created)
-                    .attribute("parent_role", edge.parent)
-                    .attribute("child_role", edge.child);
+                let change =
+                    NewChange::new("role_containment", format!("{}>{}", edge.parent, edge.child), Operation::Created)
+                        .attribute("parent_role", edge.parent)
+                        .attribute("child_role", edge.child);
                 last_revision = Some(csm_changefeed::append(&mut tx, &change).await?);
             }
         }
@@ -130,11 +131,12 @@ impl RoleStore {
     /// The roles assigned directly to `profile`.
     pub async fn direct_assignments(&self, profile: ProfileId) -> CsmResult<Vec<DirectAssignment>> {
         with_db!(&self.db, |pool| {
-            let rows = sqlx::query("SELECT id, role, created_at FROM role_assignments WHERE profile_id = $1 ORDER BY role")
-                .bind(profile.as_uuid())
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?;
+            let rows =
+                sqlx::query("SELECT id, role, created_at FROM role_assignments WHERE profile_id = $1 ORDER BY role")
+                    .bind(profile.as_uuid())
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db_error)?;
             rows.iter().map(assignment_from_row).collect()
         })
     }
@@ -159,17 +161,23 @@ impl RoleStore {
     /// The direct assignments of `profile`, read inside `tx`.
     pub async fn direct_assignments_in(&self, tx: &mut Tx, profile: ProfileId) -> CsmResult<Vec<DirectAssignment>> {
         with_tx!(tx, |tx| {
-            let rows = sqlx::query("SELECT id, role, created_at FROM role_assignments WHERE profile_id = $1 ORDER BY role")
-                .bind(profile.as_uuid())
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_error)?;
+            let rows =
+                sqlx::query("SELECT id, role, created_at FROM role_assignments WHERE profile_id = $1 ORDER BY role")
+                    .bind(profile.as_uuid())
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
             rows.iter().map(assignment_from_row).collect()
         })
     }
 
     /// Writes a direct assignment and its change.
-    pub async fn insert_assignment(&self, tx: &mut Tx, profile: ProfileId, role: &str) -> CsmResult<(DirectAssignment, u64)> {
+    pub async fn insert_assignment(
+        &self,
+        tx: &mut Tx,
+        profile: ProfileId,
+        role: &str,
+    ) -> CsmResult<(DirectAssignment, u64)> {
         let id = Uuid::now_v7();
         let created_at = csm_db::now();
         with_tx!(tx, |tx| {
@@ -233,7 +241,6 @@ impl RoleStore {
             Ok(count > 0)
         })
     }
-
 }
 
 /// A role row of the catalog.
@@ -292,7 +299,9 @@ impl RoleStore {
 
 impl RoleStore {
     /// Every stored setting (absent keys take their defaults).
-    pub async fn settings(&self) -> CsmResult<(std::collections::BTreeMap<String, String>, Option<chrono::DateTime<chrono::Utc>>)> {
+    pub async fn settings(
+        &self,
+    ) -> CsmResult<(std::collections::BTreeMap<String, String>, Option<chrono::DateTime<chrono::Utc>>)> {
         with_db!(&self.db, |pool| {
             let rows = sqlx::query("SELECT key, value, updated_at FROM role_settings")
                 .fetch_all(pool)
@@ -314,7 +323,8 @@ impl RoleStore {
         let mut tx = self.db.begin().await?;
         let now = csm_db::now();
         let keys: Vec<&str> = values.iter().map(|(key, _)| *key).collect();
-        let change = NewChange::new("role_settings", "role_settings", Operation::Updated).attribute("fields", keys.join(","));
+        let change =
+            NewChange::new("role_settings", "role_settings", Operation::Updated).attribute("fields", keys.join(","));
         // The change row first: it takes the feed's lock, so writers of settings are serialized.
         let revision = csm_changefeed::append(&mut tx, &change).await?;
         for (key, value) in values {
@@ -475,7 +485,8 @@ fn inheritance_from_row(row: &impl DbRow) -> CsmResult<InheritanceRow> {
         manager: row.boolean("manager").map_err(db_error)?,
         ancestor: GroupId::from_uuid(row.uuid("ancestor_id").map_err(db_error)?),
         depth: row.int("depth").map_err(db_error)?,
-        ancestor_kind: GroupKind::parse(&kind).ok_or_else(|| CsmError::internal(format!("stored group kind {kind:?}")))?,
+        ancestor_kind: GroupKind::parse(&kind)
+            .ok_or_else(|| CsmError::internal(format!("stored group kind {kind:?}")))?,
         role: row.opt_text("role").map_err(db_error)?,
     })
 }
@@ -550,7 +561,11 @@ impl RoleStore {
             .execute(&mut **tx)
             .await
             .map_err(|error| {
-                unique_as(error, "GROUP_NAME_EXISTS", format!("a {} named {:?} exists", group.kind.as_str(), group.name))
+                unique_as(
+                    error,
+                    "GROUP_NAME_EXISTS",
+                    format!("a {} named {:?} exists", group.kind.as_str(), group.name),
+                )
             })?;
             // The group is its own ancestor at depth 0; the parent's ancestors follow one level deeper.
             sqlx::query(
@@ -619,17 +634,19 @@ impl RoleStore {
     ) -> CsmResult<u64> {
         let name = name.unwrap_or(&group.name);
         with_tx!(tx, |tx| {
-            sqlx::query("UPDATE role_groups SET name = $2, name_key = $3, description = $4, updated_at = $5 WHERE id = $1")
-                .bind(*group.id.as_uuid())
-                .bind(name)
-                .bind(group_name_key(name))
-                .bind(description.unwrap_or(&group.description))
-                .bind(csm_db::now())
-                .execute(&mut **tx)
-                .await
-                .map_err(|error| {
-                    unique_as(error, "GROUP_NAME_EXISTS", format!("a {} named {name:?} exists", group.kind.as_str()))
-                })?;
+            sqlx::query(
+                "UPDATE role_groups SET name = $2, name_key = $3, description = $4, updated_at = $5 WHERE id = $1",
+            )
+            .bind(*group.id.as_uuid())
+            .bind(name)
+            .bind(group_name_key(name))
+            .bind(description.unwrap_or(&group.description))
+            .bind(csm_db::now())
+            .execute(&mut **tx)
+            .await
+            .map_err(|error| {
+                unique_as(error, "GROUP_NAME_EXISTS", format!("a {} named {name:?} exists", group.kind.as_str()))
+            })?;
         });
         let change = NewChange::new("group", group.id, Operation::Updated)
             .attribute("group_id", group.id)
@@ -661,11 +678,12 @@ impl RoleStore {
                     .fetch_all(&mut **tx)
                     .await
                     .map_err(db_error)?;
-            let roles: Vec<String> = sqlx::query_scalar("DELETE FROM role_group_roles WHERE group_id = $1 RETURNING role")
-                .bind(*group.as_uuid())
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_error)?;
+            let roles: Vec<String> =
+                sqlx::query_scalar("DELETE FROM role_group_roles WHERE group_id = $1 RETURNING role")
+                    .bind(*group.as_uuid())
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
             sqlx::query("DELETE FROM role_group_ancestors WHERE group_id = $1")
                 .bind(*group.as_uuid())
                 .execute(&mut **tx)
@@ -686,8 +704,9 @@ impl RoleStore {
             csm_changefeed::append(tx, &change).await?;
         }
         for role in roles {
-            let change =
-                NewChange::new("group_role", group, Operation::Deleted).attribute("group_id", group).attribute("role", &role);
+            let change = NewChange::new("group_role", group, Operation::Deleted)
+                .attribute("group_id", group)
+                .attribute("role", &role);
             csm_changefeed::append(tx, &change).await?;
         }
         let change = NewChange::new("group", group, Operation::Deleted)
@@ -700,13 +719,14 @@ impl RoleStore {
     /// Whether `ancestor` is `group` or one of its ancestors.
     pub async fn is_ancestor_in(&self, tx: &mut Tx, group: GroupId, ancestor: GroupId) -> CsmResult<bool> {
         with_tx!(tx, |tx| {
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM role_group_ancestors WHERE group_id = $1 AND ancestor_id = $2")
-                    .bind(*group.as_uuid())
-                    .bind(*ancestor.as_uuid())
-                    .fetch_one(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM role_group_ancestors WHERE group_id = $1 AND ancestor_id = $2",
+            )
+            .bind(*group.as_uuid())
+            .bind(*ancestor.as_uuid())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_error)?;
             Ok(count > 0)
         })
     }
@@ -776,7 +796,8 @@ impl RoleStore {
                 })
                 .collect::<CsmResult<Vec<_>>>()?
         });
-        let ancestry: Vec<(GroupId, GroupId, i64)> = rows.iter().map(|(group, ancestor, depth, _)| (*group, *ancestor, *depth)).collect();
+        let ancestry: Vec<(GroupId, GroupId, i64)> =
+            rows.iter().map(|(group, ancestor, depth, _)| (*group, *ancestor, *depth)).collect();
         let roles = rows.into_iter().filter_map(|(_, ancestor, _, role)| role.map(|role| (ancestor, role)));
         Ok(GroupHierarchy::new(ancestry, roles))
     }
@@ -787,7 +808,8 @@ impl RoleStore {
     pub async fn profile_holdings_in(&self, tx: &mut Tx, scope: GroupScope) -> CsmResult<Vec<ProfileHoldings>> {
         let Some(profiles_sql) = scope.profiles_sql() else { return Ok(Vec::new()) };
         let direct_sql = format!("SELECT profile_id, role FROM role_assignments WHERE profile_id IN ({profiles_sql})");
-        let member_sql = format!("SELECT profile_id, group_id FROM role_group_members WHERE profile_id IN ({profiles_sql})");
+        let member_sql =
+            format!("SELECT profile_id, group_id FROM role_group_members WHERE profile_id IN ({profiles_sql})");
         let mut holdings: BTreeMap<ProfileId, ProfileHoldings> = BTreeMap::new();
         if let GroupScope::Profile(profile) = scope {
             holdings.insert(profile, ProfileHoldings::new(profile));
@@ -799,7 +821,12 @@ impl RoleStore {
                 .await
                 .map_err(db_error)?
                 .iter()
-                .map(|row| Ok((ProfileId::from_uuid(row.uuid("profile_id").map_err(db_error)?), row.text("role").map_err(db_error)?)))
+                .map(|row| {
+                    Ok((
+                        ProfileId::from_uuid(row.uuid("profile_id").map_err(db_error)?),
+                        row.text("role").map_err(db_error)?,
+                    ))
+                })
                 .collect::<CsmResult<Vec<_>>>()?;
             let memberships = sqlx::query(&member_sql)
                 .bind(scope.id())
@@ -854,7 +881,12 @@ impl RoleStore {
     }
 
     /// A direct membership, read inside `tx`.
-    pub async fn membership_in(&self, tx: &mut Tx, group: GroupId, profile: ProfileId) -> CsmResult<Option<GroupMemberRow>> {
+    pub async fn membership_in(
+        &self,
+        tx: &mut Tx,
+        group: GroupId,
+        profile: ProfileId,
+    ) -> CsmResult<Option<GroupMemberRow>> {
         with_tx!(tx, |tx| {
             sqlx::query("SELECT group_id, profile_id, manager, created_at FROM role_group_members WHERE group_id = $1 AND profile_id = $2")
                 .bind(*group.as_uuid())
@@ -893,14 +925,18 @@ impl RoleStore {
     ) -> CsmResult<(GroupMemberRow, u64)> {
         let created_at = csm_db::now();
         with_tx!(tx, |tx| {
-            sqlx::query("INSERT INTO role_group_members (group_id, profile_id, manager, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(*group.as_uuid())
-                .bind(*profile.as_uuid())
-                .bind(manager)
-                .bind(created_at)
-                .execute(&mut **tx)
-                .await
-                .map_err(|error| unique_as(error, "MEMBERSHIP_EXISTS", format!("{profile} is already a member of {group}")))?;
+            sqlx::query(
+                "INSERT INTO role_group_members (group_id, profile_id, manager, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(*group.as_uuid())
+            .bind(*profile.as_uuid())
+            .bind(manager)
+            .bind(created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|error| {
+                unique_as(error, "MEMBERSHIP_EXISTS", format!("{profile} is already a member of {group}"))
+            })?;
         });
         let change = NewChange::new("group_member", profile, Operation::Created)
             .attribute("group_id", group)
@@ -964,12 +1000,13 @@ impl RoleStore {
     /// Whether `role` is assigned to `group` itself.
     pub async fn group_has_role_in(&self, tx: &mut Tx, group: GroupId, role: &str) -> CsmResult<bool> {
         with_tx!(tx, |tx| {
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM role_group_roles WHERE group_id = $1 AND role = $2")
-                .bind(*group.as_uuid())
-                .bind(role)
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(db_error)?;
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM role_group_roles WHERE group_id = $1 AND role = $2")
+                    .bind(*group.as_uuid())
+                    .bind(role)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
             Ok(count > 0)
         })
     }
@@ -992,7 +1029,9 @@ impl RoleStore {
                 .await
                 .map_err(db_error)?;
         });
-        let change = NewChange::new("group_role", group, Operation::Created).attribute("group_id", group).attribute("role", role);
+        let change = NewChange::new("group_role", group, Operation::Created)
+            .attribute("group_id", group)
+            .attribute("role", role);
         csm_changefeed::append(tx, &change).await
     }
 
@@ -1019,7 +1058,9 @@ impl RoleStore {
         if deleted == 0 {
             return Ok(None);
         }
-        let change = NewChange::new("group_role", group, Operation::Deleted).attribute("group_id", group).attribute("role", role);
+        let change = NewChange::new("group_role", group, Operation::Deleted)
+            .attribute("group_id", group)
+            .attribute("role", role);
         Ok(Some(csm_changefeed::append(tx, &change).await?))
     }
 

@@ -49,10 +49,9 @@ impl<S> AuthService<S> {
         if PUBLIC_PATH_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
             return Ok(None);
         }
-        let header = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| CsmError::unauthenticated("MISSING_CREDENTIALS", "authorization: Bearer <token> is required"))?;
+        let header = request.headers().get(http::header::AUTHORIZATION).ok_or_else(|| {
+            CsmError::unauthenticated("MISSING_CREDENTIALS", "authorization: Bearer <token> is required")
+        })?;
         let token = header
             .to_str()
             .ok()

@@ -147,10 +147,7 @@ impl AuthKeys {
         anyhow::ensure!(!parsed.is_empty(), "CSM_AUTH_USER_KEYS must name at least one key");
         let service_key = service_key.trim();
         anyhow::ensure!(service_key.len() >= 16, "CSM_AUTH_SERVICE_KEY must be at least 16 characters");
-        Ok(Self {
-            user_keys: parsed,
-            service_key: NamedKey { kid: None, secret: service_key.as_bytes().to_vec() },
-        })
+        Ok(Self { user_keys: parsed, service_key: NamedKey { kid: None, secret: service_key.as_bytes().to_vec() } })
     }
 
     /// Fresh random keys (tests and `csm dev`).
@@ -239,9 +236,8 @@ impl AuthKeys {
 
         // Service tokens are only accepted under the service key, user tokens
         // only under a user key: a leaked user key cannot mint a service identity.
-        let try_key = |key: &NamedKey| {
-            jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&key.secret), &validation)
-        };
+        let try_key =
+            |key: &NamedKey| jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&key.secret), &validation);
         let service_attempt = try_key(&self.service_key);
         if let Ok(data) = service_attempt {
             let claims = data.claims;
@@ -276,18 +272,9 @@ fn human_from_claims(claims: Claims) -> Result<Caller, &'static str> {
         return Err("not a user token");
     }
     let login_id = LoginId::parse(&claims.sub).map_err(|_| "sub must be a login id")?;
-    let session_id = claims
-        .sid
-        .as_deref()
-        .map(SessionId::parse)
-        .transpose()
-        .map_err(|_| "sid must be a session id")?;
-    let profile_id = claims
-        .profile
-        .as_deref()
-        .map(ProfileId::parse)
-        .transpose()
-        .map_err(|_| "profile must be a profile id")?;
+    let session_id = claims.sid.as_deref().map(SessionId::parse).transpose().map_err(|_| "sid must be a session id")?;
+    let profile_id =
+        claims.profile.as_deref().map(ProfileId::parse).transpose().map_err(|_| "profile must be a profile id")?;
     Ok(Caller::Human(HumanCaller { login_id, session_id, profile_id }))
 }
 
@@ -306,10 +293,7 @@ mod tests {
         let profile = ProfileId::new();
         let token = keys.mint_user_token(login, None, Some(profile), Duration::from_secs(60));
         let caller = keys.verify(&token).unwrap();
-        assert_eq!(
-            caller,
-            Caller::Human(HumanCaller { login_id: login, session_id: None, profile_id: Some(profile) })
-        );
+        assert_eq!(caller, Caller::Human(HumanCaller { login_id: login, session_id: None, profile_id: Some(profile) }));
     }
 
     #[test]

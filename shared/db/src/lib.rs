@@ -112,8 +112,8 @@ impl Db {
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let (url, schema) = split_schema_parameter(url)?;
-            let options = PgConnectOptions::from_str(&url)
-                .map_err(|error| anyhow::anyhow!("invalid PostgreSQL URL: {error}"))?;
+            let options =
+                PgConnectOptions::from_str(&url).map_err(|error| anyhow::anyhow!("invalid PostgreSQL URL: {error}"))?;
             let options = match &schema {
                 Some(schema) => options.options([("search_path", schema.as_str())]),
                 None => options,
@@ -125,9 +125,7 @@ impl Db {
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(PgConnectOptions::from_str(&url)?)
                     .await?;
-                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                    .execute(&bootstrap)
-                    .await?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&bootstrap).await?;
                 bootstrap.close().await;
             }
             let pool = PgPoolOptions::new()
@@ -224,8 +222,11 @@ pub fn db_error(error: sqlx::Error) -> CsmError {
                     .with_metadata("constraint", database_error.constraint().unwrap_or_default().to_owned());
             }
             sqlx::error::ErrorKind::ForeignKeyViolation => {
-                return CsmError::failed_precondition("REFERENCED_RECORD_MISSING", "a referenced record does not exist")
-                    .with_metadata("constraint", database_error.constraint().unwrap_or_default().to_owned());
+                return CsmError::failed_precondition(
+                    "REFERENCED_RECORD_MISSING",
+                    "a referenced record does not exist",
+                )
+                .with_metadata("constraint", database_error.constraint().unwrap_or_default().to_owned());
             }
             _ => {}
         }

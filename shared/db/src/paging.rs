@@ -29,9 +29,10 @@ impl PageRequest {
         let after = if page_token.is_empty() {
             None
         } else {
-            Some(decode_token(page_token).ok_or_else(|| {
-                CsmError::invalid_field("page_token", "is not a token returned by this service")
-            })?)
+            Some(
+                decode_token(page_token)
+                    .ok_or_else(|| CsmError::invalid_field("page_token", "is not a token returned by this service"))?,
+            )
         };
         Ok(Self { size, after })
     }

@@ -30,7 +30,9 @@ impl TestBackend {
             _ => {
                 // In CI a missing PostgreSQL is a failure, not a skip.
                 if std::env::var_os("CI").is_some() {
-                    panic!("{test_name}: CI is set but {POSTGRES_URL_VARIABLE} is not: the PostgreSQL variant cannot run");
+                    panic!(
+                        "{test_name}: CI is set but {POSTGRES_URL_VARIABLE} is not: the PostgreSQL variant cannot run"
+                    );
                 }
                 eprintln!(
                     "SKIPPED (postgres): {test_name} ran on SQLite only; set {POSTGRES_URL_VARIABLE} to run it on PostgreSQL"

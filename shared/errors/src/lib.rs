@@ -152,11 +152,7 @@ impl CsmError {
 
     /// The RPC exists in the contract but is not built yet.
     pub fn unimplemented(rpc: &str) -> Self {
-        Self::new(
-            ErrorCode::Unimplemented,
-            "NOT_IMPLEMENTED",
-            format!("{rpc} is not implemented yet"),
-        )
+        Self::new(ErrorCode::Unimplemented, "NOT_IMPLEMENTED", format!("{rpc} is not implemented yet"))
     }
 
     /// An unexpected failure. The cause is logged here with a correlation id;
@@ -164,12 +160,8 @@ impl CsmError {
     pub fn internal(cause: impl fmt::Display) -> Self {
         let correlation_id = uuid_like_correlation_id();
         tracing::error!(%correlation_id, error = %cause, "internal error");
-        Self::new(
-            ErrorCode::Internal,
-            "INTERNAL",
-            format!("internal error (correlation id {correlation_id})"),
-        )
-        .with_metadata("correlation_id", correlation_id)
+        Self::new(ErrorCode::Internal, "INTERNAL", format!("internal error (correlation id {correlation_id})"))
+            .with_metadata("correlation_id", correlation_id)
     }
 
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -254,10 +246,7 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.into(),
-            description: description.into(),
-        });
+        self.errors.push(FieldError { field: field.into(), description: description.into() });
     }
 
     /// Records the error of `result` (if any) under `field` and returns the value.
@@ -344,10 +333,8 @@ fn uuid_like_correlation_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos() as u64)
-        .unwrap_or_default();
+    let nanos =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos() as u64).unwrap_or_default();
     format!("{:016x}-{:04x}", nanos, COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff)
 }
 
@@ -370,8 +357,7 @@ mod tests {
 
     #[test]
     fn reasons_are_carried_in_error_info() {
-        let status =
-            CsmError::failed_precondition("ROLE_COLLISION", "snc_internal and snc_external").to_status();
+        let status = CsmError::failed_precondition("ROLE_COLLISION", "snc_internal and snc_external").to_status();
         assert_eq!(status.code(), Code::FailedPrecondition);
         let details = status.get_error_details();
         let info = details.error_info().unwrap();

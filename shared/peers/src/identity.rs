@@ -1,8 +1,8 @@
 //! The identity service, as its peers use it.
 
 use csm_errors::CsmResult;
-use csm_proto::identity::{GetProfileRequest, ProfileKind};
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
+use csm_proto::identity::{GetProfileRequest, ProfileKind};
 use csm_server::PeerChannel;
 use csm_types::{ProfileId, ServiceName};
 use tonic::Code;

@@ -100,7 +100,8 @@ impl RolePeer {
     /// so a retried caller succeeds. No request id is sent on purpose: a
     /// replayed id would answer "done" for an assignment revoked since.
     pub async fn assign_role(&self, profile: ProfileId, role: &str) -> CsmResult<bool> {
-        let request = AssignRoleRequest { request_id: String::new(), profile_id: profile.to_string(), role: role.to_owned() };
+        let request =
+            AssignRoleRequest { request_id: String::new(), profile_id: profile.to_string(), role: role.to_owned() };
         match self.client.clone().assign_role(request).await {
             Ok(_) => Ok(true),
             Err(status) if status.code() == Code::AlreadyExists => Ok(false),
@@ -117,7 +118,10 @@ impl RolePeer {
             Caller::Human(human) => human,
         };
         let profile = human.profile_id.ok_or_else(|| {
-            CsmError::permission_denied("ACTIVE_PROFILE_REQUIRED", format!("{action} needs a token with an active profile"))
+            CsmError::permission_denied(
+                "ACTIVE_PROFILE_REQUIRED",
+                format!("{action} needs a token with an active profile"),
+            )
         })?;
         let roles = self.effective_roles(profile).await?;
         if any_of.iter().any(|role| roles.contains(*role)) {

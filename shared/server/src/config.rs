@@ -51,11 +51,7 @@ impl PeerUrls {
     }
 
     pub fn url(&self, service: ServiceName) -> &str {
-        self.urls
-            .iter()
-            .find(|(existing, _)| *existing == service)
-            .map(|(_, url)| url.as_str())
-            .unwrap_or_default()
+        self.urls.iter().find(|(existing, _)| *existing == service).map(|(_, url)| url.as_str()).unwrap_or_default()
     }
 }
 
@@ -120,7 +116,8 @@ impl ServiceConfig {
             None => SocketAddr::from(([0, 0, 0, 0], default_port(service))),
         };
         let database_url = get("CSM_DATABASE_URL").unwrap_or_else(|| format!("sqlite://data/{service}.db"));
-        let user_keys = get("CSM_AUTH_USER_KEYS").context("CSM_AUTH_USER_KEYS is required (the JWT keys of callers)")?;
+        let user_keys =
+            get("CSM_AUTH_USER_KEYS").context("CSM_AUTH_USER_KEYS is required (the JWT keys of callers)")?;
         let service_key =
             get("CSM_AUTH_SERVICE_KEY").context("CSM_AUTH_SERVICE_KEY is required (the service-token key)")?;
         let auth_keys = AuthKeys::parse(&user_keys, &service_key)?;
@@ -132,7 +129,9 @@ impl ServiceConfig {
         }
         let number = |key: &str, default: u64| -> anyhow::Result<u64> {
             match get(key) {
-                Some(value) => value.trim().parse().with_context(|| format!("{key} must be a whole number, got {value:?}")),
+                Some(value) => {
+                    value.trim().parse().with_context(|| format!("{key} must be a whole number, got {value:?}"))
+                }
                 None => Ok(default),
             }
         };
@@ -146,16 +145,16 @@ impl ServiceConfig {
         config.password_hash_iterations =
             u32::try_from(number("CSM_PASSWORD_HASH_ITERATIONS", u64::from(DEFAULT_PASSWORD_HASH_ITERATIONS))?)
                 .context("CSM_PASSWORD_HASH_ITERATIONS is too large")?;
-        anyhow::ensure!(
-            config.password_hash_iterations >= 1_000,
-            "CSM_PASSWORD_HASH_ITERATIONS must be at least 1000"
-        );
+        anyhow::ensure!(config.password_hash_iterations >= 1_000, "CSM_PASSWORD_HASH_ITERATIONS must be at least 1000");
         if let Some(list) = get("CSM_BOOTSTRAP_ADMIN_PROFILES") {
             config.bootstrap_admin_profiles = list
                 .split(',')
                 .map(str::trim)
                 .filter(|entry| !entry.is_empty())
-                .map(|entry| ProfileId::parse(entry).with_context(|| format!("CSM_BOOTSTRAP_ADMIN_PROFILES: {entry:?} is not a profile id")))
+                .map(|entry| {
+                    ProfileId::parse(entry)
+                        .with_context(|| format!("CSM_BOOTSTRAP_ADMIN_PROFILES: {entry:?} is not a profile id"))
+                })
                 .collect::<anyhow::Result<_>>()?;
         }
         anyhow::ensure!(config.server.concurrency_limit > 0, "CSM_CONCURRENCY_LIMIT must be at least 1");

@@ -68,7 +68,10 @@ impl<T> Readiness<T> {
     /// The state, or UNAVAILABLE while the service is still starting.
     pub fn get(&self) -> Result<&Arc<T>, CsmError> {
         self.state.get().ok_or_else(|| {
-            CsmError::unavailable("SERVICE_STARTING", format!("{} is starting: its database is not ready", self.service_name))
+            CsmError::unavailable(
+                "SERVICE_STARTING",
+                format!("{} is starting: its database is not ready", self.service_name),
+            )
         })
     }
 }
@@ -192,11 +195,7 @@ pub async fn serve(
         .into_inner();
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
-        .layer(stack)
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
+    Server::builder().layer(stack).add_routes(routes).serve_with_incoming_shutdown(incoming, shutdown).await?;
     Ok(())
 }
 

@@ -21,8 +21,5 @@ pub fn peer_channel(url: &str, tokens: ServiceTokenSource, call_timeout: Duratio
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     let channel = endpoint.connect_lazy();
-    Ok(ServiceBuilder::new()
-        .layer(ClientTraceLayer::new())
-        .layer(ServiceTokenLayer::new(tokens))
-        .service(channel))
+    Ok(ServiceBuilder::new().layer(ClientTraceLayer::new()).layer(ServiceTokenLayer::new(tokens)).service(channel))
 }

@@ -69,11 +69,8 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let client_deadline = request
-            .headers()
-            .get("grpc-timeout")
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_grpc_timeout);
+        let client_deadline =
+            request.headers().get("grpc-timeout").and_then(|value| value.to_str().ok()).and_then(parse_grpc_timeout);
         let deadline = client_deadline.map_or(self.maximum, |client| client.min(self.maximum));
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);

@@ -159,10 +159,7 @@ impl ClientTraceLayer {
 impl<S> Layer<S> for ClientTraceLayer {
     type Service = ClientTrace<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        ClientTrace {
-            inner,
-            authorization: self.authorization.clone(),
-        }
+        ClientTrace { inner, authorization: self.authorization.clone() }
     }
 }
 

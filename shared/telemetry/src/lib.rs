@@ -23,9 +23,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use layers::{
-    ClientTrace, ClientTraceLayer, ServerTrace, ServerTraceLayer, current_trace_id, extract_context,
-};
+pub use layers::{ClientTrace, ClientTraceLayer, ServerTrace, ServerTraceLayer, current_trace_id, extract_context};
 
 /// Where telemetry goes. Read from the standard `OTEL_*` variables by [`TelemetryConfig::from_env`].
 #[derive(Debug, Clone, Default)]
@@ -52,10 +50,7 @@ pub enum LogFormat {
 impl TelemetryConfig {
     /// Reads `OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `RUST_LOG` and `CSM_LOG_FORMAT`
     /// through `lookup` (so tests pass a map instead of mutating the process environment).
-    pub fn from_lookup(
-        default_service_name: &str,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Self> {
+    pub fn from_lookup(default_service_name: &str, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let log_format = match lookup("CSM_LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
@@ -113,10 +108,8 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     let mut provider_builder = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
         use opentelemetry_otlp::WithExportConfig;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.clone())
-            .build()?;
+        let exporter =
+            opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
         provider_builder = provider_builder.with_batch_exporter(exporter);
     }
     let provider = provider_builder.build();

@@ -168,7 +168,10 @@ pub const SEED_ROLES: &[SeedRole] = &[
     doc("sn_customerservice.cust_data_resp_granular", "Responsibility-based access to customer data"),
     doc("sn_install_base.resp_granular", "Responsibility-based access to install base and sold products"),
     doc("sn_customerservice.case_mgmt_resp_granular", "Responsibility-based access to cases"),
-    doc("sn_customerservice.contract_entitlement_resp_granular", "Responsibility-based access to contracts and entitlements"),
+    doc(
+        "sn_customerservice.contract_entitlement_resp_granular",
+        "Responsibility-based access to contracts and entitlements",
+    ),
     // ---- CAM granular roles (R5.14) ----
     doc("sn_customerservice.case_read_granular", "CAM granular: read case"),
     doc("sn_customerservice.case_create_granular", "CAM granular: create case"),
@@ -181,7 +184,10 @@ pub const SEED_ROLES: &[SeedRole] = &[
     doc("sn_install_base.sold_product_consumer_write_granular", "CAM granular: write sold product related consumers"),
     doc("sn_install_base.install_base_read_granular", "CAM granular: read install base"),
     doc("sn_install_base.install_base_related_party_read_granular", "CAM granular: read install base related parties"),
-    doc("sn_install_base.install_base_related_party_write_granular", "CAM granular: write install base related parties"),
+    doc(
+        "sn_install_base.install_base_related_party_write_granular",
+        "CAM granular: write install base related parties",
+    ),
     doc("sn_install_base.installed_product_read_granular", "CAM granular: read installed product"),
     // ---- CAM functional roles (R5.14) ----
     doc("sn_customerservice.case_authorized_contact", "CAM functional: case related party (contact)"),
@@ -191,8 +197,14 @@ pub const SEED_ROLES: &[SeedRole] = &[
     doc("sn_install_base.sold_product_authorized_consumer", "CAM functional: sold product related party (consumer)"),
     doc("sn_install_base.install_base_authorized_contact", "CAM functional: install base related party (contact)"),
     doc("sn_install_base.install_base_authorized_consumer", "CAM functional: install base related party (consumer)"),
-    doc("sn_install_base.install_base_authorized_contributor", "CAM functional: install base related party (internal user)"),
-    doc("sn_install_base.install_base_authorized_member", "CAM functional: install base related party (service org member)"),
+    doc(
+        "sn_install_base.install_base_authorized_contributor",
+        "CAM functional: install base related party (internal user)",
+    ),
+    doc(
+        "sn_install_base.install_base_authorized_member",
+        "CAM functional: install base related party (service org member)",
+    ),
     // ---- CRM data-manager and admin roles (R3.2, R3.5, R3.11, R3.12, R5.2, R5.12) ----
     doc("sn_crm_account_data_manager", "CRM account data manager"),
     doc("sn_crm_account_relationship_data_manager", "CRM account relationship data manager"),
@@ -471,10 +483,7 @@ pub const SEED_EDGES: &[SeedEdge] = &[
 
 /// The canonical name of `name`: the target of an alias (X11), else `name` itself.
 pub fn canonical_role_name(name: &str) -> &str {
-    ROLE_ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == name)
-        .map_or(name, |(_, canonical)| canonical)
+    ROLE_ALIASES.iter().find(|(alias, _)| *alias == name).map_or(name, |(_, canonical)| canonical)
 }
 
 /// The seeded role named `name` (aliases resolved), if any.

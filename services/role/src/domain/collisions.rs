@@ -126,7 +126,11 @@ pub fn check_assignment(
             return Err(finding(
                 "ROLE_COLLISION",
                 "R2.11.1",
-                format!("the profile holds {mine} ({}); {new_role} would add {theirs} ({})", existing.join(" > "), new.join(" > ")),
+                format!(
+                    "the profile holds {mine} ({}); {new_role} would add {theirs} ({})",
+                    existing.join(" > "),
+                    new.join(" > ")
+                ),
                 existing,
                 new,
             ));
@@ -265,7 +269,8 @@ mod tests {
 
     #[test]
     fn external_on_internal_is_a_collision() {
-        let error = check_assignment(&catalog(), &held(&[SNC_INTERNAL]), SNC_EXTERNAL, Policies::default()).unwrap_err();
+        let error =
+            check_assignment(&catalog(), &held(&[SNC_INTERNAL]), SNC_EXTERNAL, Policies::default()).unwrap_err();
         assert_eq!((error.reason, error.rule), ("ROLE_COLLISION", "R2.11.1"));
     }
 
@@ -273,7 +278,8 @@ mod tests {
     fn consumer_on_internal_collides_but_unified_consumer_does_not() {
         let graph = catalog();
         let error =
-            check_assignment(&graph, &held(&[SNC_INTERNAL]), "sn_customerservice.consumer", Policies::default()).unwrap_err();
+            check_assignment(&graph, &held(&[SNC_INTERNAL]), "sn_customerservice.consumer", Policies::default())
+                .unwrap_err();
         assert_eq!(error.reason, "ROLE_COLLISION");
         assert_eq!(error.new_path, vec!["sn_customerservice.consumer", SNC_EXTERNAL]);
         assert_eq!(check_assignment(&graph, &held(&[SNC_INTERNAL]), UNIFIED_CONSUMER, Policies::default()), Ok(vec![]));
@@ -292,8 +298,9 @@ mod tests {
 
     #[test]
     fn unified_consumer_with_a_fulfiller_is_unsupported() {
-        let error = check_assignment(&catalog(), &held(&[UNIFIED_CONSUMER]), "sn_customerservice_agent", Policies::default())
-            .unwrap_err();
+        let error =
+            check_assignment(&catalog(), &held(&[UNIFIED_CONSUMER]), "sn_customerservice_agent", Policies::default())
+                .unwrap_err();
         assert_eq!(error.reason, "UNSUPPORTED_PERSONA");
     }
 
@@ -343,7 +350,8 @@ mod tests {
     #[test]
     fn legacy_profiles_holding_both_take_nothing() {
         let error =
-            check_assignment(&catalog(), &held(&[SNC_INTERNAL, SNC_EXTERNAL]), "knowledge", Policies::default()).unwrap_err();
+            check_assignment(&catalog(), &held(&[SNC_INTERNAL, SNC_EXTERNAL]), "knowledge", Policies::default())
+                .unwrap_err();
         assert_eq!(error.rule, "R2.11.2");
     }
 }

@@ -22,10 +22,7 @@ impl RoleGraph {
         for (parent, child) in &edges {
             children.entry(parent.as_str()).or_default().push(child.clone());
         }
-        let closures = roles
-            .iter()
-            .map(|role| (role.clone(), breadth_first_paths(role, &children)))
-            .collect();
+        let closures = roles.iter().map(|role| (role.clone(), breadth_first_paths(role, &children))).collect();
         Self { roles, closures }
     }
 
@@ -44,10 +41,7 @@ impl RoleGraph {
 
     /// `closure(role)`: the role and every role it contains, transitively.
     pub fn closure(&self, role: &str) -> BTreeSet<&str> {
-        self.closures
-            .get(role)
-            .map(|paths| paths.keys().map(String::as_str).collect())
-            .unwrap_or_default()
+        self.closures.get(role).map(|paths| paths.keys().map(String::as_str).collect()).unwrap_or_default()
     }
 }
 
@@ -140,7 +134,8 @@ mod tests {
 
     #[test]
     fn families_follow_the_closure() {
-        let graph = graph(&[("agent", "sn_esm_agent"), ("customer", "sn_esm_user"), ("odd", "agent"), ("odd", "customer")]);
+        let graph =
+            graph(&[("agent", "sn_esm_agent"), ("customer", "sn_esm_user"), ("odd", "agent"), ("odd", "customer")]);
         assert_eq!(graph.family("agent"), RoleFamily::Agent);
         assert_eq!(graph.family("customer"), RoleFamily::Requester);
         assert_eq!(graph.family("odd"), RoleFamily::Both);

@@ -2,8 +2,8 @@
 
 pub mod catalog;
 pub mod collisions;
+pub mod graph;
 pub mod groups;
 pub mod settings;
-pub mod graph;
 
 pub use graph::{PrincipalClass, RoleFamily, RoleGraph};
