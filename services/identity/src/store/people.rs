@@ -538,8 +538,8 @@ impl IdentityStore {
 
     /// One page of the contacts whose primary account is `account`, or, with
     /// `include_descendants`, any account of {account} ∪ DESC(account)
-    /// (R1.4, R4.8, R4.9). DESC is walked with a recursive query over
-    /// `accounts.parent_id` (UNION: a cycle in bad data cannot loop).
+    /// (R1.4, R4.8, R4.9). DESC comes from the hierarchy's closure table
+    /// (`account_ancestors`, which pairs every account with itself at depth 0).
     pub async fn list_account_contacts(
         &self,
         account: AccountId,
@@ -549,14 +549,13 @@ impl IdentityStore {
     ) -> CsmResult<Vec<Profile>> {
         let mut binds = vec![Bind::Uuid(*account.as_uuid())];
         let mut filters = vec![format!("p.kind IN {CONTACT_KINDS_SQL}")];
-        let prefix = if include_descendants {
-            filters.push("p.account_id IN (SELECT id FROM account_scope)".to_owned());
-            "WITH RECURSIVE account_scope (id) AS (SELECT id FROM accounts WHERE id = $1 \
-             UNION SELECT child.id FROM accounts child JOIN account_scope parent ON child.parent_id = parent.id) "
+        if include_descendants {
+            filters.push(
+                "p.account_id IN (SELECT descendant_id FROM account_ancestors WHERE ancestor_id = $1)".to_owned(),
+            );
         } else {
             filters.push("p.account_id = $1".to_owned());
-            ""
-        };
+        }
         if let Some(after) = page_after(page)? {
             binds.push(Bind::Uuid(after));
             filters.push(format!("p.id > ${}", binds.len()));
@@ -565,23 +564,22 @@ impl IdentityStore {
             filters.push("p.active = TRUE".to_owned());
         }
         binds.push(Bind::Int(page.fetch_limit()));
-        let sql = format!("{prefix}{PROFILE_SELECT} {} ORDER BY p.id LIMIT ${}", where_clause(&filters), binds.len());
+        let sql = format!("{PROFILE_SELECT} {} ORDER BY p.id LIMIT ${}", where_clause(&filters), binds.len());
         self.fetch_profiles(&sql, &binds).await
     }
 
     /// {account} ∪ DESC(account) (R3.1), for a delegated admin's scope (R4.8).
     pub async fn account_and_descendants(&self, account: AccountId) -> CsmResult<Vec<AccountId>> {
         with_db!(self.db(), |pool| {
+            // The closure table pairs every account with itself at depth 0.
             let rows = sqlx::query(
-                "WITH RECURSIVE account_scope (id) AS (SELECT id FROM accounts WHERE id = $1 \
-                 UNION SELECT child.id FROM accounts child JOIN account_scope parent ON child.parent_id = parent.id) \
-                 SELECT id FROM account_scope ORDER BY id",
+                "SELECT descendant_id FROM account_ancestors WHERE ancestor_id = $1 ORDER BY descendant_id",
             )
             .bind(account.as_uuid())
             .fetch_all(pool)
             .await
             .map_err(db_error)?;
-            rows.iter().map(|row| row.uuid("id").map(AccountId::from_uuid).map_err(db_error)).collect()
+            rows.iter().map(|row| row.uuid("descendant_id").map(AccountId::from_uuid).map_err(db_error)).collect()
         })
     }
 
