@@ -844,3 +844,17 @@ backend_test!(directory_changes_need_admin_and_reads_any_caller, |suite| {
     let status = suite.identity(None).get_settings(pb::GetSettingsRequest {}).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 });
+
+// R6.7: Cherwell clients may see security-group changes only after their sync
+// interval (15 s); here a change is visible to every reader at once, and the
+// feed carries it for caches (R2.21 beats R6.7).
+backend_test!(r6_7_a_security_group_change_is_visible_at_once_and_in_the_feed, |suite| {
+    let first = create_group(suite, new_group("Desk One", pb::SecurityGroupKind::User, &["Desk"], "Desk")).await;
+    let second = create_group(suite, new_group("Desk Two", pb::SecurityGroupKind::User, &["Desk"], "Desk")).await;
+    let employee = create_employee(suite, "Sync", &first.security_group_id).await;
+    let assigned = assign_group(suite, &employee.profile_id, &second.security_group_id).await.expect("assigned");
+    // Read straight after the write, without waiting for any sync interval.
+    assert_eq!(security_group_of(suite, &employee.profile_id).await, second.security_group_id);
+    let change = suite.identity_change(&assigned.consistency_token).await;
+    assert_eq!(change.attributes.get("profile_id"), Some(&employee.profile_id));
+});

@@ -286,3 +286,24 @@ backend_test!(role_settings_validate_their_input, |suite| {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 });
+
+backend_test!(r1_14_the_supported_personas_are_accepted, |suite| {
+    // Internal unified consumer: snc_internal (+ other internal non-CSM roles) + unified_consumer.
+    let internal = ProfileId::new();
+    assign(suite, internal, "snc_internal").await.unwrap();
+    assign(suite, internal, "knowledge").await.unwrap();
+    assign(suite, internal, "sn_customerservice.unified_consumer").await.expect("internal unified consumer");
+    // External unified consumer: snc_external + unified_consumer.
+    let external = ProfileId::new();
+    assign(suite, external, "snc_external").await.unwrap();
+    assign(suite, external, "sn_customerservice.unified_consumer").await.expect("external unified consumer");
+    // Employee as account consumer (B2B2C): snc_internal + sn_acct_consumer.consumer.
+    let b2b2c = ProfileId::new();
+    assign(suite, b2b2c, "snc_internal").await.unwrap();
+    assign(suite, b2b2c, "sn_acct_consumer.consumer").await.expect("employee as account consumer");
+    for (profile, expected) in
+        [(internal, "snc_internal"), (external, "snc_external"), (b2b2c, "sn_acct_consumer.consumer")]
+    {
+        assert!(suite.effective_roles(profile).await.contains(&expected.to_owned()));
+    }
+});
