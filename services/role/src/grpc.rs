@@ -243,14 +243,6 @@ fn group_description_field(errors: &mut FieldErrors, field: &str, value: &str) -
 }
 
 /// An optional client request id (idempotency key) of at most 128 characters.
-fn request_id_field<'a>(errors: &mut FieldErrors, value: &'a str) -> Option<&'a str> {
-    let request_id = Some(value.trim()).filter(|id| !id.is_empty());
-    if request_id.is_some_and(|id| id.len() > 128) {
-        errors.add("request_id", "must be at most 128 characters");
-    }
-    request_id
-}
-
 fn group_to_proto(view: &GroupView) -> pb::Group {
     pb::Group {
         group_id: view.group.id.to_string(),
@@ -452,15 +444,12 @@ impl RoleService for RoleGrpc {
         let request = request.into_inner();
         let mut errors = FieldErrors::new();
         let (profile, role) = profile_and_role(&mut errors, &request.profile_id, &request.role);
-        let request_id = Some(request.request_id.trim()).filter(|id| !id.is_empty());
-        if request_id.is_some_and(|id| id.len() > 128) {
-            errors.add("request_id", "must be at most 128 characters");
-        }
+        let request_id = errors.optional_request_id(&request.request_id);
         errors.finish()?;
         let (Some(profile), Some(role)) = (profile, role) else {
             return Err(CsmError::internal("validated fields missing").into());
         };
-        let assigned = app.assign_role(&caller, request_id, profile, &role).await?;
+        let assigned = app.assign_role(&caller, request_id.as_deref(), profile, &role).await?;
         let granted_by = match &caller {
             csm_auth::Caller::Human(human) => human.profile_id,
             csm_auth::Caller::Service(_) => None,
@@ -495,7 +484,7 @@ impl RoleService for RoleGrpc {
         let caller = csm_auth::caller(&request)?;
         let request = request.into_inner();
         let mut errors = FieldErrors::new();
-        let request_id = request_id_field(&mut errors, &request.request_id);
+        let request_id = errors.optional_request_id(&request.request_id);
         let name = group_name_field(&mut errors, "name", &request.name);
         let kind = group_kind_field(&mut errors, "kind", request.kind, true);
         let description = group_description_field(&mut errors, "description", &request.description);
@@ -503,7 +492,7 @@ impl RoleService for RoleGrpc {
         errors.finish()?;
         let (Some(name), Some(kind)) = (name, kind) else { return Err(validated_fields_missing()) };
         let (group, consistency_token) =
-            app.create_group(&caller, request_id, NewGroup { name, kind, description, parent }).await?;
+            app.create_group(&caller, request_id.as_deref(), NewGroup { name, kind, description, parent }).await?;
         Ok(Response::new(pb::CreateGroupResponse { group: Some(group_to_proto(&group)), consistency_token }))
     }
 
@@ -622,11 +611,11 @@ impl RoleService for RoleGrpc {
         let caller = csm_auth::caller(&request)?;
         let request = request.into_inner();
         let mut errors = FieldErrors::new();
-        let request_id = request_id_field(&mut errors, &request.request_id);
+        let request_id = errors.optional_request_id(&request.request_id);
         let (group, profile) = group_and_profile(&mut errors, &request.group_id, &request.profile_id);
         errors.finish()?;
         let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
-        let written = app.add_group_member(&caller, request_id, group, profile, request.manager).await?;
+        let written = app.add_group_member(&caller, request_id.as_deref(), group, profile, request.manager).await?;
         Ok(Response::new(member_written_to_proto(written)))
     }
 
@@ -692,12 +681,12 @@ impl RoleService for RoleGrpc {
         let caller = csm_auth::caller(&request)?;
         let request = request.into_inner();
         let mut errors = FieldErrors::new();
-        let request_id = request_id_field(&mut errors, &request.request_id);
+        let request_id = errors.optional_request_id(&request.request_id);
         let group = errors.required_id("group_id", &request.group_id, GroupId::parse);
         let role = errors.required_text("role", &request.role, 200);
         errors.finish()?;
         let (Some(group), Some(role)) = (group, role) else { return Err(validated_fields_missing()) };
-        let written = app.add_group_role(&caller, request_id, group, &role).await?;
+        let written = app.add_group_role(&caller, request_id.as_deref(), group, &role).await?;
         Ok(Response::new(pb::AddGroupRoleResponse {
             group: Some(group_to_proto(&written.group)),
             warnings: group_written_warnings(&written),

@@ -228,6 +228,9 @@ impl From<csm_types::InvalidId> for CsmError {
     }
 }
 
+/// Longest accepted idempotency key.
+pub const REQUEST_ID_MAX_LEN: usize = 128;
+
 /// Collects every invalid field of a request, so one response names them all.
 #[derive(Debug, Default)]
 pub struct FieldErrors {
@@ -307,6 +310,20 @@ impl FieldErrors {
         Some(trimmed.to_owned())
     }
 
+    /// A client's idempotency key (`request_id`): empty means none; at most
+    /// [`REQUEST_ID_MAX_LEN`] characters.
+    pub fn optional_request_id(&mut self, value: &str) -> Option<String> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return None;
+        }
+        if trimmed.chars().count() > REQUEST_ID_MAX_LEN {
+            self.add("request_id", format!("must be at most {REQUEST_ID_MAX_LEN} characters"));
+            return None;
+        }
+        Some(trimmed.to_owned())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
@@ -363,6 +380,17 @@ mod tests {
         let info = details.error_info().unwrap();
         assert_eq!(info.reason, "ROLE_COLLISION");
         assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn request_ids_are_optional_trimmed_and_bounded() {
+        let mut errors = FieldErrors::new();
+        assert_eq!(errors.optional_request_id("  "), None);
+        assert_eq!(errors.optional_request_id(" retry-1 "), Some("retry-1".to_owned()));
+        assert!(errors.is_empty());
+        assert_eq!(errors.optional_request_id(&"x".repeat(REQUEST_ID_MAX_LEN + 1)), None);
+        let error = errors.finish().unwrap_err();
+        assert_eq!(error.field_errors()[0].field, "request_id");
     }
 
     #[test]

@@ -5,8 +5,8 @@ use csm_proto::identity as pb;
 use csm_types::AccountId;
 use tonic::{Request, Response, Status};
 
+use super::IdentityGrpc;
 use super::directory::{optional_text, page_request, update_paths, validated};
-use super::{IdentityGrpc, optional_request_id};
 use crate::domain::accounts::{
     ACCOUNT_NAME_MAX_LEN, Account, AccountChanges, AccountFilter, AccountKind, BATCH_GET_ACCOUNTS_MAX,
     DescendantFilter, NewAccount,
@@ -39,7 +39,7 @@ pub(super) async fn create_account(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let name = errors.required_text("name", &request.name, ACCOUNT_NAME_MAX_LEN);
     let kind = match pb::AccountKind::try_from(request.kind) {
         Ok(pb::AccountKind::Customer) => Some(AccountKind::Customer),

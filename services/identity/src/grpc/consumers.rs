@@ -6,19 +6,16 @@ use csm_proto::identity as pb;
 use csm_types::{ConsumerId, HouseholdId, LoginId, ProfileId, SecurityGroupId};
 use tonic::{Request, Response, Status};
 
+use super::IdentityGrpc;
 use super::directory::{optional_text, page_request, update_paths, validated};
 use super::people::{channels_from_proto, details_from_proto, details_to_proto, profile_to_proto};
-use super::{IdentityGrpc, optional_request_id};
 use crate::app::IdentityApp;
 use crate::domain::consumers::{
     CONSUMER_NAME_MAX_LEN, CONSUMER_PROFILE_IDS_MAX, Consumer, ConsumerChanges, ConsumerProfile,
     ConsumerProfileChanges, ConsumerProfileId, ConsumerUserChoice, Household, HouseholdChanges, HouseholdMember,
     HouseholdMemberStatus, NewConsumer, NewConsumerProfile, NewConsumerUser, NewHousehold, SUB_PROFILE_TYPE_MAX_LEN,
 };
-use crate::domain::people::{
-    LoginChoice, NewLogin, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, display_name_or_default,
-    validate_login_name,
-};
+use crate::domain::people::{LoginChoice, PROFILE_TEXT_MAX_LEN, PersonDetails, Profile, display_name_or_default};
 use crate::store::consumers::{ConsumerFilter, ConsumerProfileFilter, HouseholdFilter};
 
 // ------------------------------------------------------------------ helpers
@@ -48,12 +45,6 @@ pub(super) async fn principal_consumer_parts(
         consumer_profile: parts.consumer_profile.as_ref().map(consumer_profile_to_proto),
         household_memberships: parts.household_memberships.iter().map(household_member_to_proto).collect(),
     })
-}
-
-fn new_login_from_proto(errors: &mut FieldErrors, prefix: &str, login: &pb::NewLogin) -> Option<NewLogin> {
-    let login_name = errors.check(&format!("{prefix}.login_name"), validate_login_name(&login.login_name))?;
-    let password = (!login.password.is_empty()).then(|| Password::new(login.password.clone()));
-    Some(NewLogin { login_name, password })
 }
 
 fn consumer_to_proto(consumer: &Consumer) -> pb::Consumer {
@@ -117,7 +108,7 @@ pub(super) async fn create_consumer(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let details = details_from_proto(&mut errors, "details", request.details.as_ref());
     let display_name = optional_text(&mut errors, "display_name", &request.display_name, CONSUMER_NAME_MAX_LEN);
     let display_name = display_name_or_default(&display_name, &details);
@@ -148,7 +139,7 @@ pub(super) async fn create_consumer(
                     }
                 }
                 Some(pb::new_consumer_user::Login::NewLogin(login)) => {
-                    match new_login_from_proto(&mut errors, "new_consumer_user.new_login", login) {
+                    match super::people::new_login_from_proto(&mut errors, "new_consumer_user.new_login", login) {
                         Some(login) => LoginChoice::New(login),
                         None => LoginChoice::None,
                     }
@@ -299,7 +290,7 @@ pub(super) async fn create_consumer_profile(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let consumer = errors.required_id("consumer_id", &request.consumer_id, ConsumerId::parse);
     let sub_profile_type =
         errors.required_text("sub_profile_type", &request.sub_profile_type, SUB_PROFILE_TYPE_MAX_LEN);
@@ -405,7 +396,7 @@ pub(super) async fn create_household(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let name = errors.required_text("name", &request.name, CONSUMER_NAME_MAX_LEN);
     let head = errors.required_id("head_consumer_id", &request.head_consumer_id, ConsumerId::parse);
     errors.finish()?;

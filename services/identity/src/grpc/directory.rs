@@ -7,7 +7,7 @@ use csm_proto::identity as pb;
 use csm_types::{DepartmentId, ProfileId, SecurityGroupId};
 use tonic::{Request, Response, Status};
 
-use super::{IdentityGrpc, optional_request_id};
+use super::IdentityGrpc;
 use crate::app::directory::presentation_roles_error;
 use crate::domain::directory::{
     DESCRIPTION_MAX_LEN, DIRECTORY_NAME_MAX_LEN, Department, DepartmentChanges, IdentitySettings, NewDepartment,
@@ -152,7 +152,7 @@ pub(super) async fn create_department(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let name = errors.required_text("name", &request.name, DIRECTORY_NAME_MAX_LEN);
     let description = optional_text(&mut errors, "description", &request.description, DESCRIPTION_MAX_LEN);
     errors.finish()?;
@@ -241,7 +241,7 @@ pub(super) async fn create_security_group(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let name = errors.required_text("name", &request.name, DIRECTORY_NAME_MAX_LEN);
     let kind = security_group_kind_from_proto(request.kind);
     if kind.is_none() {

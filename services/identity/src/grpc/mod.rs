@@ -8,7 +8,6 @@ mod people;
 
 use std::sync::Arc;
 
-use csm_errors::FieldErrors;
 use csm_proto::identity as pb;
 use csm_proto::identity::identity_service_server::IdentityService;
 use csm_server::Readiness;
@@ -26,19 +25,6 @@ impl IdentityGrpc {
     pub fn new(app: Arc<Readiness<IdentityApp>>) -> Self {
         Self { app }
     }
-}
-
-/// A client's idempotency key: empty means none; at most 128 characters.
-pub(crate) fn optional_request_id(errors: &mut FieldErrors, request_id: &str) -> Option<String> {
-    let trimmed = request_id.trim();
-    if trimmed.is_empty() {
-        return None;
-    }
-    if trimmed.len() > 128 {
-        errors.add("request_id", "must be at most 128 characters");
-        return None;
-    }
-    Some(trimmed.to_owned())
 }
 
 #[tonic::async_trait]

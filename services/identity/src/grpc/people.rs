@@ -6,11 +6,11 @@ use csm_proto::identity as pb;
 use csm_types::{AccountId, DepartmentId, LoginId, ProfileId, SecurityGroupId, SessionId};
 use tonic::{Request, Response, Status};
 
+use super::IdentityGrpc;
 use super::accounts::account_to_proto;
 use super::directory::{
     optional_text, page_request, security_group_to_proto, update_paths, user_class_to_proto, validated,
 };
-use super::{IdentityGrpc, optional_request_id};
 use crate::domain::people::{
     Channel, DEFAULT_APPLICATION, Login, LoginChoice, LoginUpdate, NewContact, NewEmployee, NewLogin, NewLoginRequest,
     NewPerson, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, ProfileKind, ProfileSwitch, ProfileUpdate,
@@ -167,7 +167,7 @@ fn session_to_proto(session: &Session) -> pb::Session {
     }
 }
 
-fn new_login_from_proto(errors: &mut FieldErrors, prefix: &str, login: &pb::NewLogin) -> Option<NewLogin> {
+pub(super) fn new_login_from_proto(errors: &mut FieldErrors, prefix: &str, login: &pb::NewLogin) -> Option<NewLogin> {
     let login_name = errors.check(&format!("{prefix}.login_name"), validate_login_name(&login.login_name))?;
     let password = (!login.password.is_empty()).then(|| Password::new(login.password.clone()));
     Some(NewLogin { login_name, password })
@@ -234,7 +234,7 @@ pub(super) async fn create_login(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let login_name = errors.check("login_name", validate_login_name(&request.login_name));
     let mut profile_ids = Vec::with_capacity(request.profile_ids.len());
     for (index, value) in request.profile_ids.iter().enumerate() {
@@ -360,7 +360,7 @@ pub(super) async fn start_session(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let login_name = errors.check("login_name", validate_login_name(&request.login_name));
     let proof = match request.proof {
         Some(pb::start_session_request::Proof::Password(password)) if !password.is_empty() => {
@@ -463,7 +463,7 @@ pub(super) async fn create_employee(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let (login_id, new_login) = match &request.login {
         Some(pb::create_employee_request::Login::LoginId(login)) => (Some(login.as_str()), None),
         Some(pb::create_employee_request::Login::NewLogin(login)) => (None, Some(login)),
@@ -500,7 +500,7 @@ pub(super) async fn create_contact(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let request_id = optional_request_id(&mut errors, &request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let account = errors.required_id("account_id", &request.account_id, AccountId::parse);
     let (login_id, new_login) = match &request.login {
         Some(pb::create_contact_request::Login::LoginId(login)) => (Some(login.as_str()), None),
