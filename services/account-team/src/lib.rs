@@ -10,7 +10,7 @@ use std::future::Future;
 
 use csm_auth::ServicePolicy;
 use csm_changefeed::ChangeFeed;
-use csm_db::Migrations;
+use csm_db::{Migration, Migrations};
 use csm_proto::account_team::account_team_service_server::AccountTeamServiceServer;
 use csm_server::{Readiness, ServiceConfig};
 use csm_types::ServiceName;
@@ -26,8 +26,20 @@ pub struct AccountTeamApp {
     pub feed: ChangeFeed,
 }
 
+/// account-team's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations()
+    csm_changefeed::migrations().with(
+        Migration {
+            version: 100,
+            description: "definitions",
+            sql: include_str!("../migrations/sqlite/0100_definitions.sql"),
+        },
+        Migration {
+            version: 100,
+            description: "definitions",
+            sql: include_str!("../migrations/postgres/0100_definitions.sql"),
+        },
+    )
 }
 
 /// Which services may call which account-team RPCs (static).

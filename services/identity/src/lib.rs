@@ -105,7 +105,7 @@ pub fn service_policy() -> ServicePolicy {
         .allow(ServiceName::Licensing, READS)
 }
 
-/// Serves /// Serves identity on `listener` until `shutdown` resolves.
+/// Serves identity on `listener` until `shutdown` resolves.
 pub async fn run(
     config: ServiceConfig,
     listener: TcpListener,

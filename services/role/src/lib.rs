@@ -88,7 +88,7 @@ pub fn service_policy() -> ServicePolicy {
         .allow(ServiceName::Licensing, READS)
 }
 
-/// Serves ro/// Serves role on `listener` until `shutdown` resolves.
+/// Serves role on `listener` until `shutdown` resolves.
 pub async fn run(
     config: ServiceConfig,
     listener: TcpListener,
