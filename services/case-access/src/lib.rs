@@ -3,6 +3,7 @@
 //! Built so far: its database, health and reflection. Every RPC of the
 //! contract answers UNIMPLEMENTED until its issue lands.
 
+pub mod domain;
 pub mod grpc;
 
 use std::future::Future;

@@ -1,0 +1,9 @@
+//! case-access's pure rules: the case facts a decision reads, the principal
+//! context it reads them against, and the decision table (SPEC §4–§6).
+
+pub mod case;
+pub mod principal;
+pub mod table;
+
+#[cfg(test)]
+mod tests;

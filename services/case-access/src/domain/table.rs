@@ -1,0 +1,973 @@
+//! The decision table of SPEC §4–§6 as data. For a principal and an action
+//! the table yields the principal's *grants*: each names its rule (a SPEC
+//! rule id or a table row `T4.1.customer`), the path that gave it, and a
+//! condition over case fields. The same grants serve three uses:
+//!
+//! - Check evaluates the conditions against one case ([`decide`]);
+//! - ListVisibleCases compiles the READ conditions into one SQL predicate
+//!   (the store translates each [`Cond`] to a clause over indexed columns);
+//! - Explain reports the grant that matched, or the closest one that did not.
+//!
+//! Hard invariants (R4.3 partition) are *denials*: conditions that refuse an
+//! action whatever the grants (R2.20 allows no other deny rules).
+
+use std::collections::BTreeSet;
+
+use csm_types::{AccountId, ConsumerId, GroupId, HouseholdId, ProfileId};
+use uuid::Uuid;
+
+use super::case::{CaseFacts, PartyKind, Segment};
+use super::principal::{OwnershipRelation, PrincipalContext, PrincipalKind, RecordRight, TeamTarget};
+
+pub const ADMIN: &str = "admin";
+pub const CUSTOMER: &str = "sn_customerservice.customer";
+pub const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
+pub const CUSTOMER_CASE_MANAGER: &str = "sn_customerservice.customer_case_manager";
+pub const PARTNER: &str = "sn_customerservice.partner";
+pub const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+pub const CONSUMER: &str = "sn_customerservice.consumer";
+pub const UNIFIED_CONSUMER: &str = "sn_customerservice.unified_consumer";
+pub const AGENT: &str = "sn_customerservice_agent";
+pub const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
+pub const RELATIONSHIP_AGENT: &str = "sn_customerservice.relationship_agent";
+pub const ACCOUNT_CONTRIBUTOR: &str = "sn_customerservice.account_contributor";
+pub const CONSUMER_CONTRIBUTOR: &str = "sn_customerservice.consumer_contributor";
+pub const RELATIONSHIP_CONTRIBUTOR: &str = "sn_customerservice.relationship_contributor";
+pub const SELF_CONTRIBUTOR: &str = "sn_customerservice.self_contributor";
+pub const SERVICE_ORGANIZATION_CONTRIBUTOR: &str = "sn_customerservice.service_organization_contributor";
+pub const CASE_VIEWER: &str = "sn_customerservice.case_viewer";
+pub const CASE_CONTRIBUTOR_VIEWER: &str = "sn_customerservice.case_contributor_viewer";
+pub const CASE_CONTRIBUTOR_EDITOR: &str = "sn_customerservice.case_contributor_editor";
+pub const CASE_TASK_AGENT: &str = "sn_customerservice.case_task_agent";
+pub const PROXY_CONTACT: &str = "sn_customerservice.proxy_contact";
+pub const CASE_AUTHORIZED_CONTACT: &str = "sn_customerservice.case_authorized_contact";
+pub const CASE_AUTHORIZED_CONSUMER: &str = "sn_customerservice.case_authorized_consumer";
+pub const CASE_AUTHORIZED_CONTRIBUTOR: &str = "sn_customerservice.case_authorized_contributor";
+pub const SOLD_PRODUCT_AUTHORIZED_CONTACT: &str = "sn_install_base.sold_product_authorized_contact";
+pub const SOLD_PRODUCT_AUTHORIZED_CONSUMER: &str = "sn_install_base.sold_product_authorized_consumer";
+pub const SNC_INTERNAL: &str = "snc_internal";
+
+pub const AUTHORIZED_REPRESENTATIVE: &str = "Authorized Representative";
+pub const AUTHORIZED_ACCOUNT: &str = "Authorized Account";
+pub const ACCOUNT_MANAGER: &str = "Account Manager";
+pub const RELATIONSHIP_MANAGER: &str = "Relationship Manager";
+
+/// What the principal wants to do (R4.2, R6.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Read,
+    WriteFull,
+    WriteCustomer,
+    WriteLimited,
+    CreateSelf,
+    CreateObo,
+    Delete,
+}
+
+impl Action {
+    pub fn is_create(self) -> bool {
+        matches!(self, Action::CreateSelf | Action::CreateObo)
+    }
+
+    pub fn is_write(self) -> bool {
+        matches!(self, Action::WriteFull | Action::WriteCustomer | Action::WriteLimited | Action::Delete)
+    }
+}
+
+/// The settings the table reads (case-access Settings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSettings {
+    /// R4.3 note: both agent types handle EMPLOYEE and SERVICE_ORG cases (else neither).
+    pub nonb2x_case_agents_both: bool,
+    /// X14: T4.1.partner also reads its own account's cases and its partner account's cases.
+    pub partner_sees_account_cases: bool,
+}
+
+impl Default for TableSettings {
+    fn default() -> Self {
+        Self { nonb2x_case_agents_both: true, partner_sees_account_cases: false }
+    }
+}
+
+/// A condition over case fields (and the case's own related rows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cond {
+    /// Every case.
+    Any,
+    SegmentIn(BTreeSet<Segment>),
+    OpenedBy(ProfileId),
+    Contact(ProfileId),
+    PartnerContact(ProfileId),
+    InternalContact(ProfileId),
+    RequestedBy(ProfileId),
+    AccountIn(BTreeSet<AccountId>),
+    PartnerAccount(AccountId),
+    ConsumerIn(BTreeSet<ConsumerId>),
+    HouseholdIn(BTreeSet<HouseholdId>),
+    RequestorOrganizationIn(BTreeSet<Uuid>),
+    /// The case contact is a contact of the case account (T4.1 CREATE_OBO).
+    ContactOfCaseAccount,
+    ContributorUser(ProfileId),
+    ContributorGroupIn(BTreeSet<GroupId>),
+    /// A task of the case is assigned to the profile or one of the groups, or created by the profile (R4.19).
+    TaskFor {
+        profile: ProfileId,
+        groups: BTreeSet<GroupId>,
+    },
+    /// A related party of the case is this party with this responsibility (R5.7).
+    RelatedParty {
+        kind: PartyKind,
+        party: Uuid,
+        responsibility: &'static str,
+    },
+    /// A related party of the case's sold product is this party with this responsibility (R5.8, R5.9).
+    ProductParty {
+        kind: PartyKind,
+        party: Uuid,
+        responsibility: &'static str,
+    },
+    OwnerIn(BTreeSet<ProfileId>),
+    OwnerGroupIn(BTreeSet<GroupId>),
+    /// Every condition holds.
+    All(Vec<Cond>),
+}
+
+impl Cond {
+    /// Whether the condition can hold for some case (an empty set never matches).
+    pub fn is_satisfiable(&self) -> bool {
+        match self {
+            Cond::SegmentIn(set) => !set.is_empty(),
+            Cond::AccountIn(set) => !set.is_empty(),
+            Cond::ConsumerIn(set) => !set.is_empty(),
+            Cond::HouseholdIn(set) => !set.is_empty(),
+            Cond::RequestorOrganizationIn(set) => !set.is_empty(),
+            Cond::ContributorGroupIn(set) => !set.is_empty(),
+            Cond::OwnerIn(set) => !set.is_empty(),
+            Cond::OwnerGroupIn(set) => !set.is_empty(),
+            Cond::All(conds) => conds.iter().all(Cond::is_satisfiable),
+            _ => true,
+        }
+    }
+
+    /// Evaluates the condition against one case.
+    pub fn matches(&self, case: &CaseFacts) -> bool {
+        match self {
+            Cond::Any => true,
+            Cond::SegmentIn(set) => set.contains(&case.segment()),
+            Cond::OpenedBy(me) => case.opened_by == Some(*me),
+            Cond::Contact(me) => case.contact == Some(*me),
+            Cond::PartnerContact(me) => case.partner_contact == Some(*me),
+            Cond::InternalContact(me) => case.internal_contact == Some(*me),
+            Cond::RequestedBy(me) => case.requested_by == Some(*me),
+            Cond::AccountIn(set) => case.account.is_some_and(|account| set.contains(&account)),
+            Cond::PartnerAccount(account) => case.partner_account == Some(*account),
+            Cond::ConsumerIn(set) => case.consumer.is_some_and(|consumer| set.contains(&consumer)),
+            Cond::HouseholdIn(set) => case.household.is_some_and(|household| set.contains(&household)),
+            Cond::RequestorOrganizationIn(set) => case.requestor_organization.is_some_and(|org| set.contains(&org)),
+            Cond::ContactOfCaseAccount => {
+                case.contact.is_some() && case.account.is_some() && case.contact_account == case.account
+            }
+            Cond::ContributorUser(me) => case.contributor_users.contains(me),
+            Cond::ContributorGroupIn(set) => !case.contributor_groups.is_disjoint(set),
+            Cond::TaskFor { profile, groups } => case.tasks.iter().any(|task| {
+                task.assigned_to == Some(*profile)
+                    || task.created_by == Some(*profile)
+                    || task.assignment_group.is_some_and(|group| groups.contains(&group))
+            }),
+            Cond::RelatedParty { kind, party, responsibility } => case.related_parties.iter().any(|row| {
+                row.kind == *kind && row.party_id == *party && row.responsibility.as_deref() == Some(*responsibility)
+            }),
+            Cond::ProductParty { kind, party, responsibility } => case.product_parties.iter().any(|row| {
+                row.party.kind == *kind
+                    && row.party.party_id == *party
+                    && row.party.responsibility.as_deref() == Some(*responsibility)
+            }),
+            Cond::OwnerIn(set) => case.owner.is_some_and(|owner| set.contains(&owner)),
+            Cond::OwnerGroupIn(set) => case.owner_group.is_some_and(|group| set.contains(&group)),
+            Cond::All(conds) => conds.iter().all(|cond| cond.matches(case)),
+        }
+    }
+
+    /// How many conjuncts hold (Explain's "closest rule that did not match").
+    pub fn satisfied_parts(&self, case: &CaseFacts) -> (usize, usize) {
+        match self {
+            Cond::All(conds) => conds.iter().fold((0, 0), |(held, total), cond| {
+                let (h, t) = cond.satisfied_parts(case);
+                (held + h, total + t)
+            }),
+            cond => (usize::from(cond.matches(case)), 1),
+        }
+    }
+}
+
+/// Kind of one step of a decision path (mirrors `csm.case_access.v1.PathStepKind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    Profile,
+    Role,
+    Group,
+    Account,
+    AccountRelationship,
+    ContactRelationship,
+    TeamMember,
+    Consumer,
+    Household,
+    ConsumerRelationship,
+    AccessConfiguration,
+    RelatedParty,
+    SoldProduct,
+    CaseField,
+    SecurityGroup,
+    Setting,
+}
+
+/// One step of the path that gave a grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub kind: StepKind,
+    pub id: String,
+    pub label: String,
+}
+
+impl Step {
+    pub fn new(kind: StepKind, id: impl ToString, label: impl Into<String>) -> Self {
+        Self { kind, id: id.to_string(), label: label.into() }
+    }
+
+    fn role(role: &str) -> Self {
+        Self::new(StepKind::Role, role, format!("holds {role}"))
+    }
+
+    fn field(field: &str, label: impl Into<String>) -> Self {
+        Self::new(StepKind::CaseField, field, label)
+    }
+}
+
+/// A grant: a rule, the path that gave it, and the cases it covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub rule: &'static str,
+    pub path: Vec<Step>,
+    pub cond: Cond,
+}
+
+/// A hard invariant that refuses the action on the cases it covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub rule: &'static str,
+    pub path: Vec<Step>,
+    pub cond: Cond,
+}
+
+/// The grants and denials of one principal for one action.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub grants: Vec<Grant>,
+    pub denials: Vec<Denial>,
+}
+
+impl Rules {
+    fn grant(&mut self, rule: &'static str, path: Vec<Step>, cond: Cond) {
+        if cond.is_satisfiable() {
+            self.grants.push(Grant { rule, path, cond });
+        }
+    }
+
+    /// Whether the rules can match any case at all.
+    pub fn is_empty(&self) -> bool {
+        self.grants.is_empty()
+    }
+}
+
+/// The grants and denials the principal holds for `action` (SPEC §4–§6).
+pub fn rules(ctx: &PrincipalContext, settings: &TableSettings, action: Action) -> Rules {
+    let mut rules = Rules::default();
+    collect(ctx, settings, action, &mut rules);
+    match action {
+        // WRITE_FULL covers the customer and the limited action sets (R4.2).
+        Action::WriteCustomer => collect(ctx, settings, Action::WriteFull, &mut rules),
+        Action::WriteLimited => {
+            collect(ctx, settings, Action::WriteFull, &mut rules);
+            // R4.18: case_contributor_editor writes the limited set on cases it can READ otherwise.
+            if ctx.has(CASE_CONTRIBUTOR_EDITOR) {
+                let mut readable = Rules::default();
+                collect(ctx, settings, Action::Read, &mut readable);
+                for grant in readable.grants {
+                    let mut path = vec![
+                        Step::role(CASE_CONTRIBUTOR_EDITOR),
+                        Step::new(StepKind::Setting, grant.rule, "READ through"),
+                    ];
+                    path.extend(grant.path);
+                    rules.grant("R4.18", path, grant.cond);
+                }
+            }
+        }
+        _ => {}
+    }
+    denials(ctx, settings, &mut rules);
+    rules
+}
+
+fn collect(ctx: &PrincipalContext, settings: &TableSettings, action: Action, rules: &mut Rules) {
+    if ctx.has(ADMIN) {
+        rules.grant("admin", vec![Step::role(ADMIN)], Cond::Any);
+    }
+    b2b_rows(ctx, settings, action, rules);
+    b2c_rows(ctx, action, rules);
+    agent_rows(ctx, settings, action, rules);
+    contributor_rows(ctx, action, rules);
+    viewer_rows(ctx, action, rules);
+    related_party_rows(ctx, action, rules);
+    access_configuration_rows(ctx, action, rules);
+    ownership_rows(ctx, action, rules);
+}
+
+fn me(ctx: &PrincipalContext) -> ProfileId {
+    ctx.profile
+}
+
+fn own(ctx: &PrincipalContext, rule: &'static str, role: &str, rules: &mut Rules) {
+    rules.grant(rule, vec![Step::role(role), Step::field("opened_by", "case.opened_by = me")], Cond::OpenedBy(me(ctx)));
+    rules.grant(rule, vec![Step::role(role), Step::field("contact", "case.contact = me")], Cond::Contact(me(ctx)));
+}
+
+fn account_step(account: AccountId, label: &str) -> Step {
+    Step::new(StepKind::Account, account, label)
+}
+
+/// §4.1 — external B2B roles.
+fn b2b_rows(ctx: &PrincipalContext, settings: &TableSettings, action: Action, rules: &mut Rules) {
+    let reads = matches!(action, Action::Read | Action::WriteCustomer);
+    let own_account = ctx.own_account();
+    if ctx.has(CUSTOMER) {
+        let rule = "T4.1.customer";
+        if reads {
+            own(ctx, rule, CUSTOMER, rules);
+        }
+        if action == Action::CreateSelf {
+            let cond = Cond::All(vec![Cond::AccountIn(ctx.account_and_relationships()), Cond::Contact(me(ctx))]);
+            rules.grant(
+                rule,
+                vec![Step::role(CUSTOMER), Step::field("account", "case.account ∈ {acct(me)} ∪ CR(me)")],
+                cond,
+            );
+        }
+    }
+    if ctx.has(CUSTOMER_CASE_MANAGER) {
+        let rule = "T4.1.customer_case_manager";
+        let scope = ctx.account_and_descendants();
+        match action {
+            Action::Read | Action::WriteCustomer => {
+                for account in &scope {
+                    let label = if Some(*account) == ctx.account { "acct(me)" } else { "DESC(acct(me))" };
+                    rules.grant(
+                        rule,
+                        vec![Step::role(CUSTOMER_CASE_MANAGER), account_step(*account, label)],
+                        Cond::AccountIn(BTreeSet::from([*account])),
+                    );
+                }
+            }
+            Action::CreateSelf => {
+                let mut accounts = scope.clone();
+                accounts.extend(ctx.contact_relationships.keys().copied());
+                let cond = Cond::All(vec![Cond::AccountIn(accounts), Cond::Contact(me(ctx))]);
+                rules.grant(rule, vec![Step::role(CUSTOMER_CASE_MANAGER)], cond);
+            }
+            Action::CreateObo => {
+                let cond = Cond::All(vec![Cond::AccountIn(scope), Cond::ContactOfCaseAccount]);
+                rules.grant(rule, vec![Step::role(CUSTOMER_CASE_MANAGER)], cond);
+            }
+            _ => {}
+        }
+    }
+    if ctx.has(CUSTOMER_ADMIN) {
+        let rule = "T4.1.customer_admin";
+        match action {
+            Action::Read | Action::WriteCustomer => {
+                for account in &ctx.account_and_descendants() {
+                    let label = if Some(*account) == ctx.account { "acct(me)" } else { "DESC(acct(me))" };
+                    rules.grant(
+                        rule,
+                        vec![Step::role(CUSTOMER_ADMIN), account_step(*account, label)],
+                        Cond::AccountIn(BTreeSet::from([*account])),
+                    );
+                }
+                for (account, relationship) in &ctx.contact_relationships {
+                    rules.grant(
+                        rule,
+                        vec![
+                            Step::role(CUSTOMER_ADMIN),
+                            Step::new(StepKind::ContactRelationship, relationship, "CR(me)"),
+                            account_step(*account, "contact relationship account"),
+                        ],
+                        Cond::AccountIn(BTreeSet::from([*account])),
+                    );
+                }
+            }
+            Action::CreateSelf => {
+                let cond = Cond::All(vec![Cond::AccountIn(ctx.customer_admin_scope()), Cond::Contact(me(ctx))]);
+                rules.grant(rule, vec![Step::role(CUSTOMER_ADMIN)], cond);
+            }
+            Action::CreateObo => {
+                let cond = Cond::All(vec![Cond::AccountIn(ctx.customer_admin_scope()), Cond::ContactOfCaseAccount]);
+                rules.grant(rule, vec![Step::role(CUSTOMER_ADMIN)], cond);
+            }
+            _ => {}
+        }
+    }
+    for (role, rule) in [(PARTNER, "T4.1.partner"), (PARTNER_ADMIN, "T4.1.partner_admin")] {
+        if !ctx.has(role) {
+            continue;
+        }
+        match action {
+            Action::Read | Action::WriteCustomer if role == PARTNER => {
+                own(ctx, rule, role, rules);
+                rules.grant(
+                    rule,
+                    vec![Step::role(role), Step::field("partner_contact", "case.partner_contact = me")],
+                    Cond::PartnerContact(me(ctx)),
+                );
+                if settings.partner_sees_account_cases {
+                    let setting = Step::new(StepKind::Setting, "partner_sees_account_cases", "X14 breadth on");
+                    rules.grant(rule, vec![Step::role(role), setting.clone()], Cond::AccountIn(own_account.clone()));
+                    if let Some(account) = ctx.account {
+                        rules.grant(rule, vec![Step::role(role), setting], Cond::PartnerAccount(account));
+                    }
+                }
+            }
+            Action::Read | Action::WriteCustomer => {
+                if let Some(account) = ctx.account {
+                    rules.grant(
+                        rule,
+                        vec![
+                            Step::role(role),
+                            Step::field("partner", "case.partner = acct(me)"),
+                            account_step(account, "acct(me)"),
+                        ],
+                        Cond::PartnerAccount(account),
+                    );
+                }
+            }
+            Action::CreateSelf => {
+                let cond = Cond::All(vec![Cond::AccountIn(own_account.clone()), Cond::Contact(me(ctx))]);
+                rules.grant(rule, vec![Step::role(role)], cond);
+            }
+            Action::CreateObo => {
+                for (customer, relationship) in &ctx.partner_customers {
+                    rules.grant(
+                        rule,
+                        vec![
+                            Step::role(role),
+                            Step::new(StepKind::AccountRelationship, relationship, "PCUST(acct(me))"),
+                            account_step(*customer, "customer account"),
+                        ],
+                        Cond::AccountIn(BTreeSet::from([*customer])),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// §4.2 — consumers (B2C).
+fn b2c_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
+    let role = if ctx.has(CONSUMER) {
+        CONSUMER
+    } else if ctx.has(UNIFIED_CONSUMER) {
+        UNIFIED_CONSUMER
+    } else {
+        return;
+    };
+    let reads = matches!(action, Action::Read | Action::WriteCustomer);
+    if let Some(consumer) = ctx.consumer
+        && (reads || action == Action::CreateSelf)
+    {
+        rules.grant(
+            "T4.2.consumer",
+            vec![Step::role(role), Step::new(StepKind::Consumer, consumer, "case.consumer = my consumer")],
+            Cond::ConsumerIn(BTreeSet::from([consumer])),
+        );
+    }
+    if reads || action == Action::CreateObo {
+        for (member, household) in &ctx.household_members {
+            rules.grant(
+                "T4.2.head_of_household",
+                vec![
+                    Step::role(role),
+                    Step::new(StepKind::Household, household, "head of household"),
+                    Step::new(StepKind::Consumer, member, "current household member"),
+                ],
+                Cond::ConsumerIn(BTreeSet::from([*member])),
+            );
+        }
+        for (consumer, relationship) in &ctx.represented_consumers {
+            rules.grant(
+                "T4.2.authorized_representative",
+                vec![
+                    Step::role(role),
+                    Step::new(StepKind::ConsumerRelationship, relationship, "authorized representative"),
+                    Step::new(StepKind::Consumer, consumer, "represented consumer"),
+                ],
+                Cond::ConsumerIn(BTreeSet::from([*consumer])),
+            );
+        }
+    }
+}
+
+fn agent_segments(primary: Segment, settings: &TableSettings) -> BTreeSet<Segment> {
+    let mut segments = BTreeSet::from([primary]);
+    if settings.nonb2x_case_agents_both {
+        segments.extend([Segment::Employee, Segment::ServiceOrg]);
+    }
+    segments
+}
+
+/// §4.3 — internal agent roles. The manager has no row of its own: it sees
+/// all cases through the agent roles it contains (R4.13).
+fn agent_rows(ctx: &PrincipalContext, settings: &TableSettings, action: Action, rules: &mut Rules) {
+    for (role, rule, primary) in
+        [(AGENT, "T4.3.agent", Segment::B2b), (CONSUMER_AGENT, "T4.3.consumer_agent", Segment::B2c)]
+    {
+        if !ctx.has(role) {
+            continue;
+        }
+        match action {
+            Action::Read | Action::WriteFull => {
+                let segments = agent_segments(primary, settings);
+                let label = segments.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                rules.grant(
+                    rule,
+                    vec![Step::role(role), Step::field("segment", format!("segment ∈ {{{label}}}"))],
+                    Cond::SegmentIn(segments),
+                );
+            }
+            Action::CreateObo => {
+                rules.grant(
+                    rule,
+                    vec![Step::role(role), Step::field("segment", format!("segment = {}", primary.as_str()))],
+                    Cond::SegmentIn(BTreeSet::from([primary])),
+                );
+            }
+            _ => {}
+        }
+    }
+    // R3.16: team membership grants agent capabilities with relationship_agent.
+    if ctx.has(RELATIONSHIP_AGENT) && matches!(action, Action::Read | Action::WriteFull | Action::CreateObo) {
+        relationship_rows(ctx, "T4.3.relationship_agent", RELATIONSHIP_AGENT, rules);
+    }
+}
+
+/// Cases of the customers the principal has a team relationship with (Account
+/// Manager for accounts, Relationship Manager for consumers/households).
+fn relationship_rows(ctx: &PrincipalContext, rule: &'static str, role: &str, rules: &mut Rules) {
+    for team in &ctx.teams {
+        let (wanted, cond, step) = match team.target {
+            TeamTarget::Account(account) => {
+                (ACCOUNT_MANAGER, Cond::AccountIn(BTreeSet::from([account])), account_step(account, "team account"))
+            }
+            TeamTarget::Consumer(consumer) => (
+                RELATIONSHIP_MANAGER,
+                Cond::ConsumerIn(BTreeSet::from([consumer])),
+                Step::new(StepKind::Consumer, consumer, "team consumer"),
+            ),
+            TeamTarget::Household(household) => (
+                RELATIONSHIP_MANAGER,
+                Cond::HouseholdIn(BTreeSet::from([household])),
+                Step::new(StepKind::Household, household, "team household"),
+            ),
+        };
+        if team.responsibility.eq_ignore_ascii_case(wanted) {
+            rules.grant(
+                rule,
+                vec![Step::role(role), Step::new(StepKind::TeamMember, team.id, team.responsibility.clone()), step],
+                cond,
+            );
+        }
+    }
+}
+
+/// §4.4 — contributor roles.
+fn contributor_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
+    let internal = ctx.has(SNC_INTERNAL);
+    for (role, rule, segment) in [
+        (ACCOUNT_CONTRIBUTOR, "T4.4.account_contributor", Segment::B2b),
+        (CONSUMER_CONTRIBUTOR, "T4.4.consumer_contributor", Segment::B2c),
+    ] {
+        if !(internal && ctx.has(role)) {
+            continue;
+        }
+        let in_segment = Cond::SegmentIn(BTreeSet::from([segment]));
+        match action {
+            Action::CreateObo => rules.grant(rule, vec![Step::role(role)], in_segment),
+            Action::Read => rules.grant(
+                rule,
+                vec![Step::role(role), Step::field("opened_by", "cases it created")],
+                Cond::All(vec![Cond::OpenedBy(me(ctx)), in_segment]),
+            ),
+            Action::WriteCustomer => rules.grant(
+                rule,
+                vec![Step::role(role), Step::field("contributor_users", "created by me and I participate")],
+                Cond::All(vec![Cond::OpenedBy(me(ctx)), in_segment, Cond::ContributorUser(me(ctx))]),
+            ),
+            _ => {}
+        }
+    }
+    // R3.16: team membership grants contributor capabilities with relationship_contributor.
+    if ctx.has(RELATIONSHIP_CONTRIBUTOR) && matches!(action, Action::Read | Action::WriteCustomer | Action::CreateObo) {
+        relationship_rows(ctx, "T4.4.relationship_contributor", RELATIONSHIP_CONTRIBUTOR, rules);
+    }
+    if internal && ctx.has(SELF_CONTRIBUTOR) {
+        let rule = "T4.4.self_contributor";
+        match action {
+            Action::CreateSelf => rules.grant(
+                rule,
+                vec![Step::role(SELF_CONTRIBUTOR), Step::field("requested_by", "requested_by = me, no customer")],
+                Cond::All(vec![Cond::RequestedBy(me(ctx)), Cond::SegmentIn(BTreeSet::from([Segment::Employee]))]),
+            ),
+            Action::Read | Action::WriteCustomer => rules.grant(
+                rule,
+                vec![Step::role(SELF_CONTRIBUTOR), Step::field("requested_by", "case.requested_by = me")],
+                Cond::RequestedBy(me(ctx)),
+            ),
+            _ => {}
+        }
+    }
+    if ctx.has(SERVICE_ORGANIZATION_CONTRIBUTOR) {
+        let rule = "T4.4.service_organization_contributor";
+        let role = SERVICE_ORGANIZATION_CONTRIBUTOR;
+        let locations = Cond::RequestorOrganizationIn(ctx.business_locations.clone());
+        match action {
+            Action::CreateObo => rules.grant(
+                rule,
+                vec![Step::role(role), Step::field("requestor_organization", "my business location")],
+                locations,
+            ),
+            Action::Read | Action::WriteCustomer => {
+                rules.grant(
+                    rule,
+                    vec![Step::role(role), Step::field("opened_by", "case.opened_by = me")],
+                    Cond::OpenedBy(me(ctx)),
+                );
+                rules.grant(
+                    rule,
+                    vec![Step::role(role), Step::field("requestor_organization", "my business location")],
+                    locations,
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// §4.5–§4.6 — viewers, task agents, proxy contacts.
+fn viewer_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
+    if action == Action::Read {
+        if ctx.has(CASE_VIEWER) {
+            rules.grant("R4.15", vec![Step::role(CASE_VIEWER)], Cond::Any);
+        }
+        if ctx.has(CASE_CONTRIBUTOR_VIEWER) {
+            rules.grant(
+                "R4.17",
+                vec![Step::role(CASE_CONTRIBUTOR_VIEWER), Step::field("contributor_users", "me ∈ contributor_users")],
+                Cond::ContributorUser(me(ctx)),
+            );
+            rules.grant(
+                "R4.17",
+                vec![
+                    Step::role(CASE_CONTRIBUTOR_VIEWER),
+                    Step::field("contributor_groups", "my group ∈ contributor_groups"),
+                ],
+                Cond::ContributorGroupIn(ctx.groups.clone()),
+            );
+        }
+        if ctx.has(CASE_TASK_AGENT) {
+            rules.grant(
+                "R4.19",
+                vec![
+                    Step::role(CASE_TASK_AGENT),
+                    Step::field("tasks", "a task assigned to me / my group or created by me"),
+                ],
+                Cond::TaskFor { profile: me(ctx), groups: ctx.groups.clone() },
+            );
+        }
+    }
+    if ctx.has(PROXY_CONTACT) {
+        match action {
+            Action::Read | Action::WriteCustomer => rules.grant(
+                "R4.21",
+                vec![Step::role(PROXY_CONTACT), Step::field("internal_contact", "case.internal_contact = me")],
+                Cond::InternalContact(me(ctx)),
+            ),
+            Action::CreateObo => rules.grant(
+                "R4.21",
+                vec![Step::role(PROXY_CONTACT), Step::field("segment", "a customer account case")],
+                Cond::SegmentIn(BTreeSet::from([Segment::B2b])),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// §5.2–§5.3 — related parties on cases and on sold products.
+fn related_party_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
+    if !matches!(action, Action::Read | Action::WriteCustomer) {
+        return;
+    }
+    // R5.7 (X13): the functional role matches the party kind; case_authorized_contributor fits any kind.
+    let mut parties: Vec<(PartyKind, Uuid, &str)> = Vec::new();
+    let contributor = ctx.has(CASE_AUTHORIZED_CONTRIBUTOR);
+    match ctx.kind {
+        PrincipalKind::Contact | PrincipalKind::PartnerContact if contributor || ctx.has(CASE_AUTHORIZED_CONTACT) => {
+            let role =
+                if ctx.has(CASE_AUTHORIZED_CONTACT) { CASE_AUTHORIZED_CONTACT } else { CASE_AUTHORIZED_CONTRIBUTOR };
+            parties.push((PartyKind::Contact, *ctx.profile.as_uuid(), role));
+        }
+        PrincipalKind::Consumer if contributor || ctx.has(CASE_AUTHORIZED_CONSUMER) => {
+            let role =
+                if ctx.has(CASE_AUTHORIZED_CONSUMER) { CASE_AUTHORIZED_CONSUMER } else { CASE_AUTHORIZED_CONTRIBUTOR };
+            if let Some(consumer) = ctx.consumer {
+                parties.push((PartyKind::Consumer, *consumer.as_uuid(), role));
+            }
+        }
+        PrincipalKind::Employee if contributor => {
+            parties.push((PartyKind::User, *ctx.profile.as_uuid(), CASE_AUTHORIZED_CONTRIBUTOR));
+        }
+        _ => {}
+    }
+    for (kind, party, role) in parties {
+        rules.grant(
+            "R5.7",
+            vec![Step::role(role), Step::new(StepKind::RelatedParty, party, "Authorized Representative on the case")],
+            Cond::RelatedParty { kind, party, responsibility: AUTHORIZED_REPRESENTATIVE },
+        );
+    }
+    // R5.8/R5.9: access to a sold product grants its cases.
+    let mut product_parties: Vec<(PartyKind, Uuid, &'static str, &str)> = Vec::new();
+    if ctx.has(SOLD_PRODUCT_AUTHORIZED_CONTACT)
+        && matches!(ctx.kind, PrincipalKind::Contact | PrincipalKind::PartnerContact)
+    {
+        product_parties.push((
+            PartyKind::Contact,
+            *ctx.profile.as_uuid(),
+            AUTHORIZED_REPRESENTATIVE,
+            SOLD_PRODUCT_AUTHORIZED_CONTACT,
+        ));
+        if let Some(account) = ctx.account {
+            product_parties.push((
+                PartyKind::Account,
+                *account.as_uuid(),
+                AUTHORIZED_ACCOUNT,
+                SOLD_PRODUCT_AUTHORIZED_CONTACT,
+            ));
+        }
+    }
+    if ctx.has(SOLD_PRODUCT_AUTHORIZED_CONSUMER)
+        && let Some(consumer) = ctx.consumer
+    {
+        product_parties.push((
+            PartyKind::Consumer,
+            *consumer.as_uuid(),
+            AUTHORIZED_REPRESENTATIVE,
+            SOLD_PRODUCT_AUTHORIZED_CONSUMER,
+        ));
+    }
+    for (kind, party, responsibility, role) in product_parties {
+        rules.grant(
+            "R5.9",
+            vec![
+                Step::role(role),
+                Step::new(StepKind::SoldProduct, party, format!("{responsibility} on the case's sold product")),
+            ],
+            Cond::ProductParty { kind, party, responsibility },
+        );
+    }
+}
+
+/// R5.3 — responsibility access configurations, Simple association on the case account.
+fn access_configuration_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
+    for config in &ctx.access_configurations {
+        let level = match action {
+            Action::Read => config.read || config.write || config.create,
+            Action::WriteCustomer => config.write,
+            Action::CreateObo => config.create,
+            _ => false,
+        };
+        if !level || !config.roles_required.is_subset(&ctx.roles) {
+            continue;
+        }
+        for team in &ctx.teams {
+            if let TeamTarget::Account(account) = team.target
+                && team.responsibility.eq_ignore_ascii_case(&config.responsibility)
+            {
+                rules.grant(
+                    "R5.3",
+                    vec![
+                        Step::new(StepKind::AccessConfiguration, config.id, config.responsibility.clone()),
+                        Step::new(StepKind::TeamMember, team.id, team.responsibility.clone()),
+                        account_step(account, "team_member.account = case.account"),
+                    ],
+                    Cond::AccountIn(BTreeSet::from([account])),
+                );
+            }
+        }
+    }
+}
+
+/// R6.3–R6.5 — Cherwell security-group rights, by ownership relation.
+fn ownership_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
+    let right = match action {
+        Action::Read => RecordRight::View,
+        Action::WriteFull if !ctx.kind.is_external() => RecordRight::Edit,
+        Action::WriteCustomer if ctx.kind.is_external() => RecordRight::Edit,
+        Action::CreateSelf | Action::CreateObo => RecordRight::Add,
+        Action::Delete => RecordRight::Delete,
+        _ => return,
+    };
+    let Some(group) = ctx.ownership.security_group else { return };
+    let group_step = Step::new(StepKind::SecurityGroup, group, "security group rights");
+    if ctx.ownership.base.contains(&right) {
+        rules.grant("R6.4.base", vec![group_step.clone()], Cond::Any);
+    }
+    for (relation, rights) in &ctx.ownership.by_relation {
+        if !rights.contains(&right) {
+            continue;
+        }
+        let cond = match relation {
+            OwnershipRelation::Owner => Cond::OwnerIn(BTreeSet::from([me(ctx)])),
+            OwnershipRelation::DepartmentMember => Cond::OwnerIn(ctx.department_members.clone()),
+            OwnershipRelation::ManagerOfOwner => Cond::OwnerIn(ctx.reports.clone()),
+            OwnershipRelation::TeamMember => Cond::OwnerGroupIn(ctx.groups.clone()),
+            OwnershipRelation::TeamManager => Cond::OwnerGroupIn(ctx.managed_groups.clone()),
+        };
+        rules.grant(relation.rule(), vec![group_step.clone()], cond);
+    }
+}
+
+/// R4.3 — B2B and B2C agents are partitioned: holding one agent type without
+/// the other refuses every action on the other segment's cases.
+fn denials(ctx: &PrincipalContext, _settings: &TableSettings, rules: &mut Rules) {
+    let (b2b, b2c) = (ctx.has(AGENT), ctx.has(CONSUMER_AGENT));
+    let denied = match (b2b, b2c) {
+        (true, false) => Some((AGENT, Segment::B2c)),
+        (false, true) => Some((CONSUMER_AGENT, Segment::B2b)),
+        _ => None,
+    };
+    if let Some((role, segment)) = denied {
+        rules.denials.push(Denial {
+            rule: "R4.3",
+            path: vec![
+                Step::role(role),
+                Step::field("segment", format!("segment = {} (other agent type)", segment.as_str())),
+            ],
+            cond: Cond::SegmentIn(BTreeSet::from([segment])),
+        });
+    }
+}
+
+/// How one decision came about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A grant matched and no denial applied.
+    Allowed { rule: &'static str, path: Vec<Step> },
+    /// A hard invariant refused the action.
+    Denied { rule: &'static str, path: Vec<Step> },
+    /// No grant matched; `closest` is the grant with the most conditions met.
+    NoGrant { closest: Option<(&'static str, Vec<Step>)> },
+}
+
+impl Outcome {
+    pub fn allowed(&self) -> bool {
+        matches!(self, Outcome::Allowed { .. })
+    }
+
+    /// The rule id an answer names: the grant, the denial, or the closest miss ("NO_GRANT" without any).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Outcome::Allowed { rule, .. } | Outcome::Denied { rule, .. } => rule,
+            Outcome::NoGrant { closest: Some((rule, _)) } => rule,
+            Outcome::NoGrant { closest: None } => "NO_GRANT",
+        }
+    }
+}
+
+/// One rule as Explain lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Considered {
+    pub rule: &'static str,
+    pub path: Vec<Step>,
+    pub matched: bool,
+    /// A denial (hard invariant) rather than a grant.
+    pub denial: bool,
+}
+
+/// Decides `action` on `case` for the principal: denials first, then the
+/// first matching grant (grants are a union, R2.20).
+pub fn decide(rules: &Rules, case: &CaseFacts) -> Outcome {
+    if let Some(denial) = rules.denials.iter().find(|denial| denial.cond.matches(case)) {
+        return Outcome::Denied { rule: denial.rule, path: denial.path.clone() };
+    }
+    if let Some(grant) = rules.grants.iter().find(|grant| grant.cond.matches(case)) {
+        return Outcome::Allowed { rule: grant.rule, path: grant.path.clone() };
+    }
+    let closest = rules
+        .grants
+        .iter()
+        .enumerate()
+        .max_by_key(|(index, grant)| {
+            let (held, total) = grant.cond.satisfied_parts(case);
+            // Most conditions met, then the fewest unmet, then table order.
+            (held, usize::MAX - (total - held), usize::MAX - index)
+        })
+        .map(|(_, grant)| (grant.rule, grant.path.clone()));
+    Outcome::NoGrant { closest }
+}
+
+/// Every rule considered for the decision, in table order (Explain).
+pub fn consider(rules: &Rules, case: &CaseFacts) -> Vec<Considered> {
+    let denials = rules.denials.iter().map(|denial| Considered {
+        rule: denial.rule,
+        path: denial.path.clone(),
+        matched: denial.cond.matches(case),
+        denial: true,
+    });
+    let grants = rules.grants.iter().map(|grant| Considered {
+        rule: grant.rule,
+        path: grant.path.clone(),
+        matched: grant.cond.matches(case),
+        denial: false,
+    });
+    denials.chain(grants).collect()
+}
+
+/// Portal licence mode (R7.5, X4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LicenseMode {
+    /// Reading or editing someone else's record takes a licence (default).
+    Access,
+    /// Only editing someone else's record takes one.
+    Edit,
+}
+
+/// SPEC §7: whether an allowed action needs a concurrent licence. Internal
+/// users hold theirs from login; a customer needs one only for records that
+/// are not theirs (R7.4, R7.5).
+pub fn needs_license(ctx: &PrincipalContext, case: &CaseFacts, action: Action, mode: LicenseMode) -> bool {
+    if !ctx.kind.is_external() || action.is_create() {
+        return false;
+    }
+    let me = Some(ctx.profile);
+    let own = case.opened_by == me
+        || case.contact == me
+        || case.partner_contact == me
+        || case.owner == me
+        || case.requested_by == me
+        || (ctx.consumer.is_some() && case.consumer == ctx.consumer);
+    if own {
+        return false;
+    }
+    match mode {
+        LicenseMode::Access => true,
+        LicenseMode::Edit => action.is_write(),
+    }
+}
