@@ -33,10 +33,10 @@ pub async fn wait_until_serving(endpoints: &[(ServiceName, String)], limit: Dura
             let mut health = HealthClient::new(channel);
             loop {
                 let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
-                if let Ok(response) = health.check(request).await {
-                    if response.into_inner().status == ServingStatus::Serving as i32 {
-                        break;
-                    }
+                if let Ok(response) = health.check(request).await
+                    && response.into_inner().status == ServingStatus::Serving as i32
+                {
+                    break;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

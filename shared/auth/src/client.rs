@@ -32,10 +32,10 @@ impl ServiceTokenSource {
     /// `Bearer <token>`, renewed five minutes before it expires.
     pub fn authorization(&self) -> HeaderValue {
         let mut cached = self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((value, expires)) = cached.as_ref() {
-            if Instant::now() + RENEW_BEFORE < *expires {
-                return value.clone();
-            }
+        if let Some((value, expires)) = cached.as_ref()
+            && Instant::now() + RENEW_BEFORE < *expires
+        {
+            return value.clone();
         }
         let token = self.keys.mint_service_token(self.service, TOKEN_LIFETIME);
         let mut value = HeaderValue::from_str(&format!("Bearer {token}")).expect("a JWT is a valid header value");

@@ -255,7 +255,7 @@ impl AuthKeys {
         let mut last_error = None;
         for key in candidates {
             match try_key(key) {
-                Ok(data) => return human_from_claims(data.claims).map_err(|why| invalid(why)),
+                Ok(data) => return human_from_claims(data.claims).map_err(&invalid),
                 Err(error) => last_error = Some(error),
             }
         }

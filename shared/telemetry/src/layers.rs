@@ -198,10 +198,10 @@ where
             otel.status_code = tracing::field::Empty,
         );
         inject_context(&span.context(), request.headers_mut());
-        if let Some(authorization) = &self.authorization {
-            if !request.headers().contains_key(http::header::AUTHORIZATION) {
-                request.headers_mut().insert(http::header::AUTHORIZATION, authorization.clone());
-            }
+        if let Some(authorization) = &self.authorization
+            && !request.headers().contains_key(http::header::AUTHORIZATION)
+        {
+            request.headers_mut().insert(http::header::AUTHORIZATION, authorization.clone());
         }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);

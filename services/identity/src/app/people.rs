@@ -258,10 +258,11 @@ impl IdentityApp {
     /// Reading a profile: services, the person owning it, profile readers,
     /// and delegated admins for contacts in their scope (R4.9).
     async fn authorize_profile_read(&self, caller: &Caller, profile: &Profile, action: &str) -> CsmResult<()> {
-        if let Caller::Human(human) = caller {
-            if profile.login.is_some() && profile.login == Some(human.login_id) {
-                return Ok(());
-            }
+        if let Caller::Human(human) = caller
+            && profile.login.is_some()
+            && profile.login == Some(human.login_id)
+        {
+            return Ok(());
         }
         self.authorize_reader_or_scope(caller, profile.account, action).await
     }
@@ -278,12 +279,11 @@ impl IdentityApp {
         if PROFILE_READER_ROLES.iter().any(|role| roles.contains(*role)) {
             return Ok(());
         }
-        if let (Some(account), Some(admin)) = (account, human.profile_id) {
-            if DELEGATED_CONTACT_ADMIN_ROLES.iter().any(|role| roles.contains(*role))
-                && self.delegated_scope(admin).await?.contains(&account)
-            {
-                return Ok(());
-            }
+        if let (Some(account), Some(admin)) = (account, human.profile_id)
+            && DELEGATED_CONTACT_ADMIN_ROLES.iter().any(|role| roles.contains(*role))
+            && self.delegated_scope(admin).await?.contains(&account)
+        {
+            return Ok(());
         }
         Err(CsmError::permission_denied(
             "MISSING_ROLE",
@@ -294,10 +294,10 @@ impl IdentityApp {
 
     /// A person acting on its own login, or a people admin.
     async fn authorize_own_login(&self, caller: &Caller, login: LoginId, action: &str) -> CsmResult<()> {
-        if let Caller::Human(human) = caller {
-            if human.login_id == login {
-                return Ok(());
-            }
+        if let Caller::Human(human) = caller
+            && human.login_id == login
+        {
+            return Ok(());
         }
         self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, action).await
     }
@@ -451,14 +451,14 @@ impl IdentityApp {
             login.enabled = enabled;
         }
         if let Some(default) = update.default_profile {
-            if let Some(default) = default {
-                if !login.profile_ids.contains(&default) {
-                    return Err(CsmError::invalid_argument(
-                        "PROFILE_NOT_OF_LOGIN",
-                        format!("profile {default} does not belong to login {id}"),
-                    )
-                    .with_metadata("field", "login.default_profile_id"));
-                }
+            if let Some(default) = default
+                && !login.profile_ids.contains(&default)
+            {
+                return Err(CsmError::invalid_argument(
+                    "PROFILE_NOT_OF_LOGIN",
+                    format!("profile {default} does not belong to login {id}"),
+                )
+                .with_metadata("field", "login.default_profile_id"));
             }
             login.default_profile = default;
         }
@@ -833,15 +833,15 @@ impl IdentityApp {
         if let Some(channel) = first_forbidden_channel(kind, false, &person.channels) {
             return Err(channel_not_allowed(kind, channel));
         }
-        if let Some(manager) = person.manager {
-            if self.store.get_profile(manager).await?.is_none() {
-                return Err(CsmError::not_found("profile", manager).with_metadata("field", "manager_profile_id"));
-            }
+        if let Some(manager) = person.manager
+            && self.store.get_profile(manager).await?.is_none()
+        {
+            return Err(CsmError::not_found("profile", manager).with_metadata("field", "manager_profile_id"));
         }
-        if let Some(department) = person.department {
-            if !self.store.department_exists(department).await? {
-                return Err(CsmError::not_found("department", department).with_metadata("field", "department_id"));
-            }
+        if let Some(department) = person.department
+            && !self.store.department_exists(department).await?
+        {
+            return Err(CsmError::not_found("department", department).with_metadata("field", "department_id"));
         }
         let needs_group = kind == ProfileKind::Internal || person.channels.iter().any(|channel| channel.is_portal());
         let security_group = match person.security_group {
@@ -1031,10 +1031,10 @@ impl IdentityApp {
             if current.login.is_some() && updated.login.is_some() {
                 return Err(profile_already_on_login(id));
             }
-            if let Some(login) = updated.login {
-                if !self.store.lock_login(&mut tx, login).await? {
-                    return Err(CsmError::not_found("login", login).with_metadata("field", "profile.login_id"));
-                }
+            if let Some(login) = updated.login
+                && !self.store.lock_login(&mut tx, login).await?
+            {
+                return Err(CsmError::not_found("login", login).with_metadata("field", "profile.login_id"));
             }
             if let Some(before) = current.login {
                 self.clear_default_profile(&mut tx, before, id, now).await?;
@@ -1100,19 +1100,16 @@ impl IdentityApp {
         if update.login.is_some() && sub_profile {
             return Err(field_not_updatable("login_id", "of a consumer sub-profile is its parent's"));
         }
-        if let Some(Some(manager)) = update.manager {
-            if manager != existing.id && self.store.get_profile(manager).await?.is_none() {
-                return Err(
-                    CsmError::not_found("profile", manager).with_metadata("field", "profile.manager_profile_id")
-                );
-            }
+        if let Some(Some(manager)) = update.manager
+            && manager != existing.id
+            && self.store.get_profile(manager).await?.is_none()
+        {
+            return Err(CsmError::not_found("profile", manager).with_metadata("field", "profile.manager_profile_id"));
         }
-        if let Some(Some(department)) = update.department {
-            if !self.store.department_exists(department).await? {
-                return Err(
-                    CsmError::not_found("department", department).with_metadata("field", "profile.department_id")
-                );
-            }
+        if let Some(Some(department)) = update.department
+            && !self.store.department_exists(department).await?
+        {
+            return Err(CsmError::not_found("department", department).with_metadata("field", "profile.department_id"));
         }
         Ok(())
     }

@@ -423,7 +423,7 @@ pub mod password_hash {
     }
 
     fn unhex(text: &str) -> Option<Vec<u8>> {
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             return None;
         }
         (0..text.len()).step_by(2).map(|index| u8::from_str_radix(text.get(index..index + 2)?, 16).ok()).collect()
@@ -736,16 +736,16 @@ pub fn check_activation(login: LoginId, profile: &Profile, channel: Channel) -> 
 /// the login's default profile if it is active and holds the channel, else the
 /// first (by id) active profile holding the channel (R1.7, R1.9).
 /// `profiles` are the login's profiles.
-pub fn default_session_profile<'a>(
+pub fn default_session_profile(
     default_profile: Option<ProfileId>,
-    profiles: &'a [Profile],
+    profiles: &[Profile],
     channel: Channel,
-) -> Result<&'a Profile, ActivationError> {
+) -> Result<&Profile, ActivationError> {
     let usable = |profile: &&Profile| profile.active && profile.holds_channel(channel);
-    if let Some(default) = default_profile.and_then(|id| profiles.iter().find(|profile| profile.id == id)) {
-        if usable(&default) {
-            return Ok(default);
-        }
+    if let Some(default) = default_profile.and_then(|id| profiles.iter().find(|profile| profile.id == id))
+        && usable(&default)
+    {
+        return Ok(default);
     }
     let mut candidates: Vec<&Profile> = profiles.iter().filter(usable).collect();
     candidates.sort_by_key(|profile| profile.id);

@@ -246,10 +246,10 @@ pub(super) async fn create_login(
         }
     }
     let default_profile = errors.optional_id("default_profile_id", &request.default_profile_id, ProfileId::parse);
-    if let Some(default) = default_profile {
-        if !profile_ids.contains(&default) {
-            errors.add("default_profile_id", "must be one of profile_ids");
-        }
+    if let Some(default) = default_profile
+        && !profile_ids.contains(&default)
+    {
+        errors.add("default_profile_id", "must be one of profile_ids");
     }
     errors.finish()?;
     let password = (!request.password.is_empty()).then(|| Password::new(request.password));

@@ -803,10 +803,10 @@ fn profile_change(profile: &Profile, operation: Operation, previous: Option<&Pro
     }
     if let Some(previous) = previous {
         for ((key, now), (_, before)) in current.iter().zip(references(previous)) {
-            if *now != before {
-                if let Some(before) = before {
-                    change = change.attribute(&format!("previous_{key}"), before);
-                }
+            if *now != before
+                && let Some(before) = before
+            {
+                change = change.attribute(&format!("previous_{key}"), before);
             }
         }
     }
