@@ -5,11 +5,12 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod store;
 
 use std::future::Future;
 
 use csm_auth::ServicePolicy;
-use csm_db::{Db, Migrations};
+use csm_db::{Db, Migration, Migrations};
 use csm_proto::case_access::case_access_service_server::CaseAccessServiceServer;
 use csm_server::{Readiness, ServiceConfig};
 use csm_types::ServiceName;
@@ -25,8 +26,12 @@ pub struct CaseAccessApp {
     pub db: Db,
 }
 
+/// case-access's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations()
+    csm_changefeed::migrations().with(
+        Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
+        Migration { version: 100, description: "cases", sql: include_str!("../migrations/postgres/0100_cases.sql") },
+    )
 }
 
 /// Which services may call which case-access RPCs (static).

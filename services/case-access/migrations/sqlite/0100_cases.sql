@@ -1,0 +1,160 @@
+-- Cases and the rows the decision table looks through (SPEC §0.4, §4, §5.2–§5.3, §6).
+-- Every column a decision-table condition compares is a plain indexed column,
+-- so ListVisibleCases compiles a principal's grants into one WHERE clause
+-- (DESIGN §3 "listing = pre-filter").
+
+CREATE TABLE cases (
+    id BLOB PRIMARY KEY,                     -- v7: keyset pagination in creation order
+    number TEXT NOT NULL UNIQUE,
+    short_description TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    -- 'B2B' | 'B2C' | 'SERVICE_ORG' | 'EMPLOYEE' (R4.1), stored for the predicate
+    segment TEXT NOT NULL CHECK (segment IN ('B2B', 'B2C', 'SERVICE_ORG', 'EMPLOYEE')),
+    account_id BLOB,
+    contact_id BLOB,
+    consumer_id BLOB,
+    household_id BLOB,
+    consumer_profile_id BLOB,
+    partner_account_id BLOB,
+    partner_contact_id BLOB,
+    internal_contact_id BLOB,
+    requestor_organization_id BLOB,
+    requested_by_id BLOB,
+    opened_by_id BLOB NOT NULL,
+    service_organization_id BLOB,
+    sold_product_id BLOB,
+    install_base_item_id BLOB,
+    assignment_group_id BLOB,
+    assigned_to_id BLOB,
+    owner_id BLOB,
+    owner_group_id BLOB,
+    escalation TEXT NOT NULL DEFAULT 'UNSPECIFIED',
+    close_notes TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    closed_at TEXT
+);
+CREATE INDEX cases_account ON cases (account_id, id);
+CREATE INDEX cases_contact ON cases (contact_id, id);
+CREATE INDEX cases_consumer ON cases (consumer_id, id);
+CREATE INDEX cases_household ON cases (household_id, id);
+CREATE INDEX cases_partner_account ON cases (partner_account_id, id);
+CREATE INDEX cases_partner_contact ON cases (partner_contact_id, id);
+CREATE INDEX cases_internal_contact ON cases (internal_contact_id, id);
+CREATE INDEX cases_requestor_organization ON cases (requestor_organization_id, id);
+CREATE INDEX cases_requested_by ON cases (requested_by_id, id);
+CREATE INDEX cases_opened_by ON cases (opened_by_id, id);
+CREATE INDEX cases_owner ON cases (owner_id, id);
+CREATE INDEX cases_owner_group ON cases (owner_group_id, id);
+CREATE INDEX cases_sold_product ON cases (sold_product_id, id);
+CREATE INDEX cases_segment ON cases (segment, id);
+CREATE INDEX cases_state ON cases (state, id);
+
+CREATE TABLE case_contributor_users (
+    case_id BLOB NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    profile_id BLOB NOT NULL,
+    PRIMARY KEY (case_id, profile_id)
+);
+CREATE INDEX case_contributor_users_profile ON case_contributor_users (profile_id, case_id);
+
+CREATE TABLE case_contributor_groups (
+    case_id BLOB NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    group_id BLOB NOT NULL,
+    PRIMARY KEY (case_id, group_id)
+);
+CREATE INDEX case_contributor_groups_group ON case_contributor_groups (group_id, case_id);
+
+CREATE TABLE case_watch_list (
+    case_id BLOB NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    profile_id BLOB NOT NULL,
+    work_notes BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (case_id, profile_id, work_notes)
+);
+
+CREATE TABLE case_tasks (
+    id BLOB PRIMARY KEY,
+    case_id BLOB NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    number TEXT NOT NULL UNIQUE,
+    short_description TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    assigned_to_id BLOB,
+    assignment_group_id BLOB,
+    customer_visible BOOLEAN NOT NULL DEFAULT FALSE,
+    consumer_profile_id BLOB,
+    opened_by_id BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    closed_at TEXT
+);
+CREATE INDEX case_tasks_case ON case_tasks (case_id, id);
+CREATE INDEX case_tasks_assigned_to ON case_tasks (assigned_to_id, case_id);
+CREATE INDEX case_tasks_assignment_group ON case_tasks (assignment_group_id, case_id);
+CREATE INDEX case_tasks_opened_by ON case_tasks (opened_by_id, case_id);
+
+CREATE TABLE sold_products (
+    id BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    product_model_id BLOB,
+    account_id BLOB,
+    consumer_id BLOB,
+    household_id BLOB,
+    consumer_profile_id BLOB,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX sold_products_account ON sold_products (account_id, id);
+CREATE INDEX sold_products_consumer ON sold_products (consumer_id, id);
+
+CREATE TABLE install_base_items (
+    id BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    sold_product_id BLOB REFERENCES sold_products (id),
+    parent_id BLOB REFERENCES install_base_items (id),
+    account_id BLOB,
+    consumer_id BLOB,
+    consumer_profile_id BLOB,
+    service_organization_id BLOB,
+    asset_id BLOB,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX install_base_items_sold_product ON install_base_items (sold_product_id);
+CREATE INDEX install_base_items_account ON install_base_items (account_id, id);
+
+CREATE TABLE install_base_asset_contacts (
+    install_base_item_id BLOB NOT NULL REFERENCES install_base_items (id) ON DELETE CASCADE,
+    contact_id BLOB NOT NULL,
+    PRIMARY KEY (install_base_item_id, contact_id)
+);
+
+CREATE TABLE case_affected_install_bases (
+    case_id BLOB NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    install_base_item_id BLOB NOT NULL REFERENCES install_base_items (id),
+    PRIMARY KEY (case_id, install_base_item_id)
+);
+CREATE INDEX case_affected_install_bases_item ON case_affected_install_bases (install_base_item_id, case_id);
+
+-- Related parties of cases, sold products and install base items (R5.4–R5.11).
+-- responsibility_name is NULL for "listed" types, which grant nothing (R5.4).
+CREATE TABLE related_parties (
+    id BLOB PRIMARY KEY,
+    subject_kind TEXT NOT NULL CHECK (subject_kind IN ('case', 'sold_product', 'install_base_item')),
+    subject_id BLOB NOT NULL,
+    party_kind TEXT NOT NULL CHECK (party_kind IN ('contact', 'consumer', 'user', 'account', 'service_organization')),
+    party_id BLOB NOT NULL,
+    related_party_configuration_id BLOB,
+    related_party_type_name TEXT NOT NULL,
+    responsibility_id BLOB,
+    responsibility_name TEXT,
+    sort_order INTEGER NOT NULL DEFAULT 100,
+    created_by_id BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (subject_kind, subject_id, party_kind, party_id, related_party_type_name)
+);
+CREATE INDEX related_parties_party ON related_parties (party_kind, party_id, subject_kind, subject_id);
+CREATE INDEX related_parties_subject ON related_parties (subject_kind, subject_id);
