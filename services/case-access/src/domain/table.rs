@@ -283,26 +283,20 @@ impl Rules {
 pub fn rules(ctx: &PrincipalContext, settings: &TableSettings, action: Action) -> Rules {
     let mut rules = Rules::default();
     collect(ctx, settings, action, &mut rules);
-    match action {
-        // WRITE_FULL covers the customer and the limited action sets (R4.2).
-        Action::WriteCustomer => collect(ctx, settings, Action::WriteFull, &mut rules),
-        Action::WriteLimited => {
-            collect(ctx, settings, Action::WriteFull, &mut rules);
-            // R4.18: case_contributor_editor writes the limited set on cases it can READ otherwise.
-            if ctx.has(CASE_CONTRIBUTOR_EDITOR) {
-                let mut readable = Rules::default();
-                collect(ctx, settings, Action::Read, &mut readable);
-                for grant in readable.grants {
-                    let mut path = vec![
-                        Step::role(CASE_CONTRIBUTOR_EDITOR),
-                        Step::new(StepKind::Setting, grant.rule, "READ through"),
-                    ];
-                    path.extend(grant.path);
-                    rules.grant("R4.18", path, grant.cond);
-                }
+    // A stronger write satisfies a weaker one: WRITE_FULL ⇒ WRITE_LIMITED ⇒ WRITE_CUSTOMER.
+    if matches!(action, Action::WriteCustomer | Action::WriteLimited) {
+        collect(ctx, settings, Action::WriteFull, &mut rules);
+        // R4.18: case_contributor_editor writes the limited set on cases it can READ otherwise.
+        if ctx.has(CASE_CONTRIBUTOR_EDITOR) {
+            let mut readable = Rules::default();
+            collect(ctx, settings, Action::Read, &mut readable);
+            for grant in readable.grants {
+                let mut path =
+                    vec![Step::role(CASE_CONTRIBUTOR_EDITOR), Step::new(StepKind::Setting, grant.rule, "READ through")];
+                path.extend(grant.path);
+                rules.grant("R4.18", path, grant.cond);
             }
         }
-        _ => {}
     }
     denials(ctx, settings, &mut rules);
     rules
@@ -881,12 +875,20 @@ impl Outcome {
         matches!(self, Outcome::Allowed { .. })
     }
 
-    /// The rule id an answer names: the grant, the denial, or the closest miss ("NO_GRANT" without any).
+    /// The rule a decision names: the granting rule, the denying invariant,
+    /// or "R2.20" when no grant matched (the union had nothing to offer).
     pub fn rule(&self) -> &'static str {
         match self {
             Outcome::Allowed { rule, .. } | Outcome::Denied { rule, .. } => rule,
-            Outcome::NoGrant { closest: Some((rule, _)) } => rule,
-            Outcome::NoGrant { closest: None } => "NO_GRANT",
+            Outcome::NoGrant { .. } => "R2.20",
+        }
+    }
+
+    /// The path of an allow or a denial (empty for "R2.20").
+    pub fn path(&self) -> &[Step] {
+        match self {
+            Outcome::Allowed { path, .. } | Outcome::Denied { path, .. } => path,
+            Outcome::NoGrant { .. } => &[],
         }
     }
 }
@@ -921,6 +923,19 @@ pub fn decide(rules: &Rules, case: &CaseFacts) -> Outcome {
         })
         .map(|(_, grant)| (grant.rule, grant.path.clone()));
     Outcome::NoGrant { closest }
+}
+
+/// Decides `action` on a stored case: every write also needs READ (R4.18,
+/// the contract's union rules), so a write is refused with READ's answer
+/// when READ is refused.
+pub fn decide_action(ctx: &PrincipalContext, settings: &TableSettings, action: Action, case: &CaseFacts) -> Outcome {
+    if action.is_write() {
+        let read = decide(&rules(ctx, settings, Action::Read), case);
+        if !read.allowed() {
+            return read;
+        }
+    }
+    decide(&rules(ctx, settings, action), case)
 }
 
 /// Every rule considered for the decision, in table order (Explain).

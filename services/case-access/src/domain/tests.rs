@@ -93,6 +93,24 @@ fn nonb2x_setting_decides_who_handles_employee_cases() {
 }
 
 #[test]
+fn writes_need_read_and_stronger_writes_satisfy_weaker_ones() {
+    let agent = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [AGENT]);
+    let case = account_case(AccountId::new());
+    for action in [Action::WriteFull, Action::WriteLimited, Action::WriteCustomer] {
+        assert_eq!(check(&agent, action, &case).rule(), "T4.3.agent", "{action:?}");
+    }
+    // A Cherwell Edit right without View does not write: every write needs READ.
+    let mut editor = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, Vec::<String>::new());
+    editor.ownership.security_group = Some(SecurityGroupId::new());
+    editor.ownership.base.insert(RecordRight::Edit);
+    let settings = TableSettings::default();
+    assert!(check(&editor, Action::WriteFull, &case).allowed());
+    assert!(!decide_action(&editor, &settings, Action::WriteFull, &case).allowed());
+    editor.ownership.base.insert(RecordRight::View);
+    assert!(decide_action(&editor, &settings, Action::WriteFull, &case).allowed());
+}
+
+#[test]
 fn contributor_editor_writes_limited_only_where_it_reads() {
     let case = account_case(AccountId::new());
     let editor = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [CASE_CONTRIBUTOR_EDITOR]);
@@ -175,7 +193,8 @@ fn denial_explains_the_closest_rule() {
     let outcome = check(&k, Action::CreateSelf, &draft);
     assert_eq!(outcome, Outcome::NoGrant { closest: Some(("T4.1.customer", outcome_path(&k, &draft))) });
     let nobody = PrincipalContext::new(ProfileId::new(), PrincipalKind::Contact, Vec::<String>::new());
-    assert_eq!(check(&nobody, Action::Read, &draft).rule(), "NO_GRANT");
+    assert_eq!(check(&nobody, Action::Read, &draft), Outcome::NoGrant { closest: None });
+    assert_eq!(check(&nobody, Action::Read, &draft).rule(), "R2.20");
 }
 
 fn outcome_path(ctx: &PrincipalContext, draft: &CaseFacts) -> Vec<Step> {
