@@ -1,30 +1,31 @@
 //! The case-access service: cases, related parties, sold products and the access decision engine (SPEC §4, §5.2–§5.3).
 //!
-//! Built so far: its database, health and reflection. Every RPC of the
-//! contract answers UNIMPLEMENTED until its issue lands.
+//! Built so far: the decision table (domain), its SQL compilation (store),
+//! CreateCase, GetCase, Check and ListVisibleCases with principal contexts
+//! read through from identity, role and account-team. The other RPCs answer
+//! UNIMPLEMENTED until issue 6 lands them.
 
+pub mod app;
 pub mod domain;
 pub mod grpc;
 pub mod store;
 
 use std::future::Future;
 
-use csm_auth::ServicePolicy;
-use csm_db::{Db, Migration, Migrations};
+use csm_auth::{ServicePolicy, ServiceTokenSource};
+use csm_changefeed::ChangeFeed;
+use csm_db::{Migration, Migrations};
 use csm_proto::case_access::case_access_service_server::CaseAccessServiceServer;
-use csm_server::{Readiness, ServiceConfig};
+use csm_server::{Readiness, ServiceConfig, peer_channel};
 use csm_types::ServiceName;
 use tokio::net::TcpListener;
 
+pub use crate::app::CaseAccessApp;
+use crate::app::context::ContextSource;
 use crate::grpc::CaseAccessGrpc;
 
 pub const SERVICE: ServiceName = ServiceName::CaseAccess;
 pub const SERVICE_FQN: &str = "csm.case_access.v1.CaseAccessService";
-
-/// case-access's state.
-pub struct CaseAccessApp {
-    pub db: Db,
-}
 
 /// case-access's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
@@ -47,6 +48,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(CaseAccessServiceServer::new(CaseAccessGrpc::new(readiness.clone())));
+    let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
+    let peer = |service: ServiceName| peer_channel(config.peers.url(service), tokens.clone(), config.peer_timeout);
+    let contexts =
+        ContextSource::new(peer(ServiceName::Identity)?, peer(ServiceName::Role)?, peer(ServiceName::AccountTeam)?);
+    let identity = peer(ServiceName::Identity)?;
     csm_server::run_service(
         config,
         listener,
@@ -56,7 +62,10 @@ pub async fn run(
         service_policy(),
         routes,
         readiness,
-        move |db| async move { Ok(CaseAccessApp { db }) },
+        move |db| async move {
+            let feed = ChangeFeed::new(db.clone(), SERVICE);
+            Ok(CaseAccessApp::new(db, feed, contexts, identity))
+        },
     )
     .await
 }

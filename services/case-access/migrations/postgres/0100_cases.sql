@@ -158,3 +158,10 @@ CREATE TABLE related_parties (
 );
 CREATE INDEX related_parties_party ON related_parties (party_kind, party_id, subject_kind, subject_id);
 CREATE INDEX related_parties_subject ON related_parties (subject_kind, subject_id);
+
+-- Human-readable numbers (CS0001001, TSK0001001), one counter row per kind.
+CREATE TABLE number_counters (
+    kind TEXT PRIMARY KEY,
+    next_value BIGINT NOT NULL
+);
+INSERT INTO number_counters (kind, next_value) VALUES ('case', 1001001), ('case_task', 1001001);

@@ -3,6 +3,7 @@
 
 pub mod case;
 pub mod principal;
+pub mod record;
 pub mod table;
 
 #[cfg(test)]

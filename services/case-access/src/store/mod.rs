@@ -1,6 +1,7 @@
 //! case-access's SQL: the decision table compiled to a predicate, and the
 //! case facts a check reads.
 
+pub mod cases;
 pub mod facts;
 pub mod predicate;
 

@@ -1,0 +1,285 @@
+//! case-access's use cases: resolve the evaluated principal, build its
+//! context, decide with the decision table, create and list cases.
+//!
+//! Contexts are built per request from identity, role and account-team (read
+//! through, so every answer is at least as fresh as any token presented);
+//! the Watch-driven principal cache of DESIGN §3 is the next step.
+
+pub mod context;
+
+use csm_auth::Caller;
+use csm_changefeed::{ChangeFeed, ConsistencyToken, NewChange, Operation, append};
+use csm_db::Db;
+use csm_errors::{CsmError, CsmResult};
+use csm_peers::peer_error;
+use csm_proto::identity::GetProfileRequest;
+use csm_proto::identity::identity_service_client::IdentityServiceClient;
+use csm_server::PeerChannel;
+use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
+use tonic::Code;
+
+use crate::domain::case::CaseFacts;
+use crate::domain::principal::PrincipalContext;
+use crate::domain::record::{CaseRecord, Draft, PlanError, draft_facts, plan_create};
+use crate::domain::table::{self, Action, Outcome, Rules, TableSettings};
+use crate::store::cases::{self, CaseFilter};
+use crate::store::facts::load_case_facts;
+use context::ContextSource;
+
+/// Whether the evaluated profile may differ from the caller (contract: Principal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Mutation,
+}
+
+/// A decision with the context it was made in.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    pub action: Action,
+    pub outcome: Outcome,
+    pub requires_license: bool,
+    pub consistency_token: String,
+}
+
+pub struct CaseAccessApp {
+    pub db: Db,
+    pub feed: ChangeFeed,
+    pub contexts: ContextSource,
+    identity: IdentityServiceClient<PeerChannel>,
+    pub settings: TableSettings,
+}
+
+/// A requested freshness (contract: Consistency). Contexts are read through,
+/// so every mode is honoured; a malformed token is still refused.
+pub fn check_consistency_token(token: Option<&str>) -> CsmResult<()> {
+    match token {
+        Some(token) => token.parse::<ConsistencyToken>().map(|_| ()).map_err(|why| {
+            CsmError::invalid_argument("INVALID_CONSISTENCY_TOKEN", format!("consistency token: {why}"))
+                .with_metadata("field", "consistency.at_least_as_fresh")
+        }),
+        None => Ok(()),
+    }
+}
+
+pub fn access_denied(action: Action, outcome: &Outcome) -> CsmError {
+    CsmError::permission_denied("ACCESS_DENIED", format!("{action:?} is not allowed ({})", outcome.rule()))
+        .with_metadata("rule", outcome.rule())
+        .with_metadata("action", action_name(action))
+}
+
+pub fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Read => "READ",
+        Action::WriteFull => "WRITE_FULL",
+        Action::WriteCustomer => "WRITE_CUSTOMER",
+        Action::WriteLimited => "WRITE_LIMITED",
+        Action::CreateSelf => "CREATE_SELF",
+        Action::CreateObo => "CREATE_OBO",
+        Action::Delete => "DELETE",
+    }
+}
+
+impl CaseAccessApp {
+    pub fn new(db: Db, feed: ChangeFeed, contexts: ContextSource, identity: PeerChannel) -> Self {
+        Self { db, feed, contexts, identity: IdentityServiceClient::new(identity), settings: TableSettings::default() }
+    }
+
+    /// The profile a request is evaluated as (contract: Principal): the
+    /// caller's active profile, or `requested` for service identities (and,
+    /// for reads, callers holding `admin`).
+    pub async fn principal(
+        &self,
+        caller: &Caller,
+        requested: Option<ProfileId>,
+        access: Access,
+    ) -> CsmResult<ProfileId> {
+        match (caller, requested) {
+            (Caller::Service(_), Some(profile)) => Ok(profile),
+            (Caller::Service(service), None) => {
+                Err(CsmError::invalid_field("profile_id", format!("required when the caller is the {service} service")))
+            }
+            (Caller::Human(human), None) => human.profile_id.ok_or_else(|| {
+                CsmError::permission_denied("ACTIVE_PROFILE_REQUIRED", "the session has no active profile")
+            }),
+            (Caller::Human(human), Some(profile)) if human.profile_id == Some(profile) => Ok(profile),
+            (Caller::Human(human), Some(profile)) => {
+                let admin = match (access, human.profile_id) {
+                    (Access::Read, Some(own)) => self.context(own).await?.has(table::ADMIN),
+                    _ => false,
+                };
+                if admin {
+                    Ok(profile)
+                } else {
+                    Err(CsmError::permission_denied(
+                        "PROFILE_OVERRIDE_FORBIDDEN",
+                        "only service identities (and admins, for reads) may evaluate another profile",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The context of `profile`; an unknown profile is NOT_FOUND.
+    pub async fn context(&self, profile: ProfileId) -> CsmResult<PrincipalContext> {
+        self.contexts.build(profile).await?.ok_or_else(|| CsmError::not_found("profile", profile))
+    }
+
+    async fn token(&self) -> CsmResult<String> {
+        Ok(self.feed.token(self.feed.head().await?))
+    }
+
+    /// Decides `action` on stored case `id` for `ctx`.
+    pub async fn decide_on_case(&self, ctx: &PrincipalContext, id: CaseId, action: Action) -> CsmResult<Decided> {
+        let facts = load_case_facts(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+        Ok(self.decide_on_facts(ctx, &facts, action).await?)
+    }
+
+    async fn decide_on_facts(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action) -> CsmResult<Decided> {
+        let outcome = table::decide_action(ctx, &self.settings, action, facts);
+        let requires_license =
+            outcome.allowed() && table::needs_license(ctx, facts, action, table::LicenseMode::Access);
+        Ok(Decided { action, outcome, requires_license, consistency_token: self.token().await? })
+    }
+
+    /// The account of contact `profile`, for T4.1 CREATE_OBO ("contact of the case account").
+    async fn contact_account(&self, profile: ProfileId) -> CsmResult<Option<AccountId>> {
+        match self.identity.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
+            Ok(response) => {
+                let account = response.into_inner().profile.map(|profile| profile.account_id).unwrap_or_default();
+                Ok(uuid::Uuid::parse_str(&account).ok().map(AccountId::from_uuid))
+            }
+            Err(status) if status.code() == Code::NotFound => {
+                Err(CsmError::not_found("profile", profile).with_metadata("field", "draft.contact_id"))
+            }
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// Plans and decides a create for `ctx` without writing (Check on a new_case, and CreateCase).
+    pub async fn decide_create(
+        &self,
+        ctx: &PrincipalContext,
+        draft: &Draft,
+    ) -> CsmResult<(Decided, CaseFacts, crate::domain::record::Stamps)> {
+        let (action, stamps) = plan_create(ctx, draft)
+            .map_err(|PlanError::Inconsistent { field, why }| CsmError::invalid_field(format!("draft.{field}"), why))?;
+        let contact = draft.contact.or(stamps.contact);
+        let contact_account = match contact {
+            Some(contact) if Some(contact) != Some(ctx.profile) || ctx.account.is_none() => {
+                self.contact_account(contact).await?
+            }
+            Some(_) => ctx.account,
+            None => None,
+        };
+        if let (Some(account), Some(_)) = (draft.account, contact)
+            && contact_account != Some(account)
+        {
+            return Err(CsmError::failed_precondition(
+                "CONTACT_NOT_OF_ACCOUNT",
+                "the case contact is not a contact of the case account",
+            )
+            .with_metadata("field", "draft.contact_id"));
+        }
+        let facts = draft_facts(draft, &stamps, contact_account);
+        let decided = self.decide_on_facts(ctx, &facts, action).await?;
+        Ok((decided, facts, stamps))
+    }
+
+    /// CreateCase: decide, then insert with the change in one transaction.
+    pub async fn create_case(&self, ctx: &PrincipalContext, draft: Draft) -> CsmResult<(CaseRecord, Decided, String)> {
+        let (decided, facts, stamps) = self.decide_create(ctx, &draft).await?;
+        if !decided.outcome.allowed() {
+            return Err(access_denied(decided.action, &decided.outcome));
+        }
+        let now = csm_db::now();
+        let mut tx = self.db.begin().await?;
+        let number = cases::next_number(&mut tx, "case").await?;
+        let segment = facts.segment();
+        let record = CaseRecord {
+            id: CaseId::new(),
+            number: format!("CS{number:07}"),
+            short_description: draft.short_description,
+            description: draft.description,
+            state: "NEW".to_owned(),
+            priority: draft.priority,
+            channel: draft.channel,
+            segment,
+            account: facts.account,
+            contact: facts.contact,
+            consumer: facts.consumer,
+            household: facts.household,
+            consumer_profile: draft.consumer_profile,
+            partner_account: facts.partner_account,
+            partner_contact: facts.partner_contact,
+            internal_contact: facts.internal_contact,
+            requestor_organization: facts.requestor_organization,
+            requested_by: stamps.requested_by,
+            opened_by: stamps.opened_by,
+            service_organization: draft.service_organization,
+            sold_product: draft.sold_product,
+            install_base_item: draft.install_base_item,
+            contributor_users: Default::default(),
+            contributor_groups: Default::default(),
+            assignment_group: draft.assignment_group,
+            assigned_to: draft.assigned_to,
+            owner: draft.owner,
+            owner_group: draft.owner_group,
+            escalation: "UNSPECIFIED".to_owned(),
+            close_notes: String::new(),
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+        };
+        cases::insert_case(&mut tx, &record).await?;
+        let mut change = NewChange::new("case", record.id, Operation::Created).attribute("segment", segment.as_str());
+        if let Some(account) = record.account {
+            change = change.attribute("account_id", account);
+        }
+        let revision = append(&mut tx, &change).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok((record, decided, self.feed.token(revision)))
+    }
+
+    /// GetCase: the case if `ctx` may READ it.
+    pub async fn get_case(&self, ctx: &PrincipalContext, id: CaseId) -> CsmResult<(CaseRecord, Decided, Vec<Action>)> {
+        let facts = load_case_facts(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+        let decided = self.decide_on_facts(ctx, &facts, Action::Read).await?;
+        if !decided.outcome.allowed() {
+            return Err(access_denied(Action::Read, &decided.outcome));
+        }
+        let record = cases::get_case(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+        let permitted = [Action::Read, Action::WriteFull, Action::WriteLimited, Action::WriteCustomer, Action::Delete]
+            .into_iter()
+            .filter(|action| table::decide_action(ctx, &self.settings, *action, &facts).allowed())
+            .collect();
+        Ok((record, decided, permitted))
+    }
+
+    /// The READ rules of `ctx` (ListVisibleCases compiles them to SQL).
+    pub fn read_rules(&self, ctx: &PrincipalContext) -> Rules {
+        table::rules(ctx, &self.settings, Action::Read)
+    }
+
+    /// One page of the cases `ctx` may READ, newest first.
+    pub async fn list_visible(
+        &self,
+        ctx: &PrincipalContext,
+        filter: &CaseFilter,
+        before: Option<CaseId>,
+        limit: i64,
+    ) -> CsmResult<(Vec<(CaseRecord, bool)>, String)> {
+        let token = self.token().await?;
+        let rules = self.read_rules(ctx);
+        let page = cases::list_visible(&self.db, &rules, filter, before, limit).await?;
+        let rows = page
+            .into_iter()
+            .map(|case| {
+                let requires = table::needs_license(ctx, &case.facts(), Action::Read, table::LicenseMode::Access);
+                (case, requires)
+            })
+            .collect();
+        Ok((rows, token))
+    }
+}

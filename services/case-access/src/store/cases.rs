@@ -1,0 +1,228 @@
+//! SQL of cases: insert, read, and the visible-case page (the compiled
+//! decision table as a pre-filter, DESIGN §3).
+
+use std::collections::BTreeSet;
+
+use csm_db::{Db, DbRow, Tx, db_error, with_db, with_tx};
+use csm_errors::{CsmError, CsmResult};
+use csm_types::{AccountId, CaseId, ConsumerId, GroupId, HouseholdId, ProfileId};
+use uuid::Uuid;
+
+use super::predicate::{Bind, compile};
+use crate::domain::case::Segment;
+use crate::domain::record::CaseRecord;
+use crate::domain::table::Rules;
+
+const CASE_COLUMNS: &str = "c.id, c.number, c.short_description, c.description, c.state, c.priority, c.channel, \
+     c.segment, c.account_id, c.contact_id, c.consumer_id, c.household_id, c.consumer_profile_id, c.partner_account_id, \
+     c.partner_contact_id, c.internal_contact_id, c.requestor_organization_id, c.requested_by_id, c.opened_by_id, \
+     c.service_organization_id, c.sold_product_id, c.install_base_item_id, c.assignment_group_id, c.assigned_to_id, \
+     c.owner_id, c.owner_group_id, c.escalation, c.close_notes, c.created_at, c.updated_at, c.closed_at";
+
+pub fn segment_from_code(code: &str) -> CsmResult<Segment> {
+    Ok(match code {
+        "B2B" => Segment::B2b,
+        "B2C" => Segment::B2c,
+        "SERVICE_ORG" => Segment::ServiceOrg,
+        "EMPLOYEE" => Segment::Employee,
+        other => return Err(CsmError::internal(format!("unknown segment {other:?}"))),
+    })
+}
+
+fn case_from_row(row: &impl DbRow) -> CsmResult<CaseRecord> {
+    let id = |column: &str| row.opt_uuid(column).map_err(db_error);
+    let text = |column: &str| row.text(column).map_err(db_error);
+    Ok(CaseRecord {
+        id: CaseId::from_uuid(row.uuid("id").map_err(db_error)?),
+        number: text("number")?,
+        short_description: text("short_description")?,
+        description: text("description")?,
+        state: text("state")?,
+        priority: text("priority")?,
+        channel: text("channel")?,
+        segment: segment_from_code(&text("segment")?)?,
+        account: id("account_id")?.map(AccountId::from_uuid),
+        contact: id("contact_id")?.map(ProfileId::from_uuid),
+        consumer: id("consumer_id")?.map(ConsumerId::from_uuid),
+        household: id("household_id")?.map(HouseholdId::from_uuid),
+        consumer_profile: id("consumer_profile_id")?.map(ProfileId::from_uuid),
+        partner_account: id("partner_account_id")?.map(AccountId::from_uuid),
+        partner_contact: id("partner_contact_id")?.map(ProfileId::from_uuid),
+        internal_contact: id("internal_contact_id")?.map(ProfileId::from_uuid),
+        requestor_organization: id("requestor_organization_id")?,
+        requested_by: id("requested_by_id")?.map(ProfileId::from_uuid),
+        opened_by: ProfileId::from_uuid(row.uuid("opened_by_id").map_err(db_error)?),
+        service_organization: id("service_organization_id")?,
+        sold_product: id("sold_product_id")?,
+        install_base_item: id("install_base_item_id")?,
+        contributor_users: BTreeSet::new(),
+        contributor_groups: BTreeSet::new(),
+        assignment_group: id("assignment_group_id")?.map(GroupId::from_uuid),
+        assigned_to: id("assigned_to_id")?.map(ProfileId::from_uuid),
+        owner: id("owner_id")?.map(ProfileId::from_uuid),
+        owner_group: id("owner_group_id")?.map(GroupId::from_uuid),
+        escalation: text("escalation")?,
+        close_notes: text("close_notes")?,
+        created_at: row.timestamp("created_at").map_err(db_error)?,
+        updated_at: row.timestamp("updated_at").map_err(db_error)?,
+        closed_at: row.opt_timestamp("closed_at").map_err(db_error)?,
+    })
+}
+
+/// Takes the next number of `kind` ("case", "case_task") in `tx` (first statement: the write lock).
+pub async fn next_number(tx: &mut Tx, kind: &str) -> CsmResult<i64> {
+    with_tx!(tx, |tx| {
+        let row = sqlx::query(
+            "UPDATE number_counters SET next_value = next_value + 1 WHERE kind = $1 RETURNING next_value - 1 AS taken",
+        )
+        .bind(kind)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        row.int("taken").map_err(db_error)
+    })
+}
+
+/// Inserts `case` (its contributor sets are empty at creation).
+pub async fn insert_case(tx: &mut Tx, case: &CaseRecord) -> CsmResult<()> {
+    let uuid = |id: Option<Uuid>| id;
+    with_tx!(tx, |tx| {
+        sqlx::query(
+            "INSERT INTO cases (id, number, short_description, description, state, priority, channel, segment, \
+             account_id, contact_id, consumer_id, household_id, consumer_profile_id, partner_account_id, \
+             partner_contact_id, internal_contact_id, requestor_organization_id, requested_by_id, opened_by_id, \
+             service_organization_id, sold_product_id, install_base_item_id, assignment_group_id, assigned_to_id, \
+             owner_id, owner_group_id, escalation, close_notes, created_at, updated_at, closed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+             $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+        )
+        .bind(case.id.as_uuid())
+        .bind(&case.number)
+        .bind(&case.short_description)
+        .bind(&case.description)
+        .bind(&case.state)
+        .bind(&case.priority)
+        .bind(&case.channel)
+        .bind(case.segment.as_str())
+        .bind(uuid(case.account.map(Into::into)))
+        .bind(uuid(case.contact.map(Into::into)))
+        .bind(uuid(case.consumer.map(Into::into)))
+        .bind(uuid(case.household.map(Into::into)))
+        .bind(uuid(case.consumer_profile.map(Into::into)))
+        .bind(uuid(case.partner_account.map(Into::into)))
+        .bind(uuid(case.partner_contact.map(Into::into)))
+        .bind(uuid(case.internal_contact.map(Into::into)))
+        .bind(case.requestor_organization)
+        .bind(uuid(case.requested_by.map(Into::into)))
+        .bind(case.opened_by.as_uuid())
+        .bind(case.service_organization)
+        .bind(case.sold_product)
+        .bind(case.install_base_item)
+        .bind(uuid(case.assignment_group.map(Into::into)))
+        .bind(uuid(case.assigned_to.map(Into::into)))
+        .bind(uuid(case.owner.map(Into::into)))
+        .bind(uuid(case.owner_group.map(Into::into)))
+        .bind(&case.escalation)
+        .bind(&case.close_notes)
+        .bind(case.created_at)
+        .bind(case.updated_at)
+        .bind(case.closed_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    });
+    Ok(())
+}
+
+/// Case `id` with its contributor sets, or `None`.
+pub async fn get_case(db: &Db, id: CaseId) -> CsmResult<Option<CaseRecord>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = $1");
+    with_db!(db, |pool| {
+        let Some(row) = sqlx::query(&sql).bind(id.as_uuid()).fetch_optional(pool).await.map_err(db_error)? else {
+            return Ok(None);
+        };
+        let mut case = case_from_row(&row)?;
+        for row in sqlx::query("SELECT profile_id FROM case_contributor_users WHERE case_id = $1")
+            .bind(id.as_uuid())
+            .fetch_all(pool)
+            .await
+            .map_err(db_error)?
+        {
+            case.contributor_users.insert(ProfileId::from_uuid(row.uuid("profile_id").map_err(db_error)?));
+        }
+        for row in sqlx::query("SELECT group_id FROM case_contributor_groups WHERE case_id = $1")
+            .bind(id.as_uuid())
+            .fetch_all(pool)
+            .await
+            .map_err(db_error)?
+        {
+            case.contributor_groups.insert(GroupId::from_uuid(row.uuid("group_id").map_err(db_error)?));
+        }
+        Ok(Some(case))
+    })
+}
+
+/// Filters of ListVisibleCases (ANDed; empty = all).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    pub states: Vec<String>,
+    pub account: Option<AccountId>,
+    pub sold_product: Option<Uuid>,
+    pub segments: Vec<Segment>,
+}
+
+/// One page of the cases `visible` (a principal's READ rules) allows that
+/// match `filter`, newest first (case id descending), strictly before
+/// `before` when given.
+pub async fn list_visible(
+    db: &Db,
+    visible: &Rules,
+    filter: &CaseFilter,
+    before: Option<CaseId>,
+    limit: i64,
+) -> CsmResult<Vec<CaseRecord>> {
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
+    let next = |binds: &mut Vec<Bind>, value: Bind| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    if let Some(before) = before {
+        clauses.push(format!("c.id < {}", next(&mut binds, Bind::Uuid(*before.as_uuid()))));
+    }
+    if !filter.states.is_empty() {
+        let list: Vec<String> = filter.states.iter().map(|state| next(&mut binds, Bind::Text(state.clone()))).collect();
+        clauses.push(format!("c.state IN ({})", list.join(", ")));
+    }
+    if let Some(account) = filter.account {
+        clauses.push(format!("c.account_id = {}", next(&mut binds, Bind::Uuid(*account.as_uuid()))));
+    }
+    if let Some(sold_product) = filter.sold_product {
+        clauses.push(format!("c.sold_product_id = {}", next(&mut binds, Bind::Uuid(sold_product))));
+    }
+    if !filter.segments.is_empty() {
+        let list: Vec<String> =
+            filter.segments.iter().map(|segment| next(&mut binds, Bind::Text(segment.as_str().to_owned()))).collect();
+        clauses.push(format!("c.segment IN ({})", list.join(", ")));
+    }
+    // The predicate's placeholders follow the filters'.
+    let visible = compile(visible, binds.len() + 1);
+    clauses.push(visible.sql);
+    binds.extend(visible.binds);
+    let sql = format!(
+        "SELECT {CASE_COLUMNS} FROM cases c WHERE {} ORDER BY c.id DESC LIMIT {}",
+        clauses.join(" AND "),
+        limit.max(1)
+    );
+    with_db!(db, |pool| {
+        let mut query = sqlx::query(&sql);
+        for bind in &binds {
+            query = match bind {
+                Bind::Uuid(value) => query.bind(*value),
+                Bind::Text(value) => query.bind(value.clone()),
+            };
+        }
+        let rows = query.fetch_all(pool).await.map_err(db_error)?;
+        rows.iter().map(case_from_row).collect()
+    })
+}
