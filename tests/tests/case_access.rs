@@ -1,0 +1,356 @@
+//! case-access over real gRPC: case creation per role (R4.1, R4.14, T4.1,
+//! T4.3), Check and ListVisibleCases from the same decision table, the B2B/B2C
+//! agent partition (R4.3), and the principal contexts read from identity, role
+//! and account-team. Each test runs on SQLite and on PostgreSQL.
+
+use std::collections::BTreeSet;
+
+use csm_proto::case_access as pb;
+use csm_proto::identity as id_pb;
+use csm_tests::{Suite, backend_test, reason_of, violated_fields};
+use csm_types::{LoginId, ProfileId};
+use tonic::Code;
+
+const CUSTOMER: &str = "sn_customerservice.customer";
+const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
+const AGENT: &str = "sn_customerservice_agent";
+const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
+const SELF_CONTRIBUTOR: &str = "sn_customerservice.self_contributor";
+
+// ------------------------------------------------------------------ world
+
+async fn account(suite: &Suite, name: &str, parent: Option<&str>) -> String {
+    let token = suite.admin_token();
+    suite
+        .identity(Some(&token))
+        .create_account(id_pb::CreateAccountRequest {
+            request_id: String::new(),
+            name: name.to_owned(),
+            kind: id_pb::AccountKind::Customer as i32,
+            parent_account_id: parent.unwrap_or_default().to_owned(),
+        })
+        .await
+        .expect("create account")
+        .into_inner()
+        .account
+        .unwrap()
+        .account_id
+}
+
+fn details(first: &str) -> Option<id_pb::PersonDetails> {
+    Some(id_pb::PersonDetails {
+        first_name: first.to_owned(),
+        last_name: "Case".to_owned(),
+        email: format!("{}.{}@example.com", first.to_lowercase(), uuid::Uuid::now_v7().simple()),
+        ..Default::default()
+    })
+}
+
+/// A contact of `account` holding `roles`, and a token acting as it.
+async fn contact(suite: &Suite, account: &str, first: &str, roles: &[&str]) -> (ProfileId, String) {
+    let token = suite.admin_token();
+    let profile = suite
+        .identity(Some(&token))
+        .create_contact(id_pb::CreateContactRequest {
+            account_id: account.to_owned(),
+            details: details(first),
+            ..Default::default()
+        })
+        .await
+        .expect("create contact")
+        .into_inner()
+        .profile
+        .unwrap();
+    let profile = ProfileId::parse(&profile.profile_id).unwrap();
+    for role in roles {
+        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
+    }
+    (profile, suite.token_for(LoginId::new(), Some(profile)))
+}
+
+/// An employee holding `roles`, and a token acting as it.
+async fn employee(suite: &Suite, first: &str, roles: &[&str]) -> (ProfileId, String) {
+    let token = suite.admin_token();
+    let profile = suite
+        .identity(Some(&token))
+        .create_employee(id_pb::CreateEmployeeRequest {
+            details: details(first),
+            title: "Agent".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("create employee")
+        .into_inner()
+        .profile
+        .unwrap();
+    let profile = ProfileId::parse(&profile.profile_id).unwrap();
+    for role in roles {
+        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
+    }
+    (profile, suite.token_for(LoginId::new(), Some(profile)))
+}
+
+async fn consumer(suite: &Suite, name: &str) -> String {
+    let token = suite.admin_token();
+    suite
+        .identity(Some(&token))
+        .create_consumer(id_pb::CreateConsumerRequest {
+            display_name: name.to_owned(),
+            details: details(name),
+            ..Default::default()
+        })
+        .await
+        .expect("create consumer")
+        .into_inner()
+        .consumer
+        .unwrap()
+        .consumer_id
+}
+
+fn draft(create_for: pb::CreateFor, account: &str, consumer: &str) -> pb::CaseDraft {
+    pb::CaseDraft {
+        create_for: create_for as i32,
+        short_description: "Printer on fire".to_owned(),
+        account_id: account.to_owned(),
+        consumer_id: consumer.to_owned(),
+        ..Default::default()
+    }
+}
+
+async fn create(suite: &Suite, token: &str, draft: pb::CaseDraft) -> Result<pb::CreateCaseResponse, tonic::Status> {
+    suite
+        .case_access(Some(token))
+        .create_case(pb::CreateCaseRequest { draft: Some(draft), ..Default::default() })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn check(suite: &Suite, token: &str, case_id: &str, action: pb::Action) -> pb::Decision {
+    suite
+        .case_access(Some(token))
+        .check(pb::CheckRequest {
+            target: Some(pb::Target { resource: Some(pb::target::Resource::CaseId(case_id.to_owned())) }),
+            action: action as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .decision
+        .unwrap()
+}
+
+async fn visible(suite: &Suite, token: &str, page_size: i32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .case_access(Some(token))
+            .list_visible_cases(pb::ListVisibleCasesRequest { page_size, page_token, ..Default::default() })
+            .await
+            .expect("list visible cases")
+            .into_inner();
+        ids.extend(page.cases.into_iter().map(|case| case.support_case.unwrap().case_id));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+// ------------------------------------------------------------------ rules
+
+backend_test!(r4_1_segment_follows_the_customer_fields, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT, CONSUMER_AGENT]).await;
+    let b2b = create(suite, &agent, draft(pb::CreateFor::Account, &a, "")).await.unwrap();
+    assert_eq!(b2b.support_case.unwrap().segment, pb::Segment::B2b as i32);
+    let c = consumer(suite, "Cleo").await;
+    let b2c = create(suite, &agent, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap();
+    assert_eq!(b2c.support_case.unwrap().segment, pb::Segment::B2c as i32);
+    // B2B2C: account and consumer → B2B.
+    let b2b2c = create(suite, &agent, draft(pb::CreateFor::Account, &a, &c)).await.unwrap();
+    assert_eq!(b2b2c.support_case.unwrap().segment, pb::Segment::B2b as i32);
+    // Fields inconsistent with the option: INVALID_ARGUMENT naming the field.
+    let status = create(suite, &agent, draft(pb::CreateFor::Consumer, &a, &c)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["draft.account_id".to_owned()]);
+});
+
+backend_test!(t4_1_customer_reads_its_own_cases_only, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let (k, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
+    let (_, colleague) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
+    let created = create(suite, &customer, draft(pb::CreateFor::Account, &a, "")).await.unwrap();
+    let case = created.support_case.unwrap();
+    assert_eq!(case.contact_id, k.to_string(), "contact := me for a customer's own case");
+    let decision = created.decision.unwrap();
+    assert_eq!(decision.action, pb::Action::CreateSelf as i32);
+    assert_eq!(decision.rule, "T4.1.customer");
+    let read = check(suite, &customer, &case.case_id, pb::Action::Read).await;
+    assert!(read.allowed);
+    assert_eq!(read.rule, "T4.1.customer");
+    assert!(check(suite, &customer, &case.case_id, pb::Action::WriteCustomer).await.allowed);
+    assert!(!check(suite, &customer, &case.case_id, pb::Action::WriteFull).await.allowed);
+    let denied = check(suite, &colleague, &case.case_id, pb::Action::Read).await;
+    assert!(!denied.allowed);
+    assert_eq!(denied.rule, "R2.20");
+    let status = suite
+        .case_access(Some(&colleague))
+        .get_case(pb::GetCaseRequest { case_id: case.case_id.clone(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason_of(&status), "ACCESS_DENIED");
+    // A customer cannot create for an account that is not its own (no CR yet).
+    let other = account(suite, "Other", None).await;
+    let status = create(suite, &customer, draft(pb::CreateFor::Account, &other, "")).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+});
+
+backend_test!(t4_1_customer_admin_sees_descendants_not_ancestors, |suite| {
+    let parent = account(suite, "Holding", None).await;
+    let own = account(suite, "Acme", Some(&parent)).await;
+    let child = account(suite, "Acme Labs", Some(&own)).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let mut cases = Vec::new();
+    for account in [&parent, &own, &child] {
+        cases.push(
+            create(suite, &agent, draft(pb::CreateFor::Account, account, ""))
+                .await
+                .unwrap()
+                .support_case
+                .unwrap()
+                .case_id,
+        );
+    }
+    let (_, admin) = contact(suite, &own, "Ada", &[CUSTOMER, CUSTOMER_ADMIN]).await;
+    assert!(!check(suite, &admin, &cases[0], pb::Action::Read).await.allowed, "X5: no ancestors");
+    for case in &cases[1..] {
+        let decision = check(suite, &admin, case, pb::Action::Read).await;
+        assert!(decision.allowed);
+        assert_eq!(decision.rule, "T4.1.customer_admin");
+        assert!(decision.path.iter().any(|step| step.kind == pb::PathStepKind::Account as i32));
+    }
+    let listed: BTreeSet<String> = visible(suite, &admin, 1).await.into_iter().collect();
+    assert_eq!(listed, cases[1..].iter().cloned().collect());
+});
+
+backend_test!(r4_3_b2b_and_b2c_agents_are_partitioned, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let c = consumer(suite, "Cleo").await;
+    let (_, manager) = employee(suite, "Max", &[AGENT, CONSUMER_AGENT]).await;
+    let (_, b2b_agent) = employee(suite, "Bea", &[AGENT]).await;
+    let (_, b2c_agent) = employee(suite, "Cal", &[CONSUMER_AGENT]).await;
+    let b2b =
+        create(suite, &manager, draft(pb::CreateFor::Account, &a, "")).await.unwrap().support_case.unwrap().case_id;
+    let b2c =
+        create(suite, &manager, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap().support_case.unwrap().case_id;
+    assert_eq!(check(suite, &b2b_agent, &b2b, pb::Action::WriteFull).await.rule, "T4.3.agent");
+    let denied = check(suite, &b2b_agent, &b2c, pb::Action::Read).await;
+    assert!(!denied.allowed);
+    assert_eq!(denied.rule, "R4.3");
+    assert_eq!(check(suite, &b2c_agent, &b2c, pb::Action::Read).await.rule, "T4.3.consumer_agent");
+    assert_eq!(check(suite, &b2c_agent, &b2b, pb::Action::Read).await.rule, "R4.3");
+    for case in [&b2b, &b2c] {
+        assert!(check(suite, &manager, case, pb::Action::WriteFull).await.allowed);
+    }
+    assert_eq!(visible(suite, &b2b_agent, 100).await, vec![b2b.clone()]);
+    assert_eq!(visible(suite, &b2c_agent, 100).await, vec![b2c.clone()]);
+    assert_eq!(visible(suite, &manager, 100).await, vec![b2c, b2b], "newest first");
+    // A B2B agent cannot create consumer cases.
+    let status = create(suite, &b2b_agent, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap_err();
+    assert_eq!(reason_of(&status), "ACCESS_DENIED");
+});
+
+backend_test!(r4_14_self_contributor_creates_only_for_itself, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let (me, contributor) = employee(suite, "Sam", &[SELF_CONTRIBUTOR]).await;
+    let status = create(suite, &contributor, draft(pb::CreateFor::Account, &a, "")).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let created = create(suite, &contributor, draft(pb::CreateFor::Myself, "", "")).await.unwrap();
+    let case = created.support_case.unwrap();
+    assert_eq!(case.segment, pb::Segment::Employee as i32);
+    assert_eq!(case.requested_by_profile_id, me.to_string());
+    assert_eq!(created.decision.unwrap().rule, "T4.4.self_contributor");
+    assert!(check(suite, &contributor, &case.case_id, pb::Action::Read).await.allowed);
+});
+
+backend_test!(listing_agrees_with_checking_over_grpc, |suite| {
+    let parent = account(suite, "Holding", None).await;
+    let a = account(suite, "Acme", Some(&parent)).await;
+    let b = account(suite, "Beta", None).await;
+    let c = consumer(suite, "Cleo").await;
+    let (_, manager) = employee(suite, "Max", &[AGENT, CONSUMER_AGENT]).await;
+    let (_, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
+    let (_, admin) = contact(suite, &parent, "Ada", &[CUSTOMER, CUSTOMER_ADMIN]).await;
+    let (_, b2c_agent) = employee(suite, "Cal", &[CONSUMER_AGENT]).await;
+    let mut all = Vec::new();
+    for (token, draft) in [
+        (&manager, draft(pb::CreateFor::Account, &a, "")),
+        (&manager, draft(pb::CreateFor::Account, &b, "")),
+        (&manager, draft(pb::CreateFor::Consumer, "", &c)),
+        (&customer, draft(pb::CreateFor::Account, &a, "")),
+        (&admin, draft(pb::CreateFor::Account, &parent, "")),
+        (&manager, draft(pb::CreateFor::Account, &parent, &c)),
+    ] {
+        all.push(create(suite, token, draft).await.unwrap().support_case.unwrap().case_id);
+    }
+    for token in [&manager, &customer, &admin, &b2c_agent] {
+        let listed: BTreeSet<String> = visible(suite, token, 2).await.into_iter().collect();
+        let mut allowed = BTreeSet::new();
+        for case in &all {
+            if check(suite, token, case, pb::Action::Read).await.allowed {
+                allowed.insert(case.clone());
+            }
+        }
+        assert_eq!(listed, allowed);
+    }
+});
+
+backend_test!(case_access_rejects_bad_input_precisely, |suite| {
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let status =
+        create(suite, &agent, pb::CaseDraft { account_id: "nope".to_owned(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let mut fields = violated_fields(&status);
+    fields.sort();
+    assert_eq!(fields, vec!["draft.account_id".to_owned(), "draft.short_description".to_owned()]);
+    let status = suite
+        .case_access(Some(&agent))
+        .check(pb::CheckRequest {
+            target: Some(pb::Target { resource: Some(pb::target::Resource::CaseId(uuid::Uuid::now_v7().to_string())) }),
+            action: pb::Action::Read as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(reason_of(&status), "CASE_NOT_FOUND");
+    let status = suite
+        .case_access(Some(&agent))
+        .list_visible_cases(pb::ListVisibleCasesRequest { page_token: "garbage".to_owned(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = suite
+        .case_access(Some(&agent))
+        .get_case(pb::GetCaseRequest {
+            case_id: uuid::Uuid::now_v7().to_string(),
+            consistency: Some(csm_proto::common::Consistency {
+                requirement: Some(csm_proto::common::consistency::Requirement::AtLeastAsFresh("soon".to_owned())),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&status), "INVALID_CONSISTENCY_TOKEN");
+    // Evaluating another profile is for services (and admins, for reads) only.
+    let (other, _) = employee(suite, "Oli", &[]).await;
+    let status = suite
+        .case_access(Some(&agent))
+        .list_visible_cases(pb::ListVisibleCasesRequest { profile_id: other.to_string(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&status), "PROFILE_OVERRIDE_FORBIDDEN");
+});
