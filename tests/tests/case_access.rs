@@ -354,3 +354,68 @@ backend_test!(case_access_rejects_bad_input_precisely, |suite| {
         .unwrap_err();
     assert_eq!(reason_of(&status), "PROFILE_OVERRIDE_FORBIDDEN");
 });
+
+async fn check_at(suite: &Suite, token: &str, case_id: &str, consistency_token: &str) -> pb::Decision {
+    suite
+        .case_access(Some(token))
+        .check(pb::CheckRequest {
+            target: Some(pb::Target { resource: Some(pb::target::Resource::CaseId(case_id.to_owned())) }),
+            action: pb::Action::Read as i32,
+            consistency: Some(csm_proto::common::Consistency {
+                requirement: Some(csm_proto::common::consistency::Requirement::AtLeastAsFresh(
+                    consistency_token.to_owned(),
+                )),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .decision
+        .unwrap()
+}
+
+backend_test!(r2_21_a_revoke_token_never_lets_the_revoked_grant_allow, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let (_, manager) = employee(suite, "Max", &[AGENT, CONSUMER_AGENT]).await;
+    let case =
+        create(suite, &manager, draft(pb::CreateFor::Account, &a, "")).await.unwrap().support_case.unwrap().case_id;
+    let (agent_profile, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let admin = suite.admin_token();
+    // A burst of grants and revokes: every answer given at a mutation's token reflects that mutation.
+    for round in 0..8 {
+        // Warm the cache with an allowing context.
+        assert!(check(suite, &agent, &case, pb::Action::Read).await.allowed, "round {round}");
+        let revoked = suite
+            .role(Some(&admin))
+            .revoke_role(csm_proto::role::RevokeRoleRequest {
+                profile_id: agent_profile.to_string(),
+                role: AGENT.to_owned(),
+            })
+            .await
+            .expect("revoke")
+            .into_inner()
+            .consistency_token;
+        let decision = check_at(suite, &agent, &case, &revoked).await;
+        assert!(!decision.allowed, "round {round}: the revoke's token must see the revoke");
+        let granted = suite.assign_role(agent_profile, AGENT).await.unwrap();
+        assert!(check_at(suite, &agent, &case, &granted).await.allowed, "round {round}: and the re-grant");
+    }
+    // Without a token the revoke is seen within R2.21's second.
+    suite
+        .role(Some(&admin))
+        .revoke_role(csm_proto::role::RevokeRoleRequest {
+            profile_id: agent_profile.to_string(),
+            role: AGENT.to_owned(),
+        })
+        .await
+        .expect("revoke");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        if !check(suite, &agent, &case, pb::Action::Read).await.allowed {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the revoke was not visible within a second");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+});

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::CaseAccessApp;
-use crate::app::{Access, Decided, check_consistency_token};
+use crate::app::{Access, Decided, freshness};
 use crate::domain::case::Segment;
 use crate::domain::record::{CaseRecord, CreateFor, Draft, STATES};
 use crate::domain::table::{Action, Outcome, Step, StepKind};
@@ -247,10 +247,11 @@ fn draft_from_proto(draft: &pb::CaseDraft, errors: &mut FieldErrors) -> Draft {
     }
 }
 
-fn consistency_token(consistency: &Option<common::Consistency>) -> Option<&str> {
+fn freshness_of(consistency: &Option<common::Consistency>) -> Result<crate::app::cache::Freshness, CsmError> {
     match consistency.as_ref().and_then(|c| c.requirement.as_ref()) {
-        Some(common::consistency::Requirement::AtLeastAsFresh(token)) => Some(token.as_str()),
-        _ => None,
+        Some(common::consistency::Requirement::AtLeastAsFresh(token)) => freshness(Some(token), false),
+        Some(common::consistency::Requirement::FullyConsistent(true)) => freshness(None, true),
+        _ => freshness(None, false),
     }
 }
 
@@ -280,7 +281,8 @@ impl CaseAccessService for CaseAccessGrpc {
         errors.finish()?;
         let draft = validated(draft)?;
         let profile = app.principal(&caller, profile, Access::Mutation).await?;
-        let ctx = app.context(profile).await?;
+        // A mutation decides on fresh data.
+        let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
         let (case, decided, consistency_token) = app.create_case(&ctx, draft).await?;
         Ok(Response::new(pb::CreateCaseResponse {
             support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
@@ -297,9 +299,9 @@ impl CaseAccessService for CaseAccessGrpc {
         let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
         let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
         errors.finish()?;
-        check_consistency_token(consistency_token(&request.consistency))?;
+        let freshness = freshness_of(&request.consistency)?;
         let profile = app.principal(&caller, profile, Access::Read).await?;
-        let ctx = app.context(profile).await?;
+        let ctx = app.context(profile, &freshness).await?;
         let (case, decided, permitted) = app.get_case(&ctx, validated(case)?).await?;
         Ok(Response::new(pb::GetCaseResponse {
             support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
@@ -356,9 +358,9 @@ impl CaseAccessService for CaseAccessGrpc {
             ),
             None => None,
         };
-        check_consistency_token(consistency_token(&request.consistency))?;
+        let freshness = freshness_of(&request.consistency)?;
         let profile = app.principal(&caller, profile, Access::Read).await?;
-        let ctx = app.context(profile).await?;
+        let ctx = app.context(profile, &freshness).await?;
         let (rows, consistency_token) = app.list_visible(&ctx, &filter, before, page.fetch_limit()).await?;
         let (rows, next_page_token) = page.finish(rows, |(case, _)| case.id.to_string());
         let external = ctx.kind.is_external();
@@ -404,9 +406,9 @@ impl CaseAccessService for CaseAccessGrpc {
             None => errors.add("target", "is required"),
         }
         errors.finish()?;
-        check_consistency_token(consistency_token(&request.consistency))?;
+        let freshness = freshness_of(&request.consistency)?;
         let profile = app.principal(&caller, profile, Access::Read).await?;
-        let ctx = app.context(profile).await?;
+        let ctx = app.context(profile, &freshness).await?;
         let decided = match (case, draft) {
             (Some(case), _) => app.decide_on_case(&ctx, case, validated(action)?).await?,
             (None, Some(draft)) => {

@@ -5,19 +5,23 @@
 //! with UNAVAILABLE — a decision never falls back to a partial context.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
 
 use csm_errors::{CsmError, CsmResult};
 use csm_peers::{RolePeer, peer_error};
 use csm_proto::account_team::GetPrincipalRelationshipsRequest;
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
 use csm_proto::account_team::team_member::Team;
+use csm_proto::common::Change;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_proto::identity::{
     HouseholdMemberStatus, ListAccountDescendantsRequest, ListHouseholdMembersRequest, ProfileKind,
     ResolvePrincipalRequest, resolve_principal_request,
 };
+use csm_proto::role::role_service_client::RoleServiceClient;
 use csm_server::PeerChannel;
 use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ServiceName};
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -30,8 +34,12 @@ const PAGE: i32 = 1000;
 pub struct ContextSource {
     identity: IdentityServiceClient<PeerChannel>,
     roles: RolePeer,
+    role_client: RoleServiceClient<PeerChannel>,
     account_team: AccountTeamServiceClient<PeerChannel>,
 }
+
+/// A followed change feed.
+pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<Change, tonic::Status>> + Send>>;
 
 fn parse_uuid(service: ServiceName, field: &str, value: &str) -> CsmResult<Option<Uuid>> {
     if value.is_empty() {
@@ -46,9 +54,51 @@ impl ContextSource {
     pub fn new(identity: PeerChannel, roles: PeerChannel, account_team: PeerChannel) -> Self {
         Self {
             identity: IdentityServiceClient::new(identity),
-            roles: RolePeer::new(roles),
+            roles: RolePeer::new(roles.clone()),
+            role_client: RoleServiceClient::new(roles),
             account_team: AccountTeamServiceClient::new(account_team),
         }
+    }
+
+    /// Follows `feed` from after `from_revision` (identity, role or account-team).
+    pub async fn watch(&self, feed: ServiceName, from_revision: u64) -> CsmResult<ChangeStream> {
+        fn changes<T: Send + 'static>(stream: tonic::Streaming<T>, change: fn(T) -> Option<Change>) -> ChangeStream {
+            Box::pin(stream.filter_map(move |item| match item {
+                Ok(message) => change(message).map(Ok),
+                Err(status) => Some(Err(status)),
+            }))
+        }
+        let stream = match feed {
+            ServiceName::Identity => changes(
+                self.identity
+                    .clone()
+                    .watch(csm_proto::identity::WatchRequest { from_revision, entity_types: Vec::new() })
+                    .await
+                    .map_err(|status| peer_error(feed, status))?
+                    .into_inner(),
+                |message| message.change,
+            ),
+            ServiceName::Role => changes(
+                self.role_client
+                    .clone()
+                    .watch(csm_proto::role::WatchRequest { from_revision })
+                    .await
+                    .map_err(|status| peer_error(feed, status))?
+                    .into_inner(),
+                |message| message.change,
+            ),
+            ServiceName::AccountTeam => changes(
+                self.account_team
+                    .clone()
+                    .watch(csm_proto::account_team::WatchRequest { from_revision })
+                    .await
+                    .map_err(|status| peer_error(feed, status))?
+                    .into_inner(),
+                |message| message.change,
+            ),
+            other => return Err(CsmError::internal(format!("case-access does not watch {other}"))),
+        };
+        Ok(stream)
     }
 
     /// The context of `profile`, or `None` when identity does not know it.

@@ -1,11 +1,13 @@
 //! case-access's use cases: resolve the evaluated principal, build its
 //! context, decide with the decision table, create and list cases.
 //!
-//! Contexts are built per request from identity, role and account-team (read
-//! through, so every answer is at least as fresh as any token presented);
-//! the Watch-driven principal cache of DESIGN §3 is the next step.
+//! Contexts come from the Watch-invalidated principal cache ([`cache`]),
+//! built on a miss from identity, role and account-team (DESIGN §3).
 
+pub mod cache;
 pub mod context;
+
+use std::sync::Arc;
 
 use csm_auth::Caller;
 use csm_changefeed::{ChangeFeed, ConsistencyToken, NewChange, Operation, append};
@@ -24,6 +26,7 @@ use crate::domain::record::{CaseRecord, Draft, PlanError, draft_facts, plan_crea
 use crate::domain::table::{self, Action, Outcome, Rules, TableSettings};
 use crate::store::cases::{self, CaseFilter};
 use crate::store::facts::load_case_facts;
+use cache::{ContextCache, Freshness};
 use context::ContextSource;
 
 /// Whether the evaluated profile may differ from the caller (contract: Principal).
@@ -45,20 +48,20 @@ pub struct Decided {
 pub struct CaseAccessApp {
     pub db: Db,
     pub feed: ChangeFeed,
-    pub contexts: ContextSource,
+    pub contexts: Arc<ContextCache>,
     identity: IdentityServiceClient<PeerChannel>,
     pub settings: TableSettings,
 }
 
-/// A requested freshness (contract: Consistency). Contexts are read through,
-/// so every mode is honoured; a malformed token is still refused.
-pub fn check_consistency_token(token: Option<&str>) -> CsmResult<()> {
-    match token {
-        Some(token) => token.parse::<ConsistencyToken>().map(|_| ()).map_err(|why| {
+/// The freshness a request asks for; a malformed token is INVALID_ARGUMENT.
+pub fn freshness(at_least_as_fresh: Option<&str>, fully_consistent: bool) -> CsmResult<Freshness> {
+    match at_least_as_fresh {
+        Some(token) => token.parse::<ConsistencyToken>().map(Freshness::AtLeastAsFresh).map_err(|why| {
             CsmError::invalid_argument("INVALID_CONSISTENCY_TOKEN", format!("consistency token: {why}"))
                 .with_metadata("field", "consistency.at_least_as_fresh")
         }),
-        None => Ok(()),
+        None if fully_consistent => Ok(Freshness::FullyConsistent),
+        None => Ok(Freshness::MinimizeLatency),
     }
 }
 
@@ -81,7 +84,10 @@ pub fn action_name(action: Action) -> &'static str {
 }
 
 impl CaseAccessApp {
-    pub fn new(db: Db, feed: ChangeFeed, contexts: ContextSource, identity: PeerChannel) -> Self {
+    /// The app, with its cache following the peers' feeds.
+    pub fn new(db: Db, feed: ChangeFeed, source: ContextSource, identity: PeerChannel) -> Self {
+        let contexts = ContextCache::new(source);
+        contexts.spawn_watchers();
         Self { db, feed, contexts, identity: IdentityServiceClient::new(identity), settings: TableSettings::default() }
     }
 
@@ -105,7 +111,9 @@ impl CaseAccessApp {
             (Caller::Human(human), Some(profile)) if human.profile_id == Some(profile) => Ok(profile),
             (Caller::Human(human), Some(profile)) => {
                 let admin = match (access, human.profile_id) {
-                    (Access::Read, Some(own)) => self.context(own).await?.has(table::ADMIN),
+                    (Access::Read, Some(own)) => {
+                        self.context(own, &Freshness::MinimizeLatency).await?.has(table::ADMIN)
+                    }
                     _ => false,
                 };
                 if admin {
@@ -120,9 +128,9 @@ impl CaseAccessApp {
         }
     }
 
-    /// The context of `profile`; an unknown profile is NOT_FOUND.
-    pub async fn context(&self, profile: ProfileId) -> CsmResult<PrincipalContext> {
-        self.contexts.build(profile).await?.ok_or_else(|| CsmError::not_found("profile", profile))
+    /// The context of `profile` at `freshness`; an unknown profile is NOT_FOUND.
+    pub async fn context(&self, profile: ProfileId, freshness: &Freshness) -> CsmResult<Arc<PrincipalContext>> {
+        self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))
     }
 
     async fn token(&self) -> CsmResult<String> {

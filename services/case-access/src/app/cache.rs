@@ -1,0 +1,278 @@
+//! The principal context cache (DESIGN §3): contexts built on a miss from
+//! identity, role and account-team, evicted by their Watch streams.
+//!
+//! - Eviction: a change naming a profile (role assignment, group membership,
+//!   profile update) evicts that profile; a structural change (containment,
+//!   groups, hierarchy, relationships, households) evicts everything.
+//! - Freshness: each feed's applied revision is tracked; `at_least_as_fresh`
+//!   waits (bounded) until the token's feed has been applied, else reads
+//!   through; `fully_consistent` always reads through.
+//! - No stale insert: an entry is kept only if no eviction ran while it was
+//!   being built (an epoch counter).
+//! - Fail closed: while a feed's stream is down, the cache is not trusted —
+//!   every request reads through, and fails with UNAVAILABLE if a peer is down.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use csm_changefeed::ConsistencyToken;
+use csm_errors::CsmResult;
+use csm_proto::common::Change;
+use csm_types::{ProfileId, ServiceName};
+use tokio::sync::Notify;
+use tokio_stream::StreamExt as _;
+
+use super::context::ContextSource;
+use crate::domain::principal::PrincipalContext;
+
+/// Above this many entries the cache starts afresh (a bound, not an LRU).
+const CAPACITY: usize = 100_000;
+/// How long `at_least_as_fresh` waits for a feed before reading through.
+const FRESHNESS_WAIT: Duration = Duration::from_millis(1500);
+
+/// The watched feeds, in a fixed order.
+pub const FEEDS: [ServiceName; 3] = [ServiceName::Identity, ServiceName::Role, ServiceName::AccountTeam];
+
+/// The freshness a request asks for (csm.common.v1.Consistency).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    MinimizeLatency,
+    AtLeastAsFresh(ConsistencyToken),
+    FullyConsistent,
+}
+
+#[derive(Default)]
+struct FeedState {
+    applied: AtomicU64,
+    connected: AtomicBool,
+}
+
+/// Counters for operators (hit rate, evictions).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    pub entries: usize,
+}
+
+pub struct ContextCache {
+    source: ContextSource,
+    entries: Mutex<HashMap<ProfileId, Arc<PrincipalContext>>>,
+    epoch: AtomicU64,
+    feeds: [FeedState; 3],
+    progress: Notify,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+fn feed_index(service: ServiceName) -> Option<usize> {
+    FEEDS.iter().position(|feed| *feed == service)
+}
+
+/// What a change evicts.
+#[derive(Debug, PartialEq, Eq)]
+enum Evict {
+    Nothing,
+    Profile(ProfileId),
+    All,
+}
+
+fn eviction(feed: ServiceName, change: &Change) -> Evict {
+    let profile = |key: &str| change.attributes.get(key).and_then(|id| ProfileId::parse(id).ok());
+    match (feed, change.entity_type.as_str()) {
+        (ServiceName::Identity, "login" | "session") => Evict::Nothing,
+        (ServiceName::Identity, "profile") => profile("profile_id")
+            .or_else(|| ProfileId::parse(&change.entity_id).ok())
+            .map_or(Evict::All, Evict::Profile),
+        (ServiceName::Role, "role_assignment") => profile("profile_id").map_or(Evict::All, Evict::Profile),
+        (ServiceName::Role, "group_member") => profile("profile_id")
+            .or_else(|| ProfileId::parse(&change.entity_id).ok())
+            .map_or(Evict::All, Evict::Profile),
+        (ServiceName::AccountTeam, "settings" | "account_team_settings") => Evict::Nothing,
+        _ => Evict::All,
+    }
+}
+
+impl ContextCache {
+    pub fn new(source: ContextSource) -> Arc<Self> {
+        Arc::new(Self {
+            source,
+            entries: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            feeds: Default::default(),
+            progress: Notify::new(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        })
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            entries: self.entries.lock().map(|entries| entries.len()).unwrap_or_default(),
+        }
+    }
+
+    /// The revision of `service`'s feed applied so far (0 for feeds not watched).
+    pub fn applied(&self, service: ServiceName) -> u64 {
+        feed_index(service).map_or(0, |index| self.feeds[index].applied.load(Ordering::Acquire))
+    }
+
+    fn trusted(&self) -> bool {
+        self.feeds.iter().all(|feed| feed.connected.load(Ordering::Acquire))
+    }
+
+    /// The context of `profile` at the requested freshness (`None`: unknown profile).
+    pub async fn get(&self, profile: ProfileId, freshness: &Freshness) -> CsmResult<Option<Arc<PrincipalContext>>> {
+        let cached = match freshness {
+            Freshness::FullyConsistent => false,
+            Freshness::MinimizeLatency => true,
+            Freshness::AtLeastAsFresh(token) => self.wait_for(token).await,
+        };
+        if cached && self.trusted() {
+            let hit = self.entries.lock().ok().and_then(|entries| entries.get(&profile).cloned());
+            if let Some(ctx) = hit {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(ctx));
+            }
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let Some(ctx) = self.source.build(profile).await? else { return Ok(None) };
+        let ctx = Arc::new(ctx);
+        if let Ok(mut entries) = self.entries.lock() {
+            // Keep it only if nothing was evicted while it was built (it may predate that change).
+            if self.epoch.load(Ordering::Acquire) == epoch && self.trusted() {
+                if entries.len() >= CAPACITY {
+                    entries.clear();
+                }
+                entries.insert(profile, ctx.clone());
+            }
+        }
+        Ok(Some(ctx))
+    }
+
+    /// Waits until the token's feed has been applied; false when it did not
+    /// happen in time (the caller then reads through).
+    async fn wait_for(&self, token: &ConsistencyToken) -> bool {
+        let Some(index) = feed_index(token.service) else { return true };
+        let reached = || self.feeds[index].applied.load(Ordering::Acquire) >= token.revision;
+        let wait = async {
+            loop {
+                let notified = self.progress.notified();
+                if reached() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(FRESHNESS_WAIT, wait).await.is_ok()
+    }
+
+    /// Applies one watched change: evict, then advance the feed's revision.
+    pub fn apply(&self, feed: ServiceName, change: &Change) {
+        let evicted = match eviction(feed, change) {
+            Evict::Nothing => 0,
+            Evict::Profile(profile) => {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                self.entries.lock().map(|mut entries| usize::from(entries.remove(&profile).is_some())).unwrap_or(0)
+            }
+            Evict::All => {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                self.entries
+                    .lock()
+                    .map(|mut entries| {
+                        let count = entries.len();
+                        entries.clear();
+                        count
+                    })
+                    .unwrap_or(0)
+            }
+        };
+        self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
+        if let Some(index) = feed_index(feed) {
+            self.feeds[index].applied.fetch_max(change.revision, Ordering::AcqRel);
+        }
+        self.progress.notify_waiters();
+    }
+
+    fn set_connected(&self, feed: ServiceName, connected: bool) {
+        if let Some(index) = feed_index(feed) {
+            self.feeds[index].connected.store(connected, Ordering::Release);
+        }
+        self.progress.notify_waiters();
+    }
+
+    /// Follows the three feeds until the process ends, reconnecting from the
+    /// last applied revision (so no change is skipped).
+    pub fn spawn_watchers(self: &Arc<Self>) {
+        for feed in FEEDS {
+            let cache = Arc::clone(self);
+            tokio::spawn(async move { cache.follow(feed).await });
+        }
+    }
+
+    async fn follow(self: Arc<Self>, feed: ServiceName) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let from = self.applied(feed);
+            match self.source.watch(feed, from).await {
+                Ok(mut stream) => {
+                    self.set_connected(feed, true);
+                    backoff = Duration::from_millis(100);
+                    while let Some(item) = stream.next().await {
+                        match item {
+                            Ok(change) => self.apply(feed, &change),
+                            Err(status) => {
+                                tracing::debug!(%feed, code = ?status.code(), "watch stream ended");
+                                break;
+                            }
+                        }
+                    }
+                    self.set_connected(feed, false);
+                }
+                Err(error) => {
+                    self.set_connected(feed, false);
+                    tracing::debug!(%feed, reason = error.reason(), "watch not available yet");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(entity_type: &str, entity_id: &str, attributes: &[(&str, String)]) -> Change {
+        Change {
+            revision: 1,
+            entity_type: entity_type.to_owned(),
+            entity_id: entity_id.to_owned(),
+            attributes: attributes.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+            ..Change::default()
+        }
+    }
+
+    #[test]
+    fn evictions_are_precise_where_the_change_names_a_profile() {
+        let profile = ProfileId::new();
+        let assignment = change("role_assignment", "x", &[("profile_id", profile.to_string())]);
+        assert_eq!(eviction(ServiceName::Role, &assignment), Evict::Profile(profile));
+        let member = change("group_member", &profile.to_string(), &[]);
+        assert_eq!(eviction(ServiceName::Role, &member), Evict::Profile(profile));
+        assert_eq!(eviction(ServiceName::Role, &change("role_containment", "a>b", &[])), Evict::All);
+        assert_eq!(eviction(ServiceName::Identity, &change("account", "x", &[])), Evict::All);
+        assert_eq!(eviction(ServiceName::Identity, &change("session", "x", &[])), Evict::Nothing);
+        assert_eq!(eviction(ServiceName::AccountTeam, &change("team_member", "x", &[])), Evict::All);
+    }
+}
