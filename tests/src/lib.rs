@@ -315,9 +315,15 @@ impl Suite {
 
     /// Stops every service (graceful shutdown) and deletes the test databases.
     pub async fn stop(self) {
+        // Signal every service first: a service draining waits for the Watch
+        // streams its peers hold open, which end when those peers stop too.
+        let mut tasks = Vec::new();
         for (service, running) in self.running {
             let _ = running.stop.send(());
-            match tokio::time::timeout(Duration::from_secs(30), running.task).await {
+            tasks.push((service, running.task));
+        }
+        for (service, task) in tasks {
+            match tokio::time::timeout(Duration::from_secs(30), task).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(error))) => panic!("{service} failed: {error:#}"),
                 Ok(Err(join_error)) => panic!("{service} panicked: {join_error}"),

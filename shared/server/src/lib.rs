@@ -195,7 +195,25 @@ pub async fn serve(
         .into_inner();
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder().layer(stack).add_routes(routes).serve_with_incoming_shutdown(incoming, shutdown).await?;
+    // Graceful shutdown waits for in-flight RPCs, but a peer's Watch stream
+    // never ends by itself: after the signal, unary RPCs get their own bound
+    // (request_timeout) to finish, then whatever is still open is closed.
+    let (signalled, drain) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled.send(());
+    };
+    let server = Server::builder().layer(stack).add_routes(routes).serve_with_incoming_shutdown(incoming, shutdown);
+    let drain_limit = settings.request_timeout;
+    tokio::select! {
+        result = server => result?,
+        () = async move {
+            match drain.await {
+                Ok(()) => tokio::time::sleep(drain_limit).await,
+                Err(_) => std::future::pending().await,
+            }
+        } => tracing::warn!(service = service_name, "drain limit reached: closing the streams still open"),
+    }
     Ok(())
 }
 

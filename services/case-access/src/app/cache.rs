@@ -67,6 +67,7 @@ pub struct ContextCache {
     hits: AtomicU64,
     misses: AtomicU64,
     evictions: AtomicU64,
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 fn feed_index(service: ServiceName) -> Option<usize> {
@@ -108,7 +109,13 @@ impl ContextCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            stopping: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Ends the watchers (the app is shutting down).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -220,6 +227,15 @@ impl ContextCache {
     }
 
     async fn follow(self: Arc<Self>, feed: ServiceName) {
+        let mut stopping = self.stopping.subscribe();
+        tokio::select! {
+            _ = stopping.wait_for(|stop| *stop) => {}
+            _ = self.clone().follow_until_stopped(feed) => {}
+        }
+        self.set_connected(feed, false);
+    }
+
+    async fn follow_until_stopped(self: Arc<Self>, feed: ServiceName) {
         let mut backoff = Duration::from_millis(100);
         loop {
             let from = self.applied(feed);

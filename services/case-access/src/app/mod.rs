@@ -83,6 +83,14 @@ pub fn action_name(action: Action) -> &'static str {
     }
 }
 
+impl Drop for CaseAccessApp {
+    /// The service is going away: stop following the peers' feeds, so their
+    /// servers can drain (a Watch stream never ends by itself).
+    fn drop(&mut self) {
+        self.contexts.stop();
+    }
+}
+
 impl CaseAccessApp {
     /// The app, with its cache following the peers' feeds.
     pub fn new(db: Db, feed: ChangeFeed, source: ContextSource, identity: PeerChannel) -> Self {
@@ -180,7 +188,9 @@ impl CaseAccessApp {
             Some(_) => ctx.account,
             None => None,
         };
-        if let (Some(account), Some(_)) = (draft.account, contact)
+        // An explicitly chosen contact must belong to the case account (a stamped
+        // contact, the caller itself, is judged by the decision table instead).
+        if let (Some(account), Some(_)) = (draft.account, draft.contact)
             && contact_account != Some(account)
         {
             return Err(CsmError::failed_precondition(
