@@ -270,7 +270,9 @@ pub struct EdgeRow {
     pub origin: String,
 }
 
+mod bulk_load;
 mod catalog_admin;
+pub use bulk_load::{BulkGroup, BulkQuery, BulkValueOf};
 pub use catalog_admin::{CatalogSnapshot, RoleHolders};
 
 const ROLE_ROWS_SQL: &str =

@@ -11,7 +11,7 @@
 //! replicas) are serialized by the database and the second one sees the
 //! first: they cannot together create a cycle or a collision.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Deref;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -454,32 +454,40 @@ impl RoleApp {
             if !can_collide(&after, child) {
                 continue;
             }
-            let holders = self.store.holders_in(tx, &roles_reaching(before, parent)).await?;
-            // Holders with the same roles get the same answer: check each role set once.
-            let mut by_roles: BTreeMap<&BTreeSet<String>, Vec<(Option<ProfileId>, Option<GroupId>)>> = BTreeMap::new();
-            for (profile, held) in &holders.profiles {
-                by_roles.entry(held).or_default().push((Some(*profile), None));
+            let reaching = roles_reaching(before, parent);
+            let child = std::slice::from_ref(child);
+            // Profiles with the same roles get the same answer: the database
+            // returns each distinct role set once, with one profile holding it.
+            let mut warned_sets: Vec<(BTreeSet<String>, Vec<Finding>)> = Vec::new();
+            for (held, profile) in self.store.holder_role_sets_in(tx, &reaching).await? {
+                match check_additions(before, &held, child, policies) {
+                    Ok(findings) if findings.is_empty() => {}
+                    Ok(findings) => warned_sets.push((held, findings)),
+                    Err(finding) => return Err(holder_collision(parent, &child[0], Some(profile), None, &finding)),
+                }
             }
-            for (group, held) in &holders.groups {
-                by_roles.entry(held).or_default().push((None, Some(*group)));
-            }
-            for (held, holders) in by_roles {
-                match check_additions(before, held, std::slice::from_ref(child), policies) {
-                    Ok(findings) => {
+            // WARN-policy findings name every profile (they get flagged): only then load them all.
+            if !warned_sets.is_empty() {
+                for (profile, held) in self.store.holders_in(tx, &reaching).await?.profiles {
+                    if let Some((_, findings)) = warned_sets.iter().find(|(set, _)| *set == held) {
                         for finding in findings {
-                            for (profile, group) in &holders {
-                                warnings.push(HolderFinding {
-                                    finding: finding.clone(),
-                                    profile: *profile,
-                                    group: *group,
-                                });
-                            }
+                            warnings.push(HolderFinding {
+                                finding: finding.clone(),
+                                profile: Some(profile),
+                                group: None,
+                            });
                         }
                     }
-                    Err(finding) => {
-                        let (profile, group) = holders[0];
-                        return Err(holder_collision(parent, child, profile, group, &finding));
-                    }
+                }
+            }
+            for (group, held) in self.store.holder_groups_in(tx, &reaching).await? {
+                match check_additions(before, &held, child, policies) {
+                    Ok(findings) => warnings.extend(findings.into_iter().map(|finding| HolderFinding {
+                        finding,
+                        profile: None,
+                        group: Some(group),
+                    })),
+                    Err(finding) => return Err(holder_collision(parent, &child[0], None, Some(group), &finding)),
                 }
             }
         }

@@ -48,6 +48,29 @@ const ALIASES_SQL: &str = "SELECT alias, role FROM role_aliases ORDER BY alias";
 const LOAD_SUSPECT_SQL: &str = "SELECT value FROM role_settings WHERE key = $1";
 const GRAPH_VERSION_SQL: &str = "SELECT version FROM role_graph_lock WHERE id = 1";
 
+/// `WITH affected AS (profiles holding one of the $1..$n roles directly or
+/// through a group), held AS (every (profile, role) those profiles hold)`.
+fn held_by_profiles_sql(roles: usize) -> String {
+    let list = placeholders(1, roles);
+    format!(
+        "WITH affected AS ( \
+             SELECT profile_id FROM role_assignments WHERE role IN ({list}) \
+             UNION \
+             SELECT m.profile_id FROM role_group_roles r \
+             JOIN role_group_ancestors a ON a.ancestor_id = r.group_id \
+             JOIN role_group_members m ON m.group_id = a.group_id \
+             WHERE r.role IN ({list})), \
+         held AS ( \
+             SELECT x.profile_id, x.role FROM role_assignments x \
+             WHERE x.profile_id IN (SELECT profile_id FROM affected) \
+             UNION \
+             SELECT m.profile_id, r.role FROM role_group_members m \
+             JOIN role_group_ancestors a ON a.group_id = m.group_id \
+             JOIN role_group_roles r ON r.group_id = a.ancestor_id \
+             WHERE m.profile_id IN (SELECT profile_id FROM affected))"
+    )
+}
+
 fn alias_from(row: &impl DbRow) -> CsmResult<(String, String)> {
     Ok((row.text("alias").map_err(db_error)?, row.text("role").map_err(db_error)?))
 }
@@ -408,39 +431,14 @@ impl RoleStore {
 
     /// Every profile and group holding one of `roles` (directly, through a
     /// group or a parent group), with everything each holds, read in `tx`.
-    /// A containment edit into one of `roles` must be checked against each.
     pub async fn holders_in(&self, tx: &mut Tx, roles: &[String]) -> CsmResult<RoleHolders> {
         if roles.is_empty() {
             return Ok(RoleHolders::default());
         }
-        let list = placeholders(1, roles.len());
-        let profiles_sql = format!(
-            "WITH affected AS ( \
-                 SELECT profile_id FROM role_assignments WHERE role IN ({list}) \
-                 UNION \
-                 SELECT m.profile_id FROM role_group_roles r \
-                 JOIN role_group_ancestors a ON a.ancestor_id = r.group_id \
-                 JOIN role_group_members m ON m.group_id = a.group_id \
-                 WHERE r.role IN ({list})) \
-             SELECT x.profile_id, x.role FROM role_assignments x \
-             JOIN affected f ON f.profile_id = x.profile_id \
-             UNION \
-             SELECT m.profile_id, r.role FROM role_group_members m \
-             JOIN affected f ON f.profile_id = m.profile_id \
-             JOIN role_group_ancestors a ON a.group_id = m.group_id \
-             JOIN role_group_roles r ON r.group_id = a.ancestor_id"
-        );
-        let groups_sql = format!(
-            "SELECT a.group_id, r.role FROM role_group_ancestors a \
-             JOIN role_group_roles r ON r.group_id = a.ancestor_id \
-             WHERE a.group_id IN ( \
-                 SELECT d.group_id FROM role_group_roles h \
-                 JOIN role_group_ancestors d ON d.ancestor_id = h.group_id \
-                 WHERE h.role IN ({list}))"
-        );
+        let sql = format!("{} SELECT profile_id, role FROM held", held_by_profiles_sql(roles.len()));
         let mut holders = RoleHolders::default();
         with_tx!(tx, |tx| {
-            let mut query = sqlx::query(&profiles_sql);
+            let mut query = sqlx::query(&sql);
             for role in roles {
                 query = query.bind(role);
             }
@@ -448,15 +446,82 @@ impl RoleStore {
                 let profile = ProfileId::from_uuid(row.uuid("profile_id").map_err(db_error)?);
                 holders.profiles.entry(profile).or_default().insert(row.text("role").map_err(db_error)?);
             }
-            let mut query = sqlx::query(&groups_sql);
+        });
+        holders.groups = self.holder_groups_in(tx, roles).await?;
+        Ok(holders)
+    }
+
+    /// The distinct role sets of the profiles holding one of `roles`, each
+    /// with one profile holding it, computed in the database: a containment
+    /// edit checks each set once instead of loading every holder (R2.12.1).
+    pub async fn holder_role_sets_in(
+        &self,
+        tx: &mut Tx,
+        roles: &[String],
+    ) -> CsmResult<Vec<(BTreeSet<String>, ProfileId)>> {
+        if roles.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One signature per profile (its roles, sorted), then one row per signature.
+        let (signature, example) = match tx {
+            Tx::Postgres(_) => ("string_agg(role, ',' ORDER BY role)", "(array_agg(profile_id))[1]"),
+            _ => ("group_concat(role, ',' ORDER BY role)", "MIN(profile_id)"),
+        };
+        let sql = format!(
+            "{}, signatures AS (SELECT profile_id, {signature} AS roles FROM held GROUP BY profile_id) \
+             SELECT roles, {example} AS profile_id FROM signatures GROUP BY roles",
+            held_by_profiles_sql(roles.len())
+        );
+        let sets = with_tx!(tx, |tx| {
+            let mut query = sqlx::query(&sql);
+            for role in roles {
+                query = query.bind(role);
+            }
+            query
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|row| {
+                    let roles: String = row.text("roles").map_err(db_error)?;
+                    let profile = ProfileId::from_uuid(row.uuid("profile_id").map_err(db_error)?);
+                    Ok((roles.split(',').map(str::to_owned).collect::<BTreeSet<String>>(), profile))
+                })
+                .collect::<CsmResult<Vec<_>>>()?
+        });
+        Ok(sets)
+    }
+
+    /// Every group holding one of `roles` itself or through an ancestor, with
+    /// all the roles of the group and its ancestors, read in `tx`.
+    pub async fn holder_groups_in(
+        &self,
+        tx: &mut Tx,
+        roles: &[String],
+    ) -> CsmResult<BTreeMap<GroupId, BTreeSet<String>>> {
+        if roles.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let sql = format!(
+            "SELECT a.group_id, r.role FROM role_group_ancestors a \
+             JOIN role_group_roles r ON r.group_id = a.ancestor_id \
+             WHERE a.group_id IN ( \
+                 SELECT d.group_id FROM role_group_roles h \
+                 JOIN role_group_ancestors d ON d.ancestor_id = h.group_id \
+                 WHERE h.role IN ({}))",
+            placeholders(1, roles.len())
+        );
+        let mut groups: BTreeMap<GroupId, BTreeSet<String>> = BTreeMap::new();
+        with_tx!(tx, |tx| {
+            let mut query = sqlx::query(&sql);
             for role in roles {
                 query = query.bind(role);
             }
             for row in query.fetch_all(&mut **tx).await.map_err(db_error)? {
                 let group = GroupId::from_uuid(row.uuid("group_id").map_err(db_error)?);
-                holders.groups.entry(group).or_default().insert(row.text("role").map_err(db_error)?);
+                groups.entry(group).or_default().insert(row.text("role").map_err(db_error)?);
             }
         });
-        Ok(holders)
+        Ok(groups)
     }
 }
