@@ -657,3 +657,38 @@ backend_test!(role_catalog_admin_validates_input_and_requires_admin, |suite| {
     let contained = admin(suite).delete_role(pb::DeleteRoleRequest { role: "x_container".to_owned() }).await;
     contained.expect("x_container is used by nobody (it contains, it is not contained)");
 });
+
+backend_test!(r2_15_a_containment_edit_mixing_families_is_denied_or_flags_the_holders, |suite| {
+    define(suite, "x_portal_extra", &[]).await.unwrap();
+    let contact = ProfileId::new();
+    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
+    assign(suite, contact, "x_portal_extra").await.unwrap();
+    // DENY (default): the contact would reach sn_esm_agent through the edit.
+    let status = contain(suite, "x_portal_extra", "sn_esm_agent").await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason_of(&status), "ROLE_FAMILY_COLLISION");
+    assert_eq!(metadata(&status, "profile_id"), contact.to_string());
+    assert!(!effective(suite, contact).await.flagged_for_review);
+    // WARN: the edge is added, the holder is named and flagged for review.
+    admin(suite)
+        .update_role_settings(masked!(
+            pb::UpdateRoleSettingsRequest {
+                settings: Some(pb::RoleSettings {
+                    csm_role_mixing_policy: pb::CsmRoleMixingPolicy::Warn as i32,
+                    ..Default::default()
+                }),
+                update_mask: None,
+            },
+            ["csm_role_mixing_policy"]
+        ))
+        .await
+        .unwrap();
+    let added = contain(suite, "x_portal_extra", "sn_esm_agent").await.expect("WARN lets it through");
+    let warned: Vec<String> =
+        added.warnings.iter().filter_map(|warning| warning.path.as_ref()).map(|path| path.profile_id.clone()).collect();
+    assert_eq!(warned, vec![contact.to_string()]);
+    assert_eq!(added.warnings[0].reason, "ROLE_FAMILY_COLLISION");
+    let roles = effective(suite, contact).await;
+    assert!(roles.flagged_for_review);
+    assert!(has(&roles.roles, "sn_esm_agent"));
+});

@@ -176,20 +176,20 @@ impl RoleApp {
     /// another profile's needs `admin` (services are authorized by policy).
     pub async fn effective_roles(&self, caller: &Caller, profile: ProfileId) -> CsmResult<(EffectiveRoles, String)> {
         let head = self.feed.head().await?;
-        if let Caller::Human(human) = caller {
-            if human.profile_id != Some(profile) {
-                let own = human.profile_id.ok_or_else(|| {
-                    CsmError::permission_denied(
-                        "ACTIVE_PROFILE_REQUIRED",
-                        "reading effective roles needs an active profile",
-                    )
-                })?;
-                if !self.compute(own).await?.roles.contains(ADMIN) {
-                    return Err(CsmError::permission_denied(
-                        "MISSING_ROLE",
-                        "reading another profile's effective roles requires admin",
-                    ));
-                }
+        if let Caller::Human(human) = caller
+            && human.profile_id != Some(profile)
+        {
+            let own = human.profile_id.ok_or_else(|| {
+                CsmError::permission_denied(
+                    "ACTIVE_PROFILE_REQUIRED",
+                    "reading effective roles needs an active profile",
+                )
+            })?;
+            if !self.compute(own).await?.roles.contains(ADMIN) {
+                return Err(CsmError::permission_denied(
+                    "MISSING_ROLE",
+                    "reading another profile's effective roles requires admin",
+                ));
             }
         }
         Ok((self.compute(profile).await?, self.feed.token(head)))
@@ -338,20 +338,20 @@ impl RoleApp {
         self.authorize_role_administration(caller, "AssignRole").await?;
         let role = self.known_role(role)?;
         const RPC: &str = "AssignRole";
-        if let Some(request_id) = request_id {
-            if let Some((id, revision)) = idempotency::stored_entity(self.store.db(), RPC, request_id).await? {
-                let assignments = self.store.direct_assignments(profile).await?;
-                let assignment = assignments
-                    .into_iter()
-                    .find(|assignment| assignment.id == id)
-                    .ok_or_else(|| CsmError::not_found("assignment", id))?;
-                return Ok(Assigned {
-                    assignment,
-                    profile,
-                    warnings: Vec::new(),
-                    consistency_token: self.feed.token(revision),
-                });
-            }
+        if let Some(request_id) = request_id
+            && let Some((id, revision)) = idempotency::stored_entity(self.store.db(), RPC, request_id).await?
+        {
+            let assignments = self.store.direct_assignments(profile).await?;
+            let assignment = assignments
+                .into_iter()
+                .find(|assignment| assignment.id == id)
+                .ok_or_else(|| CsmError::not_found("assignment", id))?;
+            return Ok(Assigned {
+                assignment,
+                profile,
+                warnings: Vec::new(),
+                consistency_token: self.feed.token(revision),
+            });
         }
         // People name profiles identity must know; services (identity itself,
         // assigning snc_external while it creates a contact) are trusted.
@@ -386,11 +386,11 @@ impl RoleApp {
         if let Some(warning) = warnings.first() {
             self.store.flag_for_review(&mut tx, profile, warning.reason).await?;
         }
-        if let Some(request_id) = request_id {
-            if !idempotency::record_entity(&mut tx, RPC, request_id, assignment.id, revision).await? {
-                drop(tx);
-                return Box::pin(self.assign_role(caller, Some(request_id), profile, &role)).await;
-            }
+        if let Some(request_id) = request_id
+            && !idempotency::record_entity(&mut tx, RPC, request_id, assignment.id, revision).await?
+        {
+            drop(tx);
+            return Box::pin(self.assign_role(caller, Some(request_id), profile, &role)).await;
         }
         tx.commit().await?;
         self.feed.committed(revision);

@@ -498,10 +498,10 @@ impl RoleApp {
     async fn flag_holders(&self, tx: &mut Tx, warnings: &[HolderFinding]) -> CsmResult<()> {
         let mut flagged = BTreeSet::new();
         for warning in warnings {
-            if let Some(profile) = warning.profile {
-                if flagged.insert(profile) {
-                    self.store.flag_for_review(tx, profile, warning.finding.reason).await?;
-                }
+            if let Some(profile) = warning.profile
+                && flagged.insert(profile)
+            {
+                self.store.flag_for_review(tx, profile, warning.finding.reason).await?;
             }
         }
         Ok(())
