@@ -1,9 +1,9 @@
 //! role's use cases.
 
+mod catalog;
 mod groups;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use csm_auth::Caller;
 use csm_changefeed::{ChangeFeed, idempotency};
@@ -13,16 +13,16 @@ use csm_peers::IdentityPeer;
 use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
 
-use crate::domain::catalog::{ADMIN, ROLE_ALIASES, canonical_role_name};
+use crate::domain::catalog::ADMIN;
 use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies, check_assignment};
 use crate::domain::groups::{GroupHierarchy, GroupMembership, memberships_from};
 use crate::domain::settings::{
-    CONTACT_ROLE_ASSIGNMENT_KEY, LOAD_SUSPECT_EDGES_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings,
-    SettingsChange,
+    CONTACT_ROLE_ASSIGNMENT_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings, SettingsChange,
 };
 use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
 use crate::store::{DirectAssignment, EdgeRow, RoleRow, RoleStore};
 
+pub use self::catalog::{ContainmentAdded, HolderFinding, LiveCatalog, LiveGraph, RoleDefinition};
 pub use self::groups::{GroupUpdate, GroupView, GroupWritten, MemberWritten};
 
 /// One way a profile holds a role (R2.18, R2.19, §0.4 closure).
@@ -70,6 +70,10 @@ pub struct Catalog {
     pub edges: Vec<EdgeRow>,
     pub graph: RoleGraph,
     pub load_suspect_edges: bool,
+    /// alias → canonical role (X11).
+    pub aliases: BTreeMap<String, String>,
+    /// The role-graph lock's version this catalog was read at.
+    pub version: i64,
 }
 
 impl Catalog {
@@ -82,7 +86,7 @@ impl Catalog {
                 .map(|edge| (edge.parent.clone(), edge.child.clone())),
         );
         let roles = roles.into_iter().map(|role| (role.name.clone(), role)).collect();
-        Self { roles, edges, graph, load_suspect_edges }
+        Self { roles, edges, graph, load_suspect_edges, aliases: BTreeMap::new(), version: 0 }
     }
 
     /// The direct edges of `role`.
@@ -104,8 +108,8 @@ pub struct RoleApp {
     store: RoleStore,
     feed: ChangeFeed,
     identity: IdentityPeer,
-    catalog: Arc<Catalog>,
-    graph: Arc<RoleGraph>,
+    catalog: LiveCatalog,
+    graph: LiveGraph,
 }
 
 impl RoleApp {
@@ -121,14 +125,13 @@ impl RoleApp {
         for profile in bootstrap_admins {
             last_revision = store.ensure_direct_assignment(*profile, ADMIN).await?.or(last_revision);
         }
+        last_revision = store.seed_aliases().await?.or(last_revision);
         if let Some(revision) = last_revision {
             feed.committed(revision);
         }
-        // TODO(issue 4): the `load_suspect_edges` setting (X1); off by default.
-        let (roles, edges) = store.load_catalog().await?;
-        let catalog = Catalog::new(roles, edges, false);
-        let graph = Arc::new(catalog.graph.clone());
-        Ok(Self { store, feed, identity, catalog: Arc::new(catalog), graph })
+        let catalog = LiveCatalog::new(Catalog::from_snapshot(store.catalog_snapshot().await?));
+        let graph = catalog.graph();
+        Ok(Self { store, feed, identity, catalog, graph })
     }
 
     pub fn feed(&self) -> &ChangeFeed {
@@ -141,7 +144,7 @@ impl RoleApp {
 
     /// One role of the catalog, by name or alias (any authenticated caller).
     pub fn get_role(&self, name: &str) -> CsmResult<&RoleRow> {
-        let canonical = canonical_role_name(name);
+        let canonical = self.catalog.canonical(name);
         self.catalog.roles.get(canonical).ok_or_else(|| CsmError::not_found("role", name))
     }
 
@@ -158,7 +161,10 @@ impl RoleApp {
             .filter(|role| {
                 needle.as_ref().is_none_or(|needle| {
                     role.name.to_lowercase().contains(needle.as_str())
-                        || aliases_of(&role.name).any(|alias| alias.to_lowercase().contains(needle.as_str()))
+                        || self
+                            .catalog
+                            .aliases_of(&role.name)
+                            .any(|alias| alias.to_lowercase().contains(needle.as_str()))
                 })
             })
             .take(page.fetch_limit() as usize)
@@ -170,20 +176,20 @@ impl RoleApp {
     /// another profile's needs `admin` (services are authorized by policy).
     pub async fn effective_roles(&self, caller: &Caller, profile: ProfileId) -> CsmResult<(EffectiveRoles, String)> {
         let head = self.feed.head().await?;
-        if let Caller::Human(human) = caller {
-            if human.profile_id != Some(profile) {
-                let own = human.profile_id.ok_or_else(|| {
-                    CsmError::permission_denied(
-                        "ACTIVE_PROFILE_REQUIRED",
-                        "reading effective roles needs an active profile",
-                    )
-                })?;
-                if !self.compute(own).await?.roles.contains(ADMIN) {
-                    return Err(CsmError::permission_denied(
-                        "MISSING_ROLE",
-                        "reading another profile's effective roles requires admin",
-                    ));
-                }
+        if let Caller::Human(human) = caller
+            && human.profile_id != Some(profile)
+        {
+            let own = human.profile_id.ok_or_else(|| {
+                CsmError::permission_denied(
+                    "ACTIVE_PROFILE_REQUIRED",
+                    "reading effective roles needs an active profile",
+                )
+            })?;
+            if !self.compute(own).await?.roles.contains(ADMIN) {
+                return Err(CsmError::permission_denied(
+                    "MISSING_ROLE",
+                    "reading another profile's effective roles requires admin",
+                ));
             }
         }
         Ok((self.compute(profile).await?, self.feed.token(head)))
@@ -264,7 +270,7 @@ impl RoleApp {
 
     /// The role named `name` (or one of its aliases), canonical.
     fn known_role(&self, name: &str) -> CsmResult<String> {
-        let canonical = canonical_role_name(name);
+        let canonical = self.catalog.canonical(name);
         if self.graph.contains_role(canonical) {
             Ok(canonical.to_owned())
         } else {
@@ -293,18 +299,6 @@ impl RoleApp {
             values
                 .push((PERSONA_POLICY_KEY, if persona == PersonaPolicy::Warn { "WARN" } else { "REJECT" }.to_owned()));
         }
-        if let Some(load) = change.load_suspect_edges {
-            if load {
-                // Loading X1 changes closures of existing holders: it must be
-                // validated like AddRoleContainment, which lands with containment editing.
-                return Err(CsmError::new(
-                    csm_errors::ErrorCode::Unimplemented,
-                    "NOT_IMPLEMENTED",
-                    "enabling load_suspect_edges is not implemented yet",
-                ));
-            }
-            values.push((LOAD_SUSPECT_EDGES_KEY, "false".to_owned()));
-        }
         if let Some(roles) = change.contact_role_assignment {
             let mut canonical = Vec::new();
             for role in roles {
@@ -313,8 +307,16 @@ impl RoleApp {
             canonical.dedup();
             values.push((CONTACT_ROLE_ASSIGNMENT_KEY, canonical.join(",")));
         }
+        // Loading the suspect edges (X1) is a containment edit with all its
+        // checks, in its own transaction under the role-graph lock.
+        let suspect_revision = match change.load_suspect_edges {
+            Some(load) => Some(self.set_load_suspect_edges(load).await?.0),
+            None => None,
+        };
         if values.is_empty() {
-            return Err(CsmError::invalid_field("update_mask", "must name at least one setting"));
+            let revision = suspect_revision
+                .ok_or_else(|| CsmError::invalid_field("update_mask", "must name at least one setting"))?;
+            return Ok((self.settings().await?, self.feed.token(revision)));
         }
         let revision = self.store.write_settings(&values).await?;
         self.feed.committed(revision);
@@ -336,20 +338,20 @@ impl RoleApp {
         self.authorize_role_administration(caller, "AssignRole").await?;
         let role = self.known_role(role)?;
         const RPC: &str = "AssignRole";
-        if let Some(request_id) = request_id {
-            if let Some((id, revision)) = idempotency::stored_entity(self.store.db(), RPC, request_id).await? {
-                let assignments = self.store.direct_assignments(profile).await?;
-                let assignment = assignments
-                    .into_iter()
-                    .find(|assignment| assignment.id == id)
-                    .ok_or_else(|| CsmError::not_found("assignment", id))?;
-                return Ok(Assigned {
-                    assignment,
-                    profile,
-                    warnings: Vec::new(),
-                    consistency_token: self.feed.token(revision),
-                });
-            }
+        if let Some(request_id) = request_id
+            && let Some((id, revision)) = idempotency::stored_entity(self.store.db(), RPC, request_id).await?
+        {
+            let assignments = self.store.direct_assignments(profile).await?;
+            let assignment = assignments
+                .into_iter()
+                .find(|assignment| assignment.id == id)
+                .ok_or_else(|| CsmError::not_found("assignment", id))?;
+            return Ok(Assigned {
+                assignment,
+                profile,
+                warnings: Vec::new(),
+                consistency_token: self.feed.token(revision),
+            });
         }
         // People name profiles identity must know; services (identity itself,
         // assigning snc_external while it creates a contact) are trusted.
@@ -384,11 +386,11 @@ impl RoleApp {
         if let Some(warning) = warnings.first() {
             self.store.flag_for_review(&mut tx, profile, warning.reason).await?;
         }
-        if let Some(request_id) = request_id {
-            if !idempotency::record_entity(&mut tx, RPC, request_id, assignment.id, revision).await? {
-                drop(tx);
-                return Box::pin(self.assign_role(caller, Some(request_id), profile, &role)).await;
-            }
+        if let Some(request_id) = request_id
+            && !idempotency::record_entity(&mut tx, RPC, request_id, assignment.id, revision).await?
+        {
+            drop(tx);
+            return Box::pin(self.assign_role(caller, Some(request_id), profile, &role)).await;
         }
         tx.commit().await?;
         self.feed.committed(revision);
@@ -421,11 +423,6 @@ impl RoleApp {
         self.feed.committed(revision);
         Ok(self.feed.token(revision))
     }
-}
-
-/// The aliases of `role` (X11).
-pub fn aliases_of(role: &str) -> impl Iterator<Item = &'static str> + '_ {
-    ROLE_ALIASES.iter().filter(move |(_, canonical)| *canonical == role).map(|(alias, _)| *alias)
 }
 
 /// FAILED_PRECONDITION naming the rule and the first colliding path.

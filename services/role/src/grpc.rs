@@ -12,9 +12,10 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::app::{
-    Assigned, Catalog, EffectiveRoles, GroupUpdate, GroupView, GroupWritten, MemberWritten, RoleApp, RoleFilter,
-    aliases_of,
+    Assigned, Catalog, ContainmentAdded, EffectiveRoles, GroupUpdate, GroupView, GroupWritten, HolderFinding,
+    MemberWritten, RoleApp, RoleDefinition, RoleFilter,
 };
+use crate::domain::catalog_admin::{DESCRIPTION_MAX, DISPLAY_NAME_MAX, role_name_problem};
 use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy};
 use crate::domain::groups::{GroupFinding, GroupKind, GroupMembership};
 use crate::domain::settings::{RoleSettings, SettingsChange};
@@ -82,9 +83,7 @@ fn role_to_proto(catalog: &Catalog, role: &RoleRow, with_containment: bool) -> p
             .map(|edge| pb::RoleContainment {
                 parent_role: edge.parent.clone(),
                 child_role: edge.child.clone(),
-                origin: origin_to_proto(
-                    &catalog.roles.get(&edge.parent).map(|role| role.origin.clone()).unwrap_or_default(),
-                ) as i32,
+                origin: origin_to_proto(&edge.origin) as i32,
                 suspect: edge.suspect,
                 active: !edge.suspect || catalog.load_suspect_edges,
                 spec_reference: if edge.suspect { "X1".to_owned() } else { String::new() },
@@ -96,7 +95,7 @@ fn role_to_proto(catalog: &Catalog, role: &RoleRow, with_containment: bool) -> p
     };
     pb::Role {
         role_name: role.name.clone(),
-        display_name: role.description.clone(),
+        display_name: role.display_name.clone().unwrap_or_else(|| role.description.clone()),
         description: role.description.clone(),
         family: match graph.family(&role.name) {
             RoleFamily::Agent => pb::RoleFamily::Agent,
@@ -105,13 +104,13 @@ fn role_to_proto(catalog: &Catalog, role: &RoleRow, with_containment: bool) -> p
             RoleFamily::Both => pb::RoleFamily::Both,
         } as i32,
         origin: origin_to_proto(&role.origin) as i32,
-        aliases: aliases_of(&role.name).map(str::to_owned).collect(),
+        aliases: catalog.aliases_of(&role.name).map(str::to_owned).collect(),
         contains,
         closure: if with_containment { closure.iter().map(|role| role.to_string()).collect() } else { Vec::new() },
         suspect: catalog.edges_of(&role.name).any(|edge| edge.suspect),
         explicit_class: class_to_proto(PrincipalClass::of(closure.iter().copied())) as i32,
         create_time: Some(csm_proto::timestamp(role.created_at)),
-        update_time: Some(csm_proto::timestamp(role.created_at)),
+        update_time: Some(csm_proto::timestamp(role.updated_at.unwrap_or(role.created_at))),
     }
 }
 
@@ -339,6 +338,56 @@ fn profile_and_role(errors: &mut FieldErrors, profile_id: &str, role: &str) -> (
     (profile, role)
 }
 
+/// A role name or alias of a write: 1–100 chars of `[a-z0-9_.]`, starting with a letter.
+fn role_name_field(errors: &mut FieldErrors, field: &str, value: &str) -> Option<String> {
+    match role_name_problem(value) {
+        None => Some(value.to_owned()),
+        Some(problem) => {
+            errors.add(field, problem);
+            None
+        }
+    }
+}
+
+/// A role description: optional, at most 2000 characters.
+fn role_description_field(errors: &mut FieldErrors, field: &str, value: &str) -> String {
+    let description = value.trim();
+    if description.chars().count() > DESCRIPTION_MAX {
+        errors.add(field, format!("must be at most {DESCRIPTION_MAX} characters"));
+    }
+    description.to_owned()
+}
+
+fn holder_finding_to_proto(found: &HolderFinding) -> pb::AssignmentFinding {
+    pb::AssignmentFinding {
+        reason: found.finding.reason.to_owned(),
+        severity: pb::FindingSeverity::Warning as i32,
+        rule: found.finding.rule.to_owned(),
+        path: Some(pb::ConflictPath {
+            profile_id: found.profile.map(|profile| profile.to_string()).unwrap_or_default(),
+            group_path: found.group.map(|group| vec![group.to_string()]).unwrap_or_default(),
+            role_path: found.finding.new_path.clone(),
+            conflicting_role: found.finding.conflicting_role().to_owned(),
+        }),
+    }
+}
+
+fn containment_added_to_proto(added: ContainmentAdded) -> pb::AddRoleContainmentResponse {
+    pb::AddRoleContainmentResponse {
+        containment: Some(pb::RoleContainment {
+            parent_role: added.parent,
+            child_role: added.child,
+            origin: pb::RoleOrigin::Custom as i32,
+            suspect: false,
+            active: true,
+            spec_reference: String::new(),
+            create_time: None,
+        }),
+        warnings: added.warnings.iter().map(holder_finding_to_proto).collect(),
+        consistency_token: added.consistency_token,
+    }
+}
+
 #[tonic::async_trait]
 impl RoleService for RoleGrpc {
     async fn get_effective_roles(
@@ -408,6 +457,163 @@ impl RoleService for RoleGrpc {
         };
         let role = app.get_role(&name)?;
         Ok(Response::new(pb::GetRoleResponse { role: Some(role_to_proto(app.catalog(), role, true)) }))
+    }
+
+    async fn define_role(
+        &self,
+        request: Request<pb::DefineRoleRequest>,
+    ) -> Result<Response<pb::DefineRoleResponse>, Status> {
+        let app = self.app.get()?;
+        let caller = csm_auth::caller(&request)?;
+        let request = request.into_inner();
+        let mut errors = FieldErrors::new();
+        let request_id = errors.optional_request_id(&request.request_id);
+        let name = role_name_field(&mut errors, "role_name", &request.role_name);
+        let display_name = errors.required_text("display_name", &request.display_name, DISPLAY_NAME_MAX);
+        let description = role_description_field(&mut errors, "description", &request.description);
+        let mut contains = Vec::new();
+        for (index, child) in request.contains.iter().enumerate() {
+            if let Some(child) = errors.required_text(&format!("contains[{index}]"), child, 200) {
+                contains.push(child);
+            }
+        }
+        let intended_family = match pb::RoleFamily::try_from(request.intended_family) {
+            Ok(pb::RoleFamily::Unspecified) => None,
+            Ok(pb::RoleFamily::Agent) => Some(RoleFamily::Agent),
+            Ok(pb::RoleFamily::Requester) => Some(RoleFamily::Requester),
+            Ok(pb::RoleFamily::Neutral) => Some(RoleFamily::Neutral),
+            Ok(pb::RoleFamily::Both) | Err(_) => {
+                errors.add("intended_family", "must be AGENT, REQUESTER or NEUTRAL");
+                None
+            }
+        };
+        errors.finish()?;
+        let (Some(name), Some(display_name)) = (name, display_name) else {
+            return Err(validated_fields_missing());
+        };
+        let definition = RoleDefinition { name, display_name, description, contains, intended_family };
+        let (role, consistency_token) = app.define_role(&caller, request_id.as_deref(), definition).await?;
+        Ok(Response::new(pb::DefineRoleResponse {
+            role: Some(role_to_proto(app.catalog(), &role, true)),
+            consistency_token,
+        }))
+    }
+
+    async fn update_role(
+        &self,
+        request: Request<pb::UpdateRoleRequest>,
+    ) -> Result<Response<pb::UpdateRoleResponse>, Status> {
+        let app = self.app.get()?;
+        let caller = csm_auth::caller(&request)?;
+        let request = request.into_inner();
+        let mut errors = FieldErrors::new();
+        let role = request.role.unwrap_or_default();
+        let name = errors.required_text("role.role_name", &role.role_name, 200);
+        let paths = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
+        if paths.is_empty() {
+            errors.add("update_mask", "must name display_name and/or description");
+        }
+        let (mut display_name, mut description) = (None, None);
+        for path in &paths {
+            match path.as_str() {
+                "display_name" => {
+                    display_name = errors.required_text("role.display_name", &role.display_name, DISPLAY_NAME_MAX)
+                }
+                "description" => {
+                    description = Some(role_description_field(&mut errors, "role.description", &role.description))
+                }
+                other => errors.add("update_mask", format!("{other:?} cannot be updated (display_name, description)")),
+            }
+        }
+        errors.finish()?;
+        let Some(name) = name else { return Err(validated_fields_missing()) };
+        let (role, consistency_token) =
+            app.update_role(&caller, &name, display_name.as_deref(), description.as_deref()).await?;
+        Ok(Response::new(pb::UpdateRoleResponse {
+            role: Some(role_to_proto(app.catalog(), &role, true)),
+            consistency_token,
+        }))
+    }
+
+    async fn delete_role(
+        &self,
+        request: Request<pb::DeleteRoleRequest>,
+    ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+        let app = self.app.get()?;
+        let caller = csm_auth::caller(&request)?;
+        let mut errors = FieldErrors::new();
+        let name = errors.required_text("role", &request.get_ref().role, 200);
+        errors.finish()?;
+        let Some(name) = name else { return Err(validated_fields_missing()) };
+        let consistency_token = app.delete_role(&caller, &name).await?;
+        Ok(Response::new(pb::DeleteRoleResponse { consistency_token }))
+    }
+
+    async fn add_role_containment(
+        &self,
+        request: Request<pb::AddRoleContainmentRequest>,
+    ) -> Result<Response<pb::AddRoleContainmentResponse>, Status> {
+        let app = self.app.get()?;
+        let caller = csm_auth::caller(&request)?;
+        let request = request.into_inner();
+        let mut errors = FieldErrors::new();
+        let request_id = errors.optional_request_id(&request.request_id);
+        let parent = errors.required_text("parent_role", &request.parent_role, 200);
+        let child = errors.required_text("child_role", &request.child_role, 200);
+        errors.finish()?;
+        let (Some(parent), Some(child)) = (parent, child) else { return Err(validated_fields_missing()) };
+        let added = app.add_role_containment(&caller, request_id.as_deref(), &parent, &child).await?;
+        Ok(Response::new(containment_added_to_proto(added)))
+    }
+
+    async fn remove_role_containment(
+        &self,
+        request: Request<pb::RemoveRoleContainmentRequest>,
+    ) -> Result<Response<pb::RemoveRoleContainmentResponse>, Status> {
+        let app = self.app.get()?;
+        let caller = csm_auth::caller(&request)?;
+        let request = request.into_inner();
+        let mut errors = FieldErrors::new();
+        let parent = errors.required_text("parent_role", &request.parent_role, 200);
+        let child = errors.required_text("child_role", &request.child_role, 200);
+        errors.finish()?;
+        let (Some(parent), Some(child)) = (parent, child) else { return Err(validated_fields_missing()) };
+        let consistency_token = app.remove_role_containment(&caller, &parent, &child).await?;
+        Ok(Response::new(pb::RemoveRoleContainmentResponse { consistency_token }))
+    }
+
+    async fn add_role_alias(
+        &self,
+        request: Request<pb::AddRoleAliasRequest>,
+    ) -> Result<Response<pb::AddRoleAliasResponse>, Status> {
+        let app = self.app.get()?;
+        let caller = csm_auth::caller(&request)?;
+        let request = request.into_inner();
+        let mut errors = FieldErrors::new();
+        let request_id = errors.optional_request_id(&request.request_id);
+        let role = errors.required_text("role", &request.role, 200);
+        let alias = role_name_field(&mut errors, "alias", &request.alias);
+        errors.finish()?;
+        let (Some(role), Some(alias)) = (role, alias) else { return Err(validated_fields_missing()) };
+        let (role, consistency_token) = app.add_role_alias(&caller, request_id.as_deref(), &role, &alias).await?;
+        Ok(Response::new(pb::AddRoleAliasResponse {
+            role: Some(role_to_proto(app.catalog(), &role, true)),
+            consistency_token,
+        }))
+    }
+
+    async fn remove_role_alias(
+        &self,
+        request: Request<pb::RemoveRoleAliasRequest>,
+    ) -> Result<Response<pb::RemoveRoleAliasResponse>, Status> {
+        let app = self.app.get()?;
+        let caller = csm_auth::caller(&request)?;
+        let mut errors = FieldErrors::new();
+        let alias = errors.required_text("alias", &request.get_ref().alias, 200);
+        errors.finish()?;
+        let Some(alias) = alias else { return Err(validated_fields_missing()) };
+        let consistency_token = app.remove_role_alias(&caller, &alias).await?;
+        Ok(Response::new(pb::RemoveRoleAliasResponse { consistency_token }))
     }
 
     async fn get_role_settings(

@@ -62,6 +62,18 @@ pub fn migrations() -> Migrations {
                 sql: include_str!("../migrations/postgres/0120_groups.sql"),
             },
         )
+        .with(
+            Migration {
+                version: 130,
+                description: "catalog administration",
+                sql: include_str!("../migrations/sqlite/0130_catalog_admin.sql"),
+            },
+            Migration {
+                version: 130,
+                description: "catalog administration",
+                sql: include_str!("../migrations/postgres/0130_catalog_admin.sql"),
+            },
+        )
 }
 
 /// Which services may call which role RPCs (static).

@@ -74,13 +74,16 @@ impl RoleStore {
         }
         for edge in SEED_EDGES {
             let inserted = with_tx!(&mut tx, |tx| {
+                // A seeded edge an administrator removed stays removed (R4.13).
                 sqlx::query(
-                    "INSERT INTO role_contains (parent, child, suspect) VALUES ($1, $2, $3) \
+                    "INSERT INTO role_contains (parent, child, suspect) SELECT $1, $2, $3 \
+                     WHERE NOT EXISTS (SELECT 1 FROM role_seed_removals WHERE kind = 'edge' AND name = $4) \
                      ON CONFLICT (parent, child) DO NOTHING",
                 )
                 .bind(edge.parent)
                 .bind(edge.child)
                 .bind(edge.suspect)
+                .bind(catalog_admin::edge_key(edge.parent, edge.child))
                 .execute(&mut **tx)
                 .await
                 .map_err(db_error)?
@@ -251,6 +254,10 @@ pub struct RoleRow {
     /// "seed", "doc" or "custom".
     pub origin: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Set by DefineRole/UpdateRole; seeded roles show their description until then.
+    pub display_name: Option<String>,
+    /// When the role or its direct edges last changed (None: never since seeding).
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A containment edge row.
@@ -259,38 +266,56 @@ pub struct EdgeRow {
     pub parent: String,
     pub child: String,
     pub suspect: bool,
+    /// "seed" or "custom".
+    pub origin: String,
+}
+
+mod bulk_load;
+mod catalog_admin;
+pub use bulk_load::{BulkGroup, BulkQuery, BulkValueOf};
+pub use catalog_admin::{CatalogSnapshot, RoleHolders};
+
+const ROLE_ROWS_SQL: &str =
+    "SELECT name, description, origin, created_at, display_name, updated_at FROM roles ORDER BY name";
+const EDGE_ROWS_SQL: &str = "SELECT parent, child, suspect, origin FROM role_contains ORDER BY parent, child";
+
+fn role_row_from(row: &impl DbRow) -> CsmResult<RoleRow> {
+    Ok(RoleRow {
+        name: row.text("name").map_err(db_error)?,
+        description: row.text("description").map_err(db_error)?,
+        origin: row.text("origin").map_err(db_error)?,
+        created_at: row.timestamp("created_at").map_err(db_error)?,
+        display_name: row.opt_text("display_name").map_err(db_error)?,
+        updated_at: row.opt_timestamp("updated_at").map_err(db_error)?,
+    })
+}
+
+fn edge_row_from(row: &impl DbRow) -> CsmResult<EdgeRow> {
+    Ok(EdgeRow {
+        parent: row.text("parent").map_err(db_error)?,
+        child: row.text("child").map_err(db_error)?,
+        suspect: row.boolean("suspect").map_err(db_error)?,
+        origin: row.text("origin").map_err(db_error)?,
+    })
 }
 
 impl RoleStore {
     /// Every role and every containment edge (suspect ones included).
     pub async fn load_catalog(&self) -> CsmResult<(Vec<RoleRow>, Vec<EdgeRow>)> {
         with_db!(&self.db, |pool| {
-            let roles = sqlx::query("SELECT name, description, origin, created_at FROM roles ORDER BY name")
+            let roles = sqlx::query(ROLE_ROWS_SQL)
                 .fetch_all(pool)
                 .await
                 .map_err(db_error)?
                 .iter()
-                .map(|row| {
-                    Ok(RoleRow {
-                        name: row.text("name").map_err(db_error)?,
-                        description: row.text("description").map_err(db_error)?,
-                        origin: row.text("origin").map_err(db_error)?,
-                        created_at: row.timestamp("created_at").map_err(db_error)?,
-                    })
-                })
+                .map(role_row_from)
                 .collect::<CsmResult<Vec<_>>>()?;
-            let edges = sqlx::query("SELECT parent, child, suspect FROM role_contains ORDER BY parent, child")
+            let edges = sqlx::query(EDGE_ROWS_SQL)
                 .fetch_all(pool)
                 .await
                 .map_err(db_error)?
                 .iter()
-                .map(|row| {
-                    Ok(EdgeRow {
-                        parent: row.text("parent").map_err(db_error)?,
-                        child: row.text("child").map_err(db_error)?,
-                        suspect: row.boolean("suspect").map_err(db_error)?,
-                    })
-                })
+                .map(edge_row_from)
                 .collect::<CsmResult<Vec<_>>>()?;
             Ok((roles, edges))
         })
