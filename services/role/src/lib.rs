@@ -62,6 +62,18 @@ pub fn migrations() -> Migrations {
                 sql: include_str!("../migrations/postgres/0120_groups.sql"),
             },
         )
+        .with(
+            Migration {
+                version: 140,
+                description: "profile roles",
+                sql: include_str!("../migrations/sqlite/0140_profile_roles.sql"),
+            },
+            Migration {
+                version: 140,
+                description: "profile roles",
+                sql: include_str!("../migrations/postgres/0140_profile_roles.sql"),
+            },
+        )
 }
 
 /// Which services may call which role RPCs (static).
@@ -78,6 +90,7 @@ pub fn service_policy() -> ServicePolicy {
         "GetGroup",
         "ListGroups",
         "GetRoleSettings",
+        "ListAssignableRoles",
         "Watch",
     ];
     ServicePolicy::new()

@@ -2,6 +2,6 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    csm_server::main_for(csm_role::SERVICE, |config, listener, shutdown| csm_role::run(config, listener, shutdown))
+    csm_server::main_for(csm_role::SERVICE, csm_role::run)
         .await
 }

@@ -1,7 +1,9 @@
 //! role's domain: the catalog, the containment graph and the rules over it. Pure, no I/O.
 
+pub mod anomalies;
 pub mod catalog;
 pub mod collisions;
+pub mod delegation;
 pub mod graph;
 pub mod groups;
 pub mod settings;
