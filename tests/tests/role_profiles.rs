@@ -464,6 +464,21 @@ backend_test!(r2_15_a_warn_flagged_profile_is_listed_as_family_mixing, |suite| {
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let k = contact(suite, &acme, "Kit").await;
     suite.assign_role(k, "sn_customerservice.customer").await.unwrap();
+    // The dry run reports the WARN finding and allows it.
+    let validation = admin(suite)
+        .validate_assignment(pb::ValidateAssignmentRequest {
+            proposal: Some(pb::validate_assignment_request::Proposal::ProfileRole(pb::ProposedProfileRole {
+                profile_id: k.to_string(),
+                role: "sn_customerservice_agent".to_owned(),
+            })),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(validation.allowed);
+    assert_eq!(validation.findings[0].reason, "ROLE_FAMILY_COLLISION");
+    assert_eq!(validation.findings[0].severity, pb::FindingSeverity::Warning as i32);
+    assert!(anomalies(suite, &[pb::RoleAnomalyCategory::FamilyMixing]).await.is_empty(), "nothing flagged yet");
     let assigned = assign(&mut admin(suite), k, "sn_customerservice_agent").await.expect("WARN lets it through");
     assert_eq!(assigned.warnings[0].reason, "ROLE_FAMILY_COLLISION");
     let listed = anomalies(suite, &[pb::RoleAnomalyCategory::FamilyMixing]).await;
