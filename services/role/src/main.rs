@@ -2,6 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    csm_server::main_for(csm_role::SERVICE, csm_role::run)
-        .await
+    csm_server::main_for(csm_role::SERVICE, csm_role::run).await
 }
