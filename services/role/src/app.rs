@@ -1,7 +1,9 @@
 //! role's use cases.
 
+mod anomalies;
 mod catalog;
 mod groups;
+mod profiles;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +16,7 @@ use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
 
 use crate::domain::catalog::ADMIN;
-use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies, check_assignment};
+use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies};
 use crate::domain::groups::{GroupHierarchy, GroupMembership, memberships_from};
 use crate::domain::settings::{
     CONTACT_ROLE_ASSIGNMENT_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings, SettingsChange,
@@ -22,8 +24,13 @@ use crate::domain::settings::{
 use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
 use crate::store::{DirectAssignment, EdgeRow, RoleRow, RoleStore};
 
+pub use self::anomalies::{AnomaliesFixed, AnomalyFixed, FixRequest, MAX_FIX_BATCH, RoleAnomaly, not_fixable};
 pub use self::catalog::{ContainmentAdded, HolderFinding, LiveCatalog, LiveGraph, RoleDefinition};
 pub use self::groups::{GroupUpdate, GroupView, GroupWritten, MemberWritten};
+pub use self::profiles::{
+    AssignableRoles, DefaultClassEnsured, DefaultClassOutcome, GrantSource, ProfileRoleChange, ProfileRolesReplaced,
+    ValidationFinding,
+};
 
 /// One way a profile holds a role (R2.18, R2.19, §0.4 closure).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,7 +258,6 @@ impl RoleApp {
 
     /// Role administrators are people holding `admin`; services were authorized
     /// by the static policy.
-    // TODO(issue 4): delegated assignment by customer and partner admins (R4.7, R4.8).
     async fn authorize_role_administration(&self, caller: &Caller, action: &str) -> CsmResult<()> {
         let Caller::Human(human) = caller else { return Ok(()) };
         let profile = human.profile_id.ok_or_else(|| {
@@ -335,9 +341,10 @@ impl RoleApp {
         profile: ProfileId,
         role: &str,
     ) -> CsmResult<Assigned> {
-        self.authorize_role_administration(caller, "AssignRole").await?;
         let role = self.known_role(role)?;
         const RPC: &str = "AssignRole";
+        // Role administrators, services and delegated admins (R4.7, R4.8).
+        self.authorize_profile_assignment(caller, profile, std::slice::from_ref(&role), RPC).await?;
         if let Some(request_id) = request_id
             && let Some((id, revision)) = idempotency::stored_entity(self.store.db(), RPC, request_id).await?
         {
@@ -364,24 +371,12 @@ impl RoleApp {
         // write first to be serialized with the other writers.
         self.store.lock_profile(&mut tx, profile).await?;
         self.store.lock_role_graph_shared(&mut tx).await?;
-        let mut held: BTreeSet<String> = self
-            .store
-            .direct_assignments_in(&mut tx, profile)
+        // One check for AssignRole, ReplaceProfileRoles and ValidateAssignment;
+        // roles inherited through groups collide like direct ones (R2.18, R2.19).
+        let warnings = self
+            .checked_profile_roles(&mut tx, profile, profiles::ProfileRoleChange::Add(&role), None, policies)
             .await?
-            .into_iter()
-            .map(|assignment| assignment.role)
-            .collect();
-        if held.contains(&role) {
-            return Err(CsmError::already_exists("ASSIGNMENT_EXISTS", format!("{profile} already holds {role}"))
-                .with_metadata("profile_id", profile.to_string())
-                .with_metadata("role", role));
-        }
-        // Roles inherited through groups collide like direct ones (R2.18, R2.19).
-        held.extend(self.store.profile_inheritance_in(&mut tx, profile).await?.into_iter().filter_map(|row| row.role));
-        let warnings = check_assignment(&self.graph, &held, &role, policies).map_err(|finding| {
-            tracing::info!(%profile, %role, reason = finding.reason, rule = finding.rule, "assignment refused");
-            collision_error(profile, &role, &finding)
-        })?;
+            .warnings;
         let (assignment, revision) = self.store.insert_assignment(&mut tx, profile, &role).await?;
         if let Some(warning) = warnings.first() {
             self.store.flag_for_review(&mut tx, profile, warning.reason).await?;
@@ -400,8 +395,8 @@ impl RoleApp {
     /// Revokes the direct assignment of `role` to `profile`. A profile is never
     /// left without any role (R1.6: every user holds at least one role).
     pub async fn revoke_role(&self, caller: &Caller, profile: ProfileId, role: &str) -> CsmResult<String> {
-        self.authorize_role_administration(caller, "RevokeRole").await?;
         let role = self.known_role(role)?;
+        self.authorize_profile_assignment(caller, profile, std::slice::from_ref(&role), "RevokeRole").await?;
         let mut tx = self.store.db().begin().await?;
         self.store.lock_profile(&mut tx, profile).await?;
         let held = self.store.direct_assignments_in(&mut tx, profile).await?;

@@ -1,5 +1,7 @@
 //! gRPC adapter: converts proto ⇄ domain and calls the app. Nothing else.
 
+mod profiles;
+
 use std::sync::Arc;
 
 use csm_errors::{CsmError, FieldErrors};
@@ -935,6 +937,71 @@ impl RoleService for RoleGrpc {
             memberships: memberships.iter().map(membership_to_proto).collect(),
             next_page_token,
         }))
+    }
+
+    // ------------------------------------------- profiles, class, anomalies
+
+    async fn replace_profile_roles(
+        &self,
+        request: Request<pb::ReplaceProfileRolesRequest>,
+    ) -> Result<Response<pb::ReplaceProfileRolesResponse>, Status> {
+        profiles::replace_profile_roles(self.app.get()?, request).await
+    }
+
+    async fn list_profile_roles(
+        &self,
+        request: Request<pb::ListProfileRolesRequest>,
+    ) -> Result<Response<pb::ListProfileRolesResponse>, Status> {
+        profiles::list_profile_roles(self.app.get()?, request).await
+    }
+
+    async fn list_assignable_roles(
+        &self,
+        request: Request<pb::ListAssignableRolesRequest>,
+    ) -> Result<Response<pb::ListAssignableRolesResponse>, Status> {
+        profiles::list_assignable_roles(self.app.get()?, request).await
+    }
+
+    async fn validate_assignment(
+        &self,
+        request: Request<pb::ValidateAssignmentRequest>,
+    ) -> Result<Response<pb::ValidateAssignmentResponse>, Status> {
+        profiles::validate_assignment(self.app.get()?, request).await
+    }
+
+    async fn batch_get_effective_roles(
+        &self,
+        request: Request<pb::BatchGetEffectiveRolesRequest>,
+    ) -> Result<Response<pb::BatchGetEffectiveRolesResponse>, Status> {
+        profiles::batch_get_effective_roles(self.app.get()?, request).await
+    }
+
+    async fn get_principal_class(
+        &self,
+        request: Request<pb::GetPrincipalClassRequest>,
+    ) -> Result<Response<pb::GetPrincipalClassResponse>, Status> {
+        profiles::get_principal_class(self.app.get()?, request).await
+    }
+
+    async fn ensure_default_class(
+        &self,
+        request: Request<pb::EnsureDefaultClassRequest>,
+    ) -> Result<Response<pb::EnsureDefaultClassResponse>, Status> {
+        profiles::ensure_default_class(self.app.get()?, request).await
+    }
+
+    async fn list_role_anomalies(
+        &self,
+        request: Request<pb::ListRoleAnomaliesRequest>,
+    ) -> Result<Response<pb::ListRoleAnomaliesResponse>, Status> {
+        profiles::list_role_anomalies(self.app.get()?, request).await
+    }
+
+    async fn fix_role_anomalies(
+        &self,
+        request: Request<pb::FixRoleAnomaliesRequest>,
+    ) -> Result<Response<pb::FixRoleAnomaliesResponse>, Status> {
+        profiles::fix_role_anomalies(self.app.get()?, request).await
     }
 
     async fn watch(

@@ -74,6 +74,18 @@ pub fn migrations() -> Migrations {
                 sql: include_str!("../migrations/postgres/0130_catalog_admin.sql"),
             },
         )
+        .with(
+            Migration {
+                version: 140,
+                description: "profile roles",
+                sql: include_str!("../migrations/sqlite/0140_profile_roles.sql"),
+            },
+            Migration {
+                version: 140,
+                description: "profile roles",
+                sql: include_str!("../migrations/postgres/0140_profile_roles.sql"),
+            },
+        )
 }
 
 /// Which services may call which role RPCs (static).
@@ -90,6 +102,7 @@ pub fn service_policy() -> ServicePolicy {
         "GetGroup",
         "ListGroups",
         "GetRoleSettings",
+        "ListAssignableRoles",
         "Watch",
     ];
     ServicePolicy::new()

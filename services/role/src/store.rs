@@ -1,5 +1,9 @@
 //! All of role's SQL.
 
+mod profiles;
+
+pub use self::profiles::ReviewFlag;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use csm_changefeed::{NewChange, Operation};

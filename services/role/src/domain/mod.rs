@@ -1,8 +1,10 @@
 //! role's domain: the catalog, the containment graph and the rules over it. Pure, no I/O.
 
+pub mod anomalies;
 pub mod catalog;
 pub mod catalog_admin;
 pub mod collisions;
+pub mod delegation;
 pub mod graph;
 pub mod groups;
 pub mod settings;

@@ -1,0 +1,618 @@
+//! Profile-level use cases: delegated assignment (R4.7, R4.8), the one check
+//! of every direct-role change (AssignRole, ReplaceProfileRoles and their
+//! ValidateAssignment dry runs), ListProfileRoles, ListAssignableRoles,
+//! BatchGetEffectiveRoles, GetPrincipalClass and EnsureDefaultClass (R2.7,
+//! R2.13, R2.13a, R1.6).
+//!
+//! Delegated admins' scope is read from identity (DESIGN §2: role calls
+//! identity to validate principals; these are admin RPCs, not the hot path):
+//! the target's primary account must be acct(me) or one of its descendants.
+
+use std::collections::BTreeSet;
+
+use csm_auth::Caller;
+use csm_db::{PageRequest, Tx};
+use csm_errors::{CsmError, CsmResult, ErrorCode};
+use csm_proto::identity::{ProfileKind, UserClass};
+use csm_types::ProfileId;
+
+use super::{EffectiveRoles, RoleApp, RoleGrant, collision_error};
+use crate::domain::PrincipalClass;
+use crate::domain::catalog::{ADMIN, SNC_EXTERNAL, SNC_INTERNAL};
+use crate::domain::collisions::{Finding, Policies, check_additions};
+use crate::domain::delegation::{AssignmentAuthority, CUSTOMER_ADMIN, DelegatedAdmin, PARTNER_ADMIN};
+use crate::store::DirectAssignment;
+
+/// A change to a profile's direct roles.
+#[derive(Debug, Clone, Copy)]
+pub enum ProfileRoleChange<'a> {
+    /// AssignRole: one more direct role.
+    Add(&'a str),
+    /// ReplaceProfileRoles: the new set within the caller's replaceable roles.
+    Replace(&'a [String]),
+}
+
+/// What a direct-role change would write, after every check passed.
+#[derive(Debug, Clone)]
+pub struct ProfileRolePlan {
+    pub remove: Vec<String>,
+    pub add: Vec<String>,
+    /// Direct roles kept because they are outside a delegated admin's assignable set.
+    pub retained: Vec<String>,
+    pub warnings: Vec<Finding>,
+}
+
+/// The result of ReplaceProfileRoles.
+#[derive(Debug, Clone)]
+pub struct ProfileRolesReplaced {
+    pub profile: ProfileId,
+    pub assignments: Vec<DirectAssignment>,
+    pub retained: Vec<String>,
+    pub warnings: Vec<Finding>,
+    pub consistency_token: String,
+}
+
+/// A finding of ValidateAssignment.
+#[derive(Debug, Clone)]
+pub struct ValidationFinding {
+    pub finding: Finding,
+    pub blocking: bool,
+}
+
+/// The answer of ListAssignableRoles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignableRoles {
+    pub roles: BTreeSet<String>,
+    pub unrestricted: bool,
+}
+
+/// What EnsureDefaultClass did (R2.13, R2.13a).
+#[derive(Debug, Clone)]
+pub enum DefaultClassOutcome {
+    AlreadyClassified,
+    Assigned(DirectAssignment),
+}
+
+#[derive(Debug, Clone)]
+pub struct DefaultClassEnsured {
+    pub profile: ProfileId,
+    pub outcome: DefaultClassOutcome,
+    pub class: PrincipalClass,
+    pub consistency_token: String,
+}
+
+fn non_collision_finding(reason: &'static str, rule: &'static str, message: String) -> Finding {
+    Finding { reason, rule, message, existing_path: Vec::new(), new_path: Vec::new() }
+}
+
+fn active_profile(caller: &Caller, action: &str) -> CsmResult<Option<ProfileId>> {
+    match caller {
+        Caller::Service(_) => Ok(None),
+        Caller::Human(human) => human.profile_id.map(Some).ok_or_else(|| {
+            CsmError::permission_denied(
+                "ACTIVE_PROFILE_REQUIRED",
+                format!("{action} needs a token with an active profile"),
+            )
+        }),
+    }
+}
+
+fn missing_assignment_role(action: &str) -> CsmError {
+    let any_of = [ADMIN, CUSTOMER_ADMIN, PARTNER_ADMIN].join(",");
+    CsmError::permission_denied("MISSING_ROLE", format!("{action} requires one of: {any_of}"))
+        .with_metadata("required_any_of", any_of)
+}
+
+impl RoleApp {
+    /// The authority of `profile` over direct assignments (R4.7, R4.8).
+    pub(crate) async fn authority_of(&self, profile: ProfileId) -> CsmResult<AssignmentAuthority> {
+        let effective = self.compute(profile).await?;
+        let settings = self.settings().await?;
+        Ok(AssignmentAuthority::of_person(&self.graph, &effective.roles, &settings.contact_role_assignment))
+    }
+
+    /// The caller's authority: services are unrestricted (the static policy let them in).
+    async fn caller_authority(
+        &self,
+        caller: &Caller,
+        action: &str,
+    ) -> CsmResult<(AssignmentAuthority, Option<ProfileId>)> {
+        match active_profile(caller, action)? {
+            None => Ok((AssignmentAuthority::Unrestricted, None)),
+            Some(profile) => Ok((self.authority_of(profile).await?, Some(profile))),
+        }
+    }
+
+    /// Authorizes `caller` to assign or revoke each of `roles` on `target`:
+    /// role administrators and services anything; delegated admins only
+    /// assignable roles (ROLE_NOT_ASSIGNABLE) on contacts in scope
+    /// (PROFILE_OUT_OF_SCOPE); anyone else MISSING_ROLE. Returns the authority.
+    pub(crate) async fn authorize_profile_assignment(
+        &self,
+        caller: &Caller,
+        target: ProfileId,
+        roles: &[String],
+        action: &str,
+    ) -> CsmResult<AssignmentAuthority> {
+        let (authority, actor) = self.caller_authority(caller, action).await?;
+        match &authority {
+            AssignmentAuthority::Unrestricted => {}
+            AssignmentAuthority::None => return Err(missing_assignment_role(action)),
+            AssignmentAuthority::Delegated(admin) => {
+                if let Some(role) = roles.iter().find(|role| !admin.assignable.contains(role.as_str())) {
+                    return Err(CsmError::permission_denied(
+                        "ROLE_NOT_ASSIGNABLE",
+                        format!(
+                            "{role} is not assignable by a delegated admin: it must be listed in \
+                             contact_role_assignment and held by the admin (R4.7, R4.8)"
+                        ),
+                    )
+                    .with_metadata("role", role.as_str()));
+                }
+                let actor = actor.ok_or_else(|| CsmError::internal("delegated authority without a profile"))?;
+                self.check_delegated_scope(actor, admin, target).await?;
+            }
+        }
+        Ok(authority)
+    }
+
+    /// PERMISSION_DENIED PROFILE_OUT_OF_SCOPE unless `target` is a contact of
+    /// acct(actor) or of one of its descendants (R4.8, X5); NOT_FOUND
+    /// PROFILE_NOT_FOUND when identity does not know it.
+    // TODO(account-team): CR(me) accounts (contact relationships, X5) for
+    // customer admins and PCUST(acct(me)) for partner admins (R4.8) live in
+    // account-team, which has no RPC for them yet; until then such contacts
+    // are out of scope.
+    async fn check_delegated_scope(
+        &self,
+        actor: ProfileId,
+        _admin: &DelegatedAdmin,
+        target: ProfileId,
+    ) -> CsmResult<()> {
+        let target_profile =
+            self.identity.profile(target).await?.ok_or_else(|| CsmError::not_found("profile", target))?;
+        let out_of_scope = || {
+            CsmError::permission_denied(
+                "PROFILE_OUT_OF_SCOPE",
+                format!("{target} is not a contact of the admin's account or its descendants (R4.8)"),
+            )
+            .with_metadata("profile_id", target.to_string())
+        };
+        let is_contact = matches!(
+            ProfileKind::try_from(target_profile.kind),
+            Ok(ProfileKind::Contact | ProfileKind::PartnerContact)
+        );
+        if !is_contact || target_profile.account_id.is_empty() {
+            return Err(out_of_scope());
+        }
+        let actor_account = match self.identity.profile(actor).await? {
+            Some(profile) if !profile.account_id.is_empty() => profile.account_id,
+            _ => return Err(out_of_scope()),
+        };
+        if target_profile.account_id == actor_account {
+            return Ok(());
+        }
+        let ancestors = self.identity.account_ancestors(&target_profile.account_id).await?;
+        if ancestors.contains(&actor_account) { Ok(()) } else { Err(out_of_scope()) }
+    }
+
+    /// The one check of a change to `profile`'s direct roles, read in `tx`
+    /// (after the profile lock for a write): ASSIGNMENT_EXISTS for an Add of a
+    /// held role, then the collision rules over what the profile would hold,
+    /// directly and through its groups (R2.10–R2.17, R1.13–R1.15).
+    /// `replaceable` limits a Replace to a delegated admin's assignable roles.
+    pub(crate) async fn plan_profile_roles(
+        &self,
+        tx: &mut Tx,
+        profile: ProfileId,
+        change: ProfileRoleChange<'_>,
+        replaceable: Option<&BTreeSet<String>>,
+        policies: Policies,
+    ) -> CsmResult<Result<ProfileRolePlan, Finding>> {
+        let current = self.store.direct_assignments_in(tx, profile).await?;
+        let inherited: BTreeSet<String> =
+            self.store.profile_inheritance_in(tx, profile).await?.into_iter().filter_map(|row| row.role).collect();
+        let held: BTreeSet<String> = current.iter().map(|assignment| assignment.role.clone()).collect();
+        let (base, additions, remove, add, retained) = match change {
+            ProfileRoleChange::Add(role) => {
+                if held.contains(role) {
+                    return Err(CsmError::already_exists(
+                        "ASSIGNMENT_EXISTS",
+                        format!("{profile} already holds {role}"),
+                    )
+                    .with_metadata("profile_id", profile.to_string())
+                    .with_metadata("role", role));
+                }
+                let base: BTreeSet<String> = held.union(&inherited).cloned().collect();
+                (base, vec![role.to_owned()], Vec::new(), vec![role.to_owned()], Vec::new())
+            }
+            ProfileRoleChange::Replace(roles) => {
+                let wanted: BTreeSet<String> = roles.iter().cloned().collect();
+                let retained: Vec<String> = held
+                    .iter()
+                    .filter(|role| !wanted.contains(*role))
+                    .filter(|role| replaceable.is_some_and(|replaceable| !replaceable.contains(*role)))
+                    .cloned()
+                    .collect();
+                let remove: Vec<String> =
+                    held.iter().filter(|role| !wanted.contains(*role) && !retained.contains(role)).cloned().collect();
+                let add: Vec<String> = wanted.iter().filter(|role| !held.contains(*role)).cloned().collect();
+                let base: BTreeSet<String> = retained.iter().cloned().chain(inherited.iter().cloned()).collect();
+                // Checked in request order: the first collision reported is the one the form would show.
+                (base, roles.to_vec(), remove, add, retained)
+            }
+        };
+        Ok(check_additions(&self.graph, &base, &additions, policies).map(|warnings| ProfileRolePlan {
+            remove,
+            add,
+            retained,
+            warnings,
+        }))
+    }
+
+    /// [`plan_profile_roles`](Self::plan_profile_roles) for a mutation: the first
+    /// blocking finding is the FAILED_PRECONDITION the RPC answers.
+    pub(crate) async fn checked_profile_roles(
+        &self,
+        tx: &mut Tx,
+        profile: ProfileId,
+        change: ProfileRoleChange<'_>,
+        replaceable: Option<&BTreeSet<String>>,
+        policies: Policies,
+    ) -> CsmResult<ProfileRolePlan> {
+        self.plan_profile_roles(tx, profile, change, replaceable, policies).await?.map_err(|finding| {
+            let role = finding.added_role().to_owned();
+            tracing::info!(%profile, %role, reason = finding.reason, rule = finding.rule, "assignment refused");
+            collision_error(profile, &role, &finding)
+        })
+    }
+
+    /// Replaces `profile`'s direct roles with `roles` in one transaction (R1.6,
+    /// R4.8): all of them for role administrators and services, only the
+    /// assignable ones for a delegated admin (the others are retained).
+    pub async fn replace_profile_roles(
+        &self,
+        caller: &Caller,
+        profile: ProfileId,
+        roles: &[String],
+    ) -> CsmResult<ProfileRolesReplaced> {
+        const RPC: &str = "ReplaceProfileRoles";
+        let roles = self.canonical_role_set(roles)?;
+        let authority = self.authorize_profile_assignment(caller, profile, &roles, RPC).await?;
+        if matches!(caller, Caller::Human(_)) && !self.identity.profile_exists(profile).await? {
+            return Err(CsmError::not_found("profile", profile));
+        }
+        let replaceable = match &authority {
+            AssignmentAuthority::Delegated(admin) => Some(admin.assignable.clone()),
+            _ => None,
+        };
+        let policies = self.policies().await?;
+        let mut tx = self.store.db().begin().await?;
+        self.store.lock_profile(&mut tx, profile).await?;
+        self.store.lock_role_graph_shared(&mut tx).await?;
+        let plan = self
+            .checked_profile_roles(&mut tx, profile, ProfileRoleChange::Replace(&roles), replaceable.as_ref(), policies)
+            .await?;
+        let mut last_revision = None;
+        for role in &plan.remove {
+            last_revision = self.store.delete_assignment(&mut tx, profile, role).await?.or(last_revision);
+        }
+        for role in &plan.add {
+            last_revision = Some(self.store.insert_assignment(&mut tx, profile, role).await?.1);
+        }
+        if let (Some(warning), Some(_)) = (plan.warnings.first(), last_revision) {
+            self.store.flag_for_review(&mut tx, profile, warning.reason).await?;
+        }
+        let assignments = self.store.direct_assignments_in(&mut tx, profile).await?;
+        tx.commit().await?;
+        let revision = match last_revision {
+            Some(revision) => {
+                self.feed.committed(revision);
+                revision
+            }
+            None => self.feed.head().await?,
+        };
+        Ok(ProfileRolesReplaced {
+            profile,
+            assignments,
+            retained: plan.retained,
+            warnings: plan.warnings,
+            consistency_token: self.feed.token(revision),
+        })
+    }
+
+    /// Canonical, known, deduplicated role names in request order; EMPTY_ROLE_SET when none (R1.6).
+    fn canonical_role_set(&self, roles: &[String]) -> CsmResult<Vec<String>> {
+        if roles.is_empty() {
+            return Err(CsmError::invalid_argument(
+                "EMPTY_ROLE_SET",
+                "a profile's role set cannot be saved empty; every user holds at least one role (R1.6)",
+            ));
+        }
+        let mut canonical: Vec<String> = Vec::new();
+        for role in roles {
+            let role = self.known_role(role)?;
+            if !canonical.contains(&role) {
+                canonical.push(role);
+            }
+        }
+        Ok(canonical)
+    }
+
+    /// ValidateAssignment for AssignRole / ReplaceProfileRoles: the same
+    /// authorization and checks as the mutation, nothing written. Authority
+    /// and scope refusals of a delegated admin and collisions are blocking
+    /// findings; a caller with no assignment right at all is MISSING_ROLE.
+    pub async fn validate_profile_roles(
+        &self,
+        caller: &Caller,
+        profile: ProfileId,
+        change: ProfileRoleChange<'_>,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        const RPC: &str = "ValidateAssignment";
+        let roles = match change {
+            ProfileRoleChange::Add(role) => vec![self.known_role(role)?],
+            ProfileRoleChange::Replace(roles) => self.canonical_role_set(roles)?,
+        };
+        let authority = match self.authorize_profile_assignment(caller, profile, &roles, RPC).await {
+            Ok(authority) => authority,
+            Err(error) if error.code() == ErrorCode::PermissionDenied => {
+                let (reason, rule) = match error.reason() {
+                    "ROLE_NOT_ASSIGNABLE" => ("ROLE_NOT_ASSIGNABLE", "R4.7"),
+                    "PROFILE_OUT_OF_SCOPE" => ("PROFILE_OUT_OF_SCOPE", "R4.8"),
+                    _ => return Err(error),
+                };
+                let finding = non_collision_finding(reason, rule, error.message().to_owned());
+                return Ok(vec![ValidationFinding { finding, blocking: true }]);
+            }
+            Err(error) => return Err(error),
+        };
+        if matches!(caller, Caller::Human(_)) && !self.identity.profile_exists(profile).await? {
+            return Err(CsmError::not_found("profile", profile));
+        }
+        let replaceable = match &authority {
+            AssignmentAuthority::Delegated(admin) => Some(admin.assignable.clone()),
+            _ => None,
+        };
+        let change = match change {
+            ProfileRoleChange::Add(_) => ProfileRoleChange::Add(&roles[0]),
+            ProfileRoleChange::Replace(_) => ProfileRoleChange::Replace(&roles),
+        };
+        let policies = self.policies().await?;
+        // Read-only: the transaction is rolled back when dropped.
+        let mut tx = self.store.db().begin().await?;
+        let planned = self.plan_profile_roles(&mut tx, profile, change, replaceable.as_ref(), policies).await;
+        drop(tx);
+        match planned {
+            Ok(Ok(plan)) => {
+                Ok(plan.warnings.into_iter().map(|finding| ValidationFinding { finding, blocking: false }).collect())
+            }
+            Ok(Err(finding)) => Ok(vec![ValidationFinding { finding, blocking: true }]),
+            Err(error) if error.reason() == "ASSIGNMENT_EXISTS" => {
+                let finding = non_collision_finding("ASSIGNMENT_EXISTS", "", error.message().to_owned());
+                Ok(vec![ValidationFinding { finding, blocking: true }])
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Grants of `profile` (one per role and path, R2.18, R2.19), for the
+    /// profile itself, role administrators, delegated admins in scope and
+    /// services; keyset-paged by (role, path).
+    pub async fn list_profile_roles(
+        &self,
+        caller: &Caller,
+        profile: ProfileId,
+        sources: &[GrantSource],
+        page: &PageRequest,
+    ) -> CsmResult<(Vec<RoleGrant>, String)> {
+        const RPC: &str = "ListProfileRoles";
+        if let Some(actor) = active_profile(caller, RPC)?
+            && actor != profile
+        {
+            match self.authority_of(actor).await? {
+                AssignmentAuthority::Unrestricted => {}
+                AssignmentAuthority::Delegated(admin) => self.check_delegated_scope(actor, &admin, profile).await?,
+                AssignmentAuthority::None => return Err(missing_assignment_role(RPC)),
+            }
+        }
+        let effective = self.compute(profile).await?;
+        let mut grants: Vec<(String, RoleGrant)> = effective
+            .grants
+            .into_iter()
+            .filter(|grant| sources.is_empty() || sources.contains(&GrantSource::of(grant)))
+            .map(|grant| (grant_key(&grant), grant))
+            .collect();
+        grants.sort_by(|left, right| left.0.cmp(&right.0));
+        let rows: Vec<(String, RoleGrant)> = grants
+            .into_iter()
+            .filter(|(key, _)| page.after.as_ref().is_none_or(|after| key > after))
+            .take(page.fetch_limit() as usize)
+            .collect();
+        let (rows, token) = page.finish(rows, |(key, _)| key.clone());
+        Ok((rows.into_iter().map(|(_, grant)| grant).collect(), token))
+    }
+
+    /// The roles `actor` (default: the caller) may assign as a delegated
+    /// admin, optionally checking its scope over `target` (R4.7, R4.8).
+    /// Naming another actor needs a service or a role administrator.
+    pub async fn list_assignable_roles(
+        &self,
+        caller: &Caller,
+        actor: Option<ProfileId>,
+        target: Option<ProfileId>,
+    ) -> CsmResult<AssignableRoles> {
+        const RPC: &str = "ListAssignableRoles";
+        let own = active_profile(caller, RPC)?;
+        let actor = match (actor, own) {
+            (Some(actor), Some(own)) if actor != own => {
+                if self.authority_of(own).await? != AssignmentAuthority::Unrestricted {
+                    return Err(CsmError::permission_denied(
+                        "MISSING_ROLE",
+                        "naming another actor_profile_id requires admin",
+                    )
+                    .with_metadata("required_any_of", ADMIN));
+                }
+                actor
+            }
+            (Some(actor), _) => actor,
+            (None, Some(own)) => own,
+            (None, None) => {
+                return Err(CsmError::invalid_field("actor_profile_id", "is required for a service caller"));
+            }
+        };
+        match self.authority_of(actor).await? {
+            AssignmentAuthority::Unrestricted => Ok(AssignableRoles { roles: BTreeSet::new(), unrestricted: true }),
+            AssignmentAuthority::None => Ok(AssignableRoles { roles: BTreeSet::new(), unrestricted: false }),
+            AssignmentAuthority::Delegated(admin) => {
+                if let Some(target) = target {
+                    self.check_delegated_scope(actor, &admin, target).await?;
+                }
+                Ok(AssignableRoles { roles: admin.assignable, unrestricted: false })
+            }
+        }
+    }
+
+    /// GetEffectiveRoles for many profiles at one revision (DESIGN §3): each
+    /// distinct profile once, in request order. People may read only their
+    /// own profile unless they hold admin.
+    pub async fn batch_effective_roles(
+        &self,
+        caller: &Caller,
+        profiles: &[ProfileId],
+    ) -> CsmResult<(Vec<EffectiveRoles>, String)> {
+        let head = self.feed.head().await?;
+        if let Some(own) = active_profile(caller, "BatchGetEffectiveRoles")?
+            && profiles.iter().any(|profile| *profile != own)
+            && !self.compute(own).await?.roles.contains(ADMIN)
+        {
+            return Err(CsmError::permission_denied(
+                "MISSING_ROLE",
+                "reading another profile's effective roles requires admin",
+            )
+            .with_metadata("required_any_of", ADMIN));
+        }
+        let mut seen = BTreeSet::new();
+        let mut answers = Vec::new();
+        for profile in profiles {
+            if seen.insert(*profile) {
+                answers.push(self.compute(*profile).await?);
+            }
+        }
+        Ok((answers, self.feed.token(head)))
+    }
+
+    /// The explicit class of `profile` and how it holds snc_internal /
+    /// snc_external (R2.7, R1.1); readable like GetEffectiveRoles.
+    pub async fn principal_class(
+        &self,
+        caller: &Caller,
+        profile: ProfileId,
+    ) -> CsmResult<(PrincipalClass, Vec<RoleGrant>, String)> {
+        let (effective, token) = self.effective_roles(caller, profile).await?;
+        let explicit = effective
+            .grants
+            .into_iter()
+            .filter(|grant| grant.role == SNC_INTERNAL || grant.role == SNC_EXTERNAL)
+            .collect();
+        Ok((effective.class, explicit, token))
+    }
+
+    /// At (first) login: a profile reaching neither explicit role gets
+    /// snc_external when identity reports its user class on the enforced
+    /// internal-user deny list, else snc_internal (R2.13, R2.13a) — the rule
+    /// identity's own first-login path applies. Idempotent: the check is
+    /// repeated under the profile lock, so concurrent calls write once.
+    /// Callers: services (identity), the profile itself, role administrators.
+    pub async fn ensure_default_class(&self, caller: &Caller, profile: ProfileId) -> CsmResult<DefaultClassEnsured> {
+        const RPC: &str = "EnsureDefaultClass";
+        if let Some(own) = active_profile(caller, RPC)?
+            && own != profile
+            && !self.compute(own).await?.roles.contains(ADMIN)
+        {
+            return Err(CsmError::permission_denied(
+                "MISSING_ROLE",
+                "EnsureDefaultClass is for the profile itself, its login flow or admin",
+            )
+            .with_metadata("required_any_of", ADMIN));
+        }
+        let current = self.compute(profile).await?;
+        if current.class != PrincipalClass::None {
+            return self.already_classified(profile, current.class).await;
+        }
+        let identity_profile =
+            self.identity.profile(profile).await?.ok_or_else(|| CsmError::not_found("profile", profile))?;
+        let settings = self.identity.settings().await?;
+        let user_class = UserClass::try_from(identity_profile.user_class).unwrap_or(UserClass::Unspecified);
+        let deny_listed =
+            settings.enforce_internal_user_deny_list && settings.internal_user_deny_list.contains(&(user_class as i32));
+        let role = if deny_listed { SNC_EXTERNAL } else { SNC_INTERNAL };
+
+        let policies = self.policies().await?;
+        let mut tx = self.store.db().begin().await?;
+        self.store.lock_profile(&mut tx, profile).await?;
+        self.store.lock_role_graph_shared(&mut tx).await?;
+        let direct = self.store.direct_assignments_in(&mut tx, profile).await?;
+        let inherited = self.store.profile_inheritance_in(&mut tx, profile).await?;
+        let held: BTreeSet<String> = direct
+            .iter()
+            .map(|assignment| assignment.role.clone())
+            .chain(inherited.into_iter().filter_map(|row| row.role))
+            .collect();
+        let class = PrincipalClass::of(held.iter().flat_map(|role| self.graph.closure(role)));
+        if class != PrincipalClass::None {
+            drop(tx);
+            return self.already_classified(profile, class).await;
+        }
+        let plan = self.checked_profile_roles(&mut tx, profile, ProfileRoleChange::Add(role), None, policies).await?;
+        let (assignment, revision) = self.store.insert_assignment(&mut tx, profile, role).await?;
+        if let Some(warning) = plan.warnings.first() {
+            self.store.flag_for_review(&mut tx, profile, warning.reason).await?;
+        }
+        tx.commit().await?;
+        self.feed.committed(revision);
+        let class = if role == SNC_INTERNAL { PrincipalClass::Internal } else { PrincipalClass::External };
+        Ok(DefaultClassEnsured {
+            profile,
+            outcome: DefaultClassOutcome::Assigned(assignment),
+            class,
+            consistency_token: self.feed.token(revision),
+        })
+    }
+
+    async fn already_classified(&self, profile: ProfileId, class: PrincipalClass) -> CsmResult<DefaultClassEnsured> {
+        let head = self.feed.head().await?;
+        Ok(DefaultClassEnsured {
+            profile,
+            outcome: DefaultClassOutcome::AlreadyClassified,
+            class,
+            consistency_token: self.feed.token(head),
+        })
+    }
+}
+
+/// How a grant is held (RoleSource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantSource {
+    Direct,
+    Group,
+    Containment,
+}
+
+impl GrantSource {
+    pub fn of(grant: &RoleGrant) -> GrantSource {
+        if grant.containment_path.len() > 1 {
+            GrantSource::Containment
+        } else if grant.group.is_some() {
+            GrantSource::Group
+        } else {
+            GrantSource::Direct
+        }
+    }
+}
+
+/// The keyset position of a grant: role, then its path (unique per profile).
+fn grant_key(grant: &RoleGrant) -> String {
+    let groups: Vec<String> = grant.group_path.iter().map(ToString::to_string).collect();
+    format!("{}\u{1f}{}\u{1f}{}", grant.role, groups.join(">"), grant.containment_path.join(">"))
+}
