@@ -676,3 +676,527 @@ backend_test!(r3_17_default_partner_type_and_team_responsibilities_are_seeded, |
         ("Asset Contact", pb::ResponsibilityKind::Contact as i32)
     );
 });
+
+// ------------------------------------------------- responsibility definitions
+
+fn new_definition(name: &str, kind: pb::ResponsibilityKind, unique: bool) -> pb::CreateResponsibilityDefinitionRequest {
+    pb::CreateResponsibilityDefinitionRequest {
+        request_id: String::new(),
+        responsibility_definition: Some(pb::ResponsibilityDefinition {
+            name: name.to_owned(),
+            kind: kind as i32,
+            unique,
+            description: format!("{name} (test)"),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn create_definition(
+    client: &mut AccountTeam,
+    name: &str,
+    kind: pb::ResponsibilityKind,
+    unique: bool,
+) -> Result<pb::ResponsibilityDefinition, Status> {
+    client
+        .create_responsibility_definition(new_definition(name, kind, unique))
+        .await
+        .map(|response| response.into_inner().responsibility_definition.unwrap())
+}
+
+fn account_member(
+    account: &str,
+    profile: &str,
+    kind: pb::TeamMemberKind,
+    responsibility: &str,
+) -> pb::CreateTeamMemberRequest {
+    pb::CreateTeamMemberRequest {
+        request_id: String::new(),
+        team_member: Some(pb::TeamMember {
+            team: Some(pb::team_member::Team::AccountId(account.to_owned())),
+            profile_id: profile.to_owned(),
+            member_kind: kind as i32,
+            responsibility_id: responsibility.to_owned(),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn add_member(
+    client: &mut AccountTeam,
+    account: &str,
+    profile: &str,
+    responsibility: &str,
+) -> Result<pb::TeamMember, Status> {
+    client
+        .create_team_member(account_member(account, profile, pb::TeamMemberKind::Internal, responsibility))
+        .await
+        .map(|response| response.into_inner().team_member.unwrap())
+}
+
+/// The whole team of `account`, page by page.
+async fn team_of(suite: &Suite, account: &str, page_size: i32) -> Vec<pb::TeamMember> {
+    let mut client = admin(suite);
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_team_members(pb::ListTeamMembersRequest {
+                team: Some(pb::list_team_members_request::Team::AccountId(account.to_owned())),
+                page_size,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list team")
+            .into_inner();
+        all.extend(page.team_members);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+backend_test!(r3_12_responsibility_definition_has_name_kind_unique_flag_and_description, |suite| {
+    let mut client = admin(suite);
+    let created = client
+        .create_responsibility_definition(new_definition("Escalation Manager", pb::ResponsibilityKind::User, true))
+        .await
+        .expect("create")
+        .into_inner();
+    let definition = created.responsibility_definition.unwrap();
+    assert_eq!(definition.kind, pb::ResponsibilityKind::User as i32);
+    assert!(definition.unique);
+    assert!(!definition.seeded);
+    assert_eq!(definition.description, "Escalation Manager (test)");
+    let change = change_of(suite, &created.consistency_token).await;
+    assert_eq!(change.entity_type, "responsibility_definition");
+    assert_eq!(change.attributes.get("responsibility_id"), Some(&definition.responsibility_id));
+    // Names are unique, case-insensitively.
+    let status =
+        create_definition(&mut client, "escalation MANAGER", pb::ResponsibilityKind::Contact, false).await.unwrap_err();
+    assert_status(&status, Code::AlreadyExists, "RESPONSIBILITY_NAME_TAKEN");
+    // Update: description and unique flag.
+    let updated = client
+        .update_responsibility_definition(masked!(
+            pb::UpdateResponsibilityDefinitionRequest {
+                responsibility_definition: Some(pb::ResponsibilityDefinition {
+                    unique: false,
+                    description: "Owns escalations".into(),
+                    ..definition.clone()
+                }),
+                update_mask: None,
+            },
+            ["unique", "description"]
+        ))
+        .await
+        .expect("update")
+        .into_inner()
+        .responsibility_definition
+        .unwrap();
+    assert!(!updated.unique);
+    assert_eq!(updated.description, "Owns escalations");
+    // Every kind can be created; listing filters by kind and orders by name.
+    for (name, kind) in [
+        ("Billing Contact", pb::ResponsibilityKind::Contact),
+        ("Guardian", pb::ResponsibilityKind::Consumer),
+        ("Reseller Account", pb::ResponsibilityKind::Account),
+        ("Spouse", pb::ResponsibilityKind::None),
+    ] {
+        create_definition(&mut client, name, kind, false).await.unwrap_or_else(|status| panic!("{name}: {status}"));
+    }
+    let contacts = client
+        .list_responsibility_definitions(pb::ListResponsibilityDefinitionsRequest {
+            kind: pb::ResponsibilityKind::Contact as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .responsibility_definitions;
+    let names: Vec<&str> = contacts.iter().map(|definition| definition.name.as_str()).collect();
+    assert_eq!(names, vec!["Asset Contact", "Billing Contact"]);
+    // Bad input names every field.
+    let status = client
+        .create_responsibility_definition(pb::CreateResponsibilityDefinitionRequest {
+            request_id: String::new(),
+            responsibility_definition: Some(pb::ResponsibilityDefinition::default()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        vec!["responsibility_definition.name".to_owned(), "responsibility_definition.kind".to_owned()]
+    );
+    let status = client
+        .get_responsibility_definition(pb::GetResponsibilityDefinitionRequest {
+            responsibility_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "RESPONSIBILITY_NOT_FOUND");
+});
+
+backend_test!(r3_12_only_cam_and_foundation_admins_create_responsibility_definitions, |suite| {
+    for role in ["sn_customerservice_manager", "sn_customerservice_agent"] {
+        let mut client = person_with_role(suite, role).await;
+        let status = create_definition(&mut client, &format!("By {role}"), pb::ResponsibilityKind::User, false)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{role}: {status:?}");
+    }
+    for role in ["sn_crm_customer_access_management_admin", "sn_crm_foundation_admin"] {
+        let mut client = person_with_role(suite, role).await;
+        create_definition(&mut client, &format!("By {role}"), pb::ResponsibilityKind::User, false)
+            .await
+            .unwrap_or_else(|status| panic!("{role}: {status}"));
+    }
+});
+
+backend_test!(r3_12_only_user_responsibilities_are_used_on_team_members, |suite| {
+    let mut client = admin(suite);
+    let (account, member) = (customer(suite, "Kinds").await, employee(suite, "Kim").await);
+    let status = add_member(&mut client, &account, &member, ASSET_CONTACT).await.unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "RESPONSIBILITY_KIND_MISMATCH");
+    add_member(&mut client, &account, &member, PREFERRED_TECHNICIAN).await.expect("a USER responsibility");
+    // A used responsibility cannot change its kind.
+    let status = client
+        .update_responsibility_definition(masked!(
+            pb::UpdateResponsibilityDefinitionRequest {
+                responsibility_definition: Some(pb::ResponsibilityDefinition {
+                    responsibility_id: PREFERRED_TECHNICIAN.into(),
+                    kind: pb::ResponsibilityKind::Contact as i32,
+                    ..Default::default()
+                }),
+                update_mask: None,
+            },
+            ["kind"]
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "RESPONSIBILITY_IN_USE");
+});
+
+// ------------------------------------------------------------------ R3.13
+
+backend_test!(r3_13_unique_responsibility_one_holder_per_account, |suite| {
+    let mut client = admin(suite);
+    let (a, b) = (customer(suite, "Acme").await, customer(suite, "Bolt").await);
+    let (u1, u2) = (employee(suite, "Una").await, employee(suite, "Udo").await);
+    // Given account A with Account Manager U1 (unique),
+    let holder = add_member(&mut client, &a, &u1, ACCOUNT_MANAGER).await.expect("U1 manages A");
+    // when adding U2 as Account Manager of A, then ALREADY_EXISTS;
+    let status = add_member(&mut client, &a, &u2, ACCOUNT_MANAGER).await.unwrap_err();
+    assert_status(&status, Code::AlreadyExists, "UNIQUE_RESPONSIBILITY_TAKEN");
+    assert_eq!(metadata(&status, "team_member_id"), holder.team_member_id);
+    // adding U1 as Account Manager of B succeeds.
+    add_member(&mut client, &b, &u1, ACCOUNT_MANAGER).await.expect("U1 also manages B");
+    // Non-unique responsibilities take several holders; the same member twice is refused.
+    add_member(&mut client, &a, &u1, PREFERRED_TECHNICIAN).await.unwrap();
+    add_member(&mut client, &a, &u2, PREFERRED_TECHNICIAN).await.unwrap();
+    let status = add_member(&mut client, &a, &u2, PREFERRED_TECHNICIAN).await.unwrap_err();
+    assert_status(&status, Code::AlreadyExists, "TEAM_MEMBER_EXISTS");
+    // Moving U2 onto the unique responsibility by update is refused too.
+    let technician = team_of(suite, &a, 0)
+        .await
+        .into_iter()
+        .find(|member| member.profile_id == u2 && member.responsibility_id == PREFERRED_TECHNICIAN)
+        .unwrap();
+    let status = client
+        .update_team_member(masked!(
+            pb::UpdateTeamMemberRequest {
+                team_member: Some(pb::TeamMember { responsibility_id: ACCOUNT_MANAGER.into(), ..technician }),
+                update_mask: None,
+            },
+            ["responsibility_id"]
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::AlreadyExists, "UNIQUE_RESPONSIBILITY_TAKEN");
+    // Making a responsibility unique while A has two holders is refused.
+    let status = client
+        .update_responsibility_definition(masked!(
+            pb::UpdateResponsibilityDefinitionRequest {
+                responsibility_definition: Some(pb::ResponsibilityDefinition {
+                    responsibility_id: PREFERRED_TECHNICIAN.into(),
+                    unique: true,
+                    ..Default::default()
+                }),
+                update_mask: None,
+            },
+            ["unique"]
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "UNIQUE_RESPONSIBILITY_VIOLATED");
+    // After the holder leaves, U2 can take over.
+    client.delete_team_member(pb::DeleteTeamMemberRequest { team_member_id: holder.team_member_id }).await.unwrap();
+    add_member(&mut client, &a, &u2, ACCOUNT_MANAGER).await.expect("U2 takes over A");
+});
+
+backend_test!(r3_13_concurrent_account_manager_writes_leave_exactly_one_holder, |suite| {
+    let account = customer(suite, "Contested").await;
+    let mut candidates = Vec::new();
+    for index in 0..20 {
+        candidates.push(employee(suite, &format!("Candidate{index}")).await);
+    }
+    let mut tasks = Vec::new();
+    for candidate in candidates {
+        let mut client = admin(suite);
+        let account = account.clone();
+        tasks.push(tokio::spawn(async move { add_member(&mut client, &account, &candidate, ACCOUNT_MANAGER).await }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => winners += 1,
+            Err(status) => assert_status(&status, Code::AlreadyExists, "UNIQUE_RESPONSIBILITY_TAKEN"),
+        }
+    }
+    assert_eq!(winners, 1);
+    let managers: Vec<_> = team_of(suite, &account, 0)
+        .await
+        .into_iter()
+        .filter(|member| member.responsibility_id == ACCOUNT_MANAGER)
+        .collect();
+    assert_eq!(managers.len(), 1);
+});
+
+// ------------------------------------------------------------------ R3.14
+
+backend_test!(r3_14_account_team_members_are_employees_or_external_organization_staff, |suite| {
+    let mut client = admin(suite);
+    let account = customer(suite, "Staffed").await;
+    let employee_profile = employee(suite, "Emma").await;
+    let reseller = partner(suite, "Reseller").await;
+    let partner_contact = contact_of(suite, &reseller, "Pat").await;
+    // An employee is an INTERNAL member, not external staff.
+    let status = client
+        .create_team_member(account_member(
+            &account,
+            &employee_profile,
+            pb::TeamMemberKind::ExternalOrganizationStaff,
+            RELATIONSHIP_MANAGER,
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "INVALID_TEAM_MEMBER_PROFILE");
+    // A partner's contact is external organization staff (an account relationship manager), not INTERNAL.
+    let status = client
+        .create_team_member(account_member(
+            &account,
+            &partner_contact,
+            pb::TeamMemberKind::Internal,
+            RELATIONSHIP_MANAGER,
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "INVALID_TEAM_MEMBER_PROFILE");
+    let created = client
+        .create_team_member(account_member(
+            &account,
+            &partner_contact,
+            pb::TeamMemberKind::ExternalOrganizationStaff,
+            RELATIONSHIP_MANAGER,
+        ))
+        .await
+        .expect("external organization staff")
+        .into_inner();
+    let staff = created.team_member.unwrap();
+    assert_eq!(staff.member_kind, pb::TeamMemberKind::ExternalOrganizationStaff as i32);
+    assert_eq!(staff.order, Some(100), "the default order");
+    let change = change_of(suite, &created.consistency_token).await;
+    assert_eq!(change.entity_type, "team_member");
+    assert_eq!(change.attributes.get("account_id"), Some(&account));
+    assert_eq!(change.attributes.get("profile_id"), Some(&partner_contact));
+    assert_eq!(change.attributes.get("responsibility_id").map(String::as_str), Some(RELATIONSHIP_MANAGER));
+    // Unknown profile, account and responsibility.
+    let status =
+        add_member(&mut client, &account, &uuid::Uuid::now_v7().to_string(), PREFERRED_TECHNICIAN).await.unwrap_err();
+    assert_status(&status, Code::NotFound, "PROFILE_NOT_FOUND");
+    let status = add_member(&mut client, &uuid::Uuid::now_v7().to_string(), &employee_profile, PREFERRED_TECHNICIAN)
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "ACCOUNT_NOT_FOUND");
+    let status =
+        add_member(&mut client, &account, &employee_profile, &uuid::Uuid::now_v7().to_string()).await.unwrap_err();
+    assert_status(&status, Code::NotFound, "RESPONSIBILITY_NOT_FOUND");
+    // Missing fields are all named.
+    let status = client
+        .create_team_member(pb::CreateTeamMemberRequest {
+            request_id: String::new(),
+            team_member: Some(pb::TeamMember::default()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields = violated_fields(&status);
+    for field in
+        ["team_member.team", "team_member.profile_id", "team_member.member_kind", "team_member.responsibility_id"]
+    {
+        assert!(fields.contains(&field.to_owned()), "{field} in {fields:?}");
+    }
+    // Builders: the CSM manager yes, an agent no.
+    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let status = add_member(&mut agent, &account, &employee_profile, PREFERRED_TECHNICIAN).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let mut manager = person_with_role(suite, "sn_customerservice_manager").await;
+    add_member(&mut manager, &account, &employee_profile, PREFERRED_TECHNICIAN)
+        .await
+        .expect("the CSM manager builds teams");
+});
+
+backend_test!(r3_14_team_lists_page_by_order_and_memberships_of_a_user, |suite| {
+    let mut client = admin(suite);
+    let (a, b) = (customer(suite, "Big").await, customer(suite, "Small").await);
+    let lead = employee(suite, "Lead").await;
+    let mut expected = Vec::new();
+    for (index, order) in [30, 10, 20, 10, 40].into_iter().enumerate() {
+        let profile = employee(suite, &format!("Member{index}")).await;
+        let mut request = account_member(&a, &profile, pb::TeamMemberKind::Internal, PREFERRED_TECHNICIAN);
+        request.team_member.as_mut().unwrap().order = Some(order);
+        let member = client.create_team_member(request).await.unwrap().into_inner().team_member.unwrap();
+        expected.push((order, member.team_member_id));
+    }
+    expected.sort_by_key(|(order, _)| *order);
+    let listed: Vec<(i32, String)> =
+        team_of(suite, &a, 2).await.into_iter().map(|member| (member.order.unwrap(), member.team_member_id)).collect();
+    assert_eq!(listed, expected, "ordered by (order, create time), complete across pages");
+    // Filter on responsibility.
+    add_member(&mut client, &a, &lead, ACCOUNT_MANAGER).await.unwrap();
+    add_member(&mut client, &b, &lead, ACCOUNT_MANAGER).await.unwrap();
+    let managers = client
+        .list_team_members(pb::ListTeamMembersRequest {
+            team: Some(pb::list_team_members_request::Team::AccountId(a.clone())),
+            responsibility_id: ACCOUNT_MANAGER.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .team_members;
+    assert_eq!(managers.len(), 1);
+    assert_eq!(managers[0].profile_id, lead);
+    // Every membership of the lead, in creation order, page by page.
+    let mut accounts = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_team_memberships_of_user(pb::ListTeamMembershipsOfUserRequest {
+                profile_id: lead.clone(),
+                page_size: 1,
+                page_token: page_token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        for member in page.team_members {
+            match member.team {
+                Some(pb::team_member::Team::AccountId(account)) => accounts.push(account),
+                other => panic!("unexpected team {other:?}"),
+            }
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(accounts, vec![a.clone(), b.clone()]);
+    // A list needs exactly one team.
+    let status = client.list_team_members(pb::ListTeamMembersRequest::default()).await.unwrap_err();
+    assert_eq!(violated_fields(&status), vec!["team".to_owned()]);
+});
+
+// ------------------------------------------------------------------ R3.18
+
+backend_test!(r3_18_referenced_responsibility_delete_is_refused_unless_admin_forces_it, |suite| {
+    let mut client = admin(suite);
+    let definition =
+        create_definition(&mut client, "Renewal Owner", pb::ResponsibilityKind::User, false).await.unwrap();
+    let id = definition.responsibility_id.clone();
+    let (a, b) = (customer(suite, "Renew A").await, customer(suite, "Renew B").await);
+    let owner = employee(suite, "Rene").await;
+    add_member(&mut client, &a, &owner, &id).await.unwrap();
+    add_member(&mut client, &b, &owner, &id).await.unwrap();
+    let delete = |force: bool| pb::DeleteResponsibilityDefinitionRequest { responsibility_id: id.clone(), force };
+    // Referenced: FAILED_PRECONDITION with the count.
+    let status = client.delete_responsibility_definition(delete(false)).await.unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "RESPONSIBILITY_IN_USE");
+    assert_eq!(metadata(&status, "reference_count"), "2");
+    // force=true needs admin, even for a responsibility administrator.
+    let mut foundation_admin = person_with_role(suite, "sn_crm_foundation_admin").await;
+    let status = foundation_admin.delete_responsibility_definition(delete(true)).await.unwrap_err();
+    assert_status(&status, Code::PermissionDenied, "FORCE_REQUIRES_ADMIN");
+    assert_eq!(team_of(suite, &a, 0).await.len(), 1, "nothing was deleted");
+    // The admin's force cascades in one transaction.
+    let deleted = client.delete_responsibility_definition(delete(true)).await.expect("forced").into_inner();
+    assert_eq!(deleted.cascaded_record_count, 2);
+    assert!(team_of(suite, &a, 0).await.is_empty());
+    assert!(team_of(suite, &b, 0).await.is_empty());
+    let status = client
+        .get_responsibility_definition(pb::GetResponsibilityDefinitionRequest { responsibility_id: id.clone() })
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "RESPONSIBILITY_NOT_FOUND");
+    // An unreferenced definition is deleted without force, by a responsibility administrator.
+    let spare = create_definition(&mut client, "Spare", pb::ResponsibilityKind::User, false).await.unwrap();
+    let deleted = foundation_admin
+        .delete_responsibility_definition(pb::DeleteResponsibilityDefinitionRequest {
+            responsibility_id: spare.responsibility_id,
+            force: false,
+        })
+        .await
+        .expect("unreferenced")
+        .into_inner();
+    assert_eq!(deleted.cascaded_record_count, 0);
+});
+
+// ------------------------------------------------------------------ R5.1
+
+backend_test!(r5_1_responsibility_definitions_are_a_configuration_object_with_the_seeded_vocabulary, |suite| {
+    let mut client = admin(suite);
+    // All seeded definitions, ordered by name, across pages.
+    let mut names = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_responsibility_definitions(pb::ListResponsibilityDefinitionsRequest {
+                page_size: 4,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        names.extend(page.responsibility_definitions.into_iter().map(|definition| definition.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(
+        names,
+        vec![
+            "Account Manager",
+            "Asset Contact",
+            "Authorized Account",
+            "Authorized Representative",
+            "Authorized Service Organization",
+            "Preferred Technician",
+            "Primary Support Agent",
+            "Relationship Manager",
+            "Support Manager",
+        ]
+    );
+    // Created ones are idempotent by request id.
+    let mut request = new_definition("Warranty Owner", pb::ResponsibilityKind::User, false);
+    request.request_id = "definition-1".into();
+    let first = client.create_responsibility_definition(request.clone()).await.unwrap().into_inner();
+    let again = client.create_responsibility_definition(request.clone()).await.expect("replayed").into_inner();
+    assert_eq!(first.responsibility_definition, again.responsibility_definition);
+    request.responsibility_definition.as_mut().unwrap().unique = true;
+    let status = client.create_responsibility_definition(request).await.unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "REQUEST_ID_REUSED");
+});

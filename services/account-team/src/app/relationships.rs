@@ -154,10 +154,9 @@ impl AccountTeamApp {
         let mut types: BTreeMap<RelationshipTypeId, RelationshipType> = BTreeMap::new();
         let mut views = Vec::with_capacity(rows.len());
         for relationship in rows {
-            if !types.contains_key(&relationship.type_id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = types.entry(relationship.type_id) {
                 let kind = self.store.get_relationship_type(relationship.type_id).await?;
-                let kind = kind.ok_or_else(|| CsmError::internal("a relationship's type vanished"))?;
-                types.insert(relationship.type_id, kind);
+                slot.insert(kind.ok_or_else(|| CsmError::internal("a relationship's type vanished"))?);
             }
             let kind = &types[&relationship.type_id];
             views.push(RelationshipView::seen_from(filter.account, relationship, kind));

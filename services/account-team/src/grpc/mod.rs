@@ -3,7 +3,7 @@
 
 mod definitions;
 mod relationships;
-// mod teams;
+mod teams;
 
 use std::sync::Arc;
 
@@ -138,6 +138,48 @@ impl AccountTeamService for AccountTeamGrpc {
         request: Request<pb::ListPartnerCustomersRequest>,
     ) -> Result<Response<pb::ListPartnerCustomersResponse>, Status> {
         relationships::list_partner_customers(self, request).await
+    }
+
+    async fn create_team_member(
+        &self,
+        request: Request<pb::CreateTeamMemberRequest>,
+    ) -> Result<Response<pb::CreateTeamMemberResponse>, Status> {
+        teams::create_team_member(self, request).await
+    }
+
+    async fn get_team_member(
+        &self,
+        request: Request<pb::GetTeamMemberRequest>,
+    ) -> Result<Response<pb::GetTeamMemberResponse>, Status> {
+        teams::get_team_member(self, request).await
+    }
+
+    async fn update_team_member(
+        &self,
+        request: Request<pb::UpdateTeamMemberRequest>,
+    ) -> Result<Response<pb::UpdateTeamMemberResponse>, Status> {
+        teams::update_team_member(self, request).await
+    }
+
+    async fn delete_team_member(
+        &self,
+        request: Request<pb::DeleteTeamMemberRequest>,
+    ) -> Result<Response<pb::DeleteTeamMemberResponse>, Status> {
+        teams::delete_team_member(self, request).await
+    }
+
+    async fn list_team_members(
+        &self,
+        request: Request<pb::ListTeamMembersRequest>,
+    ) -> Result<Response<pb::ListTeamMembersResponse>, Status> {
+        teams::list_team_members(self, request).await
+    }
+
+    async fn list_team_memberships_of_user(
+        &self,
+        request: Request<pb::ListTeamMembershipsOfUserRequest>,
+    ) -> Result<Response<pb::ListTeamMembershipsOfUserResponse>, Status> {
+        teams::list_team_memberships_of_user(self, request).await
     }
 
     async fn watch(
