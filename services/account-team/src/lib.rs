@@ -20,12 +20,22 @@ use csm_server::{Readiness, ServiceConfig, peer_channel};
 use csm_types::ServiceName;
 use tokio::net::TcpListener;
 
-pub use crate::app::AccountTeamApp;
 use crate::grpc::AccountTeamGrpc;
 use crate::store::AccountTeamStore;
 
 pub const SERVICE: ServiceName = ServiceName::AccountTeam;
 pub const SERVICE_FQN: &str = "csm.account_team.v1.AccountTeamService";
+
+/// account-team's state: its tables, its change feed and its peers. The use
+/// cases are `impl AccountTeamApp` blocks in [`app`], one module per area.
+pub struct AccountTeamApp {
+    pub store: AccountTeamStore,
+    pub feed: ChangeFeed,
+    /// Validates accounts, profiles, consumers and households (identity owns them).
+    pub identity: IdentityPeer,
+    /// Authorizes human callers by their effective roles.
+    pub roles: RolePeer,
+}
 
 /// account-team's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
@@ -40,6 +50,14 @@ pub fn migrations() -> Migrations {
                 version: 100,
                 description: "definitions",
                 sql: include_str!("../migrations/postgres/0100_definitions.sql"),
+            },
+        )
+        .with(
+            Migration { version: 110, description: "teams", sql: include_str!("../migrations/sqlite/0110_teams.sql") },
+            Migration {
+                version: 110,
+                description: "teams",
+                sql: include_str!("../migrations/postgres/0110_teams.sql"),
             },
         )
         .with(
@@ -104,7 +122,7 @@ pub async fn run(
             let store = AccountTeamStore::new(db);
             // The seeded related-party types and access configurations (R3.17, R5.5, R3.15).
             store.seed_access_vocabulary().await?;
-            Ok(AccountTeamApp::new(store, feed, identity, roles))
+            Ok(AccountTeamApp { store, feed, identity, roles })
         },
     )
     .await

@@ -44,10 +44,40 @@ impl IdentityPeer {
     }
 }
 
-// ---- account-team (access half): contacts, accounts, consumers as account-team reads them ----
+// ---------------------------------------------------------------- account-team
+// Lookups account-team makes to validate references (SPEC §3).
 
 impl IdentityPeer {
-    /// One profile as identity serves it; `None` when identity does not know it.
+    /// The kind of each known account among `accounts` (CUSTOMER or PARTNER);
+    /// unknown accounts are absent from the map.
+    pub async fn account_kinds(
+        &self,
+        accounts: &[csm_types::AccountId],
+    ) -> CsmResult<std::collections::BTreeMap<csm_types::AccountId, csm_proto::identity::AccountKind>> {
+        let request = csm_proto::identity::BatchGetAccountsRequest {
+            account_ids: accounts.iter().map(|account| account.to_string()).collect(),
+            include_ancestors: false,
+        };
+        let response = self
+            .client
+            .clone()
+            .batch_get_accounts(request)
+            .await
+            .map_err(|status| peer_error(ServiceName::Identity, status))?
+            .into_inner();
+        let mut kinds = std::collections::BTreeMap::new();
+        for ancestry in response.accounts {
+            let Some(account) = ancestry.account else { continue };
+            if let Ok(id) = csm_types::AccountId::parse(&account.account_id) {
+                let kind = csm_proto::identity::AccountKind::try_from(account.kind)
+                    .unwrap_or(csm_proto::identity::AccountKind::Unspecified);
+                kinds.insert(id, kind);
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// The profile as identity records it; `None` when identity does not know it.
     pub async fn profile(&self, profile: ProfileId) -> CsmResult<Option<csm_proto::identity::Profile>> {
         match self.client.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
             Ok(response) => Ok(response.into_inner().profile),
@@ -56,6 +86,30 @@ impl IdentityPeer {
         }
     }
 
+    /// Whether identity knows `consumer`.
+    pub async fn consumer_exists(&self, consumer: csm_types::ConsumerId) -> CsmResult<bool> {
+        let request = csm_proto::identity::GetConsumerRequest { consumer_id: consumer.to_string() };
+        match self.client.clone().get_consumer(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// Whether identity knows `household`.
+    pub async fn household_exists(&self, household: csm_types::HouseholdId) -> CsmResult<bool> {
+        let request = csm_proto::identity::GetHouseholdRequest { household_id: household.to_string() };
+        match self.client.clone().get_household(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+}
+
+// ---- account-team (access half): contacts, accounts, consumers as account-team reads them ----
+
+impl IdentityPeer {
     /// The account of a contact (CONTACT or PARTNER_CONTACT profile); `None` when
     /// the profile is unknown or not a contact.
     pub async fn contact_account(&self, contact: ProfileId) -> CsmResult<Option<csm_types::AccountId>> {
@@ -182,16 +236,6 @@ impl IdentityPeer {
                 return Ok(accounts);
             }
             page_token = page.next_page_token;
-        }
-    }
-
-    /// Whether identity knows `consumer`.
-    pub async fn consumer_exists(&self, consumer: csm_types::ConsumerId) -> CsmResult<bool> {
-        let request = csm_proto::identity::GetConsumerRequest { consumer_id: consumer.to_string() };
-        match self.client.clone().get_consumer(request).await {
-            Ok(_) => Ok(true),
-            Err(status) if status.code() == Code::NotFound => Ok(false),
-            Err(status) => Err(peer_error(ServiceName::Identity, status)),
         }
     }
 

@@ -8,7 +8,8 @@ use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, ProfileId, ResponsibilityId};
 use uuid::Uuid;
 
-use super::{AccountTeamApp, Written, caller_profile};
+use super::{Written, caller_profile};
+use crate::AccountTeamApp;
 use crate::domain::access::{
     ACCOUNT_ACCESS_ADMIN_ROLES, AccessConfiguration, AccessConfigurationDraft, AccessConfigurationFilter,
     AccountAccess, AccountAccessChanges, CAM_ADMIN_ROLES, CUSTOMER_ADMIN_ROLE, EligiblePartnerContact,
@@ -49,7 +50,7 @@ impl AccountTeamApp {
         let mut tx = self.store.db().begin().await?;
         let (configuration, revision) =
             self.store.save_access_configuration(&mut tx, Uuid::now_v7(), &valid, None).await?;
-        if !self.record_created(&mut tx, RPC, request_id, configuration.id, revision, &fingerprint).await? {
+        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, configuration.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_access_configuration(caller, request_id, draft)).await;
         }
@@ -133,7 +134,7 @@ impl AccountTeamApp {
         }
         let mut tx = self.store.db().begin().await?;
         let (configuration, revision) = self.store.save_related_party(&mut tx, Uuid::now_v7(), &draft, None).await?;
-        if !self.record_created(&mut tx, RPC, request_id, configuration.id, revision, &fingerprint).await? {
+        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, configuration.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_related_party(caller, request_id, draft)).await;
         }
@@ -276,7 +277,7 @@ impl AccountTeamApp {
                 return Err(error);
             }
         };
-        if !self.record_created(&mut tx, RPC, request_id, access.id, revision, &fingerprint).await? {
+        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, access.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_account_access(caller, request_id, new)).await;
         }

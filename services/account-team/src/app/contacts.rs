@@ -9,7 +9,8 @@ use csm_proto::identity::ProfileKind;
 use csm_types::{AccountId, ProfileId, ResponsibilityId};
 use uuid::Uuid;
 
-use super::{AccountTeamApp, Written, caller_profile};
+use super::{Written, caller_profile};
+use crate::AccountTeamApp;
 use crate::domain::access::{RecordTable, RelatedPartyConfiguration};
 use crate::domain::contacts::{
     CONSUMER_RELATIONSHIP_WRITER_ROLES, CONTACT_RELATIONSHIP_VIEWER_ROLES, CONTACT_RELATIONSHIP_WRITER_ROLES,
@@ -129,7 +130,7 @@ impl AccountTeamApp {
                 return Err(self.with_unique_holder(error, &relationship).await);
             }
         };
-        if !self.record_created(&mut tx, RPC, request_id, relationship.id, revision, &fingerprint).await? {
+        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, relationship.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_contact_relationship(caller, request_id, new)).await;
         }
@@ -145,7 +146,7 @@ impl AccountTeamApp {
         let Some(responsibility) = relationship.responsibility else {
             return error;
         };
-        match self.store.unique_holder(relationship.account, responsibility).await {
+        match self.store.unique_contact_holder(relationship.account, responsibility).await {
             Ok(Some(holder)) => error.with_metadata("contact_relationship_id", holder.to_string()),
             _ => error,
         }
@@ -342,7 +343,7 @@ impl AccountTeamApp {
         };
         let mut tx = self.store.db().begin().await?;
         let revision = self.store.insert_consumer_relationship(&mut tx, &relationship).await?;
-        if !self.record_created(&mut tx, RPC, request_id, relationship.id, revision, &fingerprint).await? {
+        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, relationship.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_consumer_relationship(caller, request_id, new)).await;
         }

@@ -3,7 +3,8 @@
 use csm_auth::Caller;
 use csm_errors::CsmResult;
 
-use super::{AccountTeamApp, Written};
+use super::Written;
+use crate::AccountTeamApp;
 use crate::domain::settings::{AccountTeamSettings, SETTINGS_ADMIN_ROLES, SettingsChanges};
 
 impl AccountTeamApp {

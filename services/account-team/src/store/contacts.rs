@@ -196,7 +196,11 @@ impl AccountTeamStore {
     }
 
     /// The contact relationship holding `responsibility` on `account`, if any.
-    pub async fn unique_holder(&self, account: AccountId, responsibility: ResponsibilityId) -> CsmResult<Option<Uuid>> {
+    pub async fn unique_contact_holder(
+        &self,
+        account: AccountId,
+        responsibility: ResponsibilityId,
+    ) -> CsmResult<Option<Uuid>> {
         with_db!(self.db(), |pool| {
             let row = sqlx::query(
                 "SELECT id FROM contact_relationships WHERE account_id = $1 AND unique_responsibility_id = $2",
