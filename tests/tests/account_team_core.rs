@@ -1200,3 +1200,104 @@ backend_test!(r5_1_responsibility_definitions_are_a_configuration_object_with_th
     let status = client.create_responsibility_definition(request).await.unwrap_err();
     assert_status(&status, Code::FailedPrecondition, "REQUEST_ID_REUSED");
 });
+
+// ------------------------------------------- related-party types on team members
+
+async fn related_party_type(suite: &Suite, applies_to: pb::RecordTable, name: &str) -> pb::RelatedPartyConfiguration {
+    admin(suite)
+        .list_related_party_configurations(pb::ListRelatedPartyConfigurationsRequest {
+            applies_to: applies_to as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("list related-party types")
+        .into_inner()
+        .related_party_configurations
+        .into_iter()
+        .find(|configuration| configuration.name == name)
+        .unwrap_or_else(|| panic!("seeded type {name}"))
+}
+
+backend_test!(r3_17_account_team_member_types_default_to_the_same_named_responsibility, |suite| {
+    let mut client = admin(suite);
+    let account = customer(suite, "Typed").await;
+    let profile = employee(suite, "Tara").await;
+    let manager_type = related_party_type(suite, pb::RecordTable::AccountTeamMember, "Account Manager").await;
+    assert_eq!(manager_type.default_responsibility_id, ACCOUNT_MANAGER);
+    // A member created with only the type gets the type's responsibility and order.
+    let mut request = account_member(&account, &profile, pb::TeamMemberKind::Internal, "");
+    request.team_member.as_mut().unwrap().related_party_configuration_id =
+        manager_type.related_party_configuration_id.clone();
+    let member = client.create_team_member(request).await.expect("typed member").into_inner().team_member.unwrap();
+    assert_eq!(member.responsibility_id, ACCOUNT_MANAGER);
+    assert_eq!(member.related_party_configuration_id, manager_type.related_party_configuration_id);
+    assert_eq!(member.order, Some(manager_type.default_order));
+    for name in ["Preferred Technician", "Primary Support Agent", "Support Manager"] {
+        let kind = related_party_type(suite, pb::RecordTable::AccountTeamMember, name).await;
+        let definition = client
+            .get_responsibility_definition(pb::GetResponsibilityDefinitionRequest {
+                responsibility_id: kind.default_responsibility_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .responsibility_definition
+            .unwrap();
+        assert_eq!(definition.name, name);
+    }
+    // A contact-relationship type does not apply to team members.
+    let asset_contact = related_party_type(suite, pb::RecordTable::ContactRelationship, "Asset Contact").await;
+    let mut request = account_member(&account, &profile, pb::TeamMemberKind::Internal, PREFERRED_TECHNICIAN);
+    request.team_member.as_mut().unwrap().related_party_configuration_id = asset_contact.related_party_configuration_id;
+    let status = client.create_team_member(request).await.unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "RELATED_PARTY_TYPE_NOT_APPLICABLE");
+    // Neither a responsibility nor a type: the responsibility is required.
+    let status = client
+        .create_team_member(account_member(&account, &profile, pb::TeamMemberKind::Internal, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), vec!["team_member.responsibility_id".to_owned()]);
+});
+
+backend_test!(r3_18_force_delete_clears_related_party_defaults_so_types_become_listed, |suite| {
+    let mut client = admin(suite);
+    let definition = create_definition(&mut client, "Site Lead", pb::ResponsibilityKind::User, false).await.unwrap();
+    let configuration = client
+        .create_related_party_configuration(pb::CreateRelatedPartyConfigurationRequest {
+            request_id: String::new(),
+            related_party_configuration: Some(pb::RelatedPartyConfiguration {
+                name: "Site Lead".into(),
+                applies_to: pb::RecordTable::AccountTeamMember as i32,
+                entity_type: pb::PartyEntityType::User as i32,
+                default_responsibility_id: definition.responsibility_id.clone(),
+                default_order: 10,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("a related-party type")
+        .into_inner()
+        .related_party_configuration
+        .unwrap();
+    let delete = |force: bool| pb::DeleteResponsibilityDefinitionRequest {
+        responsibility_id: definition.responsibility_id.clone(),
+        force,
+    };
+    let status = client.delete_responsibility_definition(delete(false)).await.unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "RESPONSIBILITY_IN_USE");
+    assert_eq!(metadata(&status, "reference_count"), "1");
+    let deleted = client.delete_responsibility_definition(delete(true)).await.expect("forced").into_inner();
+    assert_eq!(deleted.cascaded_record_count, 1);
+    let cleared = client
+        .get_related_party_configuration(pb::GetRelatedPartyConfigurationRequest {
+            related_party_configuration_id: configuration.related_party_configuration_id,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .related_party_configuration
+        .unwrap();
+    assert!(cleared.default_responsibility_id.is_empty());
+    assert!(cleared.listed);
+});

@@ -60,6 +60,18 @@ pub fn migrations() -> Migrations {
                 sql: include_str!("../migrations/postgres/0110_teams.sql"),
             },
         )
+        .with(
+            Migration {
+                version: 120,
+                description: "access",
+                sql: include_str!("../migrations/sqlite/0120_access.sql"),
+            },
+            Migration {
+                version: 120,
+                description: "access",
+                sql: include_str!("../migrations/postgres/0120_access.sql"),
+            },
+        )
 }
 
 /// Which services may call which account-team RPCs (static).
@@ -107,7 +119,10 @@ pub async fn run(
         readiness,
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
-            Ok(AccountTeamApp { store: AccountTeamStore::new(db), feed, identity, roles })
+            let store = AccountTeamStore::new(db);
+            // The seeded related-party types and access configurations (R3.17, R5.5, R3.15).
+            store.seed_access_vocabulary().await?;
+            Ok(AccountTeamApp { store, feed, identity, roles })
         },
     )
     .await

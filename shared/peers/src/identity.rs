@@ -106,3 +106,165 @@ impl IdentityPeer {
         }
     }
 }
+
+// ---- account-team (access half): contacts, accounts, consumers as account-team reads them ----
+
+impl IdentityPeer {
+    /// The account of a contact (CONTACT or PARTNER_CONTACT profile); `None` when
+    /// the profile is unknown or not a contact.
+    pub async fn contact_account(&self, contact: ProfileId) -> CsmResult<Option<csm_types::AccountId>> {
+        let Some(profile) = self.profile(contact).await? else {
+            return Ok(None);
+        };
+        let is_contact =
+            matches!(ProfileKind::try_from(profile.kind), Ok(ProfileKind::Contact | ProfileKind::PartnerContact));
+        if !is_contact {
+            return Ok(None);
+        }
+        Ok(csm_types::AccountId::parse(&profile.account_id).ok())
+    }
+
+    /// Each known account of `accounts` with its ancestors (nearest first);
+    /// unknown accounts are left out.
+    pub async fn account_ancestries(
+        &self,
+        accounts: &[csm_types::AccountId],
+    ) -> CsmResult<Vec<(csm_types::AccountId, Vec<csm_types::AccountId>)>> {
+        let request = csm_proto::identity::BatchGetAccountsRequest {
+            account_ids: accounts.iter().map(ToString::to_string).collect(),
+            include_ancestors: true,
+        };
+        let response = self
+            .client
+            .clone()
+            .batch_get_accounts(request)
+            .await
+            .map_err(|status| peer_error(ServiceName::Identity, status))?
+            .into_inner();
+        let mut found = Vec::new();
+        for ancestry in response.accounts {
+            let Some(account) = ancestry.account else { continue };
+            let Ok(id) = csm_types::AccountId::parse(&account.account_id) else { continue };
+            let ancestors =
+                ancestry.ancestor_account_ids.iter().filter_map(|id| csm_types::AccountId::parse(id).ok()).collect();
+            found.push((id, ancestors));
+        }
+        Ok(found)
+    }
+
+    /// Every active contact whose primary account is `account` (and, with
+    /// `include_descendants`, any account of DESC(account)), all pages.
+    pub async fn account_contacts(
+        &self,
+        account: csm_types::AccountId,
+        include_descendants: bool,
+    ) -> CsmResult<Vec<csm_proto::identity::Profile>> {
+        let mut profiles = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListAccountContactsRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                account_id: account.to_string(),
+                include_descendants,
+                include_inactive: false,
+            };
+            let page = self
+                .client
+                .clone()
+                .list_account_contacts(request)
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            profiles.extend(page.profiles);
+            if page.next_page_token.is_empty() {
+                return Ok(profiles);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Every active profile of `kind`, all pages.
+    pub async fn profiles_of_kind(&self, kind: ProfileKind) -> CsmResult<Vec<csm_proto::identity::Profile>> {
+        let mut profiles = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListProfilesRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                kind: kind as i32,
+                ..Default::default()
+            };
+            let page = self
+                .client
+                .clone()
+                .list_profiles(request)
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            profiles.extend(page.profiles);
+            if page.next_page_token.is_empty() {
+                return Ok(profiles);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// DESC(account): every transitive child, all pages.
+    pub async fn account_descendants(&self, account: csm_types::AccountId) -> CsmResult<Vec<csm_types::AccountId>> {
+        let mut accounts = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListAccountDescendantsRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                account_id: account.to_string(),
+                max_depth: 0,
+                include_inactive: true,
+            };
+            let page = self
+                .client
+                .clone()
+                .list_account_descendants(request)
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            accounts.extend(
+                page.accounts.iter().filter_map(|account| csm_types::AccountId::parse(&account.account_id).ok()),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(accounts);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The current members of `household`; `None` when identity does not know it.
+    pub async fn current_household_members(
+        &self,
+        household: csm_types::HouseholdId,
+    ) -> CsmResult<Option<Vec<csm_types::ConsumerId>>> {
+        let mut members = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListHouseholdMembersRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                household_id: household.to_string(),
+                include_former: false,
+            };
+            let page = match self.client.clone().list_household_members(request).await {
+                Ok(page) => page.into_inner(),
+                Err(status) if status.code() == Code::NotFound => return Ok(None),
+                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
+            };
+            members.extend(
+                page.members.iter().filter_map(|member| csm_types::ConsumerId::parse(&member.consumer_id).ok()),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(Some(members));
+            }
+            page_token = page.next_page_token;
+        }
+    }
+}

@@ -1,8 +1,11 @@
 //! account-team's use cases: authorize the caller, validate, call the store,
 //! emit the change. One module per area, as `impl AccountTeamApp` blocks.
 
+pub mod access;
+pub mod contacts;
 pub mod definitions;
 pub mod relationships;
+pub mod settings;
 pub mod teams;
 
 use csm_changefeed::idempotency;
@@ -76,5 +79,13 @@ impl AccountTeamApp {
 
     pub(crate) fn written<T>(&self, value: T, revision: u64) -> Written<T> {
         Written { value, consistency_token: self.feed.token(revision) }
+    }
+}
+
+/// The active profile of a human caller (None for services).
+pub(crate) fn caller_profile(caller: &csm_auth::Caller) -> Option<csm_types::ProfileId> {
+    match caller {
+        csm_auth::Caller::Human(human) => human.profile_id,
+        csm_auth::Caller::Service(_) => None,
     }
 }

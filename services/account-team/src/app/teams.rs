@@ -10,10 +10,11 @@ use csm_types::{ProfileId, ResponsibilityId};
 
 use super::Written;
 use crate::AccountTeamApp;
+use crate::domain::access::{RecordTable, RelatedPartyConfiguration};
 use crate::domain::definitions::ResponsibilityDefinition;
 use crate::domain::teams::{
-    MemberKind, MemberProfileKind, NewTeamMember, TEAM_EDITOR_ROLES, Team, TeamMember, TeamMemberChanges, TeamMemberId,
-    member_kind_admits, responsibility_fits_team,
+    DEFAULT_ORDER, MemberKind, MemberProfileKind, NewTeamMember, TEAM_EDITOR_ROLES, Team, TeamMember,
+    TeamMemberChanges, TeamMemberId, member_kind_admits, responsibility_fits_team,
 };
 use crate::store::teams::member_key;
 
@@ -34,10 +35,11 @@ impl AccountTeamApp {
         }
         self.ensure_team_exists(new.team).await?;
         self.ensure_member_profile(new.profile, new.member_kind).await?;
+        let (responsibility, order) = self.member_defaults(&new).await?;
         let mut tx = self.store.db().begin().await?;
         // Locks the definition: its kind and unique flag cannot change before the insert commits.
-        let definition = self.store.responsibility_for_update(&mut tx, new.responsibility).await?;
-        let definition = definition.ok_or_else(|| CsmError::not_found("responsibility", new.responsibility))?;
+        let definition = self.store.responsibility_for_update(&mut tx, responsibility).await?;
+        let definition = definition.ok_or_else(|| CsmError::not_found("responsibility", responsibility))?;
         ensure_user_responsibility(&definition)?;
         let now = csm_db::now();
         let member = TeamMember {
@@ -46,8 +48,8 @@ impl AccountTeamApp {
             profile: new.profile,
             member_kind: new.member_kind,
             related_party_configuration: new.related_party_configuration,
-            responsibility: new.responsibility,
-            order: new.order.unwrap_or(crate::domain::teams::DEFAULT_ORDER),
+            responsibility,
+            order,
             created_at: now,
             updated_at: now,
         };
@@ -86,6 +88,9 @@ impl AccountTeamApp {
         let before = self.get_team_member(caller, id).await?;
         if let Some(member_kind) = changes.member_kind {
             self.ensure_member_profile(before.profile, member_kind).await?;
+        }
+        if let Some(Some(configuration)) = changes.related_party_configuration {
+            self.team_member_type(configuration, before.team).await?;
         }
         let responsibility = changes.responsibility.unwrap_or(before.responsibility);
         let mut tx = self.store.db().begin().await?;
@@ -144,6 +149,37 @@ impl AccountTeamApp {
     ) -> CsmResult<(Vec<TeamMember>, String)> {
         let rows = self.store.list_memberships_of_profile(profile, &page).await?;
         Ok(page.finish(rows, |member| member.id.to_string()))
+    }
+
+    /// The responsibility and order of a new member: its own, else its
+    /// related-party type's defaults (R5.4), else the default order.
+    async fn member_defaults(&self, new: &NewTeamMember) -> CsmResult<(ResponsibilityId, i64)> {
+        let configuration = match new.related_party_configuration {
+            Some(configuration) => Some(self.team_member_type(configuration, new.team).await?),
+            None => None,
+        };
+        let responsibility = new
+            .responsibility
+            .or_else(|| configuration.as_ref().and_then(|configuration| configuration.default_responsibility))
+            .ok_or_else(|| {
+                CsmError::invalid_field(
+                    "team_member.responsibility_id",
+                    "is required: the related-party type has no default responsibility (a Listed type)",
+                )
+            })?;
+        let order = new
+            .order
+            .or_else(|| configuration.as_ref().map(|configuration| i64::from(configuration.default_order)))
+            .unwrap_or(DEFAULT_ORDER);
+        Ok((responsibility, order))
+    }
+
+    /// The related-party type of a member of `team`: it must exist and apply
+    /// to the team's member table (RELATED_PARTY_TYPE_NOT_APPLICABLE otherwise).
+    async fn team_member_type(&self, id: uuid::Uuid, team: Team) -> CsmResult<RelatedPartyConfiguration> {
+        let table = RecordTable::parse(team.member_table_name())
+            .ok_or_else(|| CsmError::internal("unknown team member table"))?;
+        self.applicable_type(id, table).await
     }
 
     /// NOT_FOUND (ACCOUNT_/CONSUMER_/HOUSEHOLD_NOT_FOUND) unless identity knows the team.

@@ -1,7 +1,10 @@
 //! account-team's domain: pure types and rules, no I/O. One module per area.
 
+pub mod access;
+pub mod contacts;
 pub mod definitions;
 pub mod relationships;
+pub mod settings;
 pub mod teams;
 
 /// Declares a UUID id newtype local to account-team (the shared `csm_types`

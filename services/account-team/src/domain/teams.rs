@@ -63,6 +63,15 @@ impl Team {
     }
 
     /// The change-feed attribute naming the team ("account_id" …).
+    /// The relationship table of this team's members (what a related-party type must apply to).
+    pub fn member_table_name(self) -> &'static str {
+        match self {
+            Team::Account(_) => "account_team_member",
+            Team::Consumer(_) => "consumer_team_member",
+            Team::Household(_) => "household_team_member",
+        }
+    }
+
     pub fn attribute(self) -> &'static str {
         match self {
             Team::Account(_) => "account_id",
@@ -144,7 +153,9 @@ pub struct NewTeamMember {
     pub profile: ProfileId,
     pub member_kind: MemberKind,
     pub related_party_configuration: Option<uuid::Uuid>,
-    pub responsibility: ResponsibilityId,
+    /// `None`: the related-party type's default responsibility (R5.4).
+    pub responsibility: Option<ResponsibilityId>,
+    /// `None`: the type's default order, else [`DEFAULT_ORDER`].
     pub order: Option<i64>,
 }
 

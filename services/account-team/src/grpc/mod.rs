@@ -1,8 +1,11 @@
 //! account-team's gRPC adapter: converts proto ⇄ domain and calls the app,
 //! nothing else. The handlers live in one module per area; this file only routes.
 
+mod access;
+mod contacts;
 mod definitions;
 mod relationships;
+mod settings;
 mod teams;
 
 use std::sync::Arc;
@@ -180,6 +183,209 @@ impl AccountTeamService for AccountTeamGrpc {
         request: Request<pb::ListTeamMembershipsOfUserRequest>,
     ) -> Result<Response<pb::ListTeamMembershipsOfUserResponse>, Status> {
         teams::list_team_memberships_of_user(self, request).await
+    }
+
+    async fn get_account_team_settings(
+        &self,
+        request: Request<pb::GetAccountTeamSettingsRequest>,
+    ) -> Result<Response<pb::GetAccountTeamSettingsResponse>, Status> {
+        settings::get_account_team_settings(self, request).await
+    }
+
+    async fn update_account_team_settings(
+        &self,
+        request: Request<pb::UpdateAccountTeamSettingsRequest>,
+    ) -> Result<Response<pb::UpdateAccountTeamSettingsResponse>, Status> {
+        settings::update_account_team_settings(self, request).await
+    }
+
+    async fn create_contact_relationship(
+        &self,
+        request: Request<pb::CreateContactRelationshipRequest>,
+    ) -> Result<Response<pb::CreateContactRelationshipResponse>, Status> {
+        contacts::create_contact_relationship(self, request).await
+    }
+
+    async fn get_contact_relationship(
+        &self,
+        request: Request<pb::GetContactRelationshipRequest>,
+    ) -> Result<Response<pb::GetContactRelationshipResponse>, Status> {
+        contacts::get_contact_relationship(self, request).await
+    }
+
+    async fn update_contact_relationship(
+        &self,
+        request: Request<pb::UpdateContactRelationshipRequest>,
+    ) -> Result<Response<pb::UpdateContactRelationshipResponse>, Status> {
+        contacts::update_contact_relationship(self, request).await
+    }
+
+    async fn delete_contact_relationship(
+        &self,
+        request: Request<pb::DeleteContactRelationshipRequest>,
+    ) -> Result<Response<pb::DeleteContactRelationshipResponse>, Status> {
+        contacts::delete_contact_relationship(self, request).await
+    }
+
+    async fn list_contact_relationships(
+        &self,
+        request: Request<pb::ListContactRelationshipsRequest>,
+    ) -> Result<Response<pb::ListContactRelationshipsResponse>, Status> {
+        contacts::list_contact_relationships(self, request).await
+    }
+
+    async fn list_eligible_contacts(
+        &self,
+        request: Request<pb::ListEligibleContactsRequest>,
+    ) -> Result<Response<pb::ListEligibleContactsResponse>, Status> {
+        contacts::list_eligible_contacts(self, request).await
+    }
+
+    async fn create_consumer_relationship(
+        &self,
+        request: Request<pb::CreateConsumerRelationshipRequest>,
+    ) -> Result<Response<pb::CreateConsumerRelationshipResponse>, Status> {
+        contacts::create_consumer_relationship(self, request).await
+    }
+
+    async fn get_consumer_relationship(
+        &self,
+        request: Request<pb::GetConsumerRelationshipRequest>,
+    ) -> Result<Response<pb::GetConsumerRelationshipResponse>, Status> {
+        contacts::get_consumer_relationship(self, request).await
+    }
+
+    async fn update_consumer_relationship(
+        &self,
+        request: Request<pb::UpdateConsumerRelationshipRequest>,
+    ) -> Result<Response<pb::UpdateConsumerRelationshipResponse>, Status> {
+        contacts::update_consumer_relationship(self, request).await
+    }
+
+    async fn delete_consumer_relationship(
+        &self,
+        request: Request<pb::DeleteConsumerRelationshipRequest>,
+    ) -> Result<Response<pb::DeleteConsumerRelationshipResponse>, Status> {
+        contacts::delete_consumer_relationship(self, request).await
+    }
+
+    async fn list_consumer_relationships(
+        &self,
+        request: Request<pb::ListConsumerRelationshipsRequest>,
+    ) -> Result<Response<pb::ListConsumerRelationshipsResponse>, Status> {
+        contacts::list_consumer_relationships(self, request).await
+    }
+
+    async fn create_responsibility_access_configuration(
+        &self,
+        request: Request<pb::CreateResponsibilityAccessConfigurationRequest>,
+    ) -> Result<Response<pb::CreateResponsibilityAccessConfigurationResponse>, Status> {
+        access::create_responsibility_access_configuration(self, request).await
+    }
+
+    async fn get_responsibility_access_configuration(
+        &self,
+        request: Request<pb::GetResponsibilityAccessConfigurationRequest>,
+    ) -> Result<Response<pb::GetResponsibilityAccessConfigurationResponse>, Status> {
+        access::get_responsibility_access_configuration(self, request).await
+    }
+
+    async fn update_responsibility_access_configuration(
+        &self,
+        request: Request<pb::UpdateResponsibilityAccessConfigurationRequest>,
+    ) -> Result<Response<pb::UpdateResponsibilityAccessConfigurationResponse>, Status> {
+        access::update_responsibility_access_configuration(self, request).await
+    }
+
+    async fn delete_responsibility_access_configuration(
+        &self,
+        request: Request<pb::DeleteResponsibilityAccessConfigurationRequest>,
+    ) -> Result<Response<pb::DeleteResponsibilityAccessConfigurationResponse>, Status> {
+        access::delete_responsibility_access_configuration(self, request).await
+    }
+
+    async fn list_responsibility_access_configurations(
+        &self,
+        request: Request<pb::ListResponsibilityAccessConfigurationsRequest>,
+    ) -> Result<Response<pb::ListResponsibilityAccessConfigurationsResponse>, Status> {
+        access::list_responsibility_access_configurations(self, request).await
+    }
+
+    async fn create_related_party_configuration(
+        &self,
+        request: Request<pb::CreateRelatedPartyConfigurationRequest>,
+    ) -> Result<Response<pb::CreateRelatedPartyConfigurationResponse>, Status> {
+        access::create_related_party_configuration(self, request).await
+    }
+
+    async fn get_related_party_configuration(
+        &self,
+        request: Request<pb::GetRelatedPartyConfigurationRequest>,
+    ) -> Result<Response<pb::GetRelatedPartyConfigurationResponse>, Status> {
+        access::get_related_party_configuration(self, request).await
+    }
+
+    async fn update_related_party_configuration(
+        &self,
+        request: Request<pb::UpdateRelatedPartyConfigurationRequest>,
+    ) -> Result<Response<pb::UpdateRelatedPartyConfigurationResponse>, Status> {
+        access::update_related_party_configuration(self, request).await
+    }
+
+    async fn delete_related_party_configuration(
+        &self,
+        request: Request<pb::DeleteRelatedPartyConfigurationRequest>,
+    ) -> Result<Response<pb::DeleteRelatedPartyConfigurationResponse>, Status> {
+        access::delete_related_party_configuration(self, request).await
+    }
+
+    async fn list_related_party_configurations(
+        &self,
+        request: Request<pb::ListRelatedPartyConfigurationsRequest>,
+    ) -> Result<Response<pb::ListRelatedPartyConfigurationsResponse>, Status> {
+        access::list_related_party_configurations(self, request).await
+    }
+
+    async fn create_account_access(
+        &self,
+        request: Request<pb::CreateAccountAccessRequest>,
+    ) -> Result<Response<pb::CreateAccountAccessResponse>, Status> {
+        access::create_account_access(self, request).await
+    }
+
+    async fn get_account_access(
+        &self,
+        request: Request<pb::GetAccountAccessRequest>,
+    ) -> Result<Response<pb::GetAccountAccessResponse>, Status> {
+        access::get_account_access(self, request).await
+    }
+
+    async fn update_account_access(
+        &self,
+        request: Request<pb::UpdateAccountAccessRequest>,
+    ) -> Result<Response<pb::UpdateAccountAccessResponse>, Status> {
+        access::update_account_access(self, request).await
+    }
+
+    async fn delete_account_access(
+        &self,
+        request: Request<pb::DeleteAccountAccessRequest>,
+    ) -> Result<Response<pb::DeleteAccountAccessResponse>, Status> {
+        access::delete_account_access(self, request).await
+    }
+
+    async fn list_account_accesses(
+        &self,
+        request: Request<pb::ListAccountAccessesRequest>,
+    ) -> Result<Response<pb::ListAccountAccessesResponse>, Status> {
+        access::list_account_accesses(self, request).await
+    }
+
+    async fn list_eligible_partner_contacts(
+        &self,
+        request: Request<pb::ListEligiblePartnerContactsRequest>,
+    ) -> Result<Response<pb::ListEligiblePartnerContactsResponse>, Status> {
+        access::list_eligible_partner_contacts(self, request).await
     }
 
     async fn watch(

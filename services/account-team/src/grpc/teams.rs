@@ -111,16 +111,19 @@ pub(super) async fn create_team_member(
         "team_member.related_party_configuration_id",
         &member.related_party_configuration_id,
     );
-    // Defaults from the related-party type are not resolved yet: the responsibility is required.
+    // Empty: the related-party type's default (R5.4); required when there is no type.
     let responsibility =
-        errors.required_id("team_member.responsibility_id", &member.responsibility_id, ResponsibilityId::parse);
+        errors.optional_id("team_member.responsibility_id", &member.responsibility_id, ResponsibilityId::parse);
+    if member.responsibility_id.trim().is_empty() && member.related_party_configuration_id.trim().is_empty() {
+        errors.add("team_member.responsibility_id", "is required (directly or through the type's default)");
+    }
     errors.finish()?;
     let new = NewTeamMember {
         team: validated(team)?,
         profile: validated(profile)?,
         member_kind: validated(member_kind)?,
         related_party_configuration,
-        responsibility: validated(responsibility)?,
+        responsibility,
         order: member.order.map(i64::from),
     };
     let written = app.create_team_member(&caller, request_id.as_deref(), new).await?;

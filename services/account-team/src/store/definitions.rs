@@ -18,6 +18,15 @@ const RESPONSIBILITY_COLUMNS: &str =
 const TYPE_COLUMNS: &str = "id, name, from_kind, to_kind, label, reverse_label, active, default_partner_type, \
                             created_at, updated_at, lower(name) AS sort_key";
 
+/// Every (table, column) referencing a responsibility definition (R3.18).
+const RESPONSIBILITY_REFERENCES: [(&str, &str); 5] = [
+    ("team_members", "responsibility_id"),
+    ("contact_relationships", "responsibility_id"),
+    ("consumer_relationships", "responsibility_id"),
+    ("responsibility_access_configurations", "responsibility_id"),
+    ("related_party_configurations", "default_responsibility_id"),
+];
+
 fn responsibility_change(id: ResponsibilityId, operation: Operation) -> NewChange {
     NewChange::new("responsibility_definition", id, operation).attribute("responsibility_id", id)
 }
@@ -137,13 +146,26 @@ impl AccountTeamStore {
         });
         saved.map_err(|error| responsibility_name_error(error, &updated.name))?;
         if updated.unique != current.unique {
+            // The copies the partial unique indexes read (team members, contact relationships).
             let copied = with_tx!(tx, |tx| {
-                sqlx::query("UPDATE team_members SET unique_responsibility = $2 WHERE responsibility_id = $1")
+                let team =
+                    sqlx::query("UPDATE team_members SET unique_responsibility = $2 WHERE responsibility_id = $1")
+                        .bind(updated.id.as_uuid())
+                        .bind(updated.unique)
+                        .execute(&mut **tx)
+                        .await;
+                match team {
+                    Ok(_) => sqlx::query(
+                        "UPDATE contact_relationships SET unique_responsibility_id = \
+                         CASE WHEN $2 THEN responsibility_id ELSE NULL END WHERE responsibility_id = $1",
+                    )
                     .bind(updated.id.as_uuid())
                     .bind(updated.unique)
                     .execute(&mut **tx)
                     .await
-                    .map(|_| ())
+                    .map(|_| ()),
+                    Err(error) => Err(error),
+                }
             });
             copied.map_err(|error| {
                 if is_unique_violation(&error) {
@@ -160,15 +182,33 @@ impl AccountTeamStore {
         Ok((updated, revision))
     }
 
-    /// How many rows of this service reference the definition (R3.18).
+    /// How many rows of this service reference the definition (R3.18): team
+    /// members, contact and consumer relationships, responsibility access
+    /// configurations and related-party configuration defaults.
     pub async fn responsibility_reference_count(&self, tx: &mut Tx, id: ResponsibilityId) -> CsmResult<i64> {
+        let mut total = 0;
+        for (table, column) in RESPONSIBILITY_REFERENCES {
+            let sql = format!("SELECT COUNT(*) AS references_count FROM {table} WHERE {column} = $1");
+            total += with_tx!(tx, |tx| {
+                let row = sqlx::query(&sql).bind(id.as_uuid()).fetch_one(&mut **tx).await.map_err(db_error)?;
+                row.int("references_count").map_err(db_error)?
+            });
+        }
+        Ok(total)
+    }
+
+    /// Ids of the rows of `table` whose `column` is the definition.
+    async fn referencing_ids(
+        &self,
+        tx: &mut Tx,
+        table: &str,
+        column: &str,
+        id: ResponsibilityId,
+    ) -> CsmResult<Vec<uuid::Uuid>> {
+        let sql = format!("SELECT id FROM {table} WHERE {column} = $1 ORDER BY id");
         with_tx!(tx, |tx| {
-            let row = sqlx::query("SELECT COUNT(*) AS references_count FROM team_members WHERE responsibility_id = $1")
-                .bind(id.as_uuid())
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            row.int("references_count").map_err(db_error)
+            let rows = sqlx::query(&sql).bind(id.as_uuid()).fetch_all(&mut **tx).await.map_err(db_error)?;
+            rows.iter().map(|row| row.uuid("id").map_err(db_error)).collect()
         })
     }
 
@@ -186,6 +226,45 @@ impl AccountTeamStore {
         if cascade {
             for member in self.team_members_with_responsibility(tx, id).await? {
                 self.delete_team_member_row(tx, &member).await?;
+                cascaded += 1;
+            }
+            for relationship in self.referencing_ids(tx, "contact_relationships", "responsibility_id", id).await? {
+                if self.delete_contact_relationship(tx, relationship).await?.is_some() {
+                    cascaded += 1;
+                }
+            }
+            for relationship in self.referencing_ids(tx, "consumer_relationships", "responsibility_id", id).await? {
+                if self.delete_consumer_relationship(tx, relationship).await?.is_some() {
+                    cascaded += 1;
+                }
+            }
+            for configuration in
+                self.referencing_ids(tx, "responsibility_access_configurations", "responsibility_id", id).await?
+            {
+                if self.delete_access_configuration(tx, configuration).await?.is_some() {
+                    cascaded += 1;
+                }
+            }
+            // Related-party types lose their default and become Listed (X7, R5.4).
+            for configuration in
+                self.referencing_ids(tx, "related_party_configurations", "default_responsibility_id", id).await?
+            {
+                let now = csm_db::now();
+                with_tx!(tx, |tx| {
+                    sqlx::query(
+                        "UPDATE related_party_configurations SET default_responsibility_id = NULL, updated_at = $2 \
+                         WHERE id = $1",
+                    )
+                    .bind(configuration)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected()
+                });
+                let change = NewChange::new("related_party_configuration", configuration, Operation::Updated)
+                    .attribute("responsibility_id", id);
+                csm_changefeed::append(tx, &change).await?;
                 cascaded += 1;
             }
         }

@@ -1,7 +1,10 @@
 //! All of account-team's SQL, one module per area, on one [`AccountTeamStore`].
 
+pub mod access;
+pub mod contacts;
 pub mod definitions;
 pub mod relationships;
+pub mod settings;
 pub mod teams;
 
 use csm_db::{Db, PageRequest};
@@ -36,4 +39,9 @@ pub(crate) fn invalid_token() -> CsmError {
 /// `WHERE a AND b …`, or nothing.
 pub(crate) fn where_clause(filters: &[String]) -> String {
     if filters.is_empty() { String::new() } else { format!("WHERE {}", filters.join(" AND ")) }
+}
+
+/// A row decoding failure is a bug or a corrupt row: INTERNAL.
+pub(crate) fn decode(error: sqlx::Error) -> CsmError {
+    CsmError::internal(error)
 }
