@@ -184,27 +184,31 @@ impl IdentityPeer {
         }
     }
 
-    /// Every active profile of `kind`, all pages.
-    pub async fn profiles_of_kind(&self, kind: ProfileKind) -> CsmResult<Vec<csm_proto::identity::Profile>> {
-        let mut profiles = Vec::new();
+    /// Every top-level account (active or not), all pages: the roots of the
+    /// account forest, so contacts of all accounts are their trees' contacts.
+    pub async fn top_level_accounts(&self) -> CsmResult<Vec<csm_types::AccountId>> {
+        let mut accounts = Vec::new();
         let mut page_token = String::new();
         loop {
-            let request = csm_proto::identity::ListProfilesRequest {
+            let request = csm_proto::identity::ListAccountsRequest {
                 page_size: 1000,
                 page_token: page_token.clone(),
-                kind: kind as i32,
+                top_level_only: true,
+                include_inactive: true,
                 ..Default::default()
             };
             let page = self
                 .client
                 .clone()
-                .list_profiles(request)
+                .list_accounts(request)
                 .await
                 .map_err(|status| peer_error(ServiceName::Identity, status))?
                 .into_inner();
-            profiles.extend(page.profiles);
+            accounts.extend(
+                page.accounts.iter().filter_map(|account| csm_types::AccountId::parse(&account.account_id).ok()),
+            );
             if page.next_page_token.is_empty() {
-                return Ok(profiles);
+                return Ok(accounts);
             }
             page_token = page.next_page_token;
         }

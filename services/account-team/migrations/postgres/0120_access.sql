@@ -22,7 +22,7 @@ CREATE TABLE related_party_configurations (
     -- JSON array of {field, operator, values}.
     reference_condition TEXT NOT NULL,
     default_responsibility_id UUID REFERENCES responsibility_definitions (id),
-    default_order INTEGER NOT NULL,
+    default_order BIGINT NOT NULL,
     seeded BOOLEAN NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
@@ -43,7 +43,7 @@ CREATE TABLE contact_relationships (
     related_party_configuration_id UUID REFERENCES related_party_configurations (id),
     responsibility_id UUID REFERENCES responsibility_definitions (id),
     unique_responsibility_id UUID REFERENCES responsibility_definitions (id),
-    sort_order INTEGER NOT NULL,
+    sort_order BIGINT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );
@@ -59,7 +59,7 @@ CREATE INDEX contact_relationships_type ON contact_relationships (related_party_
 CREATE TABLE contact_relationship_pairs (
     account_id UUID NOT NULL,
     contact_id UUID NOT NULL,
-    relationship_count INTEGER NOT NULL,
+    relationship_count BIGINT NOT NULL,
     PRIMARY KEY (account_id, contact_id)
 );
 
@@ -71,7 +71,7 @@ CREATE TABLE consumer_relationships (
     household_id UUID,
     related_party_configuration_id UUID REFERENCES related_party_configurations (id),
     responsibility_id UUID REFERENCES responsibility_definitions (id),
-    sort_order INTEGER NOT NULL,
+    sort_order BIGINT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );

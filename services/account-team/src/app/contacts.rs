@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use csm_auth::Caller;
 use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
-use csm_proto::identity::ProfileKind;
 use csm_types::{AccountId, ProfileId, ResponsibilityId};
 use uuid::Uuid;
 
@@ -269,8 +268,10 @@ impl AccountTeamApp {
             add(self.identity.account_contacts(related, false).await?, EligibilityPath::AccountRelationship);
         }
         if !settings.restrict_within_account_hierarchy {
-            add(self.identity.profiles_of_kind(ProfileKind::Contact).await?, EligibilityPath::Unrestricted);
-            add(self.identity.profiles_of_kind(ProfileKind::PartnerContact).await?, EligibilityPath::Unrestricted);
+            // Every contact: the contacts of each tree of the account forest.
+            for root in self.identity.top_level_accounts().await? {
+                add(self.identity.account_contacts(root, true).await?, EligibilityPath::Unrestricted);
+            }
         }
         let rows: Vec<EligibleContact> = match page.after.as_deref() {
             Some(after) => eligible.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
