@@ -108,3 +108,232 @@ impl IdentityPeer {
         Ok(response.into_inner().settings.unwrap_or_default())
     }
 }
+
+// ---------------------------------------------------------------- account-team
+// Lookups account-team makes to validate references (SPEC §3).
+
+impl IdentityPeer {
+    /// The kind of each known account among `accounts` (CUSTOMER or PARTNER);
+    /// unknown accounts are absent from the map.
+    pub async fn account_kinds(
+        &self,
+        accounts: &[csm_types::AccountId],
+    ) -> CsmResult<std::collections::BTreeMap<csm_types::AccountId, csm_proto::identity::AccountKind>> {
+        let request = csm_proto::identity::BatchGetAccountsRequest {
+            account_ids: accounts.iter().map(|account| account.to_string()).collect(),
+            include_ancestors: false,
+        };
+        let response = self
+            .client
+            .clone()
+            .batch_get_accounts(request)
+            .await
+            .map_err(|status| peer_error(ServiceName::Identity, status))?
+            .into_inner();
+        let mut kinds = std::collections::BTreeMap::new();
+        for ancestry in response.accounts {
+            let Some(account) = ancestry.account else { continue };
+            if let Ok(id) = csm_types::AccountId::parse(&account.account_id) {
+                let kind = csm_proto::identity::AccountKind::try_from(account.kind)
+                    .unwrap_or(csm_proto::identity::AccountKind::Unspecified);
+                kinds.insert(id, kind);
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// The profile as identity records it; `None` when identity does not know it.
+    pub async fn profile(&self, profile: ProfileId) -> CsmResult<Option<csm_proto::identity::Profile>> {
+        match self.client.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
+            Ok(response) => Ok(response.into_inner().profile),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// Whether identity knows `consumer`.
+    pub async fn consumer_exists(&self, consumer: csm_types::ConsumerId) -> CsmResult<bool> {
+        let request = csm_proto::identity::GetConsumerRequest { consumer_id: consumer.to_string() };
+        match self.client.clone().get_consumer(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// Whether identity knows `household`.
+    pub async fn household_exists(&self, household: csm_types::HouseholdId) -> CsmResult<bool> {
+        let request = csm_proto::identity::GetHouseholdRequest { household_id: household.to_string() };
+        match self.client.clone().get_household(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+}
+
+// ---- account-team (access half): contacts, accounts, consumers as account-team reads them ----
+
+impl IdentityPeer {
+    /// The account of a contact (CONTACT or PARTNER_CONTACT profile); `None` when
+    /// the profile is unknown or not a contact.
+    pub async fn contact_account(&self, contact: ProfileId) -> CsmResult<Option<csm_types::AccountId>> {
+        let Some(profile) = self.profile(contact).await? else {
+            return Ok(None);
+        };
+        let is_contact =
+            matches!(ProfileKind::try_from(profile.kind), Ok(ProfileKind::Contact | ProfileKind::PartnerContact));
+        if !is_contact {
+            return Ok(None);
+        }
+        Ok(csm_types::AccountId::parse(&profile.account_id).ok())
+    }
+
+    /// Each known account of `accounts` with its ancestors (nearest first);
+    /// unknown accounts are left out.
+    pub async fn account_ancestries(
+        &self,
+        accounts: &[csm_types::AccountId],
+    ) -> CsmResult<Vec<(csm_types::AccountId, Vec<csm_types::AccountId>)>> {
+        let request = csm_proto::identity::BatchGetAccountsRequest {
+            account_ids: accounts.iter().map(ToString::to_string).collect(),
+            include_ancestors: true,
+        };
+        let response = self
+            .client
+            .clone()
+            .batch_get_accounts(request)
+            .await
+            .map_err(|status| peer_error(ServiceName::Identity, status))?
+            .into_inner();
+        let mut found = Vec::new();
+        for ancestry in response.accounts {
+            let Some(account) = ancestry.account else { continue };
+            let Ok(id) = csm_types::AccountId::parse(&account.account_id) else { continue };
+            let ancestors =
+                ancestry.ancestor_account_ids.iter().filter_map(|id| csm_types::AccountId::parse(id).ok()).collect();
+            found.push((id, ancestors));
+        }
+        Ok(found)
+    }
+
+    /// Every active contact whose primary account is `account` (and, with
+    /// `include_descendants`, any account of DESC(account)), all pages.
+    pub async fn account_contacts(
+        &self,
+        account: csm_types::AccountId,
+        include_descendants: bool,
+    ) -> CsmResult<Vec<csm_proto::identity::Profile>> {
+        let mut profiles = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListAccountContactsRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                account_id: account.to_string(),
+                include_descendants,
+                include_inactive: false,
+            };
+            let page = self
+                .client
+                .clone()
+                .list_account_contacts(request)
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            profiles.extend(page.profiles);
+            if page.next_page_token.is_empty() {
+                return Ok(profiles);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Every top-level account (active or not), all pages: the roots of the
+    /// account forest, so contacts of all accounts are their trees' contacts.
+    pub async fn top_level_accounts(&self) -> CsmResult<Vec<csm_types::AccountId>> {
+        let mut accounts = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListAccountsRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                top_level_only: true,
+                include_inactive: true,
+                ..Default::default()
+            };
+            let page = self
+                .client
+                .clone()
+                .list_accounts(request)
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            accounts.extend(
+                page.accounts.iter().filter_map(|account| csm_types::AccountId::parse(&account.account_id).ok()),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(accounts);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// DESC(account): every transitive child, all pages.
+    pub async fn account_descendants(&self, account: csm_types::AccountId) -> CsmResult<Vec<csm_types::AccountId>> {
+        let mut accounts = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListAccountDescendantsRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                account_id: account.to_string(),
+                max_depth: 0,
+                include_inactive: true,
+            };
+            let page = self
+                .client
+                .clone()
+                .list_account_descendants(request)
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            accounts.extend(
+                page.accounts.iter().filter_map(|account| csm_types::AccountId::parse(&account.account_id).ok()),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(accounts);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The current members of `household`; `None` when identity does not know it.
+    pub async fn current_household_members(
+        &self,
+        household: csm_types::HouseholdId,
+    ) -> CsmResult<Option<Vec<csm_types::ConsumerId>>> {
+        let mut members = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = csm_proto::identity::ListHouseholdMembersRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                household_id: household.to_string(),
+                include_former: false,
+            };
+            let page = match self.client.clone().list_household_members(request).await {
+                Ok(page) => page.into_inner(),
+                Err(status) if status.code() == Code::NotFound => return Ok(None),
+                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
+            };
+            members.extend(
+                page.members.iter().filter_map(|member| csm_types::ConsumerId::parse(&member.consumer_id).ok()),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(Some(members));
+            }
+            page_token = page.next_page_token;
+        }
+    }
+}
