@@ -655,6 +655,15 @@ backend_test!(r3_11_writers_write_and_viewers_only_view_contact_relationships, |
     let others = all_contact_relationships(&mut acting_as(suite, &kim), "", &lou, 10).await.unwrap_err();
     assert_eq!(others.code(), Code::PermissionDenied);
 
+    // Customer admins view the relationships of accounts in their scope only.
+    let customer_admin = contact_of(suite, &account, "Cora").await;
+    suite.assign_role(ProfileId::parse(&customer_admin).unwrap(), "sn_customerservice.customer_admin").await.unwrap();
+    all_contact_relationships(&mut acting_as(suite, &customer_admin), &account, "", 10).await.expect("own account");
+    let foreign_account = customer(suite, "Foreign").await;
+    let foreign =
+        all_contact_relationships(&mut acting_as(suite, &customer_admin), &foreign_account, "", 10).await.unwrap_err();
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+
     let created = create_cr(&mut admin(suite), contact_relationship(&account, &kim, "")).await.unwrap();
     let id = created.contact_relationship.unwrap().contact_relationship_id;
     let delete_denied =
