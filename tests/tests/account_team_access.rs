@@ -655,6 +655,15 @@ backend_test!(r3_11_writers_write_and_viewers_only_view_contact_relationships, |
     let others = all_contact_relationships(&mut acting_as(suite, &kim), "", &lou, 10).await.unwrap_err();
     assert_eq!(others.code(), Code::PermissionDenied);
 
+    // Customer admins view the relationships of accounts in their scope only.
+    let customer_admin = contact_of(suite, &account, "Cora").await;
+    suite.assign_role(ProfileId::parse(&customer_admin).unwrap(), "sn_customerservice.customer_admin").await.unwrap();
+    all_contact_relationships(&mut acting_as(suite, &customer_admin), &account, "", 10).await.expect("own account");
+    let foreign_account = customer(suite, "Foreign").await;
+    let foreign =
+        all_contact_relationships(&mut acting_as(suite, &customer_admin), &foreign_account, "", 10).await.unwrap_err();
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+
     let created = create_cr(&mut admin(suite), contact_relationship(&account, &kim, "")).await.unwrap();
     let id = created.contact_relationship.unwrap().contact_relationship_id;
     let delete_denied =
@@ -1286,4 +1295,143 @@ backend_test!(r5_13_partner_contacts_eligible_by_restrict_account_access, |suite
     );
     let not_partner = collect(suite, list(&stranger)).await.unwrap_err();
     assert_status(&not_partner, Code::FailedPrecondition, "NOT_A_PARTNER_OF_ACCOUNT");
+});
+
+backend_test!(r3_12_household_member_relationships_need_current_members, |suite| {
+    let head = consumer(suite, "Hana").await;
+    let member = consumer(suite, "Milo").await;
+    let outsider = consumer(suite, "Olli").await;
+    let token = suite.admin_token();
+    let mut identity = suite.identity(Some(&token));
+    let household = identity
+        .create_household(id_pb::CreateHouseholdRequest {
+            request_id: String::new(),
+            name: format!("Household {}", unique_suffix()),
+            head_consumer_id: head.clone(),
+        })
+        .await
+        .expect("household")
+        .into_inner()
+        .household
+        .unwrap()
+        .household_id;
+    identity
+        .set_household_membership(id_pb::SetHouseholdMembershipRequest {
+            household_id: household.clone(),
+            consumer_id: member.clone(),
+            status: id_pb::HouseholdMemberStatus::Current as i32,
+        })
+        .await
+        .expect("member joins");
+
+    let mut client = admin(suite);
+    let request = |related: &str, type_id: &str| pb::CreateConsumerRelationshipRequest {
+        request_id: format!("household-{related}-{type_id}"),
+        consumer_relationship: Some(pb::ConsumerRelationship {
+            consumer_id: head.clone(),
+            related_consumer_id: related.to_owned(),
+            household_id: household.clone(),
+            related_party_configuration_id: type_id.to_owned(),
+            ..Default::default()
+        }),
+    };
+    // The household type applies; the consumer-relationship type does not.
+    let household_type = "a7000000-0000-4000-8000-000000000319";
+    let created = client.create_consumer_relationship(request(&member, household_type)).await.expect("members");
+    let created = created.into_inner();
+    let relationship = created.consumer_relationship.clone().unwrap();
+    assert_eq!(relationship.responsibility_id, AUTHORIZED_REPRESENTATIVE);
+    assert_eq!(relationship.household_id, household);
+    // A retry with the same request id answers the original result.
+    let retry =
+        client.create_consumer_relationship(request(&member, household_type)).await.expect("retry").into_inner();
+    assert_eq!(retry, created);
+    let wrong_type = client.create_consumer_relationship(request(&member, CONSUMER_AR_TYPE)).await.unwrap_err();
+    assert_status(&wrong_type, Code::FailedPrecondition, "RELATED_PARTY_TYPE_NOT_APPLICABLE");
+    let not_member = client.create_consumer_relationship(request(&outsider, household_type)).await.unwrap_err();
+    assert_status(&not_member, Code::FailedPrecondition, "NOT_CURRENT_HOUSEHOLD_MEMBER");
+
+    let of_household = client
+        .list_consumer_relationships(pb::ListConsumerRelationshipsRequest {
+            household_id: household.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list by household")
+        .into_inner()
+        .consumer_relationships;
+    assert_eq!(of_household, vec![relationship.clone()]);
+    let updated = client
+        .update_consumer_relationship(masked!(
+            pb::UpdateConsumerRelationshipRequest {
+                consumer_relationship: Some(pb::ConsumerRelationship { order: Some(5), ..relationship.clone() }),
+                update_mask: None,
+            },
+            ["order"]
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.consumer_relationship.unwrap().order, Some(5));
+    client
+        .delete_consumer_relationship(pb::DeleteConsumerRelationshipRequest {
+            consumer_relationship_id: relationship.consumer_relationship_id.clone(),
+        })
+        .await
+        .expect("delete");
+    let gone = client
+        .get_consumer_relationship(pb::GetConsumerRelationshipRequest {
+            consumer_relationship_id: relationship.consumer_relationship_id,
+        })
+        .await
+        .unwrap_err();
+    assert_status(&gone, Code::NotFound, "CONSUMER_RELATIONSHIP_NOT_FOUND");
+});
+
+backend_test!(r5_1_access_and_related_party_configurations_are_idempotent_and_change_fed, |suite| {
+    let mut client = admin(suite);
+    let request = pb::CreateResponsibilityAccessConfigurationRequest {
+        request_id: "rac-1".into(),
+        responsibility_access_configuration: Some(simple_configuration(ACCOUNT_MANAGER)),
+    };
+    let first = client.create_responsibility_access_configuration(request.clone()).await.expect("first").into_inner();
+    let retry = client.create_responsibility_access_configuration(request.clone()).await.expect("retry").into_inner();
+    assert_eq!(first, retry);
+    let mut other = request;
+    other.responsibility_access_configuration.as_mut().unwrap().name = "Another".into();
+    let reused = client.create_responsibility_access_configuration(other).await.unwrap_err();
+    assert_status(&reused, Code::FailedPrecondition, "REQUEST_ID_REUSED");
+    let change = change_of(suite, &first.consistency_token).await;
+    assert_eq!(change.attributes.get("responsibility_id").map(String::as_str), Some(ACCOUNT_MANAGER));
+
+    let type_request = pb::CreateRelatedPartyConfigurationRequest {
+        request_id: "rpc-1".into(),
+        related_party_configuration: Some(pb::RelatedPartyConfiguration {
+            name: "Escalation Contact".into(),
+            applies_to: pb::RecordTable::Case as i32,
+            entity_type: pb::PartyEntityType::Contact as i32,
+            default_responsibility_id: AUTHORIZED_REPRESENTATIVE.into(),
+            reference_condition: vec![pb::FieldCondition {
+                field: "active".into(),
+                operator: pb::ConditionOperator::Equals as i32,
+                values: vec!["true".into()],
+            }],
+            ..Default::default()
+        }),
+    };
+    let created = client.create_related_party_configuration(type_request.clone()).await.expect("type").into_inner();
+    let again = client.create_related_party_configuration(type_request).await.expect("type retry").into_inner();
+    assert_eq!(created, again);
+    let kind = created.related_party_configuration.unwrap();
+    assert_eq!(kind.reference_condition.len(), 1);
+    let deleted = client
+        .delete_related_party_configuration(pb::DeleteRelatedPartyConfigurationRequest {
+            related_party_configuration_id: kind.related_party_configuration_id.clone(),
+        })
+        .await
+        .expect("unused type deleted")
+        .into_inner();
+    let change = change_of(suite, &deleted.consistency_token).await;
+    assert_eq!(change.entity_id, kind.related_party_configuration_id);
+    assert_eq!(change.operation, csm_proto::common::ChangeOperation::Deleted as i32);
 });

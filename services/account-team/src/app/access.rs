@@ -203,12 +203,7 @@ impl AccountTeamApp {
         if ACCOUNT_ACCESS_ADMIN_ROLES.iter().any(|role| roles.contains(*role)) {
             return Ok(());
         }
-        if roles.contains(CUSTOMER_ADMIN_ROLE)
-            && let Some(own) = self.identity.contact_account(profile).await?
-            && (own == account
-                || self.store.contact_relationship_accounts(profile).await?.contains(&account)
-                || self.identity.account_descendants(own).await?.contains(&account))
-        {
+        if roles.contains(CUSTOMER_ADMIN_ROLE) && self.in_customer_admin_scope(profile, account).await? {
             return Ok(());
         }
         let mut allowed: Vec<&str> = ACCOUNT_ACCESS_ADMIN_ROLES.to_vec();
@@ -217,6 +212,17 @@ impl AccountTeamApp {
             "MISSING_ROLE",
             format!("{action} requires one of: {} (customer admins: accounts in their scope)", allowed.join(", ")),
         ))
+    }
+
+    /// Whether `account` ∈ {acct(me)} ∪ DESC(acct(me)) ∪ CR(me) for the contact `profile`
+    /// (a customer admin's scope, R3.3, R4.8, X5).
+    pub(crate) async fn in_customer_admin_scope(&self, profile: ProfileId, account: AccountId) -> CsmResult<bool> {
+        let Some(own) = self.identity.contact_account(profile).await? else {
+            return Ok(false);
+        };
+        Ok(own == account
+            || self.store.contact_relationship_accounts(profile).await?.contains(&account)
+            || self.identity.account_descendants(own).await?.contains(&account))
     }
 
     /// R5.12 (a): every allowed contact is a contact of the account or has a contact relationship on it.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Written, caller_profile};
 use crate::AccountTeamApp;
-use crate::domain::access::{RecordTable, RelatedPartyConfiguration};
+use crate::domain::access::{CUSTOMER_ADMIN_ROLE, RecordTable, RelatedPartyConfiguration};
 use crate::domain::contacts::{
     CONSUMER_RELATIONSHIP_WRITER_ROLES, CONTACT_RELATIONSHIP_VIEWER_ROLES, CONTACT_RELATIONSHIP_WRITER_ROLES,
     ConsumerRelationship, ConsumerRelationshipFilter, ContactRelationship, ContactRelationshipFilter, DEFAULT_ORDER,
@@ -224,9 +224,19 @@ impl AccountTeamApp {
         filter: ContactRelationshipFilter,
         page: PageRequest,
     ) -> CsmResult<(Vec<ContactRelationship>, String)> {
+        const RPC: &str = "ListContactRelationships";
         let own = filter.contact.is_some() && caller_profile(caller) == filter.contact;
-        if !own {
-            self.roles.authorize(caller, CONTACT_RELATIONSHIP_VIEWER_ROLES, "ListContactRelationships").await?;
+        if !own && let Err(denied) = self.roles.authorize(caller, CONTACT_RELATIONSHIP_VIEWER_ROLES, RPC).await {
+            // Customer admins view the relationships of accounts in their scope.
+            let (Some(profile), Some(account)) = (caller_profile(caller), filter.account) else {
+                return Err(denied);
+            };
+            if denied.code() != csm_errors::ErrorCode::PermissionDenied
+                || !self.roles.effective_roles(profile).await?.contains(CUSTOMER_ADMIN_ROLE)
+                || !self.in_customer_admin_scope(profile, account).await?
+            {
+                return Err(denied);
+            }
         }
         let rows = self.store.list_contact_relationships(&filter, &page).await?;
         Ok(page.finish(rows, |relationship| relationship.id.to_string()))
