@@ -526,19 +526,7 @@ impl LicensingApp {
         pool_id: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> CsmResult<(usize, Option<u64>)> {
-        let due = self.store.due_sessions(tx, pool_id, now, EXPIRY_BATCH).await?;
-        let mut ended = 0;
-        let mut last_revision = None;
-        for (session_id, at, reason) in due {
-            let (did_end, _) = self.store.end_session(tx, session_id, reason, at).await?;
-            if did_end {
-                ended += 1;
-                let change = NewChange::new("license_session", session_id, Operation::Updated)
-                    .attribute("end_reason", reason.as_str());
-                last_revision = Some(csm_changefeed::append(tx, &change).await?);
-            }
-        }
-        Ok((ended, last_revision))
+        end_due_sessions(&self.store, tx, pool_id, now).await
     }
 
     /// The expiry task's step (R7.7, R7.8): ends every session past a deadline
@@ -546,20 +534,7 @@ impl LicensingApp {
     /// every end is a guarded update, so replicas may run it concurrently and a
     /// restarted service simply continues. Returns the sessions ended.
     pub async fn release_expired(&self, now: DateTime<Utc>) -> CsmResult<usize> {
-        let mut total = 0;
-        loop {
-            let mut tx = self.store.begin().await?;
-            self.store.take_write_lock(&mut tx).await?;
-            let (ended, head) = self.end_due_sessions(&mut tx, None, now).await?;
-            tx.commit().await?;
-            if let Some(head) = head {
-                self.feed.committed(head);
-            }
-            total += ended;
-            if ended < EXPIRY_BATCH as usize {
-                return Ok(total);
-            }
-        }
+        release_expired(&self.store, &self.feed, now).await
     }
 
     async fn session_for(&self, caller: &Caller, session_id: Uuid, action: &str) -> CsmResult<SessionRow> {
@@ -1184,6 +1159,59 @@ impl LicensingApp {
         );
         Ok(AgentLicense { status, seat_plan_id: Some(plan.id), agent_seat_id: seat.map(|seat| seat.id) })
     }
+}
+
+/// Ends (in `tx`) up to one batch of sessions past their deadlines at `now`
+/// (optionally of one pool), each with its change; returns how many and the
+/// last revision written.
+async fn end_due_sessions(
+    store: &LicensingStore,
+    tx: &mut Tx,
+    pool_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> CsmResult<(usize, Option<u64>)> {
+    let due = store.due_sessions(tx, pool_id, now, EXPIRY_BATCH).await?;
+    let mut ended = 0;
+    let mut last_revision = None;
+    for (session_id, at, reason) in due {
+        let (did_end, _) = store.end_session(tx, session_id, reason, at).await?;
+        if did_end {
+            ended += 1;
+            let change = NewChange::new("license_session", session_id, Operation::Updated)
+                .attribute("end_reason", reason.as_str());
+            last_revision = Some(csm_changefeed::append(tx, &change).await?);
+        }
+    }
+    Ok((ended, last_revision))
+}
+
+/// The expiry task's step (R7.7, R7.8): ends every session past a deadline at
+/// `now` (or keeping a seat of a pool whose key expired) and frees their
+/// seats. State lives only in the database and every end is a guarded update,
+/// so several replicas may run it at once, a restarted service simply
+/// continues, and running it twice changes nothing more. Returns the sessions ended.
+pub async fn release_expired(store: &LicensingStore, feed: &ChangeFeed, now: DateTime<Utc>) -> CsmResult<usize> {
+    let mut total = 0;
+    loop {
+        let mut tx = store.begin().await?;
+        store.take_write_lock(&mut tx).await?;
+        let (ended, head) = end_due_sessions(store, &mut tx, None, now).await?;
+        tx.commit().await?;
+        if let Some(head) = head {
+            feed.committed(head);
+        }
+        total += ended;
+        if ended < EXPIRY_BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// [`release_expired`] on a database of its own (operators, tests: a fresh
+/// process state over the same database).
+pub async fn release_expired_in(db: csm_db::Db, now: DateTime<Utc>) -> CsmResult<usize> {
+    let feed = ChangeFeed::new(db.clone(), crate::SERVICE);
+    release_expired(&LicensingStore::new(db), &feed, now).await
 }
 
 fn parse_id_token(page: &PageRequest) -> CsmResult<Option<Uuid>> {

@@ -10,6 +10,9 @@ pub mod domain;
 pub mod grpc;
 pub mod store;
 
+/// The time types of this crate's public API (e.g. [`app::release_expired_in`]).
+pub use chrono;
+
 use std::future::Future;
 use std::time::Duration;
 
