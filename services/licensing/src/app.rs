@@ -276,11 +276,11 @@ impl LicensingApp {
         }
         let expires_at = self.check_pool(&settings, &mut errors);
         errors.finish()?;
-        if let Some(request_id) = &request_id {
-            if let Some((id, revision)) = idempotency::stored_entity(self.store.db(), "CreatePool", request_id).await? {
-                let pool = self.store.pool(id).await?.ok_or_else(|| CsmError::not_found("pool", id))?;
-                return Ok((pool, self.feed.token(revision)));
-            }
+        if let Some(request_id) = &request_id
+            && let Some((id, revision)) = idempotency::stored_entity(self.store.db(), "CreatePool", request_id).await?
+        {
+            let pool = self.store.pool(id).await?.ok_or_else(|| CsmError::not_found("pool", id))?;
+            return Ok((pool, self.feed.token(revision)));
         }
         let now = csm_db::now();
         let pool = PoolRow {
@@ -295,11 +295,11 @@ impl LicensingApp {
         self.store.insert_pool(&mut tx, &pool).await?;
         let revision =
             csm_changefeed::append(&mut tx, &NewChange::new("license_pool", pool.id, Operation::Created)).await?;
-        if let Some(request_id) = &request_id {
-            if !idempotency::record_entity(&mut tx, "CreatePool", request_id, pool.id, revision).await? {
-                drop(tx);
-                return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
-            }
+        if let Some(request_id) = &request_id
+            && !idempotency::record_entity(&mut tx, "CreatePool", request_id, pool.id, revision).await?
+        {
+            drop(tx);
+            return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }
         tx.commit().await?;
         self.feed.committed(revision);
@@ -387,11 +387,27 @@ impl LicensingApp {
                 "customers use the portal only (R1.7)",
             ));
         }
-        if let Some(request_id) = &request_id {
-            if let Some(outcome) = self.stored_login(request_id, &pool).await? {
-                return Ok(outcome);
-            }
+        if let Some(request_id) = &request_id
+            && let Some(outcome) = self.stored_login(request_id, &pool).await?
+        {
+            return Ok(outcome);
         }
+        self.open_session(&pool, &person, login_id, channel, device_id, request_id).await
+    }
+
+    /// The database part of Login, after lookups and authorization: takes or
+    /// joins the seat when needed and writes the session (R7.1-R7.3, R7.8).
+    pub async fn open_session(
+        &self,
+        pool: &PoolRow,
+        person: &Person,
+        login_id: Uuid,
+        channel: ClientChannel,
+        device_id: String,
+        request_id: Option<String>,
+    ) -> CsmResult<LoginOutcome> {
+        let pool_id = pool.id;
+        let profile_id = person.profile_id;
         let now = csm_db::now();
         let seat_needed = person.kind == PrincipalKind::User && pool.settings.consuming_channels.contains(&channel);
         let denial = |reason| DenialRow {
@@ -610,6 +626,12 @@ impl LicensingApp {
 
     pub async fn logout(&self, caller: &Caller, session_id: Uuid) -> CsmResult<LogoutOutcome> {
         let session = self.session_for(caller, session_id, "Logout").await?;
+        self.close_session(session).await
+    }
+
+    /// The database part of Logout, after authorization (R7.2, R7.7).
+    pub async fn close_session(&self, session: SessionRow) -> CsmResult<LogoutOutcome> {
+        let session_id = session.id;
         let now = csm_db::now();
         if session.state == SessionState::Ended {
             return Ok(LogoutOutcome { session, seat_released: false, consistency_token: self.head_token().await? });
@@ -877,19 +899,17 @@ impl LicensingApp {
         if let Some(profile_id) = profile_id {
             self.person(profile_id).await?;
         }
-        if let Some(group) = security_group_id {
-            if !self.identity.security_group_exists(&group.to_string()).await? {
-                return Err(CsmError::not_found("security group", group));
-            }
+        if let Some(group) = security_group_id
+            && !self.identity.security_group_exists(&group.to_string()).await?
+        {
+            return Err(CsmError::not_found("security group", group));
         }
-        if let Some(request_id) = &request_id {
-            if let Some((id, revision)) =
+        if let Some(request_id) = &request_id
+            && let Some((id, revision)) =
                 idempotency::stored_entity(self.store.db(), "GrantLicenseRight", request_id).await?
-            {
-                let grant =
-                    self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?;
-                return Ok((grant, self.feed.token(revision)));
-            }
+        {
+            let grant = self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?;
+            return Ok((grant, self.feed.token(revision)));
         }
         let grant = RightGrantRow { id: Uuid::now_v7(), profile_id, security_group_id, granted_at: csm_db::now() };
         let mut tx = self.store.begin().await?;
@@ -902,11 +922,11 @@ impl LicensingApp {
             change = change.attribute("security_group_id", group);
         }
         let revision = csm_changefeed::append(&mut tx, &change).await?;
-        if let Some(request_id) = &request_id {
-            if !idempotency::record_entity(&mut tx, "GrantLicenseRight", request_id, grant.id, revision).await? {
-                drop(tx);
-                return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
-            }
+        if let Some(request_id) = &request_id
+            && !idempotency::record_entity(&mut tx, "GrantLicenseRight", request_id, grant.id, revision).await?
+        {
+            drop(tx);
+            return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }
         tx.commit().await?;
         self.feed.committed(revision);
@@ -953,13 +973,12 @@ impl LicensingApp {
         license_valid_until: Option<DateTime<Utc>>,
     ) -> CsmResult<(SeatPlanRow, String)> {
         self.require_admin(caller, "CreateSeatPlan").await?;
-        if let Some(request_id) = &request_id {
-            if let Some((id, revision)) =
+        if let Some(request_id) = &request_id
+            && let Some((id, revision)) =
                 idempotency::stored_entity(self.store.db(), "CreateSeatPlan", request_id).await?
-            {
-                let plan = self.store.plan(id).await?.ok_or_else(|| CsmError::not_found("seat plan", id))?;
-                return Ok((plan, self.feed.token(revision)));
-            }
+        {
+            let plan = self.store.plan(id).await?.ok_or_else(|| CsmError::not_found("seat plan", id))?;
+            return Ok((plan, self.feed.token(revision)));
         }
         let now = csm_db::now();
         let plan = SeatPlanRow {
@@ -975,11 +994,11 @@ impl LicensingApp {
         self.store.insert_plan(&mut tx, &plan).await?;
         let revision =
             csm_changefeed::append(&mut tx, &NewChange::new("seat_plan", plan.id, Operation::Created)).await?;
-        if let Some(request_id) = &request_id {
-            if !idempotency::record_entity(&mut tx, "CreateSeatPlan", request_id, plan.id, revision).await? {
-                drop(tx);
-                return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
-            }
+        if let Some(request_id) = &request_id
+            && !idempotency::record_entity(&mut tx, "CreateSeatPlan", request_id, plan.id, revision).await?
+        {
+            drop(tx);
+            return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }
         tx.commit().await?;
         self.feed.committed(revision);
@@ -1044,13 +1063,12 @@ impl LicensingApp {
                 "collaborator seats exist only on JIRA plans, agent seats only on the others (R7.13)",
             ));
         }
-        if let Some(request_id) = &request_id {
-            if let Some((id, revision)) =
+        if let Some(request_id) = &request_id
+            && let Some((id, revision)) =
                 idempotency::stored_entity(self.store.db(), "GrantAgentSeat", request_id).await?
-            {
-                let seat = self.store.agent_seat(id).await?.ok_or_else(|| CsmError::not_found("agent seat", id))?;
-                return Ok((seat, self.feed.token(revision)));
-            }
+        {
+            let seat = self.store.agent_seat(id).await?.ok_or_else(|| CsmError::not_found("agent seat", id))?;
+            return Ok((seat, self.feed.token(revision)));
         }
         let now = csm_db::now();
         let mut tx = self.store.begin().await?;
@@ -1095,11 +1113,11 @@ impl LicensingApp {
             .attribute("seat_plan_id", plan_id)
             .attribute("profile_id", profile_id);
         let revision = csm_changefeed::append(&mut tx, &change).await?;
-        if let Some(request_id) = &request_id {
-            if !idempotency::record_entity(&mut tx, "GrantAgentSeat", request_id, seat.id, revision).await? {
-                drop(tx);
-                return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
-            }
+        if let Some(request_id) = &request_id
+            && !idempotency::record_entity(&mut tx, "GrantAgentSeat", request_id, seat.id, revision).await?
+        {
+            drop(tx);
+            return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }
         tx.commit().await?;
         self.feed.committed(revision);
@@ -1173,7 +1191,7 @@ async fn end_due_sessions(
     let due = store.due_sessions(tx, pool_id, now, EXPIRY_BATCH).await?;
     let mut ended = 0;
     let mut last_revision = None;
-    for (session_id, at, reason) in due {
+    for crate::store::DueSession { session_id, at, reason, .. } in due {
         let (did_end, _) = store.end_session(tx, session_id, reason, at).await?;
         if did_end {
             ended += 1;

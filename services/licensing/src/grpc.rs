@@ -100,10 +100,10 @@ fn portal_mode_of(errors: &mut FieldErrors, value: i32) -> PortalLicenseMode {
 fn channels_of(errors: &mut FieldErrors, values: &[i32]) -> Vec<ClientChannel> {
     let mut channels = Vec::new();
     for value in values {
-        if let Some(channel) = channel_of(errors, "pool.consuming_channels", *value, true) {
-            if !channels.contains(&channel) {
-                channels.push(channel);
-            }
+        if let Some(channel) = channel_of(errors, "pool.consuming_channels", *value, true)
+            && !channels.contains(&channel)
+        {
+            channels.push(channel);
         }
     }
     channels

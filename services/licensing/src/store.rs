@@ -73,6 +73,15 @@ impl SessionRow {
     }
 }
 
+/// A session the expiry step ends: when and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueSession {
+    pub session_id: Uuid,
+    pub pool_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub reason: EndReason,
+}
+
 /// What acquiring a seat did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeatOutcome {
@@ -502,6 +511,15 @@ impl LicensingStore {
     /// Gives back one session's hold on the person's seat; frees the seat when
     /// it was the last (R7.2). Returns true when the seat was freed.
     pub async fn release_seat(&self, tx: &mut Tx, pool_id: Uuid, login_id: Uuid, at: DateTime<Utc>) -> CsmResult<bool> {
+        // The pool row before the seat row (PostgreSQL): the lock order of
+        // every seat write is pool → seat, so releases and acquisitions cannot deadlock.
+        if let Tx::Postgres(tx) = tx {
+            sqlx::query("SELECT id FROM license_pools WHERE id = $1 FOR UPDATE")
+                .bind(pool_id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?;
+        }
         let remaining: Option<i64> = with_tx!(tx, |tx| {
             sqlx::query_scalar(
                 "UPDATE license_seats SET session_count = session_count - 1 WHERE pool_id = $1 AND login_id = $2 \
@@ -794,19 +812,33 @@ impl LicensingStore {
     }
 
     /// Up to `limit` ACTIVE sessions past a deadline at `now`, or keeping a
-    /// seat of a pool whose key expired (optionally of one pool), with when
-    /// and why they end (R7.7, R7.8).
+    /// seat of a pool whose key expired (optionally of one pool), with their
+    /// pool and when and why they end (R7.7, R7.8), ordered by pool.
+    ///
+    /// On PostgreSQL the rows are claimed with `FOR UPDATE SKIP LOCKED`:
+    /// concurrent expiry runs (replicas) take disjoint sessions and never wait
+    /// on each other's session rows; with the pools then locked in id order,
+    /// lock order is always session → pool → seat → change-feed head.
     pub async fn due_sessions(
         &self,
         tx: &mut Tx,
         pool_id: Option<Uuid>,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> CsmResult<Vec<(Uuid, DateTime<Utc>, EndReason)>> {
-        let rows = with_tx!(tx, |tx| {
+    ) -> CsmResult<Vec<DueSession>> {
+        let claim = match tx {
+            Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Tx::Sqlite(_) => "",
+        };
+        let claim_sessions = match tx {
+            Tx::Postgres(_) => " FOR UPDATE OF s SKIP LOCKED",
+            Tx::Sqlite(_) => "",
+        };
+        let mut due = with_tx!(tx, |tx| {
             let overdue = sqlx::query(&format!(
                 "SELECT {SESSION_COLUMNS} FROM license_sessions WHERE state = 1 \
-                 AND (idle_deadline <= $1 OR unresponsive_deadline <= $1) AND ($2 IS NULL OR pool_id = $2) LIMIT $3"
+                 AND (idle_deadline <= $1 OR unresponsive_deadline <= $1) AND ($2 IS NULL OR pool_id = $2) \
+                 LIMIT $3{claim}"
             ))
             .bind(micros(now))
             .bind(pool_id)
@@ -818,28 +850,35 @@ impl LicensingStore {
             for row in &overdue {
                 let session = session_from_row(row)?;
                 if let Some((at, reason)) = session.overdue(now) {
-                    due.push((session.id, at, reason));
+                    due.push(DueSession { session_id: session.id, pool_id: session.pool_id, at, reason });
                 }
             }
-            let expired: Vec<(Uuid, i64)> = sqlx::query_as(
-                "SELECT s.id, p.license_expires_at FROM license_sessions s JOIN license_pools p ON p.id = s.pool_id \
+            let expired: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(&format!(
+                "SELECT s.id, s.pool_id, p.license_expires_at FROM license_sessions s \
+                 JOIN license_pools p ON p.id = s.pool_id \
                  WHERE s.state = 1 AND s.seat_held AND p.license_expires_at <= $1 \
-                 AND ($2 IS NULL OR s.pool_id = $2) LIMIT $3",
-            )
+                 AND ($2 IS NULL OR s.pool_id = $2) LIMIT $3{claim_sessions}"
+            ))
             .bind(micros(now))
             .bind(pool_id)
             .bind(limit)
             .fetch_all(&mut **tx)
             .await
             .map_err(db_error)?;
-            for (id, expires_at) in expired {
-                if !due.iter().any(|(due_id, _, _)| *due_id == id) {
-                    due.push((id, from_micros(expires_at), EndReason::LicenseKeyExpired));
+            for (id, pool_id, expires_at) in expired {
+                if !due.iter().any(|due| due.session_id == id) {
+                    due.push(DueSession {
+                        session_id: id,
+                        pool_id,
+                        at: from_micros(expires_at),
+                        reason: EndReason::LicenseKeyExpired,
+                    });
                 }
             }
             due
         });
-        Ok(rows)
+        due.sort_by_key(|due| (due.pool_id, due.session_id));
+        Ok(due)
     }
 
     /// On SQLite, takes the database write lock now (a no-op write), so a

@@ -76,8 +76,7 @@ impl IdentityPeer {
 
     /// Whether identity knows the security group `security_group_id`.
     pub async fn security_group_exists(&self, security_group_id: &str) -> CsmResult<bool> {
-        let request =
-            csm_proto::identity::GetSecurityGroupRequest { security_group_id: security_group_id.to_owned() };
+        let request = csm_proto::identity::GetSecurityGroupRequest { security_group_id: security_group_id.to_owned() };
         match self.client.clone().get_security_group(request).await {
             Ok(_) => Ok(true),
             Err(status) if status.code() == Code::NotFound => Ok(false),
