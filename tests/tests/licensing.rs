@@ -1344,3 +1344,90 @@ backend_test!(licensing_lists_page_without_gaps_or_repeats, |suite| {
         .unwrap_err();
     assert_eq!(violated_fields(&bad), vec!["page_token"]);
 });
+
+backend_test!(r7_6_the_licence_right_through_a_customer_security_group, |suite| {
+    let admin = suite.admin_token();
+    let group = suite
+        .identity(Some(&admin))
+        .create_security_group(id_pb::CreateSecurityGroupRequest {
+            request_id: String::new(),
+            name: format!("Managers {}", uuid::Uuid::new_v4().simple()),
+            kind: id_pb::SecurityGroupKind::Customer as i32,
+            description: String::new(),
+            presentation_roles: vec!["Portal Manager".to_owned()],
+            default_presentation_role: "Portal Manager".to_owned(),
+            default_group: false,
+        })
+        .await
+        .expect("create a customer security group")
+        .into_inner()
+        .security_group
+        .unwrap();
+    let account_id = account(suite, "Group Co").await;
+    let manager = customer(suite, &account_id, "Mona").await;
+    suite
+        .identity(Some(&admin))
+        .assign_security_group(id_pb::AssignSecurityGroupRequest {
+            profile_id: manager.profile.to_string(),
+            security_group_id: group.security_group_id.clone(),
+        })
+        .await
+        .expect("assign the security group");
+    let grant = suite
+        .licensing(Some(&admin))
+        .grant_license_right(pb::GrantLicenseRightRequest {
+            request_id: String::new(),
+            subject: Some(pb::grant_license_right_request::Subject::SecurityGroupId(group.security_group_id.clone())),
+        })
+        .await
+        .expect("grant the right to the group")
+        .into_inner()
+        .grant
+        .unwrap();
+    let right = suite
+        .licensing(Some(&manager.token))
+        .has_license_right(pb::HasLicenseRightRequest { profile_id: manager.profile.to_string() })
+        .await
+        .expect("a person reads their own right")
+        .into_inner();
+    assert!(right.has_right);
+    assert_eq!(right.license_right_grant_ids, vec![grant.license_right_grant_id]);
+    let pool = create_pool(suite, pool_named("group", 2)).await;
+    let session_id =
+        login(suite, &manager, &pool, pb::ClientChannel::Portal).await.unwrap().session.unwrap().session_id;
+    assert!(escalate(suite, &manager, &session_id, pb::RecordAccess::Edit, "z").await.unwrap().seat_newly_acquired);
+    // (An unknown group answers NOT_FOUND once identity's policy lets licensing
+    // call GetSecurityGroup; today identity refuses that call, see the report.)
+    let listed = suite
+        .licensing(Some(&admin))
+        .list_license_rights(pb::ListLicenseRightsRequest {
+            security_group_id: group.security_group_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.grants.len(), 1);
+});
+
+backend_test!(licensing_concurrent_retries_of_a_create_return_one_result, |suite| {
+    let admin = suite.admin_token();
+    let pool = pool_named("idempotent", 3);
+    let outcomes: Vec<_> = futures::future::join_all((0..8).map(|_| {
+        let admin = admin.clone();
+        let pool = pool.clone();
+        async move {
+            suite
+                .licensing(Some(&admin))
+                .create_pool(pb::CreatePoolRequest { request_id: "create-once".to_owned(), pool: Some(pool) })
+                .await
+                .map(|response| response.into_inner())
+        }
+    }))
+    .await;
+    let ids: std::collections::BTreeSet<_> =
+        outcomes.into_iter().map(|outcome| outcome.expect("every retry succeeds").pool.unwrap().pool_id).collect();
+    assert_eq!(ids.len(), 1);
+    let listed = suite.licensing(Some(&admin)).list_pools(pb::ListPoolsRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.pools.len(), 1);
+});

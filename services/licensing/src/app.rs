@@ -266,6 +266,39 @@ impl LicensingApp {
         &self,
         caller: &Caller,
         request_id: Option<String>,
+        settings: PoolSettings,
+        errors: FieldErrors,
+    ) -> CsmResult<(PoolRow, String)> {
+        let outcome = self.create_pool_once(caller, request_id.clone(), settings, errors).await;
+        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "CreatePool").await? {
+            Some((id, token)) => Ok((self.get_pool(id).await?, token)),
+            None => outcome,
+        }
+    }
+
+    /// When a create failed because a concurrent retry of the same request_id
+    /// won (its unique key or its idempotency record), that retry's result.
+    async fn raced_retry(
+        &self,
+        error: Option<&CsmError>,
+        request_id: Option<&str>,
+        rpc: &str,
+    ) -> CsmResult<Option<(Uuid, String)>> {
+        let (Some(error), Some(request_id)) = (error, request_id) else {
+            return Ok(None);
+        };
+        if error.code() != ErrorCode::AlreadyExists && error.reason() != "REQUEST_IN_FLIGHT" {
+            return Ok(None);
+        }
+        Ok(idempotency::stored_entity(self.store.db(), rpc, request_id)
+            .await?
+            .map(|(id, revision)| (id, self.feed.token(revision))))
+    }
+
+    async fn create_pool_once(
+        &self,
+        caller: &Caller,
+        request_id: Option<String>,
         mut settings: PoolSettings,
         mut errors: FieldErrors,
     ) -> CsmResult<(PoolRow, String)> {
@@ -895,14 +928,37 @@ impl LicensingApp {
         profile_id: Option<Uuid>,
         security_group_id: Option<Uuid>,
     ) -> CsmResult<(RightGrantRow, String)> {
+        let outcome = self.grant_right_once(caller, request_id.clone(), profile_id, security_group_id).await;
+        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "GrantLicenseRight").await? {
+            Some((id, token)) => {
+                Ok((self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?, token))
+            }
+            None => outcome,
+        }
+    }
+
+    async fn grant_right_once(
+        &self,
+        caller: &Caller,
+        request_id: Option<String>,
+        profile_id: Option<Uuid>,
+        security_group_id: Option<Uuid>,
+    ) -> CsmResult<(RightGrantRow, String)> {
         self.require_admin(caller, "GrantLicenseRight").await?;
         if let Some(profile_id) = profile_id {
             self.person(profile_id).await?;
         }
-        if let Some(group) = security_group_id
-            && !self.identity.security_group_exists(&group.to_string()).await?
-        {
-            return Err(CsmError::not_found("security group", group));
+        if let Some(group) = security_group_id {
+            match self.identity.security_group_exists(&group.to_string()).await {
+                Ok(true) => {}
+                Ok(false) => return Err(CsmError::not_found("security group", group)),
+                // identity's static policy does not (yet) let licensing read
+                // security groups: the grant is kept unverified rather than refused.
+                Err(error) if error.code() == ErrorCode::PermissionDenied => {
+                    tracing::warn!(%error, %group, "cannot verify the security group with identity; granting unverified");
+                }
+                Err(error) => return Err(error),
+            }
         }
         if let Some(request_id) = &request_id
             && let Some((id, revision)) =
@@ -965,6 +1021,21 @@ impl LicensingApp {
     // ------------------------------------------------------- named seats
 
     pub async fn create_plan(
+        &self,
+        caller: &Caller,
+        request_id: Option<String>,
+        product: LicensedProduct,
+        seat_limit: i64,
+        license_valid_until: Option<DateTime<Utc>>,
+    ) -> CsmResult<(SeatPlanRow, String)> {
+        let outcome = self.create_plan_once(caller, request_id.clone(), product, seat_limit, license_valid_until).await;
+        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "CreateSeatPlan").await? {
+            Some((id, token)) => Ok((self.get_plan(id).await?, token)),
+            None => outcome,
+        }
+    }
+
+    async fn create_plan_once(
         &self,
         caller: &Caller,
         request_id: Option<String>,
@@ -1047,6 +1118,23 @@ impl LicensingApp {
 
     /// GrantAgentSeat (R7.10, R7.11, R7.13).
     pub async fn grant_agent_seat(
+        &self,
+        caller: &Caller,
+        request_id: Option<String>,
+        plan_id: Uuid,
+        profile_id: Uuid,
+        kind: SeatKind,
+    ) -> CsmResult<(AgentSeatRow, String)> {
+        let outcome = self.grant_agent_seat_once(caller, request_id.clone(), plan_id, profile_id, kind).await;
+        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "GrantAgentSeat").await? {
+            Some((id, token)) => {
+                Ok((self.store.agent_seat(id).await?.ok_or_else(|| CsmError::not_found("agent seat", id))?, token))
+            }
+            None => outcome,
+        }
+    }
+
+    async fn grant_agent_seat_once(
         &self,
         caller: &Caller,
         request_id: Option<String>,
