@@ -458,7 +458,7 @@ impl LicensingApp {
             occurred_at: now,
         };
         if seat_needed && pool.key_expired(now) {
-            return Err(self.deny(denial(DenialReason::LicenseKeyExpired), key_expired(&pool)).await);
+            return Err(self.deny(denial(DenialReason::LicenseKeyExpired), key_expired(pool)).await);
         }
         let (idle_deadline, unresponsive_deadline) = domain::deadlines(&pool.settings, channel, now, now);
         let mut session = SessionRow {
@@ -488,7 +488,7 @@ impl LicensingApp {
             // The session row first: on SQLite this write takes the lock up front.
             self.store.insert_session(&mut tx, &session).await?;
             let outcome = if seat_needed {
-                self.take_seat(&mut tx, &pool, login_id, SeatSource::Login, now).await
+                self.take_seat(&mut tx, pool, login_id, SeatSource::Login, now).await
             } else {
                 Ok(SeatOutcome::Joined)
             };
@@ -502,7 +502,7 @@ impl LicensingApp {
             };
             if outcome == SeatOutcome::Exhausted {
                 drop(tx);
-                return Err(self.deny(denial(DenialReason::LicensePoolExhausted), pool_exhausted(&pool)).await);
+                return Err(self.deny(denial(DenialReason::LicensePoolExhausted), pool_exhausted(pool)).await);
             }
             let newly = seat_needed && outcome == SeatOutcome::Acquired;
             let change = session_change(session.id, Operation::Created, pool_id, login_id);
@@ -512,7 +512,7 @@ impl LicensingApp {
                 if !idempotency::record_response(&mut tx, "Login", request_id, record.as_bytes()).await? {
                     drop(tx);
                     return self
-                        .stored_login(request_id, &pool)
+                        .stored_login(request_id, pool)
                         .await?
                         .ok_or_else(|| CsmError::internal("idempotency record vanished"));
                 }
