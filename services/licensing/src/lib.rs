@@ -1,36 +1,95 @@
 //! The licensing service: concurrent licence pools, sessions and named agent seats (SPEC §7).
 //!
-//! Built so far: its database, health and reflection. Every RPC of the
-//! contract answers UNIMPLEMENTED until its issue lands.
+//! Layout: [`domain`] (pure rules), [`store`] (all SQL), [`app`] (use cases),
+//! [`grpc`] (proto conversion). [`run`] serves it on a pre-bound listener and
+//! runs the expiry task (idle timeout, auto-release, key expiry; R7.7, R7.8)
+//! beside it.
 
+pub mod app;
+pub mod domain;
 pub mod grpc;
+pub mod store;
+
+/// The time types of this crate's public API (e.g. [`app::release_expired_in`]).
+pub use chrono;
 
 use std::future::Future;
+use std::time::Duration;
 
-use csm_auth::ServicePolicy;
-use csm_db::{Db, Migrations};
+use chrono::FixedOffset;
+use csm_auth::{ServicePolicy, ServiceTokenSource};
+use csm_changefeed::ChangeFeed;
+use csm_db::{Migration, Migrations};
+use csm_peers::{IdentityPeer, RolePeer};
 use csm_proto::licensing::licensing_service_server::LicensingServiceServer;
-use csm_server::{Readiness, ServiceConfig};
+use csm_server::{Readiness, ServiceConfig, peer_channel};
 use csm_types::ServiceName;
 use tokio::net::TcpListener;
 
+pub use crate::app::LicensingApp;
 use crate::grpc::LicensingGrpc;
+use crate::store::LicensingStore;
 
 pub const SERVICE: ServiceName = ServiceName::Licensing;
 pub const SERVICE_FQN: &str = "csm.licensing.v1.LicensingService";
 
-/// licensing's state.
-pub struct LicensingApp {
-    pub db: Db,
-}
-
+/// licensing's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations()
+    csm_changefeed::migrations().with(
+        Migration {
+            version: 100,
+            description: "licensing",
+            sql: include_str!("../migrations/sqlite/0100_licensing.sql"),
+        },
+        Migration {
+            version: 100,
+            description: "licensing",
+            sql: include_str!("../migrations/postgres/0100_licensing.sql"),
+        },
+    )
 }
 
 /// Which services may call which licensing RPCs (static).
 pub fn service_policy() -> ServicePolicy {
     ServicePolicy::new()
+        // case-access escalates customers' sessions when they touch others' records (DESIGN §3).
+        .allow(
+            ServiceName::CaseAccess,
+            &["EscalateSession", "GetSession", "GetPool", "HasLicenseRight", "HasAgentLicense", "GetSeatPlan"],
+        )
+        // role checks the CSM licence of sn_customerservice.proxy_contact (R4.21).
+        .allow(ServiceName::Role, &["HasAgentLicense", "GetSeatPlan"])
+}
+
+/// Settings of licensing beyond [`ServiceConfig`], read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicensingSettings {
+    /// `CSM_LICENSING_TIME_ZONE`: the zone of licence-key expiration dates of
+    /// pools that name none (R7.8); UTC or a fixed offset. Default UTC.
+    pub time_zone: FixedOffset,
+    /// `CSM_LICENSING_EXPIRY_INTERVAL_MS`: how often the expiry task runs. Default 60000 (R7.7: "checked every minute").
+    pub expiry_interval: Duration,
+}
+
+impl LicensingSettings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let time_zone = match lookup("CSM_LICENSING_TIME_ZONE") {
+            Some(value) => {
+                domain::parse_time_zone(&value).map_err(|error| anyhow::anyhow!("CSM_LICENSING_TIME_ZONE: {error}"))?
+            }
+            None => FixedOffset::east_opt(0).expect("zero offset"),
+        };
+        let expiry_interval = match lookup("CSM_LICENSING_EXPIRY_INTERVAL_MS") {
+            Some(value) => {
+                let millis: u64 = value.parse().ok().filter(|millis| *millis > 0).ok_or_else(|| {
+                    anyhow::anyhow!("CSM_LICENSING_EXPIRY_INTERVAL_MS must be a positive number, got {value:?}")
+                })?;
+                Duration::from_millis(millis)
+            }
+            None => Duration::from_secs(60),
+        };
+        Ok(Self { time_zone, expiry_interval })
+    }
 }
 
 /// Serves licensing on `listener` until `shutdown` resolves.
@@ -39,9 +98,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let settings = LicensingSettings::from_lookup(|name| std::env::var(name).ok())?;
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(LicensingServiceServer::new(LicensingGrpc::new(readiness.clone())));
-    csm_server::run_service(
+    let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
+    let identity =
+        IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens.clone(), config.peer_timeout)?);
+    let role = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens, config.peer_timeout)?);
+    let expiry_readiness = readiness.clone();
+    let serve = csm_server::run_service(
         config,
         listener,
         shutdown,
@@ -50,7 +115,27 @@ pub async fn run(
         service_policy(),
         routes,
         readiness,
-        move |db| async move { Ok(LicensingApp { db }) },
-    )
-    .await
+        move |db| async move {
+            let feed = ChangeFeed::new(db.clone(), SERVICE);
+            Ok(LicensingApp::new(LicensingStore::new(db), feed, identity, role, settings.time_zone))
+        },
+    );
+    // The expiry task lives exactly as long as the server: it stops with it.
+    let expiry = async move {
+        let mut interval = tokio::time::interval(settings.expiry_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Ok(app) = expiry_readiness.get() else { continue };
+            match app.release_expired(csm_db::now()).await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "licence sessions ended by timeout"),
+                Err(error) => tracing::warn!(%error, "licence expiry run failed; retrying at the next tick"),
+            }
+        }
+    };
+    tokio::select! {
+        result = serve => result,
+        () = expiry => Ok(()),
+    }
 }

@@ -132,3 +132,6 @@ impl RolePeer {
         }
     }
 }
+
+// licensing
+pub use identity::ProfileLicensingFacts;
