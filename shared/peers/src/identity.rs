@@ -142,15 +142,6 @@ impl IdentityPeer {
         Ok(kinds)
     }
 
-    /// The profile as identity records it; `None` when identity does not know it.
-    pub async fn profile(&self, profile: ProfileId) -> CsmResult<Option<csm_proto::identity::Profile>> {
-        match self.client.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
-            Ok(response) => Ok(response.into_inner().profile),
-            Err(status) if status.code() == Code::NotFound => Ok(None),
-            Err(status) => Err(peer_error(ServiceName::Identity, status)),
-        }
-    }
-
     /// Whether identity knows `consumer`.
     pub async fn consumer_exists(&self, consumer: csm_types::ConsumerId) -> CsmResult<bool> {
         let request = csm_proto::identity::GetConsumerRequest { consumer_id: consumer.to_string() };

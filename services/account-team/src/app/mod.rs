@@ -4,6 +4,7 @@
 pub mod access;
 pub mod contacts;
 pub mod definitions;
+pub mod principal;
 pub mod relationships;
 pub mod settings;
 pub mod teams;

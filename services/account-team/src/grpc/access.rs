@@ -606,7 +606,7 @@ pub(super) async fn list_related_party_configurations(
 
 // ------------------------------------------------------------------ account access
 
-fn account_access_to_proto(access: &AccountAccess) -> pb::AccountAccess {
+pub(crate) fn account_access_to_proto(access: &AccountAccess) -> pb::AccountAccess {
     pb::AccountAccess {
         account_access_id: access.id.to_string(),
         account_id: access.account.to_string(),

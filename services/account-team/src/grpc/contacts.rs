@@ -15,7 +15,7 @@ use crate::domain::contacts::{
 
 const RELATIONSHIP_UPDATE_PATHS: &[&str] = &["related_party_configuration_id", "responsibility_id", "order"];
 
-fn contact_to_proto(relationship: &ContactRelationship) -> pb::ContactRelationship {
+pub(crate) fn contact_to_proto(relationship: &ContactRelationship) -> pb::ContactRelationship {
     pb::ContactRelationship {
         contact_relationship_id: relationship.id.to_string(),
         account_id: relationship.account.to_string(),
@@ -31,7 +31,7 @@ fn contact_to_proto(relationship: &ContactRelationship) -> pb::ContactRelationsh
     }
 }
 
-fn consumer_to_proto(relationship: &ConsumerRelationship) -> pb::ConsumerRelationship {
+pub(crate) fn consumer_to_proto(relationship: &ConsumerRelationship) -> pb::ConsumerRelationship {
     pb::ConsumerRelationship {
         consumer_relationship_id: relationship.id.to_string(),
         consumer_id: relationship.consumer.to_string(),

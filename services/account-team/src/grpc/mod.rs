@@ -4,6 +4,7 @@
 mod access;
 mod contacts;
 mod definitions;
+mod principal;
 mod relationships;
 mod settings;
 mod teams;
@@ -183,6 +184,13 @@ impl AccountTeamService for AccountTeamGrpc {
         request: Request<pb::ListTeamMembershipsOfUserRequest>,
     ) -> Result<Response<pb::ListTeamMembershipsOfUserResponse>, Status> {
         teams::list_team_memberships_of_user(self, request).await
+    }
+
+    async fn get_principal_relationships(
+        &self,
+        request: Request<pb::GetPrincipalRelationshipsRequest>,
+    ) -> Result<Response<pb::GetPrincipalRelationshipsResponse>, Status> {
+        principal::get_principal_relationships(self, request).await
     }
 
     async fn get_account_team_settings(
