@@ -20,13 +20,17 @@ const SELF_CONTRIBUTOR: &str = "sn_customerservice.self_contributor";
 // ------------------------------------------------------------------ world
 
 async fn account(suite: &Suite, name: &str, parent: Option<&str>) -> String {
+    account_of_kind(suite, name, parent, id_pb::AccountKind::Customer).await
+}
+
+async fn account_of_kind(suite: &Suite, name: &str, parent: Option<&str>, kind: id_pb::AccountKind) -> String {
     let token = suite.admin_token();
     suite
         .identity(Some(&token))
         .create_account(id_pb::CreateAccountRequest {
             request_id: String::new(),
             name: name.to_owned(),
-            kind: id_pb::AccountKind::Customer as i32,
+            kind: kind as i32,
             parent_account_id: parent.unwrap_or_default().to_owned(),
         })
         .await
@@ -419,4 +423,74 @@ backend_test!(r2_21_a_revoke_token_never_lets_the_revoked_grant_allow, |suite| {
         assert!(std::time::Instant::now() < deadline, "the revoke was not visible within a second");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+});
+
+const PARTNER: &str = "sn_customerservice.partner";
+const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+
+backend_test!(r4_5_partner_does_not_see_historic_cases, |suite| {
+    let admin = suite.admin_token();
+    let customer = account(suite, "Customer C", None).await;
+    let partner = account_of_kind(suite, "Partner P", None, id_pb::AccountKind::Partner).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    // Day 1: a case for C, no partner fields.
+    let historic =
+        create(suite, &agent, draft(pb::CreateFor::Account, &customer, "")).await.unwrap().support_case.unwrap();
+    assert!(historic.partner_account_id.is_empty());
+    let (q, partner_contact) = contact(suite, &partner, "Quinn", &[PARTNER]).await;
+    let (_, partner_admin) = contact(suite, &partner, "Pat", &[PARTNER_ADMIN]).await;
+    // Before the relationship, the partner cannot create for C.
+    let status = create(suite, &partner_contact, draft(pb::CreateFor::Account, &customer, "")).await.unwrap_err();
+    assert_eq!(reason_of(&status), "ACCESS_DENIED");
+    // Day 2: the partner relationship P→C (default partner type).
+    suite
+        .account_team(Some(&admin))
+        .create_account_relationship(csm_proto::account_team::CreateAccountRelationshipRequest {
+            request_id: String::new(),
+            account_relationship: Some(csm_proto::account_team::AccountRelationship {
+                from_account_id: partner.clone(),
+                to_account_id: customer.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner relationship");
+    // Day 3: Q creates a case for C; the partner fields are stamped.
+    let created = create(suite, &partner_contact, draft(pb::CreateFor::Account, &customer, "")).await.unwrap();
+    let stamped = created.support_case.unwrap();
+    assert_eq!(created.decision.unwrap().rule, "T4.1.partner");
+    assert_eq!(stamped.partner_account_id, partner);
+    assert_eq!(stamped.partner_contact_id, q.to_string());
+    let read = check(suite, &partner_admin, &stamped.case_id, pb::Action::Read).await;
+    assert!(read.allowed);
+    assert_eq!(read.rule, "T4.1.partner_admin");
+    assert!(!check(suite, &partner_admin, &historic.case_id, pb::Action::Read).await.allowed, "R4.5");
+    assert!(check(suite, &partner_contact, &stamped.case_id, pb::Action::Read).await.allowed);
+    assert!(!check(suite, &partner_contact, &historic.case_id, pb::Action::Read).await.allowed, "R4.5");
+    assert_eq!(visible(suite, &partner_admin, 100).await, vec![stamped.case_id.clone()]);
+});
+
+backend_test!(r3_7_contact_relationship_lets_a_customer_act_for_another_account, |suite| {
+    let admin = suite.admin_token();
+    let a = account(suite, "Acme", None).await;
+    // R3.8: by default only contacts of the hierarchy (or related accounts) are eligible.
+    let b = account(suite, "Acme Labs", Some(&a)).await;
+    let (k, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
+    let status = create(suite, &customer, draft(pb::CreateFor::Account, &b, "")).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    suite
+        .account_team(Some(&admin))
+        .create_contact_relationship(csm_proto::account_team::CreateContactRelationshipRequest {
+            request_id: String::new(),
+            contact_relationship: Some(csm_proto::account_team::ContactRelationship {
+                account_id: b.clone(),
+                contact_id: k.to_string(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("contact relationship");
+    let created = create(suite, &customer, draft(pb::CreateFor::Account, &b, "")).await.unwrap();
+    assert_eq!(created.decision.unwrap().action, pb::Action::CreateSelf as i32);
+    assert_eq!(created.support_case.unwrap().account_id, b);
 });

@@ -206,7 +206,11 @@ pub fn plan_create(
         internal_contact: None,
         requested_by: None,
     };
-    if option == CreateFor::Account && external_contact && draft.contact.is_none() {
+    let partner = ctx.has(PARTNER) || ctx.has(PARTNER_ADMIN);
+    // A partner creating for another account acts on behalf of its customer (T4.1.partner).
+    let partner_obo =
+        option == CreateFor::Account && partner && draft.account.is_some() && draft.account != ctx.account;
+    if option == CreateFor::Account && external_contact && draft.contact.is_none() && !partner_obo {
         stamps.contact = Some(me);
     }
     if option == CreateFor::Consumer && draft.consumer.is_none() {
@@ -215,8 +219,7 @@ pub fn plan_create(
     if option == CreateFor::Myself {
         stamps.requested_by = Some(me);
     }
-    let partner = ctx.has(PARTNER) || ctx.has(PARTNER_ADMIN);
-    if option == CreateFor::Account && partner && draft.account.is_some() && draft.account != ctx.account {
+    if partner_obo {
         stamps.partner_account = ctx.account;
         stamps.partner_contact = Some(me);
     }
