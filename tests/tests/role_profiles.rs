@@ -635,9 +635,30 @@ backend_test!(r4_8_partner_admin_manages_its_partner_accounts_contacts, |suite| 
     assign(&mut client, colleague, "sn_customerservice.partner_admin").await.expect("a role it holds");
     let assignable = client.list_assignable_roles(pb::ListAssignableRolesRequest::default()).await.unwrap();
     assert_eq!(assignable.into_inner().roles.len(), 4);
-    // PCUST(acct(me)) lives in account-team and is not read yet: a customer's contact is out of scope.
+    // A customer's contact is out of scope until the customer is in PCUST(acct(me)).
     assert_denied(
         &assign(&mut client, customer, "sn_customerservice.customer").await.unwrap_err(),
+        "PROFILE_OUT_OF_SCOPE",
+    );
+    let admin = suite.admin_token();
+    suite
+        .account_team(Some(&admin))
+        .create_account_relationship(csm_proto::account_team::CreateAccountRelationshipRequest {
+            request_id: String::new(),
+            account_relationship: Some(csm_proto::account_team::AccountRelationship {
+                from_account_id: partner.clone(),
+                to_account_id: customer_account.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner relationship");
+    assign(&mut client, customer, "sn_customerservice.customer").await.expect("a contact of a PCUST account");
+    // Still not any account: a third customer stays out of scope.
+    let stranger_account = account(suite, "Initech", id_pb::AccountKind::Customer, None).await;
+    let stranger = contact(suite, &stranger_account, "Stan").await;
+    assert_denied(
+        &assign(&mut client, stranger, "sn_customerservice.customer").await.unwrap_err(),
         "PROFILE_OUT_OF_SCOPE",
     );
 });

@@ -63,8 +63,14 @@ async fn run_on(backend: &str, url: &str) -> anyhow::Result<()> {
     let feed = ChangeFeed::new(db.clone(), csm_role::SERVICE);
     // Effective roles never call identity; the peer only has to exist.
     let tokens = ServiceTokenSource::new(AuthKeys::generate(), ServiceName::Role);
-    let identity = IdentityPeer::new(csm_server::peer_channel("http://127.0.0.1:9", tokens, Duration::from_secs(1))?);
-    let app = Arc::new(RoleApp::start(store.clone(), feed, identity, &[]).await?);
+    let identity =
+        IdentityPeer::new(csm_server::peer_channel("http://127.0.0.1:9", tokens.clone(), Duration::from_secs(1))?);
+    let account_team = csm_peers::AccountTeamPeer::new(csm_server::peer_channel(
+        "http://127.0.0.1:9",
+        tokens,
+        Duration::from_secs(1),
+    )?);
+    let app = Arc::new(RoleApp::start(store.clone(), feed, identity, account_team, &[]).await?);
 
     let started = Instant::now();
     let (profiles, memberships, assignments) = load(&store).await?;

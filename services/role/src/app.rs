@@ -11,7 +11,7 @@ use csm_auth::Caller;
 use csm_changefeed::{ChangeFeed, idempotency};
 use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::IdentityPeer;
+use csm_peers::{AccountTeamPeer, IdentityPeer};
 use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
 
@@ -115,6 +115,8 @@ pub struct RoleApp {
     store: RoleStore,
     feed: ChangeFeed,
     identity: IdentityPeer,
+    /// PCUST for a partner admin's delegated scope (R4.8).
+    account_team: AccountTeamPeer,
     catalog: LiveCatalog,
     graph: LiveGraph,
 }
@@ -126,6 +128,7 @@ impl RoleApp {
         store: RoleStore,
         feed: ChangeFeed,
         identity: IdentityPeer,
+        account_team: AccountTeamPeer,
         bootstrap_admins: &[ProfileId],
     ) -> CsmResult<Self> {
         let mut last_revision = store.seed_catalog().await?;
@@ -138,7 +141,7 @@ impl RoleApp {
         }
         let catalog = LiveCatalog::new(Catalog::from_snapshot(store.catalog_snapshot().await?));
         let graph = catalog.graph();
-        Ok(Self { store, feed, identity, catalog, graph })
+        Ok(Self { store, feed, identity, account_team, catalog, graph })
     }
 
     pub fn feed(&self) -> &ChangeFeed {

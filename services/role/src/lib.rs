@@ -14,7 +14,7 @@ use std::future::Future;
 use csm_auth::{ServicePolicy, ServiceTokenSource};
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
-use csm_peers::IdentityPeer;
+use csm_peers::{AccountTeamPeer, IdentityPeer};
 use csm_proto::role::role_service_server::RoleServiceServer;
 use csm_server::{Readiness, ServiceConfig, peer_channel};
 use csm_types::ServiceName;
@@ -124,7 +124,9 @@ pub async fn run(
     let bootstrap_admins = config.bootstrap_admin_profiles.clone();
     let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
     let identity =
-        IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens, config.peer_timeout)?);
+        IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens.clone(), config.peer_timeout)?);
+    let account_team =
+        AccountTeamPeer::new(peer_channel(config.peers.url(ServiceName::AccountTeam), tokens, config.peer_timeout)?);
     csm_server::run_service(
         config,
         listener,
@@ -136,7 +138,7 @@ pub async fn run(
         readiness,
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
-            Ok(RoleApp::start(RoleStore::new(db), feed, identity, &bootstrap_admins).await?)
+            Ok(RoleApp::start(RoleStore::new(db), feed, identity, account_team, &bootstrap_admins).await?)
         },
     )
     .await

@@ -5,6 +5,7 @@
 //! client error (e.g. NOT_FOUND) keeps its code and reason; anything else is
 //! INTERNAL.
 
+mod account_team;
 mod identity;
 
 use std::collections::BTreeSet;
@@ -17,6 +18,7 @@ use csm_server::PeerChannel;
 use csm_types::{ProfileId, ServiceName};
 use tonic::Code;
 
+pub use account_team::AccountTeamPeer;
 pub use identity::IdentityPeer;
 
 /// Translates a peer's status into the caller's error.

@@ -14,7 +14,7 @@ use csm_auth::Caller;
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult, ErrorCode};
 use csm_proto::identity::{ProfileKind, UserClass};
-use csm_types::ProfileId;
+use csm_types::{AccountId, ProfileId};
 
 use super::{EffectiveRoles, RoleApp, RoleGrant, collision_error};
 use crate::domain::PrincipalClass;
@@ -166,7 +166,7 @@ impl RoleApp {
     async fn check_delegated_scope(
         &self,
         actor: ProfileId,
-        _admin: &DelegatedAdmin,
+        admin: &DelegatedAdmin,
         target: ProfileId,
     ) -> CsmResult<()> {
         let target_profile =
@@ -193,7 +193,18 @@ impl RoleApp {
             return Ok(());
         }
         let ancestors = self.identity.account_ancestors(&target_profile.account_id).await?;
-        if ancestors.contains(&actor_account) { Ok(()) } else { Err(out_of_scope()) }
+        if ancestors.contains(&actor_account) {
+            return Ok(());
+        }
+        // A partner admin also manages the contacts of its customer accounts, PCUST(acct(me)) (R4.8).
+        if admin.partner_admin
+            && let (Ok(partner), Ok(target_account)) =
+                (AccountId::parse(&actor_account), AccountId::parse(&target_profile.account_id))
+            && self.account_team.partner_customers(partner).await?.contains(&target_account)
+        {
+            return Ok(());
+        }
+        Err(out_of_scope())
     }
 
     /// The one check of a change to `profile`'s direct roles, read in `tx`
