@@ -159,10 +159,9 @@ backend_test!(unknown_ids_are_not_found, |suite| {
 
 backend_test!(rpcs_not_built_yet_answer_unimplemented, |suite| {
     let token = suite.admin_token();
-    let status = suite.case_access(Some(&token)).check(case_pb::CheckRequest::default()).await.unwrap_err();
+    let status = suite.case_access(Some(&token)).explain(case_pb::ExplainRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
-    let status =
-        suite.licensing(Some(&token)).list_pools(csm_proto::licensing::ListPoolsRequest::default()).await.unwrap_err();
+    let status = suite.case_access(Some(&token)).batch_check(case_pb::BatchCheckRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 });
 
