@@ -29,5 +29,5 @@ else
   echo "==> PostgreSQL variants run against ${CSM_TEST_POSTGRES_URL}"
 fi
 
-echo "==> cargo test --workspace"
-cargo test --workspace --locked
+echo "==> cargo test --workspace --no-fail-fast"
+cargo test --workspace --locked --no-fail-fast
