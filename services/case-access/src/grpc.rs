@@ -17,7 +17,7 @@ use crate::CaseAccessApp;
 use crate::app::{Access, Decided, freshness};
 use crate::domain::case::Segment;
 use crate::domain::record::{CaseRecord, CreateFor, Draft, STATES};
-use crate::domain::table::{Action, Outcome, Step, StepKind};
+use crate::domain::table::{Action, Step, StepKind};
 use crate::store::cases::CaseFilter;
 
 pub struct CaseAccessGrpc {
@@ -425,7 +425,6 @@ impl CaseAccessService for CaseAccessGrpc {
             }
             (None, None) => return Err(CsmError::internal("validated fields missing").into()),
         };
-        let _: &Outcome = &decided.outcome;
         Ok(Response::new(pb::CheckResponse { decision: Some(decision_to_proto(&decided)) }))
     }
 }
