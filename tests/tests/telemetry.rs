@@ -73,6 +73,9 @@ async fn a_call_across_two_services_is_one_trace() {
     .expect("telemetry installs");
 
     let suite = Suite::start(Backend::Sqlite).await;
+    // Start-up (migrations, seeding, case-access's watchers) exports many spans;
+    // drain them first so the batch queue has room for the call under test.
+    telemetry.flush().await;
     let token = suite.admin_token();
     // identity authorizes the administrator by asking role for its effective roles.
     suite
