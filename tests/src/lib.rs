@@ -29,6 +29,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer as _;
 
+pub mod world;
+
 pub use csm_db::testing::TestBackend as Backend;
 
 /// The channel of a test client: traced (so `traceparent` is sent) and, when a

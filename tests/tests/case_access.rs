@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 
 use csm_proto::case_access as pb;
 use csm_proto::identity as id_pb;
+use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId};
+use csm_types::ProfileId;
 use tonic::Code;
 
 const CUSTOMER: &str = "sn_customerservice.customer";
@@ -17,167 +18,21 @@ const AGENT: &str = "sn_customerservice_agent";
 const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
 const SELF_CONTRIBUTOR: &str = "sn_customerservice.self_contributor";
 
-// ------------------------------------------------------------------ world
-
-async fn account(suite: &Suite, name: &str, parent: Option<&str>) -> String {
-    account_of_kind(suite, name, parent, id_pb::AccountKind::Customer).await
-}
-
-async fn account_of_kind(suite: &Suite, name: &str, parent: Option<&str>, kind: id_pb::AccountKind) -> String {
-    let token = suite.admin_token();
-    suite
-        .identity(Some(&token))
-        .create_account(id_pb::CreateAccountRequest {
-            request_id: String::new(),
-            name: name.to_owned(),
-            kind: kind as i32,
-            parent_account_id: parent.unwrap_or_default().to_owned(),
-        })
-        .await
-        .expect("create account")
-        .into_inner()
-        .account
-        .unwrap()
-        .account_id
-}
-
-fn details(first: &str) -> Option<id_pb::PersonDetails> {
-    Some(id_pb::PersonDetails {
-        first_name: first.to_owned(),
-        last_name: "Case".to_owned(),
-        email: format!("{}.{}@example.com", first.to_lowercase(), uuid::Uuid::now_v7().simple()),
-        ..Default::default()
-    })
-}
-
-/// A contact of `account` holding `roles`, and a token acting as it.
-async fn contact(suite: &Suite, account: &str, first: &str, roles: &[&str]) -> (ProfileId, String) {
-    let token = suite.admin_token();
-    let profile = suite
-        .identity(Some(&token))
-        .create_contact(id_pb::CreateContactRequest {
-            account_id: account.to_owned(),
-            details: details(first),
-            ..Default::default()
-        })
-        .await
-        .expect("create contact")
-        .into_inner()
-        .profile
-        .unwrap();
-    let profile = ProfileId::parse(&profile.profile_id).unwrap();
-    for role in roles {
-        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
-    }
-    (profile, suite.token_for(LoginId::new(), Some(profile)))
-}
-
-/// An employee holding `roles`, and a token acting as it.
-async fn employee(suite: &Suite, first: &str, roles: &[&str]) -> (ProfileId, String) {
-    let token = suite.admin_token();
-    let profile = suite
-        .identity(Some(&token))
-        .create_employee(id_pb::CreateEmployeeRequest {
-            details: details(first),
-            title: "Agent".to_owned(),
-            ..Default::default()
-        })
-        .await
-        .expect("create employee")
-        .into_inner()
-        .profile
-        .unwrap();
-    let profile = ProfileId::parse(&profile.profile_id).unwrap();
-    // The class a first login would give (R2.13a), so contributor preconditions hold.
-    for role in std::iter::once(&"snc_internal").chain(roles) {
-        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
-    }
-    (profile, suite.token_for(LoginId::new(), Some(profile)))
-}
-
-async fn consumer(suite: &Suite, name: &str) -> String {
-    let token = suite.admin_token();
-    suite
-        .identity(Some(&token))
-        .create_consumer(id_pb::CreateConsumerRequest {
-            display_name: name.to_owned(),
-            details: details(name),
-            ..Default::default()
-        })
-        .await
-        .expect("create consumer")
-        .into_inner()
-        .consumer
-        .unwrap()
-        .consumer_id
-}
-
-fn draft(create_for: pb::CreateFor, account: &str, consumer: &str) -> pb::CaseDraft {
-    pb::CaseDraft {
-        create_for: create_for as i32,
-        short_description: "Printer on fire".to_owned(),
-        account_id: account.to_owned(),
-        consumer_id: consumer.to_owned(),
-        ..Default::default()
-    }
-}
-
-async fn create(suite: &Suite, token: &str, draft: pb::CaseDraft) -> Result<pb::CreateCaseResponse, tonic::Status> {
-    suite
-        .case_access(Some(token))
-        .create_case(pb::CreateCaseRequest { draft: Some(draft), ..Default::default() })
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-async fn check(suite: &Suite, token: &str, case_id: &str, action: pb::Action) -> pb::Decision {
-    suite
-        .case_access(Some(token))
-        .check(pb::CheckRequest {
-            target: Some(pb::Target { resource: Some(pb::target::Resource::CaseId(case_id.to_owned())) }),
-            action: action as i32,
-            ..Default::default()
-        })
-        .await
-        .expect("check")
-        .into_inner()
-        .decision
-        .unwrap()
-}
-
-async fn visible(suite: &Suite, token: &str, page_size: i32) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = suite
-            .case_access(Some(token))
-            .list_visible_cases(pb::ListVisibleCasesRequest { page_size, page_token, ..Default::default() })
-            .await
-            .expect("list visible cases")
-            .into_inner();
-        ids.extend(page.cases.into_iter().map(|case| case.support_case.unwrap().case_id));
-        if page.next_page_token.is_empty() {
-            return ids;
-        }
-        page_token = page.next_page_token;
-    }
-}
-
 // ------------------------------------------------------------------ rules
 
 backend_test!(r4_1_segment_follows_the_customer_fields, |suite| {
     let a = account(suite, "Acme", None).await;
     let (_, agent) = employee(suite, "Bea", &[AGENT, CONSUMER_AGENT]).await;
-    let b2b = create(suite, &agent, draft(pb::CreateFor::Account, &a, "")).await.unwrap();
+    let b2b = create_case(suite, &agent, draft(pb::CreateFor::Account, &a, "")).await.unwrap();
     assert_eq!(b2b.support_case.unwrap().segment, pb::Segment::B2b as i32);
     let c = consumer(suite, "Cleo").await;
-    let b2c = create(suite, &agent, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap();
+    let b2c = create_case(suite, &agent, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap();
     assert_eq!(b2c.support_case.unwrap().segment, pb::Segment::B2c as i32);
     // B2B2C: account and consumer → B2B.
-    let b2b2c = create(suite, &agent, draft(pb::CreateFor::Account, &a, &c)).await.unwrap();
+    let b2b2c = create_case(suite, &agent, draft(pb::CreateFor::Account, &a, &c)).await.unwrap();
     assert_eq!(b2b2c.support_case.unwrap().segment, pb::Segment::B2b as i32);
     // Fields inconsistent with the option: INVALID_ARGUMENT naming the field.
-    let status = create(suite, &agent, draft(pb::CreateFor::Consumer, &a, &c)).await.unwrap_err();
+    let status = create_case(suite, &agent, draft(pb::CreateFor::Consumer, &a, &c)).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&status), vec!["draft.account_id".to_owned()]);
 });
@@ -186,7 +41,7 @@ backend_test!(t4_1_customer_reads_its_own_cases_only, |suite| {
     let a = account(suite, "Acme", None).await;
     let (k, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
     let (_, colleague) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
-    let created = create(suite, &customer, draft(pb::CreateFor::Account, &a, "")).await.unwrap();
+    let created = create_case(suite, &customer, draft(pb::CreateFor::Account, &a, "")).await.unwrap();
     let case = created.support_case.unwrap();
     assert_eq!(case.contact_id, k.to_string(), "contact := me for a customer's own case");
     let decision = created.decision.unwrap();
@@ -209,7 +64,7 @@ backend_test!(t4_1_customer_reads_its_own_cases_only, |suite| {
     assert_eq!(reason_of(&status), "ACCESS_DENIED");
     // A customer cannot create for an account that is not its own (no CR yet).
     let other = account(suite, "Other", None).await;
-    let status = create(suite, &customer, draft(pb::CreateFor::Account, &other, "")).await.unwrap_err();
+    let status = create_case(suite, &customer, draft(pb::CreateFor::Account, &other, "")).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 });
 
@@ -221,7 +76,7 @@ backend_test!(t4_1_customer_admin_sees_descendants_not_ancestors, |suite| {
     let mut cases = Vec::new();
     for account in [&parent, &own, &child] {
         cases.push(
-            create(suite, &agent, draft(pb::CreateFor::Account, account, ""))
+            create_case(suite, &agent, draft(pb::CreateFor::Account, account, ""))
                 .await
                 .unwrap()
                 .support_case
@@ -247,10 +102,18 @@ backend_test!(r4_3_b2b_and_b2c_agents_are_partitioned, |suite| {
     let (_, manager) = employee(suite, "Max", &[AGENT, CONSUMER_AGENT]).await;
     let (_, b2b_agent) = employee(suite, "Bea", &[AGENT]).await;
     let (_, b2c_agent) = employee(suite, "Cal", &[CONSUMER_AGENT]).await;
-    let b2b =
-        create(suite, &manager, draft(pb::CreateFor::Account, &a, "")).await.unwrap().support_case.unwrap().case_id;
-    let b2c =
-        create(suite, &manager, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap().support_case.unwrap().case_id;
+    let b2b = create_case(suite, &manager, draft(pb::CreateFor::Account, &a, ""))
+        .await
+        .unwrap()
+        .support_case
+        .unwrap()
+        .case_id;
+    let b2c = create_case(suite, &manager, draft(pb::CreateFor::Consumer, "", &c))
+        .await
+        .unwrap()
+        .support_case
+        .unwrap()
+        .case_id;
     assert_eq!(check(suite, &b2b_agent, &b2b, pb::Action::WriteFull).await.rule, "T4.3.agent");
     let denied = check(suite, &b2b_agent, &b2c, pb::Action::Read).await;
     assert!(!denied.allowed);
@@ -264,16 +127,16 @@ backend_test!(r4_3_b2b_and_b2c_agents_are_partitioned, |suite| {
     assert_eq!(visible(suite, &b2c_agent, 100).await, vec![b2c.clone()]);
     assert_eq!(visible(suite, &manager, 100).await, vec![b2c, b2b], "newest first");
     // A B2B agent cannot create consumer cases.
-    let status = create(suite, &b2b_agent, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap_err();
+    let status = create_case(suite, &b2b_agent, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap_err();
     assert_eq!(reason_of(&status), "ACCESS_DENIED");
 });
 
 backend_test!(r4_14_self_contributor_creates_only_for_itself, |suite| {
     let a = account(suite, "Acme", None).await;
     let (me, contributor) = employee(suite, "Sam", &[SELF_CONTRIBUTOR]).await;
-    let status = create(suite, &contributor, draft(pb::CreateFor::Account, &a, "")).await.unwrap_err();
+    let status = create_case(suite, &contributor, draft(pb::CreateFor::Account, &a, "")).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let created = create(suite, &contributor, draft(pb::CreateFor::Myself, "", "")).await.unwrap();
+    let created = create_case(suite, &contributor, draft(pb::CreateFor::Myself, "", "")).await.unwrap();
     let case = created.support_case.unwrap();
     assert_eq!(case.segment, pb::Segment::Employee as i32);
     assert_eq!(case.requested_by_profile_id, me.to_string());
@@ -299,7 +162,7 @@ backend_test!(listing_agrees_with_checking_over_grpc, |suite| {
         (&admin, draft(pb::CreateFor::Account, &parent, "")),
         (&manager, draft(pb::CreateFor::Account, &parent, &c)),
     ] {
-        all.push(create(suite, token, draft).await.unwrap().support_case.unwrap().case_id);
+        all.push(create_case(suite, token, draft).await.unwrap().support_case.unwrap().case_id);
     }
     for token in [&manager, &customer, &admin, &b2c_agent] {
         let listed: BTreeSet<String> = visible(suite, token, 2).await.into_iter().collect();
@@ -315,8 +178,9 @@ backend_test!(listing_agrees_with_checking_over_grpc, |suite| {
 
 backend_test!(case_access_rejects_bad_input_precisely, |suite| {
     let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
-    let status =
-        create(suite, &agent, pb::CaseDraft { account_id: "nope".to_owned(), ..Default::default() }).await.unwrap_err();
+    let status = create_case(suite, &agent, pb::CaseDraft { account_id: "nope".to_owned(), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let mut fields = violated_fields(&status);
     fields.sort();
@@ -383,8 +247,12 @@ async fn check_at(suite: &Suite, token: &str, case_id: &str, consistency_token: 
 backend_test!(r2_21_a_revoke_token_never_lets_the_revoked_grant_allow, |suite| {
     let a = account(suite, "Acme", None).await;
     let (_, manager) = employee(suite, "Max", &[AGENT, CONSUMER_AGENT]).await;
-    let case =
-        create(suite, &manager, draft(pb::CreateFor::Account, &a, "")).await.unwrap().support_case.unwrap().case_id;
+    let case = create_case(suite, &manager, draft(pb::CreateFor::Account, &a, ""))
+        .await
+        .unwrap()
+        .support_case
+        .unwrap()
+        .case_id;
     let (agent_profile, agent) = employee(suite, "Bea", &[AGENT]).await;
     let admin = suite.admin_token();
     // A burst of grants and revokes: every answer given at a mutation's token reflects that mutation.
@@ -435,12 +303,12 @@ backend_test!(r4_5_partner_does_not_see_historic_cases, |suite| {
     let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
     // Day 1: a case for C, no partner fields.
     let historic =
-        create(suite, &agent, draft(pb::CreateFor::Account, &customer, "")).await.unwrap().support_case.unwrap();
+        create_case(suite, &agent, draft(pb::CreateFor::Account, &customer, "")).await.unwrap().support_case.unwrap();
     assert!(historic.partner_account_id.is_empty());
     let (q, partner_contact) = contact(suite, &partner, "Quinn", &[PARTNER]).await;
     let (_, partner_admin) = contact(suite, &partner, "Pat", &[PARTNER_ADMIN]).await;
     // Before the relationship, the partner cannot create for C.
-    let status = create(suite, &partner_contact, draft(pb::CreateFor::Account, &customer, "")).await.unwrap_err();
+    let status = create_case(suite, &partner_contact, draft(pb::CreateFor::Account, &customer, "")).await.unwrap_err();
     assert_eq!(reason_of(&status), "ACCESS_DENIED");
     // Day 2: the partner relationship P→C (default partner type).
     suite
@@ -456,7 +324,7 @@ backend_test!(r4_5_partner_does_not_see_historic_cases, |suite| {
         .await
         .expect("partner relationship");
     // Day 3: Q creates a case for C; the partner fields are stamped.
-    let created = create(suite, &partner_contact, draft(pb::CreateFor::Account, &customer, "")).await.unwrap();
+    let created = create_case(suite, &partner_contact, draft(pb::CreateFor::Account, &customer, "")).await.unwrap();
     let stamped = created.support_case.unwrap();
     assert_eq!(created.decision.unwrap().rule, "T4.1.partner");
     assert_eq!(stamped.partner_account_id, partner);
@@ -476,7 +344,7 @@ backend_test!(r3_7_contact_relationship_lets_a_customer_act_for_another_account,
     // R3.8: by default only contacts of the hierarchy (or related accounts) are eligible.
     let b = account(suite, "Acme Labs", Some(&a)).await;
     let (k, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
-    let status = create(suite, &customer, draft(pb::CreateFor::Account, &b, "")).await.unwrap_err();
+    let status = create_case(suite, &customer, draft(pb::CreateFor::Account, &b, "")).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     suite
         .account_team(Some(&admin))
@@ -490,7 +358,7 @@ backend_test!(r3_7_contact_relationship_lets_a_customer_act_for_another_account,
         })
         .await
         .expect("contact relationship");
-    let created = create(suite, &customer, draft(pb::CreateFor::Account, &b, "")).await.unwrap();
+    let created = create_case(suite, &customer, draft(pb::CreateFor::Account, &b, "")).await.unwrap();
     assert_eq!(created.decision.unwrap().action, pb::Action::CreateSelf as i32);
     assert_eq!(created.support_case.unwrap().account_id, b);
 });

@@ -157,12 +157,14 @@ backend_test!(unknown_ids_are_not_found, |suite| {
     assert_eq!(status.code(), Code::NotFound);
 });
 
-backend_test!(rpcs_not_built_yet_answer_unimplemented, |suite| {
+backend_test!(empty_decision_requests_name_the_missing_field, |suite| {
     let token = suite.admin_token();
     let status = suite.case_access(Some(&token)).explain(case_pb::ExplainRequest::default()).await.unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["target".to_owned()]);
     let status = suite.case_access(Some(&token)).batch_check(case_pb::BatchCheckRequest::default()).await.unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["items".to_owned()]);
 });
 
 backend_test!(people_without_the_roles_are_denied_after_asking_role, |suite| {

@@ -53,6 +53,7 @@ pub async fn run(
     let contexts =
         ContextSource::new(peer(ServiceName::Identity)?, peer(ServiceName::Role)?, peer(ServiceName::AccountTeam)?);
     let identity = peer(ServiceName::Identity)?;
+    let licensing = peer(ServiceName::Licensing)?;
     csm_server::run_service(
         config,
         listener,
@@ -64,7 +65,7 @@ pub async fn run(
         readiness,
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
-            Ok(CaseAccessApp::new(db, feed, contexts, identity))
+            Ok(CaseAccessApp::new(db, feed, contexts, identity, licensing))
         },
     )
     .await

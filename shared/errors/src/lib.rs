@@ -407,3 +407,8 @@ mod tests {
         assert!(!status.message().contains("10.0.0.1"));
     }
 }
+
+/// The `ErrorInfo.reason` of a status from another service, if it carries one.
+pub fn reason_of_status(status: &Status) -> Option<String> {
+    status.get_error_details().error_info().map(|info| info.reason.clone())
+}

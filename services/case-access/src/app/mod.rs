@@ -4,8 +4,12 @@
 //! Contexts come from the Watch-invalidated principal cache ([`cache`]),
 //! built on a miss from identity, role and account-team (DESIGN §3).
 
+pub mod admin;
 pub mod cache;
 pub mod context;
+pub mod decisions;
+pub mod parties;
+pub mod work;
 
 use std::sync::Arc;
 
@@ -16,6 +20,7 @@ use csm_errors::{CsmError, CsmResult};
 use csm_peers::peer_error;
 use csm_proto::identity::GetProfileRequest;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
+use csm_proto::licensing::licensing_service_client::LicensingServiceClient;
 use csm_server::PeerChannel;
 use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
 use tonic::Code;
@@ -42,6 +47,8 @@ pub struct Decided {
     pub action: Action,
     pub outcome: Outcome,
     pub requires_license: bool,
+    /// A licence seat was escalated onto the request's session (or already held).
+    pub license_escalated: bool,
     pub consistency_token: String,
 }
 
@@ -50,7 +57,8 @@ pub struct CaseAccessApp {
     pub feed: ChangeFeed,
     pub contexts: Arc<ContextCache>,
     identity: IdentityServiceClient<PeerChannel>,
-    pub settings: TableSettings,
+    licensing: LicensingServiceClient<PeerChannel>,
+    settings: std::sync::RwLock<TableSettings>,
 }
 
 /// The freshness a request asks for; a malformed token is INVALID_ARGUMENT.
@@ -93,10 +101,27 @@ impl Drop for CaseAccessApp {
 
 impl CaseAccessApp {
     /// The app, with its cache following the peers' feeds.
-    pub fn new(db: Db, feed: ChangeFeed, source: ContextSource, identity: PeerChannel) -> Self {
+    pub fn new(db: Db, feed: ChangeFeed, source: ContextSource, identity: PeerChannel, licensing: PeerChannel) -> Self {
         let contexts = ContextCache::new(source);
         contexts.spawn_watchers();
-        Self { db, feed, contexts, identity: IdentityServiceClient::new(identity), settings: TableSettings::default() }
+        Self {
+            db,
+            feed,
+            contexts,
+            identity: IdentityServiceClient::new(identity),
+            licensing: LicensingServiceClient::new(licensing),
+            settings: Default::default(),
+        }
+    }
+
+    /// The settings in force (a snapshot: decisions made with it stay consistent).
+    pub fn settings(&self) -> TableSettings {
+        self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Replaces the settings in force (UpdateSettings, and start-up from the store).
+    pub fn set_settings(&self, settings: TableSettings) {
+        *self.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
     }
 
     /// The profile a request is evaluated as (contract: Principal): the
@@ -141,7 +166,8 @@ impl CaseAccessApp {
         self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))
     }
 
-    async fn token(&self) -> CsmResult<String> {
+    /// The token of the feed's head (what a read was answered at).
+    pub async fn token(&self) -> CsmResult<String> {
         Ok(self.feed.token(self.feed.head().await?))
     }
 
@@ -152,10 +178,16 @@ impl CaseAccessApp {
     }
 
     async fn decide_on_facts(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action) -> CsmResult<Decided> {
-        let outcome = table::decide_action(ctx, &self.settings, action, facts);
+        let outcome = table::decide_action(ctx, &self.settings(), action, facts);
         let requires_license =
             outcome.allowed() && table::needs_license(ctx, facts, action, table::LicenseMode::Access);
-        Ok(Decided { action, outcome, requires_license, consistency_token: self.token().await? })
+        Ok(Decided {
+            action,
+            outcome,
+            requires_license,
+            license_escalated: false,
+            consistency_token: self.token().await?,
+        })
     }
 
     /// The account of contact `profile`, for T4.1 CREATE_OBO ("contact of the case account").
@@ -268,16 +300,17 @@ impl CaseAccessApp {
             return Err(access_denied(Action::Read, &decided.outcome));
         }
         let record = cases::get_case(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+        let settings = self.settings();
         let permitted = [Action::Read, Action::WriteFull, Action::WriteLimited, Action::WriteCustomer, Action::Delete]
             .into_iter()
-            .filter(|action| table::decide_action(ctx, &self.settings, *action, &facts).allowed())
+            .filter(|action| table::decide_action(ctx, &settings, *action, &facts).allowed())
             .collect();
         Ok((record, decided, permitted))
     }
 
     /// The READ rules of `ctx` (ListVisibleCases compiles them to SQL).
     pub fn read_rules(&self, ctx: &PrincipalContext) -> Rules {
-        table::rules(ctx, &self.settings, Action::Read)
+        table::rules(ctx, &self.settings(), Action::Read)
     }
 
     /// One page of the cases `ctx` may READ, newest first.

@@ -74,18 +74,52 @@ impl Action {
     }
 }
 
-/// The settings the table reads (case-access Settings).
+/// The case-access settings (contract: Settings), read by the table and the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableSettings {
     /// R4.3 note: both agent types handle EMPLOYEE and SERVICE_ORG cases (else neither).
     pub nonb2x_case_agents_both: bool,
     /// X14: T4.1.partner also reads its own account's cases and its partner account's cases.
     pub partner_sees_account_cases: bool,
+    /// R4.10: portal users see only install base items listing them as asset contact.
+    pub use_asset_contact_relationship: bool,
+    /// R1.16: new cases per day per external unified consumer; 0 = unlimited.
+    pub consumer_max_new_cases_daily: u32,
+    /// R1.16: comments per case per day per external unified consumer; 0 = unlimited.
+    pub consumer_max_comments_per_case_daily: u32,
+    /// R1.16: attachments per record per external unified consumer; 0 = unlimited.
+    pub consumer_max_attachments_per_record: u32,
+    /// R6.4: which ownership-holding attributes are defined.
+    pub holds: OwnershipHolds,
+}
+
+/// Which Cherwell ownership-holding attributes ("Holds") are defined (R6.4);
+/// a relation whose attribute is undefined grants nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnershipHolds {
+    pub owner: bool,
+    pub owner_group: bool,
+    pub department: bool,
+    pub manager: bool,
+}
+
+impl Default for OwnershipHolds {
+    fn default() -> Self {
+        Self { owner: true, owner_group: true, department: true, manager: true }
+    }
 }
 
 impl Default for TableSettings {
     fn default() -> Self {
-        Self { nonb2x_case_agents_both: true, partner_sees_account_cases: false }
+        Self {
+            nonb2x_case_agents_both: true,
+            partner_sees_account_cases: false,
+            use_asset_contact_relationship: false,
+            consumer_max_new_cases_daily: 10,
+            consumer_max_comments_per_case_daily: 25,
+            consumer_max_attachments_per_record: 5,
+            holds: OwnershipHolds::default(),
+        }
     }
 }
 
@@ -196,6 +230,104 @@ impl Cond {
                 (held + h, total + t)
             }),
             cond => (usize::from(cond.matches(case)), 1),
+        }
+    }
+}
+
+/// A set as Explain prints it: every member up to four, else the first three and the size.
+fn set_text<T: std::fmt::Display>(set: &BTreeSet<T>) -> String {
+    let shown: Vec<String> = set.iter().take(if set.len() > 4 { 3 } else { 4 }).map(ToString::to_string).collect();
+    if set.len() > 4 {
+        format!("{{{}, … ({} in all)}}", shown.join(", "), set.len())
+    } else {
+        format!("{{{}}}", shown.join(", "))
+    }
+}
+
+fn value_text<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "empty".to_owned(), |value| value.to_string())
+}
+
+impl Cond {
+    /// The conjuncts of the condition (an `All` flattened), in order (Explain).
+    pub fn conjuncts(&self) -> Vec<&Cond> {
+        match self {
+            Cond::All(conds) => conds.iter().flat_map(Cond::conjuncts).collect(),
+            cond => vec![cond],
+        }
+    }
+
+    /// What the condition requires, in one line.
+    pub fn describe(&self) -> String {
+        match self {
+            Cond::Any => "any case".to_owned(),
+            Cond::SegmentIn(set) => {
+                format!("segment(case) ∈ {{{}}}", set.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+            }
+            Cond::OpenedBy(_) => "case.opened_by = me".to_owned(),
+            Cond::Contact(_) => "case.contact = me".to_owned(),
+            Cond::PartnerContact(_) => "case.partner_contact = me".to_owned(),
+            Cond::InternalContact(_) => "case.internal_contact = me".to_owned(),
+            Cond::RequestedBy(_) => "case.requested_by = me".to_owned(),
+            Cond::AccountIn(set) => format!("case.account ∈ {}", set_text(set)),
+            Cond::PartnerAccount(account) => format!("case.partner = {account}"),
+            Cond::ConsumerIn(set) => format!("case.consumer ∈ {}", set_text(set)),
+            Cond::HouseholdIn(set) => format!("case.household ∈ {}", set_text(set)),
+            Cond::RequestorOrganizationIn(set) => format!("case.requestor_organization ∈ {}", set_text(set)),
+            Cond::ContactOfCaseAccount => "case.contact is a contact of case.account".to_owned(),
+            Cond::ContributorUser(_) => "me ∈ case.contributor_users".to_owned(),
+            Cond::ContributorGroupIn(set) => format!("case.contributor_groups ∩ {} ≠ ∅", set_text(set)),
+            Cond::TaskFor { groups, .. } => {
+                format!("a task of the case is assigned to me or to a group in {}, or created by me", set_text(groups))
+            }
+            Cond::RelatedParty { kind, party, responsibility } => {
+                format!("a related party of the case is {kind:?} {party} with responsibility {responsibility}")
+            }
+            Cond::ProductParty { kind, party, responsibility } => format!(
+                "a related party of the case's sold product is {kind:?} {party} with responsibility {responsibility}"
+            ),
+            Cond::OwnerIn(set) => format!("case.owner ∈ {}", set_text(set)),
+            Cond::OwnerGroupIn(set) => format!("case.owner_group ∈ {}", set_text(set)),
+            Cond::All(conds) => conds.iter().map(Cond::describe).collect::<Vec<_>>().join(" ∧ "),
+        }
+    }
+
+    /// The case's values the condition looked at (Explain's "why").
+    pub fn detail(&self, case: &CaseFacts) -> String {
+        match self {
+            Cond::Any => String::new(),
+            Cond::SegmentIn(_) => format!("segment(case) = {}", case.segment().as_str()),
+            Cond::OpenedBy(me) => format!("case.opened_by = {}; me = {me}", value_text(case.opened_by)),
+            Cond::Contact(me) => format!("case.contact = {}; me = {me}", value_text(case.contact)),
+            Cond::PartnerContact(me) => {
+                format!("case.partner_contact = {}; me = {me}", value_text(case.partner_contact))
+            }
+            Cond::InternalContact(me) => {
+                format!("case.internal_contact = {}; me = {me}", value_text(case.internal_contact))
+            }
+            Cond::RequestedBy(me) => format!("case.requested_by = {}; me = {me}", value_text(case.requested_by)),
+            Cond::AccountIn(_) => format!("case.account = {}", value_text(case.account)),
+            Cond::PartnerAccount(_) => format!("case.partner = {}", value_text(case.partner_account)),
+            Cond::ConsumerIn(_) => format!("case.consumer = {}", value_text(case.consumer)),
+            Cond::HouseholdIn(_) => format!("case.household = {}", value_text(case.household)),
+            Cond::RequestorOrganizationIn(_) => {
+                format!("case.requestor_organization = {}", value_text(case.requestor_organization))
+            }
+            Cond::ContactOfCaseAccount => format!(
+                "account of case.contact = {}; case.account = {}",
+                value_text(case.contact_account),
+                value_text(case.account)
+            ),
+            Cond::ContributorUser(_) => format!("{} contributor users", case.contributor_users.len()),
+            Cond::ContributorGroupIn(_) => format!("{} contributor groups", case.contributor_groups.len()),
+            Cond::TaskFor { .. } => format!("{} tasks", case.tasks.len()),
+            Cond::RelatedParty { .. } => format!("{} related parties on the case", case.related_parties.len()),
+            Cond::ProductParty { .. } => {
+                format!("{} related parties on the case's sold products", case.product_parties.len())
+            }
+            Cond::OwnerIn(_) => format!("case.owner = {}", value_text(case.owner)),
+            Cond::OwnerGroupIn(_) => format!("case.owner_group = {}", value_text(case.owner_group)),
+            Cond::All(conds) => conds.iter().map(|cond| cond.detail(case)).collect::<Vec<_>>().join("; "),
         }
     }
 }

@@ -385,8 +385,11 @@ async fn agreement_on(backend: TestBackend) {
         }
         for _ in 0..60 {
             let ctx = principal(&mut rng, &world);
-            let settings =
-                TableSettings { nonb2x_case_agents_both: rng.chance(70), partner_sees_account_cases: rng.chance(30) };
+            let settings = TableSettings {
+                nonb2x_case_agents_both: rng.chance(70),
+                partner_sees_account_cases: rng.chance(30),
+                ..TableSettings::default()
+            };
             for action in [Action::Read, Action::WriteFull, Action::WriteCustomer, Action::WriteLimited, Action::Delete]
             {
                 let rules = rules(&ctx, &settings, action);

@@ -1,0 +1,223 @@
+//! The three answers of the decision table: a decision (Check, BatchCheck),
+//! a decision with its licence escalated, and the full trace (Explain).
+//! Every answer comes from [`table::rules`] — one table, one place.
+
+use csm_errors::{CsmError, CsmResult};
+use csm_proto::licensing::{EscalateSessionRequest, RecordAccess};
+use csm_types::{CaseId, ServiceName};
+use tonic::Code;
+use uuid::Uuid;
+
+use super::{CaseAccessApp, Decided};
+use crate::domain::case::CaseFacts;
+use crate::domain::principal::PrincipalContext;
+use crate::domain::record::Draft;
+use crate::domain::table::{self, Action, Cond, Considered, Outcome, Rules};
+use crate::store::facts::load_case_facts;
+
+/// What a decision is about (contract: Target).
+#[derive(Clone, Debug)]
+pub enum Subject {
+    Case(CaseId),
+    Task(Uuid),
+    SoldProduct(Uuid),
+    InstallBaseItem(Uuid),
+    NewCase(Box<Draft>),
+}
+
+impl Subject {
+    /// The record type named to licensing (and in audit).
+    fn record_type(&self) -> &'static str {
+        match self {
+            Subject::Case(_) | Subject::NewCase(_) => "case",
+            Subject::Task(_) => "case_task",
+            Subject::SoldProduct(_) => "sold_product",
+            Subject::InstallBaseItem(_) => "install_base_item",
+        }
+    }
+
+    fn record_id(&self) -> String {
+        match self {
+            Subject::Case(id) => id.to_string(),
+            Subject::Task(id) | Subject::SoldProduct(id) | Subject::InstallBaseItem(id) => id.to_string(),
+            Subject::NewCase(_) => String::new(),
+        }
+    }
+
+    /// Whether `action` applies to this subject (creates only to new cases).
+    pub fn accepts(&self, action: Option<Action>) -> bool {
+        match (self, action) {
+            (Subject::NewCase(_), action) => action.is_none_or(Action::is_create),
+            (_, Some(action)) => !action.is_create(),
+            (_, None) => false,
+        }
+    }
+}
+
+/// One rule as Explain reports it: what it grants or denies, whether it
+/// matched, and each condition with the case values it looked at.
+#[derive(Clone, Debug)]
+pub struct RuleTrace {
+    pub considered: Considered,
+    pub action: Action,
+    pub conditions: Vec<ConditionTrace>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConditionTrace {
+    pub description: String,
+    pub satisfied: bool,
+    pub detail: String,
+}
+
+/// Explain's answer.
+#[derive(Clone, Debug)]
+pub struct Explained {
+    pub decided: Decided,
+    pub rules: Vec<RuleTrace>,
+    /// For a denial with no grant: the grant that came closest.
+    pub closest: Option<RuleTrace>,
+}
+
+fn traces(rules: &Rules, action: Action, case: &CaseFacts) -> Vec<RuleTrace> {
+    let conds = rules.denials.iter().map(|denial| &denial.cond).chain(rules.grants.iter().map(|grant| &grant.cond));
+    table::consider(rules, case)
+        .into_iter()
+        .zip(conds)
+        .map(|(considered, cond)| RuleTrace { considered, action, conditions: condition_traces(cond, case) })
+        .collect()
+}
+
+fn condition_traces(cond: &Cond, case: &CaseFacts) -> Vec<ConditionTrace> {
+    cond.conjuncts()
+        .into_iter()
+        .map(|part| ConditionTrace {
+            description: part.describe(),
+            satisfied: part.matches(case),
+            detail: part.detail(case),
+        })
+        .collect()
+}
+
+impl CaseAccessApp {
+    /// Decides `action` on `subject` for `ctx`. A new case's action may be
+    /// left out (it is derived from the draft); an explicit one is decided as asked.
+    pub async fn decide_subject(
+        &self,
+        ctx: &PrincipalContext,
+        subject: &Subject,
+        action: Option<Action>,
+    ) -> CsmResult<Decided> {
+        let required = || action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"));
+        match subject {
+            Subject::Case(id) => self.decide_on_case(ctx, *id, required()?).await,
+            Subject::Task(id) => self.decide_on_task(ctx, *id, required()?).await,
+            Subject::SoldProduct(id) => self.decide_on_sold_product(ctx, *id, required()?).await,
+            Subject::InstallBaseItem(id) => self.decide_on_install_base_item(ctx, *id, required()?).await,
+            Subject::NewCase(draft) => {
+                let (mut decided, facts, _) = self.decide_create(ctx, draft).await?;
+                if let Some(asked) = action
+                    && asked != decided.action
+                {
+                    decided.action = asked;
+                    decided.outcome = table::decide(&table::rules(ctx, &self.settings(), asked), &facts);
+                    decided.requires_license = false;
+                }
+                Ok(decided)
+            }
+        }
+    }
+
+    /// Escalates licence session `session` for an allowed decision that needs
+    /// a licence (SPEC §7, DESIGN §3 "License-aware access"). Licensing decides
+    /// whether its pool's mode needs a seat; a full pool or a missing right
+    /// is the caller's error, with licensing's reason.
+    pub async fn escalate(&self, decided: &mut Decided, subject: &Subject, session: Uuid) -> CsmResult<()> {
+        if !(decided.outcome.allowed() && decided.requires_license) {
+            return Ok(());
+        }
+        let access = if decided.action == Action::Read { RecordAccess::Read } else { RecordAccess::Edit };
+        let request = EscalateSessionRequest {
+            session_id: session.to_string(),
+            access: access as i32,
+            record_type: subject.record_type().to_owned(),
+            record_id: subject.record_id(),
+        };
+        match self.licensing.clone().escalate_session(request).await {
+            Ok(response) => {
+                decided.license_escalated = response.into_inner().seat_held;
+                Ok(())
+            }
+            Err(status) => Err(license_error(status, session)),
+        }
+    }
+
+    /// Explain: the decision Check would give (without escalation), every rule
+    /// considered with its conditions, and the closest grant for a denial.
+    pub async fn explain(
+        &self,
+        ctx: &PrincipalContext,
+        subject: &Subject,
+        action: Option<Action>,
+    ) -> CsmResult<Explained> {
+        let settings = self.settings();
+        let (facts, action) = match subject {
+            Subject::Case(id) => {
+                let facts = load_case_facts(&self.db, *id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+                (facts, action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"))?)
+            }
+            Subject::NewCase(draft) => {
+                let (decided, facts, _) = self.decide_create(ctx, draft).await?;
+                (facts, action.unwrap_or(decided.action))
+            }
+            Subject::Task(_) | Subject::SoldProduct(_) | Subject::InstallBaseItem(_) => {
+                return Err(CsmError::unimplemented("Explain on case tasks, sold products and install base items"));
+            }
+        };
+        // A write is first a READ (table::decide_action): its rules come first.
+        let mut rules = Vec::new();
+        if action.is_write() {
+            rules.extend(traces(&table::rules(ctx, &settings, Action::Read), Action::Read, &facts));
+        }
+        rules.extend(traces(&table::rules(ctx, &settings, action), action, &facts));
+        let outcome = if action.is_create() {
+            table::decide(&table::rules(ctx, &settings, action), &facts)
+        } else {
+            table::decide_action(ctx, &settings, action, &facts)
+        };
+        let closest = match &outcome {
+            Outcome::NoGrant { closest: Some((rule, path)) } => rules
+                .iter()
+                .find(|trace| {
+                    !trace.considered.denial && trace.considered.rule == *rule && &trace.considered.path == path
+                })
+                .cloned(),
+            _ => None,
+        };
+        let requires_license =
+            outcome.allowed() && table::needs_license(ctx, &facts, action, table::LicenseMode::Access);
+        let decided = Decided {
+            action,
+            outcome,
+            requires_license,
+            license_escalated: false,
+            consistency_token: self.token().await?,
+        };
+        Ok(Explained { decided, rules, closest })
+    }
+}
+
+/// Licensing's refusal of an escalation, as case-access answers it.
+fn license_error(status: tonic::Status, session: Uuid) -> CsmError {
+    let reason = csm_errors::reason_of_status(&status);
+    match status.code() {
+        Code::ResourceExhausted => CsmError::resource_exhausted("LICENSE_POOL_EXHAUSTED", status.message().to_owned()),
+        Code::PermissionDenied => CsmError::permission_denied("LICENSE_RIGHT_MISSING", status.message().to_owned()),
+        Code::NotFound => CsmError::not_found("license session", session).with_metadata("field", "license_session_id"),
+        Code::FailedPrecondition if reason.as_deref() == Some("LICENSE_KEY_EXPIRED") => {
+            CsmError::failed_precondition("LICENSE_KEY_EXPIRED", status.message().to_owned())
+        }
+        Code::FailedPrecondition => CsmError::failed_precondition("LICENSE_SESSION_ENDED", status.message().to_owned()),
+        _ => csm_peers::peer_error(ServiceName::Licensing, status),
+    }
+}

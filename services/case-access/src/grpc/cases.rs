@@ -1,0 +1,130 @@
+//! CreateCase, GetCase and ListVisibleCases.
+
+use csm_db::PageRequest;
+use csm_errors::{CsmError, FieldErrors};
+use csm_proto::case_access as pb;
+use csm_types::{AccountId, CaseId, ProfileId};
+use tonic::{Request, Response, Status};
+
+use super::convert::*;
+use crate::CaseAccessApp;
+use crate::app::Access;
+use crate::domain::case::Segment;
+use crate::domain::record::STATES;
+use crate::store::cases::CaseFilter;
+
+pub(super) async fn create_case(
+    app: &CaseAccessApp,
+    request: Request<pb::CreateCaseRequest>,
+) -> Result<Response<pb::CreateCaseResponse>, Status> {
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    errors.optional_request_id(&request.request_id);
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    let draft = match &request.draft {
+        Some(draft) => Some(draft_from_proto(draft, "draft", &mut errors)),
+        None => {
+            errors.add("draft", "is required");
+            None
+        }
+    };
+    errors.finish()?;
+    let draft = validated(draft)?;
+    let profile = app.principal(&caller, profile, Access::Mutation).await?;
+    // A mutation decides on fresh data.
+    let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
+    let (case, decided, consistency_token) = app.create_case(&ctx, draft).await?;
+    Ok(Response::new(pb::CreateCaseResponse {
+        support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
+        decision: Some(decision_to_proto(&decided)),
+        consistency_token,
+    }))
+}
+
+pub(super) async fn get_case(
+    app: &CaseAccessApp,
+    request: Request<pb::GetCaseRequest>,
+) -> Result<Response<pb::GetCaseResponse>, Status> {
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
+    errors.finish()?;
+    let freshness = freshness_of(&request.consistency)?;
+    let profile = app.principal(&caller, profile, Access::Read).await?;
+    let ctx = app.context(profile, &freshness).await?;
+    let (case, decided, permitted) = app.get_case(&ctx, validated(case)?).await?;
+    Ok(Response::new(pb::GetCaseResponse {
+        support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
+        permitted_actions: permitted.into_iter().map(|action| action_to_proto(action) as i32).collect(),
+        consistency_token: decided.consistency_token.clone(),
+        decision: Some(decision_to_proto(&decided)),
+    }))
+}
+
+pub(super) async fn list_visible_cases(
+    app: &CaseAccessApp,
+    request: Request<pb::ListVisibleCasesRequest>,
+) -> Result<Response<pb::ListVisibleCasesResponse>, Status> {
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    let account = errors.optional_id("account_id", &request.account_id, AccountId::parse);
+    let sold_product = errors.optional_id("sold_product_id", &request.sold_product_id, any_uuid);
+    let mut filter = CaseFilter { account, sold_product, ..CaseFilter::default() };
+    for state in &request.states {
+        match pb::CaseState::try_from(*state) {
+            Ok(state) if state != pb::CaseState::Unspecified => {
+                let code = enum_code(state.as_str_name(), "CASE_STATE_");
+                debug_assert!(STATES.contains(&code.as_str()));
+                filter.states.push(code);
+            }
+            _ => errors.add("states", format!("unknown state {state}")),
+        }
+    }
+    for segment in &request.segments {
+        match pb::Segment::try_from(*segment) {
+            Ok(pb::Segment::B2b) => filter.segments.push(Segment::B2b),
+            Ok(pb::Segment::B2c) => filter.segments.push(Segment::B2c),
+            Ok(pb::Segment::ServiceOrg) => filter.segments.push(Segment::ServiceOrg),
+            Ok(pb::Segment::Employee) => filter.segments.push(Segment::Employee),
+            _ => errors.add("segments", format!("unknown segment {segment}")),
+        }
+    }
+    let page = match PageRequest::parse(request.page_size, &request.page_token) {
+        Ok(page) => Some(page),
+        Err(error) => {
+            errors.add("page_token", error.message());
+            None
+        }
+    };
+    errors.finish()?;
+    let page = validated(page)?;
+    let before = match &page.after {
+        Some(after) => Some(
+            CaseId::parse(after)
+                .map_err(|_| CsmError::invalid_field("page_token", "is not a token returned by this service"))?,
+        ),
+        None => None,
+    };
+    let freshness = freshness_of(&request.consistency)?;
+    let profile = app.principal(&caller, profile, Access::Read).await?;
+    let ctx = app.context(profile, &freshness).await?;
+    let (rows, consistency_token) = app.list_visible(&ctx, &filter, before, page.fetch_limit()).await?;
+    let (rows, next_page_token) = page.finish(rows, |(case, _)| case.id.to_string());
+    let external = ctx.kind.is_external();
+    Ok(Response::new(pb::ListVisibleCasesResponse {
+        cases: rows
+            .into_iter()
+            .map(|(case, requires_license)| pb::VisibleCase {
+                support_case: Some(redact(case_to_proto(&case), external)),
+                requires_license,
+            })
+            .collect(),
+        next_page_token,
+        consistency_token,
+    }))
+}

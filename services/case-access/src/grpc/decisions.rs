@@ -1,0 +1,261 @@
+//! Check, BatchCheck and Explain: one decision table, three answers.
+
+use csm_errors::{CsmError, ErrorCode, FieldErrors};
+use csm_proto::case_access as pb;
+use csm_types::{CaseId, ProfileId};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::convert::*;
+use crate::CaseAccessApp;
+use crate::app::Access;
+use crate::app::decisions::{ConditionTrace, Explained, RuleTrace, Subject};
+use crate::domain::principal::{PrincipalContext, PrincipalKind};
+use crate::domain::table::Action;
+
+/// At most this many items in one BatchCheck (contract).
+const MAX_BATCH: usize = 1000;
+
+/// The subject of `target`, with its field errors under `prefix` (e.g. "target").
+fn subject_from_proto(target: Option<&pb::Target>, prefix: &str, errors: &mut FieldErrors) -> Option<Subject> {
+    let field = |name: &str| format!("{prefix}.{name}");
+    match target.and_then(|target| target.resource.as_ref()) {
+        Some(pb::target::Resource::CaseId(id)) => {
+            errors.required_id(&field("case_id"), id, CaseId::parse).map(Subject::Case)
+        }
+        Some(pb::target::Resource::CaseTaskId(id)) => {
+            errors.required_id(&field("case_task_id"), id, any_uuid).map(Subject::Task)
+        }
+        Some(pb::target::Resource::SoldProductId(id)) => {
+            errors.required_id(&field("sold_product_id"), id, any_uuid).map(Subject::SoldProduct)
+        }
+        Some(pb::target::Resource::InstallBaseItemId(id)) => {
+            errors.required_id(&field("install_base_item_id"), id, any_uuid).map(Subject::InstallBaseItem)
+        }
+        Some(pb::target::Resource::NewCase(draft)) => {
+            Some(Subject::NewCase(Box::new(draft_from_proto(draft, &field("new_case"), errors))))
+        }
+        None => {
+            errors.add(prefix.to_owned(), "is required");
+            None
+        }
+    }
+}
+
+/// INVALID_ACTION_FOR_TARGET: creates go with new cases, everything else with stored records.
+fn action_mismatch(subject: &Subject) -> CsmError {
+    let message = match subject {
+        Subject::NewCase(_) => "a new_case target takes CREATE_SELF, CREATE_OBO or an unspecified action",
+        _ => "a stored record takes READ, WRITE_* or DELETE",
+    };
+    CsmError::invalid_argument("INVALID_ACTION_FOR_TARGET", message).with_metadata("field", "action")
+}
+
+/// The evaluated principal's context at the request's freshness.
+async fn context_of(
+    app: &CaseAccessApp,
+    caller: &csm_auth::Caller,
+    profile: Option<ProfileId>,
+    consistency: &Option<csm_proto::common::Consistency>,
+) -> Result<std::sync::Arc<PrincipalContext>, Status> {
+    let freshness = freshness_of(consistency)?;
+    let profile = app.principal(caller, profile, Access::Read).await?;
+    Ok(app.context(profile, &freshness).await?)
+}
+
+fn license_session(value: &str, errors: &mut FieldErrors) -> Option<Uuid> {
+    errors.optional_id("license_session_id", value, any_uuid)
+}
+
+pub(super) async fn check(
+    app: &CaseAccessApp,
+    request: Request<pb::CheckRequest>,
+) -> Result<Response<pb::CheckResponse>, Status> {
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    let action = action_from_proto(request.action);
+    if action.is_none() && request.action != pb::Action::Unspecified as i32 {
+        errors.add("action", "unknown value");
+    }
+    let subject = subject_from_proto(request.target.as_ref(), "target", &mut errors);
+    let session = license_session(&request.license_session_id, &mut errors);
+    errors.finish()?;
+    let subject = validated(subject)?;
+    if !subject.accepts(action) {
+        return Err(action_mismatch(&subject).into());
+    }
+    let ctx = context_of(app, &caller, profile, &request.consistency).await?;
+    let mut decided = app.decide_subject(&ctx, &subject, action).await?;
+    if let Some(session) = session {
+        app.escalate(&mut decided, &subject, session).await?;
+    }
+    Ok(Response::new(pb::CheckResponse { decision: Some(decision_to_proto(&decided)) }))
+}
+
+/// A refused item of a BatchCheck: its status and a denial carrying the snapshot token.
+fn refused(status: pb::BatchCheckItemStatus, action: Option<Action>, token: &str) -> pb::BatchCheckResult {
+    pb::BatchCheckResult {
+        status: status as i32,
+        decision: Some(pb::Decision {
+            allowed: false,
+            action: action.map_or(pb::Action::Unspecified, action_to_proto) as i32,
+            consistency_token: token.to_owned(),
+            ..Default::default()
+        }),
+    }
+}
+
+pub(super) async fn batch_check(
+    app: &CaseAccessApp,
+    request: Request<pb::BatchCheckRequest>,
+) -> Result<Response<pb::BatchCheckResponse>, Status> {
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    let session = license_session(&request.license_session_id, &mut errors);
+    if request.items.is_empty() {
+        errors.add("items", "at least one item is required");
+    }
+    if request.items.len() > MAX_BATCH {
+        errors.add("items", format!("at most {MAX_BATCH} items"));
+    }
+    // Malformed ids and drafts are request errors; a target that does not
+    // exist or an action that does not fit it is a per-item status.
+    let items: Vec<(Option<Subject>, Option<Action>, bool)> = request
+        .items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let action = action_from_proto(item.action);
+            let known_action = action.is_some() || item.action == pb::Action::Unspecified as i32;
+            if !known_action {
+                errors.add(format!("items[{index}].action"), "unknown value");
+            }
+            (
+                subject_from_proto(item.target.as_ref(), &format!("items[{index}].target"), &mut errors),
+                action,
+                known_action,
+            )
+        })
+        .collect();
+    errors.finish()?;
+    let ctx = context_of(app, &caller, profile, &request.consistency).await?;
+    let consistency_token = app.token().await?;
+    let mut results = Vec::with_capacity(items.len());
+    for (subject, action, _) in items {
+        let subject = validated(subject)?;
+        if !subject.accepts(action) {
+            results.push(refused(pb::BatchCheckItemStatus::Invalid, action, &consistency_token));
+            continue;
+        }
+        let mut decided = match app.decide_subject(&ctx, &subject, action).await {
+            Ok(decided) => decided,
+            Err(error) if error.code() == ErrorCode::NotFound => {
+                results.push(refused(pb::BatchCheckItemStatus::NotFound, action, &consistency_token));
+                continue;
+            }
+            Err(error) if matches!(error.code(), ErrorCode::InvalidArgument | ErrorCode::FailedPrecondition) => {
+                results.push(refused(pb::BatchCheckItemStatus::Invalid, action, &consistency_token));
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        // Every item is answered at the batch's snapshot.
+        decided.consistency_token.clone_from(&consistency_token);
+        let status = match session {
+            Some(session) => match app.escalate(&mut decided, &subject, session).await {
+                Ok(()) => pb::BatchCheckItemStatus::Ok,
+                Err(error) if error.reason() == "LICENSE_POOL_EXHAUSTED" => {
+                    pb::BatchCheckItemStatus::LicensePoolExhausted
+                }
+                Err(error) if error.reason() == "LICENSE_RIGHT_MISSING" => {
+                    pb::BatchCheckItemStatus::LicenseRightMissing
+                }
+                Err(error) => return Err(error.into()),
+            },
+            None => pb::BatchCheckItemStatus::Ok,
+        };
+        let mut decision = decision_to_proto(&decided);
+        if status != pb::BatchCheckItemStatus::Ok {
+            decision.allowed = false;
+        }
+        results.push(pb::BatchCheckResult { status: status as i32, decision: Some(decision) });
+    }
+    Ok(Response::new(pb::BatchCheckResponse { results, consistency_token }))
+}
+
+fn condition_to_proto(condition: &ConditionTrace) -> pb::ConditionTrace {
+    pb::ConditionTrace {
+        description: condition.description.clone(),
+        satisfied: condition.satisfied,
+        detail: condition.detail.clone(),
+    }
+}
+
+fn rule_trace_to_proto(trace: &RuleTrace) -> pb::RuleTrace {
+    let considered = &trace.considered;
+    let outcome = match (considered.denial, considered.matched) {
+        (true, true) => pb::RuleOutcome::Denied,
+        (_, true) => pb::RuleOutcome::Matched,
+        (_, false) => pb::RuleOutcome::NotMatched,
+    };
+    let verb = if considered.denial { "denies" } else { "grants" };
+    let via = considered.path.iter().map(|step| step.label.as_str()).collect::<Vec<_>>().join(" → ");
+    pb::RuleTrace {
+        rule: considered.rule.to_owned(),
+        summary: format!("{verb} {} via {via}", crate::app::action_name(trace.action)),
+        outcome: outcome as i32,
+        conditions: trace.conditions.iter().map(condition_to_proto).collect(),
+        path: if considered.matched { path_to_proto(&considered.path) } else { Vec::new() },
+    }
+}
+
+fn principal_summary(ctx: &PrincipalContext) -> pb::PrincipalSummary {
+    let kind = match ctx.kind {
+        PrincipalKind::Employee => "INTERNAL",
+        PrincipalKind::Contact => "CONTACT",
+        PrincipalKind::PartnerContact => "PARTNER_CONTACT",
+        PrincipalKind::Consumer => "CONSUMER",
+    };
+    let contact = matches!(ctx.kind, PrincipalKind::Contact | PrincipalKind::PartnerContact);
+    pb::PrincipalSummary {
+        profile_id: ctx.profile.to_string(),
+        profile_kind: kind.to_owned(),
+        account_id: opt(ctx.account),
+        contact_id: if contact { ctx.profile.to_string() } else { String::new() },
+        consumer_id: opt(ctx.consumer),
+        effective_roles: ctx.roles.iter().cloned().collect(),
+        security_group_id: opt(ctx.ownership.security_group),
+    }
+}
+
+pub(super) async fn explain(
+    app: &CaseAccessApp,
+    request: Request<pb::ExplainRequest>,
+) -> Result<Response<pb::ExplainResponse>, Status> {
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    let action = action_from_proto(request.action);
+    if action.is_none() && request.action != pb::Action::Unspecified as i32 {
+        errors.add("action", "unknown value");
+    }
+    let subject = subject_from_proto(request.target.as_ref(), "target", &mut errors);
+    errors.finish()?;
+    let subject = validated(subject)?;
+    if !subject.accepts(action) {
+        return Err(action_mismatch(&subject).into());
+    }
+    let ctx = context_of(app, &caller, profile, &request.consistency).await?;
+    let Explained { decided, rules, closest } = app.explain(&ctx, &subject, action).await?;
+    Ok(Response::new(pb::ExplainResponse {
+        decision: Some(decision_to_proto(&decided)),
+        principal: Some(principal_summary(&ctx)),
+        rules: rules.iter().map(rule_trace_to_proto).collect(),
+        closest_rule: closest.as_ref().map(rule_trace_to_proto),
+    }))
+}

@@ -1,0 +1,1 @@
+//! SQL of settings and security-group rights.

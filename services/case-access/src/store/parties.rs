@@ -1,0 +1,1 @@
+//! SQL of related parties, sold products and install base items.

@@ -1,0 +1,1 @@
+//! SQL of case updates, comments, attachments and tasks.

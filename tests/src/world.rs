@@ -1,0 +1,157 @@
+//! World building shared by the conformance tests: accounts, contacts,
+//! employees and consumers made through identity (with roles through role),
+//! each with a token acting as it, and the case-access calls most tests make.
+
+use csm_proto::case_access as pb;
+use csm_proto::identity as id_pb;
+use csm_types::{LoginId, ProfileId};
+
+use crate::Suite;
+
+pub async fn account(suite: &Suite, name: &str, parent: Option<&str>) -> String {
+    account_of_kind(suite, name, parent, id_pb::AccountKind::Customer).await
+}
+
+pub async fn account_of_kind(suite: &Suite, name: &str, parent: Option<&str>, kind: id_pb::AccountKind) -> String {
+    let token = suite.admin_token();
+    suite
+        .identity(Some(&token))
+        .create_account(id_pb::CreateAccountRequest {
+            request_id: String::new(),
+            name: name.to_owned(),
+            kind: kind as i32,
+            parent_account_id: parent.unwrap_or_default().to_owned(),
+        })
+        .await
+        .expect("create account")
+        .into_inner()
+        .account
+        .unwrap()
+        .account_id
+}
+
+pub fn details(first: &str) -> Option<id_pb::PersonDetails> {
+    Some(id_pb::PersonDetails {
+        first_name: first.to_owned(),
+        last_name: "Case".to_owned(),
+        email: format!("{}.{}@example.com", first.to_lowercase(), uuid::Uuid::now_v7().simple()),
+        ..Default::default()
+    })
+}
+
+/// A contact of `account` holding `roles`, and a token acting as it.
+pub async fn contact(suite: &Suite, account: &str, first: &str, roles: &[&str]) -> (ProfileId, String) {
+    let token = suite.admin_token();
+    let profile = suite
+        .identity(Some(&token))
+        .create_contact(id_pb::CreateContactRequest {
+            account_id: account.to_owned(),
+            details: details(first),
+            ..Default::default()
+        })
+        .await
+        .expect("create contact")
+        .into_inner()
+        .profile
+        .unwrap();
+    let profile = ProfileId::parse(&profile.profile_id).unwrap();
+    for role in roles {
+        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
+    }
+    (profile, suite.token_for(LoginId::new(), Some(profile)))
+}
+
+/// An employee holding `roles`, and a token acting as it.
+pub async fn employee(suite: &Suite, first: &str, roles: &[&str]) -> (ProfileId, String) {
+    let token = suite.admin_token();
+    let profile = suite
+        .identity(Some(&token))
+        .create_employee(id_pb::CreateEmployeeRequest {
+            details: details(first),
+            title: "Agent".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("create employee")
+        .into_inner()
+        .profile
+        .unwrap();
+    let profile = ProfileId::parse(&profile.profile_id).unwrap();
+    // The class a first login would give (R2.13a), so contributor preconditions hold.
+    for role in std::iter::once(&"snc_internal").chain(roles) {
+        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
+    }
+    (profile, suite.token_for(LoginId::new(), Some(profile)))
+}
+
+pub async fn consumer(suite: &Suite, name: &str) -> String {
+    let token = suite.admin_token();
+    suite
+        .identity(Some(&token))
+        .create_consumer(id_pb::CreateConsumerRequest {
+            display_name: name.to_owned(),
+            details: details(name),
+            ..Default::default()
+        })
+        .await
+        .expect("create consumer")
+        .into_inner()
+        .consumer
+        .unwrap()
+        .consumer_id
+}
+
+pub fn draft(create_for: pb::CreateFor, account: &str, consumer: &str) -> pb::CaseDraft {
+    pb::CaseDraft {
+        create_for: create_for as i32,
+        short_description: "Printer on fire".to_owned(),
+        account_id: account.to_owned(),
+        consumer_id: consumer.to_owned(),
+        ..Default::default()
+    }
+}
+
+pub async fn create_case(
+    suite: &Suite,
+    token: &str,
+    draft: pb::CaseDraft,
+) -> Result<pb::CreateCaseResponse, tonic::Status> {
+    suite
+        .case_access(Some(token))
+        .create_case(pb::CreateCaseRequest { draft: Some(draft), ..Default::default() })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+pub async fn check(suite: &Suite, token: &str, case_id: &str, action: pb::Action) -> pb::Decision {
+    suite
+        .case_access(Some(token))
+        .check(pb::CheckRequest {
+            target: Some(pb::Target { resource: Some(pb::target::Resource::CaseId(case_id.to_owned())) }),
+            action: action as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .decision
+        .unwrap()
+}
+
+pub async fn visible(suite: &Suite, token: &str, page_size: i32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .case_access(Some(token))
+            .list_visible_cases(pb::ListVisibleCasesRequest { page_size, page_token, ..Default::default() })
+            .await
+            .expect("list visible cases")
+            .into_inner();
+        ids.extend(page.cases.into_iter().map(|case| case.support_case.unwrap().case_id));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+}
