@@ -13,7 +13,7 @@ use std::future::Future;
 use csm_auth::{ServicePolicy, ServiceTokenSource};
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
-use csm_peers::RolePeer;
+use csm_peers::{AccountTeamPeer, RolePeer};
 use csm_proto::identity::identity_service_server::IdentityServiceServer;
 use csm_server::{Readiness, ServiceConfig, peer_channel};
 use csm_types::ServiceName;
@@ -114,7 +114,9 @@ pub async fn run(
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(IdentityServiceServer::new(IdentityGrpc::new(readiness.clone())));
     let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
-    let roles = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens, config.peer_timeout)?);
+    let roles = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens.clone(), config.peer_timeout)?);
+    let account_team =
+        AccountTeamPeer::new(peer_channel(config.peers.url(ServiceName::AccountTeam), tokens, config.peer_timeout)?);
     let password_hash_iterations = config.password_hash_iterations;
     csm_server::run_service(
         config,
@@ -127,7 +129,7 @@ pub async fn run(
         readiness,
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
-            let app = IdentityApp::new(IdentityStore::new(db), feed, roles, password_hash_iterations);
+            let app = IdentityApp::new(IdentityStore::new(db), feed, roles, account_team, password_hash_iterations);
             // The out-of-the-box security groups (R6.6); idempotent across restarts and replicas.
             app.seed_directory().await?;
             Ok(app)

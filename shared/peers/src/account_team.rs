@@ -1,10 +1,10 @@
 //! The account-team service, as its peers use it.
 
 use csm_errors::CsmResult;
-use csm_proto::account_team::ListPartnerCustomersRequest;
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
+use csm_proto::account_team::{GetPrincipalRelationshipsRequest, ListPartnerCustomersRequest};
 use csm_server::PeerChannel;
-use csm_types::{AccountId, ServiceName};
+use csm_types::{AccountId, ProfileId, ServiceName};
 
 use crate::peer_error;
 
@@ -43,4 +43,40 @@ impl AccountTeamPeer {
             page_token = page.next_page_token;
         }
     }
+
+    /// CR(`profile`) and PCUST(acct(`profile`)): the accounts of its contact
+    /// relationships (R3.7) and, for a partner contact, its partner account's
+    /// customers (R3.6), from one snapshot.
+    pub async fn principal_accounts(&self, profile: ProfileId) -> CsmResult<PrincipalAccounts> {
+        let relationships = self
+            .client
+            .clone()
+            .get_principal_relationships(GetPrincipalRelationshipsRequest { profile_id: profile.to_string() })
+            .await
+            .map_err(|status| peer_error(ServiceName::AccountTeam, status))?
+            .into_inner()
+            .principal_relationships
+            .unwrap_or_default();
+        Ok(PrincipalAccounts {
+            contact_relationships: relationships
+                .contact_relationships
+                .iter()
+                .filter_map(|row| AccountId::parse(&row.account_id).ok())
+                .collect(),
+            partner_customers: relationships
+                .partner_customers
+                .iter()
+                .filter_map(|row| AccountId::parse(&row.customer_account_id).ok())
+                .collect(),
+        })
+    }
+}
+
+/// The accounts a profile reaches through account-team relationships.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrincipalAccounts {
+    /// CR(me) (R3.7).
+    pub contact_relationships: Vec<AccountId>,
+    /// PCUST(acct(me)) (R3.6).
+    pub partner_customers: Vec<AccountId>,
 }

@@ -18,7 +18,7 @@ use csm_server::PeerChannel;
 use csm_types::{ProfileId, ServiceName};
 use tonic::Code;
 
-pub use account_team::AccountTeamPeer;
+pub use account_team::{AccountTeamPeer, PrincipalAccounts};
 pub use identity::IdentityPeer;
 
 /// Translates a peer's status into the caller's error.

@@ -19,6 +19,7 @@ use crate::domain::accounts::{
     AccountFilter, AccountMoved, DescendantFilter, NewAccount, ensure_parent_active, ensure_parent_keeps_tree,
     roles_to_create,
 };
+use crate::domain::visibility::Visibility;
 
 impl IdentityApp {
     /// Creates an account (R3.1); under a parent only for R3.2's roles. A retry
@@ -56,10 +57,13 @@ impl IdentityApp {
         Ok(self.committed(account, revision))
     }
 
-    /// Reads one account.
-    // TODO(issue 3): restrict reads to R4.9's visibility for external callers.
-    pub async fn get_account(&self, _caller: &Caller, id: AccountId) -> CsmResult<Account> {
-        self.store.get_account(id).await?.ok_or_else(|| CsmError::not_found("account", id))
+    /// Reads one account, if the caller may see it (R4.9).
+    pub async fn get_account(&self, caller: &Caller, id: AccountId) -> CsmResult<Account> {
+        let account = self.store.get_account(id).await?.ok_or_else(|| CsmError::not_found("account", id))?;
+        if !self.visibility(caller, "GetAccount").await?.account(id) {
+            return Err(account_not_visible(id));
+        }
+        Ok(account)
     }
 
     /// Changes an account's name or active flag (T4.3 manager row, R3.2 roles).
@@ -84,10 +88,14 @@ impl IdentityApp {
     /// One page of accounts ordered by id, and the next page token.
     pub async fn list_accounts(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         page: PageRequest,
-        filter: AccountFilter,
+        mut filter: AccountFilter,
     ) -> CsmResult<(Vec<Account>, String)> {
+        // R4.9: an external caller lists only the accounts it may see.
+        if let Visibility::Restricted { accounts, .. } = self.visibility(caller, "ListAccounts").await? {
+            filter.only = Some(accounts);
+        }
         let rows = self.store.list_accounts(&page, &filter).await?;
         Ok(page.finish(rows, |account| account.id.to_string()))
     }
@@ -245,4 +253,10 @@ async fn record_creation(
         }
         None => Ok(true),
     }
+}
+
+/// R4.9: the account is not among those the caller may see.
+fn account_not_visible(id: AccountId) -> CsmError {
+    CsmError::permission_denied("ACCOUNT_NOT_VISIBLE", format!("account {id} is not visible to this caller (R4.9)"))
+        .with_metadata("account_id", id.to_string())
 }

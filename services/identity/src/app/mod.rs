@@ -9,7 +9,7 @@ pub mod people;
 use csm_changefeed::{ChangeFeed, idempotency};
 use csm_db::Tx;
 use csm_errors::CsmResult;
-use csm_peers::RolePeer;
+use csm_peers::{AccountTeamPeer, RolePeer};
 
 use crate::store::IdentityStore;
 
@@ -24,13 +24,21 @@ pub struct IdentityApp {
     pub(crate) store: IdentityStore,
     pub(crate) feed: ChangeFeed,
     pub(crate) roles: RolePeer,
+    /// CR(me) and PCUST(acct(me)) for R4.8/R4.9 scopes.
+    pub(crate) account_team: AccountTeamPeer,
     /// PBKDF2 rounds of new password hashes (`CSM_PASSWORD_HASH_ITERATIONS`).
     pub(crate) password_hash_iterations: u32,
 }
 
 impl IdentityApp {
-    pub fn new(store: IdentityStore, feed: ChangeFeed, roles: RolePeer, password_hash_iterations: u32) -> Self {
-        Self { store, feed, roles, password_hash_iterations }
+    pub fn new(
+        store: IdentityStore,
+        feed: ChangeFeed,
+        roles: RolePeer,
+        account_team: AccountTeamPeer,
+        password_hash_iterations: u32,
+    ) -> Self {
+        Self { store, feed, roles, account_team, password_hash_iterations }
     }
 
     pub fn feed(&self) -> &ChangeFeed {

@@ -29,6 +29,7 @@ use crate::domain::people::{
     SessionState, check_activation, check_password_policy, default_session_profile, first_forbidden_channel,
     first_login_explicit_role, login_name_key, manager_cycle, password_hash,
 };
+use crate::domain::visibility::{self, Viewer, Visibility};
 use crate::store::people::ProfileFilter;
 
 /// A session with the explicit role its start assigned (R2.13a), if any.
@@ -232,10 +233,7 @@ impl IdentityApp {
             )
             .with_metadata("required_any_of", required.join(",")));
         }
-        let scope = match human.profile_id {
-            Some(admin) => self.delegated_scope(admin).await?,
-            None => Vec::new(),
-        };
+        let scope = visibility::delegated_scope(&self.viewer_of(human.profile_id, roles).await?);
         match accounts.iter().find(|account| !scope.contains(account)) {
             None => Ok(()),
             Some(outside) => Err(CsmError::permission_denied(
@@ -246,13 +244,36 @@ impl IdentityApp {
         }
     }
 
-    /// {acct(me)} ∪ DESC(acct(me)) of a delegated admin's contact profile;
-    /// empty when the profile is not a contact.
-    async fn delegated_scope(&self, admin: ProfileId) -> CsmResult<Vec<AccountId>> {
-        let Some(account) = self.store.get_profile(admin).await?.and_then(|profile| profile.account) else {
-            return Ok(Vec::new());
+    /// The viewer `profile` is (R4.8, R4.9): its kind and account, and for
+    /// external people DESC(acct(me)), CR(me) and PCUST(acct(me)).
+    async fn viewer_of(&self, profile: Option<ProfileId>, roles: BTreeSet<String>) -> CsmResult<Viewer> {
+        let mut viewer = Viewer { roles: roles.into_iter().collect(), ..Viewer::default() };
+        let Some(record) = (match profile {
+            Some(profile) => self.store.get_profile(profile).await?,
+            None => None,
+        }) else {
+            return Ok(viewer);
         };
-        self.store.account_and_descendants(account).await
+        viewer.kind = Some(record.kind);
+        viewer.account = record.account;
+        if viewer.needs_relationships() {
+            if let Some(account) = viewer.account {
+                viewer.descendants =
+                    self.store.account_and_descendants(account).await?.into_iter().filter(|a| *a != account).collect();
+            }
+            let reached = self.account_team.principal_accounts(record.id).await?;
+            viewer.contact_relationships = reached.contact_relationships;
+            viewer.partner_customers = reached.partner_customers;
+        }
+        Ok(viewer)
+    }
+
+    /// What `caller` may see of accounts and contacts (R4.9); services see everything.
+    pub(crate) async fn visibility(&self, caller: &Caller, action: &str) -> CsmResult<Visibility> {
+        match self.person_roles(caller, action).await? {
+            None => Ok(Visibility::Everything),
+            Some((human, roles)) => Ok(visibility::visibility(&self.viewer_of(human.profile_id, roles).await?)),
+        }
     }
 
     /// Reading a profile: services, the person owning it, profile readers,
@@ -267,6 +288,8 @@ impl IdentityApp {
         self.authorize_reader_or_scope(caller, profile.account, action).await
     }
 
+    /// Profile readers (R4.12), and external people for contacts of the
+    /// accounts R4.9 lets them see (delegated admins: their R4.8 scope).
     async fn authorize_reader_or_scope(
         &self,
         caller: &Caller,
@@ -279,11 +302,11 @@ impl IdentityApp {
         if PROFILE_READER_ROLES.iter().any(|role| roles.contains(*role)) {
             return Ok(());
         }
-        if let (Some(account), Some(admin)) = (account, human.profile_id)
-            && DELEGATED_CONTACT_ADMIN_ROLES.iter().any(|role| roles.contains(*role))
-            && self.delegated_scope(admin).await?.contains(&account)
-        {
-            return Ok(());
+        if let Some(account) = account {
+            let viewer = self.viewer_of(human.profile_id, roles).await?;
+            if !viewer.sees_everything() && visibility::visibility(&viewer).contacts_of(account) {
+                return Ok(());
+            }
         }
         Err(CsmError::permission_denied(
             "MISSING_ROLE",

@@ -80,6 +80,8 @@ pub struct AccountFilter {
     /// Only names starting with this, case-insensitively.
     pub name_prefix: Option<String>,
     pub include_inactive: bool,
+    /// Only these accounts (R4.9: what an external caller may see).
+    pub only: Option<std::collections::BTreeSet<AccountId>>,
 }
 
 /// Which part of DESC(a) ListAccountDescendants returns.

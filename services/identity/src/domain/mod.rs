@@ -4,3 +4,4 @@ pub mod accounts;
 pub mod consumers;
 pub mod directory;
 pub mod people;
+pub mod visibility;

@@ -130,6 +130,7 @@ pub(super) async fn list_accounts(
         top_level_only: request.top_level_only,
         name_prefix: Some(name_prefix).filter(|prefix| !prefix.is_empty()),
         include_inactive: request.include_inactive,
+        only: None,
     };
     let (accounts, next_page_token) = app.list_accounts(&caller, validated(page)?, filter).await?;
     Ok(Response::new(pb::ListAccountsResponse {

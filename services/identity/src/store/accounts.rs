@@ -219,6 +219,17 @@ impl IdentityStore {
         if !filter.include_inactive {
             filters.push("active = TRUE".to_owned());
         }
+        if let Some(only) = &filter.only {
+            if only.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut placeholders = Vec::with_capacity(only.len());
+            for account in only {
+                binds.push(Bind::Uuid(*account.as_uuid()));
+                placeholders.push(format!("${}", binds.len()));
+            }
+            filters.push(format!("id IN ({})", placeholders.join(", ")));
+        }
         binds.push(Bind::Int(page.fetch_limit()));
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts {} ORDER BY id LIMIT ${}",

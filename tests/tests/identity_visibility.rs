@@ -1,0 +1,150 @@
+//! identity's account and contact visibility for external people (R4.9) and
+//! the partner admin's delegated scope over its customers' contacts (R4.8),
+//! over real gRPC, on SQLite and PostgreSQL.
+
+use std::collections::BTreeSet;
+
+use csm_proto::account_team as at_pb;
+use csm_proto::identity as id_pb;
+use csm_tests::world::*;
+use csm_tests::{Suite, backend_test, reason_of};
+use tonic::Code;
+
+const CUSTOMER: &str = "sn_customerservice.customer";
+const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
+const PARTNER: &str = "sn_customerservice.partner";
+const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+
+async fn get_account(suite: &Suite, token: &str, account: &str) -> Result<id_pb::Account, tonic::Status> {
+    suite
+        .identity(Some(token))
+        .get_account(id_pb::GetAccountRequest { account_id: account.to_owned() })
+        .await
+        .map(|response| response.into_inner().account.unwrap())
+}
+
+async fn listed_accounts(suite: &Suite, token: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .identity(Some(token))
+            .list_accounts(id_pb::ListAccountsRequest { page_size: 2, page_token, ..Default::default() })
+            .await
+            .expect("list accounts")
+            .into_inner();
+        seen.extend(page.accounts.into_iter().map(|account| account.account_id));
+        if page.next_page_token.is_empty() {
+            return seen;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+async fn contacts_of(suite: &Suite, token: &str, account: &str) -> Result<usize, tonic::Status> {
+    suite
+        .identity(Some(token))
+        .list_account_contacts(id_pb::ListAccountContactsRequest {
+            account_id: account.to_owned(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .map(|response| response.into_inner().profiles.len())
+}
+
+async fn relate(suite: &Suite, partner: &str, customer: &str) {
+    suite
+        .account_team(Some(&suite.admin_token()))
+        .create_account_relationship(at_pb::CreateAccountRelationshipRequest {
+            request_id: String::new(),
+            account_relationship: Some(at_pb::AccountRelationship {
+                from_account_id: partner.to_owned(),
+                to_account_id: customer.to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner relationship");
+}
+
+backend_test!(r4_9_external_people_see_only_their_accounts_and_contacts, |suite| {
+    // The contact relationship goes to the parent (R3.8: within the hierarchy).
+    let related = account(suite, "Holding", None).await;
+    let own = account(suite, "Acme", Some(&related)).await;
+    let child = account(suite, "Acme Labs", Some(&own)).await;
+    let foreign = account(suite, "Foreign", None).await;
+    let (kim, customer) = contact(suite, &own, "Kim", &[CUSTOMER]).await;
+    contact(suite, &child, "Cid", &[CUSTOMER]).await;
+    suite
+        .account_team(Some(&suite.admin_token()))
+        .create_contact_relationship(at_pb::CreateContactRelationshipRequest {
+            request_id: String::new(),
+            contact_relationship: Some(at_pb::ContactRelationship {
+                account_id: related.clone(),
+                contact_id: kim.to_string(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("contact relationship");
+
+    // customer: its account and its contact-relationship accounts; no contacts of others.
+    assert_eq!(listed_accounts(suite, &customer).await, BTreeSet::from([own.clone(), related.clone()]));
+    assert!(get_account(suite, &customer, &related).await.is_ok());
+    let status = get_account(suite, &customer, &child).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason_of(&status), "ACCOUNT_NOT_VISIBLE");
+    assert_eq!(contacts_of(suite, &customer, &child).await.unwrap_err().code(), Code::PermissionDenied);
+
+    // customer admin: also the hierarchy accounts and all their contacts.
+    let (_, admin) = contact(suite, &own, "Ada", &[CUSTOMER, CUSTOMER_ADMIN]).await;
+    assert_eq!(listed_accounts(suite, &admin).await, BTreeSet::from([own.clone(), child.clone()]));
+    assert_eq!(contacts_of(suite, &admin, &child).await.unwrap(), 1);
+    assert!(contacts_of(suite, &admin, &own).await.unwrap() >= 2);
+    assert_eq!(get_account(suite, &admin, &foreign).await.unwrap_err().code(), Code::PermissionDenied);
+
+    // partner: its account and PCUST(acct(me)) with their contacts.
+    let partner = account_of_kind(suite, "Partner", None, id_pb::AccountKind::Partner).await;
+    let (_, partner_contact) = contact(suite, &partner, "Quinn", &[PARTNER]).await;
+    assert_eq!(listed_accounts(suite, &partner_contact).await, BTreeSet::from([partner.clone()]));
+    assert_eq!(get_account(suite, &partner_contact, &own).await.unwrap_err().code(), Code::PermissionDenied);
+    relate(suite, &partner, &own).await;
+    assert_eq!(listed_accounts(suite, &partner_contact).await, BTreeSet::from([partner.clone(), own.clone()]));
+    assert!(contacts_of(suite, &partner_contact, &own).await.unwrap() >= 2);
+    assert_eq!(contacts_of(suite, &partner_contact, &child).await.unwrap_err().code(), Code::PermissionDenied);
+
+    // Agents see everything.
+    let (_, agent) = employee(suite, "Bea", &["sn_customerservice_agent"]).await;
+    assert!(get_account(suite, &agent, &foreign).await.is_ok());
+    assert!(listed_accounts(suite, &agent).await.is_superset(&BTreeSet::from([own, child, related, foreign, partner])));
+});
+
+backend_test!(r4_8_partner_admin_manages_contacts_of_its_customer_accounts, |suite| {
+    let customer = account(suite, "Customer", None).await;
+    let unrelated = account(suite, "Unrelated", None).await;
+    let partner = account_of_kind(suite, "Partner", None, id_pb::AccountKind::Partner).await;
+    let (_, partner_admin) = contact(suite, &partner, "Pat", &[PARTNER, PARTNER_ADMIN]).await;
+    let create = |account: String| {
+        let token = partner_admin.clone();
+        async move {
+            suite
+                .identity(Some(&token))
+                .create_contact(id_pb::CreateContactRequest {
+                    account_id: account,
+                    details: details("Neu"),
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    // Before the partner relationship the customer is outside its scope.
+    let status = create(customer.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason_of(&status), "OUT_OF_ADMIN_SCOPE");
+    relate(suite, &partner, &customer).await;
+    create(customer.clone()).await.expect("PCUST(acct(me)) is in scope");
+    create(partner.clone()).await.expect("its own partner account is in scope");
+    let status = create(unrelated).await.unwrap_err();
+    assert_eq!(reason_of(&status), "OUT_OF_ADMIN_SCOPE");
+});
