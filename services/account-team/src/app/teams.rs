@@ -13,8 +13,8 @@ use crate::AccountTeamApp;
 use crate::domain::access::{RecordTable, RelatedPartyConfiguration};
 use crate::domain::definitions::ResponsibilityDefinition;
 use crate::domain::teams::{
-    DEFAULT_ORDER, MemberKind, MemberProfileKind, NewTeamMember, TEAM_EDITOR_ROLES, Team, TeamMember,
-    TeamMemberChanges, TeamMemberId, member_kind_admits, responsibility_fits_team,
+    ACCOUNT_TEAM_READER_ROLES, CONSUMER_TEAM_READER_ROLES, DEFAULT_ORDER, MemberKind, MemberProfileKind, NewTeamMember,
+    TEAM_EDITOR_ROLES, Team, TeamMember, TeamMemberChanges, TeamMemberId, member_kind_admits, responsibility_fits_team,
 };
 use crate::store::teams::member_key;
 
@@ -73,8 +73,12 @@ impl AccountTeamApp {
         Ok(self.committed(member, revision))
     }
 
-    pub async fn get_team_member(&self, _caller: &Caller, id: TeamMemberId) -> CsmResult<TeamMember> {
-        self.store.get_team_member(id).await?.ok_or_else(|| CsmError::not_found("team_member", id))
+    pub async fn get_team_member(&self, caller: &Caller, id: TeamMemberId) -> CsmResult<TeamMember> {
+        let member = self.store.get_team_member(id).await?.ok_or_else(|| CsmError::not_found("team_member", id))?;
+        if !is_own(caller, member.profile) {
+            self.roles.authorize(caller, member.team.reader_roles(), "GetTeamMember").await?;
+        }
+        Ok(member)
     }
 
     /// Updates member_kind, type, responsibility or order (R3.13, R3.14).
@@ -131,11 +135,12 @@ impl AccountTeamApp {
     /// One page of a team ordered by (order, create time), and the next page token.
     pub async fn list_team_members(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         team: Team,
         responsibility: Option<ResponsibilityId>,
         page: PageRequest,
     ) -> CsmResult<(Vec<TeamMember>, String)> {
+        self.roles.authorize(caller, team.reader_roles(), "ListTeamMembers").await?;
         let rows = self.store.list_team_members(team, responsibility, &page).await?;
         Ok(page.finish(rows, member_key))
     }
@@ -143,10 +148,15 @@ impl AccountTeamApp {
     /// One page of the team memberships of a profile, ordered by create time.
     pub async fn list_team_memberships_of_user(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         profile: ProfileId,
         page: PageRequest,
     ) -> CsmResult<(Vec<TeamMember>, String)> {
+        // A person reads its own memberships; others need to read every kind of team.
+        if !is_own(caller, profile) {
+            self.roles.authorize(caller, ACCOUNT_TEAM_READER_ROLES, "ListTeamMembershipsOfUser").await?;
+            self.roles.authorize(caller, CONSUMER_TEAM_READER_ROLES, "ListTeamMembershipsOfUser").await?;
+        }
         let rows = self.store.list_memberships_of_profile(profile, &page).await?;
         Ok(page.finish(rows, |member| member.id.to_string()))
     }
@@ -264,4 +274,9 @@ fn ensure_user_responsibility(definition: &ResponsibilityDefinition) -> CsmResul
             definition.kind.as_str()
         ),
     ))
+}
+
+/// Whether a human caller acts as `profile` itself.
+fn is_own(caller: &Caller, profile: ProfileId) -> bool {
+    matches!(caller, Caller::Human(human) if human.profile_id == Some(profile))
 }

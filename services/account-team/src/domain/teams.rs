@@ -24,6 +24,39 @@ pub const TEAM_EDITOR_ROLES: &[&str] = &[
     "sn_crm_account_relationship_data_manager",
 ];
 
+/// Who may read account team members (R4.12: customer agents; the editors
+/// and the CRM data viewer too). The manager reaches both agent roles by containment.
+pub const ACCOUNT_TEAM_READER_ROLES: &[&str] = &[
+    "admin",
+    "sn_customerservice_agent",
+    "sn_customerservice.customer_data_viewer",
+    "sn_customerservice.svc_location_manager",
+    "sn_crm_foundation_admin",
+    "sn_crm_foundation_data_manager",
+    "sn_crm_account_relationship_data_manager",
+];
+
+/// Who may read consumer and household team members (R4.12: consumer agents).
+pub const CONSUMER_TEAM_READER_ROLES: &[&str] = &[
+    "admin",
+    "sn_customerservice.consumer_agent",
+    "sn_customerservice.customer_data_viewer",
+    "sn_customerservice.svc_location_manager",
+    "sn_crm_foundation_admin",
+    "sn_crm_foundation_data_manager",
+    "sn_crm_account_relationship_data_manager",
+];
+
+impl Team {
+    /// R4.12: the roles that read this team's members.
+    pub fn reader_roles(self) -> &'static [&'static str] {
+        match self {
+            Team::Account(_) => ACCOUNT_TEAM_READER_ROLES,
+            Team::Consumer(_) | Team::Household(_) => CONSUMER_TEAM_READER_ROLES,
+        }
+    }
+}
+
 /// Display order of a member when the request gives none.
 pub const DEFAULT_ORDER: i64 = 100;
 
