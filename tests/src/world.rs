@@ -155,3 +155,30 @@ pub async fn visible(suite: &Suite, token: &str, page_size: i32) -> Vec<String> 
         page_token = page.next_page_token;
     }
 }
+
+/// A contact with a login of its own (licensing counts seats per login).
+pub async fn contact_with_login(suite: &Suite, account: &str, first: &str, roles: &[&str]) -> (ProfileId, String) {
+    let admin = suite.admin_token();
+    let profile = suite
+        .identity(Some(&admin))
+        .create_contact(id_pb::CreateContactRequest {
+            account_id: account.to_owned(),
+            details: details(first),
+            login: Some(id_pb::create_contact_request::Login::NewLogin(id_pb::NewLogin {
+                login_name: format!("{}-{}", first.to_lowercase(), uuid::Uuid::now_v7().simple()),
+                password: "correct horse battery".to_owned(),
+            })),
+            ..Default::default()
+        })
+        .await
+        .expect("create contact")
+        .into_inner()
+        .profile
+        .unwrap();
+    let id = ProfileId::parse(&profile.profile_id).unwrap();
+    for role in roles {
+        suite.assign_role(id, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
+    }
+    let login = LoginId::parse(&profile.login_id).unwrap();
+    (id, suite.token_for(login, Some(id)))
+}

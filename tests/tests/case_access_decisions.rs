@@ -5,11 +5,10 @@
 
 use csm_proto::account_team as at_pb;
 use csm_proto::case_access as pb;
-use csm_proto::identity as id_pb;
 use csm_proto::licensing as lic_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId};
+use csm_types::ProfileId;
 use tonic::Code;
 
 const CUSTOMER: &str = "sn_customerservice.customer";
@@ -36,33 +35,6 @@ async fn explain(suite: &Suite, token: &str, case_id: &str, action: pb::Action) 
         .await
         .expect("explain")
         .into_inner()
-}
-
-/// A contact with a login of its own (licensing counts seats per login).
-async fn contact_with_login(suite: &Suite, account: &str, first: &str, roles: &[&str]) -> (ProfileId, String) {
-    let admin = suite.admin_token();
-    let profile = suite
-        .identity(Some(&admin))
-        .create_contact(id_pb::CreateContactRequest {
-            account_id: account.to_owned(),
-            details: details(first),
-            login: Some(id_pb::create_contact_request::Login::NewLogin(id_pb::NewLogin {
-                login_name: format!("{}-{}", first.to_lowercase(), uuid::Uuid::now_v7().simple()),
-                password: "correct horse battery".to_owned(),
-            })),
-            ..Default::default()
-        })
-        .await
-        .expect("create contact")
-        .into_inner()
-        .profile
-        .unwrap();
-    let id = ProfileId::parse(&profile.profile_id).unwrap();
-    for role in roles {
-        suite.assign_role(id, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
-    }
-    let login = LoginId::parse(&profile.login_id).unwrap();
-    (id, suite.token_for(login, Some(id)))
 }
 
 async fn team_member(suite: &Suite, account: &str, profile: ProfileId) {
