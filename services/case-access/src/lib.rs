@@ -65,6 +65,8 @@ pub async fn run(
         readiness,
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
+            // Tokens of reads come from the known head (no query per check).
+            feed.committed(feed.head().await?);
             Ok(CaseAccessApp::new(db, feed, contexts, identity, licensing))
         },
     )

@@ -211,6 +211,13 @@ impl ChangeFeed {
         });
     }
 
+    /// The highest revision this process knows to be committed (its own
+    /// commits, and what [`ChangeFeed::committed`] was told): a lower bound of
+    /// [`ChangeFeed::head`] that costs no query. 0 until something is known.
+    pub fn last_known(&self) -> u64 {
+        *self.committed.borrow()
+    }
+
     /// The last committed revision.
     pub async fn head(&self) -> CsmResult<u64> {
         with_db!(&self.db, |pool| {

@@ -166,9 +166,13 @@ impl CaseAccessApp {
         self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))
     }
 
-    /// The token of the feed's head (what a read was answered at).
+    /// The token of what a read was answered at: the feed head this process
+    /// knows (a lower bound of the database's, so the token never promises
+    /// more than the answer saw); the database is asked only before anything is known.
     pub async fn token(&self) -> CsmResult<String> {
-        Ok(self.feed.token(self.feed.head().await?))
+        let known = self.feed.last_known();
+        let revision = if known > 0 { known } else { self.feed.head().await? };
+        Ok(self.feed.token(revision))
     }
 
     /// Decides `action` on stored case `id` for `ctx`.
