@@ -1,6 +1,8 @@
 //! One request is one trace across services: an in-test OTLP collector
-//! receives the spans of a call that crosses identity → role, and the test
-//! checks the span tree (names, kinds, parent links, one trace id).
+//! receives the spans of a call that crosses identity → role, and of a
+//! case-access check that misses its cache (→ identity, role, account-team),
+//! and the test checks the span trees (names, kinds, parent links, one trace
+//! id, the decision's attributes).
 //!
 //! This file holds a single test: it installs the process-wide telemetry.
 
@@ -8,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use csm_proto::case_access as case_pb;
 use csm_proto::identity as identity_pb;
+use csm_tests::world::*;
 use csm_tests::{Backend, Suite};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -125,6 +129,63 @@ async fn a_call_across_two_services_is_one_trace() {
     assert_eq!(attribute(&identity_server, "rpc.grpc.status_code").as_deref(), Some("0"));
     let by_id: HashMap<Vec<u8>, &Span> = spans.iter().map(|span| (span.span_id.clone(), span)).collect();
     assert!(by_id.contains_key(&identity_server.span_id));
+
+    // A check that misses case-access's principal cache: its calls to identity,
+    // role and account-team are children of the Check span, in the same trace.
+    let acme = account(&suite, "Acme", None).await;
+    let (_, agent) = employee(&suite, "Bea", &["sn_customerservice_agent"]).await;
+    let case = create_case(&suite, &agent, draft(case_pb::CreateFor::Account, &acme, "")).await.unwrap();
+    let case = case.support_case.unwrap().case_id;
+    let (_, customer) = contact(&suite, &acme, "Kim", &["sn_customerservice.customer"]).await;
+    telemetry.flush().await;
+    let decision = check(&suite, &customer, &case, case_pb::Action::Read).await;
+    assert!(!decision.allowed);
+    let check_name = "csm.case_access.v1.CaseAccessService/Check";
+    let peers = [
+        "csm.identity.v1.IdentityService/ResolvePrincipal",
+        "csm.role.v1.RoleService/GetEffectiveRoles",
+        "csm.account_team.v1.AccountTeamService/GetPrincipalRelationships",
+    ];
+    let (check_server, children) = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            telemetry.flush().await;
+            let spans = collector.spans.lock().unwrap().clone();
+            if let Some(server) = find(&spans, check_name, SpanKind::Server) {
+                let children: Vec<Span> =
+                    spans.iter().filter(|span| span.parent_span_id == server.span_id).cloned().collect();
+                if peers.iter().all(|name| children.iter().any(|child| child.name == *name)) {
+                    return (server.clone(), children);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        let spans = collector.spans.lock().unwrap().clone();
+        let server = find(&spans, check_name, SpanKind::Server);
+        let children: Vec<(String, i32)> = server
+            .map(|server| {
+                spans
+                    .iter()
+                    .filter(|span| span.parent_span_id == server.span_id)
+                    .map(|span| (span.name.clone(), span.kind))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let names: std::collections::BTreeSet<&str> = spans.iter().map(|span| span.name.as_str()).collect();
+        panic!("the check's span tree was not exported: server {:?}, children {children:?}, names {names:?}", server.is_some())
+    });
+    for child in &children {
+        assert_eq!(child.trace_id, check_server.trace_id);
+        if peers.contains(&child.name.as_str()) {
+            assert_eq!(child.kind, SpanKind::Client as i32, "{} is a client span", child.name);
+        }
+    }
+    assert_eq!(attribute(&check_server, "csm.principal_kind").as_deref(), Some("CONTACT"));
+    assert_eq!(attribute(&check_server, "csm.decision").as_deref(), Some("DENY"));
+    assert_eq!(attribute(&check_server, "csm.rule").as_deref(), Some("R2.20"));
+    assert_eq!(attribute(&check_server, "csm.caller_kind").as_deref(), Some("human"));
 
     suite.stop().await;
     telemetry.shutdown().await;

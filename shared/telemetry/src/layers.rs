@@ -111,6 +111,12 @@ where
             rpc.method = %method,
             rpc.grpc.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
+            // Filled by the service when known (never personal data):
+            // "human" / "service", the evaluated profile's kind, a decision and its rule.
+            csm.caller_kind = tracing::field::Empty,
+            csm.principal_kind = tracing::field::Empty,
+            csm.decision = tracing::field::Empty,
+            csm.rule = tracing::field::Empty,
         );
         let _ = span.set_parent(extract_context(request.headers()));
         // Clone-and-swap: the clone that was polled ready serves this call.

@@ -120,8 +120,11 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
         .map_err(|error| anyhow::anyhow!("RUST_LOG is not a valid filter: {error}"))?;
     let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer);
 
-    // The filter applies to logs only; spans reach OpenTelemetry at every level
-    // the `tracing` macros enable (RPC spans are INFO).
+    // OpenTelemetry gets INFO spans and above: the RPC spans (INFO) and the
+    // services' own, not the TRACE/DEBUG spans of h2, hyper, tower and sqlx —
+    // which would be created on every call, flood the export queue (spans are
+    // dropped when it is full) and cost time on the hot path.
+    let otel_layer = otel_layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let registry = tracing_subscriber::registry().with(otel_layer);
     match config.log_format {
         LogFormat::Json => registry

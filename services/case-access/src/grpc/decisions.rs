@@ -91,7 +91,34 @@ pub(super) async fn check(
     if let Some(session) = session {
         app.escalate(&mut decided, &subject, session).await?;
     }
+    record_decision(&ctx, &decided);
     Ok(Response::new(pb::CheckResponse { decision: Some(decision_to_proto(&decided)) }))
+}
+
+/// The RPC's span carries the principal's kind, the decision and its rule (no personal data).
+fn record_decision(ctx: &PrincipalContext, decided: &crate::app::Decided) {
+    let span = tracing::Span::current();
+    span.record("csm.principal_kind", principal_kind_name(ctx.kind));
+    span.record("csm.decision", if decided.outcome.allowed() { "ALLOW" } else { "DENY" });
+    span.record("csm.rule", decided.outcome.rule());
+    if !decided.outcome.allowed() {
+        tracing::info!(
+            rule = decided.outcome.rule(),
+            action = crate::app::action_name(decided.action),
+            principal_kind = principal_kind_name(ctx.kind),
+            "check denied"
+        );
+    }
+}
+
+/// The profile kind as identity names it.
+fn principal_kind_name(kind: PrincipalKind) -> &'static str {
+    match kind {
+        PrincipalKind::Employee => "INTERNAL",
+        PrincipalKind::Contact => "CONTACT",
+        PrincipalKind::PartnerContact => "PARTNER_CONTACT",
+        PrincipalKind::Consumer => "CONSUMER",
+    }
 }
 
 /// A refused item of a BatchCheck: its status and a denial carrying the snapshot token.
@@ -214,12 +241,7 @@ fn rule_trace_to_proto(trace: &RuleTrace) -> pb::RuleTrace {
 }
 
 fn principal_summary(ctx: &PrincipalContext) -> pb::PrincipalSummary {
-    let kind = match ctx.kind {
-        PrincipalKind::Employee => "INTERNAL",
-        PrincipalKind::Contact => "CONTACT",
-        PrincipalKind::PartnerContact => "PARTNER_CONTACT",
-        PrincipalKind::Consumer => "CONSUMER",
-    };
+    let kind = principal_kind_name(ctx.kind);
     let contact = matches!(ctx.kind, PrincipalKind::Contact | PrincipalKind::PartnerContact);
     pb::PrincipalSummary {
         profile_id: ctx.profile.to_string(),
@@ -252,6 +274,7 @@ pub(super) async fn explain(
     }
     let ctx = context_of(app, &caller, profile, &request.consistency).await?;
     let Explained { decided, rules, closest } = app.explain(&ctx, &subject, action).await?;
+    record_decision(&ctx, &decided);
     Ok(Response::new(pb::ExplainResponse {
         decision: Some(decision_to_proto(&decided)),
         principal: Some(principal_summary(&ctx)),
