@@ -4,7 +4,9 @@
 //!   default, `CSM_LOG_FORMAT=pretty` for humans) filtered by `RUST_LOG`, and an
 //!   OpenTelemetry layer. Spans always get W3C trace ids, so `traceparent`
 //!   propagation works even when nothing is exported; they are exported over
-//!   OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//!   OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Sampling follows the
+//!   standard `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (read by the SDK;
+//!   default `parentbased_always_on`, e.g. `parentbased_traceidratio` with `0.1`).
 //! - [`ServerTraceLayer`] opens one span per RPC, named after the RPC
 //!   (`csm.role.v1.RoleService/GetEffectiveRoles`), parented on the caller's
 //!   `traceparent`, and records the gRPC status.
