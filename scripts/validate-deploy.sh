@@ -60,16 +60,18 @@ env -u CSM_AUTH_USER_KEYS -u CSM_AUTH_SERVICE_KEY -u CSM_IMAGE -u CSM_POSTGRES_P
   "$venv/bin/docker-compose" -f deploy/compose.yaml config --format json >"$out/compose.json"
 
 manifests=()
+rendered=()
 for overlay in base overlays/production; do
   name="$(basename "$overlay")"
   echo "==> kustomize: deploy/k8s/$overlay"
   kubectl kustomize "deploy/k8s/$overlay" >"$out/$name.yaml"
   echo "    $(grep -c '^kind:' "$out/$name.yaml") objects: $(grep '^kind:' "$out/$name.yaml" | sort | uniq -c | awk '{printf "%s %s, ", $1, $3}' | sed 's/, $//')"
-  for version in "${KUBERNETES_VERSIONS[@]}"; do
-    echo "==> kubernetes-validate --strict -k $version ($name)"
-    "$venv/bin/kubernetes-validate" --strict --quiet -k "$version" "$out/$name.yaml"
-  done
   manifests+=(--manifests "$name=$out/$name.yaml")
+  rendered+=("$out/$name.yaml")
+done
+for version in "${KUBERNETES_VERSIONS[@]}"; do
+  echo "==> kubernetes-validate --strict -k $version (base, production)"
+  "$venv/bin/kubernetes-validate" --strict --quiet -k "$version" "${rendered[@]}"
 done
 
 echo "==> deploy/check_manifests.py (against the Rust sources)"
