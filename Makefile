@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 
-.PHONY: run test build lint-proto clippy fmt clean-test-schemas
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check
 
 run:
 	cargo run -p csm-cli --bin csm -- dev
@@ -23,3 +23,8 @@ fmt:
 # Drops schemas left behind by interrupted PostgreSQL test runs.
 clean-test-schemas:
 	./scripts/clean-test-schemas.sh
+
+# Validates deploy/ (compose, kustomize base + production overlay) without a
+# container engine; installs its tools into .tools/ (see scripts/validate-deploy.sh).
+deploy-check:
+	./scripts/validate-deploy.sh

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod dev;
+pub mod health;
 
 use csm_server::ServiceConfig;
 use csm_types::ServiceName;

@@ -4,6 +4,8 @@
 //!   talking to each other over real gRPC, on SQLite files under a data
 //!   directory; loads a small demo data set; prints endpoints and example calls.
 //! - `csm token` mints a development token with the keys `csm dev` uses.
+//! - `csm health --addr …` asks one server's `grpc.health.v1.Health` (exit 0
+//!   when SERVING): the health check of the container images.
 
 use std::path::PathBuf;
 
@@ -35,12 +37,21 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl_seconds: u64,
     },
+    /// Ask a server's grpc.health.v1.Health/Check; exit 0 when SERVING, 1 otherwise.
+    Health(csm_cli::health::HealthArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Dev(args) => csm_cli::dev::run(args).await,
+        Command::Health(args) => {
+            if csm_cli::health::run(args).await {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
         Command::Token { data_dir, login, profile, ttl_seconds } => {
             let state = csm_cli::dev::DevState::load_or_create(&data_dir)?;
             let login =
