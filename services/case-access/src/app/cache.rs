@@ -325,6 +325,7 @@ impl ContextCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::principal::PrincipalKind;
 
     fn change(entity_type: &str, entity_id: &str, attributes: &[(&str, String)]) -> Change {
         Change {
@@ -347,5 +348,35 @@ mod tests {
         assert_eq!(eviction(ServiceName::Identity, &change("account", "x", &[])), Evict::All);
         assert_eq!(eviction(ServiceName::Identity, &change("session", "x", &[])), Evict::Nothing);
         assert_eq!(eviction(ServiceName::AccountTeam, &change("team_member", "x", &[])), Evict::All);
+    }
+
+    #[test]
+    fn a_person_change_evicts_its_managers_and_department_peers() {
+        let (report, manager, before, peer, stranger) =
+            (ProfileId::new(), ProfileId::new(), ProfileId::new(), ProfileId::new(), ProfileId::new());
+        let department = uuid::Uuid::now_v7();
+        let moved = change(
+            "profile",
+            &report.to_string(),
+            &[
+                ("profile_id", report.to_string()),
+                ("manager_profile_id", manager.to_string()),
+                ("previous_manager_profile_id", before.to_string()),
+                ("department_id", department.to_string()),
+            ],
+        );
+        let evict = eviction(ServiceName::Identity, &moved);
+        let ctx = |profile| PrincipalContext::new(profile, PrincipalKind::Employee, Vec::<String>::new());
+        assert!(evict.covers(&report, &ctx(report)));
+        assert!(evict.covers(&manager, &ctx(manager)));
+        assert!(evict.covers(&before, &ctx(before)));
+        let mut colleague = ctx(peer);
+        colleague.department = Some(department);
+        assert!(evict.covers(&peer, &colleague), "same department as the changed person");
+        let mut old_manager = ctx(stranger);
+        assert!(!evict.covers(&stranger, &old_manager));
+        old_manager.reports.insert(report);
+        assert!(evict.covers(&stranger, &old_manager), "listed the person as a report");
+        assert_eq!(eviction(ServiceName::Identity, &change("security_group", "x", &[])), Evict::Nothing);
     }
 }

@@ -312,3 +312,54 @@ impl PrincipalContext {
         (consumers, households)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::case::CaseFacts;
+    use crate::domain::table::{Action, TableSettings, decide_action};
+
+    #[test]
+    fn rights_not_based_on_ownership_grant_only_the_base() {
+        let group = SecurityGroupId::new();
+        let mut rights = SecurityGroupRights::out_of_the_box(group, "Portal Customer").expect("seeded group");
+        assert_eq!(rights.grants().by_relation.len(), 2);
+        assert!(!rights.grants().by_relation.contains_key(&OwnershipRelation::TeamMember), "R6.5: no workgroup");
+        rights.rights_based_on_ownership = false;
+        rights.base.insert(RecordRight::View);
+        let grants = rights.grants();
+        assert!(grants.by_relation.is_empty());
+        assert_eq!(grants.base, BTreeSet::from([RecordRight::View]));
+        assert!(SecurityGroupRights::out_of_the_box(group, "IT Service Desk Level 1").is_none());
+    }
+
+    #[test]
+    fn an_undefined_holds_attribute_ignores_its_relations() {
+        let owner = ProfileId::new();
+        let group = GroupId::new();
+        let mut ctx = PrincipalContext::new(owner, PrincipalKind::Employee, Vec::<String>::new());
+        ctx.groups.insert(group);
+        let mut rights = SecurityGroupRights::out_of_the_box(SecurityGroupId::new(), "Portal Customer").unwrap();
+        rights.by_relation.insert(OwnershipRelation::TeamMember, BTreeSet::from([RecordRight::View]));
+        ctx.ownership = rights.grants();
+        let owned = CaseFacts { owner: Some(owner), ..CaseFacts::default() };
+        let grouped = CaseFacts { owner_group: Some(group), ..CaseFacts::default() };
+        let mut settings = TableSettings::default();
+        assert_eq!(decide_action(&ctx, &settings, Action::Read, &owned).rule(), "R6.4.owner");
+        assert_eq!(decide_action(&ctx, &settings, Action::Read, &grouped).rule(), "R6.4.team_member");
+        settings.holds.owner = false;
+        assert!(!decide_action(&ctx, &settings, Action::Read, &owned).allowed());
+        settings.holds.owner_group = false;
+        assert!(!decide_action(&ctx, &settings, Action::Read, &grouped).allowed());
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for right in RecordRight::ALL {
+            assert_eq!(RecordRight::from_code(right.code()), Some(right));
+        }
+        for relation in OwnershipRelation::ALL {
+            assert_eq!(OwnershipRelation::from_code(relation.code()), Some(relation));
+        }
+    }
+}
