@@ -29,10 +29,23 @@ pub const SERVICE_FQN: &str = "csm.case_access.v1.CaseAccessService";
 
 /// case-access's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations().with(
-        Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
-        Migration { version: 100, description: "cases", sql: include_str!("../migrations/postgres/0100_cases.sql") },
-    )
+    csm_changefeed::migrations()
+        .with(
+            Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
+            Migration {
+                version: 100,
+                description: "cases",
+                sql: include_str!("../migrations/postgres/0100_cases.sql"),
+            },
+        )
+        .with(
+            Migration { version: 130, description: "admin", sql: include_str!("../migrations/sqlite/0130_admin.sql") },
+            Migration {
+                version: 130,
+                description: "admin",
+                sql: include_str!("../migrations/postgres/0130_admin.sql"),
+            },
+        )
 }
 
 /// Which services may call which case-access RPCs (static).
@@ -67,7 +80,9 @@ pub async fn run(
             let feed = ChangeFeed::new(db.clone(), SERVICE);
             // Tokens of reads come from the known head (no query per check).
             feed.committed(feed.head().await?);
-            Ok(CaseAccessApp::new(db, feed, contexts, identity, licensing))
+            let app = CaseAccessApp::new(db, feed, contexts, identity, licensing);
+            app.start_admin().await?;
+            Ok(app)
         },
     )
     .await

@@ -102,6 +102,8 @@ pub fn service_policy() -> ServicePolicy {
         .allow(ServiceName::Role, READS)
         .allow(ServiceName::AccountTeam, READS)
         .allow(ServiceName::CaseAccess, READS)
+        // Ownership inputs (R6.3, R6.4): department members and reports, security groups.
+        .allow(ServiceName::CaseAccess, &["ListProfiles", "GetSecurityGroup", "ListSecurityGroups"])
         .allow(ServiceName::Licensing, READS)
 }
 

@@ -1,1 +1,238 @@
-//! Settings and Cherwell security-group rights (R6.3–R6.5).
+//! Settings and Cherwell security-group rights (contract: Settings,
+//! SecurityGroupRights; R4.3 note, X14, R4.10, R1.16, R6.3–R6.6).
+//!
+//! Every RPC here needs `admin` or a service identity. Settings are one row,
+//! loaded at start-up into the settings in force and replaced after each
+//! committed update (decisions read them per request, so nothing is evicted).
+//! Rights are read by the context build: a rights change evicts every cached
+//! context after it commits, so the next check sees it.
+//!
+//! Out-of-the-box rights (R6.5, R6.6): identity creates the seeded security
+//! groups with ids of its own, so case-access seeds their rights by group
+//! name once identity answers (a start-up task, retried until it does). Each
+//! group is seeded at most once: a later delete is not undone by a restart.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use csm_auth::Caller;
+use csm_changefeed::{NewChange, Operation, append};
+use csm_db::{Db, PageRequest};
+use csm_errors::{CsmError, CsmResult};
+use csm_peers::peer_error;
+use csm_proto::identity::identity_service_client::IdentityServiceClient;
+use csm_proto::identity::{GetSecurityGroupRequest, ListSecurityGroupsRequest, SecurityGroupKind};
+use csm_server::PeerChannel;
+use csm_types::{SecurityGroupId, ServiceName};
+use tonic::Code;
+
+use super::CaseAccessApp;
+use super::cache::ContextCache;
+use crate::domain::principal::SecurityGroupRights;
+use crate::domain::table::{self, TableSettings};
+use crate::store::admin as store;
+pub use crate::store::admin::{SettingsChanges, StoredRights};
+
+/// Settings with their last change.
+pub type SettingsAt = (TableSettings, DateTime<Utc>);
+
+/// A write's result and its consistency token.
+pub struct Written<T> {
+    pub value: T,
+    pub consistency_token: String,
+}
+
+impl CaseAccessApp {
+    /// Admin RPCs: `admin` (effective role) or a service identity.
+    async fn authorize_admin(&self, caller: &Caller, rpc: &str) -> CsmResult<()> {
+        self.contexts.source().roles().authorize(caller, &[table::ADMIN], rpc).await
+    }
+
+    /// Loads the stored settings into the settings in force and starts
+    /// seeding the out-of-the-box rights (start-up).
+    pub async fn start_admin(&self) -> CsmResult<()> {
+        let (settings, _) = store::settings(&self.db).await?;
+        self.set_settings(settings);
+        let seeder = RightsSeeder {
+            db: self.db.clone(),
+            feed: self.feed.clone(),
+            identity: self.identity.clone(),
+            contexts: self.contexts.clone(),
+        };
+        tokio::spawn(seeder.run());
+        Ok(())
+    }
+
+    pub async fn get_settings(&self, caller: &Caller) -> CsmResult<SettingsAt> {
+        self.authorize_admin(caller, "GetSettings").await?;
+        store::settings(&self.db).await
+    }
+
+    /// Writes the changed settings with their change row, then puts them in force.
+    pub async fn update_settings(&self, caller: &Caller, changes: SettingsChanges) -> CsmResult<Written<SettingsAt>> {
+        self.authorize_admin(caller, "UpdateSettings").await?;
+        let mut tx = self.db.begin().await?;
+        let saved = store::save_settings(&mut tx, &changes).await?;
+        let change = NewChange::new("settings", "case_access", Operation::Updated)
+            .attribute("fields", changes.fields().join(","));
+        let revision = append(&mut tx, &change).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        self.set_settings(saved.0.clone());
+        Ok(Written { value: saved, consistency_token: self.feed.token(revision) })
+    }
+
+    /// Creates or replaces a group's rights; the group must be a User or
+    /// Customer security group of identity.
+    pub async fn set_security_group_rights(
+        &self,
+        caller: &Caller,
+        rights: SecurityGroupRights,
+    ) -> CsmResult<Written<StoredRights>> {
+        self.authorize_admin(caller, "SetSecurityGroupRights").await?;
+        self.require_rights_group(rights.security_group).await?;
+        let mut tx = self.db.begin().await?;
+        let stored = store::upsert_security_group_rights(&mut tx, &rights).await?;
+        let revision = append(&mut tx, &rights_change(rights.security_group, Operation::Updated)).await?;
+        tx.commit().await?;
+        self.rights_committed(revision);
+        Ok(Written { value: stored, consistency_token: self.feed.token(revision) })
+    }
+
+    pub async fn get_security_group_rights(&self, caller: &Caller, group: SecurityGroupId) -> CsmResult<StoredRights> {
+        self.authorize_admin(caller, "GetSecurityGroupRights").await?;
+        store::security_group_rights(&self.db, group)
+            .await?
+            .ok_or_else(|| CsmError::not_found("security_group_rights", group))
+    }
+
+    pub async fn list_security_group_rights(
+        &self,
+        caller: &Caller,
+        page: &PageRequest,
+    ) -> CsmResult<(Vec<StoredRights>, String)> {
+        self.authorize_admin(caller, "ListSecurityGroupRights").await?;
+        let after = match &page.after {
+            Some(after) => Some(
+                uuid::Uuid::parse_str(after)
+                    .map_err(|_| CsmError::invalid_field("page_token", "is not a token returned by this service"))?,
+            ),
+            None => None,
+        };
+        let rows = store::list_security_group_rights(&self.db, after, page.fetch_limit()).await?;
+        Ok(page.finish(rows, |row| row.rights.security_group.to_string()))
+    }
+
+    pub async fn delete_security_group_rights(&self, caller: &Caller, group: SecurityGroupId) -> CsmResult<String> {
+        self.authorize_admin(caller, "DeleteSecurityGroupRights").await?;
+        let mut tx = self.db.begin().await?;
+        if !store::delete_security_group_rights(&mut tx, group).await? {
+            return Err(CsmError::not_found("security_group_rights", group));
+        }
+        let revision = append(&mut tx, &rights_change(group, Operation::Deleted)).await?;
+        tx.commit().await?;
+        self.rights_committed(revision);
+        Ok(self.feed.token(revision))
+    }
+
+    /// Rights feed every context: forget them all once the change committed.
+    fn rights_committed(&self, revision: u64) {
+        self.feed.committed(revision);
+        self.contexts.evict_all();
+    }
+
+    /// NOT_FOUND when identity does not know the group; FAILED_PRECONDITION
+    /// SECURITY_GROUP_KIND_MISMATCH for a group that is neither User nor Customer.
+    async fn require_rights_group(&self, group: SecurityGroupId) -> CsmResult<()> {
+        let field = "rights.security_group_id";
+        let found = match self
+            .identity
+            .clone()
+            .get_security_group(GetSecurityGroupRequest { security_group_id: group.to_string() })
+            .await
+        {
+            Ok(response) => response.into_inner().security_group.unwrap_or_default(),
+            Err(status) if status.code() == Code::NotFound => {
+                return Err(CsmError::not_found("security_group", group).with_metadata("field", field));
+            }
+            Err(status) => return Err(peer_error(ServiceName::Identity, status)),
+        };
+        match SecurityGroupKind::try_from(found.kind) {
+            Ok(SecurityGroupKind::User | SecurityGroupKind::Customer) => Ok(()),
+            _ => Err(CsmError::failed_precondition(
+                "SECURITY_GROUP_KIND_MISMATCH",
+                format!("security group {group} is neither a User nor a Customer security group"),
+            )
+            .with_metadata("field", field)),
+        }
+    }
+}
+
+fn rights_change(group: SecurityGroupId, operation: Operation) -> NewChange {
+    NewChange::new("security_group_rights", group, operation).attribute("security_group_id", group)
+}
+
+/// Seeds the out-of-the-box rights of identity's seeded groups (R6.5, R6.6).
+struct RightsSeeder {
+    db: Db,
+    feed: csm_changefeed::ChangeFeed,
+    identity: IdentityServiceClient<PeerChannel>,
+    contexts: std::sync::Arc<ContextCache>,
+}
+
+impl RightsSeeder {
+    /// Retries until identity answers and the seeding committed.
+    async fn run(self) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.seed().await {
+                Ok(()) => return,
+                Err(error) => tracing::debug!(reason = error.reason(), "out-of-the-box rights not seeded yet"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn seed(&self) -> CsmResult<()> {
+        let mut page_token = String::new();
+        let mut seeded = false;
+        loop {
+            let page = self
+                .identity
+                .clone()
+                .list_security_groups(ListSecurityGroupsRequest {
+                    page_size: 1000,
+                    page_token: page_token.clone(),
+                    kind: SecurityGroupKind::Customer as i32,
+                })
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            for group in &page.security_groups {
+                let Ok(id) = SecurityGroupId::parse(&group.security_group_id) else { continue };
+                let Some(rights) = SecurityGroupRights::out_of_the_box(id, &group.name) else { continue };
+                let mut tx = self.db.begin().await?;
+                // Seed once, and never over rights an administrator already set.
+                if !store::mark_seeded(&mut tx, id).await?
+                    || !store::insert_security_group_rights(&mut tx, &rights).await?
+                {
+                    tx.commit().await?;
+                    continue;
+                }
+                let revision = append(&mut tx, &rights_change(id, Operation::Created)).await?;
+                tx.commit().await?;
+                self.feed.committed(revision);
+                seeded = true;
+            }
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        if seeded {
+            self.contexts.evict_all();
+        }
+        Ok(())
+    }
+}

@@ -79,16 +79,63 @@ fn feed_index(service: ServiceName) -> Option<usize> {
 enum Evict {
     Nothing,
     Profile(ProfileId),
+    /// A person changed (R6.3 ownership inputs): the profile, its managers
+    /// (now and before), and every cached context that lists it as a report
+    /// or department member or sits in one of `departments`.
+    Person {
+        profile: ProfileId,
+        managers: Vec<ProfileId>,
+        departments: Vec<uuid::Uuid>,
+    },
     All,
+}
+
+impl Evict {
+    fn covers(&self, key: &ProfileId, ctx: &PrincipalContext) -> bool {
+        match self {
+            Evict::Nothing => false,
+            Evict::Profile(profile) => key == profile,
+            Evict::Person { profile, managers, departments } => {
+                key == profile
+                    || managers.contains(key)
+                    || ctx.reports.contains(profile)
+                    || ctx.department_members.contains(profile)
+                    || ctx.department.is_some_and(|department| departments.contains(&department))
+            }
+            Evict::All => true,
+        }
+    }
+}
+
+/// The eviction of an identity "profile" change: precise when it names the
+/// profile; its manager and department references (current and previous)
+/// widen it to the people whose ownership relations it changes.
+fn person_eviction(change: &Change) -> Evict {
+    let attribute = |key: &str| change.attributes.get(key).filter(|value| !value.is_empty());
+    let Some(profile) = attribute("profile_id")
+        .and_then(|id| ProfileId::parse(id).ok())
+        .or_else(|| ProfileId::parse(&change.entity_id).ok())
+    else {
+        return Evict::All;
+    };
+    let managers = ["manager_profile_id", "previous_manager_profile_id"]
+        .into_iter()
+        .filter_map(|key| attribute(key).and_then(|id| ProfileId::parse(id).ok()))
+        .collect();
+    let departments = ["department_id", "previous_department_id"]
+        .into_iter()
+        .filter_map(|key| attribute(key).and_then(|id| uuid::Uuid::parse_str(id).ok()))
+        .collect();
+    Evict::Person { profile, managers, departments }
 }
 
 fn eviction(feed: ServiceName, change: &Change) -> Evict {
     let profile = |key: &str| change.attributes.get(key).and_then(|id| ProfileId::parse(id).ok());
     match (feed, change.entity_type.as_str()) {
         (ServiceName::Identity, "login" | "session") => Evict::Nothing,
-        (ServiceName::Identity, "profile") => profile("profile_id")
-            .or_else(|| ProfileId::parse(&change.entity_id).ok())
-            .map_or(Evict::All, Evict::Profile),
+        (ServiceName::Identity, "profile") => person_eviction(change),
+        // A security group's kind never changes and its rights are case-access's own.
+        (ServiceName::Identity, "security_group" | "department") => Evict::Nothing,
         (ServiceName::Role, "role_assignment") => profile("profile_id").map_or(Evict::All, Evict::Profile),
         (ServiceName::Role, "group_member") => profile("profile_id")
             .or_else(|| ProfileId::parse(&change.entity_id).ok())
@@ -111,6 +158,34 @@ impl ContextCache {
             evictions: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Where contexts come from.
+    pub fn source(&self) -> &ContextSource {
+        &self.source
+    }
+
+    /// Forgets every context: case-access's own inputs changed (security-group
+    /// rights, R6.4); called after the change committed.
+    pub fn evict_all(&self) {
+        self.evict(&Evict::All);
+    }
+
+    fn evict(&self, evict: &Evict) {
+        if *evict == Evict::Nothing {
+            return;
+        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let evicted = self
+            .entries
+            .lock()
+            .map(|mut entries| {
+                let before = entries.len();
+                entries.retain(|key, ctx| !evict.covers(key, ctx));
+                before - entries.len()
+            })
+            .unwrap_or(0);
+        self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
     }
 
     /// Ends the watchers (the app is shutting down).
@@ -185,25 +260,7 @@ impl ContextCache {
 
     /// Applies one watched change: evict, then advance the feed's revision.
     pub fn apply(&self, feed: ServiceName, change: &Change) {
-        let evicted = match eviction(feed, change) {
-            Evict::Nothing => 0,
-            Evict::Profile(profile) => {
-                self.epoch.fetch_add(1, Ordering::AcqRel);
-                self.entries.lock().map(|mut entries| usize::from(entries.remove(&profile).is_some())).unwrap_or(0)
-            }
-            Evict::All => {
-                self.epoch.fetch_add(1, Ordering::AcqRel);
-                self.entries
-                    .lock()
-                    .map(|mut entries| {
-                        let count = entries.len();
-                        entries.clear();
-                        count
-                    })
-                    .unwrap_or(0)
-            }
-        };
-        self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
+        self.evict(&eviction(feed, change));
         if let Some(index) = feed_index(feed) {
             self.feeds[index].applied.fetch_max(change.revision, Ordering::AcqRel);
         }
@@ -268,6 +325,7 @@ impl ContextCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::principal::PrincipalKind;
 
     fn change(entity_type: &str, entity_id: &str, attributes: &[(&str, String)]) -> Change {
         Change {
@@ -290,5 +348,35 @@ mod tests {
         assert_eq!(eviction(ServiceName::Identity, &change("account", "x", &[])), Evict::All);
         assert_eq!(eviction(ServiceName::Identity, &change("session", "x", &[])), Evict::Nothing);
         assert_eq!(eviction(ServiceName::AccountTeam, &change("team_member", "x", &[])), Evict::All);
+    }
+
+    #[test]
+    fn a_person_change_evicts_its_managers_and_department_peers() {
+        let (report, manager, before, peer, stranger) =
+            (ProfileId::new(), ProfileId::new(), ProfileId::new(), ProfileId::new(), ProfileId::new());
+        let department = uuid::Uuid::now_v7();
+        let moved = change(
+            "profile",
+            &report.to_string(),
+            &[
+                ("profile_id", report.to_string()),
+                ("manager_profile_id", manager.to_string()),
+                ("previous_manager_profile_id", before.to_string()),
+                ("department_id", department.to_string()),
+            ],
+        );
+        let evict = eviction(ServiceName::Identity, &moved);
+        let ctx = |profile| PrincipalContext::new(profile, PrincipalKind::Employee, Vec::<String>::new());
+        assert!(evict.covers(&report, &ctx(report)));
+        assert!(evict.covers(&manager, &ctx(manager)));
+        assert!(evict.covers(&before, &ctx(before)));
+        let mut colleague = ctx(peer);
+        colleague.department = Some(department);
+        assert!(evict.covers(&peer, &colleague), "same department as the changed person");
+        let mut old_manager = ctx(stranger);
+        assert!(!evict.covers(&stranger, &old_manager));
+        old_manager.reports.insert(report);
+        assert!(evict.covers(&stranger, &old_manager), "listed the person as a report");
+        assert_eq!(eviction(ServiceName::Identity, &change("security_group", "x", &[])), Evict::Nothing);
     }
 }

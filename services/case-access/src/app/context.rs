@@ -1,31 +1,46 @@
 //! Builds a [`PrincipalContext`] from the owning services (DESIGN §3): identity
-//! (profile, account, consumer, households, hierarchy), role (effective roles)
-//! and account-team (contact relationships, teams, partner customers,
-//! consumer relationships). Any peer that does not answer fails the build
-//! with UNAVAILABLE — a decision never falls back to a partial context.
+//! (profile, account, consumer, households, hierarchy, security group,
+//! department members and reports), role (effective roles, groups and managed
+//! groups) and account-team (contact relationships, teams, partner customers,
+//! consumer relationships, active access configurations), plus case-access's
+//! own security-group rights. After identity has resolved the profile, every
+//! other input is fetched at once (`tokio::join!`): this is the cache-miss path.
+//! Any peer that does not answer fails the build with UNAVAILABLE — a decision
+//! never falls back to a partial context.
+//!
+//! Business locations of a service organization contributor (T4.4) are owned
+//! by no service yet (identity has no business-location membership), so
+//! `business_locations` stays empty and that row grants only `opened_by = me`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 
+use csm_db::Db;
 use csm_errors::{CsmError, CsmResult};
 use csm_peers::{RolePeer, peer_error};
-use csm_proto::account_team::GetPrincipalRelationshipsRequest;
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
 use csm_proto::account_team::team_member::Team;
+use csm_proto::account_team::{
+    AccessLevel, AssociationType, GetPrincipalRelationshipsRequest, ListResponsibilityAccessConfigurationsRequest,
+    RecordTable, ResponsibilityAccessConfiguration,
+};
 use csm_proto::common::Change;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_proto::identity::{
-    HouseholdMemberStatus, ListAccountDescendantsRequest, ListHouseholdMembersRequest, ProfileKind,
-    ResolvePrincipalRequest, resolve_principal_request,
+    HouseholdMemberStatus, ListAccountDescendantsRequest, ListHouseholdMembersRequest, ListProfilesRequest,
+    ProfileKind, ResolvePrincipalRequest, resolve_principal_request,
 };
+use csm_proto::role::ListProfileGroupsRequest;
 use csm_proto::role::role_service_client::RoleServiceClient;
 use csm_server::PeerChannel;
-use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ServiceName};
+use csm_types::{AccountId, ConsumerId, GroupId, HouseholdId, ProfileId, SecurityGroupId, ServiceName};
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::domain::principal::{PrincipalContext, PrincipalKind, TeamMembership, TeamTarget};
+use crate::domain::principal::{
+    AccessConfiguration, OwnershipGrants, PrincipalContext, PrincipalKind, TeamMembership, TeamTarget,
+};
 
 /// Page size used when draining peer lists.
 const PAGE: i32 = 1000;
@@ -36,7 +51,12 @@ pub struct ContextSource {
     roles: RolePeer,
     role_client: RoleServiceClient<PeerChannel>,
     account_team: AccountTeamServiceClient<PeerChannel>,
+    /// case-access's own database (security-group rights); set by the app.
+    db: Option<Db>,
 }
+
+/// Groups of a profile: all it belongs to directly, and those it manages.
+type Groups = (BTreeSet<GroupId>, BTreeSet<GroupId>);
 
 /// A followed change feed.
 pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<Change, tonic::Status>> + Send>>;
@@ -57,7 +77,19 @@ impl ContextSource {
             roles: RolePeer::new(roles.clone()),
             role_client: RoleServiceClient::new(roles),
             account_team: AccountTeamServiceClient::new(account_team),
+            db: None,
         }
+    }
+
+    /// The source reading security-group rights from `db` (case-access's own).
+    pub fn with_db(mut self, db: Db) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// The role peer (effective roles; admin authorization).
+    pub fn roles(&self) -> &RolePeer {
+        &self.roles
     }
 
     /// Follows `feed` from after `from_revision` (identity, role or account-team).
@@ -127,36 +159,88 @@ impl ContextSource {
                 return Err(CsmError::internal(format!("identity answered no kind for profile {profile}")));
             }
         };
-        // Roles and relationships do not depend on identity's answer: ask both at once.
-        let mut account_team = self.account_team.clone();
-        let (roles, relationships) = tokio::join!(
-            self.roles.effective_roles(profile),
-            account_team
-                .get_principal_relationships(GetPrincipalRelationshipsRequest { profile_id: profile.to_string() })
-        );
-        let mut ctx = PrincipalContext::new(profile, kind, roles?);
-        ctx.account = parse_uuid(identity, "account_id", &record.account_id)?.map(AccountId::from_uuid);
-        ctx.consumer = match &principal.consumer {
+        let account = parse_uuid(identity, "account_id", &record.account_id)?.map(AccountId::from_uuid);
+        let consumer = match &principal.consumer {
             Some(consumer) => parse_uuid(identity, "consumer_id", &consumer.consumer_id)?.map(ConsumerId::from_uuid),
             None => parse_uuid(identity, "consumer_id", &record.consumer_id)?.map(ConsumerId::from_uuid),
         };
-        if let Some(account) = ctx.account {
-            ctx.descendants = self.descendants(account).await?;
+        let department = parse_uuid(identity, "department_id", &record.department_id)?;
+        let security_group = match &principal.security_group {
+            Some(group) => parse_uuid(identity, "security_group_id", &group.security_group_id)?,
+            None => parse_uuid(identity, "security_group_id", &record.security_group_id)?,
         }
+        .map(SecurityGroupId::from_uuid);
+        let mut headed = Vec::new();
         for membership in &principal.household_memberships {
             let current = membership.status == HouseholdMemberStatus::Current as i32;
-            if !(current && membership.head) {
-                continue;
-            }
-            if let Some(household) = parse_uuid(identity, "household_id", &membership.household_id)? {
-                let household = HouseholdId::from_uuid(household);
-                for member in self.current_members(household).await? {
-                    if Some(member) != ctx.consumer {
-                        ctx.household_members.insert(member, household);
-                    }
-                }
+            if current
+                && membership.head
+                && let Some(household) = parse_uuid(identity, "household_id", &membership.household_id)?
+            {
+                headed.push(HouseholdId::from_uuid(household));
             }
         }
+        // Everything else depends only on what identity answered: ask it all at once.
+        let mut account_team = self.account_team.clone();
+        let (
+            roles,
+            relationships,
+            descendants,
+            household_members,
+            groups,
+            department_members,
+            reports,
+            configs,
+            rights,
+        ) = tokio::join!(
+            self.roles.effective_roles(profile),
+            account_team
+                .get_principal_relationships(GetPrincipalRelationshipsRequest { profile_id: profile.to_string() }),
+            async {
+                match account {
+                    Some(account) => self.descendants(account).await,
+                    None => Ok(BTreeSet::new()),
+                }
+            },
+            async {
+                let mut members = BTreeMap::new();
+                for household in &headed {
+                    for member in self.current_members(*household).await? {
+                        members.insert(member, *household);
+                    }
+                }
+                CsmResult::Ok(members)
+            },
+            self.groups(profile),
+            async {
+                match department {
+                    Some(department) => {
+                        self.profiles(ListProfilesRequest {
+                            department_id: department.to_string(),
+                            ..Default::default()
+                        })
+                        .await
+                    }
+                    None => Ok(BTreeSet::new()),
+                }
+            },
+            self.profiles(ListProfilesRequest { manager_profile_id: profile.to_string(), ..Default::default() }),
+            self.access_configurations(),
+            self.ownership(security_group),
+        );
+        let mut ctx = PrincipalContext::new(profile, kind, roles?);
+        ctx.account = account;
+        ctx.consumer = consumer;
+        ctx.descendants = descendants?;
+        ctx.household_members = household_members?;
+        ctx.household_members.retain(|member, _| Some(*member) != ctx.consumer);
+        (ctx.groups, ctx.managed_groups) = groups?;
+        ctx.department = department;
+        ctx.department_members = department_members?;
+        ctx.department_members.remove(&profile);
+        ctx.reports = reports?;
+        ctx.reports.remove(&profile);
+        ctx.ownership = rights?;
         let relationships = relationships
             .map_err(|status| peer_error(ServiceName::AccountTeam, status))?
             .into_inner()
@@ -214,7 +298,122 @@ impl ContextSource {
                 ctx.represented_consumers.insert(ConsumerId::from_uuid(consumer), id);
             }
         }
+        // A configuration names its responsibility by id; only those of the
+        // principal's own memberships can match (R5.3), so the others are dropped.
+        for config in configs? {
+            if let Some(name) = responsibility_names.get(config.responsibility_id.as_str()) {
+                ctx.access_configurations
+                    .push(AccessConfiguration { responsibility: (*name).to_owned(), ..config.value });
+            }
+        }
         Ok(Some(ctx))
+    }
+
+    /// The profile's direct group memberships and the groups it manages (R6.2, R6.3).
+    async fn groups(&self, profile: ProfileId) -> CsmResult<Groups> {
+        let (mut groups, mut managed) = (BTreeSet::new(), BTreeSet::new());
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .role_client
+                .clone()
+                .list_profile_groups(ListProfileGroupsRequest {
+                    profile_id: profile.to_string(),
+                    page_size: PAGE,
+                    page_token: page_token.clone(),
+                    kind: 0,
+                    include_ancestors: false,
+                })
+                .await
+                .map_err(|status| peer_error(ServiceName::Role, status))?
+                .into_inner();
+            for membership in page.memberships {
+                if let Some(id) = parse_uuid(ServiceName::Role, "group_id", &membership.group_id)? {
+                    let group = GroupId::from_uuid(id);
+                    groups.insert(group);
+                    if membership.manager {
+                        managed.insert(group);
+                    }
+                }
+            }
+            if page.next_page_token.is_empty() {
+                return Ok((groups, managed));
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The active profiles matching `filter` (department members, reports; R6.3).
+    async fn profiles(&self, filter: ListProfilesRequest) -> CsmResult<BTreeSet<ProfileId>> {
+        let mut profiles = BTreeSet::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .identity
+                .clone()
+                .list_profiles(ListProfilesRequest {
+                    page_size: PAGE,
+                    page_token: page_token.clone(),
+                    ..filter.clone()
+                })
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            for found in page.profiles {
+                if let Some(id) = parse_uuid(ServiceName::Identity, "profile_id", &found.profile_id)? {
+                    profiles.insert(ProfileId::from_uuid(id));
+                }
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(profiles);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The active responsibility access configurations on cases that case-access
+    /// evaluates: the Simple association `team_member.account = case.account`
+    /// without filters (R5.2, R5.3). Others (Dependent, Advanced, filtered) are
+    /// skipped: ignoring a filter would grant more than configured (fail closed).
+    async fn access_configurations(&self) -> CsmResult<Vec<ConfigOf>> {
+        let mut configs = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .account_team
+                .clone()
+                .list_responsibility_access_configurations(ListResponsibilityAccessConfigurationsRequest {
+                    responsibility_id: String::new(),
+                    accessible_table: RecordTable::Case as i32,
+                    active_only: true,
+                    page_size: PAGE,
+                    page_token: page_token.clone(),
+                })
+                .await
+                .map_err(|status| peer_error(ServiceName::AccountTeam, status))?
+                .into_inner();
+            for config in &page.responsibility_access_configurations {
+                if let Some(config) = case_access_configuration(config)? {
+                    configs.push(config);
+                }
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(configs);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The Cherwell rights of the principal's security group (R6.4); none
+    /// without a group, or when the group has no rights set.
+    async fn ownership(&self, group: Option<SecurityGroupId>) -> CsmResult<OwnershipGrants> {
+        let (Some(group), Some(db)) = (group, &self.db) else {
+            return Ok(OwnershipGrants { security_group: group, ..OwnershipGrants::default() });
+        };
+        Ok(match crate::store::admin::security_group_rights(db, group).await? {
+            Some(stored) => stored.rights.grants(),
+            None => OwnershipGrants { security_group: Some(group), ..OwnershipGrants::default() },
+        })
     }
 
     /// DESC(account) without the account itself.
@@ -280,4 +479,47 @@ impl ContextSource {
         }
         Ok(members)
     }
+}
+
+/// An access configuration with its responsibility still named by id.
+struct ConfigOf {
+    responsibility_id: String,
+    value: AccessConfiguration,
+}
+
+/// The configuration as case-access evaluates it, or `None` when it is not a
+/// plain Simple association on the case account (see `access_configurations`).
+fn case_access_configuration(config: &ResponsibilityAccessConfiguration) -> CsmResult<Option<ConfigOf>> {
+    let simple_on_account = config.active.unwrap_or(true)
+        && config.accessible_table == RecordTable::Case as i32
+        && config.relationship_table == RecordTable::AccountTeamMember as i32
+        && config.association_type == AssociationType::Simple as i32
+        && config.relationship_field == "account"
+        && config.accessible_field == "account"
+        && config.accessible_filter.is_empty()
+        && config.relationship_filter.is_empty();
+    if !simple_on_account {
+        return Ok(None);
+    }
+    let Some(id) = parse_uuid(
+        ServiceName::AccountTeam,
+        "responsibility_access_configuration_id",
+        &config.responsibility_access_configuration_id,
+    )?
+    else {
+        return Ok(None);
+    };
+    let levels: BTreeSet<i32> = config.access_levels.iter().copied().collect();
+    let full = levels.contains(&(AccessLevel::Full as i32));
+    Ok(Some(ConfigOf {
+        responsibility_id: config.responsibility_id.clone(),
+        value: AccessConfiguration {
+            id,
+            responsibility: String::new(),
+            roles_required: config.required_roles.iter().cloned().collect(),
+            read: full || levels.contains(&(AccessLevel::Read as i32)),
+            write: full || levels.contains(&(AccessLevel::Write as i32)),
+            create: full,
+        },
+    }))
 }

@@ -102,7 +102,7 @@ impl Drop for CaseAccessApp {
 impl CaseAccessApp {
     /// The app, with its cache following the peers' feeds.
     pub fn new(db: Db, feed: ChangeFeed, source: ContextSource, identity: PeerChannel, licensing: PeerChannel) -> Self {
-        let contexts = ContextCache::new(source);
+        let contexts = ContextCache::new(source.with_db(db.clone()));
         contexts.spawn_watchers();
         Self {
             db,

@@ -60,9 +60,58 @@ pub struct OwnershipGrants {
     pub security_group: Option<SecurityGroupId>,
     /// Rights on every case.
     pub base: BTreeSet<RecordRight>,
-    /// Rights by ownership relation; present only when rights depend on
-    /// ownership and the relation's "Holds" attribute is defined (R6.4).
+    /// Rights by ownership relation; present only when the group's rights
+    /// depend on ownership. Whether a relation's "Holds" attribute is defined
+    /// is a setting, applied by the decision table (R6.4).
     pub by_relation: BTreeMap<OwnershipRelation, BTreeSet<RecordRight>>,
+}
+
+/// The Cherwell rights of one security group on cases, as configured
+/// (contract: SecurityGroupRights; R6.3–R6.6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityGroupRights {
+    pub security_group: SecurityGroupId,
+    /// Rights on every case regardless of ownership.
+    pub base: BTreeSet<RecordRight>,
+    /// "Different rights based on ownership" enabled.
+    pub rights_based_on_ownership: bool,
+    /// Rights per relation (at most one entry per relation).
+    pub by_relation: BTreeMap<OwnershipRelation, BTreeSet<RecordRight>>,
+}
+
+impl SecurityGroupRights {
+    /// What a member of the group holds: the base rights, and the relation
+    /// rights only when rights depend on ownership (R6.4).
+    pub fn grants(&self) -> OwnershipGrants {
+        let by_relation = if self.rights_based_on_ownership {
+            self.by_relation.iter().filter(|(_, rights)| !rights.is_empty()).map(|(r, s)| (*r, s.clone())).collect()
+        } else {
+            BTreeMap::new()
+        };
+        OwnershipGrants { security_group: Some(self.security_group), base: self.base.clone(), by_relation }
+    }
+
+    /// The out-of-the-box rights of a seeded Cherwell group, by name (R6.5,
+    /// R6.6). Customer groups only: the sources give the User groups no
+    /// case rights, so those start with none (an administrator sets them).
+    /// - Portal Customer: own records (OWNER {View, Edit}), shared with the
+    ///   owner's manager (MANAGER_OF_OWNER {View}), not with workgroup members (R6.5).
+    /// - Portal Workgroup Manager: the same plus the records of the
+    ///   workgroups it manages (TEAM_MANAGER {View, Edit}).
+    pub fn out_of_the_box(security_group: SecurityGroupId, group_name: &str) -> Option<Self> {
+        use OwnershipRelation::*;
+        use RecordRight::*;
+        let mut by_relation =
+            BTreeMap::from([(Owner, BTreeSet::from([View, Edit])), (ManagerOfOwner, BTreeSet::from([View]))]);
+        match group_name {
+            "Portal Customer" => {}
+            "Portal Workgroup Manager" => {
+                by_relation.insert(TeamManager, BTreeSet::from([View, Edit]));
+            }
+            _ => return None,
+        }
+        Some(Self { security_group, base: BTreeSet::new(), rights_based_on_ownership: true, by_relation })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,6 +120,24 @@ pub enum RecordRight {
     Add,
     Edit,
     Delete,
+}
+
+impl RecordRight {
+    pub const ALL: [RecordRight; 4] = [RecordRight::View, RecordRight::Add, RecordRight::Edit, RecordRight::Delete];
+
+    /// Stable code (storage).
+    pub fn code(self) -> &'static str {
+        match self {
+            RecordRight::View => "VIEW",
+            RecordRight::Add => "ADD",
+            RecordRight::Edit => "EDIT",
+            RecordRight::Delete => "DELETE",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|right| right.code() == code)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,6 +150,29 @@ pub enum OwnershipRelation {
 }
 
 impl OwnershipRelation {
+    pub const ALL: [OwnershipRelation; 5] = [
+        OwnershipRelation::Owner,
+        OwnershipRelation::DepartmentMember,
+        OwnershipRelation::ManagerOfOwner,
+        OwnershipRelation::TeamMember,
+        OwnershipRelation::TeamManager,
+    ];
+
+    /// Stable code (storage).
+    pub fn code(self) -> &'static str {
+        match self {
+            OwnershipRelation::Owner => "OWNER",
+            OwnershipRelation::DepartmentMember => "DEPARTMENT_MEMBER",
+            OwnershipRelation::ManagerOfOwner => "MANAGER_OF_OWNER",
+            OwnershipRelation::TeamMember => "TEAM_MEMBER",
+            OwnershipRelation::TeamManager => "TEAM_MANAGER",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|relation| relation.code() == code)
+    }
+
     pub fn rule(self) -> &'static str {
         match self {
             OwnershipRelation::Owner => "R6.4.owner",
@@ -123,7 +213,9 @@ pub struct PrincipalContext {
     pub groups: BTreeSet<GroupId>,
     /// Groups it manages (Cherwell team / workgroup manager, R6.3).
     pub managed_groups: BTreeSet<GroupId>,
-    /// People in its department (Cherwell department members, R6.3).
+    /// Its department (person attribute, R6.4).
+    pub department: Option<Uuid>,
+    /// Other people in its department (Cherwell department members, R6.3).
     pub department_members: BTreeSet<ProfileId>,
     /// People it manages (Cherwell manager of owner, R6.3).
     pub reports: BTreeSet<ProfileId>,
@@ -151,6 +243,7 @@ impl PrincipalContext {
             business_locations: BTreeSet::new(),
             groups: BTreeSet::new(),
             managed_groups: BTreeSet::new(),
+            department: None,
             department_members: BTreeSet::new(),
             reports: BTreeSet::new(),
             access_configurations: Vec::new(),
@@ -217,5 +310,56 @@ impl PrincipalContext {
             }
         }
         (consumers, households)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::case::CaseFacts;
+    use crate::domain::table::{Action, TableSettings, decide_action};
+
+    #[test]
+    fn rights_not_based_on_ownership_grant_only_the_base() {
+        let group = SecurityGroupId::new();
+        let mut rights = SecurityGroupRights::out_of_the_box(group, "Portal Customer").expect("seeded group");
+        assert_eq!(rights.grants().by_relation.len(), 2);
+        assert!(!rights.grants().by_relation.contains_key(&OwnershipRelation::TeamMember), "R6.5: no workgroup");
+        rights.rights_based_on_ownership = false;
+        rights.base.insert(RecordRight::View);
+        let grants = rights.grants();
+        assert!(grants.by_relation.is_empty());
+        assert_eq!(grants.base, BTreeSet::from([RecordRight::View]));
+        assert!(SecurityGroupRights::out_of_the_box(group, "IT Service Desk Level 1").is_none());
+    }
+
+    #[test]
+    fn an_undefined_holds_attribute_ignores_its_relations() {
+        let owner = ProfileId::new();
+        let group = GroupId::new();
+        let mut ctx = PrincipalContext::new(owner, PrincipalKind::Employee, Vec::<String>::new());
+        ctx.groups.insert(group);
+        let mut rights = SecurityGroupRights::out_of_the_box(SecurityGroupId::new(), "Portal Customer").unwrap();
+        rights.by_relation.insert(OwnershipRelation::TeamMember, BTreeSet::from([RecordRight::View]));
+        ctx.ownership = rights.grants();
+        let owned = CaseFacts { owner: Some(owner), ..CaseFacts::default() };
+        let grouped = CaseFacts { owner_group: Some(group), ..CaseFacts::default() };
+        let mut settings = TableSettings::default();
+        assert_eq!(decide_action(&ctx, &settings, Action::Read, &owned).rule(), "R6.4.owner");
+        assert_eq!(decide_action(&ctx, &settings, Action::Read, &grouped).rule(), "R6.4.team_member");
+        settings.holds.owner = false;
+        assert!(!decide_action(&ctx, &settings, Action::Read, &owned).allowed());
+        settings.holds.owner_group = false;
+        assert!(!decide_action(&ctx, &settings, Action::Read, &grouped).allowed());
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for right in RecordRight::ALL {
+            assert_eq!(RecordRight::from_code(right.code()), Some(right));
+        }
+        for relation in OwnershipRelation::ALL {
+            assert_eq!(OwnershipRelation::from_code(relation.code()), Some(relation));
+        }
     }
 }

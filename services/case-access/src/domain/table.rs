@@ -445,7 +445,7 @@ fn collect(ctx: &PrincipalContext, settings: &TableSettings, action: Action, rul
     viewer_rows(ctx, action, rules);
     related_party_rows(ctx, action, rules);
     access_configuration_rows(ctx, action, rules);
-    ownership_rows(ctx, action, rules);
+    ownership_rows(ctx, settings, action, rules);
 }
 
 fn me(ctx: &PrincipalContext) -> ProfileId {
@@ -940,8 +940,21 @@ fn access_configuration_rows(ctx: &PrincipalContext, action: Action, rules: &mut
     }
 }
 
-/// R6.3–R6.5 — Cherwell security-group rights, by ownership relation.
-fn ownership_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
+impl OwnershipHolds {
+    /// Whether the "Holds" attribute `relation` depends on is defined (R6.4).
+    pub fn defines(&self, relation: OwnershipRelation) -> bool {
+        match relation {
+            OwnershipRelation::Owner => self.owner,
+            OwnershipRelation::DepartmentMember => self.department,
+            OwnershipRelation::ManagerOfOwner => self.manager,
+            OwnershipRelation::TeamMember | OwnershipRelation::TeamManager => self.owner_group,
+        }
+    }
+}
+
+/// R6.3–R6.5 — Cherwell security-group rights, by ownership relation; a
+/// relation whose "Holds" attribute is undefined grants nothing (R6.4).
+fn ownership_rows(ctx: &PrincipalContext, settings: &TableSettings, action: Action, rules: &mut Rules) {
     let right = match action {
         Action::Read => RecordRight::View,
         Action::WriteFull if !ctx.kind.is_external() => RecordRight::Edit,
@@ -956,7 +969,7 @@ fn ownership_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules) {
         rules.grant("R6.4.base", vec![group_step.clone()], Cond::Any);
     }
     for (relation, rights) in &ctx.ownership.by_relation {
-        if !rights.contains(&right) {
+        if !rights.contains(&right) || !settings.holds.defines(*relation) {
             continue;
         }
         let cond = match relation {
