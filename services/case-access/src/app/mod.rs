@@ -178,7 +178,7 @@ impl CaseAccessApp {
     /// Decides `action` on stored case `id` for `ctx`.
     pub async fn decide_on_case(&self, ctx: &PrincipalContext, id: CaseId, action: Action) -> CsmResult<Decided> {
         let facts = load_case_facts(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
-        Ok(self.decide_on_facts(ctx, &facts, action).await?)
+        self.decide_on_facts(ctx, &facts, action).await
     }
 
     async fn decide_on_facts(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action) -> CsmResult<Decided> {
