@@ -29,10 +29,27 @@ pub const SERVICE_FQN: &str = "csm.case_access.v1.CaseAccessService";
 
 /// case-access's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations().with(
-        Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
-        Migration { version: 100, description: "cases", sql: include_str!("../migrations/postgres/0100_cases.sql") },
-    )
+    csm_changefeed::migrations()
+        .with(
+            Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
+            Migration {
+                version: 100,
+                description: "cases",
+                sql: include_str!("../migrations/postgres/0100_cases.sql"),
+            },
+        )
+        .with(
+            Migration {
+                version: 110,
+                description: "parties",
+                sql: include_str!("../migrations/sqlite/0110_parties.sql"),
+            },
+            Migration {
+                version: 110,
+                description: "parties",
+                sql: include_str!("../migrations/postgres/0110_parties.sql"),
+            },
+        )
 }
 
 /// Which services may call which case-access RPCs (static).
@@ -54,6 +71,7 @@ pub async fn run(
         ContextSource::new(peer(ServiceName::Identity)?, peer(ServiceName::Role)?, peer(ServiceName::AccountTeam)?);
     let identity = peer(ServiceName::Identity)?;
     let licensing = peer(ServiceName::Licensing)?;
+    let account_team = peer(ServiceName::AccountTeam)?;
     csm_server::run_service(
         config,
         listener,
@@ -65,7 +83,7 @@ pub async fn run(
         readiness,
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
-            Ok(CaseAccessApp::new(db, feed, contexts, identity, licensing))
+            Ok(CaseAccessApp::new(db, feed, contexts, identity, licensing).with_account_team(account_team))
         },
     )
     .await
