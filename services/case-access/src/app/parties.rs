@@ -714,7 +714,6 @@ pub async fn asset_writer(
     requested: Option<ProfileId>,
 ) -> CsmResult<AssetWriter> {
     match caller {
-        Caller::Service(_) if requested.is_none() => Ok(AssetWriter::Service),
         Caller::Service(_) => Ok(AssetWriter::Service),
         Caller::Human(_) => {
             let profile = app.principal(caller, requested, super::Access::Mutation).await?;
