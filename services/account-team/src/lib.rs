@@ -85,6 +85,8 @@ pub fn service_policy() -> ServicePolicy {
         "ListTeamMembershipsOfUser",
         "ListResponsibilityAccessConfigurations",
         "ListRelatedPartyConfigurations",
+        "GetRelatedPartyConfiguration",
+        "GetResponsibilityDefinition",
         "ListAccountAccesses",
         "GetAccountAccess",
         "GetAccountTeamSettings",

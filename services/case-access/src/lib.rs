@@ -29,23 +29,30 @@ pub const SERVICE_FQN: &str = "csm.case_access.v1.CaseAccessService";
 
 /// case-access's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations()
-        .with(
-            Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
-            Migration {
-                version: 100,
-                description: "cases",
-                sql: include_str!("../migrations/postgres/0100_cases.sql"),
-            },
-        )
-        .with(
-            Migration { version: 130, description: "admin", sql: include_str!("../migrations/sqlite/0130_admin.sql") },
-            Migration {
-                version: 130,
-                description: "admin",
-                sql: include_str!("../migrations/postgres/0130_admin.sql"),
-            },
-        )
+    let own = [
+        (
+            100,
+            "cases",
+            include_str!("../migrations/sqlite/0100_cases.sql"),
+            include_str!("../migrations/postgres/0100_cases.sql"),
+        ),
+        (
+            110,
+            "parties",
+            include_str!("../migrations/sqlite/0110_parties.sql"),
+            include_str!("../migrations/postgres/0110_parties.sql"),
+        ),
+        (
+            130,
+            "admin",
+            include_str!("../migrations/sqlite/0130_admin.sql"),
+            include_str!("../migrations/postgres/0130_admin.sql"),
+        ),
+    ];
+    own.into_iter().fold(csm_changefeed::migrations(), |migrations, (version, description, sqlite, postgres)| {
+        migrations
+            .with(Migration { version, description, sql: sqlite }, Migration { version, description, sql: postgres })
+    })
 }
 
 /// Which services may call which case-access RPCs (static).
@@ -67,6 +74,7 @@ pub async fn run(
         ContextSource::new(peer(ServiceName::Identity)?, peer(ServiceName::Role)?, peer(ServiceName::AccountTeam)?);
     let identity = peer(ServiceName::Identity)?;
     let licensing = peer(ServiceName::Licensing)?;
+    let account_team = peer(ServiceName::AccountTeam)?;
     csm_server::run_service(
         config,
         listener,
@@ -80,7 +88,7 @@ pub async fn run(
             let feed = ChangeFeed::new(db.clone(), SERVICE);
             // Tokens of reads come from the known head (no query per check).
             feed.committed(feed.head().await?);
-            let app = CaseAccessApp::new(db, feed, contexts, identity, licensing);
+            let app = CaseAccessApp::new(db, feed, contexts, identity, licensing).with_account_team(account_team);
             app.start_admin().await?;
             Ok(app)
         },

@@ -18,6 +18,7 @@ use csm_changefeed::{ChangeFeed, ConsistencyToken, NewChange, Operation, append}
 use csm_db::Db;
 use csm_errors::{CsmError, CsmResult};
 use csm_peers::peer_error;
+use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
 use csm_proto::identity::GetProfileRequest;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_proto::licensing::licensing_service_client::LicensingServiceClient;
@@ -59,6 +60,8 @@ pub struct CaseAccessApp {
     identity: IdentityServiceClient<PeerChannel>,
     licensing: LicensingServiceClient<PeerChannel>,
     settings: std::sync::RwLock<TableSettings>,
+    /// account-team, for related-party types (R5.4); set by [`CaseAccessApp::with_account_team`].
+    account_team: Option<AccountTeamServiceClient<PeerChannel>>,
 }
 
 /// The freshness a request asks for; a malformed token is INVALID_ARGUMENT.
@@ -111,7 +114,14 @@ impl CaseAccessApp {
             identity: IdentityServiceClient::new(identity),
             licensing: LicensingServiceClient::new(licensing),
             settings: Default::default(),
+            account_team: None,
         }
+    }
+
+    /// The app calling account-team over `channel` for related-party types.
+    pub fn with_account_team(mut self, channel: PeerChannel) -> Self {
+        self.account_team = Some(AccountTeamServiceClient::new(channel));
+        self
     }
 
     /// The settings in force (a snapshot: decisions made with it stay consistent).
@@ -235,6 +245,7 @@ impl CaseAccessApp {
             )
             .with_metadata("field", "draft.contact_id"));
         }
+        self.validate_case_assets(ctx, draft, &stamps, contact_account).await?;
         let facts = draft_facts(draft, &stamps, contact_account);
         let decided = self.decide_on_facts(ctx, &facts, action).await?;
         Ok((decided, facts, stamps))

@@ -1,30 +1,724 @@
-//! Related parties on cases, sold products and install base items (R5.6–R5.11).
+//! Related parties on cases, sold products and install base items (R5.6–R5.11),
+//! and the sold products and install base items themselves (R4.10, R4.16).
+//! Every permission comes from the case table (cases) or the asset rules
+//! (domain::parties); list and get read the same rules.
 
+use csm_auth::Caller;
+use csm_changefeed::{NewChange, Operation, append, idempotency};
 use csm_errors::{CsmError, CsmResult};
+use csm_peers::peer_error;
+use csm_proto::account_team::{
+    GetRelatedPartyConfigurationRequest, GetResponsibilityDefinitionRequest, PartyEntityType, RecordTable,
+};
+use csm_proto::identity::{GetAccountRequest, GetConsumerRequest, GetProfileRequest, ProfileKind};
+use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
+use tonic::Code;
 use uuid::Uuid;
 
-use super::{CaseAccessApp, Decided};
+use super::{CaseAccessApp, Decided, access_denied};
+use crate::domain::case::PartyKind;
+use crate::domain::parties::{
+    self, AssetCond, AssetFacts, AssetKind, InstallBaseItemRecord, PartySubject, PartyType, RelatedPartyRecord,
+    SoldProductRecord, type_mismatch,
+};
 use crate::domain::principal::PrincipalContext;
-use crate::domain::table::Action;
+use crate::domain::record::{Draft, Stamps};
+use crate::domain::table::{Action, Outcome};
+use crate::store::parties::{self as store, ItemFilter, SoldProductFilter};
+
+/// What UpdateRelatedParty changes (contract: update_mask paths).
+#[derive(Clone, Debug, Default)]
+pub struct PartyChanges {
+    pub configuration: Option<Uuid>,
+    /// `Some(None)`: clear the responsibility.
+    pub responsibility: Option<Option<Uuid>>,
+    pub order: Option<i64>,
+}
+
+/// Who writes an asset: a service identity, or a principal the asset rules allow.
+pub enum AssetWriter {
+    Service,
+    Principal(std::sync::Arc<PrincipalContext>),
+}
+
+fn asset_not_found(kind: AssetKind, id: Uuid) -> CsmError {
+    match kind {
+        AssetKind::SoldProduct => CsmError::not_found("sold product", id),
+        AssetKind::InstallBaseItem => CsmError::not_found("install base item", id),
+    }
+}
+
+fn referenced_not_found(field: &str, id: impl std::fmt::Display) -> CsmError {
+    CsmError::not_found("referenced entity", id).with_metadata("field", field.to_owned())
+}
+
+fn party_kind_of(entity: PartyEntityType) -> Option<PartyKind> {
+    Some(match entity {
+        PartyEntityType::Contact => PartyKind::Contact,
+        PartyEntityType::Consumer => PartyKind::Consumer,
+        PartyEntityType::Account => PartyKind::Account,
+        PartyEntityType::User => PartyKind::User,
+        PartyEntityType::ServiceOrganization => PartyKind::ServiceOrganization,
+        PartyEntityType::Unspecified => return None,
+    })
+}
 
 impl CaseAccessApp {
     /// Decides `action` on sold product `id` for `ctx` (Check, BatchCheck, Explain).
-    pub async fn decide_on_sold_product(
-        &self,
-        _ctx: &PrincipalContext,
-        _id: Uuid,
-        _action: Action,
-    ) -> CsmResult<Decided> {
-        Err(CsmError::unimplemented("decisions on sold products"))
+    pub async fn decide_on_sold_product(&self, ctx: &PrincipalContext, id: Uuid, action: Action) -> CsmResult<Decided> {
+        Ok(self.decide_on_asset(ctx, AssetKind::SoldProduct, id, action).await?.0)
     }
 
     /// Decides `action` on install base item `id` for `ctx` (Check, BatchCheck, Explain).
     pub async fn decide_on_install_base_item(
         &self,
-        _ctx: &PrincipalContext,
-        _id: Uuid,
-        _action: Action,
+        ctx: &PrincipalContext,
+        id: Uuid,
+        action: Action,
     ) -> CsmResult<Decided> {
-        Err(CsmError::unimplemented("decisions on install base items"))
+        Ok(self.decide_on_asset(ctx, AssetKind::InstallBaseItem, id, action).await?.0)
+    }
+
+    async fn decide_on_asset(
+        &self,
+        ctx: &PrincipalContext,
+        kind: AssetKind,
+        id: Uuid,
+        action: Action,
+    ) -> CsmResult<(Decided, AssetFacts)> {
+        if !parties::accepts(action) {
+            return Err(CsmError::invalid_argument(
+                "INVALID_ACTION_FOR_TARGET",
+                format!("{} does not apply to sold products and install base items", super::action_name(action)),
+            ));
+        }
+        let facts = store::load_asset_facts(&self.db, kind, id).await?.ok_or_else(|| asset_not_found(kind, id))?;
+        let outcome = parties::decide_asset_action(ctx, &self.settings(), action, &facts);
+        let decided = Decided {
+            action,
+            outcome,
+            requires_license: false,
+            license_escalated: false,
+            consistency_token: self.token().await?,
+        };
+        Ok((decided, facts))
+    }
+
+    // ------------------------------------------------------------------ sold products, install base
+
+    /// Whether `writer` may create assets (T4.3 manager row, `admin`, service identities).
+    pub fn authorize_asset_create(&self, writer: &AssetWriter, kind: AssetKind) -> CsmResult<()> {
+        let AssetWriter::Principal(ctx) = writer else { return Ok(()) };
+        let rules = parties::asset_rules(ctx, &self.settings(), kind, Action::WriteFull);
+        if rules.grants.iter().any(|grant| grant.cond == AssetCond::Any) {
+            Ok(())
+        } else {
+            Err(access_denied(Action::WriteFull, &Outcome::NoGrant { closest: None }))
+        }
+    }
+
+    async fn authorize_asset_write(
+        &self,
+        writer: &AssetWriter,
+        kind: AssetKind,
+        id: Uuid,
+        action: Action,
+    ) -> CsmResult<()> {
+        match writer {
+            AssetWriter::Service => {
+                store::load_asset_facts(&self.db, kind, id).await?.ok_or_else(|| asset_not_found(kind, id))?;
+                Ok(())
+            }
+            AssetWriter::Principal(ctx) => {
+                let (decided, _) = self.decide_on_asset(ctx, kind, id, action).await?;
+                if decided.outcome.allowed() { Ok(()) } else { Err(access_denied(action, &decided.outcome)) }
+            }
+        }
+    }
+
+    /// GetSoldProduct / GetInstallBaseItem: READ from the asset rules.
+    pub async fn authorize_asset_read(&self, ctx: &PrincipalContext, kind: AssetKind, id: Uuid) -> CsmResult<String> {
+        let (decided, _) = self.decide_on_asset(ctx, kind, id, Action::Read).await?;
+        if !decided.outcome.allowed() {
+            return Err(access_denied(Action::Read, &decided.outcome));
+        }
+        Ok(decided.consistency_token)
+    }
+
+    async fn replayed(&self, rpc: &str, request_id: Option<&str>) -> CsmResult<Option<(Uuid, u64)>> {
+        match request_id {
+            Some(request_id) => idempotency::stored_entity(&self.db, rpc, request_id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn create_sold_product(
+        &self,
+        writer: &AssetWriter,
+        request_id: Option<&str>,
+        mut product: SoldProductRecord,
+    ) -> CsmResult<(SoldProductRecord, String)> {
+        self.authorize_asset_create(writer, AssetKind::SoldProduct)?;
+        let rpc = idempotency_key("CreateSoldProduct", writer);
+        if let Some((id, revision)) = self.replayed(&rpc, request_id).await? {
+            let stored = store::get_sold_product(&self.db, id)
+                .await?
+                .ok_or_else(|| asset_not_found(AssetKind::SoldProduct, id))?;
+            return Ok((stored, self.feed.token(revision)));
+        }
+        let now = csm_db::now();
+        product.id = Uuid::now_v7();
+        product.created_at = now;
+        product.updated_at = now;
+        let mut tx = self.db.begin().await?;
+        store::save_sold_product(&mut tx, &product, false).await?;
+        let revision = append(&mut tx, &NewChange::new("sold_product", product.id, Operation::Created)).await?;
+        if let Some(request_id) = request_id
+            && !idempotency::record_entity(&mut tx, &rpc, request_id, product.id, revision).await?
+        {
+            drop(tx);
+            return Box::pin(self.create_sold_product(writer, Some(request_id), product)).await;
+        }
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok((product, self.feed.token(revision)))
+    }
+
+    pub async fn update_sold_product(
+        &self,
+        writer: &AssetWriter,
+        id: Uuid,
+        change: impl FnOnce(&mut SoldProductRecord),
+    ) -> CsmResult<(SoldProductRecord, String)> {
+        self.authorize_asset_write(writer, AssetKind::SoldProduct, id, Action::WriteFull).await?;
+        let mut product =
+            store::get_sold_product(&self.db, id).await?.ok_or_else(|| asset_not_found(AssetKind::SoldProduct, id))?;
+        change(&mut product);
+        product.updated_at = csm_db::now();
+        if product.account.is_some() == product.consumer.is_some() {
+            return Err(CsmError::invalid_field("sold_product.account_id", "exactly one of account_id / consumer_id"));
+        }
+        let mut tx = self.db.begin().await?;
+        store::save_sold_product(&mut tx, &product, true).await?;
+        let revision = append(&mut tx, &NewChange::new("sold_product", id, Operation::Updated)).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok((product, self.feed.token(revision)))
+    }
+
+    pub async fn delete_sold_product(&self, writer: &AssetWriter, id: Uuid) -> CsmResult<String> {
+        self.authorize_asset_write(writer, AssetKind::SoldProduct, id, Action::Delete).await?;
+        let mut tx = self.db.begin().await?;
+        if store::sold_product_in_use(&mut tx, id).await? {
+            return Err(CsmError::failed_precondition(
+                "SOLD_PRODUCT_IN_USE",
+                "cases or install base items reference the sold product",
+            ));
+        }
+        if !store::delete_sold_product(&mut tx, id).await? {
+            return Err(asset_not_found(AssetKind::SoldProduct, id));
+        }
+        let revision = append(&mut tx, &NewChange::new("sold_product", id, Operation::Deleted)).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok(self.feed.token(revision))
+    }
+
+    pub async fn list_sold_products(
+        &self,
+        ctx: &PrincipalContext,
+        filter: &SoldProductFilter,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> CsmResult<(Vec<SoldProductRecord>, String)> {
+        let token = self.token().await?;
+        let rules = parties::asset_rules(ctx, &self.settings(), AssetKind::SoldProduct, Action::Read);
+        Ok((store::list_sold_products(&self.db, &rules, filter, after, limit).await?, token))
+    }
+
+    /// The sold product and parent of an item must exist; the parent chain must stay acyclic.
+    async fn check_item_references(&self, item: &InstallBaseItemRecord) -> CsmResult<()> {
+        if let Some(product) = item.sold_product
+            && store::get_sold_product(&self.db, product).await?.is_none()
+        {
+            return Err(referenced_not_found("install_base_item.sold_product_id", product));
+        }
+        if let Some(parent) = item.parent {
+            if store::get_install_base_item(&self.db, parent).await?.is_none() {
+                return Err(referenced_not_found("install_base_item.parent_install_base_item_id", parent));
+            }
+            let mut tx = self.db.begin().await?;
+            let chain = store::ancestors(&mut tx, parent).await?;
+            tx.commit().await?;
+            if chain.contains(&item.id) {
+                return Err(CsmError::invalid_field(
+                    "install_base_item.parent_install_base_item_id",
+                    "would make the item its own ancestor",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_install_base_item(
+        &self,
+        writer: &AssetWriter,
+        request_id: Option<&str>,
+        mut item: InstallBaseItemRecord,
+    ) -> CsmResult<(InstallBaseItemRecord, String)> {
+        self.authorize_asset_create(writer, AssetKind::InstallBaseItem)?;
+        let rpc = idempotency_key("CreateInstallBaseItem", writer);
+        if let Some((id, revision)) = self.replayed(&rpc, request_id).await? {
+            let stored = store::get_install_base_item(&self.db, id)
+                .await?
+                .ok_or_else(|| asset_not_found(AssetKind::InstallBaseItem, id))?;
+            return Ok((stored, self.feed.token(revision)));
+        }
+        let now = csm_db::now();
+        item.id = Uuid::now_v7();
+        item.created_at = now;
+        item.updated_at = now;
+        self.check_item_references(&item).await?;
+        let mut tx = self.db.begin().await?;
+        store::save_install_base_item(&mut tx, &item, false).await?;
+        let revision = append(&mut tx, &NewChange::new("install_base_item", item.id, Operation::Created)).await?;
+        if let Some(request_id) = request_id
+            && !idempotency::record_entity(&mut tx, &rpc, request_id, item.id, revision).await?
+        {
+            drop(tx);
+            return Box::pin(self.create_install_base_item(writer, Some(request_id), item)).await;
+        }
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok((item, self.feed.token(revision)))
+    }
+
+    pub async fn update_install_base_item(
+        &self,
+        writer: &AssetWriter,
+        id: Uuid,
+        change: impl FnOnce(&mut InstallBaseItemRecord),
+    ) -> CsmResult<(InstallBaseItemRecord, String)> {
+        self.authorize_asset_write(writer, AssetKind::InstallBaseItem, id, Action::WriteFull).await?;
+        let mut item = store::get_install_base_item(&self.db, id)
+            .await?
+            .ok_or_else(|| asset_not_found(AssetKind::InstallBaseItem, id))?;
+        change(&mut item);
+        item.updated_at = csm_db::now();
+        if item.parent == Some(id) {
+            return Err(CsmError::invalid_field(
+                "install_base_item.parent_install_base_item_id",
+                "an item cannot be its own parent",
+            ));
+        }
+        self.check_item_references(&item).await?;
+        let mut tx = self.db.begin().await?;
+        store::save_install_base_item(&mut tx, &item, true).await?;
+        let revision = append(&mut tx, &NewChange::new("install_base_item", id, Operation::Updated)).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok((item, self.feed.token(revision)))
+    }
+
+    pub async fn delete_install_base_item(&self, writer: &AssetWriter, id: Uuid) -> CsmResult<String> {
+        self.authorize_asset_write(writer, AssetKind::InstallBaseItem, id, Action::Delete).await?;
+        let mut tx = self.db.begin().await?;
+        if store::install_base_item_in_use(&mut tx, id).await? {
+            return Err(CsmError::failed_precondition(
+                "INSTALL_BASE_ITEM_IN_USE",
+                "cases or child items reference the install base item",
+            ));
+        }
+        if !store::delete_install_base_item(&mut tx, id).await? {
+            return Err(asset_not_found(AssetKind::InstallBaseItem, id));
+        }
+        let revision = append(&mut tx, &NewChange::new("install_base_item", id, Operation::Deleted)).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok(self.feed.token(revision))
+    }
+
+    pub async fn list_install_base_items(
+        &self,
+        ctx: &PrincipalContext,
+        filter: &ItemFilter,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> CsmResult<(Vec<InstallBaseItemRecord>, String)> {
+        let token = self.token().await?;
+        let rules = parties::asset_rules(ctx, &self.settings(), AssetKind::InstallBaseItem, Action::Read);
+        Ok((store::list_install_base_items(&self.db, &rules, filter, after, limit).await?, token))
+    }
+
+    // ------------------------------------------------------------------ related parties
+
+    /// The outcome of `action` on a related-party subject (which must exist).
+    async fn subject_outcome(
+        &self,
+        ctx: &PrincipalContext,
+        subject: PartySubject,
+        action: Action,
+    ) -> CsmResult<Outcome> {
+        match subject {
+            PartySubject::Case(id) => Ok(self.decide_on_case(ctx, CaseId::from_uuid(id), action).await?.outcome),
+            PartySubject::SoldProduct(id) => {
+                Ok(self.decide_on_asset(ctx, AssetKind::SoldProduct, id, action).await?.0.outcome)
+            }
+            PartySubject::InstallBaseItem(id) => {
+                Ok(self.decide_on_asset(ctx, AssetKind::InstallBaseItem, id, action).await?.0.outcome)
+            }
+        }
+    }
+
+    /// The subject must exist and `ctx` must READ it (lists) or write its parties:
+    /// WRITE_FULL on it, or READ with the granular related-party write role (R5.6, R5.14).
+    async fn authorize_subject(&self, ctx: &PrincipalContext, subject: PartySubject, write: bool) -> CsmResult<()> {
+        if !write {
+            let read = self.subject_outcome(ctx, subject, Action::Read).await?;
+            return if read.allowed() { Ok(()) } else { Err(access_denied(Action::Read, &read)) };
+        }
+        let full = self.subject_outcome(ctx, subject, Action::WriteFull).await?;
+        if full.allowed() {
+            return Ok(());
+        }
+        let granular = match subject {
+            PartySubject::Case(_) => parties::CASE_RELATED_PARTY_WRITE,
+            PartySubject::SoldProduct(_) | PartySubject::InstallBaseItem(_) => {
+                parties::INSTALL_BASE_RELATED_PARTY_WRITE
+            }
+        };
+        if granular.iter().any(|role| ctx.has(role))
+            && self.subject_outcome(ctx, subject, Action::Read).await?.allowed()
+        {
+            return Ok(());
+        }
+        Err(access_denied(Action::WriteFull, &full))
+    }
+
+    fn account_team(
+        &self,
+    ) -> CsmResult<
+        csm_proto::account_team::account_team_service_client::AccountTeamServiceClient<csm_server::PeerChannel>,
+    > {
+        self.account_team
+            .clone()
+            .ok_or_else(|| CsmError::unavailable("DEPENDENCY_UNAVAILABLE", "account-team is not configured"))
+    }
+
+    /// The name of responsibility definition `id` (account-team).
+    async fn responsibility_name(&self, id: Uuid, field: &str) -> CsmResult<String> {
+        match self
+            .account_team()?
+            .get_responsibility_definition(GetResponsibilityDefinitionRequest { responsibility_id: id.to_string() })
+            .await
+        {
+            Ok(response) => Ok(response.into_inner().responsibility_definition.unwrap_or_default().name),
+            Err(status) if status.code() == Code::NotFound => Err(referenced_not_found(field, id)),
+            Err(status) => Err(peer_error(ServiceName::AccountTeam, status)),
+        }
+    }
+
+    /// Related-party type `id` from account-team (R5.4), with its default responsibility's name.
+    async fn party_type(&self, id: Uuid, field: &str) -> CsmResult<PartyType> {
+        let configuration = match self
+            .account_team()?
+            .get_related_party_configuration(GetRelatedPartyConfigurationRequest {
+                related_party_configuration_id: id.to_string(),
+            })
+            .await
+        {
+            Ok(response) => response.into_inner().related_party_configuration.unwrap_or_default(),
+            Err(status) if status.code() == Code::NotFound => return Err(referenced_not_found(field, id)),
+            Err(status) => return Err(peer_error(ServiceName::AccountTeam, status)),
+        };
+        let applies_to = match RecordTable::try_from(configuration.applies_to) {
+            Ok(RecordTable::Case) => Some("case"),
+            Ok(RecordTable::SoldProduct) => Some("sold_product"),
+            Ok(RecordTable::InstallBase) => Some("install_base_item"),
+            _ => None,
+        };
+        let entity_type = PartyEntityType::try_from(configuration.entity_type).ok().and_then(party_kind_of);
+        let default_responsibility = match Uuid::parse_str(&configuration.default_responsibility_id) {
+            Ok(responsibility) => Some((responsibility, self.responsibility_name(responsibility, field).await?)),
+            Err(_) => None,
+        };
+        Ok(PartyType {
+            id,
+            name: configuration.name,
+            applies_to,
+            entity_type,
+            default_responsibility,
+            default_order: i64::from(configuration.default_order),
+        })
+    }
+
+    /// The party must exist in identity and be of its kind (contacts and users are profiles).
+    async fn check_party(&self, kind: PartyKind, party: Uuid) -> CsmResult<()> {
+        let mut identity = self.identity.clone();
+        let missing = || referenced_not_found("party_id", party);
+        let result = match kind {
+            PartyKind::Contact | PartyKind::User => {
+                match identity.get_profile(GetProfileRequest { profile_id: party.to_string() }).await {
+                    Ok(response) => {
+                        let profile = response.into_inner().profile.unwrap_or_default();
+                        let profile_kind = ProfileKind::try_from(profile.kind).unwrap_or(ProfileKind::Unspecified);
+                        let fits = match kind {
+                            PartyKind::Contact => {
+                                matches!(profile_kind, ProfileKind::Contact | ProfileKind::PartnerContact)
+                            }
+                            _ => profile_kind == ProfileKind::Internal,
+                        };
+                        if !fits {
+                            return Err(CsmError::failed_precondition(
+                                "RELATED_PARTY_TYPE_MISMATCH",
+                                format!("profile {party} is not a {kind:?} profile"),
+                            )
+                            .with_metadata("field", "party_id"));
+                        }
+                        Ok(())
+                    }
+                    Err(status) => Err(status),
+                }
+            }
+            PartyKind::Consumer => {
+                identity.get_consumer(GetConsumerRequest { consumer_id: party.to_string() }).await.map(|_| ())
+            }
+            PartyKind::Account => {
+                identity.get_account(GetAccountRequest { account_id: party.to_string() }).await.map(|_| ())
+            }
+            // Service organizations are not kept by identity: taken as given.
+            PartyKind::ServiceOrganization => Ok(()),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(status) if status.code() == Code::NotFound => Err(missing()),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// AddRelatedParty (R5.6): responsibility and order from the type's defaults.
+    pub async fn add_related_party(
+        &self,
+        ctx: &PrincipalContext,
+        request_id: Option<&str>,
+        subject: PartySubject,
+        kind: PartyKind,
+        party: Uuid,
+        configuration: Uuid,
+    ) -> CsmResult<(RelatedPartyRecord, String)> {
+        let rpc = format!("AddRelatedParty/{}", ctx.profile);
+        if let Some((id, revision)) = self.replayed(&rpc, request_id).await? {
+            let stored = store::get_related_party(&self.db, id)
+                .await?
+                .ok_or_else(|| CsmError::not_found("related party", id))?;
+            return Ok((stored, self.feed.token(revision)));
+        }
+        self.authorize_subject(ctx, subject, true).await?;
+        let party_type = self.party_type(configuration, "related_party_configuration_id").await?;
+        if let Some(why) = type_mismatch(&party_type, subject, kind) {
+            return Err(CsmError::failed_precondition("RELATED_PARTY_TYPE_MISMATCH", why)
+                .with_metadata("field", "related_party_configuration_id"));
+        }
+        self.check_party(kind, party).await?;
+        let now = csm_db::now();
+        let record = RelatedPartyRecord {
+            id: Uuid::now_v7(),
+            subject,
+            kind,
+            party,
+            configuration: Some(configuration),
+            type_name: party_type.name.clone(),
+            responsibility: party_type.default_responsibility.as_ref().map(|(id, _)| *id),
+            responsibility_name: party_type.default_responsibility.map(|(_, name)| name),
+            order: party_type.default_order,
+            created_by: ctx.profile,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.db.begin().await?;
+        store::save_related_party(&mut tx, &record, false).await?;
+        let revision = append(&mut tx, &party_change(&record, Operation::Created)).await?;
+        if let Some(request_id) = request_id
+            && !idempotency::record_entity(&mut tx, &rpc, request_id, record.id, revision).await?
+        {
+            drop(tx);
+            return Box::pin(self.add_related_party(ctx, Some(request_id), subject, kind, party, configuration)).await;
+        }
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok((record, self.feed.token(revision)))
+    }
+
+    /// UpdateRelatedParty: a new type re-fills responsibility and order unless they are changed too.
+    pub async fn update_related_party(
+        &self,
+        ctx: &PrincipalContext,
+        id: Uuid,
+        changes: PartyChanges,
+    ) -> CsmResult<(RelatedPartyRecord, String)> {
+        let mut record =
+            store::get_related_party(&self.db, id).await?.ok_or_else(|| CsmError::not_found("related party", id))?;
+        self.authorize_subject(ctx, record.subject, true).await?;
+        if let Some(configuration) = changes.configuration {
+            let field = "related_party.related_party_configuration_id";
+            let party_type = self.party_type(configuration, field).await?;
+            if let Some(why) = type_mismatch(&party_type, record.subject, record.kind) {
+                return Err(
+                    CsmError::failed_precondition("RELATED_PARTY_TYPE_MISMATCH", why).with_metadata("field", field)
+                );
+            }
+            record.configuration = Some(configuration);
+            record.type_name = party_type.name;
+            record.responsibility = party_type.default_responsibility.as_ref().map(|(id, _)| *id);
+            record.responsibility_name = party_type.default_responsibility.map(|(_, name)| name);
+            record.order = party_type.default_order;
+        }
+        if let Some(responsibility) = changes.responsibility {
+            record.responsibility = responsibility;
+            record.responsibility_name = match responsibility {
+                Some(id) => Some(self.responsibility_name(id, "related_party.responsibility_id").await?),
+                None => None,
+            };
+        }
+        if let Some(order) = changes.order {
+            record.order = order;
+        }
+        record.updated_at = csm_db::now();
+        let mut tx = self.db.begin().await?;
+        store::save_related_party(&mut tx, &record, true).await?;
+        let revision = append(&mut tx, &party_change(&record, Operation::Updated)).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok((record, self.feed.token(revision)))
+    }
+
+    /// RemoveRelatedParty: access derived from the row ends at once (R5.9).
+    pub async fn remove_related_party(&self, ctx: &PrincipalContext, id: Uuid) -> CsmResult<String> {
+        let record =
+            store::get_related_party(&self.db, id).await?.ok_or_else(|| CsmError::not_found("related party", id))?;
+        self.authorize_subject(ctx, record.subject, true).await?;
+        let mut tx = self.db.begin().await?;
+        if !store::delete_related_party(&mut tx, id).await? {
+            return Err(CsmError::not_found("related party", id));
+        }
+        let revision = append(&mut tx, &party_change(&record, Operation::Deleted)).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok(self.feed.token(revision))
+    }
+
+    /// ListRelatedParties: needs READ on the subject.
+    pub async fn list_related_parties(
+        &self,
+        ctx: &PrincipalContext,
+        subject: PartySubject,
+        kind: Option<PartyKind>,
+        authorized_only: bool,
+        after: Option<(i64, Uuid)>,
+        limit: i64,
+    ) -> CsmResult<(Vec<RelatedPartyRecord>, String)> {
+        let token = self.token().await?;
+        self.authorize_subject(ctx, subject, false).await?;
+        Ok((store::list_related_parties(&self.db, subject, kind, authorized_only, after, limit).await?, token))
+    }
+
+    // ------------------------------------------------------------------ case creation (R5.10, R5.11)
+
+    /// CreateCase checks on the sold product and install base item a draft names:
+    /// both must exist; a chosen contact / consumer must have full access to the
+    /// sold product (R5.10); the install base must belong to the contact's and the
+    /// case's account (R5.11).
+    pub(super) async fn validate_case_assets(
+        &self,
+        _ctx: &PrincipalContext,
+        draft: &Draft,
+        stamps: &Stamps,
+        contact_account: Option<AccountId>,
+    ) -> CsmResult<()> {
+        let contact: Option<ProfileId> = draft.contact.or(stamps.contact);
+        let consumer = draft.consumer.or(stamps.consumer);
+        if let Some(product_id) = draft.sold_product {
+            let product = store::get_sold_product(&self.db, product_id)
+                .await?
+                .ok_or_else(|| referenced_not_found("draft.sold_product_id", product_id))?;
+            let subject = PartySubject::SoldProduct(product_id);
+            if let Some(contact) = contact {
+                let owner = contact_account.is_some() && contact_account == product.account;
+                let named =
+                    store::is_authorized_party(&self.db, subject, PartyKind::Contact, *contact.as_uuid()).await?;
+                let by_account = match contact_account {
+                    Some(account) => {
+                        store::is_authorized_party(&self.db, subject, PartyKind::Account, *account.as_uuid()).await?
+                    }
+                    None => false,
+                };
+                if !(owner || named || by_account) {
+                    return Err(CsmError::failed_precondition(
+                        "CONTACT_NOT_AUTHORIZED_FOR_SOLD_PRODUCT",
+                        "the case contact has no full access to the sold product",
+                    )
+                    .with_metadata("field", "draft.contact_id"));
+                }
+            }
+            if let Some(consumer) = consumer
+                && draft.account.is_none()
+                && product.consumer != Some(consumer)
+                && !store::is_authorized_party(&self.db, subject, PartyKind::Consumer, *consumer.as_uuid()).await?
+            {
+                return Err(CsmError::failed_precondition(
+                    "CONTACT_NOT_AUTHORIZED_FOR_SOLD_PRODUCT",
+                    "the case consumer has no full access to the sold product",
+                )
+                .with_metadata("field", "draft.consumer_id"));
+            }
+        }
+        if let Some(item_id) = draft.install_base_item {
+            let item = store::get_install_base_item(&self.db, item_id)
+                .await?
+                .ok_or_else(|| referenced_not_found("draft.install_base_item_id", item_id))?;
+            if let Some(item_account) = item.account {
+                let case_mismatch = draft.account.is_some_and(|account| account != item_account);
+                let contact_mismatch =
+                    contact.is_some() && contact_account.is_some_and(|account| account != item_account);
+                if case_mismatch || contact_mismatch {
+                    return Err(CsmError::failed_precondition(
+                        "INSTALL_BASE_ACCOUNT_MISMATCH",
+                        "the contact, the case and the install base must belong to the same account",
+                    )
+                    .with_metadata("field", "draft.install_base_item_id"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn party_change(record: &RelatedPartyRecord, operation: Operation) -> NewChange {
+    NewChange::new("related_party", record.id, operation)
+        .attribute("subject_kind", record.subject.code())
+        .attribute("subject_id", record.subject.id())
+}
+
+/// Idempotency keys are per caller: a retry by the same caller replays.
+fn idempotency_key(rpc: &str, writer: &AssetWriter) -> String {
+    match writer {
+        AssetWriter::Service => format!("{rpc}/service"),
+        AssetWriter::Principal(ctx) => format!("{rpc}/{}", ctx.profile),
+    }
+}
+
+/// Who a mutation of assets is made by (contract: service identities need no profile).
+pub async fn asset_writer(
+    app: &CaseAccessApp,
+    caller: &Caller,
+    requested: Option<ProfileId>,
+) -> CsmResult<AssetWriter> {
+    match caller {
+        Caller::Service(_) => Ok(AssetWriter::Service),
+        Caller::Human(_) => {
+            let profile = app.principal(caller, requested, super::Access::Mutation).await?;
+            let ctx = app.context(profile, &super::cache::Freshness::FullyConsistent).await?;
+            Ok(AssetWriter::Principal(ctx))
+        }
     }
 }

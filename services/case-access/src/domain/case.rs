@@ -96,6 +96,8 @@ pub struct CaseFacts {
     pub tasks: Vec<TaskFacts>,
     pub related_parties: Vec<RelatedParty>,
     pub product_parties: Vec<ProductParty>,
+    /// Related parties of the case's install base item and affected items (R5.11).
+    pub install_base_parties: Vec<RelatedParty>,
 }
 
 impl CaseFacts {

@@ -160,6 +160,13 @@ pub enum Cond {
         party: Uuid,
         responsibility: &'static str,
     },
+    /// A related party of the case's install base item (or an affected one) is this party
+    /// with this responsibility (R5.11).
+    InstallBaseParty {
+        kind: PartyKind,
+        party: Uuid,
+        responsibility: &'static str,
+    },
     OwnerIn(BTreeSet<ProfileId>),
     OwnerGroupIn(BTreeSet<GroupId>),
     /// Every condition holds.
@@ -215,6 +222,9 @@ impl Cond {
                 row.party.kind == *kind
                     && row.party.party_id == *party
                     && row.party.responsibility.as_deref() == Some(*responsibility)
+            }),
+            Cond::InstallBaseParty { kind, party, responsibility } => case.install_base_parties.iter().any(|row| {
+                row.kind == *kind && row.party_id == *party && row.responsibility.as_deref() == Some(*responsibility)
             }),
             Cond::OwnerIn(set) => case.owner.is_some_and(|owner| set.contains(&owner)),
             Cond::OwnerGroupIn(set) => case.owner_group.is_some_and(|group| set.contains(&group)),
@@ -286,6 +296,9 @@ impl Cond {
             Cond::ProductParty { kind, party, responsibility } => format!(
                 "a related party of the case's sold product is {kind:?} {party} with responsibility {responsibility}"
             ),
+            Cond::InstallBaseParty { kind, party, responsibility } => format!(
+                "a related party of the case's install base is {kind:?} {party} with responsibility {responsibility}"
+            ),
             Cond::OwnerIn(set) => format!("case.owner ∈ {}", set_text(set)),
             Cond::OwnerGroupIn(set) => format!("case.owner_group ∈ {}", set_text(set)),
             Cond::All(conds) => conds.iter().map(Cond::describe).collect::<Vec<_>>().join(" ∧ "),
@@ -324,6 +337,9 @@ impl Cond {
             Cond::RelatedParty { .. } => format!("{} related parties on the case", case.related_parties.len()),
             Cond::ProductParty { .. } => {
                 format!("{} related parties on the case's sold products", case.product_parties.len())
+            }
+            Cond::InstallBaseParty { .. } => {
+                format!("{} related parties on the case's install base items", case.install_base_parties.len())
             }
             Cond::OwnerIn(_) => format!("case.owner = {}", value_text(case.owner)),
             Cond::OwnerGroupIn(_) => format!("case.owner_group = {}", value_text(case.owner_group)),
@@ -868,44 +884,28 @@ fn related_party_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules)
             Cond::RelatedParty { kind, party, responsibility: AUTHORIZED_REPRESENTATIVE },
         );
     }
-    // R5.8/R5.9: access to a sold product grants its cases.
-    let mut product_parties: Vec<(PartyKind, Uuid, &'static str, &str)> = Vec::new();
-    if ctx.has(SOLD_PRODUCT_AUTHORIZED_CONTACT)
-        && matches!(ctx.kind, PrincipalKind::Contact | PrincipalKind::PartnerContact)
-    {
-        product_parties.push((
-            PartyKind::Contact,
-            *ctx.profile.as_uuid(),
-            AUTHORIZED_REPRESENTATIVE,
-            SOLD_PRODUCT_AUTHORIZED_CONTACT,
-        ));
-        if let Some(account) = ctx.account {
-            product_parties.push((
-                PartyKind::Account,
-                *account.as_uuid(),
-                AUTHORIZED_ACCOUNT,
-                SOLD_PRODUCT_AUTHORIZED_CONTACT,
-            ));
-        }
-    }
-    if ctx.has(SOLD_PRODUCT_AUTHORIZED_CONSUMER)
-        && let Some(consumer) = ctx.consumer
-    {
-        product_parties.push((
-            PartyKind::Consumer,
-            *consumer.as_uuid(),
-            AUTHORIZED_REPRESENTATIVE,
-            SOLD_PRODUCT_AUTHORIZED_CONSUMER,
-        ));
-    }
-    for (kind, party, responsibility, role) in product_parties {
+    // R5.8/R5.9: access to a sold product grants its cases (the parties come from domain::parties).
+    for grant in super::parties::sold_product_parties(ctx) {
+        let (kind, party, responsibility) = (grant.kind, grant.party, grant.responsibility);
         rules.grant(
             "R5.9",
             vec![
-                Step::role(role),
+                Step::role(grant.role),
                 Step::new(StepKind::SoldProduct, party, format!("{responsibility} on the case's sold product")),
             ],
             Cond::ProductParty { kind, party, responsibility },
+        );
+    }
+    // R5.11: install-base related parties reach the cases of that install base.
+    for grant in super::parties::install_base_parties(ctx) {
+        let (kind, party, responsibility) = (grant.kind, grant.party, grant.responsibility);
+        rules.grant(
+            "R5.11",
+            vec![
+                Step::role(grant.role),
+                Step::new(StepKind::RelatedParty, party, format!("{responsibility} on the case's install base")),
+            ],
+            Cond::InstallBaseParty { kind, party, responsibility },
         );
     }
 }

@@ -13,6 +13,10 @@ use uuid::Uuid;
 use super::facts::{list_case_ids, load_case_facts};
 use super::predicate::{compile, party_kind_code, segment_code};
 use crate::domain::case::{CaseFacts, PartyKind};
+use crate::domain::parties::{
+    AUTHORIZED_SERVICE_ORGANIZATION, INSTALL_BASE_AUTHORIZED_CONSUMER, INSTALL_BASE_AUTHORIZED_CONTACT,
+    INSTALL_BASE_AUTHORIZED_CONTRIBUTOR, INSTALL_BASE_AUTHORIZED_MEMBER,
+};
 use crate::domain::principal::{
     AccessConfiguration, OwnershipRelation, PrincipalContext, PrincipalKind, RecordRight, TeamMembership, TeamTarget,
 };
@@ -65,8 +69,13 @@ fn ids<T>(n: usize, make: impl Fn() -> T) -> Vec<T> {
     (0..n).map(|_| make()).collect()
 }
 
-const RESPONSIBILITIES: &[Option<&str>] =
-    &[Some(AUTHORIZED_REPRESENTATIVE), Some(AUTHORIZED_ACCOUNT), Some("Asset Contact"), None];
+const RESPONSIBILITIES: &[Option<&str>] = &[
+    Some(AUTHORIZED_REPRESENTATIVE),
+    Some(AUTHORIZED_ACCOUNT),
+    Some(AUTHORIZED_SERVICE_ORGANIZATION),
+    Some("Asset Contact"),
+    None,
+];
 
 const ROLE_POOL: &[&str] = &[
     CUSTOMER,
@@ -94,6 +103,10 @@ const ROLE_POOL: &[&str] = &[
     CASE_AUTHORIZED_CONTRIBUTOR,
     SOLD_PRODUCT_AUTHORIZED_CONTACT,
     SOLD_PRODUCT_AUTHORIZED_CONSUMER,
+    INSTALL_BASE_AUTHORIZED_CONTACT,
+    INSTALL_BASE_AUTHORIZED_CONSUMER,
+    INSTALL_BASE_AUTHORIZED_CONTRIBUTOR,
+    INSTALL_BASE_AUTHORIZED_MEMBER,
     SNC_INTERNAL,
     "sn_customerservice.relationship_access",
 ];
@@ -117,10 +130,11 @@ async fn exec(db: &Db, sql: &str, binds: Vec<Option<Uuid>>, texts: Vec<&str>, st
 }
 
 async fn add_party(db: &Db, rng: &mut Rng, world: &World, counter: &mut usize, subject_kind: &str, subject: Uuid) {
-    let (kind, party_id) = match rng.below(4) {
+    let (kind, party_id) = match rng.below(5) {
         0 => (PartyKind::Contact, *rng.pick(&world.profiles).as_uuid()),
         1 => (PartyKind::Consumer, *rng.pick(&world.consumers).as_uuid()),
         2 => (PartyKind::User, *rng.pick(&world.profiles).as_uuid()),
+        3 => (PartyKind::ServiceOrganization, rng.pick(&world.locations)),
         _ => (PartyKind::Account, *rng.pick(&world.accounts).as_uuid()),
     };
     let responsibility = RESPONSIBILITIES[rng.below(RESPONSIBILITIES.len())];
@@ -174,6 +188,11 @@ async fn populate(db: &Db, rng: &mut Rng, world: &World, cases: usize) {
             add_party(db, rng, world, &mut related, "sold_product", *sold_product).await;
         }
     }
+    for install_base in &world.install_bases {
+        for _ in 0..rng.below(4) {
+            add_party(db, rng, world, &mut related, "install_base_item", *install_base).await;
+        }
+    }
     for _ in 0..cases {
         let p = |rng: &mut Rng, percent| rng.maybe(percent, &world.profiles).map(|id| *id.as_uuid());
         let mut account = rng.maybe(45, &world.accounts).map(|id| *id.as_uuid());
@@ -210,16 +229,17 @@ async fn populate(db: &Db, rng: &mut Rng, world: &World, cases: usize) {
             p(rng, 40),
             rng.maybe(30, &world.groups).map(|id| *id.as_uuid()),
             rng.maybe(40, &world.sold_products),
+            rng.maybe(30, &world.install_bases),
         ];
         let number = format!("CS{}", case.simple());
         exec(
             db,
             "INSERT INTO cases (id, account_id, contact_id, consumer_id, household_id, partner_account_id, \
              partner_contact_id, internal_contact_id, requestor_organization_id, requested_by_id, opened_by_id, \
-             owner_id, owner_group_id, sold_product_id, number, segment, short_description, state, priority, channel, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'case', 'OPEN', 'LOW', \
-             'PORTAL', $17, $17)",
+             owner_id, owner_group_id, sold_product_id, install_base_item_id, number, segment, short_description, state, \
+             priority, channel, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'case', 'OPEN', 'LOW', \
+             'PORTAL', $18, $18)",
             binds,
             vec![&number, segment_code(draft.segment())],
             true,

@@ -46,7 +46,7 @@ fn facts_from_row(row: &impl DbRow) -> CsmResult<CaseFacts> {
     })
 }
 
-fn party_from_row(row: &impl DbRow) -> CsmResult<RelatedParty> {
+pub(crate) fn party_from_row(row: &impl DbRow) -> CsmResult<RelatedParty> {
     Ok(RelatedParty {
         id: row.uuid("id").map_err(db_error)?,
         kind: party_kind_from_code(&row.text("party_kind").map_err(db_error)?)?,
@@ -119,6 +119,19 @@ pub async fn load_case_facts(db: &Db, id: CaseId) -> CsmResult<Option<CaseFacts>
                 sold_product: SoldProductId::from_uuid(row.uuid("subject_id").map_err(db_error)?),
                 party: party_from_row(&row)?,
             });
+        }
+        for row in sqlx::query(
+            "SELECT rp.id, rp.party_kind, rp.party_id, rp.responsibility_name FROM related_parties rp \
+             WHERE rp.subject_kind = 'install_base_item' AND (rp.subject_id = (SELECT install_base_item_id FROM cases \
+             WHERE id = $1) OR rp.subject_id IN (SELECT a.install_base_item_id FROM case_affected_install_bases a \
+             WHERE a.case_id = $1))",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?
+        {
+            facts.install_base_parties.push(party_from_row(&row)?);
         }
         Ok(Some(facts))
     })

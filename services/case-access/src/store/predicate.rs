@@ -140,6 +140,15 @@ fn compile_cond(cond: &Cond, b: &mut Builder) -> String {
             b.uuid(*party),
             b.text(responsibility)
         ),
+        Cond::InstallBaseParty { kind, party, responsibility } => format!(
+            "EXISTS (SELECT 1 FROM related_parties rp WHERE rp.subject_kind = 'install_base_item' \
+             AND rp.party_kind = {} AND rp.party_id = {} AND rp.responsibility_name = {} \
+             AND (rp.subject_id = c.install_base_item_id OR rp.subject_id IN (SELECT a.install_base_item_id \
+             FROM case_affected_install_bases a WHERE a.case_id = c.id)))",
+            b.text(party_kind_code(*kind)),
+            b.uuid(*party),
+            b.text(responsibility)
+        ),
         Cond::All(conds) if conds.is_empty() => "1 = 1".to_owned(),
         Cond::All(conds) => {
             format!("({})", conds.iter().map(|cond| compile_cond(cond, b)).collect::<Vec<_>>().join(" AND "))
