@@ -33,6 +33,10 @@ pub fn migrations() -> Migrations {
         Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
         Migration { version: 100, description: "cases", sql: include_str!("../migrations/postgres/0100_cases.sql") },
     )
+    .with(
+        Migration { version: 120, description: "case work", sql: include_str!("../migrations/sqlite/0120_work.sql") },
+        Migration { version: 120, description: "case work", sql: include_str!("../migrations/postgres/0120_work.sql") },
+    )
 }
 
 /// Which services may call which case-access RPCs (static).

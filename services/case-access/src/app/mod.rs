@@ -244,6 +244,8 @@ impl CaseAccessApp {
         }
         let now = csm_db::now();
         let mut tx = self.db.begin().await?;
+        // R1.16: new cases per day of external unified consumers, counted in this transaction.
+        self.take_case_creation_unit(&mut tx, ctx).await?;
         let number = cases::next_number(&mut tx, "case").await?;
         let segment = facts.segment();
         let record = CaseRecord {

@@ -5,6 +5,7 @@ pub mod case;
 pub mod principal;
 pub mod record;
 pub mod table;
+pub mod work;
 
 #[cfg(test)]
 mod tests;
