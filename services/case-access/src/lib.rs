@@ -29,19 +29,34 @@ pub const SERVICE_FQN: &str = "csm.case_access.v1.CaseAccessService";
 
 /// case-access's migrations (the change feed's, then its own).
 pub fn migrations() -> Migrations {
-    csm_changefeed::migrations().with(
-        Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
-        Migration { version: 100, description: "cases", sql: include_str!("../migrations/postgres/0100_cases.sql") },
-    )
-    .with(
-        Migration { version: 120, description: "case work", sql: include_str!("../migrations/sqlite/0120_work.sql") },
-        Migration { version: 120, description: "case work", sql: include_str!("../migrations/postgres/0120_work.sql") },
-    )
+    csm_changefeed::migrations()
+        .with(
+            Migration { version: 100, description: "cases", sql: include_str!("../migrations/sqlite/0100_cases.sql") },
+            Migration {
+                version: 100,
+                description: "cases",
+                sql: include_str!("../migrations/postgres/0100_cases.sql"),
+            },
+        )
+        .with(
+            Migration {
+                version: 120,
+                description: "case work",
+                sql: include_str!("../migrations/sqlite/0120_work.sql"),
+            },
+            Migration {
+                version: 120,
+                description: "case work",
+                sql: include_str!("../migrations/postgres/0120_work.sql"),
+            },
+        )
 }
 
 /// Which services may call which case-access RPCs (static).
 pub fn service_policy() -> ServicePolicy {
-    ServicePolicy::new()
+    // The inbound-mail gateway runs with case-access's own service identity
+    // (the suite has no separate gateway identity); R4.21 email intake.
+    ServicePolicy::new().allow(ServiceName::CaseAccess, &["CreateCaseFromEmail"])
 }
 
 /// Serves case-access on `listener` until `shutdown` resolves.

@@ -160,10 +160,22 @@ impl CaseAccessApp {
         load_case_facts(&self.db, id).await?.ok_or_else(|| case_not_found(id))
     }
 
-    async fn decided(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action, outcome: Outcome) -> CsmResult<Decided> {
+    async fn decided(
+        &self,
+        ctx: &PrincipalContext,
+        facts: &CaseFacts,
+        action: Action,
+        outcome: Outcome,
+    ) -> CsmResult<Decided> {
         let requires_license =
             outcome.allowed() && table::needs_license(ctx, facts, action, table::LicenseMode::Access);
-        Ok(Decided { action, outcome, requires_license, license_escalated: false, consistency_token: self.token().await? })
+        Ok(Decided {
+            action,
+            outcome,
+            requires_license,
+            license_escalated: false,
+            consistency_token: self.token().await?,
+        })
     }
 
     /// An allowed mutation that needs a licence escalates the request's
@@ -186,7 +198,13 @@ impl CaseAccessApp {
 
     /// R1.16: takes one unit of `limit` for `ctx` in `tx` when `ctx` is an
     /// external unified consumer; RESOURCE_EXHAUSTED when the limit is reached.
-    async fn take_rate_unit(&self, tx: &mut Tx, ctx: &PrincipalContext, limit: RateLimit, record: &str) -> CsmResult<()> {
+    async fn take_rate_unit(
+        &self,
+        tx: &mut Tx,
+        ctx: &PrincipalContext,
+        limit: RateLimit,
+        record: &str,
+    ) -> CsmResult<()> {
         if !rules::rate_limited(ctx) {
             return Ok(());
         }
@@ -306,12 +324,6 @@ impl CaseAccessApp {
         Ok(UpdatedCase { case, watch_list, work_notes_list, affected_install_base_items, decided, consistency_token })
     }
 
-    /// The watch lists and affected items of a case (for the UpdateCase answer shape elsewhere).
-    pub async fn case_lists(&self, id: CaseId) -> CsmResult<(Vec<ProfileId>, Vec<ProfileId>, Vec<Uuid>)> {
-        let (watch, notes) = store::watch_lists(&self.db, id).await?;
-        Ok((watch, notes, store::affected_install_bases(&self.db, id).await?))
-    }
-
     /// DeleteCase: needs DELETE (a Cherwell Delete right, R6.4, or `admin`).
     pub async fn delete_case(&self, ctx: &PrincipalContext, id: CaseId) -> CsmResult<String> {
         let decided = self.decide_on_case(ctx, id, Action::Delete).await?;
@@ -347,18 +359,20 @@ impl CaseAccessApp {
             ));
         };
         let token = self.token().await?;
-        let sub_profile = if ctx.kind == PrincipalKind::Consumer { self.consumer_sub_profile(ctx.profile).await? } else { None };
+        let sub_profile =
+            if ctx.kind == PrincipalKind::Consumer { self.consumer_sub_profile(ctx.profile).await? } else { None };
         let rows = store::list_consumer_cases(&self.db, consumer, sub_profile, states, before, limit).await?;
         Ok((rows, token))
     }
 
     /// The consumer profile (R1.17) of a CONSUMER_SUB_PROFILE profile.
     async fn consumer_sub_profile(&self, profile: ProfileId) -> CsmResult<Option<ProfileId>> {
-        let record = match self.identity.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
-            Ok(response) => response.into_inner().profile.unwrap_or_default(),
-            Err(status) if status.code() == Code::NotFound => return Err(CsmError::not_found("profile", profile)),
-            Err(status) => return Err(peer_error(ServiceName::Identity, status)),
-        };
+        let record =
+            match self.identity.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
+                Ok(response) => response.into_inner().profile.unwrap_or_default(),
+                Err(status) if status.code() == Code::NotFound => return Err(CsmError::not_found("profile", profile)),
+                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
+            };
         if record.kind != ProfileKind::ConsumerSubProfile as i32 {
             return Ok(None);
         }
@@ -914,9 +928,7 @@ impl CaseAccessApp {
             Ok((case, _, consistency_token)) => {
                 Ok(Intake { outcome: IntakeOutcome::CaseCreated, case: Some(case), sender: me, consistency_token })
             }
-            Err(error) if error.code() == ErrorCode::ResourceExhausted => {
-                Ok(no_case(IntakeOutcome::RateLimited, me))
-            }
+            Err(error) if error.code() == ErrorCode::ResourceExhausted => Ok(no_case(IntakeOutcome::RateLimited, me)),
             Err(error) if matches!(error.code(), ErrorCode::PermissionDenied | ErrorCode::InvalidArgument) => {
                 Ok(no_case(IntakeOutcome::SenderNotAuthorized, me))
             }

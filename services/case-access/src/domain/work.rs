@@ -14,8 +14,8 @@ use csm_types::{GroupId, ProfileId};
 use super::case::{CaseFacts, TaskFacts};
 use super::principal::{PrincipalContext, PrincipalKind};
 use super::table::{
-    self, Action, CASE_TASK_AGENT, Outcome, PROXY_CONTACT, Rules, SNC_INTERNAL, Step, StepKind,
-    TableSettings, UNIFIED_CONSUMER,
+    self, Action, CASE_TASK_AGENT, Outcome, PROXY_CONTACT, Rules, SNC_INTERNAL, Step, StepKind, TableSettings,
+    UNIFIED_CONSUMER,
 };
 
 /// X11: the proxy contact role's alias in one newer roles-table build.
@@ -714,8 +714,10 @@ mod tests {
         let me = ProfileId::new();
         let ctx = PrincipalContext::new(me, PrincipalKind::Employee, [CASE_TASK_AGENT]);
         let settings = TableSettings::default();
-        let mine = TaskView { facts: TaskFacts { assigned_to: Some(me), ..TaskFacts::default() }, ..TaskView::default() };
-        let case = CaseFacts { account: Some(AccountId::new()), tasks: vec![mine.facts.clone()], ..CaseFacts::default() };
+        let mine =
+            TaskView { facts: TaskFacts { assigned_to: Some(me), ..TaskFacts::default() }, ..TaskView::default() };
+        let case =
+            CaseFacts { account: Some(AccountId::new()), tasks: vec![mine.facts.clone()], ..CaseFacts::default() };
         assert_eq!(decide_task(&ctx, &settings, &case, &mine, Action::WriteFull).rule(), "R4.19");
         let other = TaskView::default();
         // The other task of a case it works: readable through the parent case, not writable.

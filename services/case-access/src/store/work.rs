@@ -156,7 +156,8 @@ pub async fn replace_contributors(tx: &mut Tx, case: &CaseRecord) -> CsmResult<(
     let id = *case.id.as_uuid();
     let users: Vec<Uuid> = case.contributor_users.iter().map(|user| *user.as_uuid()).collect();
     let groups: Vec<Uuid> = case.contributor_groups.iter().map(|group| *group.as_uuid()).collect();
-    replace_ids(tx, "DELETE FROM case_contributor_users WHERE case_id = $1", INSERT_CONTRIBUTOR_USER, id, &users).await?;
+    replace_ids(tx, "DELETE FROM case_contributor_users WHERE case_id = $1", INSERT_CONTRIBUTOR_USER, id, &users)
+        .await?;
     replace_ids(tx, "DELETE FROM case_contributor_groups WHERE case_id = $1", INSERT_CONTRIBUTOR_GROUP, id, &groups)
         .await
 }
@@ -196,7 +197,12 @@ pub async fn watch_lists(db: &Db, id: CaseId) -> CsmResult<(Vec<ProfileId>, Vec<
 }
 
 /// Replaces the watch list (`work_notes = false`) or the work notes list of case `id`.
-pub async fn replace_watch_list(tx: &mut Tx, id: CaseId, work_notes: bool, profiles: &BTreeSet<ProfileId>) -> CsmResult<()> {
+pub async fn replace_watch_list(
+    tx: &mut Tx,
+    id: CaseId,
+    work_notes: bool,
+    profiles: &BTreeSet<ProfileId>,
+) -> CsmResult<()> {
     with_tx!(tx, |tx| {
         sqlx::query("DELETE FROM case_watch_list WHERE case_id = $1 AND work_notes = $2")
             .bind(id.as_uuid())
@@ -525,14 +531,13 @@ pub async fn get_task_tx(tx: &mut Tx, id: Uuid) -> CsmResult<Option<TaskRecord>>
 /// The assignments of the tasks of `case` other than `except`, read in `tx`.
 pub async fn other_assignments(tx: &mut Tx, case: CaseId, except: Uuid) -> CsmResult<Vec<Assignment>> {
     with_tx!(tx, |tx| {
-        let rows = sqlx::query(
-            "SELECT assigned_to_id, assignment_group_id FROM case_tasks WHERE case_id = $1 AND id <> $2",
-        )
-        .bind(case.as_uuid())
-        .bind(except)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        let rows =
+            sqlx::query("SELECT assigned_to_id, assignment_group_id FROM case_tasks WHERE case_id = $1 AND id <> $2")
+                .bind(case.as_uuid())
+                .bind(except)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_error)?;
         rows.iter()
             .map(|row| {
                 Ok(Assignment {
@@ -611,7 +616,12 @@ pub async fn apply_contributor_changes(tx: &mut Tx, case: CaseId, changes: &Cont
     let id = *case.as_uuid();
     with_tx!(tx, |tx| {
         for user in &changes.add_users {
-            sqlx::query(INSERT_CONTRIBUTOR_USER).bind(id).bind(user.as_uuid()).execute(&mut **tx).await.map_err(db_error)?;
+            sqlx::query(INSERT_CONTRIBUTOR_USER)
+                .bind(id)
+                .bind(user.as_uuid())
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
         }
         for user in &changes.remove_users {
             sqlx::query("DELETE FROM case_contributor_users WHERE case_id = $1 AND profile_id = $2")
