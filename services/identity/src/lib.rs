@@ -102,6 +102,8 @@ pub fn service_policy() -> ServicePolicy {
         .allow(ServiceName::Role, READS)
         .allow(ServiceName::AccountTeam, READS)
         .allow(ServiceName::CaseAccess, READS)
+        // Email intake (R4.21) resolves sender and recipient addresses to profiles.
+        .allow(ServiceName::CaseAccess, &["ListProfiles"])
         .allow(ServiceName::Licensing, READS)
 }
 
