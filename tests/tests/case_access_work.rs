@@ -616,7 +616,9 @@ backend_test!(r4_21_email_creates_a_proxy_case_only_for_proxy_contacts, |suite| 
     };
     let updated = update(suite, &employee_token, watch.clone(), &["watch_list_profile_ids"]).await.unwrap();
     assert_eq!(updated.decision.unwrap().rule, "R4.21");
-    let status = update(suite, &employee_token, watch, &["watch_list_profile_ids", "priority"]).await.unwrap_err();
+    let watch_and_priority = pb::Case { priority: pb::Priority::High as i32, ..watch };
+    let status =
+        update(suite, &employee_token, watch_and_priority, &["watch_list_profile_ids", "priority"]).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
     let other = new_case(suite, &agent, &a).await;
