@@ -461,8 +461,11 @@ backend_test!(r4_17_contributor_viewer_reads_related_lists_of_its_cases, |suite|
     attach(suite, &agent, &case.case_id).await.unwrap();
     assert_eq!(comments(suite, &viewer_token, &case.case_id).await.unwrap_err().code(), Code::PermissionDenied);
     // The agent adds the viewer as a contributor user ([LIMITED] field).
-    let contributors =
-        pb::Case { case_id: case.case_id.clone(), contributor_profile_ids: vec![viewer.to_string()], ..Default::default() };
+    let contributors = pb::Case {
+        case_id: case.case_id.clone(),
+        contributor_profile_ids: vec![viewer.to_string()],
+        ..Default::default()
+    };
     let updated = update(suite, &agent, contributors, &["contributor_profile_ids"]).await.unwrap();
     assert_eq!(updated.decision.unwrap().action, pb::Action::WriteLimited as i32);
     assert_eq!(comments(suite, &viewer_token, &case.case_id).await.unwrap().len(), 1);
@@ -492,7 +495,8 @@ backend_test!(r4_18_contributor_editor_writes_the_limited_set_on_readable_cases,
     assert_eq!(reason_of(&status), "ACCESS_DENIED");
     comment(suite, &editor, &id, "", pb::CommentKind::WorkNote).await.unwrap();
     // The rest of the limited set: watch list and state.
-    let watch = pb::Case { case_id: id.clone(), watch_list_profile_ids: vec![watcher.to_string()], ..Default::default() };
+    let watch =
+        pb::Case { case_id: id.clone(), watch_list_profile_ids: vec![watcher.to_string()], ..Default::default() };
     let updated = update(suite, &editor, watch, &["watch_list_profile_ids"]).await.unwrap();
     assert_eq!(updated.decision.as_ref().unwrap().rule, "R4.18");
     assert_eq!(updated.support_case.unwrap().watch_list_profile_ids, vec![watcher.to_string()]);
@@ -609,11 +613,8 @@ backend_test!(r4_21_email_creates_a_proxy_case_only_for_proxy_contacts, |suite| 
     assert_eq!(status.code(), Code::PermissionDenied);
     // The proxy contact comments on and updates the watch list of its case, not of others.
     comment(suite, &employee_token, &case.case_id, "", pb::CommentKind::WorkNote).await.unwrap();
-    let watch = pb::Case {
-        case_id: case.case_id.clone(),
-        watch_list_profile_ids: vec![k.to_string()],
-        ..Default::default()
-    };
+    let watch =
+        pb::Case { case_id: case.case_id.clone(), watch_list_profile_ids: vec![k.to_string()], ..Default::default() };
     let updated = update(suite, &employee_token, watch.clone(), &["watch_list_profile_ids"]).await.unwrap();
     assert_eq!(updated.decision.unwrap().rule, "R4.21");
     let watch_and_priority = pb::Case { priority: pb::Priority::High as i32, ..watch };
@@ -695,4 +696,39 @@ backend_test!(r1_16_external_unified_consumers_are_rate_limited, |suite| {
     for _ in 0..11 {
         create_case(suite, &plain_token, draft(pb::CreateFor::Consumer, "", &d)).await.unwrap();
     }
+});
+
+backend_test!(r4_2_customers_update_the_state_of_customer_visible_tasks_only, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let (k, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let case = agent_case_for(suite, &agent, &a, k).await;
+    let hidden = new_task(suite, &agent, &case.case_id, None, "").await.unwrap();
+    let mut visible = new_task(suite, &agent, &case.case_id, None, "").await.unwrap();
+    visible.customer_visible = true;
+    let visible = update_task(suite, &agent, visible, &["customer_visible"]).await.unwrap();
+    assert!(visible.customer_visible);
+    let done = |mut task: pb::CaseTask| {
+        task.state = pb::CaseTaskState::ClosedComplete as i32;
+        task
+    };
+    let closed = update_task(suite, &customer, done(visible.clone()), &["state"]).await.unwrap();
+    assert_eq!(closed.state, pb::CaseTaskState::ClosedComplete as i32);
+    assert!(closed.closed_at.is_some());
+    // Not on an internal task, and no other field.
+    let status = update_task(suite, &customer, done(hidden.clone()), &["state"]).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let mut renamed = visible.clone();
+    renamed.short_description = "Renamed".to_owned();
+    let status = update_task(suite, &customer, renamed, &["short_description"]).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // A closed task stays closed; case_id and [OUTPUT] fields are not updatable.
+    let mut reopened = visible.clone();
+    reopened.state = pb::CaseTaskState::Open as i32;
+    let status = update_task(suite, &agent, reopened, &["state"]).await.unwrap_err();
+    assert_eq!(reason_of(&status), "INVALID_STATE_TRANSITION");
+    let status = update_task(suite, &agent, hidden.clone(), &["case_id"]).await.unwrap_err();
+    assert_eq!(violated_fields(&status), vec!["update_mask".to_owned()]);
+    // The customer reads the case's tasks through its READ on the case.
+    assert_eq!(all_tasks(suite, &customer, &case.case_id).await.len(), 2);
 });
