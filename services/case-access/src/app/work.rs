@@ -153,7 +153,7 @@ impl CaseAccessApp {
         let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
         let facts = self.case_facts(task.case_id).await?;
         let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), action);
-        Ok(self.decided(ctx, &facts, action, outcome).await?)
+        self.decided(ctx, &facts, action, outcome).await
     }
 
     async fn case_facts(&self, id: CaseId) -> CsmResult<CaseFacts> {
