@@ -43,6 +43,12 @@ pub fn migrations() -> Migrations {
             include_str!("../migrations/postgres/0110_parties.sql"),
         ),
         (
+            120,
+            "case work",
+            include_str!("../migrations/sqlite/0120_work.sql"),
+            include_str!("../migrations/postgres/0120_work.sql"),
+        ),
+        (
             130,
             "admin",
             include_str!("../migrations/sqlite/0130_admin.sql"),
@@ -57,7 +63,9 @@ pub fn migrations() -> Migrations {
 
 /// Which services may call which case-access RPCs (static).
 pub fn service_policy() -> ServicePolicy {
-    ServicePolicy::new()
+    // The inbound-mail gateway runs with case-access's own service identity
+    // (the suite has no separate gateway identity); R4.21 email intake.
+    ServicePolicy::new().allow(ServiceName::CaseAccess, &["CreateCaseFromEmail"])
 }
 
 /// Serves case-access on `listener` until `shutdown` resolves.

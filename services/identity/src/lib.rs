@@ -102,7 +102,8 @@ pub fn service_policy() -> ServicePolicy {
         .allow(ServiceName::Role, READS)
         .allow(ServiceName::AccountTeam, READS)
         .allow(ServiceName::CaseAccess, READS)
-        // Ownership inputs (R6.3, R6.4): department members and reports, security groups.
+        // Ownership inputs (R6.3, R6.4): department members and reports, security groups;
+        // email intake (R4.21) resolves sender and recipient addresses to profiles.
         .allow(ServiceName::CaseAccess, &["ListProfiles", "GetSecurityGroup", "ListSecurityGroups"])
         .allow(ServiceName::Licensing, READS)
 }

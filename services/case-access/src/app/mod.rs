@@ -176,6 +176,15 @@ impl CaseAccessApp {
         self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))
     }
 
+    /// A replayed create: the entity and revision an earlier call with
+    /// `request_id` produced (idempotent retries).
+    async fn replayed(&self, rpc: &str, request_id: Option<&str>) -> CsmResult<Option<(uuid::Uuid, u64)>> {
+        match request_id {
+            Some(request_id) => csm_changefeed::idempotency::stored_entity(&self.db, rpc, request_id).await,
+            None => Ok(None),
+        }
+    }
+
     /// The token of what a read was answered at: the feed head this process
     /// knows (a lower bound of the database's, so the token never promises
     /// more than the answer saw); the database is asked only before anything is known.
@@ -259,6 +268,8 @@ impl CaseAccessApp {
         }
         let now = csm_db::now();
         let mut tx = self.db.begin().await?;
+        // R1.16: new cases per day of external unified consumers, counted in this transaction.
+        self.take_case_creation_unit(&mut tx, ctx).await?;
         let number = cases::next_number(&mut tx, "case").await?;
         let segment = facts.segment();
         let record = CaseRecord {

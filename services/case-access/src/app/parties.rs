@@ -145,13 +145,6 @@ impl CaseAccessApp {
         Ok(decided.consistency_token)
     }
 
-    async fn replayed(&self, rpc: &str, request_id: Option<&str>) -> CsmResult<Option<(Uuid, u64)>> {
-        match request_id {
-            Some(request_id) => idempotency::stored_entity(&self.db, rpc, request_id).await,
-            None => Ok(None),
-        }
-    }
-
     pub async fn create_sold_product(
         &self,
         writer: &AssetWriter,

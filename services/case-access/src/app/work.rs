@@ -1,15 +1,936 @@
 //! Case updates and deletes, comments, attachments, tasks, email intake (R4.15–R4.21, R1.16).
+//!
+//! Every mutation decides first (the decision table, or the task table over
+//! it), then writes in one transaction that also appends the change row and,
+//! for creates, the request id; the response carries the change's token.
 
-use csm_errors::{CsmError, CsmResult};
+use std::collections::{BTreeMap, BTreeSet};
+
+use csm_changefeed::{NewChange, Operation, append, idempotency};
+use csm_db::Tx;
+use csm_errors::{CsmError, CsmResult, ErrorCode};
+use csm_peers::peer_error;
+use csm_proto::identity::{GetProfileRequest, ListProfilesRequest, ProfileKind};
+use csm_types::{AccountId, CaseId, GroupId, ProfileId, ServiceName};
+use tonic::Code;
 use uuid::Uuid;
 
-use super::{CaseAccessApp, Decided};
-use crate::domain::principal::PrincipalContext;
-use crate::domain::table::Action;
+use super::cache::Freshness;
+use super::decisions::Subject;
+use super::{CaseAccessApp, Decided, access_denied};
+use crate::domain::case::CaseFacts;
+use crate::domain::principal::{PrincipalContext, PrincipalKind};
+use crate::domain::record::{CaseRecord, CreateFor, Draft};
+use crate::domain::table::{self, Action, CONSUMER, Outcome, UNIFIED_CONSUMER};
+use crate::domain::work::{
+    self as rules, AttachmentRecord, CaseValues, CommentKind, CommentRecord, EmailSender, RateLimit, TaskRecord,
+    UpdateError,
+};
+use crate::store::cases;
+use crate::store::facts::load_case_facts;
+use crate::store::work::{self as store, TaskFilter};
+
+/// An updated case with the list fields UpdateCase returns.
+#[derive(Clone, Debug)]
+pub struct UpdatedCase {
+    pub case: CaseRecord,
+    pub watch_list: Vec<ProfileId>,
+    pub work_notes_list: Vec<ProfileId>,
+    pub affected_install_base_items: Vec<Uuid>,
+    pub decided: Decided,
+    pub consistency_token: String,
+}
+
+/// A new case task as CreateCaseTask supplies it.
+#[derive(Clone, Debug, Default)]
+pub struct TaskDraft {
+    pub case: Option<CaseId>,
+    pub short_description: String,
+    pub description: String,
+    pub state: Option<String>,
+    pub assigned_to: Option<ProfileId>,
+    pub assignment_group: Option<GroupId>,
+    pub customer_visible: bool,
+}
+
+/// A new attachment's metadata.
+#[derive(Clone, Debug, Default)]
+pub struct AttachmentDraft {
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub content_uri: String,
+    pub sha256: String,
+}
+
+/// An inbound email (CreateCaseFromEmail).
+#[derive(Clone, Debug, Default)]
+pub struct InboundEmail {
+    pub message_id: Option<String>,
+    pub sender: String,
+    /// To then Cc addresses, in order.
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// What email intake did (contract: EmailIntakeOutcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntakeOutcome {
+    CaseCreated,
+    SenderUnknown,
+    SenderNotAuthorized,
+    ContactUnresolved,
+    RateLimited,
+}
+
+impl IntakeOutcome {
+    fn code(self) -> &'static str {
+        match self {
+            IntakeOutcome::CaseCreated => "CASE_CREATED",
+            IntakeOutcome::SenderUnknown => "SENDER_UNKNOWN",
+            IntakeOutcome::SenderNotAuthorized => "SENDER_NOT_AUTHORIZED",
+            IntakeOutcome::ContactUnresolved => "CONTACT_UNRESOLVED",
+            IntakeOutcome::RateLimited => "RATE_LIMITED",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        [
+            IntakeOutcome::CaseCreated,
+            IntakeOutcome::SenderUnknown,
+            IntakeOutcome::SenderNotAuthorized,
+            IntakeOutcome::ContactUnresolved,
+            IntakeOutcome::RateLimited,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.code() == code)
+    }
+}
+
+/// Email intake's answer.
+#[derive(Clone, Debug)]
+pub struct Intake {
+    pub outcome: IntakeOutcome,
+    pub case: Option<CaseRecord>,
+    pub sender: Option<ProfileId>,
+    pub consistency_token: String,
+}
+
+/// Who may be assigned, as R4.20 reads it: task agents and their groups.
+#[derive(Default)]
+struct Assignees {
+    agents: BTreeSet<ProfileId>,
+    groups: BTreeMap<ProfileId, BTreeSet<GroupId>>,
+}
+
+impl Assignees {
+    fn is_agent(&self, profile: ProfileId) -> bool {
+        self.agents.contains(&profile)
+    }
+
+    fn is_member(&self, profile: ProfileId, group: GroupId) -> bool {
+        self.groups.get(&profile).is_some_and(|groups| groups.contains(&group))
+    }
+}
+
+fn task_not_found(id: Uuid) -> CsmError {
+    CsmError::not_found("case task", id)
+}
+
+fn case_not_found(id: CaseId) -> CsmError {
+    CsmError::not_found("case", id)
+}
+
+/// Today's UTC date: the period of the daily R1.16 limits.
+fn today() -> String {
+    csm_db::now().format("%Y-%m-%d").to_string()
+}
 
 impl CaseAccessApp {
     /// Decides `action` on case task `id` for `ctx` (Check, BatchCheck, Explain).
-    pub async fn decide_on_task(&self, _ctx: &PrincipalContext, _id: Uuid, _action: Action) -> CsmResult<Decided> {
-        Err(CsmError::unimplemented("decisions on case tasks"))
+    pub async fn decide_on_task(&self, ctx: &PrincipalContext, id: Uuid, action: Action) -> CsmResult<Decided> {
+        let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
+        let facts = self.case_facts(task.case_id).await?;
+        let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), action);
+        self.decided(ctx, &facts, action, outcome).await
+    }
+
+    async fn case_facts(&self, id: CaseId) -> CsmResult<CaseFacts> {
+        load_case_facts(&self.db, id).await?.ok_or_else(|| case_not_found(id))
+    }
+
+    async fn decided(
+        &self,
+        ctx: &PrincipalContext,
+        facts: &CaseFacts,
+        action: Action,
+        outcome: Outcome,
+    ) -> CsmResult<Decided> {
+        let requires_license =
+            outcome.allowed() && table::needs_license(ctx, facts, action, table::LicenseMode::Access);
+        Ok(Decided {
+            action,
+            outcome,
+            requires_license,
+            license_escalated: false,
+            consistency_token: self.token().await?,
+        })
+    }
+
+    /// An allowed mutation that needs a licence escalates the request's
+    /// session (SPEC §7); without a session it is LICENSE_REQUIRED.
+    async fn licensed(&self, decided: &mut Decided, subject: &Subject, session: Option<Uuid>) -> CsmResult<()> {
+        if !decided.outcome.allowed() {
+            return Err(access_denied(decided.action, &decided.outcome));
+        }
+        if !decided.requires_license {
+            return Ok(());
+        }
+        match session {
+            Some(session) => self.escalate(decided, subject, session).await,
+            None => Err(CsmError::failed_precondition(
+                "LICENSE_REQUIRED",
+                "the action touches a record that is not the customer's own; pass license_session_id",
+            )),
+        }
+    }
+
+    /// R1.16: takes one unit of `limit` for `ctx` in `tx` when `ctx` is an
+    /// external unified consumer; RESOURCE_EXHAUSTED when the limit is reached.
+    async fn take_rate_unit(
+        &self,
+        tx: &mut Tx,
+        ctx: &PrincipalContext,
+        limit: RateLimit,
+        record: &str,
+    ) -> CsmResult<()> {
+        if !rules::rate_limited(ctx) {
+            return Ok(());
+        }
+        let settings = self.settings();
+        let period = if limit.daily() { today() } else { String::new() };
+        let max = limit.limit(&settings);
+        if store::take_rate_unit(tx, limit.scope(), ctx.profile, record, &period, max).await? {
+            Ok(())
+        } else {
+            Err(CsmError::resource_exhausted(limit.reason(), format!("R1.16 limit of {max} reached"))
+                .with_metadata("limit", max.to_string()))
+        }
+    }
+
+    /// The create_case hook: R1.16 new cases per day, counted in the creating transaction.
+    pub(super) async fn take_case_creation_unit(&self, tx: &mut Tx, ctx: &PrincipalContext) -> CsmResult<()> {
+        self.take_rate_unit(tx, ctx, RateLimit::NewCases, "").await
+    }
+
+    /// Appends `change`, records the request id, commits; `None` when a
+    /// concurrent retry recorded the request id first (the caller replays it).
+    async fn commit_created(
+        &self,
+        mut tx: Tx,
+        change: NewChange,
+        rpc: &str,
+        request_id: Option<&str>,
+        id: Uuid,
+    ) -> CsmResult<Option<String>> {
+        let revision = append(&mut tx, &change).await?;
+        if let Some(request_id) = request_id
+            && !idempotency::record_entity(&mut tx, rpc, request_id, id, revision).await?
+        {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok(Some(self.feed.token(revision)))
+    }
+
+    async fn commit_change(&self, mut tx: Tx, change: NewChange) -> CsmResult<String> {
+        let revision = append(&mut tx, &change).await?;
+        tx.commit().await?;
+        self.feed.committed(revision);
+        Ok(self.feed.token(revision))
+    }
+
+    // ------------------------------------------------------------ cases
+
+    /// UpdateCase: the action comes from the mask (R4.2, R4.18), a proxy
+    /// contact may update the watch list of its cases (R4.21).
+    pub async fn update_case(
+        &self,
+        ctx: &PrincipalContext,
+        id: CaseId,
+        paths: &BTreeSet<String>,
+        values: &CaseValues,
+        session: Option<Uuid>,
+    ) -> CsmResult<UpdatedCase> {
+        let facts = self.case_facts(id).await?;
+        let current = cases::get_case(&self.db, id).await?.ok_or_else(|| case_not_found(id))?;
+        let to_state = if paths.contains("state") { values.state.as_str() } else { current.state.as_str() };
+        let action = rules::update_action(paths, &current.state, to_state);
+        let settings = self.settings();
+        let mut outcome = table::decide_action(ctx, &settings, action, &facts);
+        let watch_list_only = paths.iter().all(|path| path == "watch_list_profile_ids");
+        if !outcome.allowed() && watch_list_only {
+            let customer = table::decide_action(ctx, &settings, Action::WriteCustomer, &facts);
+            if rules::proxy_contact_grant(&customer) {
+                outcome = customer;
+            }
+        }
+        let mut decided = self.decided(ctx, &facts, action, outcome).await?;
+        self.licensed(&mut decided, &Subject::Case(id), session).await?;
+        let now = csm_db::now();
+        let mut tx = self.db.begin().await?;
+        let mut case = store::lock_case(&mut tx, id).await?.ok_or_else(|| case_not_found(id))?;
+        rules::apply_update(&mut case, values, paths, now).map_err(|error| match error {
+            UpdateError::Transition { from, to } => CsmError::failed_precondition(
+                "INVALID_STATE_TRANSITION",
+                format!("a case cannot move from {from} to {to}"),
+            )
+            .with_metadata("field", "support_case.state"),
+            UpdateError::NoSegment => CsmError::failed_precondition(
+                "SEGMENT_CHANGE_FORBIDDEN",
+                "the update leaves no account, consumer, requestor organization or requested_by (R4.1)",
+            ),
+        })?;
+        store::write_case(&mut tx, &case).await?;
+        if paths.contains("contributor_profile_ids") || paths.contains("contributor_group_ids") {
+            store::replace_contributors(&mut tx, &case).await?;
+        }
+        if paths.contains("watch_list_profile_ids") {
+            store::replace_watch_list(&mut tx, id, false, &values.watch_list).await?;
+        }
+        if paths.contains("work_notes_list_profile_ids") {
+            store::replace_watch_list(&mut tx, id, true, &values.work_notes_list).await?;
+        }
+        if paths.contains("affected_install_base_item_ids") {
+            store::replace_affected_install_bases(&mut tx, id, &values.affected_install_base_items).await?;
+        }
+        let mut change = NewChange::new("case", id, Operation::Updated).attribute("segment", case.segment.as_str());
+        if let Some(account) = case.account {
+            change = change.attribute("account_id", account);
+        }
+        let consistency_token = self.commit_change(tx, change).await?;
+        let (watch_list, work_notes_list) = store::watch_lists(&self.db, id).await?;
+        let affected_install_base_items = store::affected_install_bases(&self.db, id).await?;
+        Ok(UpdatedCase { case, watch_list, work_notes_list, affected_install_base_items, decided, consistency_token })
+    }
+
+    /// DeleteCase: needs DELETE (a Cherwell Delete right, R6.4, or `admin`).
+    pub async fn delete_case(&self, ctx: &PrincipalContext, id: CaseId) -> CsmResult<String> {
+        let decided = self.decide_on_case(ctx, id, Action::Delete).await?;
+        if !decided.outcome.allowed() {
+            return Err(access_denied(Action::Delete, &decided.outcome));
+        }
+        let mut tx = self.db.begin().await?;
+        if !store::delete_case(&mut tx, id).await? {
+            return Err(case_not_found(id));
+        }
+        self.commit_change(tx, NewChange::new("case", id, Operation::Deleted)).await
+    }
+
+    /// ListMyConsumerCases (R1.9, R1.12, R1.17): the active profile's own consumer cases.
+    pub async fn list_my_consumer_cases(
+        &self,
+        ctx: &PrincipalContext,
+        states: &[String],
+        before: Option<CaseId>,
+        limit: i64,
+    ) -> CsmResult<(Vec<CaseRecord>, String)> {
+        if !(ctx.has(CONSUMER) || ctx.has(UNIFIED_CONSUMER)) {
+            return Err(CsmError::permission_denied(
+                "CONSUMER_ROLE_MISSING",
+                "neither sn_customerservice.consumer nor sn_customerservice.unified_consumer is effective for the \
+                 active profile",
+            ));
+        }
+        let Some(consumer) = ctx.consumer else {
+            return Err(CsmError::failed_precondition(
+                "NO_CONSUMER_RECORD",
+                "the active profile has no linked consumer record (R1.12)",
+            ));
+        };
+        let token = self.token().await?;
+        let sub_profile =
+            if ctx.kind == PrincipalKind::Consumer { self.consumer_sub_profile(ctx.profile).await? } else { None };
+        let rows = store::list_consumer_cases(&self.db, consumer, sub_profile, states, before, limit).await?;
+        Ok((rows, token))
+    }
+
+    /// The consumer profile (R1.17) of a CONSUMER_SUB_PROFILE profile.
+    async fn consumer_sub_profile(&self, profile: ProfileId) -> CsmResult<Option<ProfileId>> {
+        let record =
+            match self.identity.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
+                Ok(response) => response.into_inner().profile.unwrap_or_default(),
+                Err(status) if status.code() == Code::NotFound => return Err(CsmError::not_found("profile", profile)),
+                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
+            };
+        if record.kind != ProfileKind::ConsumerSubProfile as i32 {
+            return Ok(None);
+        }
+        Ok(Uuid::parse_str(&record.consumer_profile_id).ok().map(ProfileId::from_uuid))
+    }
+
+    // ------------------------------------------------------------ comments, attachments
+
+    /// The task `task` of case `case` (NOT_FOUND unless it belongs to that case).
+    async fn task_of_case(&self, case: CaseId, task: Uuid) -> CsmResult<TaskRecord> {
+        match store::get_task(&self.db, task).await? {
+            Some(record) if record.case_id == case => Ok(record),
+            _ => Err(task_not_found(task).with_metadata("field", "case_task_id")),
+        }
+    }
+
+    /// The write decision for a comment / attachment: `action` on the case, or
+    /// on the task (R4.19), or — work notes only — the proxy contact's row (R4.21).
+    async fn journal_decision(
+        &self,
+        ctx: &PrincipalContext,
+        facts: &CaseFacts,
+        task: Option<&TaskRecord>,
+        action: Action,
+    ) -> CsmResult<Decided> {
+        let settings = self.settings();
+        let mut outcome = table::decide_action(ctx, &settings, action, facts);
+        if !outcome.allowed()
+            && let Some(task) = task
+        {
+            let on_task = rules::decide_task(ctx, &settings, facts, &task.view(), action);
+            if on_task.allowed() {
+                outcome = on_task;
+            }
+        }
+        if !outcome.allowed() && action == Action::WriteLimited {
+            let customer = table::decide_action(ctx, &settings, Action::WriteCustomer, facts);
+            if rules::proxy_contact_grant(&customer) {
+                outcome = customer;
+            }
+        }
+        self.decided(ctx, facts, action, outcome).await
+    }
+
+    /// AddComment (R4.2, R4.4, R4.18, R4.19, R4.21, R1.16).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_comment(
+        &self,
+        ctx: &PrincipalContext,
+        request_id: Option<&str>,
+        case: CaseId,
+        task: Option<Uuid>,
+        kind: CommentKind,
+        body: String,
+        session: Option<Uuid>,
+    ) -> CsmResult<(CommentRecord, String)> {
+        const RPC: &str = "AddComment";
+        if let Some((id, token)) =
+            self.replayed(RPC, request_id).await?.map(|(id, revision)| (id, self.feed.token(revision)))
+        {
+            let comment = store::get_comment(&self.db, id).await?.ok_or_else(|| CsmError::not_found("comment", id))?;
+            return Ok((comment, token));
+        }
+        let facts = self.case_facts(case).await?;
+        let task_record = match task {
+            Some(task) => Some(self.task_of_case(case, task).await?),
+            None => None,
+        };
+        if kind == CommentKind::WorkNote && ctx.kind.is_external() {
+            return Err(CsmError::permission_denied(
+                "WORK_NOTE_FORBIDDEN",
+                "work notes are internal; external principals add additional comments (R4.4)",
+            ));
+        }
+        let action = if kind == CommentKind::WorkNote { Action::WriteLimited } else { Action::WriteCustomer };
+        let mut decided = self.journal_decision(ctx, &facts, task_record.as_ref(), action).await?;
+        self.licensed(&mut decided, &Subject::Case(case), session).await?;
+        let comment = CommentRecord {
+            id: Uuid::now_v7(),
+            case_id: case,
+            case_task_id: task,
+            kind,
+            body,
+            author: ctx.profile,
+            created_at: csm_db::now(),
+        };
+        let mut tx = self.db.begin().await?;
+        self.take_rate_unit(&mut tx, ctx, RateLimit::Comments, &case.to_string()).await?;
+        store::insert_comment(&mut tx, &comment).await?;
+        let change = NewChange::new("case_comment", comment.id, Operation::Created).attribute("case_id", case);
+        match self.commit_created(tx, change, RPC, request_id, comment.id).await? {
+            Some(token) => Ok((comment, token)),
+            None => Box::pin(self.add_comment(ctx, request_id, case, task, kind, comment.body, session)).await,
+        }
+    }
+
+    /// READ on the case, or on the task when one is named (R4.15, R4.17, R4.19).
+    async fn read_journal(&self, ctx: &PrincipalContext, case: CaseId, task: Option<Uuid>) -> CsmResult<()> {
+        let facts = self.case_facts(case).await?;
+        let settings = self.settings();
+        let mut outcome = table::decide_action(ctx, &settings, Action::Read, &facts);
+        if !outcome.allowed()
+            && let Some(task) = task
+        {
+            let record = self.task_of_case(case, task).await?;
+            outcome = rules::decide_task(ctx, &settings, &facts, &record.view(), Action::Read);
+        } else if let Some(task) = task {
+            self.task_of_case(case, task).await?;
+        }
+        if !outcome.allowed() {
+            return Err(access_denied(Action::Read, &outcome));
+        }
+        Ok(())
+    }
+
+    /// ListComments: work notes only for internal principals (R4.4).
+    pub async fn list_comments(
+        &self,
+        ctx: &PrincipalContext,
+        case: CaseId,
+        task: Option<Uuid>,
+        kind: Option<CommentKind>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> CsmResult<(Vec<CommentRecord>, String)> {
+        self.read_journal(ctx, case, task).await?;
+        let token = self.token().await?;
+        let visible: Vec<CommentKind> = [CommentKind::Comment, CommentKind::WorkNote]
+            .into_iter()
+            .filter(|candidate| !(ctx.kind.is_external() && *candidate == CommentKind::WorkNote))
+            .filter(|candidate| kind.is_none_or(|kind| kind == *candidate))
+            .collect();
+        Ok((store::list_comments(&self.db, case, task, &visible, after, limit).await?, token))
+    }
+
+    /// AddAttachment (R4.2, R4.18, R4.19, R1.16): metadata only.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_attachment(
+        &self,
+        ctx: &PrincipalContext,
+        request_id: Option<&str>,
+        case: CaseId,
+        task: Option<Uuid>,
+        draft: AttachmentDraft,
+        session: Option<Uuid>,
+    ) -> CsmResult<(AttachmentRecord, String)> {
+        const RPC: &str = "AddAttachment";
+        if let Some((id, token)) =
+            self.replayed(RPC, request_id).await?.map(|(id, revision)| (id, self.feed.token(revision)))
+        {
+            let attachment =
+                store::get_attachment(&self.db, id).await?.ok_or_else(|| CsmError::not_found("attachment", id))?;
+            return Ok((attachment, token));
+        }
+        let facts = self.case_facts(case).await?;
+        let task_record = match task {
+            Some(task) => Some(self.task_of_case(case, task).await?),
+            None => None,
+        };
+        let mut decided = self.journal_decision(ctx, &facts, task_record.as_ref(), Action::WriteCustomer).await?;
+        self.licensed(&mut decided, &Subject::Case(case), session).await?;
+        let attachment = AttachmentRecord {
+            id: Uuid::now_v7(),
+            case_id: case,
+            case_task_id: task,
+            file_name: draft.file_name.clone(),
+            content_type: draft.content_type.clone(),
+            size_bytes: draft.size_bytes,
+            content_uri: draft.content_uri.clone(),
+            sha256: draft.sha256.clone(),
+            uploaded_by: ctx.profile,
+            created_at: csm_db::now(),
+        };
+        let record = task.map_or_else(|| case.to_string(), |task| task.to_string());
+        let mut tx = self.db.begin().await?;
+        self.take_rate_unit(&mut tx, ctx, RateLimit::Attachments, &record).await?;
+        store::insert_attachment(&mut tx, &attachment).await?;
+        let change = NewChange::new("case_attachment", attachment.id, Operation::Created).attribute("case_id", case);
+        match self.commit_created(tx, change, RPC, request_id, attachment.id).await? {
+            Some(token) => Ok((attachment, token)),
+            None => Box::pin(self.add_attachment(ctx, request_id, case, task, draft, session)).await,
+        }
+    }
+
+    pub async fn list_attachments(
+        &self,
+        ctx: &PrincipalContext,
+        case: CaseId,
+        task: Option<Uuid>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> CsmResult<(Vec<AttachmentRecord>, String)> {
+        self.read_journal(ctx, case, task).await?;
+        let token = self.token().await?;
+        Ok((store::list_attachments(&self.db, case, task, after, limit).await?, token))
+    }
+
+    // ------------------------------------------------------------ tasks
+
+    /// The R4.20 view of the people who are or become assignees on a case.
+    async fn assignees(&self, profiles: impl IntoIterator<Item = ProfileId>) -> CsmResult<Assignees> {
+        let mut assignees = Assignees::default();
+        for profile in profiles.into_iter().collect::<BTreeSet<_>>() {
+            let Some(ctx) = self.contexts.get(profile, &Freshness::FullyConsistent).await? else { continue };
+            if ctx.has(table::CASE_TASK_AGENT) {
+                assignees.agents.insert(profile);
+            }
+            assignees.groups.insert(profile, ctx.groups.clone());
+        }
+        Ok(assignees)
+    }
+
+    /// A named assignee must be a known profile.
+    async fn known_assignee(&self, profile: Option<ProfileId>, field: &str) -> CsmResult<()> {
+        if let Some(profile) = profile
+            && self.contexts.get(profile, &Freshness::MinimizeLatency).await?.is_none()
+        {
+            return Err(CsmError::new(
+                ErrorCode::NotFound,
+                "REFERENCED_ENTITY_NOT_FOUND",
+                format!("profile {profile} not found"),
+            )
+            .with_metadata("field", field.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// CreateCaseTask (R4.19, R4.20).
+    pub async fn create_case_task(
+        &self,
+        ctx: &PrincipalContext,
+        request_id: Option<&str>,
+        draft: TaskDraft,
+    ) -> CsmResult<(TaskRecord, String)> {
+        const RPC: &str = "CreateCaseTask";
+        if let Some((id, token)) =
+            self.replayed(RPC, request_id).await?.map(|(id, revision)| (id, self.feed.token(revision)))
+        {
+            let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
+            return Ok((task, token));
+        }
+        let case = draft.case.ok_or_else(|| CsmError::invalid_field("case_task.case_id", "is required"))?;
+        let facts = self.case_facts(case).await.map_err(|error| error.with_metadata("field", "case_task.case_id"))?;
+        let outcome = rules::decide_task_create(ctx, &self.settings(), &facts);
+        if !outcome.allowed() {
+            return Err(access_denied(Action::WriteFull, &outcome));
+        }
+        self.known_assignee(draft.assigned_to, "case_task.assigned_to_profile_id").await?;
+        let assignees =
+            self.assignees(facts.tasks.iter().filter_map(|task| task.assigned_to).chain(draft.assigned_to)).await?;
+        let now = csm_db::now();
+        let mut tx = self.db.begin().await?;
+        let parent = store::lock_case(&mut tx, case).await?.ok_or_else(|| case_not_found(case))?;
+        let number = cases::next_number(&mut tx, "case_task").await?;
+        let state = draft.state.clone().unwrap_or_else(|| "OPEN".to_owned());
+        let task = TaskRecord {
+            id: Uuid::now_v7(),
+            case_id: case,
+            number: format!("CSTASK{number:07}"),
+            short_description: draft.short_description.clone(),
+            description: draft.description.clone(),
+            closed_at: rules::task_state_is_final(&state).then_some(now),
+            state,
+            assigned_to: draft.assigned_to,
+            assignment_group: draft.assignment_group,
+            customer_visible: draft.customer_visible,
+            consumer_profile: parent.consumer_profile,
+            opened_by: ctx.profile,
+            created_at: now,
+            updated_at: now,
+        };
+        let others = store::other_assignments(&mut tx, case, task.id).await?;
+        let changes = rules::contributor_changes(
+            None,
+            Some(task.assignment()),
+            &others,
+            |profile| assignees.is_agent(profile),
+            |profile, group| assignees.is_member(profile, group),
+        );
+        store::insert_task(&mut tx, &task).await?;
+        store::apply_contributor_changes(&mut tx, case, &changes).await?;
+        let change = NewChange::new("case_task", task.id, Operation::Created).attribute("case_id", case);
+        match self.commit_created(tx, change, RPC, request_id, task.id).await? {
+            Some(token) => Ok((task, token)),
+            None => Box::pin(self.create_case_task(ctx, request_id, draft)).await,
+        }
+    }
+
+    /// GetCaseTask (R4.15, R4.19, READ on the parent case).
+    pub async fn get_case_task(&self, ctx: &PrincipalContext, id: Uuid) -> CsmResult<(TaskRecord, String)> {
+        let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
+        let facts = self.case_facts(task.case_id).await?;
+        let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), Action::Read);
+        if !outcome.allowed() {
+            return Err(access_denied(Action::Read, &outcome));
+        }
+        Ok((task, self.token().await?))
+    }
+
+    /// UpdateCaseTask (R4.2, R4.19, R4.20).
+    pub async fn update_case_task(
+        &self,
+        ctx: &PrincipalContext,
+        id: Uuid,
+        paths: &BTreeSet<String>,
+        values: &TaskDraft,
+        session: Option<Uuid>,
+    ) -> CsmResult<(TaskRecord, String)> {
+        let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
+        let facts = self.case_facts(task.case_id).await?;
+        let action = rules::task_update_action(paths);
+        let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), action);
+        let mut decided = self.decided(ctx, &facts, action, outcome).await?;
+        self.licensed(&mut decided, &Subject::Task(id), session).await?;
+        if paths.contains("assigned_to_profile_id") {
+            self.known_assignee(values.assigned_to, "case_task.assigned_to_profile_id").await?;
+        }
+        let assignees =
+            self.assignees(facts.tasks.iter().filter_map(|task| task.assigned_to).chain(values.assigned_to)).await?;
+        let now = csm_db::now();
+        let mut tx = self.db.begin().await?;
+        store::lock_case(&mut tx, task.case_id).await?.ok_or_else(|| case_not_found(task.case_id))?;
+        let before = store::get_task_tx(&mut tx, id).await?.ok_or_else(|| task_not_found(id))?;
+        let mut after = before.clone();
+        if paths.contains("state") {
+            let state = values.state.clone().unwrap_or_default();
+            if rules::task_state_is_final(&before.state) && state != before.state {
+                return Err(CsmError::failed_precondition(
+                    "INVALID_STATE_TRANSITION",
+                    format!("a case task cannot move from {} to {state}", before.state),
+                )
+                .with_metadata("field", "case_task.state"));
+            }
+            if state != before.state {
+                after.closed_at = rules::task_state_is_final(&state).then_some(now);
+            }
+            after.state = state;
+        }
+        if paths.contains("short_description") {
+            after.short_description = values.short_description.clone();
+        }
+        if paths.contains("description") {
+            after.description = values.description.clone();
+        }
+        if paths.contains("assigned_to_profile_id") {
+            after.assigned_to = values.assigned_to;
+        }
+        if paths.contains("assignment_group_id") {
+            after.assignment_group = values.assignment_group;
+        }
+        if paths.contains("customer_visible") {
+            after.customer_visible = values.customer_visible;
+        }
+        after.updated_at = now;
+        store::write_task(&mut tx, &after).await?;
+        let others = store::other_assignments(&mut tx, task.case_id, id).await?;
+        let changes = rules::contributor_changes(
+            Some(before.assignment()),
+            Some(after.assignment()),
+            &others,
+            |profile| assignees.is_agent(profile),
+            |profile, group| assignees.is_member(profile, group),
+        );
+        store::apply_contributor_changes(&mut tx, task.case_id, &changes).await?;
+        let change = NewChange::new("case_task", id, Operation::Updated).attribute("case_id", task.case_id);
+        let token = self.commit_change(tx, change).await?;
+        Ok((after, token))
+    }
+
+    /// DeleteCaseTask: WRITE_FULL on the parent case; R4.20 maintenance.
+    pub async fn delete_case_task(&self, ctx: &PrincipalContext, id: Uuid) -> CsmResult<String> {
+        let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
+        let facts = self.case_facts(task.case_id).await?;
+        let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), Action::Delete);
+        if !outcome.allowed() {
+            return Err(access_denied(Action::Delete, &outcome));
+        }
+        let assignees = self.assignees(facts.tasks.iter().filter_map(|task| task.assigned_to)).await?;
+        let mut tx = self.db.begin().await?;
+        store::lock_case(&mut tx, task.case_id).await?.ok_or_else(|| case_not_found(task.case_id))?;
+        let before = store::get_task_tx(&mut tx, id).await?.ok_or_else(|| task_not_found(id))?;
+        store::delete_task(&mut tx, id).await?;
+        let others = store::other_assignments(&mut tx, task.case_id, id).await?;
+        let changes = rules::contributor_changes(
+            Some(before.assignment()),
+            None,
+            &others,
+            |profile| assignees.is_agent(profile),
+            |profile, group| assignees.is_member(profile, group),
+        );
+        store::apply_contributor_changes(&mut tx, task.case_id, &changes).await?;
+        self.commit_change(tx, NewChange::new("case_task", id, Operation::Deleted).attribute("case_id", task.case_id))
+            .await
+    }
+
+    /// ListCaseTasks: the READ rows of the task table as one predicate.
+    pub async fn list_case_tasks(
+        &self,
+        ctx: &PrincipalContext,
+        case: Option<CaseId>,
+        my_work_only: bool,
+        states: Vec<String>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> CsmResult<(Vec<TaskRecord>, String)> {
+        let token = self.token().await?;
+        let scope = rules::task_read_scope(ctx, &self.settings());
+        let filter = TaskFilter { case, my_work: my_work_only.then(|| (ctx.profile, ctx.groups.clone())), states };
+        Ok((store::list_tasks(&self.db, &scope, &filter, after, limit).await?, token))
+    }
+
+    // ------------------------------------------------------------ email intake
+
+    /// Profiles whose email is `address` (case-insensitive), active ones only.
+    ///
+    /// identity offers no lookup by email for profiles, so this pages through
+    /// ListProfiles; a dedicated identity RPC would replace it.
+    async fn profiles_by_email(&self, address: &str) -> CsmResult<Vec<(ProfileId, i32, String)>> {
+        let wanted = address.trim().to_lowercase();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .identity
+                .clone()
+                .list_profiles(ListProfilesRequest { page_size: 1000, page_token, ..Default::default() })
+                .await
+                .map_err(|status| peer_error(ServiceName::Identity, status))?
+                .into_inner();
+            for profile in page.profiles {
+                let email = profile.details.as_ref().map(|details| details.email.trim().to_lowercase());
+                if profile.active
+                    && email.as_deref() == Some(wanted.as_str())
+                    && let Ok(id) = ProfileId::parse(&profile.profile_id)
+                {
+                    found.push((id, profile.kind, profile.account_id.clone()));
+                }
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(found);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// CreateCaseFromEmail (R4.21): a proxy case, the sender's own case, or no case.
+    pub async fn create_case_from_email(&self, email: InboundEmail) -> CsmResult<Intake> {
+        const RPC: &str = "CreateCaseFromEmail";
+        if let Some(message_id) = email.message_id.as_deref()
+            && let Some(stored) = idempotency::stored_response(&self.db, RPC, message_id).await?
+        {
+            return self.replayed_intake(&stored).await;
+        }
+        let intake = self.intake(&email).await?;
+        if let Some(message_id) = email.message_id.as_deref() {
+            let record = format!(
+                "{}|{}|{}|{}",
+                intake.outcome.code(),
+                intake.sender.map(|id| id.to_string()).unwrap_or_default(),
+                intake.case.as_ref().map(|case| case.id.to_string()).unwrap_or_default(),
+                intake.consistency_token
+            );
+            let mut tx = self.db.begin().await?;
+            if !idempotency::record_response(&mut tx, RPC, message_id, record.as_bytes()).await? {
+                drop(tx);
+                if let Some(stored) = idempotency::stored_response(&self.db, RPC, message_id).await? {
+                    return self.replayed_intake(&stored).await;
+                }
+            } else {
+                tx.commit().await?;
+            }
+        }
+        Ok(intake)
+    }
+
+    async fn replayed_intake(&self, stored: &[u8]) -> CsmResult<Intake> {
+        let text = String::from_utf8_lossy(stored);
+        let mut parts = text.splitn(4, '|');
+        let outcome = parts
+            .next()
+            .and_then(IntakeOutcome::parse)
+            .ok_or_else(|| CsmError::internal("malformed email intake record"))?;
+        let sender = parts.next().and_then(|id| ProfileId::parse(id).ok());
+        let case = match parts.next().and_then(|id| CaseId::parse(id).ok()) {
+            Some(id) => cases::get_case(&self.db, id).await?,
+            None => None,
+        };
+        let consistency_token = parts.next().unwrap_or_default().to_owned();
+        Ok(Intake { outcome, case, sender, consistency_token })
+    }
+
+    async fn intake(&self, email: &InboundEmail) -> CsmResult<Intake> {
+        let no_case = |outcome, sender| Intake { outcome, case: None, sender, consistency_token: String::new() };
+        let candidates = self.profiles_by_email(&email.sender).await?;
+        if candidates.is_empty() {
+            return Ok(no_case(IntakeOutcome::SenderUnknown, None));
+        }
+        // One address may name several profiles of a person: prefer one that may create by email.
+        let mut chosen: Option<(std::sync::Arc<PrincipalContext>, EmailSender)> = None;
+        for (profile, _, _) in &candidates {
+            let ctx = self.context(*profile, &Freshness::FullyConsistent).await?;
+            let sender = rules::email_sender(&ctx);
+            let better = chosen.as_ref().is_none_or(|(_, current)| *current == EmailSender::NotAuthorized);
+            if better {
+                chosen = Some((ctx, sender));
+            }
+        }
+        let Some((ctx, sender)) = chosen else { return Ok(no_case(IntakeOutcome::SenderUnknown, None)) };
+        let me = Some(ctx.profile);
+        let short_description = {
+            let subject: String = email.subject.trim().chars().take(160).collect();
+            if subject.is_empty() { "(no subject)".to_owned() } else { subject }
+        };
+        let mut draft = Draft {
+            short_description,
+            description: email.body.clone(),
+            priority: "MODERATE".to_owned(),
+            channel: "EMAIL".to_owned(),
+            ..Draft::default()
+        };
+        match sender {
+            EmailSender::NotAuthorized => return Ok(no_case(IntakeOutcome::SenderNotAuthorized, me)),
+            EmailSender::ProxyContact => {
+                let mut contact: Option<(ProfileId, AccountId)> = None;
+                for address in &email.recipients {
+                    for (profile, kind, account) in self.profiles_by_email(address).await? {
+                        let is_contact =
+                            kind == ProfileKind::Contact as i32 || kind == ProfileKind::PartnerContact as i32;
+                        if is_contact
+                            && contact.is_none()
+                            && let Ok(account) = AccountId::parse(&account)
+                        {
+                            contact = Some((profile, account));
+                        }
+                    }
+                    if contact.is_some() {
+                        break;
+                    }
+                }
+                let Some((contact, account)) = contact else {
+                    return Ok(no_case(IntakeOutcome::ContactUnresolved, me));
+                };
+                draft.create_for = Some(CreateFor::Account);
+                draft.account = Some(account);
+                draft.contact = Some(contact);
+            }
+            EmailSender::Customer => match ctx.kind {
+                PrincipalKind::Consumer => draft.create_for = Some(CreateFor::Consumer),
+                _ => {
+                    draft.create_for = Some(CreateFor::Account);
+                    draft.account = ctx.account;
+                }
+            },
+        }
+        match self.create_case(&ctx, draft).await {
+            Ok((case, _, consistency_token)) => {
+                Ok(Intake { outcome: IntakeOutcome::CaseCreated, case: Some(case), sender: me, consistency_token })
+            }
+            Err(error) if error.code() == ErrorCode::ResourceExhausted => Ok(no_case(IntakeOutcome::RateLimited, me)),
+            Err(error) if matches!(error.code(), ErrorCode::PermissionDenied | ErrorCode::InvalidArgument) => {
+                Ok(no_case(IntakeOutcome::SenderNotAuthorized, me))
+            }
+            Err(error) => Err(error),
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod parties;
 pub mod principal;
 pub mod record;
 pub mod table;
+pub mod work;
 
 #[cfg(test)]
 mod tests;

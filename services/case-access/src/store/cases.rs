@@ -13,7 +13,7 @@ use crate::domain::case::Segment;
 use crate::domain::record::CaseRecord;
 use crate::domain::table::Rules;
 
-const CASE_COLUMNS: &str = "c.id, c.number, c.short_description, c.description, c.state, c.priority, c.channel, \
+pub(crate) const CASE_COLUMNS: &str = "c.id, c.number, c.short_description, c.description, c.state, c.priority, c.channel, \
      c.segment, c.account_id, c.contact_id, c.consumer_id, c.household_id, c.consumer_profile_id, c.partner_account_id, \
      c.partner_contact_id, c.internal_contact_id, c.requestor_organization_id, c.requested_by_id, c.opened_by_id, \
      c.service_organization_id, c.sold_product_id, c.install_base_item_id, c.assignment_group_id, c.assigned_to_id, \
@@ -29,7 +29,7 @@ pub fn segment_from_code(code: &str) -> CsmResult<Segment> {
     })
 }
 
-fn case_from_row(row: &impl DbRow) -> CsmResult<CaseRecord> {
+pub(crate) fn case_from_row(row: &impl DbRow) -> CsmResult<CaseRecord> {
     let id = |column: &str| row.opt_uuid(column).map_err(db_error);
     let text = |column: &str| row.text(column).map_err(db_error);
     Ok(CaseRecord {
