@@ -91,6 +91,8 @@ pub struct Suite {
     pub keys: AuthKeys,
     /// `http://127.0.0.1:<port>` per service.
     pub endpoints: BTreeMap<ServiceName, String>,
+    /// The Prometheus scrape endpoint per service: `127.0.0.1:<port>` (serving `GET /metrics`).
+    pub metrics_endpoints: BTreeMap<ServiceName, std::net::SocketAddr>,
     /// A profile the role service made `admin` at start-up.
     pub admin_profile: ProfileId,
     pub admin_login: LoginId,
@@ -123,12 +125,18 @@ impl Suite {
         let mut listeners = Vec::new();
         let mut peers = PeerUrls::local_defaults();
         let mut endpoints = BTreeMap::new();
+        let mut metrics = BTreeMap::new();
+        let mut metrics_endpoints = BTreeMap::new();
         for service in ServiceName::ALL {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
             let url = format!("http://{}", listener.local_addr().expect("bound address"));
             peers.set(service, url.clone());
             endpoints.insert(service, url);
             listeners.push((service, listener));
+            let (endpoint, address) = csm_server::MetricsEndpoint::bind_now(([127, 0, 0, 1], 0).into())
+                .expect("bind an ephemeral metrics port");
+            metrics.insert(service, endpoint);
+            metrics_endpoints.insert(service, address);
         }
 
         let mut databases = Vec::new();
@@ -145,6 +153,7 @@ impl Suite {
             };
             let mut config = ServiceConfig::new(service, database_url, keys.clone(), peers.clone());
             config.listen_addr = listener.local_addr().expect("bound address");
+            config.metrics = metrics.remove(&service).expect("a metrics listener per service");
             // Several suites run at once against one PostgreSQL: keep pools small.
             config.pool.max_connections = 4;
             // Tests only: cheap password hashes (production keeps OWASP's 600,000 rounds).
@@ -160,7 +169,8 @@ impl Suite {
             running.push((service, Running { stop, task }));
         }
 
-        let suite = Suite { backend, keys, endpoints, admin_profile, admin_login, running, databases };
+        let suite =
+            Suite { backend, keys, endpoints, metrics_endpoints, admin_profile, admin_login, running, databases };
         for service in ServiceName::ALL {
             if !options.skip_readiness.contains(&service) {
                 suite.wait_until_serving(service, Duration::from_secs(60)).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use csm_auth::AuthKeys;
-use csm_server::{PeerUrls, ServiceConfig, default_port};
+use csm_server::{MetricsEndpoint, PeerUrls, ServiceConfig, default_port};
 use csm_types::{LoginId, ProfileId, ServiceName};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -81,6 +81,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     let mut listeners = Vec::new();
     let mut peers = PeerUrls::local_defaults();
+    let mut metrics_urls = Vec::new();
     for (offset, service) in ServiceName::ALL.into_iter().enumerate() {
         let port = if args.base_port == 0 { 0 } else { args.base_port + offset as u16 };
         let address = SocketAddr::new(args.host, port);
@@ -88,16 +89,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {address} for {service} (try --base-port)"))?;
         peers.set(service, format!("http://{}", listener.local_addr()?));
-        listeners.push((service, listener));
+        // The scrape endpoint: the gRPC port + 1000 (as in production), or any free port.
+        let metrics_port = if args.base_port == 0 { 0 } else { port.saturating_add(1000) };
+        let (metrics, metrics_address) = MetricsEndpoint::bind_now(SocketAddr::new(args.host, metrics_port))
+            .with_context(|| {
+                format!("cannot listen on port {metrics_port} for {service}'s metrics (try --base-port)")
+            })?;
+        metrics_urls.push((service, format!("http://{metrics_address}/metrics")));
+        listeners.push((service, listener, metrics));
     }
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    for (service, listener) in listeners {
+    for (service, listener, metrics) in listeners {
         let database = args.data_dir.join(format!("{service}.db"));
         let mut config =
             ServiceConfig::new(service, format!("sqlite://{}", database.display()), state.keys.clone(), peers.clone());
         config.listen_addr = listener.local_addr()?;
+        config.metrics = metrics;
         if service == ServiceName::Role {
             config.bootstrap_admin_profiles = vec![state.admin_profile];
         }
@@ -118,7 +127,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     } else {
         Some(crate::demo::load(peers.url(ServiceName::Identity), peers.url(ServiceName::Role), &admin_token).await?)
     };
-    print_banner(&args, &endpoints, &admin_token, demo.as_ref());
+    print_banner(&args, &endpoints, &metrics_urls, &admin_token, demo.as_ref());
 
     tokio::select! {
         _ = csm_server::shutdown_signal() => {}
@@ -156,6 +165,7 @@ async fn wait_for_first_exit(
 fn print_banner(
     args: &DevArgs,
     endpoints: &[(ServiceName, String)],
+    metrics_urls: &[(ServiceName, String)],
     admin_token: &str,
     demo: Option<&crate::demo::DemoData>,
 ) {
@@ -166,6 +176,10 @@ fn print_banner(
     out.push_str(")\n\n");
     for (service, url) in endpoints {
         out.push_str(&format!("  {:<13} {url}\n", service.as_str()));
+    }
+    out.push_str("\nPrometheus scrape endpoints (docs/metrics.md):\n\n");
+    for (service, url) in metrics_urls {
+        out.push_str(&format!("  {:<13} metrics {url}\n", service.as_str()));
     }
     out.push_str("\nDevelopment administrator token (12 h; `csm token` mints more):\n\n  export CSM_TOKEN=");
     out.push_str(admin_token);

@@ -1,6 +1,7 @@
 //! licensing's use cases: authorize the caller, validate, call the store in
 //! one transaction with its change-feed entry, record denials.
 
+use crate::metrics::LicensingMetrics;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -121,6 +122,7 @@ pub struct LicensingApp {
     role: RolePeer,
     /// The zone of license_expiration_date when a pool names none (R7.8).
     default_zone: FixedOffset,
+    metrics: LicensingMetrics,
 }
 
 fn session_ended(session: &SessionRow) -> CsmError {
@@ -170,7 +172,8 @@ impl LicensingApp {
         role: RolePeer,
         default_zone: FixedOffset,
     ) -> Self {
-        Self { store, feed, identity, role, default_zone }
+        let metrics = LicensingMetrics::register(&store);
+        Self { store, feed, identity, role, default_zone, metrics }
     }
 
     pub fn store(&self) -> &LicensingStore {
@@ -231,6 +234,7 @@ impl LicensingApp {
     }
 
     async fn deny(&self, denial: DenialRow, error: CsmError) -> CsmError {
+        self.metrics.denied(denial.reason);
         if let Err(record_error) = self.store.insert_denial(&denial).await {
             tracing::warn!(error = %record_error, "could not record a licence denial");
         }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod domain;
 pub mod grpc;
+pub mod metrics;
 pub mod store;
 
 /// The time types of this crate's public API (e.g. [`app::release_expired_in`]).

@@ -164,9 +164,29 @@ impl Db {
         with_db!(self, |pool| (pool.size() - pool.num_idle() as u32, pool.size()))
     }
 
+    /// The pool's connections now (the database pool gauges of docs/metrics.md).
+    pub fn pool_stats(&self) -> PoolStats {
+        with_db!(self, |pool| {
+            let open = pool.size();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
+            PoolStats { open, idle, in_use: open - idle, max: pool.options().get_max_connections() }
+        })
+    }
+
     pub async fn close(&self) {
         with_db!(self, |pool| pool.close().await)
     }
+}
+
+/// A snapshot of a pool's connections ([`Db::pool_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle or in use).
+    pub open: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    /// The pool's upper bound (`CSM_DATABASE_MAX_CONNECTIONS`): `in_use == max` is saturation.
+    pub max: u32,
 }
 
 impl Tx {

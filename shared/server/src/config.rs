@@ -3,6 +3,7 @@
 //! fail at start-up with a message naming the setting.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -20,6 +21,50 @@ pub const fn default_port(service: ServiceName) -> u16 {
         ServiceName::AccountTeam => 50053,
         ServiceName::CaseAccess => 50054,
         ServiceName::Licensing => 50055,
+    }
+}
+
+/// Default port of a service's metrics endpoint: its gRPC port + 1000 (identity 51051 … licensing 51055).
+pub const fn default_metrics_port(service: ServiceName) -> u16 {
+    default_port(service) + 1000
+}
+
+/// Where a service serves its Prometheus scrape endpoint (`GET /metrics`).
+#[derive(Debug, Clone, Default)]
+pub enum MetricsEndpoint {
+    /// No endpoint (the default of [`ServiceConfig::new`]: tests and `csm dev` opt in).
+    #[default]
+    Disabled,
+    /// Bind this address at start-up; port 0 picks a free one (the bound address is logged).
+    Bind(SocketAddr),
+    /// Serve on this pre-bound listener, so that the caller knows the address
+    /// before the service starts (the test harness, `csm dev`).
+    Listener(Arc<std::net::TcpListener>),
+}
+
+impl MetricsEndpoint {
+    /// A listener pre-bound on `address` (port 0: any free port), and its bound address.
+    pub fn bind_now(address: SocketAddr) -> std::io::Result<(Self, SocketAddr)> {
+        let listener = std::net::TcpListener::bind(address)?;
+        let bound = listener.local_addr()?;
+        Ok((Self::Listener(Arc::new(listener)), bound))
+    }
+
+    /// The tokio listener to serve on (`None` when disabled).
+    pub(crate) async fn listen(&self) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+        match self {
+            Self::Disabled => Ok(None),
+            Self::Bind(address) => Ok(Some(
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (CSM_METRICS_ADDR)"))?,
+            )),
+            Self::Listener(listener) => {
+                let listener = listener.try_clone().context("cannot share the metrics listener")?;
+                listener.set_nonblocking(true)?;
+                Ok(Some(tokio::net::TcpListener::from_std(listener)?))
+            }
+        }
     }
 }
 
@@ -60,6 +105,8 @@ impl PeerUrls {
 pub struct ServiceConfig {
     pub service: ServiceName,
     pub listen_addr: SocketAddr,
+    /// The Prometheus scrape endpoint (`CSM_METRICS_ADDR`).
+    pub metrics: MetricsEndpoint,
     pub database_url: String,
     pub pool: PoolSettings,
     pub auth_keys: AuthKeys,
@@ -83,6 +130,7 @@ impl ServiceConfig {
         Self {
             service,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], default_port(service))),
+            metrics: MetricsEndpoint::Disabled,
             database_url,
             pool: PoolSettings::default(),
             auth_keys,
@@ -99,6 +147,7 @@ impl ServiceConfig {
     /// | variable | meaning | default |
     /// |---|---|---|
     /// | `CSM_LISTEN_ADDR` | address to listen on | `0.0.0.0:<service port>` |
+    /// | `CSM_METRICS_ADDR` | address of the Prometheus scrape endpoint (`GET /metrics`); `off` disables it | `0.0.0.0:<service port + 1000>` |
     /// | `CSM_DATABASE_URL` | `sqlite://…` or `postgres://…` | `sqlite://data/<service>.db` |
     /// | `CSM_DATABASE_MAX_CONNECTIONS` | pool size | 10 |
     /// | `CSM_AUTH_USER_KEYS` | `secret` or `kid=secret`, comma-separated | required |
@@ -114,6 +163,13 @@ impl ServiceConfig {
         let listen_addr = match get("CSM_LISTEN_ADDR") {
             Some(value) => value.parse().with_context(|| format!("CSM_LISTEN_ADDR is not an address: {value:?}"))?,
             None => SocketAddr::from(([0, 0, 0, 0], default_port(service))),
+        };
+        let metrics = match get("CSM_METRICS_ADDR").as_deref().map(str::trim) {
+            Some("off" | "disabled" | "none") => MetricsEndpoint::Disabled,
+            Some(value) => MetricsEndpoint::Bind(
+                value.parse().with_context(|| format!("CSM_METRICS_ADDR is not an address (or off): {value:?}"))?,
+            ),
+            None => MetricsEndpoint::Bind(SocketAddr::from(([0, 0, 0, 0], default_metrics_port(service)))),
         };
         let database_url = get("CSM_DATABASE_URL").unwrap_or_else(|| format!("sqlite://data/{service}.db"));
         let user_keys =
@@ -137,6 +193,7 @@ impl ServiceConfig {
         };
         let mut config = Self::new(service, database_url, auth_keys, peers);
         config.listen_addr = listen_addr;
+        config.metrics = metrics;
         config.pool.max_connections = u32::try_from(number("CSM_DATABASE_MAX_CONNECTIONS", 10)?)
             .context("CSM_DATABASE_MAX_CONNECTIONS is too large")?;
         config.server.request_timeout = Duration::from_millis(number("CSM_REQUEST_TIMEOUT_MS", 30_000)?);
@@ -200,6 +257,26 @@ mod tests {
         assert_eq!(config.peers.url(ServiceName::Identity), "http://127.0.0.1:50051");
         assert_eq!(config.server.concurrency_limit, 64);
         assert_eq!(config.database_url, "sqlite://data/case-access.db");
+        assert!(matches!(config.metrics, MetricsEndpoint::Bind(address) if address.port() == 51054));
+    }
+
+    #[test]
+    fn the_metrics_endpoint_can_be_moved_or_disabled() {
+        let keys = [("CSM_AUTH_USER_KEYS", "0123456789abcdef"), ("CSM_AUTH_SERVICE_KEY", "fedcba9876543210")];
+        let with = |value: &str| {
+            let mut pairs = keys.to_vec();
+            pairs.push(("CSM_METRICS_ADDR", value));
+            ServiceConfig::from_lookup(ServiceName::Role, lookup(&pairs))
+        };
+        assert!(matches!(with("off").unwrap().metrics, MetricsEndpoint::Disabled));
+        let moved = with("127.0.0.1:0").unwrap();
+        assert!(matches!(moved.metrics, MetricsEndpoint::Bind(address) if address.port() == 0));
+        assert!(with("nine").unwrap_err().to_string().contains("CSM_METRICS_ADDR"));
+        assert!(matches!(
+            ServiceConfig::new(ServiceName::Role, String::new(), AuthKeys::generate(), PeerUrls::local_defaults())
+                .metrics,
+            MetricsEndpoint::Disabled
+        ));
     }
 
     #[test]

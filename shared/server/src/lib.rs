@@ -9,8 +9,14 @@
 //! database is migrated and usable; handlers call [`Readiness::get`], which
 //! answers UNAVAILABLE until then. A background probe keeps the health status in
 //! step with the database afterwards (NOT_SERVING while it is unreachable).
+//!
+//! [`run_service`] also serves the service's Prometheus scrape endpoint
+//! ([`MetricsEndpoint`], `CSM_METRICS_ADDR`) from its own [`ServiceMetrics`]:
+//! RED metrics per RPC ([`RpcMetricsLayer`]), database pool gauges and
+//! whatever the service registers while it starts (docs/metrics.md).
 
 mod config;
+mod metrics;
 mod peer;
 mod startup;
 mod timeout;
@@ -29,9 +35,11 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
-pub use config::{PeerUrls, ServiceConfig, default_port, peer_url_variable};
+pub use config::{MetricsEndpoint, PeerUrls, ServiceConfig, default_metrics_port, default_port, peer_url_variable};
+pub use csm_telemetry::metrics::ServiceMetrics;
+pub use metrics::{RpcMetrics, RpcMetricsLayer, grpc_code_name, register_database_metrics, serve_metrics};
 pub use peer::{PeerChannel, peer_channel};
-pub use startup::spawn_startup;
+pub use startup::{spawn_startup, spawn_startup_with_metrics};
 pub use timeout::{Deadline, DeadlineLayer};
 
 /// Limits of one server process.
@@ -142,11 +150,27 @@ where
     B: FnOnce(Db) -> BFut + Send + 'static,
     BFut: Future<Output = anyhow::Result<T>> + Send,
 {
+    let metrics = ServiceMetrics::new();
+    // The scrape endpoint lives as long as the gRPC server, drain included.
+    let scrape = match config.metrics.listen().await? {
+        Some(metrics_listener) => {
+            if let Ok(address) = metrics_listener.local_addr() {
+                tracing::info!(service = %config.service, %address, "metrics endpoint: http://{address}/metrics");
+            }
+            Some(tokio::spawn(serve_metrics(metrics_listener, metrics.clone(), std::future::pending())))
+        }
+        None => None,
+    };
     let (health, health_service) = health_for(service_name).await;
-    let startup = spawn_startup(&config, migrations, health, readiness, build);
+    let startup = spawn_startup_with_metrics(&config, migrations, health, readiness, build, metrics.clone());
     let auth = AuthLayer::new(config.auth_keys.clone(), policy);
-    let result = serve(listener, service_name, routes, health_service, auth, &config.server, shutdown).await;
+    let result =
+        serve_with_metrics(listener, service_name, routes, health_service, auth, &config.server, &metrics, shutdown)
+            .await;
     startup.abort();
+    if let Some(scrape) = scrape {
+        scrape.abort();
+    }
     result
 }
 
@@ -160,6 +184,22 @@ pub async fn serve(
     health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
     auth: AuthLayer,
     settings: &ServerSettings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let metrics = ServiceMetrics::new();
+    serve_with_metrics(listener, service_name, routes, health_service, auth, settings, &metrics, shutdown).await
+}
+
+/// [`serve`], recording the RED metrics of every RPC in `metrics`.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    service_name: &'static str,
+    routes: tonic::service::Routes,
+    health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    auth: AuthLayer,
+    settings: &ServerSettings,
+    metrics: &ServiceMetrics,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     // Reflection lists only what this server serves, not every CSM contract.
@@ -179,6 +219,8 @@ pub async fn serve(
 
     // Order matters, outermost first:
     // 1. trace: the RPC span covers everything below, rejections included;
+    // 1b. metrics: every RPC is counted by code and timed, rejections below
+    //    (deadline, shedding, authentication) included;
     // 2. deadline: min(client grpc-timeout, request_timeout), answered as
     //    DEADLINE_EXCEEDED (tonic does not translate tower's Elapsed);
     // 3. load shed: when the limit below is saturated, refuse at once with
@@ -188,6 +230,7 @@ pub async fn serve(
     // 5. auth: verify the caller only for requests that will be served.
     let stack = ServiceBuilder::new()
         .layer(csm_telemetry::ServerTraceLayer)
+        .layer(RpcMetricsLayer::new(service_name, metrics))
         .layer(DeadlineLayer::new(settings.request_timeout))
         .load_shed()
         .concurrency_limit(settings.concurrency_limit)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use csm_db::{Db, Migrations};
+use csm_telemetry::metrics::ServiceMetrics;
 
 use crate::{Health, Readiness, ServiceConfig};
 
@@ -19,6 +20,25 @@ pub fn spawn_startup<T, F, Fut>(
     health: Health,
     readiness: Arc<Readiness<T>>,
     build: F,
+) -> tokio::task::JoinHandle<()>
+where
+    T: Send + Sync + 'static,
+    F: FnOnce(Db) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<T>> + Send,
+{
+    spawn_startup_with_metrics(config, migrations, health, readiness, build, ServiceMetrics::new())
+}
+
+/// [`spawn_startup`], registering the database gauges in `metrics` and running
+/// `build` with `metrics` as [`ServiceMetrics::current`] (so the state can
+/// register its own metrics).
+pub fn spawn_startup_with_metrics<T, F, Fut>(
+    config: &ServiceConfig,
+    migrations: Migrations,
+    health: Health,
+    readiness: Arc<Readiness<T>>,
+    build: F,
+    metrics: ServiceMetrics,
 ) -> tokio::task::JoinHandle<()>
 where
     T: Send + Sync + 'static,
@@ -46,7 +66,8 @@ where
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         };
-        match build(db.clone()).await {
+        crate::metrics::register_database_metrics(&metrics, &db, service);
+        match metrics.scope(build(db.clone())).await {
             Ok(state) => {
                 readiness.ready(Arc::new(state));
                 tracing::info!(%service, backend = db.backend().as_str(), "database ready: SERVING");

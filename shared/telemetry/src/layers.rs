@@ -54,12 +54,14 @@ pub fn current_trace_id() -> Option<String> {
 }
 
 /// `/csm.role.v1.RoleService/GetEffectiveRoles` → (`csm.role.v1.RoleService`, `GetEffectiveRoles`).
-fn split_grpc_path(path: &str) -> (&str, &str) {
+pub fn split_grpc_path(path: &str) -> (&str, &str) {
     let trimmed = path.trim_start_matches('/');
     trimmed.split_once('/').unwrap_or((trimmed, ""))
 }
 
-fn grpc_status_of<B>(response: &Response<B>) -> Option<&str> {
+/// The `grpc-status` of a response as its headers carry it (the decimal code),
+/// `None` for a call that started fine (shared by the trace and metrics layers).
+pub fn grpc_status_of<B>(response: &Response<B>) -> Option<&str> {
     // Errors are sent "trailers-only": grpc-status is then a response header.
     // A successful unary call sends it in the trailers, which a layer at this
     // level does not see; no header therefore means the call started fine.

@@ -12,8 +12,11 @@
 //!   `traceparent`, and records the gRPC status.
 //! - [`ClientTraceLayer`] opens the client span of an outgoing call and injects
 //!   its context as `traceparent`, so one request is one trace across services.
+//! - [`metrics::ServiceMetrics`] is the Prometheus registry of one service
+//!   instance (RED metrics per RPC, cache, pools; docs/metrics.md).
 
 mod layers;
+pub mod metrics;
 
 use std::sync::OnceLock;
 
@@ -25,7 +28,10 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use layers::{ClientTrace, ClientTraceLayer, ServerTrace, ServerTraceLayer, current_trace_id, extract_context};
+pub use layers::{
+    ClientTrace, ClientTraceLayer, ServerTrace, ServerTraceLayer, current_trace_id, extract_context, grpc_status_of,
+    split_grpc_path,
+};
 
 /// Where telemetry goes. Read from the standard `OTEL_*` variables by [`TelemetryConfig::from_env`].
 #[derive(Debug, Clone, Default)]

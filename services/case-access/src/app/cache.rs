@@ -11,15 +11,24 @@
 //!   being built (an epoch counter).
 //! - Fail closed: while a feed's stream is down, the cache is not trusted —
 //!   every request reads through, and fails with UNAVAILABLE if a peer is down.
+//! - Metrics: hits, misses and evictions are atomics (the check path is hot),
+//!   read by a collector at each scrape of the service's metrics endpoint
+//!   (`csm_cache_*`, `csm_watch_*` in docs/metrics.md).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use csm_changefeed::ConsistencyToken;
 use csm_errors::CsmResult;
 use csm_proto::common::Change;
+use csm_telemetry::metrics::ServiceMetrics;
+use csm_telemetry::metrics::prometheus_client::collector::Collector;
+use csm_telemetry::metrics::prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use csm_telemetry::metrics::prometheus_client::metrics::MetricType;
+use csm_telemetry::metrics::prometheus_client::metrics::counter::ConstCounter;
+use csm_telemetry::metrics::prometheus_client::metrics::gauge::ConstGauge;
 use csm_types::{ProfileId, ServiceName};
 use tokio::sync::Notify;
 use tokio_stream::StreamExt as _;
@@ -47,6 +56,19 @@ pub enum Freshness {
 struct FeedState {
     applied: AtomicU64,
     connected: AtomicBool,
+    /// Milliseconds between the commit of the last applied change and its application.
+    lag_millis: AtomicU64,
+}
+
+/// How one followed feed is doing (for operators).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedStats {
+    pub feed: ServiceName,
+    /// The last revision applied (compare the peer's `csm_changefeed_head_revision`).
+    pub applied: u64,
+    pub connected: bool,
+    /// Time from the commit of the last applied change to its application.
+    pub lag: Duration,
 }
 
 /// Counters for operators (hit rate, evictions).
@@ -147,7 +169,7 @@ fn eviction(feed: ServiceName, change: &Change) -> Evict {
 
 impl ContextCache {
     pub fn new(source: ContextSource) -> Arc<Self> {
-        Arc::new(Self {
+        let cache = Arc::new(Self {
             source,
             entries: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
@@ -157,7 +179,12 @@ impl ContextCache {
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
-        })
+        });
+        // Registered in the metrics of the service being started, if any.
+        if let Some(metrics) = ServiceMetrics::current() {
+            metrics.register_collector(CacheCollector { cache: Arc::downgrade(&cache) });
+        }
+        cache
     }
 
     /// Where contexts come from.
@@ -200,6 +227,19 @@ impl ContextCache {
             evictions: self.evictions.load(Ordering::Relaxed),
             entries: self.entries.lock().map(|entries| entries.len()).unwrap_or_default(),
         }
+    }
+
+    /// The state of each followed feed, in [`FEEDS`] order.
+    pub fn feed_stats(&self) -> [FeedStats; 3] {
+        std::array::from_fn(|index| {
+            let state = &self.feeds[index];
+            FeedStats {
+                feed: FEEDS[index],
+                applied: state.applied.load(Ordering::Acquire),
+                connected: state.connected.load(Ordering::Acquire),
+                lag: Duration::from_millis(state.lag_millis.load(Ordering::Relaxed)),
+            }
+        })
     }
 
     /// The revision of `service`'s feed applied so far (0 for feeds not watched).
@@ -263,6 +303,11 @@ impl ContextCache {
         self.evict(&eviction(feed, change));
         if let Some(index) = feed_index(feed) {
             self.feeds[index].applied.fetch_max(change.revision, Ordering::AcqRel);
+            if let Some(committed) = &change.committed_at {
+                let committed_millis = committed.seconds.saturating_mul(1000) + i64::from(committed.nanos / 1_000_000);
+                let lag = csm_db::now().timestamp_millis().saturating_sub(committed_millis).max(0);
+                self.feeds[index].lag_millis.store(lag as u64, Ordering::Relaxed);
+            }
         }
         self.progress.notify_waiters();
     }
@@ -319,6 +364,73 @@ impl ContextCache {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
+    }
+}
+
+/// Reads the cache's counters at each scrape; holds the cache weakly, so the
+/// registry does not keep a stopped service's cache alive.
+#[derive(Debug)]
+struct CacheCollector {
+    cache: Weak<ContextCache>,
+}
+
+const CACHE_LABEL: (&str, &str) = ("cache", "principal_context");
+
+impl Collector for CacheCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(cache) = self.cache.upgrade() else { return Ok(()) };
+        let stats = cache.stats();
+        let mut requests = encoder.encode_descriptor(
+            "csm_cache_requests",
+            "Principal-context lookups by result (hit, miss; a read-through is a miss).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, count) in [("hit", stats.hits), ("miss", stats.misses)] {
+            ConstCounter::new(count).encode(requests.encode_family(&[CACHE_LABEL, ("result", result)])?)?;
+        }
+        let mut evictions = encoder.encode_descriptor(
+            "csm_cache_evictions",
+            "Cache entries evicted by changes watched on the peers' feeds.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(stats.evictions).encode(evictions.encode_family(&[CACHE_LABEL])?)?;
+        let mut entries =
+            encoder.encode_descriptor("csm_cache_entries", "Entries in the cache now.", None, MetricType::Gauge)?;
+        ConstGauge::new(stats.entries as i64).encode(entries.encode_family(&[CACHE_LABEL])?)?;
+
+        let feeds = cache.feed_stats();
+        let mut applied = encoder.encode_descriptor(
+            "csm_watch_applied_revision",
+            "The last revision applied from each followed feed (lag: the peer's csm_changefeed_head_revision minus this).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for feed in &feeds {
+            let value = i64::try_from(feed.applied).unwrap_or(i64::MAX);
+            ConstGauge::new(value).encode(applied.encode_family(&[("feed", feed.feed.as_str())])?)?;
+        }
+        let mut connected = encoder.encode_descriptor(
+            "csm_watch_connected",
+            "1 while the Watch stream of the feed is open (0: the cache is bypassed).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for feed in &feeds {
+            ConstGauge::new(i64::from(feed.connected))
+                .encode(connected.encode_family(&[("feed", feed.feed.as_str())])?)?;
+        }
+        let mut lag = encoder.encode_descriptor(
+            "csm_watch_lag_seconds",
+            "Time from the commit of the last applied change of the feed to its application.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for feed in &feeds {
+            ConstGauge::new(feed.lag.as_secs_f64()).encode(lag.encode_family(&[("feed", feed.feed.as_str())])?)?;
+        }
+        Ok(())
     }
 }
 
