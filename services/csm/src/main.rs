@@ -4,6 +4,8 @@
 //!   talking to each other over real gRPC, on SQLite files under a data
 //!   directory; loads a small demo data set; prints endpoints and example calls.
 //! - `csm token` mints a development token with the keys `csm dev` uses.
+//! - `csm load seed|run` generates a large data set and drives Check /
+//!   ListVisibleCases against a running suite (docs/benchmarks.md).
 
 use std::path::PathBuf;
 
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run all five services locally on embedded SQLite, with demo data.
     Dev(csm_cli::dev::DevArgs),
+    /// Generate a data set (`seed`) and drive case-access checks against it (`run`).
+    Load(csm_cli::load::LoadArgs),
     /// Mint a development bearer token (uses the keys in the data directory).
     Token {
         /// The data directory of `csm dev`.
@@ -41,6 +45,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Dev(args) => csm_cli::dev::run(args).await,
+        Command::Load(args) => csm_cli::load::main(args).await,
         Command::Token { data_dir, login, profile, ttl_seconds } => {
             let state = csm_cli::dev::DevState::load_or_create(&data_dir)?;
             let login =
