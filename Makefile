@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 
-.PHONY: run test build lint-proto clippy fmt clean-test-schemas
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas load
 
 run:
 	cargo run -p csm-cli --bin csm -- dev
@@ -23,3 +23,10 @@ fmt:
 # Drops schemas left behind by interrupted PostgreSQL test runs.
 clean-test-schemas:
 	./scripts/clean-test-schemas.sh
+
+# Seeds the issue-6 data set into a running `make run` (csm dev, default ports)
+# and drives the Check / ListVisibleCases benchmark (docs/benchmarks.md).
+# Example: make load LOAD_SEED_ARGS="--cases 20000" LOAD_RUN_ARGS="--duration 10s"
+load:
+	cargo run -p csm-cli --bin csm -- load seed $(LOAD_SEED_ARGS)
+	cargo run -p csm-cli --bin csm -- load run $(LOAD_RUN_ARGS)

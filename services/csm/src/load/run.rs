@@ -12,7 +12,7 @@ use csm_proto::case_access::case_access_service_client::CaseAccessServiceClient;
 use tonic::transport::Channel;
 
 use super::manifest::Manifest;
-use super::plan::ContactRole;
+use super::plan::{ContactRole, PlannedCase};
 use super::{Rng, Samples, Target, authed};
 
 /// Options of a load run.
@@ -149,10 +149,23 @@ impl Mix {
         let plan = &manifest.plan;
         let mut cases_of_account: Vec<Vec<u32>> = vec![Vec::new(); plan.accounts.len()];
         let mut cases_of_partner: Vec<Vec<u32>> = vec![Vec::new(); plan.accounts.len()];
+        // Customers and partner contacts see the cases they opened (T4.1): who
+        // opened case i is a pure function of the plan, so it is recomputed here.
+        let mut cases_of_contact: Vec<Vec<u32>> = vec![Vec::new(); plan.contacts.len()];
+        let lookup = plan.lookup();
         let mut case_ids = Vec::with_capacity(manifest.cases.len());
-        for case in manifest.cases.iter().filter(|case| !case.id.is_empty()) {
+        for (position, case) in manifest.cases.iter().enumerate() {
+            if case.id.is_empty() {
+                continue;
+            }
             let index = case_ids.len() as u32;
             case_ids.push(case.id.clone());
+            match plan.case(position, &lookup) {
+                Some(PlannedCase::Customer { contact, .. } | PlannedCase::Partner { contact, .. }) => {
+                    cases_of_contact[contact].push(index)
+                }
+                _ => {}
+            }
             if let Some(account) = case.account {
                 cases_of_account[account].push(index);
             }
@@ -178,11 +191,7 @@ impl Mix {
             let account = contact.account;
             match contact.role {
                 ContactRole::Customer => {
-                    let own = own_cache
-                        .entry((0, account))
-                        .or_insert_with(|| Arc::new(cases_of_account[account].clone()))
-                        .clone();
-                    customers.push(Principal { token, own });
+                    customers.push(Principal { token, own: Arc::new(std::mem::take(&mut cases_of_contact[index])) });
                 }
                 ContactRole::CustomerAdmin => {
                     let own = own_cache.entry((1, account)).or_insert_with(|| Arc::new(subtree_cases(account))).clone();
@@ -192,7 +201,10 @@ impl Mix {
                     }
                     admins.push(Principal { token, own });
                 }
-                ContactRole::Partner | ContactRole::PartnerAdmin => {
+                ContactRole::Partner => {
+                    partners.push(Principal { token, own: Arc::new(std::mem::take(&mut cases_of_contact[index])) });
+                }
+                ContactRole::PartnerAdmin => {
                     let own = own_cache
                         .entry((2, account))
                         .or_insert_with(|| Arc::new(cases_of_partner[account].clone()))
