@@ -160,11 +160,10 @@ impl Mix {
             }
             let index = case_ids.len() as u32;
             case_ids.push(case.id.clone());
-            match plan.case(position, &lookup) {
-                Some(PlannedCase::Customer { contact, .. } | PlannedCase::Partner { contact, .. }) => {
-                    cases_of_contact[contact].push(index)
-                }
-                _ => {}
+            if let Some(PlannedCase::Customer { contact, .. } | PlannedCase::Partner { contact, .. }) =
+                plan.case(position, &lookup)
+            {
+                cases_of_contact[contact].push(index);
             }
             if let Some(account) = case.account {
                 cases_of_account[account].push(index);
