@@ -68,6 +68,7 @@ backend_test!(load_generator_seeds_and_drives_checks, |suite| {
             list_page_sizes: vec![10],
             list_visible: 20,
             seed: 1,
+            hot: None,
             quiet: true,
         },
     )

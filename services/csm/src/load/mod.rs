@@ -162,6 +162,9 @@ pub enum LoadCommand {
         list_visible: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Only the first N principals of each kind ask (a hot set the cache can hold); default all.
+        #[arg(long)]
+        hot: Option<usize>,
     },
 }
 
@@ -211,6 +214,7 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<()> {
             list_page_sizes,
             list_visible,
             seed,
+            hot,
         } => {
             let suite = Target::from_dev(&target.data_dir, &target.target)?;
             let manifest = Manifest::read(&target.manifest)?;
@@ -223,6 +227,7 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<()> {
                 list_page_sizes,
                 list_visible,
                 seed,
+                hot,
                 quiet: false,
             };
             let report = run::run(&suite, &manifest, &options).await?;

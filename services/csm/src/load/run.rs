@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub list_page_sizes: Vec<i32>,
     pub list_visible: usize,
     pub seed: u64,
+    /// Only the first `hot` principals of each kind ask (a cache-friendly hot set); None = all.
+    pub hot: Option<usize>,
     pub quiet: bool,
 }
 
@@ -145,7 +147,11 @@ struct Mix {
 }
 
 impl Mix {
-    fn build(target: &Target, manifest: &Manifest) -> anyhow::Result<(Mix, Option<(String, usize)>)> {
+    fn build(
+        target: &Target,
+        manifest: &Manifest,
+        hot: Option<usize>,
+    ) -> anyhow::Result<(Mix, Option<(String, usize)>)> {
         let plan = &manifest.plan;
         let mut cases_of_account: Vec<Vec<u32>> = vec![Vec::new(); plan.accounts.len()];
         let mut cases_of_partner: Vec<Vec<u32>> = vec![Vec::new(); plan.accounts.len()];
@@ -221,6 +227,10 @@ impl Mix {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let groups = [(35, customers), (20, admins), (20, partners), (25, agents)]
             .into_iter()
+            .map(|(weight, mut group)| {
+                group.truncate(hot.unwrap_or(usize::MAX));
+                (weight, group)
+            })
             .filter(|(_, group)| !group.is_empty())
             .collect();
         Ok((Mix { groups, case_ids }, list_admin))
@@ -255,7 +265,7 @@ impl Mix {
 
 /// Drives the levels, then the list drains.
 pub async fn run(target: &Target, manifest: &Manifest, options: &RunOptions) -> anyhow::Result<RunReport> {
-    let (mix, list_admin) = Mix::build(target, manifest)?;
+    let (mix, list_admin) = Mix::build(target, manifest, options.hot)?;
     let mix = Arc::new(mix);
     // A few connections, so high concurrency is not one HTTP/2 connection's window.
     let channels: Vec<Channel> = (0..4).map(|_| Target::channel(&target.case_access)).collect::<anyhow::Result<_>>()?;
