@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 
-.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load
 
 run:
 	cargo run -p csm-cli --bin csm -- dev
@@ -28,3 +28,10 @@ clean-test-schemas:
 # container engine; installs its tools into .tools/ (see scripts/validate-deploy.sh).
 deploy-check:
 	./scripts/validate-deploy.sh
+
+# Seeds the issue-6 data set into a running `make run` (csm dev, default ports)
+# and drives the Check / ListVisibleCases benchmark (docs/benchmarks.md).
+# Example: make load LOAD_SEED_ARGS="--cases 20000" LOAD_RUN_ARGS="--duration 10s"
+load:
+	cargo run -p csm-cli --bin csm -- load seed $(LOAD_SEED_ARGS)
+	cargo run -p csm-cli --bin csm -- load run $(LOAD_RUN_ARGS)

@@ -9,7 +9,7 @@ use csm_proto::case_access as pb;
 use csm_proto::identity as id_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of, violated_fields};
-use csm_types::ProfileId;
+
 use tonic::Code;
 
 const CUSTOMER: &str = "sn_customerservice.customer";

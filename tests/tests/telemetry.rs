@@ -174,7 +174,10 @@ async fn a_call_across_two_services_is_one_trace() {
             })
             .unwrap_or_default();
         let names: std::collections::BTreeSet<&str> = spans.iter().map(|span| span.name.as_str()).collect();
-        panic!("the check's span tree was not exported: server {:?}, children {children:?}, names {names:?}", server.is_some())
+        panic!(
+            "the check's span tree was not exported: server {:?}, children {children:?}, names {names:?}",
+            server.is_some()
+        )
     });
     for child in &children {
         assert_eq!(child.trace_id, check_server.trace_id);

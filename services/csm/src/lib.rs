@@ -1,9 +1,10 @@
 //! The `csm` tool's library: starting services by name (used by `csm dev` and
-//! by the test harness) and the demo data set.
+//! by the test harness), the demo data set, and the load generator (`csm load`).
 
 pub mod demo;
 pub mod dev;
 pub mod health;
+pub mod load;
 
 use csm_server::ServiceConfig;
 use csm_types::ServiceName;

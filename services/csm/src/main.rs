@@ -6,6 +6,8 @@
 //! - `csm token` mints a development token with the keys `csm dev` uses.
 //! - `csm health --addr …` asks one server's `grpc.health.v1.Health` (exit 0
 //!   when SERVING): the health check of the container images.
+//! - `csm load seed|run` generates a large data set and drives Check /
+//!   ListVisibleCases against a running suite (docs/benchmarks.md).
 
 use std::path::PathBuf;
 
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run all five services locally on embedded SQLite, with demo data.
     Dev(csm_cli::dev::DevArgs),
+    /// Generate a data set (`seed`) and drive case-access checks against it (`run`).
+    Load(csm_cli::load::LoadArgs),
     /// Mint a development bearer token (uses the keys in the data directory).
     Token {
         /// The data directory of `csm dev`.
@@ -52,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1)
             }
         }
+        Command::Load(args) => csm_cli::load::main(args).await,
         Command::Token { data_dir, login, profile, ttl_seconds } => {
             let state = csm_cli::dev::DevState::load_or_create(&data_dir)?;
             let login =
