@@ -399,3 +399,53 @@ backend_test!(r4_6_customer_case_manager_stays_inside_its_hierarchy, |suite| {
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(reason_of(&status), "ACCESS_DENIED");
 });
+
+// ------------------------------------------------------------------ customers (JSM)
+
+backend_test!(r7_12_customers_create_comment_attach_and_track_their_requests_without_a_licence, |suite| {
+    let acme = account(suite, "Acme", None).await;
+    let (_, customer) = contact_with_login(suite, &acme, "Kim", &[CUSTOMER]).await;
+    // Create and track: its own request, listed for it, no licence needed.
+    let created = create_case(suite, &customer, draft(pb::CreateFor::Account, &acme, "")).await.unwrap();
+    let case = created.support_case.unwrap().case_id;
+    let decision = check(suite, &customer, &case, pb::Action::Read).await;
+    assert!(decision.allowed && !decision.requires_license);
+    assert_eq!(visible(suite, &customer, 10).await, vec![case.clone()]);
+    // Comment and attach: the customer action set, without a licence session.
+    suite
+        .case_access(Some(&customer))
+        .add_comment(pb::AddCommentRequest {
+            case_id: case.clone(),
+            kind: pb::CommentKind::AdditionalComment as i32,
+            body: "Still broken".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("customers comment on their requests");
+    suite
+        .case_access(Some(&customer))
+        .add_attachment(pb::AddAttachmentRequest {
+            case_id: case.clone(),
+            file_name: "photo.jpg".to_owned(),
+            content_type: "image/jpeg".to_owned(),
+            size_bytes: 2048,
+            content_uri: "blob://attachments/photo.jpg".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("customers attach files to their requests");
+    // No agent view: no agent edit, no internal work notes.
+    assert!(!check(suite, &customer, &case, pb::Action::WriteFull).await.allowed);
+    let status = suite
+        .case_access(Some(&customer))
+        .add_comment(pb::AddCommentRequest {
+            case_id: case.clone(),
+            kind: pb::CommentKind::WorkNote as i32,
+            body: "internal".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason_of(&status), "WORK_NOTE_FORBIDDEN");
+});
