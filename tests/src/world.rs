@@ -182,3 +182,26 @@ pub async fn contact_with_login(suite: &Suite, account: &str, first: &str, roles
     let login = LoginId::parse(&profile.login_id).unwrap();
     (id, suite.token_for(login, Some(id)))
 }
+
+/// A consumer record with its own CONSUMER profile holding `roles`, and a token acting as it.
+pub async fn consumer_user(suite: &Suite, name: &str, roles: &[&str]) -> (ProfileId, String, String) {
+    let token = suite.admin_token();
+    let created = suite
+        .identity(Some(&token))
+        .create_consumer(id_pb::CreateConsumerRequest {
+            details: details(name),
+            user: Some(id_pb::create_consumer_request::User::NewConsumerUser(id_pb::NewConsumerUser {
+                channels: vec![id_pb::Channel::ConsumerPortal as i32],
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .await
+        .expect("create consumer user")
+        .into_inner();
+    let profile = ProfileId::parse(&created.user_profile.unwrap().profile_id).unwrap();
+    for role in roles {
+        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
+    }
+    (profile, created.consumer.unwrap().consumer_id, suite.token_for(LoginId::new(), Some(profile)))
+}

@@ -11,7 +11,6 @@ use csm_proto::common;
 use csm_proto::identity as id_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of};
-use csm_types::{LoginId, ProfileId};
 use tonic::{Code, Status};
 
 const CUSTOMER: &str = "sn_customerservice.customer";
@@ -52,29 +51,6 @@ async fn party_type(suite: &Suite, table: at_pb::RecordTable, name: &str) -> Str
         .find(|kind| kind.name == name)
         .unwrap_or_else(|| panic!("no seeded type {name:?} on {table:?}"))
         .related_party_configuration_id
-}
-
-/// A consumer record with its own CONSUMER profile holding `roles`, and a token acting as it.
-async fn consumer_user(suite: &Suite, name: &str, roles: &[&str]) -> (ProfileId, String, String) {
-    let token = suite.admin_token();
-    let created = suite
-        .identity(Some(&token))
-        .create_consumer(id_pb::CreateConsumerRequest {
-            details: details(name),
-            user: Some(id_pb::create_consumer_request::User::NewConsumerUser(id_pb::NewConsumerUser {
-                channels: vec![id_pb::Channel::ConsumerPortal as i32],
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
-        .await
-        .expect("create consumer user")
-        .into_inner();
-    let profile = ProfileId::parse(&created.user_profile.unwrap().profile_id).unwrap();
-    for role in roles {
-        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
-    }
-    (profile, created.consumer.unwrap().consumer_id, suite.token_for(LoginId::new(), Some(profile)))
 }
 
 enum Subject<'a> {
