@@ -733,3 +733,37 @@ backend_test!(r5_8_sold_products_in_use_and_item_cycles_are_refused, |suite| {
     delete(product.clone()).await.expect("no longer referenced");
     assert_status(&get_product(suite, &admin, &product).await.unwrap_err(), Code::NotFound, "SOLD_PRODUCT_NOT_FOUND");
 });
+
+backend_test!(explain_on_a_sold_product_names_the_asset_rule_or_the_closest_miss, |suite| {
+    let own = account(suite, "Acme", None).await;
+    let other = account(suite, "Other", None).await;
+    let (_, manager) = employee(suite, "Max", &[MANAGER]).await;
+    let product = sold_product(suite, &manager, &own, "").await;
+    let explain = |token: String| {
+        let product = product.clone();
+        async move {
+            suite
+                .case_access(Some(&token))
+                .explain(pb::ExplainRequest {
+                    target: Some(pb::Target { resource: Some(pb::target::Resource::SoldProductId(product)) }),
+                    action: pb::Action::Read as i32,
+                    ..Default::default()
+                })
+                .await
+                .expect("explain")
+                .into_inner()
+        }
+    };
+    let (_, customer) = contact(suite, &own, "Kim", &[CUSTOMER]).await;
+    let allowed = explain(customer.clone()).await;
+    let decision = allowed.decision.unwrap();
+    assert!(decision.allowed);
+    assert_eq!(decision.rule, "R4.10");
+    assert!(allowed.rules.iter().any(|rule| rule.rule == "R4.10" && rule.outcome == pb::RuleOutcome::Matched as i32));
+    let (_, stranger) = contact(suite, &other, "Lou", &[CUSTOMER]).await;
+    let denied = explain(stranger).await;
+    assert!(!denied.decision.unwrap().allowed);
+    let closest = denied.closest_rule.expect("a denial names the closest rule");
+    assert_eq!(closest.outcome, pb::RuleOutcome::NotMatched as i32);
+    assert!(closest.conditions.iter().any(|condition| condition.detail.contains(&own)), "{closest:?}");
+});

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{CaseAccessApp, Decided};
 use crate::domain::case::CaseFacts;
+use crate::domain::parties::{self, AssetKind};
 use crate::domain::principal::PrincipalContext;
 use crate::domain::record::Draft;
 use crate::domain::table::{self, Action, Cond, Considered, Outcome, Rules};
@@ -170,9 +171,11 @@ impl CaseAccessApp {
                 let (decided, facts, _) = self.decide_create(ctx, draft).await?;
                 (facts, action.unwrap_or(decided.action))
             }
-            Subject::Task(_) | Subject::SoldProduct(_) | Subject::InstallBaseItem(_) => {
-                return Err(CsmError::unimplemented("Explain on case tasks, sold products and install base items"));
+            Subject::SoldProduct(id) => return self.explain_asset(ctx, AssetKind::SoldProduct, *id, action).await,
+            Subject::InstallBaseItem(id) => {
+                return self.explain_asset(ctx, AssetKind::InstallBaseItem, *id, action).await;
             }
+            Subject::Task(_) => return Err(CsmError::unimplemented("Explain on case tasks")),
         };
         // A write is first a READ (table::decide_action): its rules come first.
         let mut rules = Vec::new();
@@ -203,6 +206,45 @@ impl CaseAccessApp {
             license_escalated: false,
             consistency_token: self.token().await?,
         };
+        Ok(Explained { decided, rules, closest })
+    }
+}
+
+impl CaseAccessApp {
+    /// Explain on a sold product or install base item: the asset rules of
+    /// `domain::parties` (READ first for writes and deletes), as for cases.
+    async fn explain_asset(
+        &self,
+        ctx: &PrincipalContext,
+        kind: AssetKind,
+        id: Uuid,
+        action: Option<Action>,
+    ) -> CsmResult<Explained> {
+        let action = action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"))?;
+        let (decided, facts) = self.decide_on_asset(ctx, kind, id, action).await?;
+        let (settings, facts) = (&self.settings(), &facts);
+        let trace = |action: Action| {
+            parties::asset_rules(ctx, settings, kind, action).grants.into_iter().map(move |grant| {
+                let matched = grant.cond.matches(facts);
+                RuleTrace {
+                    considered: Considered { rule: grant.rule, path: grant.path, matched, denial: false },
+                    action,
+                    conditions: vec![ConditionTrace {
+                        description: grant.cond.describe(),
+                        satisfied: matched,
+                        detail: grant.cond.detail(facts),
+                    }],
+                }
+            })
+        };
+        let mut rules: Vec<RuleTrace> = Vec::new();
+        if action != Action::Read {
+            rules.extend(trace(Action::Read));
+        }
+        rules.extend(trace(action));
+        // One condition per asset rule: every unmatched rule is as close as any other; the first in order.
+        let closest =
+            if decided.outcome.allowed() { None } else { rules.iter().find(|rule| !rule.considered.matched).cloned() };
         Ok(Explained { decided, rules, closest })
     }
 }

@@ -79,7 +79,7 @@ impl CaseAccessApp {
         Ok(self.decide_on_asset(ctx, AssetKind::InstallBaseItem, id, action).await?.0)
     }
 
-    async fn decide_on_asset(
+    pub(crate) async fn decide_on_asset(
         &self,
         ctx: &PrincipalContext,
         kind: AssetKind,

@@ -204,6 +204,52 @@ impl AssetCond {
     }
 }
 
+impl AssetCond {
+    /// What the condition requires, in one line (Explain).
+    pub fn describe(&self) -> String {
+        let set = |items: Vec<String>| format!("{{{}}}", items.join(", "));
+        match self {
+            AssetCond::Any => "any asset".to_owned(),
+            AssetCond::AccountIn(accounts) => {
+                format!("asset.account ∈ {}", set(accounts.iter().map(ToString::to_string).collect()))
+            }
+            AssetCond::ConsumerIn(consumers) => {
+                format!("asset.consumer ∈ {}", set(consumers.iter().map(ToString::to_string).collect()))
+            }
+            AssetCond::AccountOwned => "the asset belongs to an account (B2B)".to_owned(),
+            AssetCond::ConsumerOwned => "the asset belongs to a consumer (B2C)".to_owned(),
+            AssetCond::AssetContact(_) => "me ∈ asset contacts".to_owned(),
+            AssetCond::ProductParty { kind, party, responsibility } => {
+                format!("a related party of the sold product is {kind:?} {party} with responsibility {responsibility}")
+            }
+            AssetCond::ItemParty { kind, party, responsibility } => format!(
+                "a related party of an install base item reaching the asset is {kind:?} {party} with responsibility {responsibility}"
+            ),
+        }
+    }
+
+    /// The asset's values the condition looked at (Explain).
+    pub fn detail(&self, asset: &AssetFacts) -> String {
+        let value = |value: Option<String>| value.unwrap_or_else(|| "empty".to_owned());
+        match self {
+            AssetCond::Any => String::new(),
+            AssetCond::AccountIn(_) | AssetCond::AccountOwned => {
+                format!("asset.account = {}", value(asset.account.map(|id| id.to_string())))
+            }
+            AssetCond::ConsumerIn(_) | AssetCond::ConsumerOwned => {
+                format!("asset.consumer = {}", value(asset.consumer.map(|id| id.to_string())))
+            }
+            AssetCond::AssetContact(_) => format!("{} asset contacts", asset.asset_contacts.len()),
+            AssetCond::ProductParty { .. } => {
+                format!("{} related parties on the sold product", asset.product_parties.len())
+            }
+            AssetCond::ItemParty { .. } => {
+                format!("{} related parties on install base items", asset.item_parties.len())
+            }
+        }
+    }
+}
+
 /// One asset grant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssetGrant {
