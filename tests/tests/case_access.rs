@@ -362,3 +362,34 @@ backend_test!(r3_7_contact_relationship_lets_a_customer_act_for_another_account,
     assert_eq!(created.decision.unwrap().action, pb::Action::CreateSelf as i32);
     assert_eq!(created.support_case.unwrap().account_id, b);
 });
+
+backend_test!(create_case_retries_with_a_request_id_create_one_case, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let (_, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
+    let (_, colleague) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
+    let request = |token: String, request_id: &str| {
+        let draft = draft(pb::CreateFor::Account, &a, "");
+        let request_id = request_id.to_owned();
+        async move {
+            suite
+                .case_access(Some(&token))
+                .create_case(pb::CreateCaseRequest { request_id, draft: Some(draft), ..Default::default() })
+                .await
+                .map(|response| response.into_inner().support_case.unwrap().case_id)
+        }
+    };
+    // Five concurrent retries of one request: one case.
+    let retries: Vec<String> = futures::future::join_all((0..5).map(|_| request(customer.clone(), "create-1")))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(retries.iter().all(|id| *id == retries[0]), "{retries:?}");
+    assert_eq!(visible(suite, &customer, 10).await, vec![retries[0].clone()]);
+    // Another request id, or another person with the same id, is another case.
+    let second = request(customer.clone(), "create-2").await.unwrap();
+    assert_ne!(second, retries[0]);
+    let theirs = request(colleague.clone(), "create-1").await.unwrap();
+    assert_ne!(theirs, retries[0]);
+    assert_eq!(visible(suite, &customer, 10).await.len(), 2);
+});

@@ -261,8 +261,29 @@ impl CaseAccessApp {
     }
 
     /// CreateCase: decide, then insert with the change in one transaction.
-    pub async fn create_case(&self, ctx: &PrincipalContext, draft: Draft) -> CsmResult<(CaseRecord, Decided, String)> {
+    ///
+    /// `request` = (RPC, request id) makes retries idempotent per acting
+    /// profile: a retry returns the case the first call created (recorded in
+    /// the creating transaction, so concurrent retries create one case).
+    pub async fn create_case(
+        &self,
+        ctx: &PrincipalContext,
+        draft: Draft,
+        request: Option<(&str, &str)>,
+    ) -> CsmResult<(CaseRecord, Decided, String)> {
+        let key = request.map(|(rpc, id)| (format!("{rpc}:{}", ctx.profile), id));
+        let replay = || async {
+            let Some((rpc, id)) = &key else { return Ok(None) };
+            let Some((case, revision)) = self.replayed(rpc, Some(id)).await? else { return Ok(None) };
+            let record = cases::get_case(&self.db, CaseId::from_uuid(case))
+                .await?
+                .ok_or_else(|| CsmError::not_found("case", case))?;
+            CsmResult::Ok(Some((record, revision)))
+        };
         let (decided, facts, stamps) = self.decide_create(ctx, &draft).await?;
+        if let Some((record, revision)) = replay().await? {
+            return Ok((record, decided, self.feed.token(revision)));
+        }
         if !decided.outcome.allowed() {
             return Err(access_denied(decided.action, &decided.outcome));
         }
@@ -313,6 +334,14 @@ impl CaseAccessApp {
             change = change.attribute("account_id", account);
         }
         let revision = append(&mut tx, &change).await?;
+        if let Some((rpc, id)) = &key
+            && !csm_changefeed::idempotency::record_entity(&mut tx, rpc, id, *record.id.as_uuid(), revision).await?
+        {
+            // A concurrent retry recorded the request first: answer with its case.
+            drop(tx);
+            let (record, revision) = replay().await?.ok_or_else(|| CsmError::internal("request id recorded twice"))?;
+            return Ok((record, decided, self.feed.token(revision)));
+        }
         tx.commit().await?;
         self.feed.committed(revision);
         Ok((record, decided, self.feed.token(revision)))

@@ -922,7 +922,8 @@ impl CaseAccessApp {
                 }
             },
         }
-        match self.create_case(&ctx, draft).await {
+        let request = email.message_id.as_deref().map(|id| ("CreateCaseFromEmail", id));
+        match self.create_case(&ctx, draft, request).await {
             Ok((case, _, consistency_token)) => {
                 Ok(Intake { outcome: IntakeOutcome::CaseCreated, case: Some(case), sender: me, consistency_token })
             }

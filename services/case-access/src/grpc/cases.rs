@@ -20,7 +20,7 @@ pub(super) async fn create_case(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    errors.optional_request_id(&request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let draft = match &request.draft {
         Some(draft) => Some(draft_from_proto(draft, "draft", &mut errors)),
@@ -34,7 +34,7 @@ pub(super) async fn create_case(
     let profile = app.principal(&caller, profile, Access::Mutation).await?;
     // A mutation decides on fresh data.
     let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
-    let (case, decided, consistency_token) = app.create_case(&ctx, draft).await?;
+    let (case, decided, consistency_token) = app.create_case(&ctx, draft, request_id.as_deref().map(|id| ("CreateCase", id))).await?;
     Ok(Response::new(pb::CreateCaseResponse {
         support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
         decision: Some(decision_to_proto(&decided)),
