@@ -732,3 +732,37 @@ backend_test!(r4_2_customers_update_the_state_of_customer_visible_tasks_only, |s
     // The customer reads the case's tasks through its READ on the case.
     assert_eq!(all_tasks(suite, &customer, &case.case_id).await.len(), 2);
 });
+
+backend_test!(explain_on_a_case_task_names_the_task_row_and_the_parent_case_rules, |suite| {
+    let a = account(suite, "Acme", None).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let (worker, worker_token) = employee(suite, "Tom", &[TASK_AGENT]).await;
+    let (_, other_token) = employee(suite, "Ola", &[TASK_AGENT]).await;
+    let case = new_case(suite, &agent, &a).await;
+    let task = new_task(suite, &agent, &case.case_id, Some(worker), "").await.unwrap();
+    let explain = |token: String| {
+        let task = task.case_task_id.clone();
+        async move {
+            suite
+                .case_access(Some(&token))
+                .explain(pb::ExplainRequest {
+                    target: Some(pb::Target { resource: Some(pb::target::Resource::CaseTaskId(task)) }),
+                    action: pb::Action::WriteFull as i32,
+                    ..Default::default()
+                })
+                .await
+                .expect("explain")
+                .into_inner()
+        }
+    };
+    let allowed = explain(worker_token).await;
+    assert_eq!(allowed.decision.as_ref().unwrap().rule, "R4.19");
+    assert!(allowed.rules.iter().any(|rule| rule.rule == "R4.19" && rule.outcome == pb::RuleOutcome::Matched as i32));
+    let denied = explain(other_token).await;
+    assert!(!denied.decision.unwrap().allowed);
+    let closest = denied.closest_rule.expect("a denial names the closest rule");
+    assert_eq!(closest.outcome, pb::RuleOutcome::NotMatched as i32);
+    // The parent case's rules are part of the trace.
+    assert!(denied.rules.iter().any(|rule| rule.rule.starts_with("T4.") || rule.rule == "R4.19"));
+    assert!(denied.rules.iter().any(|rule| rule.rule == "parent_case"));
+});

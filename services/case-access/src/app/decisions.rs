@@ -14,6 +14,7 @@ use crate::domain::parties::{self, AssetKind};
 use crate::domain::principal::PrincipalContext;
 use crate::domain::record::Draft;
 use crate::domain::table::{self, Action, Cond, Considered, Outcome, Rules};
+use crate::domain::work::{self, TaskGrant};
 use crate::store::facts::load_case_facts;
 
 /// What a decision is about (contract: Target).
@@ -175,7 +176,7 @@ impl CaseAccessApp {
             Subject::InstallBaseItem(id) => {
                 return self.explain_asset(ctx, AssetKind::InstallBaseItem, *id, action).await;
             }
-            Subject::Task(_) => return Err(CsmError::unimplemented("Explain on case tasks")),
+            Subject::Task(id) => return self.explain_task(ctx, *id, action).await,
         };
         // A write is first a READ (table::decide_action): its rules come first.
         let mut rules = Vec::new();
@@ -211,6 +212,47 @@ impl CaseAccessApp {
 }
 
 impl CaseAccessApp {
+    /// Explain on a case task: each row of the task table for the action, and
+    /// for rows that defer to the parent case, the case rules considered.
+    async fn explain_task(&self, ctx: &PrincipalContext, id: Uuid, action: Option<Action>) -> CsmResult<Explained> {
+        let action = action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"))?;
+        let decided = self.decide_on_task(ctx, id, action).await?;
+        let (task, case) = self.task_and_case(id).await?;
+        let settings = self.settings();
+        let mut rules = Vec::new();
+        for row in work::TASK_TABLE.iter().filter(|row| row.action == action) {
+            let (description, satisfied, detail) = match row.grant {
+                TaskGrant::Role(role) => (format!("holds {role}"), ctx.has(role), String::new()),
+                TaskGrant::WorksTask => (
+                    "holds case_task_agent and the task is assigned to me / my group, or created by me".to_owned(),
+                    ctx.has(table::CASE_TASK_AGENT) && work::works_task(ctx, &task.facts),
+                    String::new(),
+                ),
+                TaskGrant::ParentCase(case_action) | TaskGrant::VisibleTaskOfParentCase(case_action) => {
+                    let visible_only = matches!(row.grant, TaskGrant::VisibleTaskOfParentCase(_));
+                    let parent = table::decide_action(ctx, &settings, case_action, &case);
+                    rules.extend(traces(&table::rules(ctx, &settings, case_action), case_action, &case));
+                    let name = super::action_name(case_action);
+                    let description = if visible_only {
+                        format!("the task is customer visible and the parent case allows {name}")
+                    } else {
+                        format!("the parent case allows {name}")
+                    };
+                    let satisfied = parent.allowed() && (!visible_only || task.customer_visible);
+                    (description, satisfied, format!("parent case: {}", parent.rule()))
+                }
+            };
+            rules.push(RuleTrace {
+                considered: Considered { rule: row.rule, path: Vec::new(), matched: satisfied, denial: false },
+                action,
+                conditions: vec![ConditionTrace { description, satisfied, detail }],
+            });
+        }
+        let closest =
+            if decided.outcome.allowed() { None } else { rules.iter().find(|rule| !rule.considered.matched).cloned() };
+        Ok(Explained { decided, rules, closest })
+    }
+
     /// Explain on a sold product or install base item: the asset rules of
     /// `domain::parties` (READ first for writes and deletes), as for cases.
     async fn explain_asset(

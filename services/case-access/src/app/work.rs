@@ -156,6 +156,13 @@ impl CaseAccessApp {
         self.decided(ctx, &facts, action, outcome).await
     }
 
+    /// The task (as its decisions see it) and its case's facts (Explain).
+    pub(crate) async fn task_and_case(&self, id: Uuid) -> CsmResult<(crate::domain::work::TaskView, CaseFacts)> {
+        let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
+        let facts = self.case_facts(task.case_id).await?;
+        Ok((task.view(), facts))
+    }
+
     async fn case_facts(&self, id: CaseId) -> CsmResult<CaseFacts> {
         load_case_facts(&self.db, id).await?.ok_or_else(|| case_not_found(id))
     }

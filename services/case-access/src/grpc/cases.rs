@@ -34,7 +34,8 @@ pub(super) async fn create_case(
     let profile = app.principal(&caller, profile, Access::Mutation).await?;
     // A mutation decides on fresh data.
     let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
-    let (case, decided, consistency_token) = app.create_case(&ctx, draft, request_id.as_deref().map(|id| ("CreateCase", id))).await?;
+    let (case, decided, consistency_token) =
+        app.create_case(&ctx, draft, request_id.as_deref().map(|id| ("CreateCase", id))).await?;
     Ok(Response::new(pb::CreateCaseResponse {
         support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
         decision: Some(decision_to_proto(&decided)),
