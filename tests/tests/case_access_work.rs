@@ -9,7 +9,7 @@ use csm_proto::case_access as pb;
 use csm_proto::identity as id_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId, ServiceName};
+use csm_types::{ProfileId, ServiceName};
 use tonic::Code;
 
 const CUSTOMER: &str = "sn_customerservice.customer";
@@ -230,29 +230,6 @@ async fn email(
         })
         .await
         .map(tonic::Response::into_inner)
-}
-
-/// A consumer with its own consumer-user (CONSUMER) profile holding `roles`, and a token acting as it.
-async fn consumer_user(suite: &Suite, first: &str, roles: &[&str]) -> (String, ProfileId, String) {
-    let token = suite.admin_token();
-    let created = suite
-        .identity(Some(&token))
-        .create_consumer(id_pb::CreateConsumerRequest {
-            details: details(first),
-            user: Some(id_pb::create_consumer_request::User::NewConsumerUser(id_pb::NewConsumerUser {
-                channels: vec![id_pb::Channel::ConsumerPortal as i32],
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
-        .await
-        .expect("create consumer user")
-        .into_inner();
-    let profile = ProfileId::parse(&created.user_profile.unwrap().profile_id).unwrap();
-    for role in roles {
-        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
-    }
-    (created.consumer.unwrap().consumer_id, profile, suite.token_for(LoginId::new(), Some(profile)))
 }
 
 // ------------------------------------------------------------------ R4.2 / R4.4
@@ -632,7 +609,7 @@ backend_test!(r4_21_email_creates_a_proxy_case_only_for_proxy_contacts, |suite| 
 // ------------------------------------------------------------------ R1.12, R1.16
 
 backend_test!(r1_12_my_consumer_cases_need_the_role_and_a_consumer_record, |suite| {
-    let (c, _, consumer_token) = consumer_user(suite, "Cleo", &[UNIFIED_CONSUMER]).await;
+    let (_, c, consumer_token) = consumer_user(suite, "Cleo", &[UNIFIED_CONSUMER]).await;
     let (_, _, roleless_token) = consumer_user(suite, "Rae", &[]).await;
     let (_, employee_token) = employee(suite, "Emil", &[UNIFIED_CONSUMER]).await;
     let own = create_case(suite, &consumer_token, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap();
@@ -655,7 +632,7 @@ backend_test!(r1_12_my_consumer_cases_need_the_role_and_a_consumer_record, |suit
 });
 
 backend_test!(r1_16_external_unified_consumers_are_rate_limited, |suite| {
-    let (c, _, consumer_token) = consumer_user(suite, "Cleo", &[UNIFIED_CONSUMER]).await;
+    let (_, c, consumer_token) = consumer_user(suite, "Cleo", &[UNIFIED_CONSUMER]).await;
     // A concurrent burst of 15 creates: exactly the daily limit (10) gets through.
     let creates = (0..15).map(|_| {
         let token = consumer_token.clone();
@@ -692,7 +669,7 @@ backend_test!(r1_16_external_unified_consumers_are_rate_limited, |suite| {
         assert_eq!(reason_of(status), "ATTACHMENT_LIMIT_REACHED");
     }
     // A consumer that is not a unified consumer is not limited.
-    let (d, _, plain_token) = consumer_user(suite, "Dora", &[CONSUMER]).await;
+    let (_, d, plain_token) = consumer_user(suite, "Dora", &[CONSUMER]).await;
     for _ in 0..11 {
         create_case(suite, &plain_token, draft(pb::CreateFor::Consumer, "", &d)).await.unwrap();
     }

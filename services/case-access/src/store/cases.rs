@@ -215,14 +215,7 @@ pub async fn list_visible(
         limit.max(1)
     );
     with_db!(db, |pool| {
-        let mut query = sqlx::query(&sql);
-        for bind in &binds {
-            query = match bind {
-                Bind::Uuid(value) => query.bind(*value),
-                Bind::Text(value) => query.bind(value.clone()),
-            };
-        }
-        let rows = query.fetch_all(pool).await.map_err(db_error)?;
+        let rows = super::predicate::bind_all(sqlx::query(&sql), &binds).fetch_all(pool).await.map_err(db_error)?;
         rows.iter().map(case_from_row).collect()
     })
 }

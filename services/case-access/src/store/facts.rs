@@ -144,20 +144,13 @@ pub async fn list_case_ids(
     after: Option<Uuid>,
     limit: i64,
 ) -> CsmResult<Vec<Uuid>> {
-    use super::predicate::Bind;
     // $1 = after (or NULL), $2 = limit; the predicate's placeholders start at $3.
     let sql = format!(
         "SELECT c.id FROM cases c WHERE ($1 IS NULL OR c.id > $1) AND {} ORDER BY c.id LIMIT $2",
         predicate.sql
     );
     with_db!(db, |pool| {
-        let mut query = sqlx::query(&sql).bind(after).bind(limit);
-        for bind in &predicate.binds {
-            query = match bind {
-                Bind::Uuid(value) => query.bind(*value),
-                Bind::Text(value) => query.bind(value.clone()),
-            };
-        }
+        let query = super::predicate::bind_all(sqlx::query(&sql).bind(after).bind(limit), &predicate.binds);
         let rows = query.fetch_all(pool).await.map_err(db_error)?;
         rows.iter().map(|row| row.uuid("id").map_err(db_error)).collect()
     })

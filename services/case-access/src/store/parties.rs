@@ -11,7 +11,7 @@ use csm_types::{AccountId, ConsumerId, ProfileId};
 use uuid::Uuid;
 
 use super::facts::{party_from_row, party_kind_from_code};
-use super::predicate::{Bind, party_kind_code};
+use super::predicate::{Bind, bind_all, party_kind_code};
 use crate::domain::case::{PartyKind, RelatedParty};
 use crate::domain::parties::{
     AssetCond, AssetFacts, AssetKind, AssetRules, InstallBaseItemRecord, PartySubject, RelatedPartyRecord,
@@ -20,23 +20,6 @@ use crate::domain::parties::{
 
 /// Longest parent chain followed (a guard: parents are kept acyclic on write).
 const MAX_DEPTH: usize = 1000;
-
-fn bind_all<'q, DB: sqlx::Database>(
-    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-where
-    Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    for bind in binds {
-        query = match bind {
-            Bind::Uuid(value) => query.bind(*value),
-            Bind::Text(value) => query.bind(value.clone()),
-        };
-    }
-    query
-}
 
 /// Placeholders numbered after the binds already taken.
 struct Binds(Vec<Bind>);

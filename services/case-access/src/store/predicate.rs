@@ -19,6 +19,24 @@ pub enum Bind {
     Text(String),
 }
 
+/// Binds `binds` to `query`'s placeholders, in order.
+pub fn bind_all<'q, DB: sqlx::Database>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for bind in binds {
+        query = match bind {
+            Bind::Uuid(value) => query.bind(*value),
+            Bind::Text(value) => query.bind(value.clone()),
+        };
+    }
+    query
+}
+
 /// A SQL boolean expression over `cases c` and its placeholders' values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Predicate {

@@ -9,28 +9,11 @@ use csm_types::{CaseId, ConsumerId, GroupId, ProfileId};
 use uuid::Uuid;
 
 use super::cases::{CASE_COLUMNS, case_from_row};
-use super::predicate::{Bind, compile};
+use super::predicate::{Bind, bind_all, compile};
 use crate::domain::record::CaseRecord;
 use crate::domain::work::{
     Assignment, AttachmentRecord, CommentKind, CommentRecord, ContributorChanges, TaskReadScope, TaskRecord,
 };
-
-fn bind_all<'q, DB: sqlx::Database>(
-    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-where
-    Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    for bind in binds {
-        query = match bind {
-            Bind::Uuid(value) => query.bind(*value),
-            Bind::Text(value) => query.bind(value.clone()),
-        };
-    }
-    query
-}
 
 // ------------------------------------------------------------ rate limits
 
