@@ -103,8 +103,9 @@ def check_manifests(label, documents, known, ports, calls, problems):
         container = pod["containers"][0]
         port = ports.get(service)
         container_ports = [entry["containerPort"] for entry in container.get("ports", [])]
-        if container_ports != [port]:
-            problems.add(where, f"container ports {container_ports}, expected [{port}]")
+        # gRPC, then the metrics endpoint (CSM_METRICS_ADDR default: gRPC port + 1000).
+        if container_ports != [port, port + 1000]:
+            problems.add(where, f"container ports {container_ports}, expected [{port}, {port + 1000}]")
         if container.get("command") != [f"csm-{service}"]:
             problems.add(where, f"command {container.get('command')} does not run csm-{service}")
         for probe in ("readinessProbe", "livenessProbe"):
