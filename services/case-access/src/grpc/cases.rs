@@ -53,9 +53,7 @@ pub(super) async fn get_case(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
     errors.finish()?;
-    let freshness = freshness_of(&request.consistency)?;
-    let profile = app.principal(&caller, profile, Access::Read).await?;
-    let ctx = app.context(profile, &freshness).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let (case, decided, permitted) = app.get_case(&ctx, validated(case)?).await?;
     Ok(Response::new(pb::GetCaseResponse {
         support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
@@ -111,9 +109,7 @@ pub(super) async fn list_visible_cases(
         ),
         None => None,
     };
-    let freshness = freshness_of(&request.consistency)?;
-    let profile = app.principal(&caller, profile, Access::Read).await?;
-    let ctx = app.context(profile, &freshness).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let (rows, consistency_token) = app.list_visible(&ctx, &filter, before, page.fetch_limit()).await?;
     let (rows, next_page_token) = page.finish(rows, |(case, _)| case.id.to_string());
     let external = ctx.kind.is_external();

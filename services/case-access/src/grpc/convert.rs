@@ -244,3 +244,20 @@ pub(crate) fn freshness_of(
 pub(crate) fn validated<T>(value: Option<T>) -> Result<T, Status> {
     value.ok_or_else(|| CsmError::internal("validated fields missing").into())
 }
+
+/// The evaluated principal's context at the request's freshness (reads).
+pub(crate) async fn read_context(
+    app: &crate::CaseAccessApp,
+    caller: &csm_auth::Caller,
+    profile: Option<ProfileId>,
+    consistency: &Option<common::Consistency>,
+) -> Result<std::sync::Arc<crate::domain::principal::PrincipalContext>, Status> {
+    let freshness = freshness_of(consistency)?;
+    let profile = app.principal(caller, profile, crate::app::Access::Read).await?;
+    Ok(app.context(profile, &freshness).await?)
+}
+
+/// The optional licence session of a request (§7).
+pub(crate) fn license_session(errors: &mut FieldErrors, value: &str) -> Option<Uuid> {
+    errors.optional_id("license_session_id", value, any_uuid)
+}

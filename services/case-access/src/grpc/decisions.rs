@@ -4,11 +4,9 @@ use csm_errors::{CsmError, ErrorCode, FieldErrors};
 use csm_proto::case_access as pb;
 use csm_types::{CaseId, ProfileId};
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::convert::*;
 use crate::CaseAccessApp;
-use crate::app::Access;
 use crate::app::decisions::{ConditionTrace, Explained, RuleTrace, Subject};
 use crate::domain::principal::{PrincipalContext, PrincipalKind};
 use crate::domain::table::Action;
@@ -51,22 +49,6 @@ fn action_mismatch(subject: &Subject) -> CsmError {
     CsmError::invalid_argument("INVALID_ACTION_FOR_TARGET", message).with_metadata("field", "action")
 }
 
-/// The evaluated principal's context at the request's freshness.
-async fn context_of(
-    app: &CaseAccessApp,
-    caller: &csm_auth::Caller,
-    profile: Option<ProfileId>,
-    consistency: &Option<csm_proto::common::Consistency>,
-) -> Result<std::sync::Arc<PrincipalContext>, Status> {
-    let freshness = freshness_of(consistency)?;
-    let profile = app.principal(caller, profile, Access::Read).await?;
-    Ok(app.context(profile, &freshness).await?)
-}
-
-fn license_session(value: &str, errors: &mut FieldErrors) -> Option<Uuid> {
-    errors.optional_id("license_session_id", value, any_uuid)
-}
-
 pub(super) async fn check(
     app: &CaseAccessApp,
     request: Request<pb::CheckRequest>,
@@ -80,13 +62,13 @@ pub(super) async fn check(
         errors.add("action", "unknown value");
     }
     let subject = subject_from_proto(request.target.as_ref(), "target", &mut errors);
-    let session = license_session(&request.license_session_id, &mut errors);
+    let session = license_session(&mut errors, &request.license_session_id);
     errors.finish()?;
     let subject = validated(subject)?;
     if !subject.accepts(action) {
         return Err(action_mismatch(&subject).into());
     }
-    let ctx = context_of(app, &caller, profile, &request.consistency).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let mut decided = app.decide_subject(&ctx, &subject, action).await?;
     if let Some(session) = session {
         app.escalate(&mut decided, &subject, session).await?;
@@ -142,7 +124,7 @@ pub(super) async fn batch_check(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let session = license_session(&request.license_session_id, &mut errors);
+    let session = license_session(&mut errors, &request.license_session_id);
     if request.items.is_empty() {
         errors.add("items", "at least one item is required");
     }
@@ -169,7 +151,7 @@ pub(super) async fn batch_check(
         })
         .collect();
     errors.finish()?;
-    let ctx = context_of(app, &caller, profile, &request.consistency).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.token().await?;
     let mut results = Vec::with_capacity(items.len());
     for (subject, action, _) in items {
@@ -272,7 +254,7 @@ pub(super) async fn explain(
     if !subject.accepts(action) {
         return Err(action_mismatch(&subject).into());
     }
-    let ctx = context_of(app, &caller, profile, &request.consistency).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let Explained { decided, rules, closest } = app.explain(&ctx, &subject, action).await?;
     record_decision(&ctx, &decided);
     Ok(Response::new(pb::ExplainResponse {

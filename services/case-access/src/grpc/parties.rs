@@ -9,7 +9,7 @@ use csm_types::{AccountId, ConsumerId, ProfileId};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::convert::{any_uuid, freshness_of, opt, validated};
+use super::convert::{any_uuid, opt, read_context, validated};
 use crate::CaseAccessApp;
 use crate::app::Access;
 use crate::app::parties::{PartyChanges, asset_writer};
@@ -397,9 +397,7 @@ pub(super) async fn list_related_parties(
         }
         None => None,
     };
-    let freshness = freshness_of(&request.consistency)?;
-    let profile = app.principal(&caller, profile, Access::Read).await?;
-    let ctx = app.context(profile, &freshness).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let (rows, consistency_token) = app
         .list_related_parties(&ctx, validated(subject)?, kind, request.authorized_only, after, page.fetch_limit())
         .await?;
@@ -452,9 +450,7 @@ pub(super) async fn get_sold_product(
     let id = errors.required_id("sold_product_id", &request.sold_product_id, any_uuid);
     errors.finish()?;
     let id = validated(id)?;
-    let freshness = freshness_of(&request.consistency)?;
-    let profile = app.principal(&caller, profile, Access::Read).await?;
-    let ctx = app.context(profile, &freshness).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.authorize_asset_read(&ctx, AssetKind::SoldProduct, id).await?;
     let product = crate::store::parties::get_sold_product(&app.db, id)
         .await?
@@ -524,9 +520,7 @@ pub(super) async fn list_sold_products(
     errors.finish()?;
     let page = validated(page)?;
     let after = after_id(&page)?;
-    let freshness = freshness_of(&request.consistency)?;
-    let profile = app.principal(&caller, profile, Access::Read).await?;
-    let ctx = app.context(profile, &freshness).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let (rows, consistency_token) = app.list_sold_products(&ctx, &filter, after, page.fetch_limit()).await?;
     let (rows, next_page_token) = page.finish(rows, |row| row.id.to_string());
     Ok(Response::new(pb::ListSoldProductsResponse {
@@ -572,9 +566,7 @@ pub(super) async fn get_install_base_item(
     let id = errors.required_id("install_base_item_id", &request.install_base_item_id, any_uuid);
     errors.finish()?;
     let id = validated(id)?;
-    let freshness = freshness_of(&request.consistency)?;
-    let profile = app.principal(&caller, profile, Access::Read).await?;
-    let ctx = app.context(profile, &freshness).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.authorize_asset_read(&ctx, AssetKind::InstallBaseItem, id).await?;
     let item = crate::store::parties::get_install_base_item(&app.db, id)
         .await?
@@ -644,9 +636,7 @@ pub(super) async fn list_install_base_items(
     errors.finish()?;
     let page = validated(page)?;
     let after = after_id(&page)?;
-    let freshness = freshness_of(&request.consistency)?;
-    let profile = app.principal(&caller, profile, Access::Read).await?;
-    let ctx = app.context(profile, &freshness).await?;
+    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let (rows, consistency_token) = app.list_install_base_items(&ctx, &filter, after, page.fetch_limit()).await?;
     let (rows, next_page_token) = page.finish(rows, |row| row.id.to_string());
     Ok(Response::new(pb::ListInstallBaseItemsResponse {

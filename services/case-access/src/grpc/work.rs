@@ -32,17 +32,6 @@ async fn mutation_context(
     Ok(app.context(profile, &Freshness::FullyConsistent).await?)
 }
 
-async fn read_context(
-    app: &CaseAccessApp,
-    caller: &Caller,
-    profile: Option<ProfileId>,
-    consistency: &Option<csm_proto::common::Consistency>,
-) -> Result<std::sync::Arc<crate::domain::principal::PrincipalContext>, Status> {
-    let freshness = freshness_of(consistency)?;
-    let profile = app.principal(caller, profile, Access::Read).await?;
-    Ok(app.context(profile, &freshness).await?)
-}
-
 fn page_of(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
     match PageRequest::parse(page_size, page_token) {
         Ok(page) => Some(page),
@@ -264,10 +253,6 @@ fn attachment_to_proto(attachment: &AttachmentRecord) -> pb::Attachment {
         uploaded_by_profile_id: attachment.uploaded_by.to_string(),
         created_at: Some(csm_proto::timestamp(attachment.created_at)),
     }
-}
-
-fn license_session(errors: &mut FieldErrors, value: &str) -> Option<Uuid> {
-    errors.optional_id("license_session_id", value, any_uuid)
 }
 
 pub(super) async fn create_case_from_email(
