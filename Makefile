@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 
-.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load trace-demo
 
 run:
 	cargo run -p csm-cli --bin csm -- dev
@@ -35,3 +35,8 @@ deploy-check:
 load:
 	cargo run -p csm-cli --bin csm -- load seed $(LOAD_SEED_ARGS)
 	cargo run -p csm-cli --bin csm -- load run $(LOAD_RUN_ARGS)
+
+# `csm dev` exporting traces to a real OTLP receiver (oteltest's otelsink from
+# PyPI): one cache-missing Check and its span tree (scripts/trace-demo.sh).
+trace-demo:
+	./scripts/trace-demo.sh

@@ -13,6 +13,7 @@ use std::time::Duration;
 use csm_auth::AuthKeys;
 use csm_db::testing::{TestBackend, TestDatabase};
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
+use csm_proto::audit::audit_service_client::AuditServiceClient;
 use csm_proto::case_access::case_access_service_client::CaseAccessServiceClient;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_proto::licensing::licensing_service_client::LicensingServiceClient;
@@ -248,6 +249,11 @@ impl Suite {
 
     pub fn case_access(&self, token: Option<&str>) -> CaseAccessServiceClient<TestChannel> {
         CaseAccessServiceClient::new(self.channel(ServiceName::CaseAccess, token))
+    }
+
+    /// The audit trail of `service` (every service serves `csm.audit.v1.AuditService`).
+    pub fn audit(&self, service: ServiceName, token: Option<&str>) -> AuditServiceClient<TestChannel> {
+        AuditServiceClient::new(self.channel(service, token))
     }
 
     pub fn licensing(&self, token: Option<&str>) -> LicensingServiceClient<TestChannel> {

@@ -4,12 +4,16 @@
 
 use std::time::Duration;
 
+use csm_auth::AuthKeys;
+use csm_proto::case_access as case_pb;
+use csm_proto::case_access::case_access_service_client::CaseAccessServiceClient;
 use csm_proto::identity as identity_pb;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_proto::role as role_pb;
 use csm_proto::role::role_service_client::RoleServiceClient;
+use csm_server::PeerUrls;
 use csm_telemetry::ClientTraceLayer;
-use csm_types::ServiceName;
+use csm_types::{LoginId, ProfileId, ServiceName};
 use tonic::transport::Endpoint;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -20,6 +24,8 @@ pub struct DemoData {
     pub accounts: Vec<(String, String)>,
     /// (name, profile id, role, login name)
     pub people: Vec<(String, String, String, String)>,
+    /// (account name and description, case id), created by the demo agent.
+    pub cases: Vec<(String, String)>,
 }
 
 /// The password of every demo login (development data only).
@@ -48,8 +54,11 @@ pub async fn wait_until_serving(endpoints: &[(ServiceName, String)], limit: Dura
         .map_err(|_| anyhow::anyhow!("services did not become SERVING in {limit:?}"))?
 }
 
-/// Loads the demo data set into the suite whose identity listens at `identity_url`.
-pub async fn load(identity_url: &str, role_url: &str, admin_token: &str) -> anyhow::Result<DemoData> {
+/// Loads the demo data set into the suite at `peers`, as the administrator
+/// (`admin_token`) and, for cases, as the demo agent (a token minted with `keys`).
+pub async fn load(peers: &PeerUrls, keys: &AuthKeys, admin_token: &str) -> anyhow::Result<DemoData> {
+    let identity_url = peers.url(ServiceName::Identity);
+    let role_url = peers.url(ServiceName::Role);
     let channel = ClientTraceLayer::with_bearer_token(admin_token)
         .layer(Endpoint::from_shared(identity_url.to_owned())?.connect_lazy());
     let mut identity = IdentityServiceClient::new(channel);
@@ -108,7 +117,7 @@ pub async fn load(identity_url: &str, role_url: &str, admin_token: &str) -> anyh
         .ok_or_else(|| anyhow::anyhow!("demo employee: empty response"))?;
     people.push((
         "Ada Agent".to_owned(),
-        agent.profile_id,
+        agent.profile_id.clone(),
         "sn_customerservice_agent".to_owned(),
         "ada.agent".to_owned(),
     ));
@@ -146,5 +155,39 @@ pub async fn load(identity_url: &str, role_url: &str, admin_token: &str) -> anyh
             Err(status) => anyhow::bail!("demo role {role} for {name}: {status}"),
         }
     }
-    Ok(DemoData { accounts: created, people })
+
+    // Cases, created by the agent: one in Acme's hierarchy, one at Globex.
+    let agent_token = keys.mint_user_token(
+        LoginId::parse(&agent.login_id).map_err(|error| anyhow::anyhow!("demo agent login: {error}"))?,
+        None,
+        Some(ProfileId::parse(&agent.profile_id).map_err(|error| anyhow::anyhow!("demo agent: {error}"))?),
+        Duration::from_secs(600),
+    );
+    let case_channel = ClientTraceLayer::with_bearer_token(&agent_token)
+        .layer(Endpoint::from_shared(peers.url(ServiceName::CaseAccess).to_owned())?.connect_lazy());
+    let mut case_access = CaseAccessServiceClient::new(case_channel);
+    let mut cases = Vec::new();
+    for (request_id, account, description) in
+        [("demo-case-acme-fr", &created[2], "Printer on fire"), ("demo-case-globex", &created[3], "VPN down")]
+    {
+        let draft = case_pb::CaseDraft {
+            create_for: case_pb::CreateFor::Account as i32,
+            short_description: description.to_owned(),
+            account_id: account.1.clone(),
+            ..Default::default()
+        };
+        let case = case_access
+            .create_case(case_pb::CreateCaseRequest {
+                request_id: request_id.to_owned(),
+                draft: Some(draft),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| anyhow::anyhow!("demo case {description}: {status}"))?
+            .into_inner()
+            .support_case
+            .ok_or_else(|| anyhow::anyhow!("demo case {description}: empty response"))?;
+        cases.push((format!("{}: {description}", account.0), case.case_id));
+    }
+    Ok(DemoData { accounts: created, people, cases })
 }

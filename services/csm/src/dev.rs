@@ -122,11 +122,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     crate::demo::wait_until_serving(&endpoints, Duration::from_secs(60)).await?;
     let admin_token =
         state.keys.mint_user_token(state.admin_login, None, Some(state.admin_profile), Duration::from_secs(12 * 3600));
-    let demo = if args.no_demo {
-        None
-    } else {
-        Some(crate::demo::load(peers.url(ServiceName::Identity), peers.url(ServiceName::Role), &admin_token).await?)
-    };
+    let demo = if args.no_demo { None } else { Some(crate::demo::load(&peers, &state.keys, &admin_token).await?) };
     print_banner(&args, &endpoints, &metrics_urls, &admin_token, demo.as_ref());
 
     tokio::select! {
@@ -203,6 +199,16 @@ fn print_banner(
         out.push_str(&format!("\nDemo people (password {:?}):\n", crate::demo::DEMO_PASSWORD));
         for (name, profile, role, login) in &demo.people {
             out.push_str(&format!("  {name:<20} {profile}  login {login:<13} role {role}\n"));
+        }
+        out.push_str("\nDemo cases (created by Ada Agent):\n");
+        for (label, id) in &demo.cases {
+            out.push_str(&format!("  {label:<30} {id}\n"));
+        }
+        if let (Some((_, carl, _, _)), [acme, globex, ..]) = (demo.people.get(1), demo.cases.as_slice()) {
+            out.push_str("\nAsk case-access and read the audit trail (the operator client, `csm`):\n\n");
+            out.push_str(&format!("  csm check --case {} --as {carl}\n", acme.1));
+            out.push_str(&format!("  csm check --case {} --as {carl} --explain\n", globex.1));
+            out.push_str("  csm audit --service case-access --kind denied-check\n");
         }
         if let Some((_, profile, _, _)) = demo.people.first() {
             out.push_str(&format!(

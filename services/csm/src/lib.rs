@@ -1,10 +1,12 @@
 //! The `csm` tool's library: starting services by name (used by `csm dev` and
-//! by the test harness), the demo data set, and the load generator (`csm load`).
+//! by the test harness), the demo data set, the load generator (`csm load`) and
+//! the operator client (`csm check`, `csm audit`).
 
 pub mod demo;
 pub mod dev;
 pub mod health;
 pub mod load;
+pub mod ops;
 
 use csm_server::ServiceConfig;
 use csm_types::ServiceName;

@@ -6,6 +6,8 @@
 //! - `csm token` mints a development token with the keys `csm dev` uses.
 //! - `csm health --addr …` asks one server's `grpc.health.v1.Health` (exit 0
 //!   when SERVING): the health check of the container images.
+//! - `csm check` asks case-access for a decision (or its explanation) and
+//!   `csm audit` lists a service's audit trail: the operator client.
 //! - `csm load seed|run` generates a large data set and drives Check /
 //!   ListVisibleCases against a running suite (docs/benchmarks.md).
 
@@ -43,6 +45,10 @@ enum Command {
     },
     /// Ask a server's grpc.health.v1.Health/Check; exit 0 when SERVING, 1 otherwise.
     Health(csm_cli::health::HealthArgs),
+    /// May a profile act on a case, and why (case-access Check, or Explain with --explain).
+    Check(csm_cli::ops::CheckArgs),
+    /// A service's audit trail: mutations, refused calls and denied checks.
+    Audit(csm_cli::ops::AuditArgs),
 }
 
 #[tokio::main]
@@ -57,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Load(args) => csm_cli::load::main(args).await,
+        Command::Check(args) => csm_cli::ops::check(args).await,
+        Command::Audit(args) => csm_cli::ops::audit(args).await,
         Command::Token { data_dir, login, profile, ttl_seconds } => {
             let state = csm_cli::dev::DevState::load_or_create(&data_dir)?;
             let login =

@@ -1347,3 +1347,10 @@ pub fn heartbeat_interval(settings: &PoolSettings) -> StdDuration {
 pub fn denial_counts_total(counts: &[(DenialReason, i64)]) -> i64 {
     counts.iter().map(|(_, count)| count).sum()
 }
+
+/// The audit trail is read by administrators (`csm.audit.v1`).
+impl csm_server::AuditReaders for LicensingApp {
+    async fn authorize_audit_read(&self, caller: &Caller) -> CsmResult<()> {
+        self.role.authorize(caller, csm_server::AUDIT_READER_ROLES, "ListAuditEvents").await
+    }
+}

@@ -259,8 +259,8 @@ impl RoleApp {
         Ok(EffectiveRoles { profile, roles, grants, class, group_memberships, flagged_for_review })
     }
 
-    /// Role administrators are people holding `admin`; services were authorized
-    /// by the static policy.
+    /// Role administrators (and audit readers, [`csm_server::AUDIT_READER_ROLES`])
+    /// are people holding `admin`; services were authorized by the static policy.
     async fn authorize_role_administration(&self, caller: &Caller, action: &str) -> CsmResult<()> {
         let Caller::Human(human) = caller else { return Ok(()) };
         let profile = human.profile_id.ok_or_else(|| {
@@ -431,4 +431,12 @@ fn collision_error(profile: ProfileId, role: &str, finding: &Finding) -> CsmErro
         .with_metadata("role", role)
         .with_metadata("conflicting_role", finding.existing_path.last().cloned().unwrap_or_default())
         .with_metadata("path", format!("{} | {}", finding.existing_path.join(" > "), finding.new_path.join(" > ")))
+}
+
+/// The audit trail is read by administrators (`csm.audit.v1`).
+impl csm_server::AuditReaders for RoleApp {
+    async fn authorize_audit_read(&self, caller: &Caller) -> CsmResult<()> {
+        debug_assert_eq!(csm_server::AUDIT_READER_ROLES, &[ADMIN]);
+        self.authorize_role_administration(caller, "ListAuditEvents").await
+    }
 }

@@ -94,6 +94,7 @@ where
             Ok(caller) => {
                 if let Some(caller) = caller {
                     tracing::Span::current().record("csm.caller_kind", caller.kind());
+                    csm_audit::set_actor(caller.audit_actor());
                     request.extensions_mut().insert(caller);
                 }
                 let clone = self.inner.clone();

@@ -72,6 +72,14 @@ impl Caller {
             Caller::Service(_) => "service",
         }
     }
+
+    /// The caller as the audit trail names it.
+    pub fn audit_actor(&self) -> csm_audit::Actor {
+        match self {
+            Caller::Human(human) => csm_audit::Actor::human(human.login_id, human.profile_id),
+            Caller::Service(service) => csm_audit::Actor::service(service),
+        }
+    }
 }
 
 /// The caller the [`AuthLayer`] attached to `request`.

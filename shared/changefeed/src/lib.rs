@@ -23,12 +23,15 @@ use csm_types::ServiceName;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
-/// The change-feed and idempotency tables (migration version 1 of every service).
+/// The change-feed and idempotency tables (migration version 1 of every
+/// service) and the audit trail every change is recorded in (version 2).
 pub fn migrations() -> Migrations {
-    Migrations::new().with(
-        Migration { version: 1, description: "change feed", sql: include_str!("../migrations/sqlite.sql") },
-        Migration { version: 1, description: "change feed", sql: include_str!("../migrations/postgres.sql") },
-    )
+    Migrations::new()
+        .with(
+            Migration { version: 1, description: "change feed", sql: include_str!("../migrations/sqlite.sql") },
+            Migration { version: 1, description: "change feed", sql: include_str!("../migrations/postgres.sql") },
+        )
+        .extend(csm_audit::migrations())
 }
 
 /// What happened to an entity.
@@ -140,11 +143,12 @@ impl FromStr for ConsistencyToken {
     }
 }
 
-/// Writes `change` in `tx` and returns its revision.
+/// Writes `change` in `tx`, with its audit event (who made it, in which call),
+/// and returns its revision.
 pub async fn append(tx: &mut Tx, change: &NewChange) -> CsmResult<u64> {
     let attributes = serde_json::to_string(&change.attributes).map_err(CsmError::internal)?;
     let now = csm_db::now();
-    with_tx!(tx, |tx| {
+    let revision = with_tx!(tx, |tx| {
         // The UPDATE takes the head row's lock until commit: writers of this
         // feed commit in revision order.
         let revision: i64 =
@@ -165,8 +169,11 @@ pub async fn append(tx: &mut Tx, change: &NewChange) -> CsmResult<u64> {
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
-        Ok(revision as u64)
-    })
+        Ok::<_, CsmError>(revision as u64)
+    })?;
+    csm_audit::record_change(tx, revision, change.entity_type, &change.entity_id, change.operation.as_str(), now)
+        .await?;
+    Ok(revision)
 }
 
 /// The change feed of one service: reading, following and waking watchers.

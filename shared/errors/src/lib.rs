@@ -355,6 +355,11 @@ fn uuid_like_correlation_id() -> String {
     format!("{:016x}-{:04x}", nanos, COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff)
 }
 
+/// The `ErrorInfo.reason` of a status from another service, if it carries one.
+pub fn reason_of_status(status: &Status) -> Option<String> {
+    status.get_error_details().error_info().map(|info| info.reason.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,9 +411,4 @@ mod tests {
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("10.0.0.1"));
     }
-}
-
-/// The `ErrorInfo.reason` of a status from another service, if it carries one.
-pub fn reason_of_status(status: &Status) -> Option<String> {
-    status.get_error_details().error_info().map(|info| info.reason.clone())
 }

@@ -36,9 +36,15 @@ pub mod csm {
             tonic::include_proto!("csm.licensing.v1");
         }
     }
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("csm.audit.v1");
+        }
+    }
 }
 
 pub use csm::account_team::v1 as account_team;
+pub use csm::audit::v1 as audit;
 pub use csm::case_access::v1 as case_access;
 pub use csm::common::v1 as common;
 pub use csm::identity::v1 as identity;

@@ -15,6 +15,7 @@
 //! RED metrics per RPC ([`RpcMetricsLayer`]), database pool gauges and
 //! whatever the service registers while it starts (docs/metrics.md).
 
+mod audit;
 mod config;
 mod metrics;
 mod peer;
@@ -23,6 +24,8 @@ mod timeout;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
+
+use csm_audit::AuditSink;
 use std::time::Duration;
 
 use csm_auth::AuthLayer;
@@ -35,12 +38,17 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
+pub use audit::{AuditGrpc, AuditLayer, AuditReaders};
 pub use config::{MetricsEndpoint, PeerUrls, ServiceConfig, default_metrics_port, default_port, peer_url_variable};
+pub use csm_audit::READER_ROLES as AUDIT_READER_ROLES;
 pub use csm_telemetry::metrics::ServiceMetrics;
 pub use metrics::{RpcMetrics, RpcMetricsLayer, grpc_code_name, register_database_metrics, serve_metrics};
 pub use peer::{PeerChannel, peer_channel};
 pub use startup::{spawn_startup, spawn_startup_with_metrics};
 pub use timeout::{Deadline, DeadlineLayer};
+
+/// The audit service every CSM server serves beside its own (proto `csm.audit.v1`).
+pub const AUDIT_SERVICE_NAME: &str = "csm.audit.v1.AuditService";
 
 /// Limits of one server process.
 #[derive(Debug, Clone)]
@@ -146,11 +154,24 @@ pub async fn run_service<T, B, BFut>(
     build: B,
 ) -> anyhow::Result<()>
 where
-    T: Send + Sync + 'static,
+    T: AuditReaders,
     B: FnOnce(Db) -> BFut + Send + 'static,
     BFut: Future<Output = anyhow::Result<T>> + Send,
 {
     let metrics = ServiceMetrics::new();
+    // The audit trail: refusals queue until the database is up, then one
+    // writer drains them; ListAuditEvents reads the same database.
+    let (audit_sink, audit_writer) = AuditSink::new();
+    let audit_db = Arc::new(OnceLock::new());
+    let routes = routes.add_service(csm_proto::audit::audit_service_server::AuditServiceServer::new(AuditGrpc::new(
+        readiness.clone(),
+        audit_db.clone(),
+    )));
+    let build = move |db: Db| {
+        let _ = audit_db.set(db.clone());
+        tokio::spawn(audit_writer.run(db.clone()));
+        build(db)
+    };
     // The scrape endpoint lives as long as the gRPC server, drain included.
     let scrape = match config.metrics.listen().await? {
         Some(metrics_listener) => {
@@ -164,9 +185,19 @@ where
     let (health, health_service) = health_for(service_name).await;
     let startup = spawn_startup_with_metrics(&config, migrations, health, readiness, build, metrics.clone());
     let auth = AuthLayer::new(config.auth_keys.clone(), policy);
-    let result =
-        serve_with_metrics(listener, service_name, routes, health_service, auth, &config.server, &metrics, shutdown)
-            .await;
+    let audit = AuditLayer::new(audit_sink);
+    let result = serve_with_metrics(
+        listener,
+        service_name,
+        routes,
+        health_service,
+        auth,
+        audit,
+        &config.server,
+        &metrics,
+        shutdown,
+    )
+    .await;
     startup.abort();
     if let Some(scrape) = scrape {
         scrape.abort();
@@ -176,21 +207,8 @@ where
 
 /// Serves `routes` (the service built by the caller, e.g.
 /// `Routes::new(IdentityServiceServer::new(handler))`), plus health and
-/// reflection for `service_name`, on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    service_name: &'static str,
-    routes: tonic::service::Routes,
-    health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
-    auth: AuthLayer,
-    settings: &ServerSettings,
-    shutdown: impl Future<Output = ()> + Send,
-) -> anyhow::Result<()> {
-    let metrics = ServiceMetrics::new();
-    serve_with_metrics(listener, service_name, routes, health_service, auth, settings, &metrics, shutdown).await
-}
-
-/// [`serve`], recording the RED metrics of every RPC in `metrics`.
+/// reflection for `service_name`, on `listener` until `shutdown` resolves,
+/// recording the RED metrics of every RPC in `metrics` and auditing every call.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_with_metrics(
     listener: TcpListener,
@@ -198,6 +216,7 @@ pub async fn serve_with_metrics(
     routes: tonic::service::Routes,
     health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
     auth: AuthLayer,
+    audit: AuditLayer,
     settings: &ServerSettings,
     metrics: &ServiceMetrics,
     shutdown: impl Future<Output = ()> + Send,
@@ -207,12 +226,14 @@ pub async fn serve_with_metrics(
         .register_encoded_file_descriptor_set(csm_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .with_service_name(service_name)
+        .with_service_name(AUDIT_SERVICE_NAME)
         .with_service_name("grpc.health.v1.Health")
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(csm_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .with_service_name(service_name)
+        .with_service_name(AUDIT_SERVICE_NAME)
         .with_service_name("grpc.health.v1.Health")
         .build_v1alpha()?;
     let routes = routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);
@@ -228,9 +249,12 @@ pub async fn serve_with_metrics(
     // 4. concurrency limit: one semaphore for the whole server (the layer
     //    instance is cloned per connection, its semaphore is shared);
     // 5. auth: verify the caller only for requests that will be served.
+    // Audit sits below metrics: it opens each call's audit scope (the auth
+    // layer names the caller in it) and records refusals, auth's included.
     let stack = ServiceBuilder::new()
         .layer(csm_telemetry::ServerTraceLayer)
         .layer(RpcMetricsLayer::new(service_name, metrics))
+        .layer(audit)
         .layer(DeadlineLayer::new(settings.request_timeout))
         .load_shed()
         .concurrency_limit(settings.concurrency_limit)

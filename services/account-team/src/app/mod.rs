@@ -90,3 +90,10 @@ pub(crate) fn caller_profile(caller: &csm_auth::Caller) -> Option<csm_types::Pro
         csm_auth::Caller::Service(_) => None,
     }
 }
+
+/// The audit trail is read by administrators (`csm.audit.v1`).
+impl csm_server::AuditReaders for AccountTeamApp {
+    async fn authorize_audit_read(&self, caller: &csm_auth::Caller) -> CsmResult<()> {
+        self.roles.authorize(caller, csm_server::AUDIT_READER_ROLES, "ListAuditEvents").await
+    }
+}

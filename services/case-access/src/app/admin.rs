@@ -236,3 +236,10 @@ impl RightsSeeder {
         Ok(())
     }
 }
+
+/// The audit trail is read by administrators (`csm.audit.v1`).
+impl csm_server::AuditReaders for CaseAccessApp {
+    async fn authorize_audit_read(&self, caller: &Caller) -> CsmResult<()> {
+        self.contexts.source().roles().authorize(caller, csm_server::AUDIT_READER_ROLES, "ListAuditEvents").await
+    }
+}

@@ -102,9 +102,30 @@ fn condition_traces(cond: &Cond, case: &CaseFacts) -> Vec<ConditionTrace> {
 }
 
 impl CaseAccessApp {
-    /// Decides `action` on `subject` for `ctx`. A new case's action may be
-    /// left out (it is derived from the draft); an explicit one is decided as asked.
+    /// Decides `action` on `subject` for `ctx` (Check, BatchCheck). A new
+    /// case's action may be left out (it is derived from the draft); an
+    /// explicit one is decided as asked. A denial goes to the audit trail.
     pub async fn decide_subject(
+        &self,
+        ctx: &PrincipalContext,
+        subject: &Subject,
+        action: Option<Action>,
+    ) -> CsmResult<Decided> {
+        let decided = self.decide_unaudited(ctx, subject, action).await?;
+        if !decided.outcome.allowed() {
+            csm_audit::denied_check(
+                &ctx.profile.to_string(),
+                subject.record_type(),
+                &subject.record_id(),
+                super::action_name(decided.action),
+                decided.outcome.audit_rule(),
+            )
+            .await;
+        }
+        Ok(decided)
+    }
+
+    async fn decide_unaudited(
         &self,
         ctx: &PrincipalContext,
         subject: &Subject,

@@ -1029,6 +1029,15 @@ impl Outcome {
         }
     }
 
+    /// The rule an audit record names: the granting or denying rule, or for no
+    /// grant the closest grant that did not match ("R2.20" when none came close).
+    pub fn audit_rule(&self) -> &'static str {
+        match self {
+            Outcome::NoGrant { closest: Some((rule, _)) } => rule,
+            _ => self.rule(),
+        }
+    }
+
     /// The path of an allow or a denial (empty for "R2.20").
     pub fn path(&self) -> &[Step] {
         match self {

@@ -79,3 +79,10 @@ impl IdentityApp {
         Written { value, consistency_token: self.feed.token(revision) }
     }
 }
+
+/// The audit trail is read by administrators (`csm.audit.v1`).
+impl csm_server::AuditReaders for IdentityApp {
+    async fn authorize_audit_read(&self, caller: &csm_auth::Caller) -> CsmResult<()> {
+        self.roles.authorize(caller, csm_server::AUDIT_READER_ROLES, "ListAuditEvents").await
+    }
+}
