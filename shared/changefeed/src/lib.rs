@@ -173,6 +173,14 @@ pub async fn append(tx: &mut Tx, change: &NewChange) -> CsmResult<u64> {
     })?;
     csm_audit::record_change(tx, revision, change.entity_type, &change.entity_id, change.operation.as_str(), now)
         .await?;
+    // One line per mutation (ids only); it commits with the caller's transaction.
+    tracing::info!(
+        entity_type = change.entity_type,
+        entity_id = %change.entity_id,
+        operation = change.operation.as_str(),
+        revision,
+        "mutation"
+    );
     Ok(revision)
 }
 

@@ -1,7 +1,8 @@
 //! Telemetry for the CSM services.
 //!
-//! - [`init`] installs the process-wide tracing subscriber: a log layer (JSON by
-//!   default, `CSM_LOG_FORMAT=pretty` for humans) filtered by `RUST_LOG`, and an
+//! - [`init`] installs the process-wide tracing subscriber: a log layer (JSON
+//!   lines with the trace and span ids, [`JsonWithTrace`], by default;
+//!   `CSM_LOG_FORMAT=pretty` for humans) filtered by `RUST_LOG`, and an
 //!   OpenTelemetry layer. Spans always get W3C trace ids, so `traceparent`
 //!   propagation works even when nothing is exported; they are exported over
 //!   OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Sampling follows the
@@ -15,8 +16,11 @@
 //! - [`metrics::ServiceMetrics`] is the Prometheus registry of one service
 //!   instance (RED metrics per RPC, cache, pools; docs/metrics.md).
 
+mod json;
 mod layers;
 pub mod metrics;
+
+pub use json::JsonWithTrace;
 
 use std::sync::OnceLock;
 
@@ -24,6 +28,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -134,22 +139,24 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     // dropped when it is full) and cost time on the hot path.
     let otel_layer = otel_layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let registry = tracing_subscriber::registry().with(otel_layer);
-    match config.log_format {
-        LogFormat::Json => registry
-            .with(
+    let format = JsonWithTrace::new();
+    let dispatch = match config.log_format {
+        LogFormat::Json => Dispatch::new(
+            registry.with(
                 tracing_subscriber::fmt::layer()
-                    .json()
+                    .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+                    .event_format(format.clone())
                     .with_writer(std::io::stderr)
-                    .with_current_span(true)
-                    .with_span_list(false)
                     .with_filter(filter),
-            )
-            .try_init()?,
-        LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().compact().with_writer(std::io::stderr).with_filter(filter))
-            .try_init()?,
-        LogFormat::Off => registry.try_init()?,
-    }
+            ),
+        ),
+        LogFormat::Pretty => Dispatch::new(
+            registry.with(tracing_subscriber::fmt::layer().compact().with_writer(std::io::stderr).with_filter(filter)),
+        ),
+        LogFormat::Off => Dispatch::new(registry),
+    };
+    format.bind(&dispatch);
+    dispatch.try_init()?;
     Ok(TelemetryGuard { provider })
 }
 

@@ -1,0 +1,185 @@
+//! JSON log lines that carry the W3C trace and span ids of the span they were
+//! written in, so a log line leads to its trace (and back).
+//!
+//! One object per line: `timestamp`, `level`, `target`, `message`, the event's
+//! own fields, `span` (the current span's name and fields) and, inside a span,
+//! `trace_id` (32 hex digits) and `span_id` (16 hex digits).
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::trace::TraceContextExt as _;
+use serde_json::{Map, Value};
+use tracing::dispatcher::WeakDispatch;
+use tracing::field::{Field, Visit};
+use tracing::{Dispatch, Event, Subscriber};
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The JSON event format of the services (use with [`JsonFields`] as the
+/// field formatter). The ids are read from the OpenTelemetry layer of the
+/// dispatcher it is [bound](JsonWithTrace::bind) to (a formatter cannot ask
+/// the current dispatcher: inside an event it answers "none").
+#[derive(Debug, Clone, Default)]
+pub struct JsonWithTrace {
+    dispatch: Arc<OnceLock<WeakDispatch>>,
+}
+
+impl JsonWithTrace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads trace and span ids through `dispatch` (the subscriber this formatter is part of).
+    pub fn bind(&self, dispatch: &Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+    }
+
+    /// The trace and span ids of `span`, when it has a valid OpenTelemetry context.
+    fn ids(&self, span: &tracing::span::Id) -> Option<(String, String)> {
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let context = tracing_opentelemetry::get_otel_context(span, &dispatch)?;
+        let span = context.span();
+        let span_context = span.span_context();
+        span_context.is_valid().then(|| (span_context.trace_id().to_string(), span_context.span_id().to_string()))
+    }
+}
+
+impl<S> FormatEvent<S, JsonFields> for JsonWithTrace
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        let mut line = Map::new();
+        line.insert("timestamp".into(), Value::String(timestamp()));
+        line.insert("level".into(), Value::String(metadata.level().as_str().to_owned()));
+        line.insert("target".into(), Value::String(metadata.target().to_owned()));
+        event.record(&mut FieldsVisitor(&mut line));
+        if let Some(span) = ctx.lookup_current() {
+            let mut current = Map::new();
+            current.insert("name".into(), Value::String(span.name().to_owned()));
+            let fields = span.extensions().get::<FormattedFields<JsonFields>>().map(|fields| fields.to_string());
+            if let Some(Ok(Value::Object(fields))) = fields.map(|fields| serde_json::from_str::<Value>(&fields)) {
+                current.extend(fields);
+            }
+            line.insert("span".into(), Value::Object(current));
+            // No extensions guard is held here: the OpenTelemetry layer locks them.
+            if let Some((trace_id, span_id)) = self.ids(&span.id()) {
+                line.insert("trace_id".into(), Value::String(trace_id));
+                line.insert("span_id".into(), Value::String(span_id));
+            }
+        }
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+fn timestamp() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    chrono::DateTime::from_timestamp(elapsed.as_secs() as i64, elapsed.subsec_nanos())
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+/// Collects an event's fields as JSON values.
+struct FieldsVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for FieldsVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::Bool(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0.insert(field.name().to_owned(), Value::String(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_lines_carry_the_trace_and_span_ids_of_their_span() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let format = JsonWithTrace::new();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .fmt_fields(JsonFields::new())
+                    .event_format(format.clone())
+                    .with_writer(move || writer.clone())
+                    .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+            );
+        let dispatch = Dispatch::new(subscriber);
+        format.bind(&dispatch);
+        let (trace_id, span_id) = tracing::dispatcher::with_default(&dispatch, || {
+            use opentelemetry::trace::TraceContextExt as _;
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            tracing::info!(outside = true, "no span");
+            let span = tracing::info_span!("grpc.server", rpc.method = "Check");
+            let _entered = span.enter();
+            tracing::info!(rule = "R2.20", revision = 7_u64, "check denied");
+            let context = span.context();
+            let span_context = context.span().span_context().clone();
+            (span_context.trace_id().to_string(), span_context.span_id().to_string())
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["message"], "no span");
+        assert!(lines[0].get("trace_id").is_none(), "no trace outside a span");
+        let line = &lines[1];
+        assert_eq!((line["level"].as_str(), line["message"].as_str()), (Some("INFO"), Some("check denied")));
+        assert_eq!((line["rule"].as_str(), line["revision"].as_u64()), (Some("R2.20"), Some(7)));
+        assert_eq!(line["span"]["name"], "grpc.server");
+        assert_eq!(line["span"]["rpc.method"], "Check");
+        assert_eq!(line["trace_id"].as_str(), Some(trace_id.as_str()));
+        assert_eq!(line["span_id"].as_str(), Some(span_id.as_str()));
+        assert_eq!(trace_id.len(), 32);
+        assert_eq!(span_id.len(), 16);
+    }
+}
