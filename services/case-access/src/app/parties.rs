@@ -15,6 +15,7 @@ use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
 use tonic::Code;
 use uuid::Uuid;
 
+use super::case_cache::CaseRead;
 use super::{CaseAccessApp, Decided, access_denied};
 use crate::domain::case::PartyKind;
 use crate::domain::parties::{
@@ -165,7 +166,8 @@ impl CaseAccessApp {
         product.updated_at = now;
         let mut tx = self.db.begin().await?;
         store::save_sold_product(&mut tx, &product, false).await?;
-        let revision = append(&mut tx, &NewChange::new("sold_product", product.id, Operation::Created)).await?;
+        let change = NewChange::new("sold_product", product.id, Operation::Created);
+        let revision = append(&mut tx, &change).await?;
         if let Some(request_id) = request_id
             && !idempotency::record_entity(&mut tx, &rpc, request_id, product.id, revision).await?
         {
@@ -173,7 +175,7 @@ impl CaseAccessApp {
             return Box::pin(self.create_sold_product(writer, Some(request_id), product)).await;
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((product, self.feed.token(revision)))
     }
 
@@ -193,9 +195,10 @@ impl CaseAccessApp {
         }
         let mut tx = self.db.begin().await?;
         store::save_sold_product(&mut tx, &product, true).await?;
-        let revision = append(&mut tx, &NewChange::new("sold_product", id, Operation::Updated)).await?;
+        let change = NewChange::new("sold_product", id, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((product, self.feed.token(revision)))
     }
 
@@ -211,9 +214,10 @@ impl CaseAccessApp {
         if !store::delete_sold_product(&mut tx, id).await? {
             return Err(asset_not_found(AssetKind::SoldProduct, id));
         }
-        let revision = append(&mut tx, &NewChange::new("sold_product", id, Operation::Deleted)).await?;
+        let change = NewChange::new("sold_product", id, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
@@ -274,7 +278,8 @@ impl CaseAccessApp {
         self.check_item_references(&item).await?;
         let mut tx = self.db.begin().await?;
         store::save_install_base_item(&mut tx, &item, false).await?;
-        let revision = append(&mut tx, &NewChange::new("install_base_item", item.id, Operation::Created)).await?;
+        let change = NewChange::new("install_base_item", item.id, Operation::Created);
+        let revision = append(&mut tx, &change).await?;
         if let Some(request_id) = request_id
             && !idempotency::record_entity(&mut tx, &rpc, request_id, item.id, revision).await?
         {
@@ -282,7 +287,7 @@ impl CaseAccessApp {
             return Box::pin(self.create_install_base_item(writer, Some(request_id), item)).await;
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((item, self.feed.token(revision)))
     }
 
@@ -307,9 +312,10 @@ impl CaseAccessApp {
         self.check_item_references(&item).await?;
         let mut tx = self.db.begin().await?;
         store::save_install_base_item(&mut tx, &item, true).await?;
-        let revision = append(&mut tx, &NewChange::new("install_base_item", id, Operation::Updated)).await?;
+        let change = NewChange::new("install_base_item", id, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((item, self.feed.token(revision)))
     }
 
@@ -325,9 +331,10 @@ impl CaseAccessApp {
         if !store::delete_install_base_item(&mut tx, id).await? {
             return Err(asset_not_found(AssetKind::InstallBaseItem, id));
         }
-        let revision = append(&mut tx, &NewChange::new("install_base_item", id, Operation::Deleted)).await?;
+        let change = NewChange::new("install_base_item", id, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
@@ -353,7 +360,9 @@ impl CaseAccessApp {
         action: Action,
     ) -> CsmResult<Outcome> {
         match subject {
-            PartySubject::Case(id) => Ok(self.decide_on_case(ctx, CaseId::from_uuid(id), action).await?.outcome),
+            PartySubject::Case(id) => {
+                Ok(self.decide_on_case(ctx, CaseId::from_uuid(id), action, CaseRead::Through).await?.outcome)
+            }
             PartySubject::SoldProduct(id) => {
                 Ok(self.decide_on_asset(ctx, AssetKind::SoldProduct, id, action).await?.0.outcome)
             }
@@ -530,7 +539,8 @@ impl CaseAccessApp {
         };
         let mut tx = self.db.begin().await?;
         store::save_related_party(&mut tx, &record, false).await?;
-        let revision = append(&mut tx, &party_change(&record, Operation::Created)).await?;
+        let change = party_change(&record, Operation::Created);
+        let revision = append(&mut tx, &change).await?;
         if let Some(request_id) = request_id
             && !idempotency::record_entity(&mut tx, &rpc, request_id, record.id, revision).await?
         {
@@ -538,7 +548,7 @@ impl CaseAccessApp {
             return Box::pin(self.add_related_party(ctx, Some(request_id), subject, kind, party, configuration)).await;
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((record, self.feed.token(revision)))
     }
 
@@ -579,9 +589,10 @@ impl CaseAccessApp {
         record.updated_at = csm_db::now();
         let mut tx = self.db.begin().await?;
         store::save_related_party(&mut tx, &record, true).await?;
-        let revision = append(&mut tx, &party_change(&record, Operation::Updated)).await?;
+        let change = party_change(&record, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((record, self.feed.token(revision)))
     }
 
@@ -594,9 +605,10 @@ impl CaseAccessApp {
         if !store::delete_related_party(&mut tx, id).await? {
             return Err(CsmError::not_found("related party", id));
         }
-        let revision = append(&mut tx, &party_change(&record, Operation::Deleted)).await?;
+        let change = party_change(&record, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
