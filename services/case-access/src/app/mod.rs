@@ -36,6 +36,7 @@ use admin::SettingsInForce;
 use cache::{ContextCache, Freshness};
 use case_cache::{CaseCache, CaseRead, OwnFeedFollower};
 use context::ContextSource;
+use parties::PartnerContactCase;
 
 /// Whether the evaluated profile may differ from the caller (contract: Principal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +65,10 @@ pub struct CaseAccessApp {
     identity: IdentityServiceClient<PeerChannel>,
     licensing: LicensingServiceClient<PeerChannel>,
     settings: Arc<SettingsInForce>,
-    /// account-team, for related-party types (R5.4); set by [`CaseAccessApp::with_account_team`].
+    /// account-team, for related-party types (R5.4) and partner-contact
+    /// eligibility (R5.13); set by [`CaseAccessApp::with_account_team`].
     account_team: Option<AccountTeamServiceClient<PeerChannel>>,
+    account_team_peer: Option<csm_peers::AccountTeamPeer>,
 }
 
 /// The freshness a request asks for; a malformed token is INVALID_ARGUMENT.
@@ -123,6 +126,7 @@ impl CaseAccessApp {
             licensing: LicensingServiceClient::new(licensing),
             settings: Default::default(),
             account_team: None,
+            account_team_peer: None,
         }
     }
 
@@ -141,7 +145,8 @@ impl CaseAccessApp {
 
     /// The app calling account-team over `channel` for related-party types.
     pub fn with_account_team(mut self, channel: PeerChannel) -> Self {
-        self.account_team = Some(AccountTeamServiceClient::new(channel));
+        self.account_team = Some(AccountTeamServiceClient::new(channel.clone()));
+        self.account_team_peer = Some(csm_peers::AccountTeamPeer::new(channel));
         self
     }
 
@@ -300,6 +305,17 @@ impl CaseAccessApp {
             .with_metadata("field", "draft.contact_id"));
         }
         self.validate_case_assets(ctx, draft, &stamps, contact_account).await?;
+        // R5.13: a partner contact chosen by the creator (not the partner creator itself, stamped).
+        if let Some(partner_contact) = draft.partner_contact
+            && Some(partner_contact) != stamps.partner_contact
+        {
+            let case = PartnerContactCase {
+                account: draft.account,
+                partner_account: stamps.partner_account,
+                install_base_item: draft.install_base_item,
+            };
+            self.require_eligible_partner_contact(&case, partner_contact, "draft.partner_contact_id").await?;
+        }
         let facts = draft_facts(draft, &stamps, contact_account);
         let decided = self.decide_on_facts(ctx, &facts, action).await?;
         Ok((decided, facts, stamps))

@@ -627,7 +627,51 @@ impl CaseAccessApp {
         Ok((store::list_related_parties(&self.db, subject, kind, authorized_only, after, limit).await?, token))
     }
 
-    // ------------------------------------------------------------------ case creation (R5.10, R5.11)
+    // ------------------------------------------------------------------ case creation (R5.10, R5.11, R5.13)
+
+    /// R5.13: `contact` may be the partner contact of `case`: eligible through
+    /// the case account's Account Access record (account-team decides: every
+    /// partner contact, or partner admins only under restrict_account_access),
+    /// or a partner contact related to the case's install base as Authorized
+    /// Representative (itself) or Authorized Account (its account).
+    /// FAILED_PRECONDITION PARTNER_CONTACT_NOT_ELIGIBLE otherwise.
+    pub(super) async fn require_eligible_partner_contact(
+        &self,
+        case: &PartnerContactCase,
+        contact: ProfileId,
+        field: &str,
+    ) -> CsmResult<()> {
+        let not_eligible = |why: String| {
+            CsmError::failed_precondition("PARTNER_CONTACT_NOT_ELIGIBLE", why).with_metadata("field", field.to_owned())
+        };
+        let profile =
+            match self.identity.clone().get_profile(GetProfileRequest { profile_id: contact.to_string() }).await {
+                Ok(response) => response.into_inner().profile.unwrap_or_default(),
+                Err(status) if status.code() == Code::NotFound => return Err(referenced_not_found(field, contact)),
+                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
+            };
+        if profile.kind != ProfileKind::PartnerContact as i32 {
+            return Err(not_eligible(format!("profile {contact} is not a partner contact")));
+        }
+        if let Some(item) = case.install_base_item
+            && let Some(facts) = store::load_asset_facts(&self.db, AssetKind::InstallBaseItem, item).await?
+            && parties::install_base_partner_contact(&facts, contact, AccountId::parse(&profile.account_id).ok())
+        {
+            return Ok(());
+        }
+        let Some(account) = case.account else {
+            return Err(not_eligible("a case without an account has no eligible partner contacts".to_owned()));
+        };
+        let peer = self
+            .account_team_peer
+            .as_ref()
+            .ok_or_else(|| CsmError::unavailable("DEPENDENCY_UNAVAILABLE", "account-team is not configured"))?;
+        if peer.partner_contact_eligible(account, case.partner_account, contact).await? {
+            Ok(())
+        } else {
+            Err(not_eligible(format!("partner contact {contact} is not eligible on cases of account {account}")))
+        }
+    }
 
     /// CreateCase checks on the sold product and install base item a draft names:
     /// both must exist; a chosen contact / consumer must have full access to the
@@ -710,6 +754,14 @@ fn idempotency_key(rpc: &str, writer: &AssetWriter) -> String {
         AssetWriter::Service => format!("{rpc}/service"),
         AssetWriter::Principal(ctx) => format!("{rpc}/{}", ctx.profile),
     }
+}
+
+/// What R5.13 reads of a case (created or updated) to judge its partner contact.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PartnerContactCase {
+    pub account: Option<AccountId>,
+    pub partner_account: Option<AccountId>,
+    pub install_base_item: Option<Uuid>,
 }
 
 /// Who a mutation of assets is made by (contract: service identities need no profile).

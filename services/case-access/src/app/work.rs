@@ -293,6 +293,21 @@ impl CaseAccessApp {
         let mut decided = self.decided(ctx, &facts, action, outcome).await?;
         self.licensed(&mut decided, &Subject::Case(id), session).await?;
         let now = csm_db::now();
+        // R5.13: a partner contact set by this update, judged on the case as updated.
+        if paths.contains("partner_contact_id")
+            && let Some(partner_contact) = values.partner_contact
+            && Some(partner_contact) != current.partner_contact
+        {
+            let mut after = current.clone();
+            // A transition or segment error is answered by the write below.
+            let _ = rules::apply_update(&mut after, values, paths, now);
+            let case = super::parties::PartnerContactCase {
+                account: after.account,
+                partner_account: after.partner_account,
+                install_base_item: after.install_base_item,
+            };
+            self.require_eligible_partner_contact(&case, partner_contact, "support_case.partner_contact_id").await?;
+        }
         let mut tx = self.db.begin().await?;
         let mut case = store::lock_case(&mut tx, id).await?.ok_or_else(|| case_not_found(id))?;
         rules::apply_update(&mut case, values, paths, now).map_err(|error| match error {

@@ -146,6 +146,16 @@ pub fn install_base_parties(ctx: &PrincipalContext) -> Vec<PartyGrant> {
     parties
 }
 
+/// R5.13 (third and fourth bullets): `contact` is related to the install base
+/// `item` (its own parties and its ancestors') as Authorized Representative,
+/// or its account `contact_account` as Authorized Account.
+pub fn install_base_partner_contact(item: &AssetFacts, contact: ProfileId, contact_account: Option<AccountId>) -> bool {
+    party_matches(&item.item_parties, PartyKind::Contact, *contact.as_uuid(), AUTHORIZED_REPRESENTATIVE)
+        || contact_account.is_some_and(|account| {
+            party_matches(&item.item_parties, PartyKind::Account, *account.as_uuid(), AUTHORIZED_ACCOUNT)
+        })
+}
+
 /// A condition over one asset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AssetCond {
