@@ -769,7 +769,7 @@ backend_test!(explain_on_a_sold_product_names_the_asset_rule_or_the_closest_miss
     assert!(closest.conditions.iter().any(|condition| condition.detail.contains(&own)), "{closest:?}");
 });
 
-// ------------------------------------------------------------------ R5.13 (account access)
+// ------------------------------------------------------------------ R5.12, R5.13 (account access)
 
 /// The Account Access record of an account (account-team, R5.12, R5.13), created by the administrator.
 async fn account_access(suite: &Suite, access: at_pb::AccountAccess) -> at_pb::AccountAccess {
@@ -786,6 +786,73 @@ async fn account_access(suite: &Suite, access: at_pb::AccountAccess) -> at_pb::A
         .account_access
         .unwrap()
 }
+
+backend_test!(r5_12_restricted_contact_access_limits_asset_reads, |suite| {
+    let admin = manager(suite).await;
+    let a = account(suite, "Acme", None).await;
+    let product = sold_product(suite, &admin, &a, "").await;
+    let asset = item(suite, &admin, &a, &product, "", &[]).await;
+    let (_, kim) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
+    let (lou, lou_token) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
+    let (rep, rep_token) = contact(suite, &a, "Rae", &[CUSTOMER, SOLD_PRODUCT_AUTHORIZED_CONTACT]).await;
+    let product_target = || pb::target::Resource::SoldProductId(product.clone());
+    // Unrestricted: every contact of the account reads its assets (R4.10).
+    get_product(suite, &kim, &product).await.expect("unrestricted read");
+    assert_eq!(listed_items(suite, &kim).await, BTreeSet::from([asset.clone()]));
+
+    let record = account_access(
+        suite,
+        at_pb::AccountAccess {
+            account_id: a.clone(),
+            restrict_contact_access: true,
+            allowed_contact_ids: vec![lou.to_string()],
+            ..Default::default()
+        },
+    )
+    .await;
+    // (a) the contact listed on the record: check, list and get agree.
+    let listed = decide(suite, &lou_token, product_target(), pb::Action::Read).await;
+    assert!(listed.allowed);
+    assert_eq!(listed.rule, "R5.12");
+    assert_eq!(listed_products(suite, &lou_token).await, BTreeSet::from([product.clone()]));
+    get_item(suite, &lou_token, &asset).await.expect("listed contact reads the install base");
+    // Any other contact of the account: no read, no list, no get.
+    assert!(!decide(suite, &kim, product_target(), pb::Action::Read).await.allowed);
+    assert_status(&get_product(suite, &kim, &product).await.unwrap_err(), Code::PermissionDenied, "ACCESS_DENIED");
+    assert_status(&get_item(suite, &kim, &asset).await.unwrap_err(), Code::PermissionDenied, "ACCESS_DENIED");
+    assert!(listed_products(suite, &kim).await.is_empty());
+    assert!(listed_items(suite, &kim).await.is_empty());
+    let explained = suite
+        .case_access(Some(&kim))
+        .explain(pb::ExplainRequest {
+            target: Some(pb::Target { resource: Some(product_target()) }),
+            action: pb::Action::Read as i32,
+            consistency: fresh(),
+            ..Default::default()
+        })
+        .await
+        .expect("explain")
+        .into_inner();
+    assert!(!explained.decision.unwrap().allowed);
+    assert!(explained.rules.iter().all(|rule| rule.rule != "R4.10"), "no R4.10 grant on a restricted account");
+    // (b) a contact added as Authorized Representative reads through the related party (R5.8).
+    assert!(!decide(suite, &rep_token, product_target(), pb::Action::Read).await.allowed);
+    let authorized = party_type(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact").await;
+    add_party(suite, &admin, Subject::SoldProduct(&product), pb::PartyKind::Contact, &rep.to_string(), &authorized)
+        .await
+        .unwrap();
+    let related = decide(suite, &rep_token, product_target(), pb::Action::Read).await;
+    assert!(related.allowed);
+    assert_eq!(related.rule, "R5.8");
+    // Lifting the restriction gives every contact its read back.
+    let token = suite.admin_token();
+    suite
+        .account_team(Some(&token))
+        .delete_account_access(at_pb::DeleteAccountAccessRequest { account_access_id: record.account_access_id })
+        .await
+        .expect("delete account access");
+    get_product(suite, &kim, &product).await.expect("unrestricted again");
+});
 
 backend_test!(r5_13_case_partner_contact_must_be_eligible, |suite| {
     let admin = manager(suite).await;
