@@ -170,7 +170,7 @@ fn eviction(feed: ServiceName, change: &Change) -> Evict {
 
 impl ContextCache {
     pub fn new(source: ContextSource) -> Arc<Self> {
-        let cache = Arc::new(Self {
+        Arc::new(Self {
             source,
             entries: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
@@ -180,8 +180,7 @@ impl ContextCache {
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
-        });
-        cache
+        })
     }
 
     /// Where contexts come from.
