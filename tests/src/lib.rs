@@ -97,8 +97,49 @@ pub struct Suite {
     /// A profile the role service made `admin` at start-up.
     pub admin_profile: ProfileId,
     pub admin_login: LoginId,
+    /// The database URL each service runs on (replicas share it).
+    database_urls: BTreeMap<ServiceName, String>,
     running: Vec<(ServiceName, Running)>,
     databases: Vec<TestDatabase>,
+}
+
+/// A second instance of a service on the same database as the suite's
+/// (another replica), talking to the suite's peers; stop it before the suite.
+pub struct Replica {
+    pub service: ServiceName,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    running: Running,
+}
+
+impl Replica {
+    /// A traced channel to the replica, carrying `token` when given.
+    pub fn channel(&self, token: Option<&str>) -> TestChannel {
+        let channel = Endpoint::from_shared(self.endpoint.clone())
+            .expect("valid endpoint")
+            .timeout(Duration::from_secs(30))
+            .connect_lazy();
+        let layer = match token {
+            Some(token) => ClientTraceLayer::with_bearer_token(token),
+            None => ClientTraceLayer::new(),
+        };
+        layer.layer(channel)
+    }
+
+    pub fn case_access(&self, token: Option<&str>) -> CaseAccessServiceClient<TestChannel> {
+        CaseAccessServiceClient::new(self.channel(token))
+    }
+
+    /// Stops the replica (graceful shutdown).
+    pub async fn stop(self) {
+        let _ = self.running.stop.send(());
+        match tokio::time::timeout(Duration::from_secs(30), self.running.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => panic!("replica of {} failed: {error:#}", self.service),
+            Ok(Err(join_error)) => panic!("replica of {} panicked: {join_error}", self.service),
+            Err(_) => panic!("replica of {} did not shut down within 30 s", self.service),
+        }
+    }
 }
 
 /// Options for [`Suite::start_with`].
@@ -141,6 +182,7 @@ impl Suite {
         }
 
         let mut databases = Vec::new();
+        let mut database_urls = BTreeMap::new();
         let mut running = Vec::new();
         for (service, listener) in listeners {
             let database_url = match options.database_overrides.get(&service) {
@@ -152,26 +194,26 @@ impl Suite {
                     url
                 }
             };
-            let mut config = ServiceConfig::new(service, database_url, keys.clone(), peers.clone());
-            config.listen_addr = listener.local_addr().expect("bound address");
+            database_urls.insert(service, database_url.clone());
+            let mut config = test_config(service, database_url, &keys, &peers, listener.local_addr().expect("bound"));
             config.metrics = metrics.remove(&service).expect("a metrics listener per service");
-            // Several suites run at once against one PostgreSQL: keep pools small.
-            config.pool.max_connections = 4;
-            // Tests only: cheap password hashes (production keeps OWASP's 600,000 rounds).
-            config.password_hash_iterations = 1_000;
             if service == ServiceName::Role {
                 config.bootstrap_admin_profiles = vec![admin_profile];
             }
-            let (stop, stopped) = oneshot::channel::<()>();
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            let task = tokio::spawn(csm_cli::run_service(service, config, listener, shutdown));
-            running.push((service, Running { stop, task }));
+            running.push((service, Running::start(service, config, listener)));
         }
 
-        let suite =
-            Suite { backend, keys, endpoints, metrics_endpoints, admin_profile, admin_login, running, databases };
+        let suite = Suite {
+            backend,
+            keys,
+            endpoints,
+            metrics_endpoints,
+            admin_profile,
+            admin_login,
+            database_urls,
+            running,
+            databases,
+        };
         for service in ServiceName::ALL {
             if !options.skip_readiness.contains(&service) {
                 suite.wait_until_serving(service, Duration::from_secs(60)).await;
@@ -180,37 +222,95 @@ impl Suite {
         suite
     }
 
+    /// Starts another replica of `service` on the suite's database for it,
+    /// with the suite's peers, and waits until it is SERVING.
+    pub async fn start_replica(&self, service: ServiceName) -> Replica {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
+        let address = listener.local_addr().expect("bound address");
+        let mut peers = PeerUrls::local_defaults();
+        for (peer, url) in &self.endpoints {
+            peers.set(*peer, url.clone());
+        }
+        let config = test_config(service, self.database_urls[&service].clone(), &self.keys, &peers, address);
+        let replica = Replica {
+            service,
+            endpoint: format!("http://{address}"),
+            running: Running::start(service, config, listener),
+        };
+        let endpoint = replica.endpoint.clone();
+        wait_until_serving_at(service, move || plain_channel_to(&endpoint), Duration::from_secs(60)).await;
+        replica
+    }
+
     /// Waits for `service` to report SERVING on its health endpoint (a health
     /// Watch stream, not a sleep).
     pub async fn wait_until_serving(&self, service: ServiceName, limit: Duration) {
-        let wait = async {
-            loop {
-                let mut health = HealthClient::new(self.plain_channel(service));
-                let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
-                if let Ok(response) = health.watch(request).await {
-                    let mut stream = response.into_inner();
-                    while let Some(Ok(status)) = stream.next().await {
-                        if status.status == ServingStatus::Serving as i32 {
-                            return;
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        tokio::time::timeout(limit, wait)
-            .await
-            .unwrap_or_else(|_| panic!("{service} did not report SERVING within {limit:?}"));
+        let endpoint = self.endpoints[&service].clone();
+        wait_until_serving_at(service, move || plain_channel_to(&endpoint), limit).await;
     }
 
     /// A channel to `service` without credentials.
     pub fn plain_channel(&self, service: ServiceName) -> Channel {
-        Endpoint::from_shared(self.endpoints[&service].clone())
-            .expect("valid endpoint")
-            .timeout(Duration::from_secs(30))
-            .connect_lazy()
+        plain_channel_to(&self.endpoints[&service])
     }
+}
 
+/// Waits for the service behind `channel` to report SERVING (a health Watch stream, not a sleep).
+async fn wait_until_serving_at(service: ServiceName, channel: impl Fn() -> Channel, limit: Duration) {
+    let wait = async {
+        loop {
+            let mut health = HealthClient::new(channel());
+            let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+            if let Ok(response) = health.watch(request).await {
+                let mut stream = response.into_inner();
+                while let Some(Ok(status)) = stream.next().await {
+                    if status.status == ServingStatus::Serving as i32 {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(limit, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{service} did not report SERVING within {limit:?}"));
+}
+
+/// A lazily connected channel to `endpoint` without credentials.
+fn plain_channel_to(endpoint: &str) -> Channel {
+    Endpoint::from_shared(endpoint.to_owned()).expect("valid endpoint").timeout(Duration::from_secs(30)).connect_lazy()
+}
+
+/// The configuration every test service (and replica) runs with.
+fn test_config(
+    service: ServiceName,
+    database_url: String,
+    keys: &AuthKeys,
+    peers: &PeerUrls,
+    listen_addr: std::net::SocketAddr,
+) -> ServiceConfig {
+    let mut config = ServiceConfig::new(service, database_url, keys.clone(), peers.clone());
+    config.listen_addr = listen_addr;
+    // Several suites run at once against one PostgreSQL: keep pools small.
+    config.pool.max_connections = 4;
+    // Tests only: cheap password hashes (production keeps OWASP's 600,000 rounds).
+    config.password_hash_iterations = 1_000;
+    config
+}
+
+impl Running {
+    fn start(service: ServiceName, config: ServiceConfig, listener: TcpListener) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(csm_cli::run_service(service, config, listener, shutdown));
+        Running { stop, task }
+    }
+}
+
+impl Suite {
     /// A traced channel to `service`, carrying `token` when given.
     pub fn channel(&self, service: ServiceName, token: Option<&str>) -> TestChannel {
         let layer = match token {

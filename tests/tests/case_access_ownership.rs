@@ -388,6 +388,44 @@ backend_test!(r6_4_rights_changes_are_seen_by_the_next_check, |suite| {
     assert_eq!((status.code(), reason_of(&status).as_str()), (Code::NotFound, "SECURITY_GROUP_RIGHTS_NOT_FOUND"));
 });
 
+backend_test!(r6_4_rights_set_on_another_replica_reach_this_one_with_the_token, |suite| {
+    let replica = suite.start_replica(csm_types::ServiceName::CaseAccess).await;
+    let a = account(suite, "Acme", None).await;
+    let group = security_group(suite, "Customers", id_pb::SecurityGroupKind::Customer).await;
+    let (o, o_token) = contact(suite, &a, "Otto", &[]).await;
+    assign_group(suite, o, &group).await;
+    let r = owned_case(suite, &a, Some(o), None).await;
+    // No rights: no grant here (and the context is now cached here).
+    assert!(!check(suite, &o_token, &r, pb::Action::Read).await.allowed);
+    let token = suite.admin_token();
+    let set = replica
+        .case_access(Some(&token))
+        .set_security_group_rights(pb::SetSecurityGroupRightsRequest {
+            rights: Some(rights(&group, &[], &[(Rel::Owner, &[Right::View])])),
+        })
+        .await
+        .expect("set rights on the other replica")
+        .into_inner();
+    // This replica forgets its contexts when its own-feed follower applies the write.
+    let read = suite
+        .case_access(Some(&o_token))
+        .check(pb::CheckRequest {
+            target: Some(pb::Target { resource: Some(pb::target::Resource::CaseId(r.clone())) }),
+            action: pb::Action::Read as i32,
+            consistency: Some(csm_proto::common::Consistency {
+                requirement: Some(csm_proto::common::consistency::Requirement::AtLeastAsFresh(set.consistency_token)),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .decision
+        .unwrap();
+    assert_eq!((read.allowed, read.rule.as_str()), (true, "R6.4.owner"));
+    replica.stop().await;
+});
+
 // ------------------------------------------------------------------ R6.5
 
 backend_test!(r6_5_out_of_the_box_customer_ownership_is_shared_with_manager_not_workgroup, |suite| {

@@ -11,6 +11,7 @@ use csm_proto::common;
 use csm_proto::identity as id_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of};
+use csm_types::ProfileId;
 use tonic::{Code, Status};
 
 const CUSTOMER: &str = "sn_customerservice.customer";
@@ -766,4 +767,173 @@ backend_test!(explain_on_a_sold_product_names_the_asset_rule_or_the_closest_miss
     let closest = denied.closest_rule.expect("a denial names the closest rule");
     assert_eq!(closest.outcome, pb::RuleOutcome::NotMatched as i32);
     assert!(closest.conditions.iter().any(|condition| condition.detail.contains(&own)), "{closest:?}");
+});
+
+// ------------------------------------------------------------------ R5.12, R5.13 (account access)
+
+/// The Account Access record of an account (account-team, R5.12, R5.13), created by the administrator.
+async fn account_access(suite: &Suite, access: at_pb::AccountAccess) -> at_pb::AccountAccess {
+    let token = suite.admin_token();
+    suite
+        .account_team(Some(&token))
+        .create_account_access(at_pb::CreateAccountAccessRequest {
+            request_id: String::new(),
+            account_access: Some(access),
+        })
+        .await
+        .expect("create account access")
+        .into_inner()
+        .account_access
+        .unwrap()
+}
+
+backend_test!(r5_12_restricted_contact_access_limits_asset_reads, |suite| {
+    let admin = manager(suite).await;
+    let a = account(suite, "Acme", None).await;
+    let product = sold_product(suite, &admin, &a, "").await;
+    let asset = item(suite, &admin, &a, &product, "", &[]).await;
+    let (_, kim) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
+    let (lou, lou_token) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
+    let (rep, rep_token) = contact(suite, &a, "Rae", &[CUSTOMER, SOLD_PRODUCT_AUTHORIZED_CONTACT]).await;
+    let product_target = || pb::target::Resource::SoldProductId(product.clone());
+    // Unrestricted: every contact of the account reads its assets (R4.10).
+    get_product(suite, &kim, &product).await.expect("unrestricted read");
+    assert_eq!(listed_items(suite, &kim).await, BTreeSet::from([asset.clone()]));
+
+    let record = account_access(
+        suite,
+        at_pb::AccountAccess {
+            account_id: a.clone(),
+            restrict_contact_access: true,
+            allowed_contact_ids: vec![lou.to_string()],
+            ..Default::default()
+        },
+    )
+    .await;
+    // (a) the contact listed on the record: check, list and get agree.
+    let listed = decide(suite, &lou_token, product_target(), pb::Action::Read).await;
+    assert!(listed.allowed);
+    assert_eq!(listed.rule, "R5.12");
+    assert_eq!(listed_products(suite, &lou_token).await, BTreeSet::from([product.clone()]));
+    get_item(suite, &lou_token, &asset).await.expect("listed contact reads the install base");
+    // Any other contact of the account: no read, no list, no get.
+    assert!(!decide(suite, &kim, product_target(), pb::Action::Read).await.allowed);
+    assert_status(&get_product(suite, &kim, &product).await.unwrap_err(), Code::PermissionDenied, "ACCESS_DENIED");
+    assert_status(&get_item(suite, &kim, &asset).await.unwrap_err(), Code::PermissionDenied, "ACCESS_DENIED");
+    assert!(listed_products(suite, &kim).await.is_empty());
+    assert!(listed_items(suite, &kim).await.is_empty());
+    let explained = suite
+        .case_access(Some(&kim))
+        .explain(pb::ExplainRequest {
+            target: Some(pb::Target { resource: Some(product_target()) }),
+            action: pb::Action::Read as i32,
+            consistency: fresh(),
+            ..Default::default()
+        })
+        .await
+        .expect("explain")
+        .into_inner();
+    assert!(!explained.decision.unwrap().allowed);
+    assert!(explained.rules.iter().all(|rule| rule.rule != "R4.10"), "no R4.10 grant on a restricted account");
+    // (b) a contact added as Authorized Representative reads through the related party (R5.8).
+    assert!(!decide(suite, &rep_token, product_target(), pb::Action::Read).await.allowed);
+    let authorized = party_type(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact").await;
+    add_party(suite, &admin, Subject::SoldProduct(&product), pb::PartyKind::Contact, &rep.to_string(), &authorized)
+        .await
+        .unwrap();
+    let related = decide(suite, &rep_token, product_target(), pb::Action::Read).await;
+    assert!(related.allowed);
+    assert_eq!(related.rule, "R5.8");
+    // Lifting the restriction gives every contact its read back.
+    let token = suite.admin_token();
+    suite
+        .account_team(Some(&token))
+        .delete_account_access(at_pb::DeleteAccountAccessRequest { account_access_id: record.account_access_id })
+        .await
+        .expect("delete account access");
+    get_product(suite, &kim, &product).await.expect("unrestricted again");
+});
+
+backend_test!(r5_13_case_partner_contact_must_be_eligible, |suite| {
+    let admin = manager(suite).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let customer_account = account(suite, "Acme", None).await;
+    let partner = account_of_kind(suite, "Var", None, id_pb::AccountKind::Partner).await;
+    let stranger = account_of_kind(suite, "Other Var", None, id_pb::AccountKind::Partner).await;
+    suite
+        .account_team(Some(&admin))
+        .create_account_relationship(at_pb::CreateAccountRelationshipRequest {
+            request_id: String::new(),
+            account_relationship: Some(at_pb::AccountRelationship {
+                from_account_id: partner.clone(),
+                to_account_id: customer_account.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner relationship");
+    let (plain, _) = contact(suite, &partner, "Pia", &[]).await;
+    let (partner_admin, _) = contact(suite, &partner, "Pam", &[PARTNER_ADMIN]).await;
+    let (outsider, _) = contact(suite, &stranger, "Oz", &[]).await;
+    let (customer_contact, _) = contact(suite, &customer_account, "Kim", &[CUSTOMER]).await;
+    let with_partner_contact = |contact: ProfileId, item: &str| pb::CaseDraft {
+        partner_contact_id: contact.to_string(),
+        contact_id: customer_contact.to_string(),
+        install_base_item_id: item.to_owned(),
+        ..draft(pb::CreateFor::Account, &customer_account, "")
+    };
+    let not_eligible =
+        |status: Status| assert_status(&status, Code::FailedPrecondition, "PARTNER_CONTACT_NOT_ELIGIBLE");
+
+    // Restrict Account Access off: every partner contact of a partner account of the case's account.
+    new_case(suite, &agent, with_partner_contact(plain, "")).await;
+    let case = new_case(suite, &agent, case_draft(&customer_account, &customer_contact.to_string(), "", "")).await;
+    not_eligible(create_case(suite, &agent, with_partner_contact(outsider, "")).await.unwrap_err());
+    not_eligible(create_case(suite, &agent, with_partner_contact(customer_contact, "")).await.unwrap_err());
+
+    // On: only partner admins — on CreateCase and on UpdateCase.
+    account_access(
+        suite,
+        at_pb::AccountAccess {
+            account_id: customer_account.clone(),
+            restrict_account_access: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    not_eligible(create_case(suite, &agent, with_partner_contact(plain, "")).await.unwrap_err());
+    let update = |contact: ProfileId| {
+        let case = case.clone();
+        let agent = agent.clone();
+        async move {
+            suite
+                .case_access(Some(&agent))
+                .update_case(csm_tests::masked!(
+                    pb::UpdateCaseRequest {
+                        support_case: Some(pb::Case {
+                            case_id: case,
+                            partner_contact_id: contact.to_string(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    ["partner_contact_id"]
+                ))
+                .await
+                .map(|response| response.into_inner().support_case.unwrap())
+        }
+    };
+    not_eligible(update(plain).await.unwrap_err());
+    let updated = update(partner_admin).await.expect("a partner admin is eligible");
+    assert_eq!(updated.partner_contact_id, partner_admin.to_string());
+    new_case(suite, &agent, with_partner_contact(partner_admin, "")).await;
+
+    // Plus partner contacts added to the install base as Authorized Representative.
+    let asset = item(suite, &admin, &customer_account, "", "", &[]).await;
+    not_eligible(create_case(suite, &agent, with_partner_contact(plain, &asset)).await.unwrap_err());
+    let authorized = party_type(suite, at_pb::RecordTable::InstallBase, "Authorized Contact").await;
+    add_party(suite, &admin, Subject::Item(&asset), pb::PartyKind::Contact, &plain.to_string(), &authorized)
+        .await
+        .unwrap();
+    new_case(suite, &agent, with_partner_contact(plain, &asset)).await;
 });

@@ -41,6 +41,8 @@ backend_test!(load_generator_seeds_and_drives_checks, |suite| {
     assert_eq!(manifest.cases.iter().filter(|case| !case.id.is_empty()).count(), 100);
     assert!(manifest.cases.iter().any(|case| case.partner.is_some()), "partner contacts open cases");
     assert!(manifest.plan.accounts.iter().any(|account| account.parent.is_some()), "a hierarchy");
+    assert!(!manifest.related_parties.is_empty(), "related parties seeded: {}", manifest.related_parties_note);
+    assert!(manifest.related_parties_note.ends_with(" added"), "none refused: {}", manifest.related_parties_note);
 
     // Rerunning over the same manifest is safe: the same request ids, no new rows.
     let again = load::seed::seed(&target, &options).await.expect("seed again");

@@ -181,6 +181,69 @@ backend_test!(d6_a_repeated_check_is_a_cache_hit_and_a_role_change_evicts, |suit
     assert!(value(&evicted, r#"csm_watch_lag_seconds{feed="role"}"#) < 60.0);
 });
 
+backend_test!(d6_a_repeated_check_hits_the_case_cache_and_a_case_write_evicts, |suite| {
+    scrape_until(suite, ServiceName::CaseAccess, "the own feed is followed", |text| {
+        value(text, r#"csm_watch_connected{feed="case-access"}"#) == 1.0
+    })
+    .await;
+    let hits = r#"csm_cache_requests_total{cache="case",result="hit"}"#;
+    let misses = r#"csm_cache_requests_total{cache="case",result="miss"}"#;
+    let evictions = r#"csm_cache_evictions_total{cache="case"}"#;
+    let a = account(suite, "Acme", None).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let case = create_case(suite, &agent, draft(pb::CreateFor::Account, &a, "")).await.unwrap();
+    let case_id = case.support_case.unwrap().case_id;
+    // The follower has applied the create: it will not evict what follows.
+    let applied = |token: String| {
+        let revision: f64 = token.strip_prefix("case-access:").unwrap().parse().unwrap();
+        move |text: &str| value(text, r#"csm_watch_applied_revision{feed="case-access"}"#) >= revision
+    };
+    scrape_until(suite, ServiceName::CaseAccess, "the own feed applied the create", applied(case.consistency_token))
+        .await;
+
+    let before = scrape(suite, ServiceName::CaseAccess).await;
+    for _ in 0..3 {
+        assert!(check(suite, &agent, &case_id, pb::Action::Read).await.allowed);
+    }
+    let after = scrape(suite, ServiceName::CaseAccess).await;
+    let delta = |text: &str, series: &str| value(text, series) - value(&before, series);
+    assert_eq!(delta(&after, misses), 1.0, "the first check loads the case:\n{after}");
+    assert_eq!(delta(&after, hits), 2.0, "the next two are hits:\n{after}");
+    assert!(value(&after, r#"csm_cache_entries{cache="case"}"#) >= 1.0);
+    // fully_consistent bypasses the cache: a miss, though the case is cached.
+    let fully_consistent = pb::CheckRequest {
+        target: Some(pb::Target { resource: Some(pb::target::Resource::CaseId(case_id.clone())) }),
+        action: pb::Action::Read as i32,
+        consistency: Some(csm_proto::common::Consistency {
+            requirement: Some(csm_proto::common::consistency::Requirement::FullyConsistent(true)),
+        }),
+        ..Default::default()
+    };
+    suite.case_access(Some(&agent)).check(fully_consistent).await.expect("check");
+    let bypassed = scrape(suite, ServiceName::CaseAccess).await;
+    assert_eq!((delta(&bypassed, hits), delta(&bypassed, misses)), (2.0, 2.0), "{bypassed}");
+
+    // A write of the case evicts it before UpdateCase answers: the next check misses.
+    let update = csm_tests::masked!(
+        pb::UpdateCaseRequest {
+            support_case: Some(pb::Case {
+                case_id: case_id.clone(),
+                priority: pb::Priority::High as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ["priority"]
+    );
+    let token =
+        suite.case_access(Some(&agent)).update_case(update).await.expect("update").into_inner().consistency_token;
+    assert!(check(suite, &agent, &case_id, pb::Action::Read).await.allowed);
+    let written = scrape(suite, ServiceName::CaseAccess).await;
+    assert!(delta(&written, evictions) >= 1.0, "{written}");
+    assert!(delta(&written, misses) >= 4.0, "the update read through and the next check missed:\n{written}");
+    scrape_until(suite, ServiceName::CaseAccess, "the own feed applied the write", applied(token)).await;
+});
+
 /// An employee with a login, and a token acting as it (licence sessions need a login).
 async fn employee_with_login(suite: &Suite, name: &str) -> (ProfileId, String) {
     let admin = suite.admin_token();

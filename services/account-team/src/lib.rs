@@ -89,6 +89,7 @@ pub fn service_policy() -> ServicePolicy {
         "GetResponsibilityDefinition",
         "ListAccountAccesses",
         "GetAccountAccess",
+        "ListEligiblePartnerContacts",
         "GetAccountTeamSettings",
         "Watch",
     ];

@@ -95,8 +95,10 @@ pub async fn run(
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
             // Tokens of reads come from the known head (no query per check).
-            feed.committed(feed.head().await?);
+            let head = feed.head().await?;
+            feed.committed(head);
             let app = CaseAccessApp::new(db, feed, contexts, identity, licensing).with_account_team(account_team);
+            app.follow_own_feed(head);
             app.start_admin().await?;
             Ok(app)
         },

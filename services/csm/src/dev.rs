@@ -123,10 +123,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let admin_token =
         state.keys.mint_user_token(state.admin_login, None, Some(state.admin_profile), Duration::from_secs(12 * 3600));
     let demo = if args.no_demo { None } else { Some(crate::demo::load(&peers, &state.keys, &admin_token).await?) };
+    // The signal handlers are registered on the first poll: poll once before
+    // announcing readiness, so a SIGTERM sent right after "ready" drains
+    // instead of killing the process.
+    let mut shutdown = Box::pin(csm_server::shutdown_signal());
+    std::future::poll_fn(|cx| {
+        let _ = shutdown.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
     print_banner(&args, &endpoints, &metrics_urls, &admin_token, demo.as_ref());
 
     tokio::select! {
-        _ = csm_server::shutdown_signal() => {}
+        _ = &mut shutdown => {}
         failed = wait_for_first_exit(&mut tasks) => {
             if let Some((service, error)) = failed {
                 tracing::error!(%service, error = %error, "a service stopped");

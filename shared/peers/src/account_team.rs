@@ -2,7 +2,9 @@
 
 use csm_errors::CsmResult;
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
-use csm_proto::account_team::{GetPrincipalRelationshipsRequest, ListPartnerCustomersRequest};
+use csm_proto::account_team::{
+    GetPrincipalRelationshipsRequest, ListEligiblePartnerContactsRequest, ListPartnerCustomersRequest,
+};
 use csm_server::PeerChannel;
 use csm_types::{AccountId, ProfileId, ServiceName};
 
@@ -39,6 +41,41 @@ impl AccountTeamPeer {
             );
             if page.next_page_token.is_empty() {
                 return Ok(customers);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Whether `contact` is eligible as partner contact on a case of customer
+    /// `account` through its Account Access record (R5.13: every contact of a
+    /// partner account while restrict_account_access is off, else only partner
+    /// admins), for partner account `partner` or, without one, any partner of
+    /// `account`. A `partner` that is not a partner of `account` makes no one eligible.
+    pub async fn partner_contact_eligible(
+        &self,
+        account: AccountId,
+        partner: Option<AccountId>,
+        contact: ProfileId,
+    ) -> CsmResult<bool> {
+        let wanted = contact.to_string();
+        let mut page_token = String::new();
+        loop {
+            let request = ListEligiblePartnerContactsRequest {
+                account_id: account.to_string(),
+                partner_account_id: partner.map(|partner| partner.to_string()).unwrap_or_default(),
+                page_size: 1000,
+                page_token,
+            };
+            let page = match self.client.clone().list_eligible_partner_contacts(request).await {
+                Ok(response) => response.into_inner(),
+                Err(status) if status.code() == tonic::Code::FailedPrecondition => return Ok(false),
+                Err(status) => return Err(peer_error(ServiceName::AccountTeam, status)),
+            };
+            if page.eligible_partner_contacts.iter().any(|eligible| eligible.contact_id == wanted) {
+                return Ok(true);
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(false);
             }
             page_token = page.next_page_token;
         }

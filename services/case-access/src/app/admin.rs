@@ -2,10 +2,12 @@
 //! SecurityGroupRights; R4.3 note, X14, R4.10, R1.16, R6.3–R6.6).
 //!
 //! Every RPC here needs `admin` or a service identity. Settings are one row,
-//! loaded at start-up into the settings in force and replaced after each
-//! committed update (decisions read them per request, so nothing is evicted).
-//! Rights are read by the context build: a rights change evicts every cached
-//! context after it commits, so the next check sees it.
+//! loaded at start-up into the settings in force ([`SettingsInForce`]) and
+//! reloaded after each committed update, here and — through the own-feed
+//! follower (`case_cache`) — on every other replica (decisions read them per
+//! request, so nothing is evicted). Rights are read by the context build: a
+//! rights change evicts every cached context after it commits (here at once,
+//! elsewhere when the follower applies it), so the next check sees it.
 //!
 //! Out-of-the-box rights (R6.5, R6.6): identity creates the seeded security
 //! groups with ids of its own, so case-access seeds their rights by group
@@ -36,6 +38,36 @@ pub use crate::store::admin::{SettingsChanges, StoredRights};
 /// Settings with their last change.
 pub type SettingsAt = (TableSettings, DateTime<Utc>);
 
+/// The settings decisions read, replaced as a whole.
+///
+/// A reload reads and replaces under one lock, and a local update commits
+/// and replaces under the same lock: a follower reading the row before an
+/// update committed can never put older settings over the update's.
+#[derive(Default)]
+pub struct SettingsInForce {
+    current: std::sync::RwLock<TableSettings>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl SettingsInForce {
+    /// A snapshot: decisions made with it stay consistent.
+    pub fn get(&self) -> TableSettings {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn set(&self, settings: TableSettings) {
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
+    }
+
+    /// Puts the stored settings in force (start-up; a change seen on the own feed).
+    pub async fn reload(&self, db: &Db) -> CsmResult<()> {
+        let _writing = self.writing.lock().await;
+        let (settings, _) = store::settings(db).await?;
+        self.set(settings);
+        Ok(())
+    }
+}
+
 /// A write's result and its consistency token.
 pub struct Written<T> {
     pub value: T,
@@ -51,8 +83,7 @@ impl CaseAccessApp {
     /// Loads the stored settings into the settings in force and starts
     /// seeding the out-of-the-box rights (start-up).
     pub async fn start_admin(&self) -> CsmResult<()> {
-        let (settings, _) = store::settings(&self.db).await?;
-        self.set_settings(settings);
+        self.settings.reload(&self.db).await?;
         let seeder = RightsSeeder {
             db: self.db.clone(),
             feed: self.feed.clone(),
@@ -71,14 +102,15 @@ impl CaseAccessApp {
     /// Writes the changed settings with their change row, then puts them in force.
     pub async fn update_settings(&self, caller: &Caller, changes: SettingsChanges) -> CsmResult<Written<SettingsAt>> {
         self.authorize_admin(caller, "UpdateSettings").await?;
+        let _writing = self.settings.writing.lock().await;
         let mut tx = self.db.begin().await?;
         let saved = store::save_settings(&mut tx, &changes).await?;
         let change = NewChange::new("settings", "case_access", Operation::Updated)
             .attribute("fields", changes.fields().join(","));
         let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
-        self.set_settings(saved.0.clone());
+        self.settings.set(saved.0.clone());
+        self.committed(revision, &change);
         Ok(Written { value: saved, consistency_token: self.feed.token(revision) })
     }
 
@@ -93,9 +125,10 @@ impl CaseAccessApp {
         self.require_rights_group(rights.security_group).await?;
         let mut tx = self.db.begin().await?;
         let stored = store::upsert_security_group_rights(&mut tx, &rights).await?;
-        let revision = append(&mut tx, &rights_change(rights.security_group, Operation::Updated)).await?;
+        let change = rights_change(rights.security_group, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.rights_committed(revision);
+        self.rights_committed(revision, &change);
         Ok(Written { value: stored, consistency_token: self.feed.token(revision) })
     }
 
@@ -129,15 +162,16 @@ impl CaseAccessApp {
         if !store::delete_security_group_rights(&mut tx, group).await? {
             return Err(CsmError::not_found("security_group_rights", group));
         }
-        let revision = append(&mut tx, &rights_change(group, Operation::Deleted)).await?;
+        let change = rights_change(group, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.rights_committed(revision);
+        self.rights_committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
     /// Rights feed every context: forget them all once the change committed.
-    fn rights_committed(&self, revision: u64) {
-        self.feed.committed(revision);
+    fn rights_committed(&self, revision: u64, change: &NewChange) {
+        self.committed(revision, change);
         self.contexts.evict_all();
     }
 

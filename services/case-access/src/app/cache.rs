@@ -33,6 +33,7 @@ use csm_types::{ProfileId, ServiceName};
 use tokio::sync::Notify;
 use tokio_stream::StreamExt as _;
 
+use super::case_cache::CaseCache;
 use super::context::ContextSource;
 use crate::domain::principal::PrincipalContext;
 
@@ -169,7 +170,7 @@ fn eviction(feed: ServiceName, change: &Change) -> Evict {
 
 impl ContextCache {
     pub fn new(source: ContextSource) -> Arc<Self> {
-        let cache = Arc::new(Self {
+        Arc::new(Self {
             source,
             entries: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
@@ -179,12 +180,7 @@ impl ContextCache {
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
-        });
-        // Registered in the metrics of the service being started, if any.
-        if let Some(metrics) = ServiceMetrics::current() {
-            metrics.register_collector(CacheCollector { cache: Arc::downgrade(&cache) });
-        }
-        cache
+        })
     }
 
     /// Where contexts come from.
@@ -367,40 +363,62 @@ impl ContextCache {
     }
 }
 
-/// Reads the cache's counters at each scrape; holds the cache weakly, so the
-/// registry does not keep a stopped service's cache alive.
-#[derive(Debug)]
-struct CacheCollector {
-    cache: Weak<ContextCache>,
+/// Registers both caches' counters in the metrics of the service being
+/// started, if any (one collector: a metric family is written once).
+pub fn register_metrics(contexts: &Arc<ContextCache>, cases: &Arc<CaseCache>) {
+    if let Some(metrics) = ServiceMetrics::current() {
+        metrics.register_collector(CacheCollector { contexts: Arc::downgrade(contexts), cases: Arc::downgrade(cases) });
+    }
 }
 
-const CACHE_LABEL: (&str, &str) = ("cache", "principal_context");
+/// Reads the caches' counters at each scrape; holds the caches weakly, so the
+/// registry does not keep a stopped service's caches alive.
+#[derive(Debug)]
+struct CacheCollector {
+    contexts: Weak<ContextCache>,
+    cases: Weak<CaseCache>,
+}
+
+const CONTEXT_CACHE: &str = "principal_context";
+const CASE_CACHE: &str = "case";
 
 impl Collector for CacheCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(cache) = self.cache.upgrade() else { return Ok(()) };
+        let Some(cache) = self.contexts.upgrade() else { return Ok(()) };
         let stats = cache.stats();
+        let cases = self.cases.upgrade().map(|cases| cases.stats()).unwrap_or_default();
+        let both = [
+            (CONTEXT_CACHE, stats.hits, stats.misses, stats.evictions, stats.entries),
+            (CASE_CACHE, cases.hits, cases.misses, cases.evictions, cases.entries),
+        ];
         let mut requests = encoder.encode_descriptor(
             "csm_cache_requests",
-            "Principal-context lookups by result (hit, miss; a read-through is a miss).",
+            "Cache lookups by result (hit, miss; a read-through is a miss).",
             None,
             MetricType::Counter,
         )?;
-        for (result, count) in [("hit", stats.hits), ("miss", stats.misses)] {
-            ConstCounter::new(count).encode(requests.encode_family(&[CACHE_LABEL, ("result", result)])?)?;
+        for (name, hits, misses, _, _) in both {
+            for (result, count) in [("hit", hits), ("miss", misses)] {
+                ConstCounter::new(count).encode(requests.encode_family(&[("cache", name), ("result", result)])?)?;
+            }
         }
         let mut evictions = encoder.encode_descriptor(
             "csm_cache_evictions",
-            "Cache entries evicted by changes watched on the peers' feeds.",
+            "Cache entries evicted by changes watched on the feeds.",
             None,
             MetricType::Counter,
         )?;
-        ConstCounter::new(stats.evictions).encode(evictions.encode_family(&[CACHE_LABEL])?)?;
+        for (name, _, _, evicted, _) in both {
+            ConstCounter::new(evicted).encode(evictions.encode_family(&[("cache", name)])?)?;
+        }
         let mut entries =
             encoder.encode_descriptor("csm_cache_entries", "Entries in the cache now.", None, MetricType::Gauge)?;
-        ConstGauge::new(stats.entries as i64).encode(entries.encode_family(&[CACHE_LABEL])?)?;
+        for (name, _, _, _, count) in both {
+            ConstGauge::new(count as i64).encode(entries.encode_family(&[("cache", name)])?)?;
+        }
 
         let feeds = cache.feed_stats();
+        let own = ServiceName::CaseAccess.as_str();
         let mut applied = encoder.encode_descriptor(
             "csm_watch_applied_revision",
             "The last revision applied from each followed feed (lag: the peer's csm_changefeed_head_revision minus this).",
@@ -411,6 +429,8 @@ impl Collector for CacheCollector {
             let value = i64::try_from(feed.applied).unwrap_or(i64::MAX);
             ConstGauge::new(value).encode(applied.encode_family(&[("feed", feed.feed.as_str())])?)?;
         }
+        let own_applied = i64::try_from(cases.applied).unwrap_or(i64::MAX);
+        ConstGauge::new(own_applied).encode(applied.encode_family(&[("feed", own)])?)?;
         let mut connected = encoder.encode_descriptor(
             "csm_watch_connected",
             "1 while the Watch stream of the feed is open (0: the cache is bypassed).",
@@ -421,6 +441,7 @@ impl Collector for CacheCollector {
             ConstGauge::new(i64::from(feed.connected))
                 .encode(connected.encode_family(&[("feed", feed.feed.as_str())])?)?;
         }
+        ConstGauge::new(i64::from(cases.connected)).encode(connected.encode_family(&[("feed", own)])?)?;
         let mut lag = encoder.encode_descriptor(
             "csm_watch_lag_seconds",
             "Time from the commit of the last applied change of the feed to its application.",

@@ -298,6 +298,12 @@ impl ContextSource {
                 ctx.represented_consumers.insert(ConsumerId::from_uuid(consumer), id);
             }
         }
+        // R5.12: the Account Access records of acct(me) and CR(me) that restrict contact access.
+        for access in relationships.account_accesses.iter().filter(|access| access.restrict_contact_access) {
+            let Some(account) = parse_uuid(account_team, "account_id", &access.account_id)? else { continue };
+            let listed = access.allowed_contact_ids.iter().any(|contact| contact == &profile.to_string());
+            ctx.restricted_contact_access.insert(AccountId::from_uuid(account), listed);
+        }
         // A configuration names its responsibility by id; only those of the
         // principal's own memberships can match (R5.3), so the others are dropped.
         for config in configs? {

@@ -8,6 +8,7 @@ use csm_types::{CaseId, ServiceName};
 use tonic::Code;
 use uuid::Uuid;
 
+use super::case_cache::CaseRead;
 use super::{CaseAccessApp, Decided};
 use crate::domain::case::CaseFacts;
 use crate::domain::parties::{self, AssetKind};
@@ -15,7 +16,6 @@ use crate::domain::principal::PrincipalContext;
 use crate::domain::record::Draft;
 use crate::domain::table::{self, Action, Cond, Considered, Outcome, Rules};
 use crate::domain::work::{self, TaskGrant};
-use crate::store::facts::load_case_facts;
 
 /// What a decision is about (contract: Target).
 #[derive(Clone, Debug)]
@@ -110,8 +110,9 @@ impl CaseAccessApp {
         ctx: &PrincipalContext,
         subject: &Subject,
         action: Option<Action>,
+        read: CaseRead,
     ) -> CsmResult<Decided> {
-        let decided = self.decide_unaudited(ctx, subject, action).await?;
+        let decided = self.decide_unaudited(ctx, subject, action, read).await?;
         if !decided.outcome.allowed() {
             csm_audit::denied_check(
                 &ctx.profile.to_string(),
@@ -130,11 +131,12 @@ impl CaseAccessApp {
         ctx: &PrincipalContext,
         subject: &Subject,
         action: Option<Action>,
+        read: CaseRead,
     ) -> CsmResult<Decided> {
         let required = || action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"));
         match subject {
-            Subject::Case(id) => self.decide_on_case(ctx, *id, required()?).await,
-            Subject::Task(id) => self.decide_on_task(ctx, *id, required()?).await,
+            Subject::Case(id) => self.decide_on_case(ctx, *id, required()?, read).await,
+            Subject::Task(id) => self.decide_on_task(ctx, *id, required()?, read).await,
             Subject::SoldProduct(id) => self.decide_on_sold_product(ctx, *id, required()?).await,
             Subject::InstallBaseItem(id) => self.decide_on_install_base_item(ctx, *id, required()?).await,
             Subject::NewCase(draft) => {
@@ -182,11 +184,12 @@ impl CaseAccessApp {
         ctx: &PrincipalContext,
         subject: &Subject,
         action: Option<Action>,
+        read: CaseRead,
     ) -> CsmResult<Explained> {
         let settings = self.settings();
         let (facts, action) = match subject {
             Subject::Case(id) => {
-                let facts = load_case_facts(&self.db, *id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+                let facts = CaseFacts::clone(&*self.case_facts(*id, read).await?);
                 (facts, action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"))?)
             }
             Subject::NewCase(draft) => {
@@ -197,7 +200,7 @@ impl CaseAccessApp {
             Subject::InstallBaseItem(id) => {
                 return self.explain_asset(ctx, AssetKind::InstallBaseItem, *id, action).await;
             }
-            Subject::Task(id) => return self.explain_task(ctx, *id, action).await,
+            Subject::Task(id) => return self.explain_task(ctx, *id, action, read).await,
         };
         // A write is first a READ (table::decide_action): its rules come first.
         let mut rules = Vec::new();
@@ -235,10 +238,16 @@ impl CaseAccessApp {
 impl CaseAccessApp {
     /// Explain on a case task: each row of the task table for the action, and
     /// for rows that defer to the parent case, the case rules considered.
-    async fn explain_task(&self, ctx: &PrincipalContext, id: Uuid, action: Option<Action>) -> CsmResult<Explained> {
+    async fn explain_task(
+        &self,
+        ctx: &PrincipalContext,
+        id: Uuid,
+        action: Option<Action>,
+        read: CaseRead,
+    ) -> CsmResult<Explained> {
         let action = action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"))?;
-        let decided = self.decide_on_task(ctx, id, action).await?;
-        let (task, case) = self.task_and_case(id).await?;
+        let decided = self.decide_on_task(ctx, id, action, read).await?;
+        let (task, case) = self.task_and_case(id, read).await?;
         let settings = self.settings();
         let mut rules = Vec::new();
         for row in work::TASK_TABLE.iter().filter(|row| row.action == action) {

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod case_cache;
 pub mod context;
 pub mod decisions;
 pub mod parties;
@@ -31,9 +32,11 @@ use crate::domain::principal::PrincipalContext;
 use crate::domain::record::{CaseRecord, Draft, PlanError, draft_facts, plan_create};
 use crate::domain::table::{self, Action, Outcome, Rules, TableSettings};
 use crate::store::cases::{self, CaseFilter};
-use crate::store::facts::load_case_facts;
+use admin::SettingsInForce;
 use cache::{ContextCache, Freshness};
+use case_cache::{CaseCache, CaseRead, OwnFeedFollower};
 use context::ContextSource;
+use parties::PartnerContactCase;
 
 /// Whether the evaluated profile may differ from the caller (contract: Principal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,11 +60,15 @@ pub struct CaseAccessApp {
     pub db: Db,
     pub feed: ChangeFeed,
     pub contexts: Arc<ContextCache>,
+    /// Case facts by case id, kept right by the own change feed.
+    pub cases: Arc<CaseCache>,
     identity: IdentityServiceClient<PeerChannel>,
     licensing: LicensingServiceClient<PeerChannel>,
-    settings: std::sync::RwLock<TableSettings>,
-    /// account-team, for related-party types (R5.4); set by [`CaseAccessApp::with_account_team`].
+    settings: Arc<SettingsInForce>,
+    /// account-team, for related-party types (R5.4) and partner-contact
+    /// eligibility (R5.13); set by [`CaseAccessApp::with_account_team`].
     account_team: Option<AccountTeamServiceClient<PeerChannel>>,
+    account_team_peer: Option<csm_peers::AccountTeamPeer>,
 }
 
 /// The freshness a request asks for; a malformed token is INVALID_ARGUMENT.
@@ -99,6 +106,7 @@ impl Drop for CaseAccessApp {
     /// servers can drain (a Watch stream never ends by itself).
     fn drop(&mut self) {
         self.contexts.stop();
+        self.cases.stop();
     }
 }
 
@@ -107,31 +115,44 @@ impl CaseAccessApp {
     pub fn new(db: Db, feed: ChangeFeed, source: ContextSource, identity: PeerChannel, licensing: PeerChannel) -> Self {
         let contexts = ContextCache::new(source.with_db(db.clone()));
         contexts.spawn_watchers();
+        let cases = CaseCache::new();
+        cache::register_metrics(&contexts, &cases);
         Self {
             db,
             feed,
             contexts,
+            cases,
             identity: IdentityServiceClient::new(identity),
             licensing: LicensingServiceClient::new(licensing),
             settings: Default::default(),
             account_team: None,
+            account_team_peer: None,
         }
+    }
+
+    /// Follows case-access's own change feed from `head` (its head at start):
+    /// other replicas' writes evict cases, reload settings and rights.
+    pub fn follow_own_feed(&self, head: u64) {
+        let follower = OwnFeedFollower {
+            db: self.db.clone(),
+            feed: self.feed.clone(),
+            cases: self.cases.clone(),
+            contexts: self.contexts.clone(),
+            settings: self.settings.clone(),
+        };
+        follower.spawn(head);
     }
 
     /// The app calling account-team over `channel` for related-party types.
     pub fn with_account_team(mut self, channel: PeerChannel) -> Self {
-        self.account_team = Some(AccountTeamServiceClient::new(channel));
+        self.account_team = Some(AccountTeamServiceClient::new(channel.clone()));
+        self.account_team_peer = Some(csm_peers::AccountTeamPeer::new(channel));
         self
     }
 
     /// The settings in force (a snapshot: decisions made with it stay consistent).
     pub fn settings(&self) -> TableSettings {
-        self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-
-    /// Replaces the settings in force (UpdateSettings, and start-up from the store).
-    pub fn set_settings(&self, settings: TableSettings) {
-        *self.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
+        self.settings.get()
     }
 
     /// The profile a request is evaluated as (contract: Principal): the
@@ -171,6 +192,29 @@ impl CaseAccessApp {
         }
     }
 
+    /// The context of `profile` and how the request reads cases, at
+    /// `freshness`. A case-access token (a case, settings or rights write,
+    /// maybe on another replica) waits until the own feed applied it; not in
+    /// time, both read through.
+    pub async fn read_context(
+        &self,
+        profile: ProfileId,
+        freshness: &Freshness,
+    ) -> CsmResult<(Arc<PrincipalContext>, CaseRead)> {
+        let (contexts, cases) = match freshness {
+            Freshness::FullyConsistent => (Freshness::FullyConsistent, CaseRead::Through),
+            Freshness::AtLeastAsFresh(token) if token.service == ServiceName::CaseAccess => {
+                if self.cases.wait_for(token.revision).await {
+                    (Freshness::MinimizeLatency, CaseRead::Cached)
+                } else {
+                    (Freshness::FullyConsistent, CaseRead::Through)
+                }
+            }
+            other => (other.clone(), CaseRead::Cached),
+        };
+        Ok((self.context(profile, &contexts).await?, cases))
+    }
+
     /// The context of `profile` at `freshness`; an unknown profile is NOT_FOUND.
     pub async fn context(&self, profile: ProfileId, freshness: &Freshness) -> CsmResult<Arc<PrincipalContext>> {
         self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))
@@ -195,8 +239,14 @@ impl CaseAccessApp {
     }
 
     /// Decides `action` on stored case `id` for `ctx`.
-    pub async fn decide_on_case(&self, ctx: &PrincipalContext, id: CaseId, action: Action) -> CsmResult<Decided> {
-        let facts = load_case_facts(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+    pub async fn decide_on_case(
+        &self,
+        ctx: &PrincipalContext,
+        id: CaseId,
+        action: Action,
+        read: CaseRead,
+    ) -> CsmResult<Decided> {
+        let facts = self.case_facts(id, read).await?;
         self.decide_on_facts(ctx, &facts, action).await
     }
 
@@ -255,6 +305,17 @@ impl CaseAccessApp {
             .with_metadata("field", "draft.contact_id"));
         }
         self.validate_case_assets(ctx, draft, &stamps, contact_account).await?;
+        // R5.13: a partner contact chosen by the creator (not the partner creator itself, stamped).
+        if let Some(partner_contact) = draft.partner_contact
+            && Some(partner_contact) != stamps.partner_contact
+        {
+            let case = PartnerContactCase {
+                account: draft.account,
+                partner_account: stamps.partner_account,
+                install_base_item: draft.install_base_item,
+            };
+            self.require_eligible_partner_contact(&case, partner_contact, "draft.partner_contact_id").await?;
+        }
         let facts = draft_facts(draft, &stamps, contact_account);
         let decided = self.decide_on_facts(ctx, &facts, action).await?;
         Ok((decided, facts, stamps))
@@ -343,13 +404,18 @@ impl CaseAccessApp {
             return Ok((record, decided, self.feed.token(revision)));
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((record, decided, self.feed.token(revision)))
     }
 
     /// GetCase: the case if `ctx` may READ it.
-    pub async fn get_case(&self, ctx: &PrincipalContext, id: CaseId) -> CsmResult<(CaseRecord, Decided, Vec<Action>)> {
-        let facts = load_case_facts(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
+    pub async fn get_case(
+        &self,
+        ctx: &PrincipalContext,
+        id: CaseId,
+        read: CaseRead,
+    ) -> CsmResult<(CaseRecord, Decided, Vec<Action>)> {
+        let facts = self.case_facts(id, read).await?;
         let decided = self.decide_on_facts(ctx, &facts, Action::Read).await?;
         if !decided.outcome.allowed() {
             return Err(access_denied(Action::Read, &decided.outcome));

@@ -15,6 +15,7 @@ use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
 use tonic::Code;
 use uuid::Uuid;
 
+use super::case_cache::CaseRead;
 use super::{CaseAccessApp, Decided, access_denied};
 use crate::domain::case::PartyKind;
 use crate::domain::parties::{
@@ -165,7 +166,8 @@ impl CaseAccessApp {
         product.updated_at = now;
         let mut tx = self.db.begin().await?;
         store::save_sold_product(&mut tx, &product, false).await?;
-        let revision = append(&mut tx, &NewChange::new("sold_product", product.id, Operation::Created)).await?;
+        let change = NewChange::new("sold_product", product.id, Operation::Created);
+        let revision = append(&mut tx, &change).await?;
         if let Some(request_id) = request_id
             && !idempotency::record_entity(&mut tx, &rpc, request_id, product.id, revision).await?
         {
@@ -173,7 +175,7 @@ impl CaseAccessApp {
             return Box::pin(self.create_sold_product(writer, Some(request_id), product)).await;
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((product, self.feed.token(revision)))
     }
 
@@ -193,9 +195,10 @@ impl CaseAccessApp {
         }
         let mut tx = self.db.begin().await?;
         store::save_sold_product(&mut tx, &product, true).await?;
-        let revision = append(&mut tx, &NewChange::new("sold_product", id, Operation::Updated)).await?;
+        let change = NewChange::new("sold_product", id, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((product, self.feed.token(revision)))
     }
 
@@ -211,9 +214,10 @@ impl CaseAccessApp {
         if !store::delete_sold_product(&mut tx, id).await? {
             return Err(asset_not_found(AssetKind::SoldProduct, id));
         }
-        let revision = append(&mut tx, &NewChange::new("sold_product", id, Operation::Deleted)).await?;
+        let change = NewChange::new("sold_product", id, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
@@ -274,7 +278,8 @@ impl CaseAccessApp {
         self.check_item_references(&item).await?;
         let mut tx = self.db.begin().await?;
         store::save_install_base_item(&mut tx, &item, false).await?;
-        let revision = append(&mut tx, &NewChange::new("install_base_item", item.id, Operation::Created)).await?;
+        let change = NewChange::new("install_base_item", item.id, Operation::Created);
+        let revision = append(&mut tx, &change).await?;
         if let Some(request_id) = request_id
             && !idempotency::record_entity(&mut tx, &rpc, request_id, item.id, revision).await?
         {
@@ -282,7 +287,7 @@ impl CaseAccessApp {
             return Box::pin(self.create_install_base_item(writer, Some(request_id), item)).await;
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((item, self.feed.token(revision)))
     }
 
@@ -307,9 +312,10 @@ impl CaseAccessApp {
         self.check_item_references(&item).await?;
         let mut tx = self.db.begin().await?;
         store::save_install_base_item(&mut tx, &item, true).await?;
-        let revision = append(&mut tx, &NewChange::new("install_base_item", id, Operation::Updated)).await?;
+        let change = NewChange::new("install_base_item", id, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((item, self.feed.token(revision)))
     }
 
@@ -325,9 +331,10 @@ impl CaseAccessApp {
         if !store::delete_install_base_item(&mut tx, id).await? {
             return Err(asset_not_found(AssetKind::InstallBaseItem, id));
         }
-        let revision = append(&mut tx, &NewChange::new("install_base_item", id, Operation::Deleted)).await?;
+        let change = NewChange::new("install_base_item", id, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
@@ -353,7 +360,9 @@ impl CaseAccessApp {
         action: Action,
     ) -> CsmResult<Outcome> {
         match subject {
-            PartySubject::Case(id) => Ok(self.decide_on_case(ctx, CaseId::from_uuid(id), action).await?.outcome),
+            PartySubject::Case(id) => {
+                Ok(self.decide_on_case(ctx, CaseId::from_uuid(id), action, CaseRead::Through).await?.outcome)
+            }
             PartySubject::SoldProduct(id) => {
                 Ok(self.decide_on_asset(ctx, AssetKind::SoldProduct, id, action).await?.0.outcome)
             }
@@ -530,7 +539,8 @@ impl CaseAccessApp {
         };
         let mut tx = self.db.begin().await?;
         store::save_related_party(&mut tx, &record, false).await?;
-        let revision = append(&mut tx, &party_change(&record, Operation::Created)).await?;
+        let change = party_change(&record, Operation::Created);
+        let revision = append(&mut tx, &change).await?;
         if let Some(request_id) = request_id
             && !idempotency::record_entity(&mut tx, &rpc, request_id, record.id, revision).await?
         {
@@ -538,7 +548,7 @@ impl CaseAccessApp {
             return Box::pin(self.add_related_party(ctx, Some(request_id), subject, kind, party, configuration)).await;
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((record, self.feed.token(revision)))
     }
 
@@ -579,9 +589,10 @@ impl CaseAccessApp {
         record.updated_at = csm_db::now();
         let mut tx = self.db.begin().await?;
         store::save_related_party(&mut tx, &record, true).await?;
-        let revision = append(&mut tx, &party_change(&record, Operation::Updated)).await?;
+        let change = party_change(&record, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok((record, self.feed.token(revision)))
     }
 
@@ -594,9 +605,10 @@ impl CaseAccessApp {
         if !store::delete_related_party(&mut tx, id).await? {
             return Err(CsmError::not_found("related party", id));
         }
-        let revision = append(&mut tx, &party_change(&record, Operation::Deleted)).await?;
+        let change = party_change(&record, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
@@ -615,7 +627,51 @@ impl CaseAccessApp {
         Ok((store::list_related_parties(&self.db, subject, kind, authorized_only, after, limit).await?, token))
     }
 
-    // ------------------------------------------------------------------ case creation (R5.10, R5.11)
+    // ------------------------------------------------------------------ case creation (R5.10, R5.11, R5.13)
+
+    /// R5.13: `contact` may be the partner contact of `case`: eligible through
+    /// the case account's Account Access record (account-team decides: every
+    /// partner contact, or partner admins only under restrict_account_access),
+    /// or a partner contact related to the case's install base as Authorized
+    /// Representative (itself) or Authorized Account (its account).
+    /// FAILED_PRECONDITION PARTNER_CONTACT_NOT_ELIGIBLE otherwise.
+    pub(super) async fn require_eligible_partner_contact(
+        &self,
+        case: &PartnerContactCase,
+        contact: ProfileId,
+        field: &str,
+    ) -> CsmResult<()> {
+        let not_eligible = |why: String| {
+            CsmError::failed_precondition("PARTNER_CONTACT_NOT_ELIGIBLE", why).with_metadata("field", field.to_owned())
+        };
+        let profile =
+            match self.identity.clone().get_profile(GetProfileRequest { profile_id: contact.to_string() }).await {
+                Ok(response) => response.into_inner().profile.unwrap_or_default(),
+                Err(status) if status.code() == Code::NotFound => return Err(referenced_not_found(field, contact)),
+                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
+            };
+        if profile.kind != ProfileKind::PartnerContact as i32 {
+            return Err(not_eligible(format!("profile {contact} is not a partner contact")));
+        }
+        if let Some(item) = case.install_base_item
+            && let Some(facts) = store::load_asset_facts(&self.db, AssetKind::InstallBaseItem, item).await?
+            && parties::install_base_partner_contact(&facts, contact, AccountId::parse(&profile.account_id).ok())
+        {
+            return Ok(());
+        }
+        let Some(account) = case.account else {
+            return Err(not_eligible("a case without an account has no eligible partner contacts".to_owned()));
+        };
+        let peer = self
+            .account_team_peer
+            .as_ref()
+            .ok_or_else(|| CsmError::unavailable("DEPENDENCY_UNAVAILABLE", "account-team is not configured"))?;
+        if peer.partner_contact_eligible(account, case.partner_account, contact).await? {
+            Ok(())
+        } else {
+            Err(not_eligible(format!("partner contact {contact} is not eligible on cases of account {account}")))
+        }
+    }
 
     /// CreateCase checks on the sold product and install base item a draft names:
     /// both must exist; a chosen contact / consumer must have full access to the
@@ -698,6 +754,14 @@ fn idempotency_key(rpc: &str, writer: &AssetWriter) -> String {
         AssetWriter::Service => format!("{rpc}/service"),
         AssetWriter::Principal(ctx) => format!("{rpc}/{}", ctx.profile),
     }
+}
+
+/// What R5.13 reads of a case (created or updated) to judge its partner contact.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PartnerContactCase {
+    pub account: Option<AccountId>,
+    pub partner_account: Option<AccountId>,
+    pub install_base_item: Option<Uuid>,
 }
 
 /// Who a mutation of assets is made by (contract: service identities need no profile).

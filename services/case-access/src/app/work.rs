@@ -16,6 +16,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use super::cache::Freshness;
+use super::case_cache::CaseRead;
 use super::decisions::Subject;
 use super::{CaseAccessApp, Decided, access_denied};
 use crate::domain::case::CaseFacts;
@@ -27,7 +28,6 @@ use crate::domain::work::{
     UpdateError,
 };
 use crate::store::cases;
-use crate::store::facts::load_case_facts;
 use crate::store::work::{self as store, TaskFilter};
 
 /// An updated case with the list fields UpdateCase returns.
@@ -149,22 +149,28 @@ fn today() -> String {
 
 impl CaseAccessApp {
     /// Decides `action` on case task `id` for `ctx` (Check, BatchCheck, Explain).
-    pub async fn decide_on_task(&self, ctx: &PrincipalContext, id: Uuid, action: Action) -> CsmResult<Decided> {
+    pub async fn decide_on_task(
+        &self,
+        ctx: &PrincipalContext,
+        id: Uuid,
+        action: Action,
+        read: CaseRead,
+    ) -> CsmResult<Decided> {
         let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
-        let facts = self.case_facts(task.case_id).await?;
+        let facts = self.case_facts(task.case_id, read).await?;
         let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), action);
         self.decided(ctx, &facts, action, outcome).await
     }
 
     /// The task (as its decisions see it) and its case's facts (Explain).
-    pub(crate) async fn task_and_case(&self, id: Uuid) -> CsmResult<(crate::domain::work::TaskView, CaseFacts)> {
+    pub(crate) async fn task_and_case(
+        &self,
+        id: Uuid,
+        read: CaseRead,
+    ) -> CsmResult<(crate::domain::work::TaskView, std::sync::Arc<CaseFacts>)> {
         let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
-        let facts = self.case_facts(task.case_id).await?;
+        let facts = self.case_facts(task.case_id, read).await?;
         Ok((task.view(), facts))
-    }
-
-    async fn case_facts(&self, id: CaseId) -> CsmResult<CaseFacts> {
-        load_case_facts(&self.db, id).await?.ok_or_else(|| case_not_found(id))
     }
 
     async fn decided(
@@ -248,14 +254,14 @@ impl CaseAccessApp {
             return Ok(None);
         }
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(Some(self.feed.token(revision)))
     }
 
     async fn commit_change(&self, mut tx: Tx, change: NewChange) -> CsmResult<String> {
         let revision = append(&mut tx, &change).await?;
         tx.commit().await?;
-        self.feed.committed(revision);
+        self.committed(revision, &change);
         Ok(self.feed.token(revision))
     }
 
@@ -271,7 +277,7 @@ impl CaseAccessApp {
         values: &CaseValues,
         session: Option<Uuid>,
     ) -> CsmResult<UpdatedCase> {
-        let facts = self.case_facts(id).await?;
+        let facts = self.case_facts(id, CaseRead::Through).await?;
         let current = cases::get_case(&self.db, id).await?.ok_or_else(|| case_not_found(id))?;
         let to_state = if paths.contains("state") { values.state.as_str() } else { current.state.as_str() };
         let action = rules::update_action(paths, &current.state, to_state);
@@ -287,6 +293,21 @@ impl CaseAccessApp {
         let mut decided = self.decided(ctx, &facts, action, outcome).await?;
         self.licensed(&mut decided, &Subject::Case(id), session).await?;
         let now = csm_db::now();
+        // R5.13: a partner contact set by this update, judged on the case as updated.
+        if paths.contains("partner_contact_id")
+            && let Some(partner_contact) = values.partner_contact
+            && Some(partner_contact) != current.partner_contact
+        {
+            let mut after = current.clone();
+            // A transition or segment error is answered by the write below.
+            let _ = rules::apply_update(&mut after, values, paths, now);
+            let case = super::parties::PartnerContactCase {
+                account: after.account,
+                partner_account: after.partner_account,
+                install_base_item: after.install_base_item,
+            };
+            self.require_eligible_partner_contact(&case, partner_contact, "support_case.partner_contact_id").await?;
+        }
         let mut tx = self.db.begin().await?;
         let mut case = store::lock_case(&mut tx, id).await?.ok_or_else(|| case_not_found(id))?;
         rules::apply_update(&mut case, values, paths, now).map_err(|error| match error {
@@ -325,7 +346,7 @@ impl CaseAccessApp {
 
     /// DeleteCase: needs DELETE (a Cherwell Delete right, R6.4, or `admin`).
     pub async fn delete_case(&self, ctx: &PrincipalContext, id: CaseId) -> CsmResult<String> {
-        let decided = self.decide_on_case(ctx, id, Action::Delete).await?;
+        let decided = self.decide_on_case(ctx, id, Action::Delete, CaseRead::Through).await?;
         if !decided.outcome.allowed() {
             return Err(access_denied(Action::Delete, &decided.outcome));
         }
@@ -435,7 +456,7 @@ impl CaseAccessApp {
             let comment = store::get_comment(&self.db, id).await?.ok_or_else(|| CsmError::not_found("comment", id))?;
             return Ok((comment, token));
         }
-        let facts = self.case_facts(case).await?;
+        let facts = self.case_facts(case, CaseRead::Through).await?;
         let task_record = match task {
             Some(task) => Some(self.task_of_case(case, task).await?),
             None => None,
@@ -470,7 +491,7 @@ impl CaseAccessApp {
 
     /// READ on the case, or on the task when one is named (R4.15, R4.17, R4.19).
     async fn read_journal(&self, ctx: &PrincipalContext, case: CaseId, task: Option<Uuid>) -> CsmResult<()> {
-        let facts = self.case_facts(case).await?;
+        let facts = self.case_facts(case, CaseRead::Through).await?;
         let settings = self.settings();
         let mut outcome = table::decide_action(ctx, &settings, Action::Read, &facts);
         if !outcome.allowed()
@@ -526,7 +547,7 @@ impl CaseAccessApp {
                 store::get_attachment(&self.db, id).await?.ok_or_else(|| CsmError::not_found("attachment", id))?;
             return Ok((attachment, token));
         }
-        let facts = self.case_facts(case).await?;
+        let facts = self.case_facts(case, CaseRead::Through).await?;
         let task_record = match task {
             Some(task) => Some(self.task_of_case(case, task).await?),
             None => None,
@@ -614,7 +635,10 @@ impl CaseAccessApp {
             return Ok((task, token));
         }
         let case = draft.case.ok_or_else(|| CsmError::invalid_field("case_task.case_id", "is required"))?;
-        let facts = self.case_facts(case).await.map_err(|error| error.with_metadata("field", "case_task.case_id"))?;
+        let facts = self
+            .case_facts(case, CaseRead::Through)
+            .await
+            .map_err(|error| error.with_metadata("field", "case_task.case_id"))?;
         let outcome = rules::decide_task_create(ctx, &self.settings(), &facts);
         if !outcome.allowed() {
             return Err(access_denied(Action::WriteFull, &outcome));
@@ -661,9 +685,14 @@ impl CaseAccessApp {
     }
 
     /// GetCaseTask (R4.15, R4.19, READ on the parent case).
-    pub async fn get_case_task(&self, ctx: &PrincipalContext, id: Uuid) -> CsmResult<(TaskRecord, String)> {
+    pub async fn get_case_task(
+        &self,
+        ctx: &PrincipalContext,
+        id: Uuid,
+        read: CaseRead,
+    ) -> CsmResult<(TaskRecord, String)> {
         let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
-        let facts = self.case_facts(task.case_id).await?;
+        let facts = self.case_facts(task.case_id, read).await?;
         let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), Action::Read);
         if !outcome.allowed() {
             return Err(access_denied(Action::Read, &outcome));
@@ -681,7 +710,7 @@ impl CaseAccessApp {
         session: Option<Uuid>,
     ) -> CsmResult<(TaskRecord, String)> {
         let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
-        let facts = self.case_facts(task.case_id).await?;
+        let facts = self.case_facts(task.case_id, CaseRead::Through).await?;
         let action = rules::task_update_action(paths);
         let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), action);
         let mut decided = self.decided(ctx, &facts, action, outcome).await?;
@@ -744,7 +773,7 @@ impl CaseAccessApp {
     /// DeleteCaseTask: WRITE_FULL on the parent case; R4.20 maintenance.
     pub async fn delete_case_task(&self, ctx: &PrincipalContext, id: Uuid) -> CsmResult<String> {
         let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
-        let facts = self.case_facts(task.case_id).await?;
+        let facts = self.case_facts(task.case_id, CaseRead::Through).await?;
         let outcome = rules::decide_task(ctx, &self.settings(), &facts, &task.view(), Action::Delete);
         if !outcome.allowed() {
             return Err(access_denied(Action::Delete, &outcome));

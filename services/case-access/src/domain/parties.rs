@@ -146,6 +146,16 @@ pub fn install_base_parties(ctx: &PrincipalContext) -> Vec<PartyGrant> {
     parties
 }
 
+/// R5.13 (third and fourth bullets): `contact` is related to the install base
+/// `item` (its own parties and its ancestors') as Authorized Representative,
+/// or its account `contact_account` as Authorized Account.
+pub fn install_base_partner_contact(item: &AssetFacts, contact: ProfileId, contact_account: Option<AccountId>) -> bool {
+    party_matches(&item.item_parties, PartyKind::Contact, *contact.as_uuid(), AUTHORIZED_REPRESENTATIVE)
+        || contact_account.is_some_and(|account| {
+            party_matches(&item.item_parties, PartyKind::Account, *account.as_uuid(), AUTHORIZED_ACCOUNT)
+        })
+}
+
 /// A condition over one asset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AssetCond {
@@ -362,7 +372,13 @@ fn portal_rows(ctx: &PrincipalContext, settings: &TableSettings, kind: AssetKind
         );
         return;
     }
-    let mut accounts = ctx.account_and_relationships();
+    // R5.12: the contacts of an account whose Account Access record restricts
+    // contact access read its assets only when the record lists them; the
+    // related-party paths (R5.8, R5.11) are grants of their own.
+    let (restricted, mut accounts): (BTreeSet<AccountId>, BTreeSet<AccountId>) = ctx
+        .account_and_relationships()
+        .into_iter()
+        .partition(|account| ctx.restricted_contact_access.contains_key(account));
     if ctx.has(CUSTOMER_ADMIN) || ctx.has(CUSTOMER_CASE_MANAGER) {
         accounts.extend(ctx.descendants.iter().copied());
     }
@@ -372,7 +388,21 @@ fn portal_rows(ctx: &PrincipalContext, settings: &TableSettings, kind: AssetKind
     rules.grant(
         "R4.10",
         vec![role_step(role), Step::new(StepKind::Setting, "asset.account", "assets of my account(s)")],
-        AssetCond::AccountIn(accounts),
+        AssetCond::AccountIn(accounts.difference(&restricted).copied().collect()),
+    );
+    let listed: BTreeSet<AccountId> =
+        restricted.into_iter().filter(|account| ctx.restricted_contact_access[account]).collect();
+    rules.grant(
+        "R5.12",
+        vec![
+            role_step(role),
+            Step::new(
+                StepKind::Setting,
+                "restrict_contact_access",
+                "listed as an allowed contact on the account's Account Access record",
+            ),
+        ],
+        AssetCond::AccountIn(listed),
     );
 }
 

@@ -223,6 +223,9 @@ pub struct PrincipalContext {
     pub access_configurations: Vec<AccessConfiguration>,
     /// Cherwell rights of its security group (R6.4).
     pub ownership: OwnershipGrants,
+    /// R5.12: accounts of {acct(me)} ∪ CR(me) whose Account Access record sets
+    /// `restrict_contact_access` → whether the record lists me as an allowed contact.
+    pub restricted_contact_access: BTreeMap<AccountId, bool>,
 }
 
 impl PrincipalContext {
@@ -248,6 +251,7 @@ impl PrincipalContext {
             reports: BTreeSet::new(),
             access_configurations: Vec::new(),
             ownership: OwnershipGrants::default(),
+            restricted_contact_access: BTreeMap::new(),
         }
     }
 

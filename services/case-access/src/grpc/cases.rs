@@ -53,8 +53,8 @@ pub(super) async fn get_case(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
     errors.finish()?;
-    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
-    let (case, decided, permitted) = app.get_case(&ctx, validated(case)?).await?;
+    let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
+    let (case, decided, permitted) = app.get_case(&ctx, validated(case)?, cases).await?;
     Ok(Response::new(pb::GetCaseResponse {
         support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
         permitted_actions: permitted.into_iter().map(|action| action_to_proto(action) as i32).collect(),

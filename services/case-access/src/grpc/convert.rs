@@ -252,9 +252,20 @@ pub(crate) async fn read_context(
     profile: Option<ProfileId>,
     consistency: &Option<common::Consistency>,
 ) -> Result<std::sync::Arc<crate::domain::principal::PrincipalContext>, Status> {
+    Ok(read_context_and_cases(app, caller, profile, consistency).await?.0)
+}
+
+/// The evaluated principal's context and how the request reads case facts,
+/// at the request's freshness (reads that decide on stored cases).
+pub(crate) async fn read_context_and_cases(
+    app: &crate::CaseAccessApp,
+    caller: &csm_auth::Caller,
+    profile: Option<ProfileId>,
+    consistency: &Option<common::Consistency>,
+) -> Result<(std::sync::Arc<crate::domain::principal::PrincipalContext>, crate::app::case_cache::CaseRead), Status> {
     let freshness = freshness_of(consistency)?;
     let profile = app.principal(caller, profile, crate::app::Access::Read).await?;
-    Ok(app.context(profile, &freshness).await?)
+    Ok(app.read_context(profile, &freshness).await?)
 }
 
 /// The optional licence session of a request (§7).

@@ -68,8 +68,8 @@ pub(super) async fn check(
     if !subject.accepts(action) {
         return Err(action_mismatch(&subject).into());
     }
-    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
-    let mut decided = app.decide_subject(&ctx, &subject, action).await?;
+    let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
+    let mut decided = app.decide_subject(&ctx, &subject, action, cases).await?;
     if let Some(session) = session {
         app.escalate(&mut decided, &subject, session).await?;
     }
@@ -151,7 +151,7 @@ pub(super) async fn batch_check(
         })
         .collect();
     errors.finish()?;
-    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
+    let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.token().await?;
     let mut results = Vec::with_capacity(items.len());
     for (subject, action, _) in items {
@@ -160,7 +160,7 @@ pub(super) async fn batch_check(
             results.push(refused(pb::BatchCheckItemStatus::Invalid, action, &consistency_token));
             continue;
         }
-        let mut decided = match app.decide_subject(&ctx, &subject, action).await {
+        let mut decided = match app.decide_subject(&ctx, &subject, action, cases).await {
             Ok(decided) => decided,
             Err(error) if error.code() == ErrorCode::NotFound => {
                 results.push(refused(pb::BatchCheckItemStatus::NotFound, action, &consistency_token));
@@ -254,8 +254,8 @@ pub(super) async fn explain(
     if !subject.accepts(action) {
         return Err(action_mismatch(&subject).into());
     }
-    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
-    let Explained { decided, rules, closest } = app.explain(&ctx, &subject, action).await?;
+    let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
+    let Explained { decided, rules, closest } = app.explain(&ctx, &subject, action, cases).await?;
     record_decision(&ctx, &decided);
     Ok(Response::new(pb::ExplainResponse {
         decision: Some(decision_to_proto(&decided)),

@@ -568,8 +568,8 @@ pub(super) async fn get_case_task(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let task = errors.required_id("case_task_id", &request.case_task_id, any_uuid);
     errors.finish()?;
-    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
-    let (task, consistency_token) = app.get_case_task(&ctx, validated(task)?).await?;
+    let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
+    let (task, consistency_token) = app.get_case_task(&ctx, validated(task)?, cases).await?;
     Ok(Response::new(pb::GetCaseTaskResponse { case_task: Some(task_to_proto(&task)), consistency_token }))
 }
 

@@ -854,6 +854,9 @@ mod agreement {
             ctx.partner_customers = rng.subset(20, &accounts).into_iter().map(|a| (a, Uuid::now_v7())).collect();
             ctx.consumer = rng.maybe(60, &consumers);
             ctx.business_locations = rng.subset(40, &locations);
+            // R5.12: some of my accounts restrict contact access, some of those list me.
+            ctx.restricted_contact_access =
+                rng.subset(30, &accounts).into_iter().map(|account| (account, rng.chance(50))).collect();
             let settings = TableSettings { use_asset_contact_relationship: rng.chance(40), ..TableSettings::default() };
             for asset_kind in [AssetKind::SoldProduct, AssetKind::InstallBaseItem] {
                 let rules = asset_rules(&ctx, &settings, asset_kind, Action::Read);

@@ -1,5 +1,5 @@
 //! `csm load run`: Check throughput and latency at several concurrency
-//! levels over a mix of principals, the principal-context cache hit rate
+//! levels over a mix of principals, the principal-context and case cache hit rates
 //! (from case-access's Prometheus endpoint when given), and full drains of
 //! ListVisibleCases for a customer admin with about a thousand visible cases.
 
@@ -45,6 +45,8 @@ pub struct LevelReport {
     pub p99_ms: f64,
     /// principal_context hits / (hits + misses) during the level, when scraped.
     pub cache_hit_rate: Option<f64>,
+    /// The same for the case cache (`cache="case"`), when scraped.
+    pub case_cache_hit_rate: Option<f64>,
 }
 
 impl LevelReport {
@@ -83,14 +85,15 @@ impl fmt::Display for RunReport {
         writeln!(f)?;
         writeln!(
             f,
-            "| concurrency | requests | throughput (checks/s) | p50 ms | p90 ms | p99 ms | allowed | errors | cache hit rate |"
+            "| concurrency | requests | throughput (checks/s) | p50 ms | p90 ms | p99 ms | allowed | errors | context cache hit rate | case cache hit rate |"
         )?;
-        writeln!(f, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(f, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        let rate = |rate: Option<f64>| rate.map(|rate| format!("{:.1}%", rate * 100.0)).unwrap_or_else(|| "n/a".into());
         for level in &self.levels {
-            let hit = level.cache_hit_rate.map(|rate| format!("{:.1}%", rate * 100.0)).unwrap_or_else(|| "n/a".into());
+            let (hit, case_hit) = (rate(level.cache_hit_rate), rate(level.case_cache_hit_rate));
             writeln!(
                 f,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0}% | {} | {hit} |",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0}% | {} | {hit} | {case_hit} |",
                 level.concurrency,
                 level.requests,
                 level.throughput(),
@@ -279,9 +282,18 @@ pub async fn run(target: &Target, manifest: &Manifest, options: &RunOptions) -> 
         let mut report = level(&mix, &channels, concurrency, options.duration, options.seed).await;
         let after = scrape(options.metrics_url.as_deref()).await;
         match (before, after) {
-            (Ok((hits0, misses0)), Ok((hits1, misses1))) => {
-                let (hits, misses) = (hits1 - hits0, misses1 - misses0);
-                report.cache_hit_rate = (hits + misses > 0.0).then(|| hits / (hits + misses));
+            (Ok(before), Ok(after)) => {
+                let rate = |cache: &str| {
+                    let ((hits0, misses0), (hits1, misses1)) =
+                        (parse_cache_counters(&before, cache)?, parse_cache_counters(&after, cache)?);
+                    let (hits, misses) = (hits1 - hits0, misses1 - misses0);
+                    (hits + misses > 0.0).then(|| hits / (hits + misses))
+                };
+                report.cache_hit_rate = rate("principal_context");
+                report.case_cache_hit_rate = rate("case");
+                if report.cache_hit_rate.is_none() {
+                    cache_note = Some("no csm_cache_requests_total{cache=\"principal_context\"} series".into());
+                }
             }
             (Err(note), _) | (_, Err(note)) => cache_note = Some(note),
         }
@@ -397,6 +409,7 @@ async fn level(mix: &Arc<Mix>, channels: &[Channel], concurrency: usize, duratio
         p90_ms: samples.quantile_ms(0.9),
         p99_ms: samples.quantile_ms(0.99),
         cache_hit_rate: None,
+        case_cache_hit_rate: None,
     }
 }
 
@@ -424,20 +437,21 @@ async fn drain(
     }
 }
 
-/// (hits, misses) of `csm_cache_requests_total{cache="principal_context"}`, or why not.
-async fn scrape(url: Option<&str>) -> Result<(f64, f64), String> {
+/// The metrics exposition of case-access, or why not.
+async fn scrape(url: Option<&str>) -> Result<String, String> {
     let url = url.ok_or_else(|| "no --metrics-url given".to_owned())?;
-    let body = http_get(url).await.map_err(|error| format!("{url}: {error}"))?;
-    parse_cache_counters(&body).ok_or_else(|| "no csm_cache_requests_total{cache=\"principal_context\"} series".into())
+    http_get(url).await.map_err(|error| format!("{url}: {error}"))
 }
 
-/// Sums the principal_context hit and miss counters of a Prometheus text exposition.
-pub fn parse_cache_counters(body: &str) -> Option<(f64, f64)> {
+/// Sums the hit and miss counters of cache `cache` (`principal_context`,
+/// `case`) in a Prometheus text exposition.
+pub fn parse_cache_counters(body: &str, cache: &str) -> Option<(f64, f64)> {
+    let wanted = format!("cache=\"{cache}\"");
     let (mut hits, mut misses, mut found) = (0.0, 0.0, false);
     for line in body.lines() {
         let Some(rest) = line.strip_prefix("csm_cache_requests_total{") else { continue };
         let Some((labels, value)) = rest.split_once('}') else { continue };
-        if !labels.contains("cache=\"principal_context\"") {
+        if !labels.contains(&wanted) {
             continue;
         }
         let Ok(value) = value.split_whitespace().next().unwrap_or_default().parse::<f64>() else { continue };
@@ -481,8 +495,9 @@ mod tests {
         let body = "# TYPE csm_cache_requests_total counter\n\
             csm_cache_requests_total{cache=\"principal_context\",result=\"hit\"} 90\n\
             csm_cache_requests_total{cache=\"principal_context\",result=\"miss\"} 10\n\
-            csm_cache_requests_total{cache=\"decision\",result=\"hit\"} 5\n";
-        assert_eq!(parse_cache_counters(body), Some((90.0, 10.0)));
-        assert_eq!(parse_cache_counters("other_metric 1\n"), None);
+            csm_cache_requests_total{cache=\"case\",result=\"hit\"} 5\n";
+        assert_eq!(parse_cache_counters(body, "principal_context"), Some((90.0, 10.0)));
+        assert_eq!(parse_cache_counters(body, "case"), Some((5.0, 0.0)));
+        assert_eq!(parse_cache_counters("other_metric 1\n", "case"), None);
     }
 }

@@ -526,7 +526,10 @@ impl Seeder {
     }
 
     /// A share of B2B cases get a contact of another account as a related
-    /// party; skipped (and said so) when AddRelatedParty is not available.
+    /// party, added by an agent (R5.6: agents add related parties; the
+    /// administrator of the target has no identity profile, so case-access
+    /// cannot build its context); skipped (and said so) when AddRelatedParty
+    /// is not available.
     async fn related_parties(&mut self, manifest: &mut Manifest) -> anyhow::Result<()> {
         if manifest.related_parties_done {
             return Ok(());
@@ -567,7 +570,13 @@ impl Seeder {
         let customer_contacts: Vec<usize> = (0..manifest.plan.contacts.len())
             .filter(|&index| manifest.plan.contacts[index].role == plan::ContactRole::Customer)
             .collect();
-        let items: Vec<(usize, usize, String, String)> = manifest
+        let agents: Vec<&String> = manifest.agent_ids.iter().filter(|id| !id.is_empty()).collect();
+        if agents.is_empty() {
+            manifest.related_parties_note = "skipped: no agent to add them".to_owned();
+            manifest.related_parties_done = true;
+            return Ok(());
+        }
+        let items: Vec<(usize, usize, String, String, String)> = manifest
             .cases
             .iter()
             .enumerate()
@@ -578,13 +587,14 @@ impl Seeder {
                     return None;
                 }
                 let contact = *rng.pick(&customer_contacts)?;
+                let agent = (*rng.pick(&agents)?).clone();
                 (manifest.plan.contacts[contact].account != account)
-                    .then(|| (index, contact, case.id.clone(), manifest.contact_ids[contact].clone()))
+                    .then(|| (index, contact, case.id.clone(), manifest.contact_ids[contact].clone(), agent))
             })
             .collect();
         let mut progress = self.progress("related parties", items.len());
         let clients = self.clients.clone();
-        let admin = self.admin.clone();
+        let target = self.target.clone();
         let mut added = Vec::new();
         let mut failures = 0usize;
         let mut first_failure = None;
@@ -592,11 +602,12 @@ impl Seeder {
             &mut progress,
             items,
             self.options.parallelism,
-            |(index, contact, case_id, party_id)| {
+            |(index, contact, case_id, party_id, agent)| {
                 let case_access = clients.case_access.clone();
-                let admin = admin.clone();
                 let configuration = configuration.clone();
+                let token = target.token_for(&agent);
                 async move {
+                    let token = token?;
                     let request = pb::AddRelatedPartyRequest {
                         request_id: request_id(seed, plan::STREAM_RELATED_PARTY, index as u64),
                         subject: Some(pb::add_related_party_request::Subject::CaseId(case_id)),
@@ -605,7 +616,7 @@ impl Seeder {
                         related_party_configuration_id: configuration,
                         ..Default::default()
                     };
-                    match call!(case_access, add_related_party, request, &admin).await {
+                    match call!(case_access, add_related_party, request, &token).await {
                         Ok(_) => Ok(Ok((index, contact))),
                         Err(status) if status.code() == Code::AlreadyExists => Ok(Ok((index, contact))),
                         Err(status) if status.code() == Code::Unimplemented => {
