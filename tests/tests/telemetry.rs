@@ -190,6 +190,26 @@ async fn a_call_across_two_services_is_one_trace() {
     assert_eq!(attribute(&check_server, "csm.rule").as_deref(), Some("R2.20"));
     assert_eq!(attribute(&check_server, "csm.caller_kind").as_deref(), Some("human"));
 
+    // Watch streams have spans of their own: case-access applying identity's
+    // change of the account created above, and its connections to the feeds.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            telemetry.flush().await;
+            let spans = collector.spans.lock().unwrap().clone();
+            let applied = spans.iter().any(|span| {
+                span.name == "csm.watch/apply"
+                    && attribute(span, "csm.feed").as_deref() == Some("identity")
+                    && attribute(span, "csm.entity_type").as_deref() == Some("account")
+            });
+            if applied && find(&spans, "csm.watch/connect", SpanKind::Internal).is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("watch spans were exported");
+
     suite.stop().await;
     telemetry.shutdown().await;
     server.abort();

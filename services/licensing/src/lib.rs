@@ -26,6 +26,7 @@ use csm_proto::licensing::licensing_service_server::LicensingServiceServer;
 use csm_server::{Readiness, ServiceConfig, peer_channel};
 use csm_types::ServiceName;
 use tokio::net::TcpListener;
+use tracing::Instrument as _;
 
 pub use crate::app::LicensingApp;
 use crate::grpc::LicensingGrpc;
@@ -128,7 +129,8 @@ pub async fn run(
         loop {
             interval.tick().await;
             let Ok(app) = expiry_readiness.get() else { continue };
-            match app.release_expired(csm_db::now()).await {
+            let span = tracing::info_span!("licensing.expiry", otel.name = "csm.licensing/release_expired");
+            match app.release_expired(csm_db::now()).instrument(span).await {
                 Ok(0) => {}
                 Ok(ended) => tracing::info!(ended, "licence sessions ended by timeout"),
                 Err(error) => tracing::warn!(%error, "licence expiry run failed; retrying at the next tick"),

@@ -32,6 +32,7 @@ use csm_telemetry::metrics::prometheus_client::metrics::gauge::ConstGauge;
 use csm_types::{ProfileId, ServiceName};
 use tokio::sync::Notify;
 use tokio_stream::StreamExt as _;
+use tracing::Instrument as _;
 
 use super::case_cache::CaseCache;
 use super::context::ContextSource;
@@ -296,6 +297,14 @@ impl ContextCache {
 
     /// Applies one watched change: evict, then advance the feed's revision.
     pub fn apply(&self, feed: ServiceName, change: &Change) {
+        let _span = tracing::info_span!(
+            "watch.apply",
+            otel.name = "csm.watch/apply",
+            csm.feed = %feed,
+            csm.revision = change.revision,
+            csm.entity_type = %change.entity_type,
+        )
+        .entered();
         self.evict(&eviction(feed, change));
         if let Some(index) = feed_index(feed) {
             self.feeds[index].applied.fetch_max(change.revision, Ordering::AcqRel);
@@ -337,7 +346,13 @@ impl ContextCache {
         let mut backoff = Duration::from_millis(100);
         loop {
             let from = self.applied(feed);
-            match self.source.watch(feed, from).await {
+            let connect = tracing::info_span!(
+                "watch.connect",
+                otel.name = "csm.watch/connect",
+                csm.feed = %feed,
+                csm.from_revision = from,
+            );
+            match self.source.watch(feed, from).instrument(connect).await {
                 Ok(mut stream) => {
                     self.set_connected(feed, true);
                     backoff = Duration::from_millis(100);

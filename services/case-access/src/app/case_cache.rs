@@ -29,6 +29,7 @@ use csm_errors::CsmResult;
 use csm_types::CaseId;
 use tokio::sync::Notify;
 use tokio_stream::StreamExt as _;
+use tracing::Instrument as _;
 
 use super::CaseAccessApp;
 use super::admin::SettingsInForce;
@@ -259,7 +260,16 @@ impl OwnFeedFollower {
             self.cases.set_connected(true);
             while let Some(item) = stream.next().await {
                 let applied = match item {
-                    Ok(change) => self.apply(&change).await,
+                    Ok(change) => {
+                        let span = tracing::info_span!(
+                            "watch.apply",
+                            otel.name = "csm.watch/apply",
+                            csm.feed = "case-access",
+                            csm.revision = change.revision,
+                            csm.entity_type = %change.entity_type,
+                        );
+                        self.apply(&change).instrument(span).await
+                    }
                     Err(error) => Err(error),
                 };
                 match applied {
