@@ -15,9 +15,8 @@
 //!   read by a collector at each scrape of the service's metrics endpoint
 //!   (`csm_cache_*`, `csm_watch_*` in docs/metrics.md).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use csm_changefeed::ConsistencyToken;
@@ -36,10 +35,10 @@ use tracing::Instrument as _;
 
 use super::case_cache::CaseCache;
 use super::context::ContextSource;
+pub use super::memo::CacheStats;
+use super::memo::Memo;
 use crate::domain::principal::PrincipalContext;
 
-/// Above this many entries the cache starts afresh (a bound, not an LRU).
-const CAPACITY: usize = 100_000;
 /// How long `at_least_as_fresh` waits for a feed before reading through.
 const FRESHNESS_WAIT: Duration = Duration::from_millis(1500);
 
@@ -73,24 +72,11 @@ pub struct FeedStats {
     pub lag: Duration,
 }
 
-/// Counters for operators (hit rate, evictions).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    pub hits: u64,
-    pub misses: u64,
-    pub evictions: u64,
-    pub entries: usize,
-}
-
 pub struct ContextCache {
     source: ContextSource,
-    entries: Mutex<HashMap<ProfileId, Arc<PrincipalContext>>>,
-    epoch: AtomicU64,
+    contexts: Memo<ProfileId, PrincipalContext>,
     feeds: [FeedState; 3],
     progress: Notify,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    evictions: AtomicU64,
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
@@ -173,13 +159,9 @@ impl ContextCache {
     pub fn new(source: ContextSource) -> Arc<Self> {
         Arc::new(Self {
             source,
-            entries: Mutex::new(HashMap::new()),
-            epoch: AtomicU64::new(0),
+            contexts: Memo::default(),
             feeds: Default::default(),
             progress: Notify::new(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
         })
     }
@@ -196,20 +178,9 @@ impl ContextCache {
     }
 
     fn evict(&self, evict: &Evict) {
-        if *evict == Evict::Nothing {
-            return;
+        if *evict != Evict::Nothing {
+            self.contexts.evict_where(|key, ctx| evict.covers(key, ctx));
         }
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        let evicted = self
-            .entries
-            .lock()
-            .map(|mut entries| {
-                let before = entries.len();
-                entries.retain(|key, ctx| !evict.covers(key, ctx));
-                before - entries.len()
-            })
-            .unwrap_or(0);
-        self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
     }
 
     /// Ends the watchers (the app is shutting down).
@@ -218,12 +189,7 @@ impl ContextCache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            evictions: self.evictions.load(Ordering::Relaxed),
-            entries: self.entries.lock().map(|entries| entries.len()).unwrap_or_default(),
-        }
+        self.contexts.stats()
     }
 
     /// The state of each followed feed, in [`FEEDS`] order.
@@ -255,27 +221,7 @@ impl ContextCache {
             Freshness::MinimizeLatency => true,
             Freshness::AtLeastAsFresh(token) => self.wait_for(token).await,
         };
-        if cached && self.trusted() {
-            let hit = self.entries.lock().ok().and_then(|entries| entries.get(&profile).cloned());
-            if let Some(ctx) = hit {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(Some(ctx));
-            }
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let Some(ctx) = self.source.build(profile).await? else { return Ok(None) };
-        let ctx = Arc::new(ctx);
-        if let Ok(mut entries) = self.entries.lock() {
-            // Keep it only if nothing was evicted while it was built (it may predate that change).
-            if self.epoch.load(Ordering::Acquire) == epoch && self.trusted() {
-                if entries.len() >= CAPACITY {
-                    entries.clear();
-                }
-                entries.insert(profile, ctx.clone());
-            }
-        }
-        Ok(Some(ctx))
+        self.contexts.get(profile, cached, || self.trusted(), || self.source.build(profile)).await
     }
 
     /// Waits until the token's feed has been applied; false when it did not

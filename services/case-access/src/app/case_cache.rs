@@ -15,12 +15,12 @@
 //!   on a rights change; `at_least_as_fresh` with a case-access token waits
 //!   (bounded) until the follower applied it, else reads through.
 //! - No stale insert: an entry is kept only if no eviction ran while it was
-//!   loaded (an epoch counter, as in the principal context cache).
+//!   loaded ([`Memo`], as the principal context cache).
 //! - Fail closed: while the follower's stream is down, every read goes to the database.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use csm_changefeed::ChangeFeed;
@@ -34,11 +34,10 @@ use tracing::Instrument as _;
 use super::CaseAccessApp;
 use super::admin::SettingsInForce;
 use super::cache::ContextCache;
+use super::memo::Memo;
 use crate::domain::case::CaseFacts;
 use crate::store::facts::load_case_facts;
 
-/// Above this many entries the cache starts afresh (a bound, not an LRU).
-const CAPACITY: usize = 100_000;
 /// How long `at_least_as_fresh` waits for the own feed before reading through.
 const FRESHNESS_WAIT: Duration = Duration::from_millis(1500);
 
@@ -95,14 +94,10 @@ pub struct CaseCacheStats {
 }
 
 pub struct CaseCache {
-    entries: Mutex<HashMap<CaseId, Arc<CaseFacts>>>,
-    epoch: AtomicU64,
+    cases: Memo<CaseId, CaseFacts>,
     applied: AtomicU64,
     connected: AtomicBool,
     progress: Notify,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    evictions: AtomicU64,
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
@@ -115,24 +110,21 @@ impl std::fmt::Debug for CaseCache {
 impl CaseCache {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
-            entries: Mutex::new(HashMap::new()),
-            epoch: AtomicU64::new(0),
+            cases: Memo::default(),
             applied: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             progress: Notify::new(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
         })
     }
 
     pub fn stats(&self) -> CaseCacheStats {
+        let cases = self.cases.stats();
         CaseCacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            evictions: self.evictions.load(Ordering::Relaxed),
-            entries: self.entries.lock().map(|entries| entries.len()).unwrap_or_default(),
+            hits: cases.hits,
+            misses: cases.misses,
+            evictions: cases.evictions,
+            entries: cases.entries,
             applied: self.applied.load(Ordering::Acquire),
             connected: self.connected.load(Ordering::Acquire),
         }
@@ -150,52 +142,16 @@ impl CaseCache {
     /// The facts of case `id` (`None`: no such case). A miss (and every
     /// [`CaseRead::Through`]) loads them from `db`.
     pub async fn get(&self, db: &Db, id: CaseId, read: CaseRead) -> CsmResult<Option<Arc<CaseFacts>>> {
-        if read == CaseRead::Cached && self.trusted() {
-            let hit = self.entries.lock().ok().and_then(|entries| entries.get(&id).cloned());
-            if let Some(facts) = hit {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(Some(facts));
-            }
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let Some(facts) = load_case_facts(db, id).await? else { return Ok(None) };
-        let facts = Arc::new(facts);
-        if let Ok(mut entries) = self.entries.lock() {
-            // Keep it only if nothing was evicted while it loaded (it may predate that write).
-            if self.epoch.load(Ordering::Acquire) == epoch && self.trusted() {
-                if entries.len() >= CAPACITY {
-                    entries.clear();
-                }
-                entries.insert(id, facts.clone());
-            }
-        }
-        Ok(Some(facts))
+        self.cases.get(id, read == CaseRead::Cached, || self.trusted(), || load_case_facts(db, id)).await
     }
 
     /// Evicts what `change` touches of the cache (settings and rights are not its business).
     pub fn evict(&self, change: OwnChange) {
-        let evicted = match change {
-            OwnChange::Case(id) => {
-                self.epoch.fetch_add(1, Ordering::AcqRel);
-                self.entries.lock().map(|mut entries| usize::from(entries.remove(&id).is_some())).unwrap_or(0)
-            }
-            OwnChange::AllCases => self.evict_all(),
-            OwnChange::Nothing | OwnChange::Settings | OwnChange::Rights => 0,
-        };
-        self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
-    }
-
-    fn evict_all(&self) -> usize {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.entries
-            .lock()
-            .map(|mut entries| {
-                let before = entries.len();
-                entries.clear();
-                before
-            })
-            .unwrap_or(0)
+        match change {
+            OwnChange::Case(id) => self.cases.evict(&id),
+            OwnChange::AllCases => self.cases.evict_all(),
+            OwnChange::Nothing | OwnChange::Settings | OwnChange::Rights => {}
+        }
     }
 
     /// Whether the follower has applied `revision` of the own feed, waiting

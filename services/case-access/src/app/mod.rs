@@ -9,6 +9,7 @@ pub mod cache;
 pub mod case_cache;
 pub mod context;
 pub mod decisions;
+mod memo;
 pub mod parties;
 pub mod work;
 
