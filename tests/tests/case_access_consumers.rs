@@ -13,6 +13,7 @@ const CONSUMER: &str = "sn_customerservice.consumer";
 const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
 const ACCOUNT_CONTRIBUTOR: &str = "sn_customerservice.account_contributor";
 const CONSUMER_CONTRIBUTOR: &str = "sn_customerservice.consumer_contributor";
+const SERVICE_ORGANIZATION_CONTRIBUTOR: &str = "sn_customerservice.service_organization_contributor";
 /// The seeded "Authorized Representative" responsibility (account-team migration 0100).
 const AUTHORIZED_REPRESENTATIVE: &str = "a7000000-0000-4000-8000-000000000007";
 
@@ -177,4 +178,43 @@ backend_test!(t4_4_account_and_consumer_contributors_read_the_cases_they_created
     // No agent edit.
     assert!(!check(suite, &account_contributor, &by_account_contributor, pb::Action::WriteFull).await.allowed);
     assert_eq!(visible(suite, &account_contributor, 10).await, vec![by_account_contributor]);
+});
+
+backend_test!(t4_4_service_organization_contributor_reads_all_cases_of_its_business_locations, |suite| {
+    // [INTERP] A contributor's service organization is its own account; the
+    // organization's business locations are that account and the accounts below it.
+    let org = account(suite, "Fixit Services", None).await;
+    let branch = account(suite, "Fixit North", Some(&org)).await;
+    let other = account(suite, "Other Services", None).await;
+    let (_, sam) = contact(suite, &org, "Sam", &[SERVICE_ORGANIZATION_CONTRIBUTOR]).await;
+    let (_, tia) = contact(suite, &branch, "Tia", &[SERVICE_ORGANIZATION_CONTRIBUTOR]).await;
+    let (_, oli) = contact(suite, &other, "Oli", &[SERVICE_ORGANIZATION_CONTRIBUTOR]).await;
+    let for_location = |location: &str| pb::CaseDraft {
+        create_for: pb::CreateFor::BusinessLocation as i32,
+        short_description: "Boiler down".to_owned(),
+        requestor_organization_id: location.to_owned(),
+        ..Default::default()
+    };
+    // On behalf of its own business locations only.
+    let created = create_case(suite, &sam, for_location(&branch)).await.unwrap();
+    assert_eq!(created.decision.unwrap().rule, "T4.4.service_organization_contributor");
+    let sams = created.support_case.unwrap().case_id;
+    assert!(create_case(suite, &sam, for_location(&other)).await.is_err());
+    assert!(create_case(suite, &tia, for_location(&org)).await.is_err(), "the parent is not Tia's location");
+    let tias = create_case(suite, &tia, for_location(&branch)).await.unwrap().support_case.unwrap().case_id;
+    // Every case of its locations, not only its own.
+    let read = check(suite, &tia, &sams, pb::Action::Read).await;
+    assert!(read.allowed, "{read:?}");
+    assert_eq!(read.rule, "T4.4.service_organization_contributor");
+    assert!(check(suite, &sam, &tias, pb::Action::Read).await.allowed, "the branch is one of Sam's locations");
+    assert!(check(suite, &tia, &sams, pb::Action::WriteCustomer).await.allowed);
+    assert!(!check(suite, &tia, &sams, pb::Action::WriteFull).await.allowed, "no agent edit");
+    assert!(!check(suite, &oli, &sams, pb::Action::Read).await.allowed);
+    // The list agrees with the checks.
+    let mut listed = visible(suite, &tia, 10).await;
+    listed.sort();
+    let mut expected = vec![sams.clone(), tias.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert!(visible(suite, &oli, 10).await.is_empty());
 });

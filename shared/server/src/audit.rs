@@ -137,7 +137,8 @@ impl<T: AuditReaders> AuditService for AuditGrpc<T> {
     ) -> Result<tonic::Response<pb::ListAuditEventsResponse>, Status> {
         let caller = csm_auth::caller(&request)?;
         let state = self.readiness.get()?;
-        let db = self.db.get().ok_or_else(|| self.readiness.get().err().unwrap_or_else(not_ready))?;
+        // The database is set before the state is ready.
+        let db = self.db.get().ok_or_else(not_ready)?;
         state.authorize_audit_read(&caller).await?;
         let request = request.into_inner();
         let (query, page) = query_from_proto(&request)?;

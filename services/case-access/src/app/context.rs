@@ -8,9 +8,10 @@
 //! Any peer that does not answer fails the build with UNAVAILABLE — a decision
 //! never falls back to a partial context.
 //!
-//! Business locations of a service organization contributor (T4.4) are owned
-//! by no service yet (identity has no business-location membership), so
-//! `business_locations` stays empty and that row grants only `opened_by = me`.
+//! Business locations of a service organization contributor (T4.4,
+//! [INTERP]): identity models a service organization as an account and its
+//! business locations as that account's hierarchy, so a contributor's
+//! locations are acct(me) and DESC(acct(me)) ([`business_locations`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
@@ -232,6 +233,7 @@ impl ContextSource {
         ctx.account = account;
         ctx.consumer = consumer;
         ctx.descendants = descendants?;
+        ctx.business_locations = business_locations(&ctx);
         ctx.household_members = household_members?;
         ctx.household_members.retain(|member, _| Some(*member) != ctx.consumer);
         (ctx.groups, ctx.managed_groups) = groups?;
@@ -528,4 +530,14 @@ fn case_access_configuration(config: &ResponsibilityAccessConfiguration) -> CsmR
             create: full,
         },
     }))
+}
+
+/// T4.4 service organization contributor, [INTERP]: the organization a
+/// contributor is a member of is its own account; its business locations are
+/// that account and the accounts below it. Empty without the role.
+fn business_locations(ctx: &PrincipalContext) -> BTreeSet<uuid::Uuid> {
+    if !ctx.has(crate::domain::table::SERVICE_ORGANIZATION_CONTRIBUTOR) {
+        return BTreeSet::new();
+    }
+    ctx.account.iter().chain(&ctx.descendants).map(|account| *account.as_uuid()).collect()
 }
