@@ -28,6 +28,22 @@ def spans_of(log_path):
                     yield service, span
 
 
+def metric_pushes(log_path):
+    """(service, metric names) of each OTLP metrics request received."""
+    for line in open(log_path, encoding="utf-8"):
+        line = line.strip()
+        if not line.startswith("{'resourceMetrics'"):
+            continue
+        request = ast.literal_eval(line)
+        for resource_metrics in request.get("resourceMetrics", []):
+            attributes = resource_metrics.get("resource", {}).get("attributes", [])
+            service = next(
+                (a["value"].get("stringValue") for a in attributes if a["key"] == "service.name"), "?"
+            )
+            names = [m["name"] for s in resource_metrics.get("scopeMetrics", []) for m in s.get("metrics", [])]
+            yield service, names
+
+
 def hex_id(value):
     return base64.b64decode(value).hex() if value else ""
 
@@ -69,6 +85,15 @@ def main():
     tops = [s for s in in_trace if s[1].get("parentSpanId", "") not in ids]
     for top in sorted(tops, key=lambda c: int(c[1]["startTimeUnixNano"])):
         show(top, 0)
+
+    pushes = list(metric_pushes(log_path))
+    if pushes:
+        by_service = {}
+        for service, names in pushes:
+            by_service.setdefault(service, set()).update(names)
+        print(f"metrics: {len(pushes)} OTLP pushes received")
+        for service, names in sorted(by_service.items()):
+            print(f"  {service}: {len(names)} metrics, e.g. {', '.join(sorted(names)[:4])}")
 
 
 if __name__ == "__main__":

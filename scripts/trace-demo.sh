@@ -4,11 +4,12 @@
 # 1. installs oteltest's `otelsink` (PyPI; an OTLP/gRPC receiver that prints
 #    what it receives) into .tools/otel, and starts it on 127.0.0.1:4317;
 # 2. starts `csm dev` on a fresh data directory with
-#    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317;
+#    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 (traces) and
+#    OTEL_METRICS_EXPORTER=otlp (metrics, every 2 s);
 # 3. asks one cache-missing Check (`csm check`, the demo customer admin on a
 #    demo case), waits for the batch exporter, stops everything;
-# 4. prints the span tree of that Check's trace as the receiver got it
-#    (scripts/otlp_span_tree.py).
+# 4. prints the span tree of that Check's trace as the receiver got it, and
+#    the metrics it received over OTLP (scripts/otlp_span_tree.py).
 #
 # Nothing here is needed by the tests. Usage: scripts/trace-demo.sh
 set -euo pipefail
@@ -43,14 +44,22 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
-echo "==> csm dev on 127.0.0.1:$port, exporting to http://127.0.0.1:4317 (log: $work/dev.log)"
-OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 CSM_LOG_FORMAT=pretty \
-  "$csm" dev --data-dir "$work/data" --base-port "$port" >"$work/dev.log" 2>&1 &
-dev=$!
-for _ in $(seq 1 300); do
+# A random base port (and +1000 for metrics) may be taken: try a few.
+for attempt in 1 2 3 4 5; do
+  echo "==> csm dev on 127.0.0.1:$port, exporting to http://127.0.0.1:4317 (log: $work/dev.log)"
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 OTEL_METRICS_EXPORTER=otlp OTEL_METRIC_EXPORT_INTERVAL=2000 \
+    CSM_LOG_FORMAT=pretty \
+    "$csm" dev --data-dir "$work/data" --base-port "$port" >"$work/dev.log" 2>&1 &
+  dev=$!
+  for _ in $(seq 1 300); do
+    grep -q '^ready' "$work/dev.log" && break
+    kill -0 "$dev" 2>/dev/null || break
+    sleep 0.2
+  done
   grep -q '^ready' "$work/dev.log" && break
-  kill -0 "$dev" 2>/dev/null || { cat "$work/dev.log"; exit 1; }
-  sleep 0.2
+  grep -q 'Address already in use' "$work/dev.log" || break
+  dev=
+  port=$((52000 + RANDOM % 5000))
 done
 grep -q '^ready' "$work/dev.log" || { echo "csm dev did not start"; cat "$work/dev.log"; exit 1; }
 

@@ -182,6 +182,11 @@ where
         }
         None => None,
     };
+    // OTLP push of the same registry, when the OTEL_* variables ask for it.
+    let otlp_metrics = csm_telemetry::OtlpMetricsConfig::from_lookup(&format!("csm-{}", config.service), |name| {
+        std::env::var(name).ok()
+    })?
+    .map(|otlp| csm_telemetry::spawn_otlp_metrics(metrics.clone(), otlp));
     let (health, health_service) = health_for(service_name).await;
     let startup = spawn_startup_with_metrics(&config, migrations, health, readiness, build, metrics.clone());
     let auth = AuthLayer::new(config.auth_keys.clone(), policy);
@@ -201,6 +206,9 @@ where
     startup.abort();
     if let Some(scrape) = scrape {
         scrape.abort();
+    }
+    if let Some(otlp_metrics) = otlp_metrics {
+        otlp_metrics.abort();
     }
     result
 }

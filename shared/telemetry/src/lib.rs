@@ -14,13 +14,16 @@
 //! - [`ClientTraceLayer`] opens the client span of an outgoing call and injects
 //!   its context as `traceparent`, so one request is one trace across services.
 //! - [`metrics::ServiceMetrics`] is the Prometheus registry of one service
-//!   instance (RED metrics per RPC, cache, pools; docs/metrics.md).
+//!   instance (RED metrics per RPC, cache, pools; docs/metrics.md), also
+//!   pushed over OTLP when configured ([`otlp_metrics`]).
 
 mod json;
 mod layers;
 pub mod metrics;
+pub mod otlp_metrics;
 
 pub use json::JsonWithTrace;
+pub use otlp_metrics::{OtlpMetricsConfig, spawn_otlp_metrics};
 
 use std::sync::OnceLock;
 
