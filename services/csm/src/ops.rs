@@ -8,10 +8,9 @@ use csm_proto::audit as audit_pb;
 use csm_proto::audit::audit_service_client::AuditServiceClient;
 use csm_proto::case_access as pb;
 use csm_proto::case_access::case_access_service_client::CaseAccessServiceClient;
-use csm_server::default_port;
 use csm_types::ServiceName;
 
-use crate::load::{Target, authed};
+use crate::load::{Target, authed, dev_url};
 
 /// Where the suite is.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,14 +62,6 @@ pub struct AuditArgs {
     /// At most this many events.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-}
-
-/// The URL of `service` in a `csm dev` suite whose identity is at `target`.
-fn service_url(target: &str, service: ServiceName) -> anyhow::Result<String> {
-    let (host, port) = target.rsplit_once(':').ok_or_else(|| anyhow::anyhow!("--target must be host:port"))?;
-    let base: u16 = port.parse().map_err(|_| anyhow::anyhow!("--target: bad port {port:?}"))?;
-    let offset = default_port(service) - default_port(ServiceName::Identity);
-    Ok(format!("http://{host}:{}", base + offset))
 }
 
 pub async fn check(args: CheckArgs) -> anyhow::Result<()> {
@@ -146,7 +137,7 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("--kind: mutation, denied-call or denied-check, got {other:?}"),
     };
     let since = chrono::Utc::now() - parse_since(&args.since)?;
-    let mut client = AuditServiceClient::new(Target::channel(&service_url(&args.suite.target, service)?)?);
+    let mut client = AuditServiceClient::new(Target::channel(&dev_url(&args.suite.target, service)?)?);
     let token = target.admin_token();
     let mut page_token = String::new();
     let mut printed = 0;
@@ -204,7 +195,10 @@ mod tests {
 
     #[test]
     fn services_follow_identity_on_the_next_ports() {
-        assert_eq!(service_url("127.0.0.1:50051", ServiceName::Identity).unwrap(), "http://127.0.0.1:50051");
-        assert_eq!(service_url("127.0.0.1:50051", ServiceName::Licensing).unwrap(), "http://127.0.0.1:50055");
+        assert_eq!(dev_url("127.0.0.1:50051", ServiceName::Identity).unwrap(), "http://127.0.0.1:50051");
+        assert_eq!(dev_url("127.0.0.1:23051", ServiceName::CaseAccess).unwrap(), "http://127.0.0.1:23054");
+        assert_eq!(dev_url("127.0.0.1:50051", ServiceName::Licensing).unwrap(), "http://127.0.0.1:50055");
+        assert_eq!(dev_url("localhost", ServiceName::Role).unwrap(), "http://localhost:50052");
+        assert!(dev_url("127.0.0.1:x", ServiceName::Role).is_err());
     }
 }

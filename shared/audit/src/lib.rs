@@ -199,26 +199,40 @@ impl CallScope {
         self.0.sink.send(event).await;
     }
 
-    /// An event of this call about (`entity_type`, `entity_id`): ALLOW for a
-    /// mutation, DENY otherwise; the principal is the caller's active profile.
     fn event(&self, kind: EventKind, entity_type: &str, entity_id: &str, operation: &str) -> AuditEvent {
-        let actor = self.actor();
-        AuditEvent {
-            event_id: Uuid::now_v7(),
-            occurred_at: csm_db::now(),
-            kind,
-            actor_kind: actor.kind,
-            actor_id: actor.id,
-            principal_id: actor.profile_id,
-            rpc: self.0.rpc.clone(),
-            entity_type: entity_type.to_owned(),
-            entity_id: entity_id.to_owned(),
-            operation: operation.to_owned(),
-            decision: if kind == EventKind::Mutation { "ALLOW" } else { "DENY" }.to_owned(),
-            rule: String::new(),
-            trace_id: self.0.trace_id.clone(),
-            revision: 0,
-        }
+        new_event(Some(self), kind, entity_type, entity_id, operation)
+    }
+}
+
+/// An event about (`entity_type`, `entity_id`) in `scope` — the call's actor,
+/// RPC and trace — or, outside any call, of the [`ActorKind::System`] actor:
+/// ALLOW for a mutation, DENY otherwise; the principal is the actor's active profile.
+fn new_event(
+    scope: Option<&CallScope>,
+    kind: EventKind,
+    entity_type: &str,
+    entity_id: &str,
+    operation: &str,
+) -> AuditEvent {
+    let (actor, rpc, trace_id) = match scope {
+        Some(scope) => (scope.actor(), scope.0.rpc.clone(), scope.0.trace_id.clone()),
+        None => (Actor::system(), String::new(), String::new()),
+    };
+    AuditEvent {
+        event_id: Uuid::now_v7(),
+        occurred_at: csm_db::now(),
+        kind,
+        actor_kind: actor.kind,
+        actor_id: actor.id,
+        principal_id: actor.profile_id,
+        rpc,
+        entity_type: entity_type.to_owned(),
+        entity_id: entity_id.to_owned(),
+        operation: operation.to_owned(),
+        decision: if kind == EventKind::Mutation { "ALLOW" } else { "DENY" }.to_owned(),
+        rule: String::new(),
+        trace_id,
+        revision: 0,
     }
 }
 
@@ -265,31 +279,10 @@ pub async fn record_change(
     operation: &str,
     at: DateTime<Utc>,
 ) -> CsmResult<()> {
-    let event = match current() {
-        Some(scope) => AuditEvent {
-            occurred_at: at,
-            revision,
-            ..scope.event(EventKind::Mutation, entity_type, entity_id, operation)
-        },
-        None => {
-            let actor = Actor::system();
-            AuditEvent {
-                event_id: Uuid::now_v7(),
-                occurred_at: at,
-                kind: EventKind::Mutation,
-                actor_kind: actor.kind,
-                actor_id: actor.id,
-                principal_id: actor.profile_id,
-                rpc: String::new(),
-                entity_type: entity_type.to_owned(),
-                entity_id: entity_id.to_owned(),
-                operation: operation.to_owned(),
-                decision: "ALLOW".to_owned(),
-                rule: String::new(),
-                trace_id: String::new(),
-                revision,
-            }
-        }
+    let event = AuditEvent {
+        occurred_at: at,
+        revision,
+        ..new_event(current().as_ref(), EventKind::Mutation, entity_type, entity_id, operation)
     };
     store::insert_in(tx, &event).await
 }

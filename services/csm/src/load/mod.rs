@@ -43,18 +43,11 @@ impl Target {
     /// administrator from `<data_dir>/dev.env`.
     pub fn from_dev(data_dir: &Path, target: &str) -> anyhow::Result<Self> {
         let state = crate::dev::DevState::load_or_create(data_dir)?;
-        let (host, base_port) = match target.rsplit_once(':') {
-            Some((host, port)) => {
-                (host.to_owned(), port.parse::<u16>().map_err(|_| anyhow::anyhow!("--target: bad port {port:?}"))?)
-            }
-            None => (target.to_owned(), default_port(ServiceName::Identity)),
-        };
-        let url = |offset: u16| format!("http://{host}:{}", base_port + offset);
         Ok(Self {
-            identity: url(0),
-            role: url(1),
-            account_team: url(2),
-            case_access: url(3),
+            identity: dev_url(target, ServiceName::Identity)?,
+            role: dev_url(target, ServiceName::Role)?,
+            account_team: dev_url(target, ServiceName::AccountTeam)?,
+            case_access: dev_url(target, ServiceName::CaseAccess)?,
             keys: state.keys,
             admin_login: state.admin_login,
             admin_profile: state.admin_profile,
@@ -78,6 +71,18 @@ impl Target {
         let login = LoginId::from_uuid(*profile.as_uuid());
         Ok(self.keys.mint_user_token(login, None, Some(profile), TOKEN_TTL))
     }
+}
+
+/// The URL of `service` in a `csm dev` suite whose identity listens at
+/// `target` (`host:port`, or `host` for the default port): the services sit
+/// on consecutive ports in the order of their default ports.
+pub fn dev_url(target: &str, service: ServiceName) -> anyhow::Result<String> {
+    let (host, base_port) = match target.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| anyhow::anyhow!("--target: bad port {port:?}"))?),
+        None => (target, default_port(ServiceName::Identity)),
+    };
+    let offset = default_port(service) - default_port(ServiceName::Identity);
+    Ok(format!("http://{host}:{}", base_port + offset))
 }
 
 const TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
