@@ -61,6 +61,19 @@ pub fn migrations() -> Migrations {
     })
 }
 
+/// `CSM_CASE_ACCESS_CACHE_ENTRIES`: the bound of each cache (principal
+/// contexts, cases); past it a cache starts afresh. Default 100,000.
+pub fn cache_entries(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<usize> {
+    match lookup("CSM_CASE_ACCESS_CACHE_ENTRIES") {
+        None => Ok(app::memo::DEFAULT_CAPACITY),
+        Some(value) => {
+            value.parse::<usize>().ok().filter(|entries| *entries > 0).ok_or_else(|| {
+                anyhow::anyhow!("CSM_CASE_ACCESS_CACHE_ENTRIES must be a positive number, got {value:?}")
+            })
+        }
+    }
+}
+
 /// Which services may call which case-access RPCs (static).
 pub fn service_policy() -> ServicePolicy {
     // The inbound-mail gateway runs with case-access's own service identity
@@ -74,6 +87,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let cache_entries = cache_entries(|name| std::env::var(name).ok())?;
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(CaseAccessServiceServer::new(CaseAccessGrpc::new(readiness.clone())));
     let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
@@ -97,11 +111,23 @@ pub async fn run(
             // Tokens of reads come from the known head (no query per check).
             let head = feed.head().await?;
             feed.committed(head);
-            let app = CaseAccessApp::new(db, feed, contexts, identity, licensing).with_account_team(account_team);
+            let app = CaseAccessApp::new(db, feed, contexts, identity, licensing, cache_entries)
+                .with_account_team(account_team);
             app.follow_own_feed(head);
             app.start_admin().await?;
             Ok(app)
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cache_bound_is_configurable_and_validated() {
+        assert_eq!(super::cache_entries(|_| None).unwrap(), 100_000);
+        assert_eq!(super::cache_entries(|_| Some("250000".to_owned())).unwrap(), 250_000);
+        assert!(super::cache_entries(|_| Some("0".to_owned())).is_err());
+        assert!(super::cache_entries(|_| Some("many".to_owned())).is_err());
+    }
 }

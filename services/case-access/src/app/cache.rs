@@ -156,10 +156,11 @@ fn eviction(feed: ServiceName, change: &Change) -> Evict {
 }
 
 impl ContextCache {
-    pub fn new(source: ContextSource) -> Arc<Self> {
+    /// A cache of at most `capacity` contexts (then it starts afresh).
+    pub fn new(source: ContextSource, capacity: usize) -> Arc<Self> {
         Arc::new(Self {
             source,
-            contexts: Memo::default(),
+            contexts: Memo::new(capacity),
             feeds: Default::default(),
             progress: Notify::new(),
             stopping: tokio::sync::watch::Sender::new(false),

@@ -108,9 +108,10 @@ impl std::fmt::Debug for CaseCache {
 }
 
 impl CaseCache {
-    pub fn new() -> Arc<Self> {
+    /// A cache of at most `capacity` cases (then it starts afresh).
+    pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
-            cases: Memo::default(),
+            cases: Memo::new(capacity),
             applied: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             progress: Notify::new(),

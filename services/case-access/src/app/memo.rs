@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use csm_errors::CsmResult;
 
-/// Above this many entries a cache starts afresh (a bound, not an LRU).
-pub const CAPACITY: usize = 100_000;
+/// Above this many entries a cache starts afresh (a bound, not an LRU), unless
+/// configured otherwise (`CSM_CASE_ACCESS_CACHE_ENTRIES`).
+pub const DEFAULT_CAPACITY: usize = 100_000;
 
 /// Counters for operators (hit rate, evictions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub struct CacheStats {
 
 pub struct Memo<K, V> {
     entries: Mutex<HashMap<K, Arc<V>>>,
+    capacity: usize,
     /// Bumped by every eviction: a load that saw another epoch is not kept.
     epoch: AtomicU64,
     hits: AtomicU64,
@@ -33,17 +35,23 @@ pub struct Memo<K, V> {
 
 impl<K: Hash + Eq, V> Default for Memo<K, V> {
     fn default() -> Self {
+        Self::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl<K: Hash + Eq, V> Memo<K, V> {
+    /// An empty map that starts afresh above `capacity` entries (at least 1).
+    pub fn new(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
             epoch: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
     }
-}
 
-impl<K: Hash + Eq, V> Memo<K, V> {
     /// The value of `key`: from the map when `cached` and present, else from
     /// `load` (`None`: no such thing, nothing kept). The loaded value is kept
     /// only if no eviction ran meanwhile and `trusted()` still holds (the
@@ -74,7 +82,7 @@ impl<K: Hash + Eq, V> Memo<K, V> {
             && self.epoch.load(Ordering::Acquire) == epoch
             && trusted()
         {
-            if entries.len() >= CAPACITY {
+            if entries.len() >= self.capacity {
                 entries.clear();
             }
             entries.insert(key, value.clone());
@@ -156,5 +164,14 @@ mod tests {
         memo.get(5, true, || true, load("e")).await.unwrap();
         memo.evict_where(|key, _| *key == 5);
         assert_eq!(memo.stats().evictions, 2);
+    }
+
+    #[tokio::test]
+    async fn past_its_capacity_a_memo_starts_afresh() {
+        let memo: Memo<u32, u32> = Memo::new(2);
+        for key in 0..3 {
+            memo.get(key, true, || true, || async move { CsmResult::Ok(Some(key)) }).await.unwrap();
+        }
+        assert_eq!(memo.stats().entries, 1, "cleared at the bound, then the new entry kept");
     }
 }

@@ -9,7 +9,7 @@ pub mod cache;
 pub mod case_cache;
 pub mod context;
 pub mod decisions;
-mod memo;
+pub mod memo;
 pub mod parties;
 pub mod work;
 
@@ -112,11 +112,18 @@ impl Drop for CaseAccessApp {
 }
 
 impl CaseAccessApp {
-    /// The app, with its cache following the peers' feeds.
-    pub fn new(db: Db, feed: ChangeFeed, source: ContextSource, identity: PeerChannel, licensing: PeerChannel) -> Self {
-        let contexts = ContextCache::new(source.with_db(db.clone()));
+    /// The app, with its caches (each of at most `cache_entries`) following the feeds.
+    pub fn new(
+        db: Db,
+        feed: ChangeFeed,
+        source: ContextSource,
+        identity: PeerChannel,
+        licensing: PeerChannel,
+        cache_entries: usize,
+    ) -> Self {
+        let contexts = ContextCache::new(source.with_db(db.clone()), cache_entries);
         contexts.spawn_watchers();
-        let cases = CaseCache::new();
+        let cases = CaseCache::new(cache_entries);
         cache::register_metrics(&contexts, &cases);
         Self {
             db,
