@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use csm_auth::AuthKeys;
+use csm_auth::SuiteKeys;
 use csm_db::testing::{TestBackend, TestDatabase};
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
 use csm_proto::audit::audit_service_client::AuditServiceClient;
@@ -18,7 +18,7 @@ use csm_proto::case_access::case_access_service_client::CaseAccessServiceClient;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_proto::licensing::licensing_service_client::LicensingServiceClient;
 use csm_proto::role::role_service_client::RoleServiceClient;
-use csm_server::{PeerUrls, ServiceConfig};
+use csm_server::{BootstrapAdmin, PeerUrls, ServiceConfig, SessionSettings};
 use csm_telemetry::{ClientTrace, ClientTraceLayer};
 use csm_types::{LoginId, ProfileId, ServiceName};
 use tokio::net::TcpListener;
@@ -30,6 +30,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer as _;
 
+pub mod raw;
 pub mod world;
 
 pub use csm_db::testing::TestBackend as Backend;
@@ -89,14 +90,19 @@ struct Running {
 /// The five services, running.
 pub struct Suite {
     pub backend: TestBackend,
-    pub keys: AuthKeys,
+    /// identity's signing key and each service's key: the harness mints as identity would.
+    pub keys: SuiteKeys,
     /// `http://127.0.0.1:<port>` per service.
     pub endpoints: BTreeMap<ServiceName, String>,
     /// The Prometheus scrape endpoint per service: `127.0.0.1:<port>` (serving `GET /metrics`).
     pub metrics_endpoints: BTreeMap<ServiceName, std::net::SocketAddr>,
-    /// A profile the role service made `admin` at start-up.
+    /// The bootstrap administrator: identity created its login (name
+    /// `admin_login_name`, password `admin_password`) and INTERNAL profile,
+    /// role made the profile `admin` at start-up.
     pub admin_profile: ProfileId,
     pub admin_login: LoginId,
+    pub admin_login_name: String,
+    pub admin_password: String,
     /// The database URL each service runs on (replicas share it).
     database_urls: BTreeMap<ServiceName, String>,
     running: Vec<(ServiceName, Running)>,
@@ -149,7 +155,10 @@ pub struct SuiteOptions {
     pub database_overrides: BTreeMap<ServiceName, String>,
     /// Do not wait for these services to report SERVING.
     pub skip_readiness: Vec<ServiceName>,
+    /// identity's session settings (token lifetime, idle timeout, guessing limits).
+    pub sessions: Option<SessionSettings>,
 }
+
 
 impl Suite {
     /// Starts the suite on `backend` and waits until every service is SERVING.
@@ -158,9 +167,12 @@ impl Suite {
     }
 
     pub async fn start_with(backend: TestBackend, options: SuiteOptions) -> Suite {
-        let keys = AuthKeys::generate();
+        let keys = SuiteKeys::generate();
         let admin_profile = ProfileId::new();
         let admin_login = LoginId::new();
+        let admin_password = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        // Unique per start: suites restarted on one database each get their own administrator.
+        let admin_login_name = format!("admin-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
 
         // Bind every listener first: peers know each other's addresses before
         // anything starts, and no port can be taken in between.
@@ -197,8 +209,17 @@ impl Suite {
             database_urls.insert(service, database_url.clone());
             let mut config = test_config(service, database_url, &keys, &peers, listener.local_addr().expect("bound"));
             config.metrics = metrics.remove(&service).expect("a metrics listener per service");
-            if service == ServiceName::Role {
-                config.bootstrap_admin_profiles = vec![admin_profile];
+            config.bootstrap_admin_profiles = vec![admin_profile];
+            if service == ServiceName::Identity {
+                config.bootstrap_admin = Some(BootstrapAdmin {
+                    login_id: admin_login,
+                    login_name: admin_login_name.clone(),
+                    password: Some(admin_password.clone()),
+                    profile_id: admin_profile,
+                });
+                if let Some(sessions) = &options.sessions {
+                    config.sessions = sessions.clone();
+                }
             }
             running.push((service, Running::start(service, config, listener)));
         }
@@ -210,6 +231,8 @@ impl Suite {
             metrics_endpoints,
             admin_profile,
             admin_login,
+            admin_login_name,
+            admin_password,
             database_urls,
             running,
             databases,
@@ -286,11 +309,11 @@ fn plain_channel_to(endpoint: &str) -> Channel {
 fn test_config(
     service: ServiceName,
     database_url: String,
-    keys: &AuthKeys,
+    keys: &SuiteKeys,
     peers: &PeerUrls,
     listen_addr: std::net::SocketAddr,
 ) -> ServiceConfig {
-    let mut config = ServiceConfig::new(service, database_url, keys.clone(), peers.clone());
+    let mut config = ServiceConfig::new(service, database_url, keys.config_for(service), peers.clone());
     config.listen_addr = listen_addr;
     // Several suites run at once against one PostgreSQL: keep pools small.
     config.pool.max_connections = 4;
@@ -325,14 +348,50 @@ impl Suite {
         self.token_for(self.admin_login, Some(self.admin_profile))
     }
 
-    /// A token for `login` acting as `profile`.
+    /// A token for `login` acting as `profile` (signed as identity signs;
+    /// the profile must belong to the login, or every service refuses it).
     pub fn token_for(&self, login: LoginId, profile: Option<ProfileId>) -> String {
-        self.keys.mint_user_token(login, None, profile, Duration::from_secs(600))
+        self.keys.mint_person(login, None, profile, Duration::from_secs(600))
+    }
+
+    /// A token acting as `profile` for the profile's own login; a profile
+    /// without a login is given one first (CreateLogin attaching it).
+    pub async fn token_as(&self, profile: ProfileId) -> String {
+        let admin = self.admin_token();
+        let found = self
+            .identity(Some(&admin))
+            .get_profile(csm_proto::identity::GetProfileRequest { profile_id: profile.to_string() })
+            .await
+            .unwrap_or_else(|status| panic!("profile {profile} for a token: {status:?}"))
+            .into_inner()
+            .profile
+            .expect("a profile");
+        let login = match LoginId::parse(&found.login_id) {
+            Ok(login) => login,
+            Err(_) => {
+                let created = self
+                    .identity(Some(&admin))
+                    .create_login(csm_proto::identity::CreateLoginRequest {
+                        request_id: String::new(),
+                        login_name: format!("person-{}", uuid::Uuid::new_v4().simple()),
+                        password: String::new(),
+                        profile_ids: vec![profile.to_string()],
+                        default_profile_id: profile.to_string(),
+                    })
+                    .await
+                    .unwrap_or_else(|status| panic!("a login for {profile}: {status:?}"))
+                    .into_inner()
+                    .login
+                    .expect("a login");
+                LoginId::parse(&created.login_id).expect("a login id")
+            }
+        };
+        self.token_for(login, Some(profile))
     }
 
     /// A service token, as `service` presents it to its peers.
     pub fn service_token(&self, service: ServiceName) -> String {
-        self.keys.mint_service_token(service, Duration::from_secs(600))
+        self.keys.mint_service(service, Duration::from_secs(600))
     }
 
     pub fn identity(&self, token: Option<&str>) -> IdentityServiceClient<TestChannel> {
@@ -468,4 +527,23 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .bad_request()
         .map(|bad_request| bad_request.field_violations.iter().map(|violation| violation.field.clone()).collect())
         .unwrap_or_default()
+}
+
+/// Polls `probe` until it gives a value or `limit` passes (for effects that
+/// travel a change feed: bounded, never a fixed sleep).
+pub async fn eventually<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

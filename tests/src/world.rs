@@ -58,7 +58,32 @@ pub async fn contact(suite: &Suite, account: &str, first: &str, roles: &[&str]) 
     for role in roles {
         suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
     }
-    (profile, suite.token_for(LoginId::new(), Some(profile)))
+    (profile, suite.token_as(profile).await)
+}
+
+/// A person no RPC but their own gives any right: an employee without roles
+/// (but the class a first login gives), and a token acting as it.
+pub async fn nobody(suite: &Suite) -> (ProfileId, String) {
+    employee(suite, "Nobody", &[]).await
+}
+
+/// An employee whose only roles are `roles` (no class yet: a first login
+/// would give one, R2.13a), and a token acting as it.
+pub async fn person_with_roles(suite: &Suite, roles: &[&str]) -> (ProfileId, String) {
+    let token = suite.admin_token();
+    let profile = suite
+        .identity(Some(&token))
+        .create_employee(id_pb::CreateEmployeeRequest { details: details("Person"), ..Default::default() })
+        .await
+        .expect("create employee")
+        .into_inner()
+        .profile
+        .unwrap();
+    let profile = ProfileId::parse(&profile.profile_id).unwrap();
+    for role in roles {
+        suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
+    }
+    (profile, suite.token_as(profile).await)
 }
 
 /// An employee holding `roles`, and a token acting as it.
@@ -81,7 +106,7 @@ pub async fn employee(suite: &Suite, first: &str, roles: &[&str]) -> (ProfileId,
     for role in std::iter::once(&"snc_internal").chain(roles) {
         suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
     }
-    (profile, suite.token_for(LoginId::new(), Some(profile)))
+    (profile, suite.token_as(profile).await)
 }
 
 pub async fn consumer(suite: &Suite, name: &str) -> String {
@@ -203,5 +228,6 @@ pub async fn consumer_user(suite: &Suite, name: &str, roles: &[&str]) -> (Profil
     for role in roles {
         suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
     }
-    (profile, created.consumer.unwrap().consumer_id, suite.token_for(LoginId::new(), Some(profile)))
+    let token = suite.token_as(profile).await;
+    (profile, created.consumer.unwrap().consumer_id, token)
 }

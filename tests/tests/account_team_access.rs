@@ -12,7 +12,7 @@ use csm_proto::account_team as pb;
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
 use csm_proto::identity as id_pb;
 use csm_tests::{Suite, TestChannel, backend_test, masked, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId};
+use csm_types::ProfileId;
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 
@@ -37,15 +37,13 @@ fn admin(suite: &Suite) -> AccountTeam {
 
 /// A client of a person whose only role is `role`.
 async fn person_with_role(suite: &Suite, role: &str) -> AccountTeam {
-    let profile = ProfileId::new();
-    suite.assign_role_as_service(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status}"));
-    let token = suite.token_for(LoginId::new(), Some(profile));
+    let (_, token) = csm_tests::world::person_with_roles(suite, &[role]).await;
     suite.account_team(Some(&token))
 }
 
 /// A client acting as the existing profile `profile`.
-fn acting_as(suite: &Suite, profile: &str) -> AccountTeam {
-    let token = suite.token_for(LoginId::new(), Some(ProfileId::parse(profile).unwrap()));
+async fn acting_as(suite: &Suite, profile: &str) -> AccountTeam {
+    let token = suite.token_as(ProfileId::parse(profile).unwrap()).await;
     suite.account_team(Some(&token))
 }
 
@@ -355,7 +353,7 @@ backend_test!(r3_7_contact_relationship_is_stored_and_listed_for_the_contact, |s
     let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
     let of_contact = all_contact_relationships(&mut agent, "", &kim, 10).await.expect("agent lists");
     assert_eq!(of_contact, vec![relationship.clone()]);
-    let own = all_contact_relationships(&mut acting_as(suite, &kim), "", &kim, 10).await.expect("contact lists own");
+    let own = all_contact_relationships(&mut acting_as(suite, &kim).await, "", &kim, 10).await.expect("contact lists own");
     assert_eq!(own.len(), 1);
     let of_account = all_contact_relationships(&mut admin(suite), &child, "", 10).await.unwrap();
     assert_eq!(of_account, vec![relationship.clone()]);
@@ -651,17 +649,17 @@ backend_test!(r3_11_writers_write_and_viewers_only_view_contact_relationships, |
     let hidden = all_contact_relationships(&mut nobody, &account, "", 10).await.unwrap_err();
     assert_eq!(hidden.code(), Code::PermissionDenied);
     // A contact sees its own relationships, not another contact's.
-    all_contact_relationships(&mut acting_as(suite, &kim), "", &kim, 10).await.expect("own");
-    let others = all_contact_relationships(&mut acting_as(suite, &kim), "", &lou, 10).await.unwrap_err();
+    all_contact_relationships(&mut acting_as(suite, &kim).await, "", &kim, 10).await.expect("own");
+    let others = all_contact_relationships(&mut acting_as(suite, &kim).await, "", &lou, 10).await.unwrap_err();
     assert_eq!(others.code(), Code::PermissionDenied);
 
     // Customer admins view the relationships of accounts in their scope only.
     let customer_admin = contact_of(suite, &account, "Cora").await;
     suite.assign_role(ProfileId::parse(&customer_admin).unwrap(), "sn_customerservice.customer_admin").await.unwrap();
-    all_contact_relationships(&mut acting_as(suite, &customer_admin), &account, "", 10).await.expect("own account");
+    all_contact_relationships(&mut acting_as(suite, &customer_admin).await, &account, "", 10).await.expect("own account");
     let foreign_account = customer(suite, "Foreign").await;
     let foreign =
-        all_contact_relationships(&mut acting_as(suite, &customer_admin), &foreign_account, "", 10).await.unwrap_err();
+        all_contact_relationships(&mut acting_as(suite, &customer_admin).await, &foreign_account, "", 10).await.unwrap_err();
     assert_eq!(foreign.code(), Code::PermissionDenied);
 
     let created = create_cr(&mut admin(suite), contact_relationship(&account, &kim, "")).await.unwrap();
@@ -1215,7 +1213,7 @@ backend_test!(r5_12_one_account_access_record_per_account, |suite| {
     // Customer admins manage records of their own scope only; agents not at all.
     let admin_contact = contact_of(suite, &elsewhere, "Ada").await;
     suite.assign_role(ProfileId::parse(&admin_contact).unwrap(), "sn_customerservice.customer_admin").await.unwrap();
-    let mut customer_admin = acting_as(suite, &admin_contact);
+    let mut customer_admin = acting_as(suite, &admin_contact).await;
     create_access(&mut customer_admin, pb::AccountAccess { account_id: elsewhere.clone(), ..Default::default() })
         .await
         .expect("own account");

@@ -10,7 +10,6 @@ use csm_proto::account_team as pb;
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
 use csm_proto::identity as id_pb;
 use csm_tests::{Suite, TestChannel, backend_test, masked, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId};
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 
@@ -31,9 +30,7 @@ fn admin(suite: &Suite) -> AccountTeam {
 
 /// A client of a person whose only role is `role`.
 async fn person_with_role(suite: &Suite, role: &str) -> AccountTeam {
-    let profile = ProfileId::new();
-    suite.assign_role_as_service(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status}"));
-    let token = suite.token_for(LoginId::new(), Some(profile));
+    let (_, token) = csm_tests::world::person_with_roles(suite, &[role]).await;
     suite.account_team(Some(&token))
 }
 

@@ -223,7 +223,7 @@ backend_test!(audit_events_are_for_admins_with_validated_queries_and_pages, |sui
         .list_audit_events(pb::ListAuditEventsRequest::default())
         .await
         .unwrap_err();
-    assert_eq!((status.code(), reason_of(&status).as_str()), (Code::PermissionDenied, "MISSING_ROLE"));
+    assert_eq!((status.code(), reason_of(&status).as_str()), (Code::PermissionDenied, "CALLER_KIND_NOT_ALLOWED"));
     let status = suite
         .audit(ServiceName::Identity, None)
         .list_audit_events(pb::ListAuditEventsRequest::default())

@@ -642,7 +642,7 @@ backend_test!(settings_reject_bad_masks_values_and_non_admins, |suite| {
     .await
     .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let nobody = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let nobody = csm_tests::world::nobody(suite).await.1;
     let status = suite.case_access(Some(&nobody)).get_settings(pb::GetSettingsRequest {}).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 });

@@ -96,10 +96,12 @@ backend_test!(calls_without_valid_credentials_are_unauthenticated, |suite| {
     assert_eq!(garbage.code(), Code::Unauthenticated);
     assert_eq!(reason_of(&garbage), "INVALID_TOKEN");
 
-    let foreign_keys = csm_auth::AuthKeys::generate();
-    let forged = foreign_keys.mint_user_token(LoginId::new(), None, Some(ProfileId::new()), Duration::from_secs(60));
+    // Signed by a key identity never published.
+    let foreign_keys = csm_auth::SuiteKeys::generate();
+    let forged = foreign_keys.mint_person(suite.admin_login, None, suite.admin_profile, Duration::from_secs(60));
     let forged = suite.identity(Some(&forged)).get_account(request()).await.unwrap_err();
     assert_eq!(forged.code(), Code::Unauthenticated);
+    assert_eq!(reason_of(&forged), "UNKNOWN_SIGNING_KEY");
 
     // Every service applies the same layer.
     let status = suite.case_access(None).check(case_pb::CheckRequest::default()).await.unwrap_err();
@@ -170,7 +172,7 @@ backend_test!(empty_decision_requests_name_the_missing_field, |suite| {
 backend_test!(people_without_the_roles_are_denied_after_asking_role, |suite| {
     // A person whose profile holds no role: identity asks role, which answers
     // with no roles, so the account administration is refused.
-    let token = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let token = csm_tests::world::nobody(suite).await.1;
     let status = suite
         .identity(Some(&token))
         .create_account(identity_pb::CreateAccountRequest {
@@ -184,8 +186,19 @@ backend_test!(people_without_the_roles_are_denied_after_asking_role, |suite| {
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(reason_of(&status), "MISSING_ROLE");
 
-    // A token without an active profile cannot be authorized by roles at all.
-    let token = suite.token_for(LoginId::new(), None);
+    // A token of a login without any profile cannot act at all.
+    let login = suite
+        .identity(Some(&suite.admin_token()))
+        .create_login(identity_pb::CreateLoginRequest {
+            login_name: format!("bare-{}", uuid::Uuid::now_v7().simple()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .login
+        .unwrap();
+    let token = suite.token_for(LoginId::parse(&login.login_id).unwrap(), None);
     let status = suite
         .identity(Some(&token))
         .create_account(identity_pb::CreateAccountRequest {
@@ -312,7 +325,7 @@ backend_test!(bootstrap_administrators_hold_admin, |suite| {
     assert!(response.consistency_token.starts_with("role:"));
 
     // A person may not read someone else's roles without admin.
-    let other = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let other = csm_tests::world::nobody(suite).await.1;
     let status = suite
         .role(Some(&other))
         .get_effective_roles(role_pb::GetEffectiveRolesRequest {

@@ -26,9 +26,7 @@ fn admin(suite: &Suite) -> Identity {
 
 /// A client of a person whose only role is `role`.
 async fn person_with_role(suite: &Suite, role: &str) -> Identity {
-    let profile = ProfileId::new();
-    suite.assign_role_as_service(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status}"));
-    let token = suite.token_for(LoginId::new(), Some(profile));
+    let (_, token) = csm_tests::world::person_with_roles(suite, &[role]).await;
     suite.identity(Some(&token))
 }
 
@@ -300,7 +298,7 @@ backend_test!(r3_2_only_the_listed_roles_may_set_the_parent, |suite| {
 
     // Another role (an agent) and a person without roles may do neither.
     let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
-    let nobody_token = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let nobody_token = csm_tests::world::nobody(suite).await.1;
     let mut nobody = suite.identity(Some(&nobody_token));
     for client in [&mut agent, &mut nobody] {
         let status = set_parent(client, &child.account_id, Some(&parent.account_id)).await.unwrap_err();

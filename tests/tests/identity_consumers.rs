@@ -1262,7 +1262,7 @@ backend_test!(consumer_changes_need_a_consumer_role_and_reads_any_caller, |suite
     let consumer = create_consumer(suite, "Rita").await;
     let household = create_household(suite, "Readers", &consumer.consumer_id).await.household.unwrap();
 
-    let nobody = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let nobody = csm_tests::world::nobody(suite).await.1;
     let mut identity = suite.identity(Some(&nobody));
     let status = identity
         .create_consumer(pb::CreateConsumerRequest { details: person("No", "Role"), ..Default::default() })
@@ -1280,9 +1280,7 @@ backend_test!(consumer_changes_need_a_consumer_role_and_reads_any_caller, |suite
         .expect("reads");
 
     // A consumer agent may change consumer data.
-    let agent = ProfileId::new();
-    suite.assign_role_as_service(agent, "sn_customerservice.consumer_agent").await.expect("an agent");
-    let agent_token = suite.token_for(LoginId::new(), Some(agent));
+    let (_, agent_token) = csm_tests::world::person_with_roles(suite, &["sn_customerservice.consumer_agent"]).await;
     let mut identity = suite.identity(Some(&agent_token));
     identity
         .create_consumer(pb::CreateConsumerRequest { details: person("By", "Agent"), ..Default::default() })

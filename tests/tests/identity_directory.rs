@@ -806,7 +806,7 @@ backend_test!(security_groups_list_in_pages_by_kind, |suite| {
 // ------------------------------------------------------------ who may
 
 backend_test!(directory_changes_need_admin_and_reads_any_caller, |suite| {
-    let person = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let person = csm_tests::world::nobody(suite).await.1;
     let mut identity = suite.identity(Some(&person));
     let status = identity
         .create_department(pb::CreateDepartmentRequest { name: "Shadow IT".into(), ..Default::default() })

@@ -303,6 +303,7 @@ impl OwnedDatabases {
                 .map(|(service, database)| (*service, database.url.clone()))
                 .collect(),
             skip_readiness: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -151,8 +151,7 @@ backend_test!(r2_21_a_revoke_is_visible_at_its_consistency_token, |suite| {
 });
 
 backend_test!(people_without_admin_cannot_assign_roles, |suite| {
-    let person = ProfileId::new();
-    let token = suite.token_for(csm_types::LoginId::new(), Some(person));
+    let (person, token) = csm_tests::world::nobody(suite).await;
     let status = suite
         .role(Some(&token))
         .assign_role(role_pb::AssignRoleRequest {
@@ -272,7 +271,7 @@ backend_test!(role_settings_validate_their_input, |suite| {
         .unwrap_err();
     assert_eq!(reason_of(&status), "ROLE_NOT_FOUND");
     // Only role administrators change settings.
-    let person = suite.token_for(csm_types::LoginId::new(), Some(ProfileId::new()));
+    let person = csm_tests::world::nobody(suite).await.1;
     let status = suite
         .role(Some(&person))
         .update_role_settings(role_pb::UpdateRoleSettingsRequest {

@@ -588,7 +588,7 @@ backend_test!(role_catalog_admin_validates_input_and_requires_admin, |suite| {
     assert_eq!(reason_of(&contain(suite, MANAGER, AGENT).await.unwrap_err()), "CONTAINMENT_EXISTS");
 
     // Only role administrators edit the catalog.
-    let person = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let person = csm_tests::world::nobody(suite).await.1;
     let denied = suite
         .role(Some(&person))
         .define_role(pb::DefineRoleRequest {

@@ -662,7 +662,7 @@ backend_test!(group_requests_are_validated_and_name_every_bad_field, |suite| {
     assert_eq!(reason_of(&status), "GROUP_ROLE_NOT_FOUND");
 
     // Writes are for role administrators; reads for anyone authenticated.
-    let person = suite.token_for(LoginId::new(), Some(ProfileId::new()));
+    let person = csm_tests::world::nobody(suite).await.1;
     let status = suite
         .role(Some(&person))
         .create_group(pb::CreateGroupRequest {

@@ -11,7 +11,6 @@ pub mod store;
 
 use std::future::Future;
 
-use csm_auth::{ServicePolicy, ServiceTokenSource};
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
 use csm_peers::{IdentityPeer, RolePeer};
@@ -74,31 +73,6 @@ pub fn migrations() -> Migrations {
         )
 }
 
-/// Which services may call which account-team RPCs (static).
-pub fn service_policy() -> ServicePolicy {
-    const READS: &[&str] = &[
-        "GetPrincipalRelationships",
-        "ListPartnerCustomers",
-        "ListAccountRelationships",
-        "ListContactRelationships",
-        "ListTeamMembers",
-        "ListTeamMembershipsOfUser",
-        "ListResponsibilityAccessConfigurations",
-        "ListRelatedPartyConfigurations",
-        "GetRelatedPartyConfiguration",
-        "GetResponsibilityDefinition",
-        "ListAccountAccesses",
-        "GetAccountAccess",
-        "ListEligiblePartnerContacts",
-        "GetAccountTeamSettings",
-        "Watch",
-    ];
-    ServicePolicy::new()
-        .allow(ServiceName::CaseAccess, READS)
-        .allow(ServiceName::Identity, READS)
-        .allow(ServiceName::Role, READS)
-}
-
 /// Serves account-team on `listener` until `shutdown` resolves.
 pub async fn run(
     config: ServiceConfig,
@@ -107,7 +81,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(AccountTeamServiceServer::new(AccountTeamGrpc::new(readiness.clone())));
-    let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
+    let tokens = config.service_tokens()?;
     let identity =
         IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens.clone(), config.peer_timeout)?);
     let roles = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens, config.peer_timeout)?);
@@ -117,7 +91,6 @@ pub async fn run(
         shutdown,
         SERVICE_FQN,
         migrations(),
-        service_policy(),
         routes,
         readiness,
         move |db| async move {

@@ -12,7 +12,6 @@ pub mod store;
 
 use std::future::Future;
 
-use csm_auth::{ServicePolicy, ServiceTokenSource};
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
 use csm_proto::case_access::case_access_service_server::CaseAccessServiceServer;
@@ -74,13 +73,6 @@ pub fn cache_entries(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<
     }
 }
 
-/// Which services may call which case-access RPCs (static).
-pub fn service_policy() -> ServicePolicy {
-    // The inbound-mail gateway runs with case-access's own service identity
-    // (the suite has no separate gateway identity); R4.21 email intake.
-    ServicePolicy::new().allow(ServiceName::CaseAccess, &["CreateCaseFromEmail"])
-}
-
 /// Serves case-access on `listener` until `shutdown` resolves.
 pub async fn run(
     config: ServiceConfig,
@@ -90,7 +82,7 @@ pub async fn run(
     let cache_entries = cache_entries(|name| std::env::var(name).ok())?;
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(CaseAccessServiceServer::new(CaseAccessGrpc::new(readiness.clone())));
-    let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
+    let tokens = config.service_tokens()?;
     let peer = |service: ServiceName| peer_channel(config.peers.url(service), tokens.clone(), config.peer_timeout);
     let contexts =
         ContextSource::new(peer(ServiceName::Identity)?, peer(ServiceName::Role)?, peer(ServiceName::AccountTeam)?);
@@ -103,7 +95,6 @@ pub async fn run(
         shutdown,
         SERVICE_FQN,
         migrations(),
-        service_policy(),
         routes,
         readiness,
         move |db| async move {

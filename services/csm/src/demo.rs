@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use csm_auth::AuthKeys;
+use csm_auth::SuiteKeys;
 use csm_proto::case_access as case_pb;
 use csm_proto::case_access::case_access_service_client::CaseAccessServiceClient;
 use csm_proto::identity as identity_pb;
@@ -56,7 +56,7 @@ pub async fn wait_until_serving(endpoints: &[(ServiceName, String)], limit: Dura
 
 /// Loads the demo data set into the suite at `peers`, as the administrator
 /// (`admin_token`) and, for cases, as the demo agent (a token minted with `keys`).
-pub async fn load(peers: &PeerUrls, keys: &AuthKeys, admin_token: &str) -> anyhow::Result<DemoData> {
+pub async fn load(peers: &PeerUrls, keys: &SuiteKeys, admin_token: &str) -> anyhow::Result<DemoData> {
     let identity_url = peers.url(ServiceName::Identity);
     let role_url = peers.url(ServiceName::Role);
     let channel = ClientTraceLayer::with_bearer_token(admin_token)
@@ -157,10 +157,10 @@ pub async fn load(peers: &PeerUrls, keys: &AuthKeys, admin_token: &str) -> anyho
     }
 
     // Cases, created by the agent: one in Acme's hierarchy, one at Globex.
-    let agent_token = keys.mint_user_token(
+    let agent_token = keys.mint_person(
         LoginId::parse(&agent.login_id).map_err(|error| anyhow::anyhow!("demo agent login: {error}"))?,
         None,
-        Some(ProfileId::parse(&agent.profile_id).map_err(|error| anyhow::anyhow!("demo agent: {error}"))?),
+        ProfileId::parse(&agent.profile_id).map_err(|error| anyhow::anyhow!("demo agent: {error}"))?,
         Duration::from_secs(600),
     );
     let case_channel = ClientTraceLayer::with_bearer_token(&agent_token)

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use csm_auth::AuthKeys;
-use csm_server::{MetricsEndpoint, PeerUrls, ServiceConfig, default_port};
+use csm_auth::SuiteKeys;
+use csm_server::{BootstrapAdmin, MetricsEndpoint, PeerUrls, ServiceConfig, default_port};
 use csm_types::{LoginId, ProfileId, ServiceName};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -30,31 +30,51 @@ pub struct DevArgs {
     pub no_demo: bool,
 }
 
-/// What `csm dev` keeps between runs, so tokens stay valid across restarts.
+/// What `csm dev` keeps between runs, so tokens and logins stay valid across restarts.
 pub struct DevState {
-    pub keys: AuthKeys,
+    /// identity's signing key and each service's key (development only).
+    pub keys: SuiteKeys,
     pub admin_login: LoginId,
     pub admin_profile: ProfileId,
+    /// The administrator's login name and password (printed by `csm dev`).
+    pub admin_login_name: String,
+    pub admin_password: String,
 }
 
+/// The login name of the development administrator.
+pub const DEV_ADMIN_LOGIN_NAME: &str = "admin";
+
 impl DevState {
-    /// Reads `<data_dir>/dev.env`, creating it with fresh keys and ids the first time.
+    /// Reads `<data_dir>/dev.env`, creating it (or adding what an older
+    /// version did not write) with fresh keys, ids and password.
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
         let path = data_dir.join("dev.env");
         if !path.exists() {
-            let keys = AuthKeys::generate();
             let content = format!(
                 "# Development secrets of `csm dev` (not for production).\n\
-                 CSM_AUTH_USER_KEYS={}\nCSM_AUTH_SERVICE_KEY={}\nCSM_DEV_ADMIN_LOGIN={}\nCSM_DEV_ADMIN_PROFILE={}\n",
-                keys.user_keys_config(),
-                keys.service_key_config(),
+                 CSM_DEV_ADMIN_LOGIN={}\nCSM_DEV_ADMIN_PROFILE={}\n",
                 LoginId::new(),
                 ProfileId::new(),
             );
             std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let content = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut content =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut added = String::new();
+        if !content.contains("CSM_DEV_IDENTITY_KEY=") {
+            added.push_str(&SuiteKeys::generate().to_env_lines());
+        }
+        if !content.contains("CSM_DEV_ADMIN_PASSWORD=") {
+            added.push_str(&format!("CSM_DEV_ADMIN_PASSWORD=dev-{}\n", uuid::Uuid::new_v4().simple()));
+        }
+        if !added.is_empty() {
+            if !content.ends_with('\n') {
+                content.push('\n');
+            }
+            content.push_str(&added);
+            std::fs::write(&path, &content).with_context(|| format!("cannot write {}", path.display()))?;
+        }
         let values: BTreeMap<&str, &str> = content
             .lines()
             .filter(|line| !line.starts_with('#'))
@@ -63,10 +83,32 @@ impl DevState {
             .collect();
         let get = |key: &str| values.get(key).copied().with_context(|| format!("{} lacks {key}", path.display()));
         Ok(Self {
-            keys: AuthKeys::parse(get("CSM_AUTH_USER_KEYS")?, get("CSM_AUTH_SERVICE_KEY")?)?,
+            keys: SuiteKeys::from_env(|key| get(key).map(str::to_owned))?,
             admin_login: get("CSM_DEV_ADMIN_LOGIN")?.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
             admin_profile: get("CSM_DEV_ADMIN_PROFILE")?.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
+            admin_login_name: DEV_ADMIN_LOGIN_NAME.to_owned(),
+            admin_password: get("CSM_DEV_ADMIN_PASSWORD")?.to_owned(),
         })
+    }
+
+    /// The configuration of `service` in this development suite.
+    pub fn config_for(&self, service: ServiceName, database_url: String, peers: &PeerUrls) -> ServiceConfig {
+        let mut config = ServiceConfig::new(service, database_url, self.keys.config_for(service), peers.clone());
+        config.bootstrap_admin_profiles = vec![self.admin_profile];
+        if service == ServiceName::Identity {
+            config.bootstrap_admin = Some(BootstrapAdmin {
+                login_id: self.admin_login,
+                login_name: self.admin_login_name.clone(),
+                password: Some(self.admin_password.clone()),
+                profile_id: self.admin_profile,
+            });
+        }
+        config
+    }
+
+    /// A development token of the administrator (what `csm token` prints by default).
+    pub fn admin_token(&self, ttl: Duration) -> String {
+        self.keys.mint_person(self.admin_login, None, self.admin_profile, ttl)
     }
 }
 
@@ -103,13 +145,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for (service, listener, metrics) in listeners {
         let database = args.data_dir.join(format!("{service}.db"));
-        let mut config =
-            ServiceConfig::new(service, format!("sqlite://{}", database.display()), state.keys.clone(), peers.clone());
+        let mut config = state.config_for(service, format!("sqlite://{}", database.display()), &peers);
         config.listen_addr = listener.local_addr()?;
         config.metrics = metrics;
-        if service == ServiceName::Role {
-            config.bootstrap_admin_profiles = vec![state.admin_profile];
-        }
         let mut stopped = stopped.clone();
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -120,8 +158,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let endpoints: Vec<(ServiceName, String)> =
         ServiceName::ALL.into_iter().map(|service| (service, peers.url(service).to_owned())).collect();
     crate::demo::wait_until_serving(&endpoints, Duration::from_secs(60)).await?;
-    let admin_token =
-        state.keys.mint_user_token(state.admin_login, None, Some(state.admin_profile), Duration::from_secs(12 * 3600));
+    let admin_token = state.admin_token(Duration::from_secs(12 * 3600));
     let demo = if args.no_demo { None } else { Some(crate::demo::load(&peers, &state.keys, &admin_token).await?) };
     // The signal handlers are registered on the first poll: poll once before
     // announcing readiness, so a SIGTERM sent right after "ready" drains

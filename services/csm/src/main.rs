@@ -28,12 +28,14 @@ enum Command {
     Dev(csm_cli::dev::DevArgs),
     /// Generate a data set (`seed`) and drive case-access checks against it (`run`).
     Load(csm_cli::load::LoadArgs),
-    /// Mint a development bearer token (uses the keys in the data directory).
+    /// Mint a development bearer token with identity's development key (the
+    /// shortcut; the real flow is StartSession). The profile must belong to
+    /// the login, as for any token.
     Token {
         /// The data directory of `csm dev`.
         #[arg(long, default_value = "data", env = "CSM_DATA_DIR")]
         data_dir: PathBuf,
-        /// Login id (default: the development administrator's).
+        /// Login id (default: the development administrator's; give it with --profile).
         #[arg(long)]
         login: Option<String>,
         /// Active profile id (default: the development administrator's).
@@ -75,10 +77,10 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|error| anyhow::anyhow!("--profile: {error}"))?;
             println!(
                 "{}",
-                state.keys.mint_user_token(
+                state.keys.mint_person(
                     login.unwrap_or(state.admin_login),
                     None,
-                    Some(profile.unwrap_or(state.admin_profile)),
+                    profile.unwrap_or(state.admin_profile),
                     std::time::Duration::from_secs(ttl_seconds),
                 )
             );

@@ -9,8 +9,10 @@ pub mod grpc;
 pub mod store;
 
 use std::future::Future;
+use std::time::Duration;
 
-use csm_auth::{ServicePolicy, ServiceTokenSource};
+use tracing::Instrument as _;
+
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
 use csm_peers::{AccountTeamPeer, RolePeer};
@@ -77,35 +79,18 @@ pub fn migrations() -> Migrations {
                 sql: include_str!("../migrations/postgres/0120_consumers.sql"),
             },
         )
-}
-
-/// Which services may call which identity RPCs (static: never asks role).
-pub fn service_policy() -> ServicePolicy {
-    const READS: &[&str] = &[
-        "GetProfile",
-        "BatchGetProfiles",
-        "ResolvePrincipal",
-        "GetSession",
-        "GetAccount",
-        "BatchGetAccounts",
-        "ListAccounts",
-        "ListAccountAncestors",
-        "ListAccountDescendants",
-        "ListAccountContacts",
-        "GetConsumer",
-        "GetHousehold",
-        "ListHouseholdMembers",
-        "GetSettings",
-        "Watch",
-    ];
-    ServicePolicy::new()
-        .allow(ServiceName::Role, READS)
-        .allow(ServiceName::AccountTeam, READS)
-        .allow(ServiceName::CaseAccess, READS)
-        // Ownership inputs (R6.3, R6.4): department members and reports, security groups;
-        // email intake (R4.21) resolves sender and recipient addresses to profiles.
-        .allow(ServiceName::CaseAccess, &["ListProfiles", "GetSecurityGroup", "ListSecurityGroups"])
-        .allow(ServiceName::Licensing, READS)
+        .with(
+            Migration {
+                version: 130,
+                description: "session tokens",
+                sql: include_str!("../migrations/sqlite/0130_session_tokens.sql"),
+            },
+            Migration {
+                version: 130,
+                description: "session tokens",
+                sql: include_str!("../migrations/postgres/0130_session_tokens.sql"),
+            },
+        )
 }
 
 /// Serves identity on `listener` until `shutdown` resolves.
@@ -116,27 +101,65 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(IdentityServiceServer::new(IdentityGrpc::new(readiness.clone())));
-    let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
+    let tokens = config.service_tokens()?;
     let roles = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens.clone(), config.peer_timeout)?);
     let account_team =
         AccountTeamPeer::new(peer_channel(config.peers.url(ServiceName::AccountTeam), tokens, config.peer_timeout)?);
     let password_hash_iterations = config.password_hash_iterations;
-    csm_server::run_service(
+    let issuer = config
+        .auth
+        .issuer()?
+        .ok_or_else(|| anyhow::anyhow!("identity needs its signing keys (CSM_IDENTITY_SIGNING_KEY_FILES)"))?;
+    let sessions = config.sessions.clone();
+    let bootstrap_admin = config.bootstrap_admin.clone();
+    // Idle sessions are ended every tenth of the idle timeout (at most every
+    // 30 s), so a token of an idle session is refused soon after the timeout.
+    let reaper_every = (sessions.idle_timeout / 10).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    let reaper_readiness = readiness.clone();
+    let serve = csm_server::run_service(
         config,
         listener,
         shutdown,
         SERVICE_FQN,
         migrations(),
-        service_policy(),
         routes,
         readiness,
         move |db| async move {
             let feed = ChangeFeed::new(db.clone(), SERVICE);
-            let app = IdentityApp::new(IdentityStore::new(db), feed, roles, account_team, password_hash_iterations);
+            let app = IdentityApp::new(
+                IdentityStore::new(db),
+                feed,
+                roles,
+                account_team,
+                password_hash_iterations,
+                issuer,
+                sessions,
+            );
             // The out-of-the-box security groups (R6.6); idempotent across restarts and replicas.
             app.seed_directory().await?;
+            if let Some(admin) = &bootstrap_admin {
+                app.ensure_bootstrap_admin(admin).await?;
+            }
             Ok(app)
         },
-    )
-    .await
+    );
+    // The idle reaper lives exactly as long as the server.
+    let reaper = async move {
+        let mut interval = tokio::time::interval(reaper_every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Ok(app) = reaper_readiness.get() else { continue };
+            let span = tracing::info_span!("identity.idle_sessions", otel.name = "csm.identity/end_idle_sessions");
+            match app.end_idle_sessions().instrument(span).await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "sessions ended by the idle timeout"),
+                Err(error) => tracing::warn!(%error, "idle session run failed; retrying at the next tick"),
+            }
+        }
+    };
+    tokio::select! {
+        result = serve => result,
+        () = reaper => Ok(()),
+    }
 }

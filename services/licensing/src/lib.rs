@@ -18,7 +18,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::FixedOffset;
-use csm_auth::{ServicePolicy, ServiceTokenSource};
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
 use csm_peers::{IdentityPeer, RolePeer};
@@ -49,18 +48,6 @@ pub fn migrations() -> Migrations {
             sql: include_str!("../migrations/postgres/0100_licensing.sql"),
         },
     )
-}
-
-/// Which services may call which licensing RPCs (static).
-pub fn service_policy() -> ServicePolicy {
-    ServicePolicy::new()
-        // case-access escalates customers' sessions when they touch others' records (DESIGN §3).
-        .allow(
-            ServiceName::CaseAccess,
-            &["EscalateSession", "GetSession", "GetPool", "HasLicenseRight", "HasAgentLicense", "GetSeatPlan"],
-        )
-        // role checks the CSM licence of sn_customerservice.proxy_contact (R4.21).
-        .allow(ServiceName::Role, &["HasAgentLicense", "GetSeatPlan"])
 }
 
 /// Settings of licensing beyond [`ServiceConfig`], read from the environment.
@@ -103,7 +90,7 @@ pub async fn run(
     let settings = LicensingSettings::from_lookup(|name| std::env::var(name).ok())?;
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(LicensingServiceServer::new(LicensingGrpc::new(readiness.clone())));
-    let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
+    let tokens = config.service_tokens()?;
     let identity =
         IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens.clone(), config.peer_timeout)?);
     let role = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens, config.peer_timeout)?);
@@ -114,7 +101,6 @@ pub async fn run(
         shutdown,
         SERVICE_FQN,
         migrations(),
-        service_policy(),
         routes,
         readiness,
         move |db| async move {

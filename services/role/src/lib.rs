@@ -11,7 +11,6 @@ pub mod store;
 
 use std::future::Future;
 
-use csm_auth::{ServicePolicy, ServiceTokenSource};
 use csm_changefeed::ChangeFeed;
 use csm_db::{Migration, Migrations};
 use csm_peers::{AccountTeamPeer, IdentityPeer};
@@ -88,31 +87,6 @@ pub fn migrations() -> Migrations {
         )
 }
 
-/// Which services may call which role RPCs (static).
-pub fn service_policy() -> ServicePolicy {
-    const READS: &[&str] = &[
-        "ListRoles",
-        "GetRole",
-        "GetEffectiveRoles",
-        "BatchGetEffectiveRoles",
-        "GetPrincipalClass",
-        "ListProfileGroups",
-        "ListProfileRoles",
-        "ListGroupMembers",
-        "GetGroup",
-        "ListGroups",
-        "GetRoleSettings",
-        "ListAssignableRoles",
-        "Watch",
-    ];
-    ServicePolicy::new()
-        .allow(ServiceName::Identity, READS)
-        .allow(ServiceName::Identity, &["EnsureDefaultClass", "AssignRole"])
-        .allow(ServiceName::AccountTeam, READS)
-        .allow(ServiceName::CaseAccess, READS)
-        .allow(ServiceName::Licensing, READS)
-}
-
 /// Serves role on `listener` until `shutdown` resolves.
 pub async fn run(
     config: ServiceConfig,
@@ -122,7 +96,7 @@ pub async fn run(
     let readiness = Readiness::new(SERVICE_FQN);
     let routes = tonic::service::Routes::new(RoleServiceServer::new(RoleGrpc::new(readiness.clone())));
     let bootstrap_admins = config.bootstrap_admin_profiles.clone();
-    let tokens = ServiceTokenSource::new(config.auth_keys.clone(), SERVICE);
+    let tokens = config.service_tokens()?;
     let identity =
         IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens.clone(), config.peer_timeout)?);
     let account_team =
@@ -133,7 +107,6 @@ pub async fn run(
         shutdown,
         SERVICE_FQN,
         migrations(),
-        service_policy(),
         routes,
         readiness,
         move |db| async move {

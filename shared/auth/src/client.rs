@@ -11,7 +11,7 @@ use csm_types::ServiceName;
 use http::{HeaderValue, Request};
 use tower::{Layer, Service};
 
-use crate::AuthKeys;
+use crate::token::ServiceSigner;
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
@@ -19,14 +19,17 @@ const RENEW_BEFORE: Duration = Duration::from_secs(300);
 /// Mints and caches this service's token.
 #[derive(Clone)]
 pub struct ServiceTokenSource {
-    keys: Arc<AuthKeys>,
-    service: ServiceName,
+    signer: Arc<ServiceSigner>,
     cached: Arc<Mutex<Option<(HeaderValue, Instant)>>>,
 }
 
 impl ServiceTokenSource {
-    pub fn new(keys: AuthKeys, service: ServiceName) -> Self {
-        Self { keys: Arc::new(keys), service, cached: Arc::new(Mutex::new(None)) }
+    pub fn new(signer: ServiceSigner) -> Self {
+        Self { signer: Arc::new(signer), cached: Arc::new(Mutex::new(None)) }
+    }
+
+    pub fn service(&self) -> ServiceName {
+        self.signer.service()
     }
 
     /// `Bearer <token>`, renewed five minutes before it expires.
@@ -37,7 +40,7 @@ impl ServiceTokenSource {
         {
             return value.clone();
         }
-        let token = self.keys.mint_service_token(self.service, TOKEN_LIFETIME);
+        let token = self.signer.mint(TOKEN_LIFETIME);
         let mut value = HeaderValue::from_str(&format!("Bearer {token}")).expect("a JWT is a valid header value");
         value.set_sensitive(true);
         *cached = Some((value.clone(), Instant::now() + TOKEN_LIFETIME));

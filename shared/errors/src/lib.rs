@@ -87,6 +87,8 @@ pub struct CsmError {
     message: String,
     field_errors: Vec<FieldError>,
     metadata: BTreeMap<String, String>,
+    /// When to try again (`google.rpc.RetryInfo`), for refusals that pass.
+    retry_after: Option<std::time::Duration>,
 }
 
 pub type CsmResult<T> = Result<T, CsmError>;
@@ -99,7 +101,18 @@ impl CsmError {
             message: message.into(),
             field_errors: Vec::new(),
             metadata: BTreeMap::new(),
+            retry_after: None,
         }
+    }
+
+    /// Tells the client when trying again may succeed (`google.rpc.RetryInfo`).
+    pub fn with_retry_after(mut self, delay: std::time::Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 
     /// One invalid field (INVALID_ARGUMENT with a BadRequest field violation).
@@ -203,6 +216,9 @@ impl CsmError {
                 .map(|error| FieldViolation::new(error.field.clone(), error.description.clone()))
                 .collect();
             details.set_bad_request(violations);
+        }
+        if let Some(delay) = self.retry_after {
+            details.set_retry_info(Some(delay));
         }
         Status::with_error_details(self.code.grpc_code(), self.message.clone(), details)
     }

@@ -96,15 +96,21 @@ where
     }
 }
 
-/// The ErrorInfo reason of a PERMISSION_DENIED / UNAUTHENTICATED answer
-/// (sent trailers-only, so in the headers); `None` for anything else.
+/// The ErrorInfo reason of a refusal (sent trailers-only, so in the
+/// headers): every PERMISSION_DENIED / UNAUTHENTICATED answer, and a
+/// RESOURCE_EXHAUSTED one that names its reason (a guessing limit, a full
+/// licence pool, a rate limit); `None` for anything else.
 fn refusal_reason(headers: &HeaderMap) -> Option<String> {
     let code = headers.get("grpc-status")?.to_str().ok()?;
-    if code != "7" && code != "16" {
+    if !matches!(code, "7" | "8" | "16") {
         return None;
     }
     let status = Status::from_header_map(headers)?;
-    Some(csm_errors::reason_of_status(&status).unwrap_or_else(|| format!("{:?}", status.code())))
+    match csm_errors::reason_of_status(&status) {
+        Some(reason) => Some(reason),
+        None if code == "8" => None,
+        None => Some(format!("{:?}", status.code())),
+    }
 }
 
 /// The trace id of a W3C `traceparent` header (`00-<trace id>-<span id>-<flags>`),

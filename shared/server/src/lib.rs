@@ -17,6 +17,8 @@
 
 mod audit;
 mod config;
+mod directory;
+mod keys;
 mod metrics;
 mod peer;
 mod startup;
@@ -39,7 +41,12 @@ use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
 pub use audit::{AuditGrpc, AuditLayer, AuditReaders};
-pub use config::{MetricsEndpoint, PeerUrls, ServiceConfig, default_metrics_port, default_port, peer_url_variable};
+pub use config::{
+    BootstrapAdmin, MetricsEndpoint, PeerUrls, ServiceConfig, SessionSettings, default_metrics_port, default_port,
+    peer_url_variable,
+};
+pub use directory::PeerDirectory;
+pub use keys::spawn_key_refresher;
 pub use csm_audit::READER_ROLES as AUDIT_READER_ROLES;
 pub use csm_telemetry::metrics::ServiceMetrics;
 pub use metrics::{RpcMetrics, RpcMetricsLayer, grpc_code_name, register_database_metrics, serve_metrics};
@@ -148,7 +155,6 @@ pub async fn run_service<T, B, BFut>(
     shutdown: impl Future<Output = ()> + Send,
     service_name: &'static str,
     migrations: csm_db::Migrations,
-    policy: csm_auth::ServicePolicy,
     routes: tonic::service::Routes,
     readiness: Arc<Readiness<T>>,
     build: B,
@@ -189,7 +195,31 @@ where
     .map(|otlp| csm_telemetry::spawn_otlp_metrics(metrics.clone(), otlp));
     let (health, health_service) = health_for(service_name).await;
     let startup = spawn_startup_with_metrics(&config, migrations, health, readiness, build, metrics.clone());
-    let auth = AuthLayer::new(config.auth_keys.clone(), policy);
+    // Who may call what: tokens verified with public keys (identity's fetched
+    // and refreshed, so identity can rotate), people admitted through the
+    // caller directory, the authorization matrix applied to every RPC.
+    let verifier = Arc::new(config.auth.verifier()?);
+    let tokens = config.service_tokens()?;
+    let identity_channel = peer_channel(config.peers.url(csm_types::ServiceName::Identity), tokens.clone(), config.peer_timeout)?;
+    let role_channel = peer_channel(config.peers.url(csm_types::ServiceName::Role), tokens, config.peer_timeout)?;
+    let key_refresher = match config.auth.jwks_refresh {
+        Some(every) if config.service != csm_types::ServiceName::Identity => {
+            Some(spawn_key_refresher(verifier.clone(), identity_channel.clone(), every))
+        }
+        _ => None,
+    };
+    let directory = PeerDirectory::new(identity_channel, role_channel);
+    directory.spawn_watchers();
+    let auth = AuthLayer::new(verifier, csm_auth::Matrix::suite(), directory.clone());
+    // The directory's Watch streams (identity's own included) end with the
+    // shutdown signal, so draining does not wait for them.
+    let shutdown = {
+        let directory = directory.clone();
+        async move {
+            shutdown.await;
+            directory.stop();
+        }
+    };
     let audit = AuditLayer::new(audit_sink);
     let result = serve_with_metrics(
         listener,
@@ -204,6 +234,10 @@ where
     )
     .await;
     startup.abort();
+    directory.stop();
+    if let Some(key_refresher) = key_refresher {
+        key_refresher.abort();
+    }
     if let Some(scrape) = scrape {
         scrape.abort();
     }

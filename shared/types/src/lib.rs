@@ -149,6 +149,24 @@ id_type!(
     LicenseSessionId, "license_session_id"
 );
 
+/// Role names the whole suite speaks of (SPEC §2.2), written once.
+pub mod roles {
+    /// Full administration of the suite.
+    pub const ADMIN: &str = "admin";
+    pub const AGENT: &str = "sn_customerservice_agent";
+    pub const MANAGER: &str = "sn_customerservice_manager";
+    pub const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
+    pub const CUSTOMER: &str = "sn_customerservice.customer";
+    pub const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
+    pub const CUSTOMER_CASE_MANAGER: &str = "sn_customerservice.customer_case_manager";
+    pub const PARTNER: &str = "sn_customerservice.partner";
+    pub const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+    pub const CONSUMER: &str = "sn_customerservice.consumer";
+    pub const UNIFIED_CONSUMER: &str = "sn_customerservice.unified_consumer";
+    pub const SNC_INTERNAL: &str = "snc_internal";
+    pub const SNC_EXTERNAL: &str = "snc_external";
+}
+
 /// The five services of the suite, used for service identities and change feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

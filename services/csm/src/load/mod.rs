@@ -15,7 +15,7 @@ pub mod seed;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use csm_auth::AuthKeys;
+use csm_auth::SuiteKeys;
 use csm_server::default_port;
 use csm_types::{LoginId, ProfileId, ServiceName};
 use tonic::transport::{Channel, Endpoint};
@@ -31,7 +31,7 @@ pub struct Target {
     pub role: String,
     pub account_team: String,
     pub case_access: String,
-    pub keys: AuthKeys,
+    pub keys: SuiteKeys,
     /// The administrator the generator acts as for set-up calls.
     pub admin_login: LoginId,
     pub admin_profile: ProfileId,
@@ -61,7 +61,7 @@ impl Target {
 
     /// A token of the administrator.
     pub fn admin_token(&self) -> String {
-        self.keys.mint_user_token(self.admin_login, None, Some(self.admin_profile), TOKEN_TTL)
+        self.keys.mint_person(self.admin_login, None, self.admin_profile, TOKEN_TTL)
     }
 
     /// A token acting as `profile` (its login id is derived from the profile id,
@@ -69,7 +69,7 @@ impl Target {
     pub fn token_for(&self, profile: &str) -> anyhow::Result<String> {
         let profile = ProfileId::parse(profile).map_err(|error| anyhow::anyhow!("profile {profile}: {error}"))?;
         let login = LoginId::from_uuid(*profile.as_uuid());
-        Ok(self.keys.mint_user_token(login, None, Some(profile), TOKEN_TTL))
+        Ok(self.keys.mint_person(login, None, profile, TOKEN_TTL))
     }
 }
 

@@ -5,11 +5,14 @@ pub mod accounts;
 pub mod consumers;
 pub mod directory;
 pub mod people;
+pub mod sessions;
 
 use csm_changefeed::{ChangeFeed, idempotency};
 use csm_db::Tx;
 use csm_errors::CsmResult;
+use csm_auth::TokenIssuer;
 use csm_peers::{AccountTeamPeer, RolePeer};
+use csm_server::SessionSettings;
 
 use crate::store::IdentityStore;
 
@@ -28,6 +31,9 @@ pub struct IdentityApp {
     pub(crate) account_team: AccountTeamPeer,
     /// PBKDF2 rounds of new password hashes (`CSM_PASSWORD_HASH_ITERATIONS`).
     pub(crate) password_hash_iterations: u32,
+    /// Signs the access tokens of sessions.
+    pub(crate) issuer: TokenIssuer,
+    pub(crate) sessions: SessionSettings,
 }
 
 impl IdentityApp {
@@ -37,8 +43,10 @@ impl IdentityApp {
         roles: RolePeer,
         account_team: AccountTeamPeer,
         password_hash_iterations: u32,
+        issuer: TokenIssuer,
+        sessions: SessionSettings,
     ) -> Self {
-        Self { store, feed, roles, account_team, password_hash_iterations }
+        Self { store, feed, roles, account_team, password_hash_iterations, issuer, sessions }
     }
 
     pub fn feed(&self) -> &ChangeFeed {

@@ -1,5 +1,4 @@
-//! identity's people use cases: logins and passwords, sessions with their
-//! active profile (R1.7, R1.9, R2.13a, R6.1), employees and contacts (R1.1,
+//! identity's people use cases: logins and passwords, employees and contacts (R1.1,
 //! R1.2, R1.4, R2.14, R4.8, R6.3–R6.4) and the profile reads other services
 //! cache (DESIGN §3).
 //!
@@ -15,7 +14,6 @@ use csm_auth::{Caller, HumanCaller};
 use csm_changefeed::{Operation, idempotency};
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::ExplicitClass;
 use csm_types::{AccountId, LoginId, ProfileId, SecurityGroupId, SessionId};
 use sha2::{Digest, Sha256};
 
@@ -23,23 +21,14 @@ use super::{IdentityApp, Written};
 use crate::domain::accounts::{Account, AccountKind};
 use crate::domain::directory::SecurityGroup;
 use crate::domain::people::{
-    ActivationError, CONTACT_ADMIN_ROLES, Channel, DELEGATED_CONTACT_ADMIN_ROLES, Login, LoginChoice, LoginUpdate,
-    NewContact, NewEmployee, NewLogin, NewLoginRequest, NewPerson, PEOPLE_ADMIN_ROLES, PROFILE_READER_ROLES, Password,
-    Profile, ProfileDraft, ProfileKind, ProfileSwitch, ProfileUpdate, Proof, SNC_EXTERNAL, Session, SessionStart,
-    SessionState, check_activation, check_password_policy, default_session_profile, first_forbidden_channel,
-    first_login_explicit_role, login_name_key, manager_cycle, password_hash,
+    CONTACT_ADMIN_ROLES, Channel, DELEGATED_CONTACT_ADMIN_ROLES, Login, LoginChoice, LoginUpdate, NewContact,
+    NewEmployee, NewLogin, NewLoginRequest, NewPerson, PEOPLE_ADMIN_ROLES, PROFILE_READER_ROLES, Password, Profile,
+    ProfileDraft, ProfileKind, ProfileUpdate, SNC_EXTERNAL, check_password_policy, first_forbidden_channel,
+    login_name_key, manager_cycle, password_hash,
 };
+use crate::domain::sessions::Session;
 use crate::domain::visibility::{self, Viewer, Visibility};
 use crate::store::people::ProfileFilter;
-
-/// A session with the explicit role its start assigned (R2.13a), if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionWithDefault {
-    pub session: Session,
-    /// "snc_internal" / "snc_external" when this call persisted the profile's
-    /// default explicit role; None otherwise.
-    pub assigned_explicit_role: Option<&'static str>,
-}
 
 /// What ResolvePrincipal answers from the people area; the consumer area
 /// adds the consumer record, consumer profile and household memberships.
@@ -52,35 +41,6 @@ pub struct ResolvedPrincipal {
     pub session: Option<Session>,
     /// Feed revision the answer reflects.
     pub revision: u64,
-}
-
-/// One wrong-credentials error for every way StartSession can fail to
-/// authenticate, so a caller cannot learn which login names exist.
-fn invalid_credentials() -> CsmError {
-    CsmError::unauthenticated("INVALID_CREDENTIALS", "the login name or the password is wrong")
-}
-
-/// `profile`: the profile asked for; None when StartSession chose one itself.
-fn activation_error(error: ActivationError, profile: Option<ProfileId>, channel: Channel) -> CsmError {
-    let named = |error: CsmError| match profile {
-        Some(profile) => error.with_metadata("profile_id", profile.to_string()),
-        None => error,
-    };
-    let which = profile.map(|profile| format!("profile {profile}")).unwrap_or_else(|| "the profile".to_owned());
-    match error {
-        ActivationError::ProfileNotOfLogin => {
-            named(CsmError::invalid_argument("PROFILE_NOT_OF_LOGIN", format!("{which} does not belong to this login")))
-        }
-        ActivationError::ProfileInactive => named(CsmError::unauthenticated(
-            "PROFILE_INACTIVE",
-            format!("{which} holding credentials for {} is inactive", channel.as_str()),
-        )),
-        ActivationError::NoChannelCredential => named(CsmError::unauthenticated(
-            "NO_CHANNEL_CREDENTIAL",
-            format!("no active profile of this login holds credentials for {}", channel.as_str()),
-        ))
-        .with_metadata("channel", channel.as_str()),
-    }
 }
 
 fn password_policy_error(field: &str, problem: String) -> CsmError {
@@ -106,18 +66,18 @@ fn field_not_updatable(path: &str, why: &str) -> CsmError {
 
 /// The fingerprint of a request for REQUEST_ID_CONFLICT: a hash of its
 /// validated form (passwords print redacted, so they are not part of it).
-fn fingerprint(request: &impl std::fmt::Debug) -> String {
+pub(super) fn fingerprint(request: &impl std::fmt::Debug) -> String {
     let digest = Sha256::digest(format!("{request:?}").as_bytes());
     digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// What an earlier call with the same request id created.
 #[derive(Debug, Clone)]
-struct Replay {
-    id: uuid::Uuid,
-    revision: u64,
+pub(super) struct Replay {
+    pub(super) id: uuid::Uuid,
+    pub(super) revision: u64,
     /// Extra stored result (StartSession: the assigned explicit role).
-    extra: String,
+    pub(super) extra: String,
 }
 
 /// Runs a slow password hash off the async workers.
@@ -127,7 +87,7 @@ async fn hash_password(password: Password, iterations: u32) -> CsmResult<String>
 
 /// Verifies a password off the async workers; with no stored hash it spends
 /// the same time and fails (no timing hint that a login exists).
-async fn verify_password(password: Password, stored: Option<String>, iterations: u32) -> CsmResult<bool> {
+pub(super) async fn verify_password(password: Password, stored: Option<String>, iterations: u32) -> CsmResult<bool> {
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => password_hash::verify(&password, &stored),
         None => {
@@ -145,7 +105,7 @@ impl IdentityApp {
     /// Like `replayed`, but the stored record also carries the request's
     /// fingerprint: the same request id with another request is
     /// FAILED_PRECONDITION reason REQUEST_ID_CONFLICT.
-    async fn replayed_request(
+    pub(super) async fn replayed_request(
         &self,
         rpc: &str,
         request_id: Option<&str>,
@@ -178,7 +138,7 @@ impl IdentityApp {
     /// Records what this request id created, in the creating transaction.
     /// False: a concurrent retry recorded first (roll back and replay).
     #[allow(clippy::too_many_arguments)]
-    async fn record_request(
+    pub(super) async fn record_request(
         &self,
         tx: &mut Tx,
         rpc: &str,
@@ -316,7 +276,7 @@ impl IdentityApp {
     }
 
     /// A person acting on its own login, or a people admin.
-    async fn authorize_own_login(&self, caller: &Caller, login: LoginId, action: &str) -> CsmResult<()> {
+    pub(super) async fn authorize_own_login(&self, caller: &Caller, login: LoginId, action: &str) -> CsmResult<()> {
         if let Caller::Human(human) = caller
             && human.login_id == login
         {
@@ -548,231 +508,6 @@ impl IdentityApp {
         Ok(self.committed(login, revision))
     }
 
-    // ---------------------------------------------------------- sessions
-
-    /// Logs a login into a channel and activates one profile (R1.7, R1.9),
-    /// persisting the profile's default explicit role at first login
-    /// (R2.13a) and choosing its presentation role (R6.1).
-    pub async fn start_session(
-        &self,
-        caller: &Caller,
-        request_id: Option<&str>,
-        start: SessionStart,
-    ) -> CsmResult<Written<SessionWithDefault>> {
-        const RPC: &str = "StartSession";
-        if start.proof == Proof::PreAuthenticated && matches!(caller, Caller::Human(_)) {
-            return Err(CsmError::permission_denied(
-                "SERVICE_CALLER_REQUIRED",
-                "only a trusted gateway (service caller) may assert pre_authenticated",
-            ));
-        }
-        let credentials = self.store.login_credentials_by_name(&login_name_key(&start.login_name)).await?;
-        match &start.proof {
-            Proof::Password(password) => {
-                let stored = credentials.as_ref().and_then(|credentials| credentials.password_hash.clone());
-                if !verify_password(password.clone(), stored, self.password_hash_iterations).await? {
-                    return Err(invalid_credentials());
-                }
-            }
-            Proof::PreAuthenticated => {
-                if credentials.is_none() {
-                    return Err(invalid_credentials());
-                }
-            }
-        }
-        let Some(credentials) = credentials else {
-            return Err(invalid_credentials());
-        };
-        let login = credentials.login;
-        if !login.enabled {
-            return Err(CsmError::unauthenticated("LOGIN_DISABLED", "this login is disabled"));
-        }
-        // The proof is not part of the fingerprint: a retry must prove itself again.
-        let request_fingerprint =
-            fingerprint(&(login.id, start.channel, start.profile, start.presentation_role.as_deref()));
-        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
-            let session = self.store.get_session(SessionId::from_uuid(replay.id)).await?;
-            let session = session.ok_or_else(|| CsmError::not_found("session", replay.id))?;
-            let assigned =
-                [crate::domain::people::SNC_INTERNAL, SNC_EXTERNAL].into_iter().find(|role| *role == replay.extra);
-            return Ok(self.written(SessionWithDefault { session, assigned_explicit_role: assigned }, replay.revision));
-        }
-
-        let profiles = self.store.profiles_of_login(login.id).await?;
-        let profile = match start.profile {
-            Some(requested) => {
-                let profile = match profiles.iter().find(|profile| profile.id == requested) {
-                    Some(profile) => profile,
-                    None => {
-                        return Err(activation_error(
-                            ActivationError::ProfileNotOfLogin,
-                            Some(requested),
-                            start.channel,
-                        ));
-                    }
-                };
-                check_activation(login.id, profile, start.channel)
-                    .map_err(|error| activation_error(error, Some(requested), start.channel))?;
-                profile
-            }
-            None => default_session_profile(login.default_profile, &profiles, start.channel)
-                .map_err(|error| activation_error(error, None, start.channel))?,
-        };
-        let presentation_role = self.presentation_role(profile, start.presentation_role.as_deref()).await?;
-        let assigned = self.ensure_default_explicit_role(profile).await?;
-
-        let now = csm_db::now();
-        let session = Session {
-            id: SessionId::new(),
-            login: login.id,
-            channel: start.channel,
-            active_profile: profile.id,
-            active_profile_kind: profile.kind,
-            presentation_role,
-            state: SessionState::Active,
-            started_at: now,
-            profile_switched_at: None,
-            ended_at: None,
-        };
-        let mut tx = self.store.db().begin().await?;
-        self.store.insert_session(&mut tx, &session).await?;
-        self.store.set_last_login(&mut tx, login.id, now).await?;
-        let revision = self.store.append_session_change(&mut tx, &session, Operation::Created, None).await?;
-        let extra = assigned.unwrap_or_default();
-        if !self
-            .record_request(&mut tx, RPC, request_id, &request_fingerprint, *session.id.as_uuid(), revision, extra)
-            .await?
-        {
-            drop(tx);
-            return Box::pin(self.start_session(caller, request_id, start)).await;
-        }
-        tx.commit().await?;
-        Ok(self.committed(SessionWithDefault { session, assigned_explicit_role: assigned }, revision))
-    }
-
-    /// R6.1: the presentation role of a session of `profile`.
-    async fn presentation_role(&self, profile: &Profile, requested: Option<&str>) -> CsmResult<String> {
-        let Some(group) = profile.security_group else {
-            return Ok(String::new());
-        };
-        let Some(group) = self.store.get_security_group(group).await? else {
-            return Ok(String::new());
-        };
-        group.presentation_role_for_session(requested.unwrap_or_default()).map_err(|refused| {
-            CsmError::invalid_argument(
-                "PRESENTATION_ROLE_NOT_IN_GROUP",
-                format!("presentation role {:?} is not a role of the profile's security group", refused.requested),
-            )
-            .with_metadata("field", "presentation_role")
-        })
-    }
-
-    /// R2.13a: when the role service reports that `profile` reaches neither
-    /// snc_internal nor snc_external, persists snc_external if its user class
-    /// is on the enforced internal-user deny list, else snc_internal. Returns
-    /// the role this call assigned. Role unreachable: UNAVAILABLE
-    /// DEPENDENCY_UNAVAILABLE (the caller then writes nothing).
-    async fn ensure_default_explicit_role(&self, profile: &Profile) -> CsmResult<Option<&'static str>> {
-        if self.roles.explicit_class(profile.id).await? != ExplicitClass::None {
-            return Ok(None);
-        }
-        let settings = self.store.settings().await?;
-        let role = first_login_explicit_role(&settings, profile.user_class());
-        let newly_assigned = self.roles.assign_role(profile.id, role).await?;
-        Ok(newly_assigned.then_some(role))
-    }
-
-    /// Changes a session's active profile without re-authentication (R1.9,
-    /// X9), optionally moving it to another channel; the target must hold
-    /// the resulting channel (R1.7).
-    pub async fn switch_profile(
-        &self,
-        caller: &Caller,
-        switch: ProfileSwitch,
-    ) -> CsmResult<Written<SessionWithDefault>> {
-        const RPC: &str = "SwitchProfile";
-        let session = self
-            .store
-            .get_session(switch.session)
-            .await?
-            .ok_or_else(|| CsmError::not_found("session", switch.session))?;
-        self.authorize_own_login(caller, session.login, RPC).await?;
-        if session.state == SessionState::Ended {
-            return Err(session_ended(session.id));
-        }
-        let channel = switch.channel.unwrap_or(session.channel);
-        let profile = self.store.get_profile(switch.profile).await?;
-        let profile = match profile {
-            Some(profile) if profile.login == Some(session.login) => profile,
-            _ => return Err(activation_error(ActivationError::ProfileNotOfLogin, Some(switch.profile), channel)),
-        };
-        check_activation(session.login, &profile, channel)
-            .map_err(|error| activation_error(error, Some(profile.id), channel))?;
-        let presentation_role = self.presentation_role(&profile, switch.presentation_role.as_deref()).await?;
-        let assigned = self.ensure_default_explicit_role(&profile).await?;
-
-        let mut tx = self.store.db().begin().await?;
-        if !self.store.lock_session(&mut tx, session.id).await? {
-            return Err(CsmError::not_found("session", session.id));
-        }
-        let mut current = self
-            .store
-            .session_in(&mut tx, session.id)
-            .await?
-            .ok_or_else(|| CsmError::not_found("session", session.id))?;
-        if current.state == SessionState::Ended {
-            return Err(session_ended(session.id));
-        }
-        let previous_profile = current.active_profile;
-        current.active_profile = profile.id;
-        current.active_profile_kind = profile.kind;
-        current.channel = channel;
-        current.presentation_role = presentation_role;
-        current.profile_switched_at = Some(csm_db::now());
-        self.store.save_session(&mut tx, &current).await?;
-        let revision =
-            self.store.append_session_change(&mut tx, &current, Operation::Updated, Some(previous_profile)).await?;
-        tx.commit().await?;
-        Ok(self.committed(SessionWithDefault { session: current, assigned_explicit_role: assigned }, revision))
-    }
-
-    /// Ends a session (logout). Ending an ended session returns it unchanged.
-    pub async fn end_session(&self, caller: &Caller, id: SessionId) -> CsmResult<Written<Session>> {
-        const RPC: &str = "EndSession";
-        let session = self.store.get_session(id).await?.ok_or_else(|| CsmError::not_found("session", id))?;
-        self.authorize_own_login(caller, session.login, RPC).await?;
-        if session.state == SessionState::Ended {
-            let head = self.feed.head().await?;
-            return Ok(self.written(session, head));
-        }
-        let mut tx = self.store.db().begin().await?;
-        if !self.store.lock_session(&mut tx, id).await? {
-            return Err(CsmError::not_found("session", id));
-        }
-        let mut current =
-            self.store.session_in(&mut tx, id).await?.ok_or_else(|| CsmError::not_found("session", id))?;
-        if current.state == SessionState::Ended {
-            drop(tx);
-            let head = self.feed.head().await?;
-            return Ok(self.written(current, head));
-        }
-        current.state = SessionState::Ended;
-        current.ended_at = Some(csm_db::now());
-        self.store.save_session(&mut tx, &current).await?;
-        let revision = self.store.append_session_change(&mut tx, &current, Operation::Updated, None).await?;
-        tx.commit().await?;
-        Ok(self.committed(current, revision))
-    }
-
-    /// Reads a session: services, the session's own login, people admins.
-    pub async fn get_session(&self, caller: &Caller, id: SessionId) -> CsmResult<Session> {
-        let session = self.store.get_session(id).await?.ok_or_else(|| CsmError::not_found("session", id))?;
-        if matches!(caller, Caller::Human(_)) {
-            self.authorize_own_login(caller, session.login, "GetSession").await?;
-        }
-        Ok(session)
-    }
-
     // ------------------------------------------------ employees, contacts
 
     /// Creates an employee: an INTERNAL profile (R1.1, R6.4) in the given
@@ -937,6 +672,59 @@ impl IdentityApp {
         }
         tx.commit().await?;
         Ok(Some(self.committed(profile, revision)))
+    }
+
+    /// The first administrator (`CSM_BOOTSTRAP_ADMIN_LOGIN`): creates its
+    /// login and INTERNAL profile when they do not exist (role gives the
+    /// profile `admin`). Idempotent across restarts and replicas.
+    pub async fn ensure_bootstrap_admin(&self, admin: &csm_server::BootstrapAdmin) -> CsmResult<()> {
+        if self.store.get_profile(admin.profile_id).await?.is_some() {
+            return Ok(());
+        }
+        let key = login_name_key(&admin.login_name);
+        let hash = match &admin.password {
+            Some(password) => Some(hash_password(Password::new(password.clone()), self.password_hash_iterations).await?),
+            None => None,
+        };
+        let existing = self.store.login_credentials_by_name(&key).await?.map(|found| found.login.id);
+        let mut tx = self.store.db().begin().await?;
+        let login = match existing {
+            Some(login) => login,
+            None => {
+                self.store.insert_login(&mut tx, admin.login_id, &admin.login_name, &key, hash.as_deref()).await?;
+                self.store.append_login_change(&mut tx, admin.login_id, Operation::Created).await?;
+                admin.login_id
+            }
+        };
+        let draft = ProfileDraft {
+            id: admin.profile_id,
+            kind: ProfileKind::Internal,
+            login: Some(login),
+            display_name: "Administrator".to_owned(),
+            details: Default::default(),
+            application: crate::domain::people::DEFAULT_APPLICATION.to_owned(),
+            account: None,
+            consumer: None,
+            parent_profile: None,
+            consumer_profile: None,
+            sub_profile_type: String::new(),
+            manager: None,
+            department: None,
+            title: "Administrator".to_owned(),
+            security_group: self.default_security_group(ProfileKind::Internal).await?,
+            channels: vec![Channel::Browser, Channel::Api, Channel::Administrator],
+        };
+        let profile = self.store.insert_profile(&mut tx, &draft).await?;
+        let revision = self.store.append_profile_change_of(&mut tx, &profile, Operation::Created, None).await?;
+        match tx.commit().await {
+            Ok(()) => {
+                self.feed.committed(revision);
+                Ok(())
+            }
+            // Another replica bootstrapped at the same moment.
+            Err(_) if self.store.get_profile(admin.profile_id).await?.is_some() => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// The security group `group` if a profile of `kind` may be in it (R1.8).
@@ -1229,9 +1017,4 @@ impl IdentityApp {
         };
         Ok(ResolvedPrincipal { profile, login, account, security_group, session, revision })
     }
-}
-
-fn session_ended(session: SessionId) -> CsmError {
-    CsmError::failed_precondition("SESSION_ENDED", format!("session {session} has ended"))
-        .with_metadata("session_id", session.to_string())
 }

@@ -4,4 +4,5 @@ pub mod accounts;
 pub mod consumers;
 pub mod directory;
 pub mod people;
+pub mod sessions;
 pub mod visibility;

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use csm_types::{AccountId, ConsumerId, DepartmentId, LoginId, ProfileId, SecurityGroupId, SessionId};
+use csm_types::{AccountId, ConsumerId, DepartmentId, LoginId, ProfileId, SecurityGroupId};
 
 pub use crate::domain::directory::{IdentitySettings, SecurityGroupKind, UserClass};
 
@@ -638,127 +638,6 @@ pub fn manager_cycle(profile: ProfileId, new_manager: ProfileId, chain_above_new
     new_manager == profile || chain_above_new_manager.contains(&profile)
 }
 
-// ---------------------------------------------------------------- sessions
-
-/// State of a session (R1.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionState {
-    Active,
-    Ended,
-}
-
-impl SessionState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionState::Active => "active",
-            SessionState::Ended => "ended",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "active" => Some(SessionState::Active),
-            "ended" => Some(SessionState::Ended),
-            _ => None,
-        }
-    }
-}
-
-/// A login session on one channel with exactly one active profile (R1.9).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id: SessionId,
-    pub login: LoginId,
-    pub channel: Channel,
-    pub active_profile: ProfileId,
-    pub active_profile_kind: ProfileKind,
-    pub presentation_role: String,
-    pub state: SessionState,
-    pub started_at: DateTime<Utc>,
-    pub profile_switched_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-}
-
-/// How a person proves who it is to StartSession.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Proof {
-    Password(Password),
-    /// Asserted by a trusted gateway (service caller only).
-    PreAuthenticated,
-}
-
-/// A validated StartSession request (R1.7, R1.9, R2.13a, R6.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionStart {
-    pub login_name: String,
-    pub proof: Proof,
-    pub channel: Channel,
-    pub profile: Option<ProfileId>,
-    pub presentation_role: Option<String>,
-}
-
-/// A validated SwitchProfile request (R1.9, X9).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileSwitch {
-    pub session: SessionId,
-    pub profile: ProfileId,
-    /// None keeps the session's channel.
-    pub channel: Option<Channel>,
-    pub presentation_role: Option<String>,
-}
-
-/// Why a profile cannot be activated on a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivationError {
-    /// The requested profile belongs to another login (or none).
-    ProfileNotOfLogin,
-    /// The profile is inactive (R4.8).
-    ProfileInactive,
-    /// No (suitable) profile holds the channel (R1.7).
-    NoChannelCredential,
-}
-
-/// Whether `profile` (of `login`) may be activated on `channel` (R1.7, R1.9).
-pub fn check_activation(login: LoginId, profile: &Profile, channel: Channel) -> Result<(), ActivationError> {
-    if profile.login != Some(login) {
-        return Err(ActivationError::ProfileNotOfLogin);
-    }
-    if !profile.active {
-        return Err(ActivationError::ProfileInactive);
-    }
-    if !profile.holds_channel(channel) {
-        return Err(ActivationError::NoChannelCredential);
-    }
-    Ok(())
-}
-
-/// StartSession's choice of the profile to activate when none is requested:
-/// the login's default profile if it is active and holds the channel, else the
-/// first (by id) active profile holding the channel (R1.7, R1.9).
-/// `profiles` are the login's profiles.
-pub fn default_session_profile(
-    default_profile: Option<ProfileId>,
-    profiles: &[Profile],
-    channel: Channel,
-) -> Result<&Profile, ActivationError> {
-    let usable = |profile: &&Profile| profile.active && profile.holds_channel(channel);
-    if let Some(default) = default_profile.and_then(|id| profiles.iter().find(|profile| profile.id == id))
-        && usable(&default)
-    {
-        return Ok(default);
-    }
-    let mut candidates: Vec<&Profile> = profiles.iter().filter(usable).collect();
-    candidates.sort_by_key(|profile| profile.id);
-    if let Some(first) = candidates.first() {
-        return Ok(first);
-    }
-    // Only inactive profiles hold the channel: say so rather than "no credential".
-    if profiles.iter().any(|profile| profile.holds_channel(channel)) {
-        return Err(ActivationError::ProfileInactive);
-    }
-    Err(ActivationError::NoChannelCredential)
-}
-
 // ---------------------------------------------------------------- explicit roles
 
 /// The internal explicit role (R2.7).
@@ -820,34 +699,39 @@ impl AdminScope {
     }
 }
 
+/// A profile for unit tests (here and in the sessions rules).
+#[cfg(test)]
+pub(crate) fn test_profile(kind: ProfileKind, login: Option<LoginId>, channels: &[Channel], active: bool) -> Profile {
+    let now = Utc::now();
+    Profile {
+        id: ProfileId::new(),
+        kind,
+        login,
+        display_name: "P".into(),
+        details: PersonDetails::default(),
+        active,
+        application: DEFAULT_APPLICATION.into(),
+        account: None,
+        consumer: None,
+        parent_profile: None,
+        consumer_profile: None,
+        sub_profile_type: String::new(),
+        manager: None,
+        department: None,
+        title: String::new(),
+        security_group: None,
+        channels: channels.to_vec(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn profile(kind: ProfileKind, login: Option<LoginId>, channels: &[Channel], active: bool) -> Profile {
-        let now = Utc::now();
-        Profile {
-            id: ProfileId::new(),
-            kind,
-            login,
-            display_name: "P".into(),
-            details: PersonDetails::default(),
-            active,
-            application: DEFAULT_APPLICATION.into(),
-            account: None,
-            consumer: None,
-            parent_profile: None,
-            consumer_profile: None,
-            sub_profile_type: String::new(),
-            manager: None,
-            department: None,
-            title: String::new(),
-            security_group: None,
-            channels: channels.to_vec(),
-            created_at: now,
-            updated_at: now,
-        }
-    }
+    use test_profile as profile;
+
 
     #[test]
     fn kinds_and_classes_round_trip_their_stored_names() {
@@ -931,39 +815,6 @@ mod tests {
         // b's chain is c, a: making b a's manager closes a → b → c → a.
         assert!(manager_cycle(a, b, &[c, a]));
         assert!(!manager_cycle(a, b, &[c]));
-    }
-
-    #[test]
-    fn r1_9_the_default_profile_is_preferred_then_the_first_holding_the_channel() {
-        let login = LoginId::new();
-        let first = profile(ProfileKind::Internal, Some(login), &[Channel::Browser], true);
-        let second = profile(ProfileKind::Internal, Some(login), &[Channel::Browser], true);
-        let portal = profile(ProfileKind::Contact, Some(login), &[Channel::CustomerPortal], true);
-        let profiles = vec![second.clone(), first.clone(), portal.clone()];
-        assert_eq!(default_session_profile(None, &profiles, Channel::Browser).unwrap().id, first.id);
-        assert_eq!(default_session_profile(Some(second.id), &profiles, Channel::Browser).unwrap().id, second.id);
-        // The default does not hold the channel: fall back to the first that does.
-        assert_eq!(default_session_profile(Some(portal.id), &profiles, Channel::Browser).unwrap().id, first.id);
-        assert_eq!(
-            default_session_profile(None, &profiles, Channel::ConsumerPortal).unwrap_err(),
-            ActivationError::NoChannelCredential
-        );
-        let inactive = profile(ProfileKind::Consumer, Some(login), &[Channel::ConsumerPortal], false);
-        assert_eq!(
-            default_session_profile(None, &[inactive], Channel::ConsumerPortal).unwrap_err(),
-            ActivationError::ProfileInactive
-        );
-    }
-
-    #[test]
-    fn r1_7_activation_needs_the_login_an_active_profile_and_the_channel() {
-        let login = LoginId::new();
-        let user = profile(ProfileKind::Internal, Some(login), &[Channel::Browser], true);
-        assert_eq!(check_activation(login, &user, Channel::Browser), Ok(()));
-        assert_eq!(check_activation(login, &user, Channel::CustomerPortal), Err(ActivationError::NoChannelCredential));
-        assert_eq!(check_activation(LoginId::new(), &user, Channel::Browser), Err(ActivationError::ProfileNotOfLogin));
-        let inactive = profile(ProfileKind::Internal, Some(login), &[Channel::Browser], false);
-        assert_eq!(check_activation(login, &inactive, Channel::Browser), Err(ActivationError::ProfileInactive));
     }
 
     #[test]

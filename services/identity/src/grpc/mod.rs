@@ -5,6 +5,7 @@ mod accounts;
 mod consumers;
 mod directory;
 mod people;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -65,28 +66,49 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::StartSessionRequest>,
     ) -> Result<Response<pb::StartSessionResponse>, Status> {
-        people::start_session(self, request).await
+        sessions::start_session(self, request).await
+    }
+
+    async fn refresh_session(
+        &self,
+        request: Request<pb::RefreshSessionRequest>,
+    ) -> Result<Response<pb::RefreshSessionResponse>, Status> {
+        sessions::refresh_session(self, request).await
+    }
+
+    async fn get_signing_keys(
+        &self,
+        request: Request<pb::GetSigningKeysRequest>,
+    ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
+        sessions::get_signing_keys(self, request).await
+    }
+
+    async fn get_credential_state(
+        &self,
+        request: Request<pb::GetCredentialStateRequest>,
+    ) -> Result<Response<pb::GetCredentialStateResponse>, Status> {
+        sessions::get_credential_state(self, request).await
     }
 
     async fn switch_profile(
         &self,
         request: Request<pb::SwitchProfileRequest>,
     ) -> Result<Response<pb::SwitchProfileResponse>, Status> {
-        people::switch_profile(self, request).await
+        sessions::switch_profile(self, request).await
     }
 
     async fn end_session(
         &self,
         request: Request<pb::EndSessionRequest>,
     ) -> Result<Response<pb::EndSessionResponse>, Status> {
-        people::end_session(self, request).await
+        sessions::end_session(self, request).await
     }
 
     async fn get_session(
         &self,
         request: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::GetSessionResponse>, Status> {
-        people::get_session(self, request).await
+        sessions::get_session(self, request).await
     }
 
     async fn create_employee(

@@ -1,4 +1,4 @@
-//! gRPC handlers of identity's people RPCs (logins, sessions, employees,
+//! gRPC handlers of identity's people RPCs (logins, employees,
 //! contacts, profiles): proto ⇄ domain conversion, then the app.
 
 use csm_errors::FieldErrors;
@@ -13,9 +13,10 @@ use super::directory::{
 };
 use crate::domain::people::{
     Channel, DEFAULT_APPLICATION, Login, LoginChoice, LoginUpdate, NewContact, NewEmployee, NewLogin, NewLoginRequest,
-    NewPerson, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, ProfileKind, ProfileSwitch, ProfileUpdate,
-    Proof, SecurityGroupKind, Session, SessionStart, SessionState, display_name_or_default, validate_login_name,
+    NewPerson, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, ProfileKind, ProfileUpdate, SecurityGroupKind,
+    display_name_or_default, validate_login_name,
 };
+use crate::domain::sessions::{Session, SessionState};
 use crate::store::people::ProfileFilter;
 
 /// Most ids BatchGetProfiles accepts.
@@ -37,7 +38,7 @@ pub(super) fn channel_to_proto(channel: Channel) -> pb::Channel {
     }
 }
 
-fn channel_from_proto(value: i32) -> Option<Channel> {
+pub(super) fn channel_from_proto(value: i32) -> Option<Channel> {
     Channel::ALL.into_iter().find(|channel| channel_to_proto(*channel) as i32 == value)
 }
 
@@ -149,7 +150,7 @@ fn login_to_proto(login: &Login) -> pb::Login {
     }
 }
 
-fn session_to_proto(session: &Session) -> pb::Session {
+pub(super) fn session_to_proto(session: &Session) -> pb::Session {
     pb::Session {
         session_id: session.id.to_string(),
         login_id: session.login.to_string(),
@@ -164,6 +165,8 @@ fn session_to_proto(session: &Session) -> pb::Session {
         started_at: Some(csm_proto::timestamp(session.started_at)),
         profile_switched_at: session.profile_switched_at.map(csm_proto::timestamp),
         ended_at: session.ended_at.map(csm_proto::timestamp),
+        last_active_at: Some(csm_proto::timestamp(session.last_active_at)),
+        end_reason: session.end_reason.map(|reason| reason.as_str().to_owned()).unwrap_or_default(),
     }
 }
 
@@ -213,7 +216,7 @@ fn person_from_proto(errors: &mut FieldErrors, fields: PersonFields<'_>) -> NewP
     }
 }
 
-fn required_id<T>(
+pub(super) fn required_id<T>(
     field: &str,
     value: &str,
     parse: impl FnOnce(&str) -> Result<T, csm_types::InvalidId>,
@@ -343,114 +346,6 @@ pub(super) async fn set_login_password(
         login: Some(login_to_proto(&written.value)),
         consistency_token: written.consistency_token,
     }))
-}
-
-// ---------------------------------------------------------------- sessions
-
-fn optional_role(value: &str) -> Option<String> {
-    let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
-pub(super) async fn start_session(
-    grpc: &IdentityGrpc,
-    request: Request<pb::StartSessionRequest>,
-) -> Result<Response<pb::StartSessionResponse>, Status> {
-    let app = grpc.app.get()?;
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let request_id = errors.optional_request_id(&request.request_id);
-    let login_name = errors.check("login_name", validate_login_name(&request.login_name));
-    let proof = match request.proof {
-        Some(pb::start_session_request::Proof::Password(password)) if !password.is_empty() => {
-            Some(Proof::Password(Password::new(password)))
-        }
-        Some(pb::start_session_request::Proof::PreAuthenticated(true)) => Some(Proof::PreAuthenticated),
-        _ => {
-            errors.add("proof", "give password or pre_authenticated = true");
-            None
-        }
-    };
-    let channel = channel_from_proto(request.channel);
-    if channel.is_none() {
-        errors.add("channel", "must be a CHANNEL_* value other than UNSPECIFIED");
-    }
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    errors.finish()?;
-    let start = SessionStart {
-        login_name: validated(login_name)?,
-        proof: validated(proof)?,
-        channel: validated(channel)?,
-        profile,
-        presentation_role: optional_role(&request.presentation_role),
-    };
-    let written = app.start_session(&caller, request_id.as_deref(), start).await?;
-    Ok(Response::new(pb::StartSessionResponse {
-        session: Some(session_to_proto(&written.value.session)),
-        assigned_explicit_role: written.value.assigned_explicit_role.unwrap_or_default().to_owned(),
-        consistency_token: written.consistency_token,
-    }))
-}
-
-pub(super) async fn switch_profile(
-    grpc: &IdentityGrpc,
-    request: Request<pb::SwitchProfileRequest>,
-) -> Result<Response<pb::SwitchProfileResponse>, Status> {
-    let app = grpc.app.get()?;
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let session = errors.required_id("session_id", &request.session_id, SessionId::parse);
-    let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
-    let channel = match request.channel {
-        0 => None,
-        value => {
-            let channel = channel_from_proto(value);
-            if channel.is_none() {
-                errors.add("channel", "must be a CHANNEL_* value");
-            }
-            channel
-        }
-    };
-    errors.finish()?;
-    let switch = ProfileSwitch {
-        session: validated(session)?,
-        profile: validated(profile)?,
-        channel,
-        presentation_role: optional_role(&request.presentation_role),
-    };
-    let written = app.switch_profile(&caller, switch).await?;
-    Ok(Response::new(pb::SwitchProfileResponse {
-        session: Some(session_to_proto(&written.value.session)),
-        assigned_explicit_role: written.value.assigned_explicit_role.unwrap_or_default().to_owned(),
-        consistency_token: written.consistency_token,
-    }))
-}
-
-pub(super) async fn end_session(
-    grpc: &IdentityGrpc,
-    request: Request<pb::EndSessionRequest>,
-) -> Result<Response<pb::EndSessionResponse>, Status> {
-    let app = grpc.app.get()?;
-    let caller = csm_auth::caller(&request)?;
-    let id = required_id("session_id", &request.get_ref().session_id, SessionId::parse)?;
-    let written = app.end_session(&caller, id).await?;
-    Ok(Response::new(pb::EndSessionResponse {
-        session: Some(session_to_proto(&written.value)),
-        consistency_token: written.consistency_token,
-    }))
-}
-
-pub(super) async fn get_session(
-    grpc: &IdentityGrpc,
-    request: Request<pb::GetSessionRequest>,
-) -> Result<Response<pb::GetSessionResponse>, Status> {
-    let app = grpc.app.get()?;
-    let caller = csm_auth::caller(&request)?;
-    let id = required_id("session_id", &request.get_ref().session_id, SessionId::parse)?;
-    let session = app.get_session(&caller, id).await?;
-    Ok(Response::new(pb::GetSessionResponse { session: Some(session_to_proto(&session)) }))
 }
 
 // ------------------------------------------------------ employees, contacts

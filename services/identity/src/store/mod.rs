@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod consumers;
 pub mod directory;
 pub mod people;
+pub mod sessions;
 
 use csm_db::Db;
 

@@ -1,4 +1,4 @@
-//! SQL of identity's people: logins, profiles (employees, contacts), sessions.
+//! SQL of identity's people: logins, profiles (employees, contacts).
 //!
 //! Profiles are read through [`PROFILE_SELECT`], which gives a
 //! CONSUMER_SUB_PROFILE its parent's channels (R1.7: a sub-profile holds no
@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 use csm_changefeed::{NewChange, Operation};
 use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
-use csm_types::{AccountId, ConsumerId, DepartmentId, LoginId, ProfileId, SecurityGroupId, SessionId};
+use csm_types::{AccountId, ConsumerId, DepartmentId, LoginId, ProfileId, SecurityGroupId};
 use uuid::Uuid;
 
 use super::IdentityStore;
 use super::directory::{like_prefix_pattern, page_after, where_clause};
 use crate::domain::people::{
-    Channel, Login, PersonDetails, Profile, ProfileDraft, ProfileKind, Session, SessionState, format_channels,
-    parse_channels,
+    Login, PersonDetails, Profile, ProfileDraft, ProfileKind, format_channels, parse_channels,
 };
 
 const LOGIN_COLUMNS: &str = "id, login_name, enabled, default_profile_id, password_hash, password_updated_at, \
@@ -30,10 +29,6 @@ const PROFILE_SELECT: &str = "SELECT p.id, p.kind, p.login_id, p.display_name, p
      p.created_at, p.updated_at \
      FROM profiles p LEFT JOIN profiles parent \
      ON parent.id = p.parent_profile_id AND p.kind = 'consumer_sub_profile'";
-
-const SESSION_SELECT: &str = "SELECT s.id, s.login_id, s.channel, s.active_profile_id, p.kind AS active_profile_kind, \
-     s.presentation_role, s.state, s.started_at, s.profile_switched_at, s.ended_at \
-     FROM sessions s JOIN profiles p ON p.id = s.active_profile_id";
 
 /// The contact kinds (R1.2), as stored.
 const CONTACT_KINDS_SQL: &str = "('contact', 'partner_contact')";
@@ -610,163 +605,6 @@ impl IdentityStore {
         csm_changefeed::append(tx, &profile_change(profile, operation, previous)).await
     }
 
-    // ----------------------------------------------------------- sessions
-
-    pub async fn insert_session(&self, tx: &mut Tx, session: &Session) -> CsmResult<()> {
-        with_tx!(tx, |tx| {
-            sqlx::query(
-                "INSERT INTO sessions (id, login_id, channel, active_profile_id, presentation_role, state, started_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(session.id.as_uuid())
-            .bind(session.login.as_uuid())
-            .bind(session.channel.as_str())
-            .bind(session.active_profile.as_uuid())
-            .bind(&session.presentation_role)
-            .bind(session.state.as_str())
-            .bind(session.started_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        });
-        Ok(())
-    }
-
-    /// Takes the session's row lock (no-op UPDATE). False when there is no such session.
-    pub async fn lock_session(&self, tx: &mut Tx, id: SessionId) -> CsmResult<bool> {
-        with_tx!(tx, |tx| {
-            let locked = sqlx::query("UPDATE sessions SET state = state WHERE id = $1")
-                .bind(id.as_uuid())
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            Ok(locked.rows_affected() > 0)
-        })
-    }
-
-    pub async fn get_session(&self, id: SessionId) -> CsmResult<Option<Session>> {
-        with_db!(self.db(), |pool| {
-            let row = sqlx::query(&format!("{SESSION_SELECT} WHERE s.id = $1"))
-                .bind(id.as_uuid())
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?;
-            row.as_ref().map(session_from_row).transpose()
-        })
-    }
-
-    pub async fn session_in(&self, tx: &mut Tx, id: SessionId) -> CsmResult<Option<Session>> {
-        with_tx!(tx, |tx| {
-            let row = sqlx::query(&format!("{SESSION_SELECT} WHERE s.id = $1"))
-                .bind(id.as_uuid())
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            row.as_ref().map(session_from_row).transpose()
-        })
-    }
-
-    /// Writes a session's channel, active profile, presentation role and state.
-    pub async fn save_session(&self, tx: &mut Tx, session: &Session) -> CsmResult<()> {
-        with_tx!(tx, |tx| {
-            sqlx::query(
-                "UPDATE sessions SET channel = $2, active_profile_id = $3, presentation_role = $4, state = $5, \
-                 profile_switched_at = $6, ended_at = $7 WHERE id = $1",
-            )
-            .bind(session.id.as_uuid())
-            .bind(session.channel.as_str())
-            .bind(session.active_profile.as_uuid())
-            .bind(&session.presentation_role)
-            .bind(session.state.as_str())
-            .bind(session.profile_switched_at)
-            .bind(session.ended_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        });
-        Ok(())
-    }
-
-    /// Ends every active session of `login` (login disabled) and appends a
-    /// change per ended session; returns the last revision, if any.
-    pub async fn end_sessions_of_login(
-        &self,
-        tx: &mut Tx,
-        login: LoginId,
-        now: DateTime<Utc>,
-    ) -> CsmResult<Option<u64>> {
-        let ended = with_tx!(tx, |tx| {
-            let rows = sqlx::query(
-                "UPDATE sessions SET state = 'ended', ended_at = $2 WHERE login_id = $1 AND state = 'active' \
-                 RETURNING id, login_id, active_profile_id",
-            )
-            .bind(login.as_uuid())
-            .bind(now)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db_error)?;
-            rows.iter().map(ended_session_from_row).collect::<CsmResult<Vec<_>>>()?
-        });
-        self.append_ended_sessions(tx, &ended).await
-    }
-
-    /// Ends every active session whose active profile is `profile` (profile
-    /// deactivated or detached from its login); returns the last revision, if any.
-    pub async fn end_sessions_of_profile(
-        &self,
-        tx: &mut Tx,
-        profile: ProfileId,
-        now: DateTime<Utc>,
-    ) -> CsmResult<Option<u64>> {
-        let ended = with_tx!(tx, |tx| {
-            let rows = sqlx::query(
-                "UPDATE sessions SET state = 'ended', ended_at = $2 WHERE active_profile_id = $1 AND state = 'active' \
-                 RETURNING id, login_id, active_profile_id",
-            )
-            .bind(profile.as_uuid())
-            .bind(now)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db_error)?;
-            rows.iter().map(ended_session_from_row).collect::<CsmResult<Vec<_>>>()?
-        });
-        self.append_ended_sessions(tx, &ended).await
-    }
-
-    async fn append_ended_sessions(
-        &self,
-        tx: &mut Tx,
-        ended: &[(SessionId, LoginId, ProfileId)],
-    ) -> CsmResult<Option<u64>> {
-        let mut last = None;
-        for (session, login, profile) in ended {
-            let change = NewChange::new("session", session, Operation::Updated)
-                .attribute("session_id", session)
-                .attribute("login_id", login)
-                .attribute("profile_id", profile);
-            last = Some(csm_changefeed::append(tx, &change).await?);
-        }
-        Ok(last)
-    }
-
-    /// Appends a "session" change; `previous_profile` when the active profile changed.
-    pub async fn append_session_change(
-        &self,
-        tx: &mut Tx,
-        session: &Session,
-        operation: Operation,
-        previous_profile: Option<ProfileId>,
-    ) -> CsmResult<u64> {
-        let mut change = NewChange::new("session", session.id, operation)
-            .attribute("session_id", session.id)
-            .attribute("login_id", session.login)
-            .attribute("profile_id", session.active_profile);
-        if let Some(previous) = previous_profile.filter(|previous| *previous != session.active_profile) {
-            change = change.attribute("previous_profile_id", previous);
-        }
-        csm_changefeed::append(tx, &change).await
-    }
-
     // ------------------------------------------------------- references
 
     /// Whether the department exists (R6.4 references).
@@ -874,30 +712,3 @@ fn profile_from_row(row: &impl DbRow) -> CsmResult<Profile> {
     })
 }
 
-fn session_from_row(row: &impl DbRow) -> CsmResult<Session> {
-    let channel = row.text("channel").map_err(db_error)?;
-    let kind = row.text("active_profile_kind").map_err(db_error)?;
-    let state = row.text("state").map_err(db_error)?;
-    Ok(Session {
-        id: SessionId::from_uuid(row.uuid("id").map_err(db_error)?),
-        login: LoginId::from_uuid(row.uuid("login_id").map_err(db_error)?),
-        channel: Channel::parse(&channel).ok_or_else(|| CsmError::internal(format!("unknown channel {channel:?}")))?,
-        active_profile: ProfileId::from_uuid(row.uuid("active_profile_id").map_err(db_error)?),
-        active_profile_kind: ProfileKind::parse(&kind)
-            .ok_or_else(|| CsmError::internal(format!("unknown profile kind {kind:?}")))?,
-        presentation_role: row.text("presentation_role").map_err(db_error)?,
-        state: SessionState::parse(&state)
-            .ok_or_else(|| CsmError::internal(format!("unknown session state {state:?}")))?,
-        started_at: row.timestamp("started_at").map_err(db_error)?,
-        profile_switched_at: row.opt_timestamp("profile_switched_at").map_err(db_error)?,
-        ended_at: row.opt_timestamp("ended_at").map_err(db_error)?,
-    })
-}
-
-fn ended_session_from_row(row: &impl DbRow) -> CsmResult<(SessionId, LoginId, ProfileId)> {
-    Ok((
-        SessionId::from_uuid(row.uuid("id").map_err(db_error)?),
-        LoginId::from_uuid(row.uuid("login_id").map_err(db_error)?),
-        ProfileId::from_uuid(row.uuid("active_profile_id").map_err(db_error)?),
-    ))
-}
