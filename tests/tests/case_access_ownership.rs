@@ -12,7 +12,7 @@ use csm_proto::identity as id_pb;
 use csm_proto::role as role_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId};
+use csm_types::ProfileId;
 use pb::OwnershipRelation as Rel;
 use pb::RecordRight as Right;
 use tonic::Code;

@@ -9,7 +9,7 @@ use csm_proto::case_access as case_pb;
 use csm_proto::identity as identity_pb;
 use csm_proto::role as role_pb;
 use csm_tests::{Backend, Suite, SuiteOptions, backend_test, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId, ServiceName};
+use csm_types::{LoginId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;

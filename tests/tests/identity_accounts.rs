@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use csm_proto::identity as pb;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_tests::{Suite, TestChannel, backend_test, masked, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId, ServiceName};
+use csm_types::ServiceName;
 use tonic::Code;
 
 // ------------------------------------------------------------------ helpers

@@ -10,7 +10,7 @@ use std::time::Duration;
 use csm_proto::common::Change;
 use csm_proto::identity as pb;
 use csm_tests::{Suite, backend_test, masked, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId, ServiceName};
+use csm_types::{ProfileId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::Code;
 
@@ -1258,7 +1258,7 @@ backend_test!(concurrent_joins_of_one_household_all_land, |suite| {
 
 // ------------------------------------------------------------ who may
 
-backend_test!(consumer_changes_need_a_consumer_role_and_reads_any_caller, |suite| {
+backend_test!(consumer_changes_and_reads_need_a_consumer_role, |suite| {
     let consumer = create_consumer(suite, "Rita").await;
     let household = create_household(suite, "Readers", &consumer.consumer_id).await.household.unwrap();
 
@@ -1272,12 +1272,15 @@ backend_test!(consumer_changes_need_a_consumer_role_and_reads_any_caller, |suite
     assert_eq!(reason_of(&status), "MISSING_ROLE");
     let status = set_membership_as(&mut identity, &household.household_id, &consumer.consumer_id).await.unwrap_err();
     assert_eq!(reason_of(&status), "MISSING_ROLE");
-    // Reads are open to any authenticated caller.
-    identity.get_consumer(pb::GetConsumerRequest { consumer_id: consumer.consumer_id.clone() }).await.expect("reads");
-    identity
+    // Consumers' personal data is not for internal people without a consumer-facing role.
+    let status =
+        identity.get_consumer(pb::GetConsumerRequest { consumer_id: consumer.consumer_id.clone() }).await.unwrap_err();
+    assert_eq!((status.code(), reason_of(&status)), (Code::PermissionDenied, "MISSING_ROLE".to_owned()));
+    let status = identity
         .get_household(pb::GetHouseholdRequest { household_id: household.household_id.clone() })
         .await
-        .expect("reads");
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
 
     // A consumer agent may change consumer data.
     let (_, agent_token) = csm_tests::world::person_with_roles(suite, &["sn_customerservice.consumer_agent"]).await;
@@ -1286,6 +1289,10 @@ backend_test!(consumer_changes_need_a_consumer_role_and_reads_any_caller, |suite
         .create_consumer(pb::CreateConsumerRequest { details: person("By", "Agent"), ..Default::default() })
         .await
         .expect("the consumer agent creates a consumer");
+    identity
+        .get_consumer(pb::GetConsumerRequest { consumer_id: consumer.consumer_id.clone() })
+        .await
+        .expect("the consumer agent reads consumers");
     let other = create_consumer(suite, "Otto").await;
     set_membership_as(&mut identity, &household.household_id, &other.consumer_id)
         .await

@@ -6,7 +6,7 @@
 
 use csm_proto::identity as pb;
 use csm_tests::{Backend, Suite, SuiteOptions, backend_test, masked, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId, ServiceName};
+use csm_types::ServiceName;
 use tonic::Code;
 
 async fn create_department(suite: &Suite, name: &str) -> pb::Department {

@@ -1037,7 +1037,7 @@ backend_test!(start_session_answers_alike_for_a_wrong_login_name_or_password, |s
 backend_test!(start_session_retries_with_the_same_request_id_return_the_same_session, |suite| {
     let mut request = employee_request("Rita", &[pb::Channel::Browser, pb::Channel::Mobile]);
     request.login = Some(pb::create_employee_request::Login::NewLogin(new_login("rita")));
-    let employee = create_employee(suite, request).await;
+    create_employee(suite, request).await;
     let request = pb::StartSessionRequest {
         request_id: "login-1".into(),
         login_name: "rita".into(),
@@ -1548,7 +1548,6 @@ backend_test!(start_session_uses_the_presentation_roles_of_the_security_group, |
     request.login = Some(pb::create_employee_request::Login::NewLogin(new_login("ron")));
     let employee = create_employee(suite, request).await;
     assert_eq!(employee.security_group_id, group.security_group_id);
-    let login = login_of(&employee);
     let start = |role: &str| pb::StartSessionRequest {
         login_name: "ron".into(),
         proof: Some(pb::start_session_request::Proof::Password(PASSWORD.into())),

@@ -18,6 +18,7 @@ fn target(suite: &Suite) -> Target {
         keys: suite.keys.clone(),
         admin_login: suite.admin_login,
         admin_profile: suite.admin_profile,
+        logins: Default::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use csm_proto::role as pb;
 use csm_tests::{Suite, backend_test, masked, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId};
+use csm_types::ProfileId;
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use csm_proto::identity as id_pb;
 use csm_proto::role as pb;
 use csm_tests::{Backend, Suite, SuiteOptions, backend_test, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId, ServiceName};
+use csm_types::{ProfileId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 

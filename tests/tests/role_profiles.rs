@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use csm_proto::identity as id_pb;
 use csm_proto::role as pb;
 use csm_tests::{Suite, backend_test, masked, reason_of, violated_fields};
-use csm_types::{LoginId, ProfileId, ServiceName};
+use csm_types::{ProfileId, ServiceName};
 use tonic::{Code, Status};
 
 // ------------------------------------------------------------------ helpers

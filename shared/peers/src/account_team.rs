@@ -109,6 +109,37 @@ impl AccountTeamPeer {
     }
 }
 
+impl AccountTeamPeer {
+    /// The consumers `profile`'s consumer represents: consumer relationships
+    /// naming it as the related consumer with the Authorized Representative
+    /// responsibility (T4.2).
+    pub async fn represented_consumers(&self, profile: ProfileId) -> CsmResult<Vec<csm_types::ConsumerId>> {
+        let relationships = self
+            .client
+            .clone()
+            .get_principal_relationships(GetPrincipalRelationshipsRequest { profile_id: profile.to_string() })
+            .await
+            .map_err(|status| peer_error(ServiceName::AccountTeam, status))?
+            .into_inner()
+            .principal_relationships
+            .unwrap_or_default();
+        let representative: Vec<&str> = relationships
+            .responsibilities
+            .iter()
+            .filter(|definition| {
+                definition.name.eq_ignore_ascii_case(csm_types::responsibilities::AUTHORIZED_REPRESENTATIVE)
+            })
+            .map(|definition| definition.responsibility_id.as_str())
+            .collect();
+        Ok(relationships
+            .consumer_relationships
+            .iter()
+            .filter(|row| representative.contains(&row.responsibility_id.as_str()))
+            .filter_map(|row| csm_types::ConsumerId::parse(&row.consumer_id).ok())
+            .collect())
+    }
+}
+
 /// The accounts a profile reaches through account-team relationships.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PrincipalAccounts {

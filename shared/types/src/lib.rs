@@ -167,6 +167,12 @@ pub mod roles {
     pub const SNC_EXTERNAL: &str = "snc_external";
 }
 
+/// Responsibility names the suite's rules refer to (SPEC §3.4, T4.2).
+pub mod responsibilities {
+    /// Lets a consumer act for the consumer it represents (T4.2).
+    pub const AUTHORIZED_REPRESENTATIVE: &str = "Authorized Representative";
+}
+
 /// The five services of the suite, used for service identities and change feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -47,7 +47,7 @@ pub const SOLD_PRODUCT_AUTHORIZED_CONTACT: &str = "sn_install_base.sold_product_
 pub const SOLD_PRODUCT_AUTHORIZED_CONSUMER: &str = "sn_install_base.sold_product_authorized_consumer";
 pub const SNC_INTERNAL: &str = "snc_internal";
 
-pub const AUTHORIZED_REPRESENTATIVE: &str = "Authorized Representative";
+pub const AUTHORIZED_REPRESENTATIVE: &str = csm_types::responsibilities::AUTHORIZED_REPRESENTATIVE;
 pub const AUTHORIZED_ACCOUNT: &str = "Authorized Account";
 pub const ACCOUNT_MANAGER: &str = "Account Manager";
 pub const RELATIONSHIP_MANAGER: &str = "Relationship Manager";

@@ -12,8 +12,12 @@ pub mod plan;
 pub mod run;
 pub mod seed;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use csm_auth::SuiteKeys;
 use csm_server::default_port;
@@ -35,6 +39,9 @@ pub struct Target {
     /// The administrator the generator acts as for set-up calls.
     pub admin_login: LoginId,
     pub admin_profile: ProfileId,
+    /// The login of each seeded profile (a token names both; filled while
+    /// seeding, or by [`Target::resolve_logins`] from identity).
+    pub logins: Arc<RwLock<HashMap<String, LoginId>>>,
 }
 
 impl Target {
@@ -51,6 +58,7 @@ impl Target {
             keys: state.keys,
             admin_login: state.admin_login,
             admin_profile: state.admin_profile,
+            logins: Arc::default(),
         })
     }
 
@@ -64,12 +72,48 @@ impl Target {
         self.keys.mint_person(self.admin_login, None, self.admin_profile, TOKEN_TTL)
     }
 
-    /// A token acting as `profile` (its login id is derived from the profile id,
-    /// so a caller stays the same caller across runs).
+    /// A token acting as `profile` for its login (known from seeding or [`Target::resolve_logins`]).
     pub fn token_for(&self, profile: &str) -> anyhow::Result<String> {
+        let login = self
+            .logins
+            .read()
+            .map_err(|_| anyhow::anyhow!("login cache poisoned"))?
+            .get(profile)
+            .copied()
+            .with_context(|| format!("profile {profile}: its login is not known (resolve_logins first)"))?;
         let profile = ProfileId::parse(profile).map_err(|error| anyhow::anyhow!("profile {profile}: {error}"))?;
-        let login = LoginId::from_uuid(*profile.as_uuid());
         Ok(self.keys.mint_person(login, None, profile, TOKEN_TTL))
+    }
+
+    /// Remembers that `profile` belongs to `login`.
+    pub fn remember_login(&self, profile: &str, login: &str) -> anyhow::Result<()> {
+        let login = LoginId::parse(login).map_err(|_| anyhow::anyhow!("profile {profile} has no login"))?;
+        self.logins.write().map_err(|_| anyhow::anyhow!("login cache poisoned"))?.insert(profile.to_owned(), login);
+        Ok(())
+    }
+
+    /// Reads the logins of `profiles` not known yet from identity (BatchGetProfiles, 1,000 at a time).
+    pub async fn resolve_logins<'a>(&self, profiles: impl IntoIterator<Item = &'a String>) -> anyhow::Result<()> {
+        let unknown: Vec<String> = {
+            let known = self.logins.read().map_err(|_| anyhow::anyhow!("login cache poisoned"))?;
+            profiles.into_iter().filter(|id| !id.is_empty() && !known.contains_key(*id)).cloned().collect()
+        };
+        let mut identity = csm_proto::identity::identity_service_client::IdentityServiceClient::new(
+            Self::channel(&self.identity)?,
+        );
+        for chunk in unknown.chunks(1000) {
+            let request = authed(
+                csm_proto::identity::BatchGetProfilesRequest { profile_ids: chunk.to_vec() },
+                &self.admin_token(),
+            );
+            let found = identity.batch_get_profiles(request).await.context("BatchGetProfiles")?.into_inner();
+            for profile in found.profiles {
+                self.remember_login(&profile.profile_id, &profile.login_id).with_context(|| {
+                    "a seeded person has no login (seeded by an older csm): seed again with --fresh".to_owned()
+                })?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -268,6 +268,7 @@ impl Mix {
 
 /// Drives the levels, then the list drains.
 pub async fn run(target: &Target, manifest: &Manifest, options: &RunOptions) -> anyhow::Result<RunReport> {
+    target.resolve_logins(manifest.contact_ids.iter().chain(&manifest.agent_ids)).await?;
     let (mix, list_admin) = Mix::build(target, manifest, options.hot)?;
     let mix = Arc::new(mix);
     // A few connections, so high concurrency is not one HTTP/2 connection's window.

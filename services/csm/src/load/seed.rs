@@ -141,6 +141,8 @@ pub async fn seed(target: &Target, options: &SeedOptions) -> anyhow::Result<Seed
     seeder.accounts(&mut manifest).await?;
     seeder.contacts(&mut manifest).await?;
     seeder.agents(&mut manifest).await?;
+    // People seeded by an earlier, interrupted run: their logins, for their tokens.
+    target.resolve_logins(manifest.contact_ids.iter().chain(&manifest.agent_ids)).await?;
     seeder.consumers(&mut manifest).await?;
     seeder.partner_relationships(&mut manifest).await?;
     seeder.cases(&mut manifest).await?;
@@ -255,6 +257,7 @@ impl Seeder {
         let mut progress = self.progress("contacts (+role)", items.len());
         let clients = self.clients.clone();
         let admin = self.admin.clone();
+        let target = self.target.clone();
         drive(
             &mut progress,
             items,
@@ -263,20 +266,26 @@ impl Seeder {
                 let identity = clients.identity.clone();
                 let roles = clients.role.clone();
                 let admin = admin.clone();
+                let target = target.clone();
                 async move {
                     let profile_id = if existing.is_empty() {
                         let request = id_pb::CreateContactRequest {
                             request_id: request_id(seed, plan::STREAM_CONTACT, index as u64),
                             account_id,
                             details: Some(person("Contact", seed, index)),
+                            login: Some(id_pb::create_contact_request::Login::NewLogin(id_pb::NewLogin {
+                                login_name: format!("load-{seed}-contact-{index}"),
+                                password: String::new(),
+                            })),
                             ..Default::default()
                         };
-                        call!(identity, create_contact, request, &admin)
+                        let profile = call!(identity, create_contact, request, &admin)
                             .await
                             .with_context(|| format!("create contact {index}"))?
                             .profile
-                            .context("create contact: empty response")?
-                            .profile_id
+                            .context("create contact: empty response")?;
+                        target.remember_login(&profile.profile_id, &profile.login_id)?;
+                        profile.profile_id
                     } else {
                         existing
                     };
@@ -308,6 +317,7 @@ impl Seeder {
         let mut progress = self.progress("agents (+roles)", items.len());
         let clients = self.clients.clone();
         let admin = self.admin.clone();
+        let target = self.target.clone();
         drive(
             &mut progress,
             items,
@@ -316,20 +326,26 @@ impl Seeder {
                 let identity = clients.identity.clone();
                 let roles = clients.role.clone();
                 let admin = admin.clone();
+                let target = target.clone();
                 async move {
                     let profile_id = if existing.is_empty() {
                         let request = id_pb::CreateEmployeeRequest {
                             request_id: request_id(seed, plan::STREAM_AGENT, index as u64),
                             details: Some(person("Agent", seed, index)),
                             title: "Agent".to_owned(),
+                            login: Some(id_pb::create_employee_request::Login::NewLogin(id_pb::NewLogin {
+                                login_name: format!("load-{seed}-agent-{index}"),
+                                password: String::new(),
+                            })),
                             ..Default::default()
                         };
-                        call!(identity, create_employee, request, &admin)
+                        let profile = call!(identity, create_employee, request, &admin)
                             .await
                             .with_context(|| format!("create employee {index}"))?
                             .profile
-                            .context("create employee: empty response")?
-                            .profile_id
+                            .context("create employee: empty response")?;
+                        target.remember_login(&profile.profile_id, &profile.login_id)?;
+                        profile.profile_id
                     } else {
                         existing
                     };

@@ -1,8 +1,11 @@
 //! identity's consumer use cases: consumer records and their user link (R1.3,
 //! R1.11, R1.12, R1.18), consumer profiles (R1.17), households (R1.5, R4.11).
 //!
-//! Changes are for consumer agents and managers ([`CONSUMER_ADMIN_ROLES`]);
-//! reads are open to every authenticated caller for now.
+//! Changes are for consumer agents and managers ([`CONSUMER_ADMIN_ROLES`]).
+//! Reads follow the consumer rules ([`ConsumerScope`]): services and
+//! consumer-facing internal people read every consumer; a consumer reads its
+//! own record, its household's (as head) and those it represents; nobody
+//! else reads any personal data of consumers.
 //!
 //! Locking: a transaction locks every row it will change (consumer, then
 //! consumer profile or household, then profiles in id order) before its first
@@ -16,7 +19,7 @@ use csm_types::{ConsumerId, HouseholdId, LoginId, ProfileId, SecurityGroupId};
 
 use super::{IdentityApp, Written};
 use crate::domain::consumers::{
-    CONSUMER_ADMIN_ROLES, Consumer, ConsumerChanges, ConsumerProfile, ConsumerProfileChanges, ConsumerProfileId,
+    CONSUMER_ADMIN_ROLES, Consumer, ConsumerScope, ConsumerChanges, ConsumerProfile, ConsumerProfileChanges, ConsumerProfileId,
     ConsumerUserChoice, Household, HouseholdChanges, HouseholdMember, HouseholdMemberStatus, LinkCandidate,
     LinkRefusal, MembershipRefusal, MembershipTransition, NewConsumer, NewConsumerProfile, NewConsumerUser,
     NewHousehold, channels_after_unlink, check_link, check_unlink, membership_transition, synchronized_details,
@@ -72,6 +75,14 @@ fn link_refused(refusal: LinkRefusal) -> CsmError {
         error = error.with_metadata("consumer_id", consumer.to_string());
     }
     error
+}
+
+fn consumer_not_visible(consumer: ConsumerId) -> CsmError {
+    CsmError::permission_denied(
+        "CONSUMER_NOT_VISIBLE",
+        "this consumer's data is for the consumer, its household head or representative, and consumer agents",
+    )
+    .with_metadata("consumer_id", consumer.to_string())
 }
 
 fn consumer_inactive(consumer: ConsumerId) -> CsmError {
@@ -316,7 +327,46 @@ impl IdentityApp {
         self.store.get_profile(profile).await?.ok_or_else(|| CsmError::not_found("profile", profile))
     }
 
-    pub async fn get_consumer(&self, _caller: &Caller, id: ConsumerId) -> CsmResult<Consumer> {
+    /// The consumer records `caller` may read (the consumer rules).
+    async fn consumer_scope(&self, caller: &Caller, action: &str) -> CsmResult<ConsumerScope> {
+        let Some((human, roles)) = self.person_roles(caller, action).await? else {
+            return Ok(ConsumerScope::All);
+        };
+        if CONSUMER_ADMIN_ROLES.iter().any(|role| roles.contains(*role)) {
+            return Ok(ConsumerScope::All);
+        }
+        let refused = || {
+            CsmError::permission_denied(
+                "MISSING_ROLE",
+                format!(
+                    "{action}: consumers' personal data is for the consumer, its household head or representative, \
+                     and for {}",
+                    CONSUMER_ADMIN_ROLES.join(", ")
+                ),
+            )
+            .with_metadata("required_any_of", CONSUMER_ADMIN_ROLES.join(","))
+        };
+        let profile = match human.profile_id {
+            Some(profile) => self.store.get_profile(profile).await?,
+            None => None,
+        };
+        let Some((profile, own)) = profile
+            .filter(|profile| matches!(profile.kind, ProfileKind::Consumer | ProfileKind::ConsumerSubProfile))
+            .and_then(|profile| profile.consumer.map(|consumer| (profile, consumer)))
+        else {
+            return Err(refused());
+        };
+        let mut visible = std::collections::BTreeSet::from([own]);
+        visible.extend(self.store.members_of_households_headed_by(own).await?);
+        visible.extend(self.account_team.represented_consumers(profile.id).await?);
+        Ok(ConsumerScope::Only(visible))
+    }
+
+    pub async fn get_consumer(&self, caller: &Caller, id: ConsumerId) -> CsmResult<Consumer> {
+        let scope = self.consumer_scope(caller, "GetConsumer").await?;
+        if !scope.allows(id) {
+            return Err(consumer_not_visible(id));
+        }
         self.store.get_consumer(id).await?.ok_or_else(|| CsmError::not_found("consumer", id))
     }
 
@@ -355,10 +405,11 @@ impl IdentityApp {
     /// One page of consumers ordered by id, and the next page token.
     pub async fn list_consumers(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         page: PageRequest,
-        filter: ConsumerFilter,
+        mut filter: ConsumerFilter,
     ) -> CsmResult<(Vec<Consumer>, String)> {
+        filter.only = self.consumer_scope(caller, "ListConsumers").await?.restriction();
         let rows = self.store.list_consumers(&page, &filter).await?;
         Ok(page.finish(rows, |consumer| consumer.id.to_string()))
     }
@@ -535,10 +586,11 @@ impl IdentityApp {
     /// One page of consumer profiles ordered by id, and the next page token.
     pub async fn list_consumer_profiles(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         page: PageRequest,
-        filter: ConsumerProfileFilter,
+        mut filter: ConsumerProfileFilter,
     ) -> CsmResult<(Vec<ConsumerProfile>, String)> {
+        filter.consumers_in = self.consumer_scope(caller, "ListConsumerProfiles").await?.restriction();
         let rows = self.store.list_consumer_profiles(&page, &filter).await?;
         Ok(page.finish(rows, |record| record.id.to_string()))
     }
@@ -593,8 +645,26 @@ impl IdentityApp {
         Ok(self.committed(household, revision))
     }
 
-    pub async fn get_household(&self, _caller: &Caller, id: HouseholdId) -> CsmResult<Household> {
+    pub async fn get_household(&self, caller: &Caller, id: HouseholdId) -> CsmResult<Household> {
+        self.authorize_household_read(caller, id, "GetHousehold").await?;
         self.store.get_household(id).await?.ok_or_else(|| CsmError::not_found("household", id))
+    }
+
+    /// A household is visible to whoever may read one of its current members.
+    async fn authorize_household_read(&self, caller: &Caller, id: HouseholdId, action: &str) -> CsmResult<()> {
+        let scope = self.consumer_scope(caller, action).await?;
+        if scope == ConsumerScope::All {
+            return Ok(());
+        }
+        let members = self.store.current_members_of(id).await?;
+        if members.iter().any(|member| scope.allows(*member)) {
+            return Ok(());
+        }
+        Err(CsmError::permission_denied(
+            "HOUSEHOLD_NOT_VISIBLE",
+            "this household is visible to its members' readers (the consumer rules)",
+        )
+        .with_metadata("household_id", id.to_string()))
     }
 
     /// Updates name, active or head of a household; the new head must be a
@@ -628,10 +698,11 @@ impl IdentityApp {
     /// One page of households ordered by id, and the next page token.
     pub async fn list_households(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         page: PageRequest,
-        filter: HouseholdFilter,
+        mut filter: HouseholdFilter,
     ) -> CsmResult<(Vec<Household>, String)> {
+        filter.members_any = self.consumer_scope(caller, "ListHouseholds").await?.restriction();
         let rows = self.store.list_households(&page, &filter).await?;
         Ok(page.finish(rows, |household| household.id.to_string()))
     }
@@ -706,11 +777,12 @@ impl IdentityApp {
     /// One page of a household's members ordered by consumer id.
     pub async fn list_household_members(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         page: PageRequest,
         household: HouseholdId,
         include_former: bool,
     ) -> CsmResult<(Vec<HouseholdMember>, String)> {
+        self.authorize_household_read(caller, household, "ListHouseholdMembers").await?;
         let household =
             self.store.get_household(household).await?.ok_or_else(|| CsmError::not_found("household", household))?;
         let rows = self.store.list_household_members(&page, &household, include_former).await?;

@@ -158,7 +158,7 @@ impl IdentityApp {
     // ----------------------------------------------------- authorization
 
     /// The effective roles of a person's active profile (None: a service).
-    async fn person_roles(&self, caller: &Caller, action: &str) -> CsmResult<Option<(HumanCaller, BTreeSet<String>)>> {
+    pub(super) async fn person_roles(&self, caller: &Caller, action: &str) -> CsmResult<Option<(HumanCaller, BTreeSet<String>)>> {
         let human = match caller {
             Caller::Service(_) => return Ok(None),
             Caller::Human(human) => human.clone(),

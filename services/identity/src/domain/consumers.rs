@@ -11,10 +11,38 @@ use uuid::Uuid;
 use crate::domain::directory::{IdentitySettings, UserClass};
 use crate::domain::people::{Channel, LoginChoice, PersonDetails, ProfileKind, channel_allowed};
 
-/// Roles that may create and change consumers, consumer profiles and
-/// households (consumer agents and managers, T4.3). Reads are open to every
-/// authenticated caller.
-pub const CONSUMER_ADMIN_ROLES: &[&str] = &["admin", "sn_customerservice.consumer_agent", "sn_customerservice_manager"];
+/// Roles that may create, change and read every consumer, consumer profile
+/// and household (consumer agents and managers, T4.3; admins).
+pub const CONSUMER_ADMIN_ROLES: &[&str] =
+    &[csm_types::roles::ADMIN, csm_types::roles::CONSUMER_AGENT, csm_types::roles::MANAGER];
+
+/// Whose consumer records (personal data) a caller may read. Services and
+/// consumer-facing internal people read all; a consumer reads its own
+/// record, those of the households it heads and of the consumers it is the
+/// authorized representative of; nobody else reads any (B2B contacts and
+/// partners never, the authorization matrix keeps them out before this).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerScope {
+    All,
+    Only(std::collections::BTreeSet<ConsumerId>),
+}
+
+impl ConsumerScope {
+    pub fn allows(&self, consumer: ConsumerId) -> bool {
+        match self {
+            ConsumerScope::All => true,
+            ConsumerScope::Only(consumers) => consumers.contains(&consumer),
+        }
+    }
+
+    /// The consumers a list is limited to (`None`: no limit).
+    pub fn restriction(&self) -> Option<Vec<ConsumerId>> {
+        match self {
+            ConsumerScope::All => None,
+            ConsumerScope::Only(consumers) => Some(consumers.iter().copied().collect()),
+        }
+    }
+}
 
 /// Maximum length of a consumer's, consumer profile's or household's name.
 pub const CONSUMER_NAME_MAX_LEN: usize = 200;

@@ -249,6 +249,7 @@ pub(super) async fn list_consumers(
         email: Some(email).filter(|email| !email.is_empty()),
         user_profile,
         include_inactive: request.include_inactive,
+        only: None,
     };
     let (consumers, next_page_token) = app.list_consumers(&caller, validated(page)?, filter).await?;
     Ok(Response::new(pb::ListConsumersResponse {
@@ -378,7 +379,8 @@ pub(super) async fn list_consumer_profiles(
         errors.add("consumer_id", "give consumer_id or consumer_profile_ids");
     }
     errors.finish()?;
-    let filter = ConsumerProfileFilter { consumer, ids, include_inactive: request.include_inactive };
+    let filter =
+        ConsumerProfileFilter { consumer, ids, include_inactive: request.include_inactive, consumers_in: None };
     let (records, next_page_token) = app.list_consumer_profiles(&caller, validated(page)?, filter).await?;
     Ok(Response::new(pb::ListConsumerProfilesResponse {
         consumer_profiles: records.iter().map(consumer_profile_to_proto).collect(),
@@ -468,6 +470,7 @@ pub(super) async fn list_households(
         include_former: request.include_former,
         head,
         include_inactive: request.include_inactive,
+        members_any: None,
     };
     let (households, next_page_token) = app.list_households(&caller, validated(page)?, filter).await?;
     Ok(Response::new(pb::ListHouseholdsResponse {

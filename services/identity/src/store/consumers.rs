@@ -32,6 +32,8 @@ pub struct ConsumerFilter {
     pub email: Option<String>,
     pub user_profile: Option<ProfileId>,
     pub include_inactive: bool,
+    /// Only these consumers (a caller's consumer scope).
+    pub only: Option<Vec<ConsumerId>>,
 }
 
 /// Filters of ListConsumerProfiles (combined with AND).
@@ -40,6 +42,8 @@ pub struct ConsumerProfileFilter {
     pub consumer: Option<ConsumerId>,
     pub ids: Vec<ConsumerProfileId>,
     pub include_inactive: bool,
+    /// Only profiles of these consumers (a caller's consumer scope).
+    pub consumers_in: Option<Vec<ConsumerId>>,
 }
 
 /// Filters of ListHouseholds (combined with AND).
@@ -50,10 +54,53 @@ pub struct HouseholdFilter {
     pub include_former: bool,
     pub head: Option<ConsumerId>,
     pub include_inactive: bool,
+    /// Only households one of these consumers currently belongs to (a caller's consumer scope).
+    pub members_any: Option<Vec<ConsumerId>>,
+}
+
+/// `$n, $n+1, …` for `count` parameters, advancing `next`; `NULL` for none
+/// (so `IN (NULL)` matches nothing).
+fn placeholders(next: &mut usize, count: usize) -> String {
+    if count == 0 {
+        return "NULL".to_owned();
+    }
+    let list: Vec<String> = (0..count).map(|offset| format!("${}", *next + offset)).collect();
+    *next += count;
+    list.join(", ")
 }
 
 impl IdentityStore {
     // -------------------------------------------------------------- consumers
+
+    /// The current members of the households `head` heads (the consumer rules' "household head").
+    pub async fn members_of_households_headed_by(&self, head: ConsumerId) -> CsmResult<Vec<ConsumerId>> {
+        with_db!(self.db(), |pool| {
+            let rows: Vec<uuid::Uuid> = sqlx::query_scalar(
+                "SELECT m.consumer_id FROM household_members m JOIN households h ON h.id = m.household_id \
+                 WHERE h.head_consumer_id = $1 AND h.active = TRUE AND m.status = 'current'",
+            )
+            .bind(head.as_uuid())
+            .fetch_all(pool)
+            .await
+            .map_err(db_error)?;
+            Ok(rows.into_iter().map(ConsumerId::from_uuid).collect())
+        })
+    }
+
+    /// The consumers currently in `household`, its head included.
+    pub async fn current_members_of(&self, household: HouseholdId) -> CsmResult<Vec<ConsumerId>> {
+        with_db!(self.db(), |pool| {
+            let rows: Vec<uuid::Uuid> = sqlx::query_scalar(
+                "SELECT consumer_id FROM household_members WHERE household_id = $1 AND status = 'current' \
+                 UNION SELECT head_consumer_id FROM households WHERE id = $1",
+            )
+            .bind(household.as_uuid())
+            .fetch_all(pool)
+            .await
+            .map_err(db_error)?;
+            Ok(rows.into_iter().map(ConsumerId::from_uuid).collect())
+        })
+    }
 
     /// Inserts `consumer` (its linked profile must exist) and its change row.
     pub async fn insert_consumer(&self, tx: &mut Tx, consumer: &Consumer) -> CsmResult<u64> {
@@ -179,6 +226,10 @@ impl IdentityStore {
         if !filter.include_inactive {
             filters.push("active = TRUE".to_owned());
         }
+        let only = filter.only.as_deref().unwrap_or_default();
+        if filter.only.is_some() {
+            filters.push(format!("id IN ({})", placeholders(&mut next_parameter, only.len())));
+        }
         let sql = format!(
             "SELECT {CONSUMER_COLUMNS} FROM consumers {} ORDER BY id LIMIT ${next_parameter}",
             where_clause(&filters)
@@ -193,6 +244,9 @@ impl IdentityStore {
             }
             if let Some(profile) = filter.user_profile {
                 query = query.bind(*profile.as_uuid());
+            }
+            for consumer in only {
+                query = query.bind(*consumer.as_uuid());
             }
             let rows = query.bind(page.fetch_limit()).fetch_all(pool).await.map_err(db_error)?;
             rows.iter().map(consumer_from_row).collect()
@@ -334,6 +388,10 @@ impl IdentityStore {
         if !filter.include_inactive {
             filters.push("active = TRUE".to_owned());
         }
+        let consumers_in = filter.consumers_in.as_deref().unwrap_or_default();
+        if filter.consumers_in.is_some() {
+            filters.push(format!("consumer_id IN ({})", placeholders(&mut next_parameter, consumers_in.len())));
+        }
         let sql = format!(
             "SELECT {CONSUMER_PROFILE_COLUMNS} FROM consumer_profiles {} ORDER BY id LIMIT ${next_parameter}",
             where_clause(&filters)
@@ -348,6 +406,9 @@ impl IdentityStore {
             }
             for id in &filter.ids {
                 query = query.bind(*id.as_uuid());
+            }
+            for consumer in consumers_in {
+                query = query.bind(*consumer.as_uuid());
             }
             let rows = query.bind(page.fetch_limit()).fetch_all(pool).await.map_err(db_error)?;
             rows.iter().map(consumer_profile_from_row).collect()
@@ -456,6 +517,14 @@ impl IdentityStore {
         if !filter.include_inactive {
             filters.push("active = TRUE".to_owned());
         }
+        let members_any = filter.members_any.as_deref().unwrap_or_default();
+        if filter.members_any.is_some() {
+            filters.push(format!(
+                "EXISTS (SELECT 1 FROM household_members scope WHERE scope.household_id = households.id \
+                 AND scope.status = 'current' AND scope.consumer_id IN ({}))",
+                placeholders(&mut next_parameter, members_any.len())
+            ));
+        }
         let sql = format!(
             "SELECT {HOUSEHOLD_COLUMNS} FROM households {} ORDER BY id LIMIT ${next_parameter}",
             where_clause(&filters)
@@ -470,6 +539,9 @@ impl IdentityStore {
             }
             if let Some(head) = filter.head {
                 query = query.bind(*head.as_uuid());
+            }
+            for consumer in members_any {
+                query = query.bind(*consumer.as_uuid());
             }
             let rows = query.bind(page.fetch_limit()).fetch_all(pool).await.map_err(db_error)?;
             rows.iter().map(household_from_row).collect()
