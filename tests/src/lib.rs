@@ -157,6 +157,8 @@ pub struct SuiteOptions {
     pub skip_readiness: Vec<ServiceName>,
     /// identity's session settings (token lifetime, idle timeout, guessing limits).
     pub sessions: Option<SessionSettings>,
+    /// An OIDC provider every service accepts tokens of.
+    pub oidc: Option<csm_auth::OidcProvider>,
 }
 
 
@@ -210,6 +212,7 @@ impl Suite {
             let mut config = test_config(service, database_url, &keys, &peers, listener.local_addr().expect("bound"));
             config.metrics = metrics.remove(&service).expect("a metrics listener per service");
             config.bootstrap_admin_profiles = vec![admin_profile];
+            config.auth.oidc = options.oidc.clone();
             if service == ServiceName::Identity {
                 config.bootstrap_admin = Some(BootstrapAdmin {
                     login_id: admin_login,

@@ -57,6 +57,9 @@ pub use timeout::{Deadline, DeadlineLayer};
 /// The audit service every CSM server serves beside its own (proto `csm.audit.v1`).
 pub const AUDIT_SERVICE_NAME: &str = "csm.audit.v1.AuditService";
 
+/// Largest header list a server accepts (credentials beyond 8 KiB are refused by the auth layer).
+pub const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
+
 /// Limits of one server process.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -312,7 +315,14 @@ pub async fn serve_with_metrics(
         shutdown.await;
         let _ = signalled.send(());
     };
-    let server = Server::builder().layer(stack).add_routes(routes).serve_with_incoming_shutdown(incoming, shutdown);
+    // Headers up to 256 KiB reach the auth layer, which refuses an oversized
+    // credential on its own stream (UNAUTHENTICATED CREDENTIAL_TOO_LARGE)
+    // instead of h2 failing the request at hyper's 16 KiB default.
+    let server = Server::builder()
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .layer(stack)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, shutdown);
     let drain_limit = settings.request_timeout;
     tokio::select! {
         result = server => result?,
