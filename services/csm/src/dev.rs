@@ -169,7 +169,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         std::task::Poll::Ready(())
     })
     .await;
-    print_banner(&args, &endpoints, &metrics_urls, &admin_token, demo.as_ref());
+    print_banner(&args, &state, &endpoints, &metrics_urls, &admin_token, demo.as_ref());
 
     tokio::select! {
         _ = &mut shutdown => {}
@@ -206,6 +206,7 @@ async fn wait_for_first_exit(
 
 fn print_banner(
     args: &DevArgs,
+    state: &DevState,
     endpoints: &[(ServiceName, String)],
     metrics_urls: &[(ServiceName, String)],
     admin_token: &str,
@@ -223,7 +224,18 @@ fn print_banner(
     for (service, url) in metrics_urls {
         out.push_str(&format!("  {:<13} metrics {url}\n", service.as_str()));
     }
-    out.push_str("\nDevelopment administrator token (12 h; `csm token` mints more):\n\n  export CSM_TOKEN=");
+    out.push_str(&format!(
+        "\nAdministrator: login {:?}, password {:?} (kept in {}/dev.env)\n",
+        state.admin_login_name,
+        state.admin_password,
+        args.data_dir.display()
+    ));
+    out.push_str("\nLog in (identity issues the access token every service accepts):\n\n");
+    out.push_str(&format!(
+        "  export CSM_TOKEN=$(grpcurl -plaintext -d '{{\"login_name\":\"{}\",\"password\":\"{}\",\"channel\":\"CHANNEL_BROWSER\"}}' {identity} csm.identity.v1.IdentityService/StartSession | jq -r .accessToken.token)\n",
+        state.admin_login_name, state.admin_password
+    ));
+    out.push_str("\nOr the development shortcut (an administrator token for 12 h; `csm token` mints more):\n\n  export CSM_TOKEN=");
     out.push_str(admin_token);
     out.push_str("\n\nTry (grpcurl, through server reflection):\n\n");
     out.push_str(&format!("  grpcurl -plaintext {identity} list\n"));

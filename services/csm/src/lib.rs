@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod dev;
 pub mod health;
+pub mod keys;
 pub mod load;
 pub mod ops;
 

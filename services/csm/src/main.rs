@@ -8,6 +8,7 @@
 //!   when SERVING): the health check of the container images.
 //! - `csm check` asks case-access for a decision (or its explanation) and
 //!   `csm audit` lists a service's audit trail: the operator client.
+//! - `csm keys generate|jwks` writes the key material of a deployment.
 //! - `csm load seed|run` generates a large data set and drives Check /
 //!   ListVisibleCases against a running suite (docs/benchmarks.md).
 
@@ -51,6 +52,9 @@ enum Command {
     Check(csm_cli::ops::CheckArgs),
     /// A service's audit trail: mutations, refused calls and denied checks.
     Audit(csm_cli::ops::AuditArgs),
+    /// Key material for a deployment: identity's signing key, one key per service, public JWKS.
+    #[command(subcommand)]
+    Keys(csm_cli::keys::KeysCommand),
 }
 
 #[tokio::main]
@@ -67,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Load(args) => csm_cli::load::main(args).await,
         Command::Check(args) => csm_cli::ops::check(args).await,
         Command::Audit(args) => csm_cli::ops::audit(args).await,
+        Command::Keys(command) => csm_cli::keys::main(command),
         Command::Token { data_dir, login, profile, ttl_seconds } => {
             let state = csm_cli::dev::DevState::load_or_create(&data_dir)?;
             let login =

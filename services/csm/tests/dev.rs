@@ -19,6 +19,10 @@ struct Started {
     child: Child,
     endpoints: Vec<(String, String)>,
     acme_id: String,
+    /// The administrator's (login name, password) from the banner.
+    admin: (String, String),
+    /// The first demo case's id.
+    case_id: String,
 }
 
 /// Starts `csm dev` on free ports and reads its banner up to `ready`.
@@ -36,6 +40,8 @@ fn start(data_dir: &std::path::Path) -> Started {
     std::thread::spawn(move || {
         let mut endpoints = Vec::new();
         let mut acme_id = String::new();
+        let mut admin = (String::new(), String::new());
+        let mut case_id = String::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -45,13 +51,22 @@ fn start(data_dir: &std::path::Path) -> Started {
             if line.trim_start().starts_with("Acme Corp ") {
                 acme_id = words.last().unwrap().to_string();
             }
+            // Administrator: login "admin", password "…" (kept in …)
+            if line.starts_with("Administrator: login ") {
+                let quoted: Vec<&str> = line.split('"').collect();
+                admin = (quoted[1].to_owned(), quoted[3].to_owned());
+            }
+            if case_id.is_empty() && line.trim_start().starts_with("Acme France: ") {
+                case_id = words.last().unwrap().to_string();
+            }
             if line == "ready" {
-                let _ = sender.send((endpoints.clone(), acme_id.clone()));
+                let _ = sender.send((endpoints.clone(), acme_id.clone(), admin.clone(), case_id.clone()));
             }
         }
     });
-    let (endpoints, acme_id) = receiver.recv_timeout(Duration::from_secs(120)).expect("csm dev prints ready");
-    Started { child, endpoints, acme_id }
+    let (endpoints, acme_id, admin, case_id) =
+        receiver.recv_timeout(Duration::from_secs(120)).expect("csm dev prints ready");
+    Started { child, endpoints, acme_id, admin, case_id }
 }
 
 fn stop(mut started: Started) {
@@ -101,6 +116,7 @@ async fn csm_dev_serves_all_five_services_with_demo_data() {
         assert!(list.service.iter().any(|service| service.name.starts_with(&expected)), "{name}: {:?}", list.service);
     }
     assert!(!started.acme_id.is_empty(), "the demo data was loaded");
+    logging_in_and_the_dev_token_work_everywhere(&started, &data_dir).await;
     let first_acme = started.acme_id.clone();
     stop(started);
 
@@ -109,4 +125,59 @@ async fn csm_dev_serves_all_five_services_with_demo_data() {
     assert_eq!(again.acme_id, first_acme);
     stop(again);
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// The banner's administrator logs in with its password (no token), and the
+/// default `csm token` is accepted by every service (its profile is known to
+/// identity): both ask case-access about a demo case.
+async fn logging_in_and_the_dev_token_work_everywhere(started: &Started, data_dir: &std::path::Path) {
+    use csm_proto::case_access as ca_pb;
+    use csm_proto::identity as id_pb;
+    let url = |name: &str| started.endpoints.iter().find(|(service, _)| service == name).unwrap().1.clone();
+    let channel = |name: &str| Endpoint::from_shared(url(name)).unwrap().connect_lazy();
+    let (login_name, password) = &started.admin;
+    assert!(!password.is_empty(), "the banner prints the administrator's password");
+    let logged_in = id_pb::identity_service_client::IdentityServiceClient::new(channel("identity"))
+        .start_session(id_pb::StartSessionRequest {
+            login_name: login_name.clone(),
+            proof: Some(id_pb::start_session_request::Proof::Password(password.clone())),
+            channel: id_pb::Channel::Browser as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("the printed administrator logs in")
+        .into_inner();
+    let session_token = logged_in.access_token.unwrap().token;
+    let output = Command::new(env!("CARGO_BIN_EXE_csm"))
+        .args(["token", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("csm token runs");
+    assert!(output.status.success());
+    let dev_token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    for token in [&session_token, &dev_token] {
+        let check = |token: &str| {
+            let mut request = tonic::Request::new(ca_pb::CheckRequest {
+                target: Some(ca_pb::Target { resource: Some(ca_pb::target::Resource::CaseId(started.case_id.clone())) }),
+                action: ca_pb::Action::Read as i32,
+                ..Default::default()
+            });
+            request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            request
+        };
+        let decision = ca_pb::case_access_service_client::CaseAccessServiceClient::new(channel("case-access"))
+            .check(check(token))
+            .await
+            .expect("case-access accepts the token")
+            .into_inner()
+            .decision
+            .unwrap();
+        assert!(decision.allowed, "the administrator reads the demo case");
+        let mut request = tonic::Request::new(id_pb::ListAccountsRequest::default());
+        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        id_pb::identity_service_client::IdentityServiceClient::new(channel("identity"))
+            .list_accounts(request)
+            .await
+            .expect("identity accepts the token");
+    }
 }
