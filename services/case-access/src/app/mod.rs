@@ -37,6 +37,7 @@ use admin::SettingsInForce;
 use cache::{ContextCache, Freshness};
 use case_cache::{CaseCache, CaseRead, OwnFeedFollower};
 use context::ContextSource;
+use decisions::Subject;
 use parties::PartnerContactCase;
 
 /// Whether the evaluated profile may differ from the caller (contract: Principal).
@@ -82,6 +83,17 @@ pub fn freshness(at_least_as_fresh: Option<&str>, fully_consistent: bool) -> Csm
         None if fully_consistent => Ok(Freshness::FullyConsistent),
         None => Ok(Freshness::MinimizeLatency),
     }
+}
+
+/// SPEC §7 — the one place the licence need of a decision is computed, for
+/// Check, BatchCheck, Explain, GetCase, ListVisibleCases and every write
+/// alike: an allowed action of a customer on a record that is not its own
+/// (R7.4: owner, requester, contact, consumer, or associated as a related
+/// party). The need is stated as ACCESS mode states it; licensing applies the
+/// pool's `portal_license_on` (R7.5) when the seat is escalated, so a READ
+/// takes no seat in EDIT mode.
+pub(crate) fn requires_license(ctx: &PrincipalContext, facts: &CaseFacts, action: Action, allowed: bool) -> bool {
+    allowed && table::needs_license(ctx, facts, action, table::LicenseMode::Access)
 }
 
 pub fn access_denied(action: Action, outcome: &Outcome) -> CsmError {
@@ -260,15 +272,48 @@ impl CaseAccessApp {
 
     async fn decide_on_facts(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action) -> CsmResult<Decided> {
         let outcome = table::decide_action(ctx, &self.settings(), action, facts);
-        let requires_license =
-            outcome.allowed() && table::needs_license(ctx, facts, action, table::LicenseMode::Access);
+        self.decided(ctx, facts, action, outcome).await
+    }
+
+    /// A decision on a case (or task, or draft) as every RPC answers it: the
+    /// outcome with its licence need derived from it ([`requires_license`]).
+    pub(crate) async fn decided(
+        &self,
+        ctx: &PrincipalContext,
+        facts: &CaseFacts,
+        action: Action,
+        outcome: Outcome,
+    ) -> CsmResult<Decided> {
         Ok(Decided {
             action,
+            requires_license: requires_license(ctx, facts, action, outcome.allowed()),
             outcome,
-            requires_license,
             license_escalated: false,
             consistency_token: self.token().await?,
         })
+    }
+
+    /// An allowed mutation that needs a licence escalates the request's
+    /// session exactly as Check does ([`CaseAccessApp::escalate`]); without a
+    /// session it is LICENSE_REQUIRED. One that needs none goes ahead with or
+    /// without a session.
+    pub(crate) async fn licensed(
+        &self,
+        decided: &mut Decided,
+        subject: &Subject,
+        session: Option<uuid::Uuid>,
+    ) -> CsmResult<()> {
+        if !decided.outcome.allowed() {
+            return Err(access_denied(decided.action, &decided.outcome));
+        }
+        match session {
+            Some(session) => self.escalate(decided, subject, session).await,
+            None if decided.requires_license => Err(CsmError::failed_precondition(
+                "LICENSE_REQUIRED",
+                "the action touches a record that is not the customer's own; pass license_session_id",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The account of contact `profile`, for T4.1 CREATE_OBO ("contact of the case account").
@@ -453,10 +498,20 @@ impl CaseAccessApp {
         let token = self.token().await?;
         let rules = self.read_rules(ctx);
         let page = cases::list_visible(&self.db, &rules, filter, before, limit).await?;
+        // Every row is READ-allowed; its licence need reads its related parties
+        // (R7.4), which only customers' needs depend on.
+        let mut parties = if ctx.kind.is_external() {
+            let ids: Vec<CaseId> = page.iter().map(|case| case.id).collect();
+            crate::store::facts::case_related_parties(&self.db, &ids).await?
+        } else {
+            Default::default()
+        };
         let rows = page
             .into_iter()
             .map(|case| {
-                let requires = table::needs_license(ctx, &case.facts(), Action::Read, table::LicenseMode::Access);
+                let mut facts = case.facts();
+                facts.related_parties = parties.remove(&case.id).unwrap_or_default();
+                let requires = requires_license(ctx, &facts, Action::Read, true);
                 (case, requires)
             })
             .collect();

@@ -1118,21 +1118,36 @@ pub enum LicenseMode {
     Edit,
 }
 
-/// SPEC §7: whether an allowed action needs a concurrent licence. Internal
-/// users hold theirs from login; a customer needs one only for records that
-/// are not theirs (R7.4, R7.5).
-pub fn needs_license(ctx: &PrincipalContext, case: &CaseFacts, action: Action, mode: LicenseMode) -> bool {
-    if !ctx.kind.is_external() || action.is_create() {
-        return false;
-    }
+/// R7.4: whether `case` is the principal's own record — it opened it, is its
+/// contact, partner contact, owner, requester or consumer — or a record it is
+/// associated with as a related party of the case (R5.5–R5.7).
+///
+/// [INTERP] Any related-party row naming the principal associates it with
+/// the case, "Listed" types included: R7.4 says "associated", not
+/// "authorized" (access itself still needs a grant, R5.4). Parties of the
+/// case's sold product or install base (R5.9, R5.11) are associated with the
+/// asset, not with the case.
+pub fn own_record(ctx: &PrincipalContext, case: &CaseFacts) -> bool {
     let me = Some(ctx.profile);
-    let own = case.opened_by == me
+    let named = case.opened_by == me
         || case.contact == me
         || case.partner_contact == me
         || case.owner == me
         || case.requested_by == me
         || (ctx.consumer.is_some() && case.consumer == ctx.consumer);
-    if own {
+    named
+        || case.related_parties.iter().any(|party| match party.kind {
+            PartyKind::Contact | PartyKind::User => party.party_id == *ctx.profile.as_uuid(),
+            PartyKind::Consumer => ctx.consumer.is_some_and(|consumer| party.party_id == *consumer.as_uuid()),
+            PartyKind::Account | PartyKind::ServiceOrganization => false,
+        })
+}
+
+/// SPEC §7: whether an allowed action needs a concurrent licence. Internal
+/// users hold theirs from login; a customer needs one only for records that
+/// are not its own (R7.4), for reads and writes alike, as `mode` says (R7.5).
+pub fn needs_license(ctx: &PrincipalContext, case: &CaseFacts, action: Action, mode: LicenseMode) -> bool {
+    if !ctx.kind.is_external() || action.is_create() || own_record(ctx, case) {
         return false;
     }
     match mode {

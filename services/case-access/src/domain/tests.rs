@@ -217,3 +217,35 @@ fn licence_is_needed_only_for_customers_on_records_not_theirs() {
     let agent = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [AGENT]);
     assert!(!needs_license(&agent, &account_case(a), Action::Read, LicenseMode::Access));
 }
+
+#[test]
+fn a_related_party_record_is_the_customers_own_for_licensing() {
+    // R7.4: requester, contact and related party all make the record the customer's own.
+    let a = AccountId::new();
+    let k = contact(&[CUSTOMER, CUSTOMER_ADMIN], a);
+    let mut case = account_case(a);
+    assert!(needs_license(&k, &case, Action::WriteCustomer, LicenseMode::Access));
+    case.related_parties.push(RelatedParty {
+        id: Uuid::now_v7(),
+        kind: PartyKind::Contact,
+        party_id: *k.profile.as_uuid(),
+        responsibility: Some(AUTHORIZED_REPRESENTATIVE.to_owned()),
+    });
+    for action in [Action::Read, Action::WriteCustomer] {
+        assert!(!needs_license(&k, &case, action, LicenseMode::Access), "{action:?}");
+        assert!(!needs_license(&k, &case, action, LicenseMode::Edit), "{action:?}");
+    }
+    // A consumer is associated through its consumer record.
+    let consumer = ConsumerId::new();
+    let mut z = PrincipalContext::new(ProfileId::new(), PrincipalKind::Consumer, [CONSUMER]);
+    z.consumer = Some(consumer);
+    let mut b2c = CaseFacts { consumer: Some(ConsumerId::new()), ..CaseFacts::default() };
+    assert!(needs_license(&z, &b2c, Action::WriteCustomer, LicenseMode::Access));
+    b2c.related_parties.push(RelatedParty {
+        id: Uuid::now_v7(),
+        kind: PartyKind::Consumer,
+        party_id: *consumer.as_uuid(),
+        responsibility: None,
+    });
+    assert!(!needs_license(&z, &b2c, Action::WriteCustomer, LicenseMode::Access));
+}
