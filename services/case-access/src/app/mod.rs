@@ -384,6 +384,7 @@ impl CaseAccessApp {
         ctx: &PrincipalContext,
         draft: Draft,
         request: Option<(&str, &str)>,
+        session: Option<uuid::Uuid>,
     ) -> CsmResult<(CaseRecord, Decided, String)> {
         let key = request.map(|(rpc, id)| (format!("{rpc}:{}", ctx.profile), id));
         let replay = || async {
@@ -394,13 +395,13 @@ impl CaseAccessApp {
                 .ok_or_else(|| CsmError::not_found("case", case))?;
             CsmResult::Ok(Some((record, revision)))
         };
-        let (decided, facts, stamps) = self.decide_create(ctx, &draft).await?;
+        let (mut decided, facts, stamps) = self.decide_create(ctx, &draft).await?;
         if let Some((record, revision)) = replay().await? {
             return Ok((record, decided, self.feed.token(revision)));
         }
-        if !decided.outcome.allowed() {
-            return Err(access_denied(decided.action, &decided.outcome));
-        }
+        // A create is the creator's own record (R7.4): the session is escalated
+        // as Check escalates it, which takes no seat.
+        self.licensed(&mut decided, &Subject::NewCase(Box::new(draft.clone())), session).await?;
         let now = csm_db::now();
         let mut tx = self.db.begin().await?;
         // R1.16: new cases per day of external unified consumers, counted in this transaction.
@@ -461,17 +462,23 @@ impl CaseAccessApp {
         Ok((record, decided, self.feed.token(revision)))
     }
 
-    /// GetCase: the case if `ctx` may READ it.
+    /// GetCase: the case if `ctx` may READ it. With a licence `session`,
+    /// reading a record that is not the customer's own escalates the seat
+    /// exactly as Check does (R7.5 ACCESS mode).
     pub async fn get_case(
         &self,
         ctx: &PrincipalContext,
         id: CaseId,
         read: CaseRead,
+        session: Option<uuid::Uuid>,
     ) -> CsmResult<(CaseRecord, Decided, Vec<Action>)> {
         let facts = self.case_facts(id, read).await?;
-        let decided = self.decide_on_facts(ctx, &facts, Action::Read).await?;
+        let mut decided = self.decide_on_facts(ctx, &facts, Action::Read).await?;
         if !decided.outcome.allowed() {
             return Err(access_denied(Action::Read, &decided.outcome));
+        }
+        if let Some(session) = session {
+            self.escalate(&mut decided, &Subject::Case(id), session).await?;
         }
         let record = cases::get_case(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
         let settings = self.settings();

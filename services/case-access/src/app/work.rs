@@ -923,7 +923,7 @@ impl CaseAccessApp {
             },
         }
         let request = email.message_id.as_deref().map(|id| ("CreateCaseFromEmail", id));
-        match self.create_case(&ctx, draft, request).await {
+        match self.create_case(&ctx, draft, request, None).await {
             Ok((case, _, consistency_token)) => {
                 Ok(Intake { outcome: IntakeOutcome::CaseCreated, case: Some(case), sender: me, consistency_token })
             }
