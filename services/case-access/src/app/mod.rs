@@ -13,6 +13,7 @@ pub mod memo;
 pub mod parties;
 pub mod work;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use csm_auth::Caller;
@@ -330,6 +331,17 @@ impl CaseAccessApp {
         }
     }
 
+    /// CR(`contact`): the accounts its contact relationships add it to (R3.7),
+    /// read from account-team (always current, so as fresh as any token).
+    async fn contact_relationship_accounts(&self, contact: ProfileId) -> CsmResult<BTreeSet<AccountId>> {
+        match &self.account_team_peer {
+            Some(account_team) => {
+                Ok(account_team.principal_accounts(contact).await?.contact_relationships.into_iter().collect())
+            }
+            None => Ok(BTreeSet::new()),
+        }
+    }
+
     /// Plans and decides a create for `ctx` without writing (Check on a new_case, and CreateCase).
     pub async fn decide_create(
         &self,
@@ -346,17 +358,17 @@ impl CaseAccessApp {
             Some(_) => ctx.account,
             None => None,
         };
-        // An explicitly chosen contact must belong to the case account (a stamped
-        // contact, the caller itself, is judged by the decision table instead).
-        if let (Some(account), Some(_)) = (draft.account, draft.contact)
-            && contact_account != Some(account)
-        {
-            return Err(CsmError::failed_precondition(
-                "CONTACT_NOT_OF_ACCOUNT",
-                "the case contact is not a contact of the case account",
-            )
-            .with_metadata("field", "draft.contact_id"));
-        }
+        // R3.7: a contact relationship adds a contact to an additional account, so
+        // a contact related to the case account is one of its contacts. Only the
+        // T4.1 customer_case_manager / customer_admin CREATE_OBO rows ask
+        // (Cond::ContactOfCaseAccount); no other creator is restricted.
+        let contact_related_accounts = match (contact, draft.account) {
+            (Some(contact), _) if contact == ctx.profile => ctx.contact_relationships.keys().copied().collect(),
+            (Some(contact), Some(account)) if contact_account != Some(account) => {
+                self.contact_relationship_accounts(contact).await?
+            }
+            _ => BTreeSet::new(),
+        };
         self.validate_case_assets(ctx, draft, &stamps, contact_account).await?;
         // R5.13: a partner contact chosen by the creator (not the partner creator itself, stamped).
         if let Some(partner_contact) = draft.partner_contact
@@ -369,7 +381,7 @@ impl CaseAccessApp {
             };
             self.require_eligible_partner_contact(&case, partner_contact, "draft.partner_contact_id").await?;
         }
-        let facts = draft_facts(draft, &stamps, contact_account);
+        let facts = draft_facts(draft, &stamps, contact_account, contact_related_accounts);
         let decided = self.decide_on_facts(ctx, &facts, action).await?;
         Ok((decided, facts, stamps))
     }
@@ -398,6 +410,16 @@ impl CaseAccessApp {
         let (mut decided, facts, stamps) = self.decide_create(ctx, &draft).await?;
         if let Some((record, revision)) = replay().await? {
             return Ok((record, decided, self.feed.token(revision)));
+        }
+        // T4.1: the creator's CREATE_OBO row would allow it but for the contact.
+        if !decided.outcome.allowed()
+            && table::refused_only_for_the_contact(&table::rules(ctx, &self.settings(), decided.action), &facts)
+        {
+            return Err(CsmError::failed_precondition(
+                "CONTACT_NOT_OF_ACCOUNT",
+                "the case contact is not a contact of the case account (T4.1 CREATE_OBO)",
+            )
+            .with_metadata("field", "draft.contact_id"));
         }
         // A create is the creator's own record (R7.4): the session is escalated
         // as Check escalates it, which takes no seat.

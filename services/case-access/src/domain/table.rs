@@ -139,7 +139,8 @@ pub enum Cond {
     ConsumerIn(BTreeSet<ConsumerId>),
     HouseholdIn(BTreeSet<HouseholdId>),
     RequestorOrganizationIn(BTreeSet<Uuid>),
-    /// The case contact is a contact of the case account (T4.1 CREATE_OBO).
+    /// The case contact is a contact of the case account (T4.1 CREATE_OBO): the
+    /// account is its primary account or one a contact relationship adds it to (R3.7).
     ContactOfCaseAccount,
     ContributorUser(ProfileId),
     ContributorGroupIn(BTreeSet<GroupId>),
@@ -206,7 +207,10 @@ impl Cond {
             Cond::HouseholdIn(set) => case.household.is_some_and(|household| set.contains(&household)),
             Cond::RequestorOrganizationIn(set) => case.requestor_organization.is_some_and(|org| set.contains(&org)),
             Cond::ContactOfCaseAccount => {
-                case.contact.is_some() && case.account.is_some() && case.contact_account == case.account
+                case.contact.is_some()
+                    && case.account.is_some_and(|account| {
+                        case.contact_account == Some(account) || case.contact_related_accounts.contains(&account)
+                    })
             }
             Cond::ContributorUser(me) => case.contributor_users.contains(me),
             Cond::ContributorGroupIn(set) => !case.contributor_groups.is_disjoint(set),
@@ -284,7 +288,9 @@ impl Cond {
             Cond::ConsumerIn(set) => format!("case.consumer ∈ {}", set_text(set)),
             Cond::HouseholdIn(set) => format!("case.household ∈ {}", set_text(set)),
             Cond::RequestorOrganizationIn(set) => format!("case.requestor_organization ∈ {}", set_text(set)),
-            Cond::ContactOfCaseAccount => "case.contact is a contact of case.account".to_owned(),
+            Cond::ContactOfCaseAccount => {
+                "case.contact is a contact of case.account (its account or a contact relationship)".to_owned()
+            }
             Cond::ContributorUser(_) => "me ∈ case.contributor_users".to_owned(),
             Cond::ContributorGroupIn(set) => format!("case.contributor_groups ∩ {} ≠ ∅", set_text(set)),
             Cond::TaskFor { groups, .. } => {
@@ -327,8 +333,9 @@ impl Cond {
                 format!("case.requestor_organization = {}", value_text(case.requestor_organization))
             }
             Cond::ContactOfCaseAccount => format!(
-                "account of case.contact = {}; case.account = {}",
+                "account of case.contact = {}; its contact relationships = {}; case.account = {}",
                 value_text(case.contact_account),
+                set_text(&case.contact_related_accounts),
                 value_text(case.account)
             ),
             Cond::ContributorUser(_) => format!("{} contributor users", case.contributor_users.len()),
@@ -1077,6 +1084,20 @@ pub fn decide(rules: &Rules, case: &CaseFacts) -> Outcome {
         })
         .map(|(_, grant)| (grant.rule, grant.path.clone()));
     Outcome::NoGrant { closest }
+}
+
+/// T4.1 CREATE_OBO (customer_case_manager, customer_admin): whether a create
+/// no grant allows would be allowed but for the case contact not being a
+/// contact of the case account — the contract's CONTACT_NOT_OF_ACCOUNT
+/// rather than ACCESS_DENIED. Only those rows carry the condition, so no
+/// other creator is ever refused for its choice of contact.
+pub fn refused_only_for_the_contact(rules: &Rules, case: &CaseFacts) -> bool {
+    rules.grants.iter().any(|grant| {
+        let parts = grant.cond.conjuncts();
+        let contact_of_account = |part: &&Cond| matches!(part, Cond::ContactOfCaseAccount);
+        parts.iter().any(|part| contact_of_account(part) && !part.matches(case))
+            && parts.iter().all(|part| contact_of_account(part) || part.matches(case))
+    })
 }
 
 /// Decides `action` on a stored case: every write also needs READ (R4.18,

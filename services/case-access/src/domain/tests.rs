@@ -249,3 +249,29 @@ fn a_related_party_record_is_the_customers_own_for_licensing() {
     });
     assert!(!needs_license(&z, &b2c, Action::WriteCustomer, LicenseMode::Access));
 }
+
+#[test]
+fn create_for_others_takes_contacts_of_the_account_or_related_to_it() {
+    // T4.1 customer_admin CREATE_OBO: the contact must be of the case account (R3.7: or related to it).
+    let a = AccountId::new();
+    let admin = contact(&[CUSTOMER_ADMIN], a);
+    let mut draft = CaseFacts {
+        account: Some(a),
+        contact: Some(ProfileId::new()),
+        contact_account: Some(AccountId::new()),
+        opened_by: Some(admin.profile),
+        ..CaseFacts::default()
+    };
+    let rules_obo = rules(&admin, &TableSettings::default(), Action::CreateObo);
+    assert!(!decide(&rules_obo, &draft).allowed());
+    assert!(refused_only_for_the_contact(&rules_obo, &draft), "CONTACT_NOT_OF_ACCOUNT, not ACCESS_DENIED");
+    draft.contact_related_accounts.insert(a);
+    assert_eq!(decide(&rules_obo, &draft).rule(), "T4.1.customer_admin");
+    // Outside the creator's scope the contact is not the reason.
+    let elsewhere = CaseFacts { account: Some(AccountId::new()), ..draft.clone() };
+    assert!(!refused_only_for_the_contact(&rules_obo, &elsewhere));
+    // T4.3: an agent's row has no contact condition at all.
+    let agent = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [AGENT]);
+    draft.contact_related_accounts.clear();
+    assert_eq!(check(&agent, Action::CreateObo, &draft).rule(), "T4.3.agent");
+}
