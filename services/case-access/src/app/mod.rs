@@ -236,6 +236,25 @@ impl CaseAccessApp {
         Ok((self.context(profile, &contexts).await?, cases))
     }
 
+    /// The context a mutation decides with, at the request's `freshness`
+    /// (contract: Consistency). `at_least_as_fresh` is honoured through the
+    /// same machinery as Check ([`CaseAccessApp::read_context`]: a peer's
+    /// token waits for that feed, a case-access token for the own feed, i.e.
+    /// settings, rights and cases written by other replicas); without a token
+    /// a mutation reads through — a write never decides on a cache it presents
+    /// no token for. Mutations read case rows through in any case.
+    pub async fn mutation_context(
+        &self,
+        profile: ProfileId,
+        freshness: &Freshness,
+    ) -> CsmResult<Arc<PrincipalContext>> {
+        let freshness = match freshness {
+            Freshness::AtLeastAsFresh(token) => Freshness::AtLeastAsFresh(*token),
+            Freshness::MinimizeLatency | Freshness::FullyConsistent => Freshness::FullyConsistent,
+        };
+        Ok(self.read_context(profile, &freshness).await?.0)
+    }
+
     /// The context of `profile` at `freshness`; an unknown profile is NOT_FOUND.
     pub async fn context(&self, profile: ProfileId, freshness: &Freshness) -> CsmResult<Arc<PrincipalContext>> {
         self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))

@@ -8,7 +8,6 @@ use tonic::{Request, Response, Status};
 
 use super::convert::*;
 use crate::CaseAccessApp;
-use crate::app::Access;
 use crate::domain::case::Segment;
 use crate::domain::record::STATES;
 use crate::store::cases::CaseFilter;
@@ -32,9 +31,7 @@ pub(super) async fn create_case(
     };
     errors.finish()?;
     let draft = validated(draft)?;
-    let profile = app.principal(&caller, profile, Access::Mutation).await?;
-    // A mutation decides on fresh data.
-    let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (case, decided, consistency_token) =
         app.create_case(&ctx, draft, request_id.as_deref().map(|id| ("CreateCase", id)), session).await?;
     Ok(Response::new(pb::CreateCaseResponse {
