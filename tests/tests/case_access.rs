@@ -363,6 +363,69 @@ backend_test!(r3_7_contact_relationship_lets_a_customer_act_for_another_account,
     assert_eq!(created.support_case.unwrap().account_id, b);
 });
 
+const CUSTOMER_CASE_MANAGER: &str = "sn_customerservice.customer_case_manager";
+
+backend_test!(r3_7_a_contact_related_to_the_account_is_its_contact_when_creating_for_others, |suite| {
+    let admin = suite.admin_token();
+    let a = account(suite, "Acme", None).await;
+    // R3.8: a contact relationship on Acme may add contacts of Acme's hierarchy.
+    let b = account(suite, "Acme Labs", Some(&a)).await;
+    let (l, _) = contact(suite, &b, "Lou", &[CUSTOMER]).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let (_, customer_admin) = contact(suite, &a, "Ada", &[CUSTOMER_ADMIN]).await;
+    let (_, case_manager) = contact(suite, &a, "Cam", &[CUSTOMER, CUSTOMER_CASE_MANAGER]).await;
+    let for_a_with_lou = || {
+        let mut draft = draft(pb::CreateFor::Account, &a, "");
+        draft.contact_id = l.to_string();
+        draft
+    };
+    // T4.3: an agent creates for an account with any contact (the same-account rule is T4.1's).
+    let created = create_case(suite, &agent, for_a_with_lou()).await.expect("an agent picks any contact");
+    let decision = created.decision.unwrap();
+    assert_eq!((decision.action, decision.rule.as_str()), (pb::Action::CreateObo as i32, "T4.3.agent"));
+    assert_eq!(created.support_case.unwrap().contact_id, l.to_string());
+    // T4.1 customer_admin and customer_case_manager rows: Lou is not a contact of Acme yet.
+    for creator in [&customer_admin, &case_manager] {
+        let status = create_case(suite, creator, for_a_with_lou()).await.unwrap_err();
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        assert_eq!(reason_of(&status), "CONTACT_NOT_OF_ACCOUNT");
+        // Check answers the same draft with a denial, not an error.
+        let decision = suite
+            .case_access(Some(creator))
+            .check(pb::CheckRequest {
+                target: Some(pb::Target { resource: Some(pb::target::Resource::NewCase(for_a_with_lou())) }),
+                ..Default::default()
+            })
+            .await
+            .expect("check a draft")
+            .into_inner()
+            .decision
+            .unwrap();
+        assert!(!decision.allowed);
+        assert_eq!(decision.action, pb::Action::CreateObo as i32);
+    }
+    // R3.7: a contact relationship adds Lou to Acme as an additional account.
+    suite
+        .account_team(Some(&admin))
+        .create_contact_relationship(csm_proto::account_team::CreateContactRelationshipRequest {
+            request_id: String::new(),
+            contact_relationship: Some(csm_proto::account_team::ContactRelationship {
+                account_id: a.clone(),
+                contact_id: l.to_string(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("contact relationship");
+    for (creator, rule) in [(&customer_admin, "T4.1.customer_admin"), (&case_manager, "T4.1.customer_case_manager")] {
+        let created = create_case(suite, creator, for_a_with_lou()).await.expect("Lou is now a contact of Acme");
+        let decision = created.decision.unwrap();
+        assert_eq!((decision.action, decision.rule.as_str()), (pb::Action::CreateObo as i32, rule));
+        let case = created.support_case.unwrap();
+        assert_eq!((case.account_id, case.contact_id), (a.clone(), l.to_string()));
+    }
+});
+
 backend_test!(create_case_retries_with_a_request_id_create_one_case, |suite| {
     let a = account(suite, "Acme", None).await;
     let (_, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;

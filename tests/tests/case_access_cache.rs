@@ -3,8 +3,9 @@
 //! is seen by the next check presenting its token — in the replica that wrote
 //! it and in another replica on the same database — and settings written by
 //! another replica are put in force when their change arrives. (No SPEC rule
-//! covers caching: the tests are named `d3_…` after the DESIGN section.) Each
-//! test runs on SQLite and on PostgreSQL.
+//! covers caching: those tests are named `d3_…` after the DESIGN section.)
+//! Mutations honour the token they present too (R2.21). Each test runs on
+//! SQLite and on PostgreSQL.
 
 use csm_proto::account_team as at_pb;
 use csm_proto::case_access as pb;
@@ -162,5 +163,94 @@ backend_test!(d3_another_replicas_writes_reach_this_replica_through_the_own_feed
     let updated = replica.case_access(Some(&admin)).update_settings(request).await.expect("update settings");
     let token = updated.into_inner().consistency_token;
     assert!(!read(&mut agent_here, &own, at_least_as_fresh(&token)).await, "NONE in force here too");
+    replica.stop().await;
+});
+
+// ------------------------------------------------------------------ R2.21 for mutations
+
+backend_test!(r2_21_a_mutation_decides_at_least_as_fresh_as_the_token_it_presents, |suite| {
+    let replica = suite.start_replica(ServiceName::CaseAccess).await;
+    let admin = suite.admin_token();
+    let a = account(suite, "Acme", None).await;
+    let labs = account(suite, "Acme Labs", Some(&a)).await;
+    let (kim, customer) = contact(suite, &labs, "Kim", &[CUSTOMER]).await;
+    let create = |token: String, draft: pb::CaseDraft, consistency: Option<common::Consistency>| async move {
+        suite
+            .case_access(Some(&token))
+            .create_case(pb::CreateCaseRequest { draft: Some(draft), consistency, ..Default::default() })
+            .await
+            .map(tonic::Response::into_inner)
+    };
+    // Kim's context is cached here without any contact relationship: Acme is not Kim's (R3.7).
+    assert!(visible(suite, &customer, 10).await.is_empty());
+    let status = create(customer.clone(), draft(pb::CreateFor::Account, &a, ""), None).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    // Create the relationship, then the case that depends on it, presenting the relationship's token.
+    let relationship = suite
+        .account_team(Some(&admin))
+        .create_contact_relationship(at_pb::CreateContactRelationshipRequest {
+            request_id: String::new(),
+            contact_relationship: Some(at_pb::ContactRelationship {
+                account_id: a.clone(),
+                contact_id: kim.to_string(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("contact relationship")
+        .into_inner()
+        .consistency_token;
+    let created = create(customer.clone(), draft(pb::CreateFor::Account, &a, ""), at_least_as_fresh(&relationship))
+        .await
+        .expect("the relationship's token sees the relationship");
+    assert_eq!(created.support_case.unwrap().account_id, a);
+
+    // A case-access token from another replica: its settings are in force here before the write
+    // is decided (R4.3 note: nonb2x_case_agents = NONE takes EMPLOYEE cases away from the agents).
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let (_, contributor) = employee(suite, "Sam", &[SELF_CONTRIBUTOR]).await;
+    let own = create(contributor, draft(pb::CreateFor::Myself, "", ""), None).await.unwrap();
+    let own = own.support_case.unwrap().case_id;
+    let settings = replica
+        .case_access(Some(&admin))
+        .update_settings(pb::UpdateSettingsRequest {
+            settings: Some(pb::Settings {
+                nonb2x_case_agents: pb::NonB2xCaseAgents::None as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["nonb2x_case_agents".to_owned()] }),
+        })
+        .await
+        .expect("update settings on the other replica")
+        .into_inner()
+        .consistency_token;
+    let mut reprioritize = masked!(
+        pb::UpdateCaseRequest {
+            support_case: Some(pb::Case {
+                case_id: own.clone(),
+                priority: pb::Priority::High as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ["priority"]
+    );
+    reprioritize.consistency = at_least_as_fresh(&settings);
+    let status = suite.case_access(Some(&agent)).update_case(reprioritize.clone()).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    assert_eq!(csm_tests::reason_of(&status), "ACCESS_DENIED");
+
+    // fully_consistent is accepted; a malformed token is the caller's mistake, named by field.
+    reprioritize.consistency =
+        Some(common::Consistency { requirement: Some(common::consistency::Requirement::FullyConsistent(true)) });
+    let status = suite.case_access(Some(&agent)).update_case(reprioritize.clone()).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    reprioritize.consistency = at_least_as_fresh("not-a-token");
+    let status = suite.case_access(Some(&agent)).update_case(reprioritize).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert_eq!(csm_tests::reason_of(&status), "INVALID_CONSISTENCY_TOKEN");
+    let status =
+        create(customer, draft(pb::CreateFor::Account, &a, ""), at_least_as_fresh("not-a-token")).await.unwrap_err();
+    assert_eq!(csm_tests::reason_of(&status), "INVALID_CONSISTENCY_TOKEN");
     replica.stop().await;
 });

@@ -313,6 +313,129 @@ backend_test!(r7_5_a_check_on_someone_elses_case_escalates_the_customers_licence
     assert!(decision.allowed && decision.requires_license && !decision.license_escalated);
 });
 
+backend_test!(r7_5_get_case_with_a_licence_session_escalates_as_check_does, |suite| {
+    let own = account(suite, "Acme", None).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let colleagues = case_for(suite, &agent, &own).await;
+    let admin_token = suite.admin_token();
+    let pool = suite
+        .licensing(Some(&admin_token))
+        .create_pool(lic_pb::CreatePoolRequest {
+            request_id: String::new(),
+            pool: Some(lic_pb::LicensePool {
+                name: format!("portal {}", uuid::Uuid::now_v7().simple()),
+                seat_count: 1,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create pool")
+        .into_inner()
+        .pool
+        .unwrap();
+    let (profile, customer) = contact_with_login(suite, &own, "Ada", &[CUSTOMER, CUSTOMER_ADMIN]).await;
+    suite
+        .licensing(Some(&admin_token))
+        .grant_license_right(lic_pb::GrantLicenseRightRequest {
+            request_id: String::new(),
+            subject: Some(lic_pb::grant_license_right_request::Subject::ProfileId(profile.to_string())),
+        })
+        .await
+        .expect("grant the licence right");
+    let session = suite
+        .licensing(Some(&customer))
+        .login(lic_pb::LoginRequest {
+            request_id: String::new(),
+            pool_id: pool.pool_id.clone(),
+            profile_id: profile.to_string(),
+            channel: lic_pb::ClientChannel::Portal as i32,
+            device_id: String::new(),
+        })
+        .await
+        .expect("portal login")
+        .into_inner()
+        .session
+        .unwrap()
+        .session_id;
+    let get = |case: String, license_session_id: String| {
+        let customer = customer.clone();
+        async move {
+            suite
+                .case_access(Some(&customer))
+                .get_case(pb::GetCaseRequest { case_id: case, license_session_id, ..Default::default() })
+                .await
+                .map(|response| response.into_inner().decision.unwrap())
+        }
+    };
+    let seat_held = || {
+        let admin_token = admin_token.clone();
+        let session = session.clone();
+        async move {
+            suite
+                .licensing(Some(&admin_token))
+                .get_session(lic_pb::GetSessionRequest { session_id: session })
+                .await
+                .expect("get session")
+                .into_inner()
+                .session
+                .unwrap()
+                .seat_held
+        }
+    };
+    // Its own case: no licence, nothing escalated.
+    let own_case = case_for(suite, &customer, &own).await;
+    let decision = get(own_case, session.clone()).await.unwrap();
+    assert!(decision.allowed && !decision.requires_license && !decision.license_escalated, "{decision:?}");
+    assert!(!seat_held().await);
+    // Without a session, reading a colleague's case only says a licence is needed (as Check does).
+    let decision = get(colleagues.clone(), String::new()).await.unwrap();
+    assert!(decision.allowed && decision.requires_license && !decision.license_escalated, "{decision:?}");
+    assert!(!seat_held().await);
+    // With the session, GetCase escalates the seat in ACCESS mode, exactly as Check does.
+    let decision = get(colleagues.clone(), session.clone()).await.unwrap();
+    assert!(decision.allowed && decision.requires_license && decision.license_escalated, "{decision:?}");
+    assert!(seat_held().await, "R7.5 ACCESS mode: reading someone else's record takes the seat");
+    let checked = suite
+        .case_access(Some(&customer))
+        .check(pb::CheckRequest {
+            target: case_target(&colleagues),
+            action: pb::Action::Read as i32,
+            license_session_id: session.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .decision
+        .unwrap();
+    assert_eq!(
+        (checked.requires_license, checked.license_escalated),
+        (decision.requires_license, decision.license_escalated),
+        "GetCase and Check agree"
+    );
+    // CreateCase honours its session the same way: a create is the creator's own record (R7.4).
+    let create = |license_session_id: String| {
+        let customer = customer.clone();
+        let draft = draft(pb::CreateFor::Account, &own, "");
+        async move {
+            suite
+                .case_access(Some(&customer))
+                .create_case(pb::CreateCaseRequest { draft: Some(draft), license_session_id, ..Default::default() })
+                .await
+                .map(|response| response.into_inner().decision.unwrap())
+        }
+    };
+    let decision = create(session.clone()).await.unwrap();
+    assert!(decision.allowed && !decision.requires_license, "{decision:?}");
+    // A malformed session id is the caller's mistake, named by field.
+    let status = get(colleagues.clone(), "not-a-session".to_owned()).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["license_session_id".to_owned()]);
+    let status = create("not-a-session".to_owned()).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["license_session_id".to_owned()]);
+});
+
 // ------------------------------------------------------------------ account teams
 
 backend_test!(r3_15_account_manager_reads_the_cases_of_its_account, |suite| {

@@ -343,6 +343,63 @@ backend_test!(r5_7_authorized_consumer_with_the_role_closes_but_does_not_edit, |
     assert!(!on_case(suite, &z_token, &case, pb::Action::WriteFull).await.allowed);
 });
 
+backend_test!(r7_4_an_associated_consumer_closes_the_case_without_a_licence, |suite| {
+    // Consumer Z is an Authorized Consumer, with the functional role, on a B2C case of consumer Y (R5.7).
+    let y = consumer(suite, "Yara").await;
+    let (_, z, z_token) = consumer_user(suite, "Zoe", &[CASE_AUTHORIZED_CONSUMER]).await;
+    let (_, agent) = employee(suite, "Cal", &[CONSUMER_AGENT]).await;
+    let case = new_case(suite, &agent, draft(pb::CreateFor::Consumer, "", &y)).await;
+    let authorized = party_type(suite, at_pb::RecordTable::Case, "Authorized Consumer").await;
+    add_party(suite, &agent, Subject::Case(&case), pb::PartyKind::Consumer, &z, &authorized).await.unwrap();
+    // R7.4: a record Z is associated with is Z's own: no licence to read it or to close it…
+    for action in [pb::Action::Read, pb::Action::WriteCustomer] {
+        let decision = on_case(suite, &z_token, &case, action).await;
+        assert!(decision.allowed && !decision.requires_license, "{action:?}: {decision:?}");
+    }
+    let listed = suite
+        .case_access(Some(&z_token))
+        .list_visible_cases(pb::ListVisibleCasesRequest { consistency: fresh(), ..Default::default() })
+        .await
+        .expect("list visible cases")
+        .into_inner()
+        .cases;
+    let rows: Vec<(String, bool)> =
+        listed.into_iter().map(|row| (row.support_case.unwrap().case_id, row.requires_license)).collect();
+    assert_eq!(rows, vec![(case.clone(), false)], "listing agrees with Check");
+    // …so the write itself needs none either: no pool exists and no session is passed.
+    let closed = suite
+        .case_access(Some(&z_token))
+        .update_case(csm_tests::masked!(
+            pb::UpdateCaseRequest {
+                support_case: Some(pb::Case {
+                    case_id: case.clone(),
+                    state: pb::CaseState::Closed as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ["state"]
+        ))
+        .await
+        .expect("R7.4: the associated consumer closes the case without a licence")
+        .into_inner();
+    assert_eq!(closed.support_case.unwrap().state, pb::CaseState::Closed as i32);
+    let decision = closed.decision.unwrap();
+    assert_eq!((decision.action, decision.rule.as_str()), (pb::Action::WriteCustomer as i32, "R5.7"));
+    assert!(decision.allowed && !decision.requires_license && !decision.license_escalated, "{decision:?}");
+    // A comment is the customer action set too (R5.7), with the same licence rule.
+    suite
+        .case_access(Some(&z_token))
+        .add_comment(pb::AddCommentRequest {
+            case_id: case.clone(),
+            kind: pb::CommentKind::AdditionalComment as i32,
+            body: "Thanks, all good".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("R7.4: the associated consumer comments without a licence");
+});
+
 // ------------------------------------------------------------------ R5.8–R5.11 (sold products, install base)
 
 backend_test!(r5_8_sold_product_parties_read_the_product_and_its_items, |suite| {

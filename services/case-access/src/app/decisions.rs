@@ -146,7 +146,7 @@ impl CaseAccessApp {
                 {
                     decided.action = asked;
                     decided.outcome = table::decide(&table::rules(ctx, &self.settings(), asked), &facts);
-                    decided.requires_license = false;
+                    decided.requires_license = super::requires_license(ctx, &facts, asked, decided.outcome.allowed());
                 }
                 Ok(decided)
             }
@@ -222,15 +222,7 @@ impl CaseAccessApp {
                 .cloned(),
             _ => None,
         };
-        let requires_license =
-            outcome.allowed() && table::needs_license(ctx, &facts, action, table::LicenseMode::Access);
-        let decided = Decided {
-            action,
-            outcome,
-            requires_license,
-            license_escalated: false,
-            consistency_token: self.token().await?,
-        };
+        let decided = self.decided(ctx, &facts, action, outcome).await?;
         Ok(Explained { decided, rules, closest })
     }
 }

@@ -13,6 +13,7 @@ pub mod memo;
 pub mod parties;
 pub mod work;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use csm_auth::Caller;
@@ -37,6 +38,7 @@ use admin::SettingsInForce;
 use cache::{ContextCache, Freshness};
 use case_cache::{CaseCache, CaseRead, OwnFeedFollower};
 use context::ContextSource;
+use decisions::Subject;
 use parties::PartnerContactCase;
 
 /// Whether the evaluated profile may differ from the caller (contract: Principal).
@@ -82,6 +84,17 @@ pub fn freshness(at_least_as_fresh: Option<&str>, fully_consistent: bool) -> Csm
         None if fully_consistent => Ok(Freshness::FullyConsistent),
         None => Ok(Freshness::MinimizeLatency),
     }
+}
+
+/// SPEC §7 — the one place the licence need of a decision is computed, for
+/// Check, BatchCheck, Explain, GetCase, ListVisibleCases and every write
+/// alike: an allowed action of a customer on a record that is not its own
+/// (R7.4: owner, requester, contact, consumer, or associated as a related
+/// party). The need is stated as ACCESS mode states it; licensing applies the
+/// pool's `portal_license_on` (R7.5) when the seat is escalated, so a READ
+/// takes no seat in EDIT mode.
+pub(crate) fn requires_license(ctx: &PrincipalContext, facts: &CaseFacts, action: Action, allowed: bool) -> bool {
+    allowed && table::needs_license(ctx, facts, action, table::LicenseMode::Access)
 }
 
 pub fn access_denied(action: Action, outcome: &Outcome) -> CsmError {
@@ -223,6 +236,25 @@ impl CaseAccessApp {
         Ok((self.context(profile, &contexts).await?, cases))
     }
 
+    /// The context a mutation decides with, at the request's `freshness`
+    /// (contract: Consistency). `at_least_as_fresh` is honoured through the
+    /// same machinery as Check ([`CaseAccessApp::read_context`]: a peer's
+    /// token waits for that feed, a case-access token for the own feed, i.e.
+    /// settings, rights and cases written by other replicas); without a token
+    /// a mutation reads through — a write never decides on a cache it presents
+    /// no token for. Mutations read case rows through in any case.
+    pub async fn mutation_context(
+        &self,
+        profile: ProfileId,
+        freshness: &Freshness,
+    ) -> CsmResult<Arc<PrincipalContext>> {
+        let freshness = match freshness {
+            Freshness::AtLeastAsFresh(token) => Freshness::AtLeastAsFresh(*token),
+            Freshness::MinimizeLatency | Freshness::FullyConsistent => Freshness::FullyConsistent,
+        };
+        Ok(self.read_context(profile, &freshness).await?.0)
+    }
+
     /// The context of `profile` at `freshness`; an unknown profile is NOT_FOUND.
     pub async fn context(&self, profile: ProfileId, freshness: &Freshness) -> CsmResult<Arc<PrincipalContext>> {
         self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))
@@ -260,15 +292,48 @@ impl CaseAccessApp {
 
     async fn decide_on_facts(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action) -> CsmResult<Decided> {
         let outcome = table::decide_action(ctx, &self.settings(), action, facts);
-        let requires_license =
-            outcome.allowed() && table::needs_license(ctx, facts, action, table::LicenseMode::Access);
+        self.decided(ctx, facts, action, outcome).await
+    }
+
+    /// A decision on a case (or task, or draft) as every RPC answers it: the
+    /// outcome with its licence need derived from it ([`requires_license`]).
+    pub(crate) async fn decided(
+        &self,
+        ctx: &PrincipalContext,
+        facts: &CaseFacts,
+        action: Action,
+        outcome: Outcome,
+    ) -> CsmResult<Decided> {
         Ok(Decided {
             action,
+            requires_license: requires_license(ctx, facts, action, outcome.allowed()),
             outcome,
-            requires_license,
             license_escalated: false,
             consistency_token: self.token().await?,
         })
+    }
+
+    /// An allowed mutation that needs a licence escalates the request's
+    /// session exactly as Check does ([`CaseAccessApp::escalate`]); without a
+    /// session it is LICENSE_REQUIRED. One that needs none goes ahead with or
+    /// without a session.
+    pub(crate) async fn licensed(
+        &self,
+        decided: &mut Decided,
+        subject: &Subject,
+        session: Option<uuid::Uuid>,
+    ) -> CsmResult<()> {
+        if !decided.outcome.allowed() {
+            return Err(access_denied(decided.action, &decided.outcome));
+        }
+        match session {
+            Some(session) => self.escalate(decided, subject, session).await,
+            None if decided.requires_license => Err(CsmError::failed_precondition(
+                "LICENSE_REQUIRED",
+                "the action touches a record that is not the customer's own; pass license_session_id",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The account of contact `profile`, for T4.1 CREATE_OBO ("contact of the case account").
@@ -282,6 +347,17 @@ impl CaseAccessApp {
                 Err(CsmError::not_found("profile", profile).with_metadata("field", "draft.contact_id"))
             }
             Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// CR(`contact`): the accounts its contact relationships add it to (R3.7),
+    /// read from account-team (always current, so as fresh as any token).
+    async fn contact_relationship_accounts(&self, contact: ProfileId) -> CsmResult<BTreeSet<AccountId>> {
+        match &self.account_team_peer {
+            Some(account_team) => {
+                Ok(account_team.principal_accounts(contact).await?.contact_relationships.into_iter().collect())
+            }
+            None => Ok(BTreeSet::new()),
         }
     }
 
@@ -301,17 +377,17 @@ impl CaseAccessApp {
             Some(_) => ctx.account,
             None => None,
         };
-        // An explicitly chosen contact must belong to the case account (a stamped
-        // contact, the caller itself, is judged by the decision table instead).
-        if let (Some(account), Some(_)) = (draft.account, draft.contact)
-            && contact_account != Some(account)
-        {
-            return Err(CsmError::failed_precondition(
-                "CONTACT_NOT_OF_ACCOUNT",
-                "the case contact is not a contact of the case account",
-            )
-            .with_metadata("field", "draft.contact_id"));
-        }
+        // R3.7: a contact relationship adds a contact to an additional account, so
+        // a contact related to the case account is one of its contacts. Only the
+        // T4.1 customer_case_manager / customer_admin CREATE_OBO rows ask
+        // (Cond::ContactOfCaseAccount); no other creator is restricted.
+        let contact_related_accounts = match (contact, draft.account) {
+            (Some(contact), _) if contact == ctx.profile => ctx.contact_relationships.keys().copied().collect(),
+            (Some(contact), Some(account)) if contact_account != Some(account) => {
+                self.contact_relationship_accounts(contact).await?
+            }
+            _ => BTreeSet::new(),
+        };
         self.validate_case_assets(ctx, draft, &stamps, contact_account).await?;
         // R5.13: a partner contact chosen by the creator (not the partner creator itself, stamped).
         if let Some(partner_contact) = draft.partner_contact
@@ -324,7 +400,7 @@ impl CaseAccessApp {
             };
             self.require_eligible_partner_contact(&case, partner_contact, "draft.partner_contact_id").await?;
         }
-        let facts = draft_facts(draft, &stamps, contact_account);
+        let facts = draft_facts(draft, &stamps, contact_account, contact_related_accounts);
         let decided = self.decide_on_facts(ctx, &facts, action).await?;
         Ok((decided, facts, stamps))
     }
@@ -339,6 +415,7 @@ impl CaseAccessApp {
         ctx: &PrincipalContext,
         draft: Draft,
         request: Option<(&str, &str)>,
+        session: Option<uuid::Uuid>,
     ) -> CsmResult<(CaseRecord, Decided, String)> {
         let key = request.map(|(rpc, id)| (format!("{rpc}:{}", ctx.profile), id));
         let replay = || async {
@@ -349,13 +426,23 @@ impl CaseAccessApp {
                 .ok_or_else(|| CsmError::not_found("case", case))?;
             CsmResult::Ok(Some((record, revision)))
         };
-        let (decided, facts, stamps) = self.decide_create(ctx, &draft).await?;
+        let (mut decided, facts, stamps) = self.decide_create(ctx, &draft).await?;
         if let Some((record, revision)) = replay().await? {
             return Ok((record, decided, self.feed.token(revision)));
         }
-        if !decided.outcome.allowed() {
-            return Err(access_denied(decided.action, &decided.outcome));
+        // T4.1: the creator's CREATE_OBO row would allow it but for the contact.
+        if !decided.outcome.allowed()
+            && table::refused_only_for_the_contact(&table::rules(ctx, &self.settings(), decided.action), &facts)
+        {
+            return Err(CsmError::failed_precondition(
+                "CONTACT_NOT_OF_ACCOUNT",
+                "the case contact is not a contact of the case account (T4.1 CREATE_OBO)",
+            )
+            .with_metadata("field", "draft.contact_id"));
         }
+        // A create is the creator's own record (R7.4): the session is escalated
+        // as Check escalates it, which takes no seat.
+        self.licensed(&mut decided, &Subject::NewCase(Box::new(draft.clone())), session).await?;
         let now = csm_db::now();
         let mut tx = self.db.begin().await?;
         // R1.16: new cases per day of external unified consumers, counted in this transaction.
@@ -416,17 +503,23 @@ impl CaseAccessApp {
         Ok((record, decided, self.feed.token(revision)))
     }
 
-    /// GetCase: the case if `ctx` may READ it.
+    /// GetCase: the case if `ctx` may READ it. With a licence `session`,
+    /// reading a record that is not the customer's own escalates the seat
+    /// exactly as Check does (R7.5 ACCESS mode).
     pub async fn get_case(
         &self,
         ctx: &PrincipalContext,
         id: CaseId,
         read: CaseRead,
+        session: Option<uuid::Uuid>,
     ) -> CsmResult<(CaseRecord, Decided, Vec<Action>)> {
         let facts = self.case_facts(id, read).await?;
-        let decided = self.decide_on_facts(ctx, &facts, Action::Read).await?;
+        let mut decided = self.decide_on_facts(ctx, &facts, Action::Read).await?;
         if !decided.outcome.allowed() {
             return Err(access_denied(Action::Read, &decided.outcome));
+        }
+        if let Some(session) = session {
+            self.escalate(&mut decided, &Subject::Case(id), session).await?;
         }
         let record = cases::get_case(&self.db, id).await?.ok_or_else(|| CsmError::not_found("case", id))?;
         let settings = self.settings();
@@ -453,10 +546,20 @@ impl CaseAccessApp {
         let token = self.token().await?;
         let rules = self.read_rules(ctx);
         let page = cases::list_visible(&self.db, &rules, filter, before, limit).await?;
+        // Every row is READ-allowed; its licence need reads its related parties
+        // (R7.4), which only customers' needs depend on.
+        let mut parties = if ctx.kind.is_external() {
+            let ids: Vec<CaseId> = page.iter().map(|case| case.id).collect();
+            crate::store::facts::case_related_parties(&self.db, &ids).await?
+        } else {
+            Default::default()
+        };
         let rows = page
             .into_iter()
             .map(|case| {
-                let requires = table::needs_license(ctx, &case.facts(), Action::Read, table::LicenseMode::Access);
+                let mut facts = case.facts();
+                facts.related_parties = parties.remove(&case.id).unwrap_or_default();
+                let requires = requires_license(ctx, &facts, Action::Read, true);
                 (case, requires)
             })
             .collect();

@@ -769,12 +769,13 @@ pub async fn asset_writer(
     app: &CaseAccessApp,
     caller: &Caller,
     requested: Option<ProfileId>,
+    freshness: &super::cache::Freshness,
 ) -> CsmResult<AssetWriter> {
     match caller {
         Caller::Service(_) => Ok(AssetWriter::Service),
         Caller::Human(_) => {
             let profile = app.principal(caller, requested, super::Access::Mutation).await?;
-            let ctx = app.context(profile, &super::cache::Freshness::FullyConsistent).await?;
+            let ctx = app.mutation_context(profile, freshness).await?;
             Ok(AssetWriter::Principal(ctx))
         }
     }

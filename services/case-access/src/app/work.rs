@@ -22,7 +22,7 @@ use super::{CaseAccessApp, Decided, access_denied};
 use crate::domain::case::CaseFacts;
 use crate::domain::principal::{PrincipalContext, PrincipalKind};
 use crate::domain::record::{CaseRecord, CreateFor, Draft};
-use crate::domain::table::{self, Action, CONSUMER, Outcome, UNIFIED_CONSUMER};
+use crate::domain::table::{self, Action, CONSUMER, UNIFIED_CONSUMER};
 use crate::domain::work::{
     self as rules, AttachmentRecord, CaseValues, CommentKind, CommentRecord, EmailSender, RateLimit, TaskRecord,
     UpdateError,
@@ -171,42 +171,6 @@ impl CaseAccessApp {
         let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
         let facts = self.case_facts(task.case_id, read).await?;
         Ok((task.view(), facts))
-    }
-
-    async fn decided(
-        &self,
-        ctx: &PrincipalContext,
-        facts: &CaseFacts,
-        action: Action,
-        outcome: Outcome,
-    ) -> CsmResult<Decided> {
-        let requires_license =
-            outcome.allowed() && table::needs_license(ctx, facts, action, table::LicenseMode::Access);
-        Ok(Decided {
-            action,
-            outcome,
-            requires_license,
-            license_escalated: false,
-            consistency_token: self.token().await?,
-        })
-    }
-
-    /// An allowed mutation that needs a licence escalates the request's
-    /// session (SPEC §7); without a session it is LICENSE_REQUIRED.
-    async fn licensed(&self, decided: &mut Decided, subject: &Subject, session: Option<Uuid>) -> CsmResult<()> {
-        if !decided.outcome.allowed() {
-            return Err(access_denied(decided.action, &decided.outcome));
-        }
-        if !decided.requires_license {
-            return Ok(());
-        }
-        match session {
-            Some(session) => self.escalate(decided, subject, session).await,
-            None => Err(CsmError::failed_precondition(
-                "LICENSE_REQUIRED",
-                "the action touches a record that is not the customer's own; pass license_session_id",
-            )),
-        }
     }
 
     /// R1.16: takes one unit of `limit` for `ctx` in `tx` when `ctx` is an
@@ -959,7 +923,7 @@ impl CaseAccessApp {
             },
         }
         let request = email.message_id.as_deref().map(|id| ("CreateCaseFromEmail", id));
-        match self.create_case(&ctx, draft, request).await {
+        match self.create_case(&ctx, draft, request, None).await {
             Ok((case, _, consistency_token)) => {
                 Ok(Intake { outcome: IntakeOutcome::CaseCreated, case: Some(case), sender: me, consistency_token })
             }

@@ -81,6 +81,9 @@ pub struct CaseFacts {
     pub contact: Option<ProfileId>,
     /// The account the case contact belongs to (resolved from identity for drafts; T4.1 CREATE_OBO).
     pub contact_account: Option<AccountId>,
+    /// CR(case.contact): the accounts a contact relationship adds the case contact to
+    /// (R3.7; resolved from account-team for drafts whose contact is not of the case account).
+    pub contact_related_accounts: BTreeSet<AccountId>,
     pub consumer: Option<ConsumerId>,
     pub household: Option<HouseholdId>,
     pub partner_account: Option<AccountId>,

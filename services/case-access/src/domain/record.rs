@@ -108,13 +108,20 @@ impl CaseRecord {
 }
 
 /// A draft as the decision table reads it, with the server stamps of
-/// CreateCase applied (opened_by := me, …).
-pub fn draft_facts(draft: &Draft, stamps: &Stamps, contact_account: Option<AccountId>) -> CaseFacts {
+/// CreateCase applied (opened_by := me, …) and the accounts of its contact:
+/// its primary account and CR(contact) (R3.7).
+pub fn draft_facts(
+    draft: &Draft,
+    stamps: &Stamps,
+    contact_account: Option<AccountId>,
+    contact_related_accounts: BTreeSet<AccountId>,
+) -> CaseFacts {
     CaseFacts {
         case_id: None,
         account: draft.account,
         contact: draft.contact.or(stamps.contact),
         contact_account,
+        contact_related_accounts,
         consumer: draft.consumer.or(stamps.consumer),
         household: draft.household,
         partner_account: stamps.partner_account,

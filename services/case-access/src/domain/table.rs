@@ -139,7 +139,8 @@ pub enum Cond {
     ConsumerIn(BTreeSet<ConsumerId>),
     HouseholdIn(BTreeSet<HouseholdId>),
     RequestorOrganizationIn(BTreeSet<Uuid>),
-    /// The case contact is a contact of the case account (T4.1 CREATE_OBO).
+    /// The case contact is a contact of the case account (T4.1 CREATE_OBO): the
+    /// account is its primary account or one a contact relationship adds it to (R3.7).
     ContactOfCaseAccount,
     ContributorUser(ProfileId),
     ContributorGroupIn(BTreeSet<GroupId>),
@@ -206,7 +207,10 @@ impl Cond {
             Cond::HouseholdIn(set) => case.household.is_some_and(|household| set.contains(&household)),
             Cond::RequestorOrganizationIn(set) => case.requestor_organization.is_some_and(|org| set.contains(&org)),
             Cond::ContactOfCaseAccount => {
-                case.contact.is_some() && case.account.is_some() && case.contact_account == case.account
+                case.contact.is_some()
+                    && case.account.is_some_and(|account| {
+                        case.contact_account == Some(account) || case.contact_related_accounts.contains(&account)
+                    })
             }
             Cond::ContributorUser(me) => case.contributor_users.contains(me),
             Cond::ContributorGroupIn(set) => !case.contributor_groups.is_disjoint(set),
@@ -284,7 +288,9 @@ impl Cond {
             Cond::ConsumerIn(set) => format!("case.consumer ∈ {}", set_text(set)),
             Cond::HouseholdIn(set) => format!("case.household ∈ {}", set_text(set)),
             Cond::RequestorOrganizationIn(set) => format!("case.requestor_organization ∈ {}", set_text(set)),
-            Cond::ContactOfCaseAccount => "case.contact is a contact of case.account".to_owned(),
+            Cond::ContactOfCaseAccount => {
+                "case.contact is a contact of case.account (its account or a contact relationship)".to_owned()
+            }
             Cond::ContributorUser(_) => "me ∈ case.contributor_users".to_owned(),
             Cond::ContributorGroupIn(set) => format!("case.contributor_groups ∩ {} ≠ ∅", set_text(set)),
             Cond::TaskFor { groups, .. } => {
@@ -327,8 +333,9 @@ impl Cond {
                 format!("case.requestor_organization = {}", value_text(case.requestor_organization))
             }
             Cond::ContactOfCaseAccount => format!(
-                "account of case.contact = {}; case.account = {}",
+                "account of case.contact = {}; its contact relationships = {}; case.account = {}",
                 value_text(case.contact_account),
+                set_text(&case.contact_related_accounts),
                 value_text(case.account)
             ),
             Cond::ContributorUser(_) => format!("{} contributor users", case.contributor_users.len()),
@@ -1079,6 +1086,20 @@ pub fn decide(rules: &Rules, case: &CaseFacts) -> Outcome {
     Outcome::NoGrant { closest }
 }
 
+/// T4.1 CREATE_OBO (customer_case_manager, customer_admin): whether a create
+/// no grant allows would be allowed but for the case contact not being a
+/// contact of the case account — the contract's CONTACT_NOT_OF_ACCOUNT
+/// rather than ACCESS_DENIED. Only those rows carry the condition, so no
+/// other creator is ever refused for its choice of contact.
+pub fn refused_only_for_the_contact(rules: &Rules, case: &CaseFacts) -> bool {
+    rules.grants.iter().any(|grant| {
+        let parts = grant.cond.conjuncts();
+        let contact_of_account = |part: &&Cond| matches!(part, Cond::ContactOfCaseAccount);
+        parts.iter().any(|part| contact_of_account(part) && !part.matches(case))
+            && parts.iter().all(|part| contact_of_account(part) || part.matches(case))
+    })
+}
+
 /// Decides `action` on a stored case: every write also needs READ (R4.18,
 /// the contract's union rules), so a write is refused with READ's answer
 /// when READ is refused.
@@ -1118,21 +1139,36 @@ pub enum LicenseMode {
     Edit,
 }
 
-/// SPEC §7: whether an allowed action needs a concurrent licence. Internal
-/// users hold theirs from login; a customer needs one only for records that
-/// are not theirs (R7.4, R7.5).
-pub fn needs_license(ctx: &PrincipalContext, case: &CaseFacts, action: Action, mode: LicenseMode) -> bool {
-    if !ctx.kind.is_external() || action.is_create() {
-        return false;
-    }
+/// R7.4: whether `case` is the principal's own record — it opened it, is its
+/// contact, partner contact, owner, requester or consumer — or a record it is
+/// associated with as a related party of the case (R5.5–R5.7).
+///
+/// [INTERP] Any related-party row naming the principal associates it with
+/// the case, "Listed" types included: R7.4 says "associated", not
+/// "authorized" (access itself still needs a grant, R5.4). Parties of the
+/// case's sold product or install base (R5.9, R5.11) are associated with the
+/// asset, not with the case.
+pub fn own_record(ctx: &PrincipalContext, case: &CaseFacts) -> bool {
     let me = Some(ctx.profile);
-    let own = case.opened_by == me
+    let named = case.opened_by == me
         || case.contact == me
         || case.partner_contact == me
         || case.owner == me
         || case.requested_by == me
         || (ctx.consumer.is_some() && case.consumer == ctx.consumer);
-    if own {
+    named
+        || case.related_parties.iter().any(|party| match party.kind {
+            PartyKind::Contact | PartyKind::User => party.party_id == *ctx.profile.as_uuid(),
+            PartyKind::Consumer => ctx.consumer.is_some_and(|consumer| party.party_id == *consumer.as_uuid()),
+            PartyKind::Account | PartyKind::ServiceOrganization => false,
+        })
+}
+
+/// SPEC §7: whether an allowed action needs a concurrent licence. Internal
+/// users hold theirs from login; a customer needs one only for records that
+/// are not its own (R7.4), for reads and writes alike, as `mode` says (R7.5).
+pub fn needs_license(ctx: &PrincipalContext, case: &CaseFacts, action: Action, mode: LicenseMode) -> bool {
+    if !ctx.kind.is_external() || action.is_create() || own_record(ctx, case) {
         return false;
     }
     match mode {

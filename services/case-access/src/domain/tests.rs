@@ -217,3 +217,61 @@ fn licence_is_needed_only_for_customers_on_records_not_theirs() {
     let agent = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [AGENT]);
     assert!(!needs_license(&agent, &account_case(a), Action::Read, LicenseMode::Access));
 }
+
+#[test]
+fn a_related_party_record_is_the_customers_own_for_licensing() {
+    // R7.4: requester, contact and related party all make the record the customer's own.
+    let a = AccountId::new();
+    let k = contact(&[CUSTOMER, CUSTOMER_ADMIN], a);
+    let mut case = account_case(a);
+    assert!(needs_license(&k, &case, Action::WriteCustomer, LicenseMode::Access));
+    case.related_parties.push(RelatedParty {
+        id: Uuid::now_v7(),
+        kind: PartyKind::Contact,
+        party_id: *k.profile.as_uuid(),
+        responsibility: Some(AUTHORIZED_REPRESENTATIVE.to_owned()),
+    });
+    for action in [Action::Read, Action::WriteCustomer] {
+        assert!(!needs_license(&k, &case, action, LicenseMode::Access), "{action:?}");
+        assert!(!needs_license(&k, &case, action, LicenseMode::Edit), "{action:?}");
+    }
+    // A consumer is associated through its consumer record.
+    let consumer = ConsumerId::new();
+    let mut z = PrincipalContext::new(ProfileId::new(), PrincipalKind::Consumer, [CONSUMER]);
+    z.consumer = Some(consumer);
+    let mut b2c = CaseFacts { consumer: Some(ConsumerId::new()), ..CaseFacts::default() };
+    assert!(needs_license(&z, &b2c, Action::WriteCustomer, LicenseMode::Access));
+    b2c.related_parties.push(RelatedParty {
+        id: Uuid::now_v7(),
+        kind: PartyKind::Consumer,
+        party_id: *consumer.as_uuid(),
+        responsibility: None,
+    });
+    assert!(!needs_license(&z, &b2c, Action::WriteCustomer, LicenseMode::Access));
+}
+
+#[test]
+fn create_for_others_takes_contacts_of_the_account_or_related_to_it() {
+    // T4.1 customer_admin CREATE_OBO: the contact must be of the case account (R3.7: or related to it).
+    let a = AccountId::new();
+    let admin = contact(&[CUSTOMER_ADMIN], a);
+    let mut draft = CaseFacts {
+        account: Some(a),
+        contact: Some(ProfileId::new()),
+        contact_account: Some(AccountId::new()),
+        opened_by: Some(admin.profile),
+        ..CaseFacts::default()
+    };
+    let rules_obo = rules(&admin, &TableSettings::default(), Action::CreateObo);
+    assert!(!decide(&rules_obo, &draft).allowed());
+    assert!(refused_only_for_the_contact(&rules_obo, &draft), "CONTACT_NOT_OF_ACCOUNT, not ACCESS_DENIED");
+    draft.contact_related_accounts.insert(a);
+    assert_eq!(decide(&rules_obo, &draft).rule(), "T4.1.customer_admin");
+    // Outside the creator's scope the contact is not the reason.
+    let elsewhere = CaseFacts { account: Some(AccountId::new()), ..draft.clone() };
+    assert!(!refused_only_for_the_contact(&rules_obo, &elsewhere));
+    // T4.3: an agent's row has no contact condition at all.
+    let agent = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [AGENT]);
+    draft.contact_related_accounts.clear();
+    assert_eq!(check(&agent, Action::CreateObo, &draft).rule(), "T4.3.agent");
+}

@@ -8,7 +8,6 @@ use tonic::{Request, Response, Status};
 
 use super::convert::*;
 use crate::CaseAccessApp;
-use crate::app::Access;
 use crate::domain::case::Segment;
 use crate::domain::record::STATES;
 use crate::store::cases::CaseFilter;
@@ -22,6 +21,7 @@ pub(super) async fn create_case(
     let mut errors = FieldErrors::new();
     let request_id = errors.optional_request_id(&request.request_id);
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
+    let session = license_session(&mut errors, &request.license_session_id);
     let draft = match &request.draft {
         Some(draft) => Some(draft_from_proto(draft, "draft", &mut errors)),
         None => {
@@ -31,11 +31,9 @@ pub(super) async fn create_case(
     };
     errors.finish()?;
     let draft = validated(draft)?;
-    let profile = app.principal(&caller, profile, Access::Mutation).await?;
-    // A mutation decides on fresh data.
-    let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (case, decided, consistency_token) =
-        app.create_case(&ctx, draft, request_id.as_deref().map(|id| ("CreateCase", id))).await?;
+        app.create_case(&ctx, draft, request_id.as_deref().map(|id| ("CreateCase", id)), session).await?;
     Ok(Response::new(pb::CreateCaseResponse {
         support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
         decision: Some(decision_to_proto(&decided)),
@@ -52,9 +50,10 @@ pub(super) async fn get_case(
     let mut errors = FieldErrors::new();
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
+    let session = license_session(&mut errors, &request.license_session_id);
     errors.finish()?;
     let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
-    let (case, decided, permitted) = app.get_case(&ctx, validated(case)?, cases).await?;
+    let (case, decided, permitted) = app.get_case(&ctx, validated(case)?, cases, session).await?;
     Ok(Response::new(pb::GetCaseResponse {
         support_case: Some(redact(case_to_proto(&case), ctx.kind.is_external())),
         permitted_actions: permitted.into_iter().map(|action| action_to_proto(action) as i32).collect(),

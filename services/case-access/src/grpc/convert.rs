@@ -268,6 +268,19 @@ pub(crate) async fn read_context_and_cases(
     Ok(app.read_context(profile, &freshness).await?)
 }
 
+/// The evaluated principal's context for a mutation, at the request's
+/// freshness ([`crate::CaseAccessApp::mutation_context`]).
+pub(crate) async fn mutation_context(
+    app: &crate::CaseAccessApp,
+    caller: &csm_auth::Caller,
+    profile: Option<ProfileId>,
+    consistency: &Option<common::Consistency>,
+) -> Result<std::sync::Arc<crate::domain::principal::PrincipalContext>, Status> {
+    let freshness = freshness_of(consistency)?;
+    let profile = app.principal(caller, profile, crate::app::Access::Mutation).await?;
+    Ok(app.mutation_context(profile, &freshness).await?)
+}
+
 /// The optional licence session of a request (§7).
 pub(crate) fn license_session(errors: &mut FieldErrors, value: &str) -> Option<Uuid> {
     errors.optional_id("license_session_id", value, any_uuid)

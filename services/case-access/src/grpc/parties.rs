@@ -9,9 +9,8 @@ use csm_types::{AccountId, ConsumerId, ProfileId};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::convert::{any_uuid, opt, read_context, validated};
+use super::convert::{any_uuid, freshness_of, mutation_context, opt, read_context, validated};
 use crate::CaseAccessApp;
-use crate::app::Access;
 use crate::app::parties::{PartyChanges, asset_writer};
 use crate::domain::case::PartyKind;
 use crate::domain::parties::{AssetKind, InstallBaseItemRecord, PartySubject, RelatedPartyRecord, SoldProductRecord};
@@ -285,8 +284,7 @@ pub(super) async fn add_related_party(
     let configuration =
         errors.required_id("related_party_configuration_id", &request.related_party_configuration_id, any_uuid);
     errors.finish()?;
-    let profile = app.principal(&caller, profile, Access::Mutation).await?;
-    let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (record, consistency_token) = app
         .add_related_party(
             &ctx,
@@ -332,8 +330,7 @@ pub(super) async fn update_related_party(
         }
     }
     errors.finish()?;
-    let profile = app.principal(&caller, profile, Access::Mutation).await?;
-    let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (record, consistency_token) = app.update_related_party(&ctx, validated(id)?, changes).await?;
     Ok(Response::new(pb::UpdateRelatedPartyResponse {
         related_party: Some(related_party_to_proto(&record)),
@@ -351,8 +348,7 @@ pub(super) async fn remove_related_party(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let id = errors.required_id("related_party_id", &request.related_party_id, any_uuid);
     errors.finish()?;
-    let profile = app.principal(&caller, profile, Access::Mutation).await?;
-    let ctx = app.context(profile, &crate::app::cache::Freshness::FullyConsistent).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.remove_related_party(&ctx, validated(id)?).await?;
     Ok(Response::new(pb::RemoveRelatedPartyResponse { consistency_token }))
 }
@@ -431,7 +427,7 @@ pub(super) async fn create_sold_product(
         None => errors.add("sold_product", "is required"),
     }
     errors.finish()?;
-    let writer = asset_writer(app, &caller, profile).await?;
+    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
     let (product, consistency_token) = app.create_sold_product(&writer, request_id.as_deref(), product).await?;
     Ok(Response::new(pb::CreateSoldProductResponse {
         sold_product: Some(sold_product_to_proto(&product)),
@@ -476,7 +472,7 @@ pub(super) async fn update_sold_product(
     let mut probe = empty_sold_product();
     apply_sold_product(&mut errors, &mut probe, &wire, Some(&paths));
     errors.finish()?;
-    let writer = asset_writer(app, &caller, profile).await?;
+    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
     let (product, consistency_token) = app
         .update_sold_product(&writer, validated(id)?, |product| {
             let mut ignored = FieldErrors::new();
@@ -499,7 +495,7 @@ pub(super) async fn delete_sold_product(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let id = errors.required_id("sold_product_id", &request.sold_product_id, any_uuid);
     errors.finish()?;
-    let writer = asset_writer(app, &caller, profile).await?;
+    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
     let consistency_token = app.delete_sold_product(&writer, validated(id)?).await?;
     Ok(Response::new(pb::DeleteSoldProductResponse { consistency_token }))
 }
@@ -547,7 +543,7 @@ pub(super) async fn create_install_base_item(
         None => errors.add("install_base_item", "is required"),
     }
     errors.finish()?;
-    let writer = asset_writer(app, &caller, profile).await?;
+    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
     let (item, consistency_token) = app.create_install_base_item(&writer, request_id.as_deref(), item).await?;
     Ok(Response::new(pb::CreateInstallBaseItemResponse {
         install_base_item: Some(item_to_proto(&item)),
@@ -591,7 +587,7 @@ pub(super) async fn update_install_base_item(
     let mut probe = empty_item();
     apply_item(&mut errors, &mut probe, &wire, Some(&paths));
     errors.finish()?;
-    let writer = asset_writer(app, &caller, profile).await?;
+    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
     let (item, consistency_token) = app
         .update_install_base_item(&writer, validated(id)?, |item| {
             let mut ignored = FieldErrors::new();
@@ -614,7 +610,7 @@ pub(super) async fn delete_install_base_item(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let id = errors.required_id("install_base_item_id", &request.install_base_item_id, any_uuid);
     errors.finish()?;
-    let writer = asset_writer(app, &caller, profile).await?;
+    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
     let consistency_token = app.delete_install_base_item(&writer, validated(id)?).await?;
     Ok(Response::new(pb::DeleteInstallBaseItemResponse { consistency_token }))
 }

@@ -13,24 +13,12 @@ use uuid::Uuid;
 
 use super::convert::*;
 use crate::CaseAccessApp;
-use crate::app::Access;
-use crate::app::cache::Freshness;
 use crate::app::work::{AttachmentDraft, InboundEmail, IntakeOutcome, TaskDraft, UpdatedCase};
 use crate::domain::record::STATES;
 use crate::domain::work::{
     self as rules, AttachmentRecord, CaseValues, CommentKind, CommentRecord, FieldClass, TASK_FIXED_FIELDS,
     TASK_STATES, TASK_WRITABLE_FIELDS, TaskRecord,
 };
-
-/// A mutation's principal, decided on fresh data.
-async fn mutation_context(
-    app: &CaseAccessApp,
-    caller: &Caller,
-    profile: Option<ProfileId>,
-) -> Result<std::sync::Arc<crate::domain::principal::PrincipalContext>, Status> {
-    let profile = app.principal(caller, profile, Access::Mutation).await?;
-    Ok(app.context(profile, &Freshness::FullyConsistent).await?)
-}
 
 fn page_of(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
     match PageRequest::parse(page_size, page_token) {
@@ -322,7 +310,7 @@ pub(super) async fn update_case(
     };
     errors.finish()?;
     let (case, values) = (validated(case)?, validated(values)?);
-    let ctx = mutation_context(app, &caller, profile).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let updated = app.update_case(&ctx, case, &paths, &values, session).await?;
     Ok(Response::new(pb::UpdateCaseResponse {
         support_case: Some(updated_case_to_proto(&updated, ctx.kind.is_external())),
@@ -341,7 +329,7 @@ pub(super) async fn delete_case(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
     errors.finish()?;
-    let ctx = mutation_context(app, &caller, profile).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.delete_case(&ctx, validated(case)?).await?;
     Ok(Response::new(pb::DeleteCaseResponse { consistency_token }))
 }
@@ -392,7 +380,7 @@ pub(super) async fn add_comment(
     };
     let body = errors.required_text("body", &request.body, 100_000);
     errors.finish()?;
-    let ctx = mutation_context(app, &caller, profile).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (comment, consistency_token) = app
         .add_comment(&ctx, request_id.as_deref(), validated(case)?, task, validated(kind)?, validated(body)?, session)
         .await?;
@@ -465,7 +453,7 @@ pub(super) async fn add_attachment(
         content_uri: validated(content_uri)?,
         sha256,
     };
-    let ctx = mutation_context(app, &caller, profile).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (attachment, consistency_token) =
         app.add_attachment(&ctx, request_id.as_deref(), validated(case)?, task, draft, session).await?;
     Ok(Response::new(pb::AddAttachmentResponse {
@@ -553,7 +541,7 @@ pub(super) async fn create_case_task(
         }
     };
     errors.finish()?;
-    let ctx = mutation_context(app, &caller, profile).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (task, consistency_token) = app.create_case_task(&ctx, request_id.as_deref(), validated(draft)?).await?;
     Ok(Response::new(pb::CreateCaseTaskResponse { case_task: Some(task_to_proto(&task)), consistency_token }))
 }
@@ -608,7 +596,7 @@ pub(super) async fn update_case_task(
         }
     };
     errors.finish()?;
-    let ctx = mutation_context(app, &caller, profile).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let (task, consistency_token) =
         app.update_case_task(&ctx, validated(task)?, &paths, &validated(values)?, session).await?;
     Ok(Response::new(pb::UpdateCaseTaskResponse { case_task: Some(task_to_proto(&task)), consistency_token }))
@@ -624,7 +612,7 @@ pub(super) async fn delete_case_task(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let task = errors.required_id("case_task_id", &request.case_task_id, any_uuid);
     errors.finish()?;
-    let ctx = mutation_context(app, &caller, profile).await?;
+    let ctx = mutation_context(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.delete_case_task(&ctx, validated(task)?).await?;
     Ok(Response::new(pb::DeleteCaseTaskResponse { consistency_token }))
 }

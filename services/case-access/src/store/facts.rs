@@ -3,6 +3,8 @@
 //! parties of the sold products it is about (directly or through affected
 //! install base items, R5.9).
 
+use std::collections::BTreeMap;
+
 use csm_db::{Db, DbRow, db_error, with_db};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, CaseId, ConsumerId, GroupId, HouseholdId, ProfileId, SoldProductId};
@@ -134,6 +136,28 @@ pub async fn load_case_facts(db: &Db, id: CaseId) -> CsmResult<Option<CaseFacts>
             facts.install_base_parties.push(party_from_row(&row)?);
         }
         Ok(Some(facts))
+    })
+}
+
+/// The related parties of each of `cases` that has any (a listing page's
+/// licence needs, R7.4), in one query.
+pub async fn case_related_parties(db: &Db, cases: &[CaseId]) -> CsmResult<BTreeMap<CaseId, Vec<RelatedParty>>> {
+    let mut parties: BTreeMap<CaseId, Vec<RelatedParty>> = BTreeMap::new();
+    if cases.is_empty() {
+        return Ok(parties);
+    }
+    let placeholders = (1..=cases.len()).map(|index| format!("${index}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT subject_id, id, party_kind, party_id, responsibility_name FROM related_parties \
+         WHERE subject_kind = 'case' AND subject_id IN ({placeholders})"
+    );
+    with_db!(db, |pool| {
+        let query = cases.iter().fold(sqlx::query(&sql), |query, case| query.bind(*case.as_uuid()));
+        for row in query.fetch_all(pool).await.map_err(db_error)? {
+            let case = CaseId::from_uuid(row.uuid("subject_id").map_err(db_error)?);
+            parties.entry(case).or_default().push(party_from_row(&row)?);
+        }
+        Ok(parties)
     })
 }
 
