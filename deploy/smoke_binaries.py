@@ -4,7 +4,9 @@
 What compose would start, minus the engine: each service's `environment`
 from `docker-compose config --format json`, with the compose host names
 mapped to this machine (postgres -> --postgres-url, peers -> 127.0.0.1 at
---port-offset from their ports, jaeger -> 127.0.0.1:4317). Then `csm health`
+--port-offset from their ports, jaeger -> 127.0.0.1:4317, the key volume
+/var/lib/csm/keys -> --keys-dir, filled by `csm keys generate` as compose's
+`keys` service would). Then `csm health`
 is polled on each until SERVING (migrations ran in each service's schema),
 every process gets SIGTERM and must exit 0 in time (graceful drain).
 
@@ -30,8 +32,11 @@ from pathlib import Path
 SERVICES = ["identity", "role", "account-team", "licensing", "case-access"]
 
 
-def local_environment(environment, postgres_url, offset):
-    """compose's environment of one service, with host names mapped to this machine."""
+KEY_VOLUME = "/var/lib/csm/keys"
+
+
+def local_environment(environment, postgres_url, offset, keys_dir):
+    """compose's environment of one service, with host names and the key volume mapped to this machine."""
     mapped = {}
     for name, value in environment.items():
         value = "" if value is None else str(value)
@@ -43,6 +48,7 @@ def local_environment(environment, postgres_url, offset):
             value = re.sub(r"http://(identity|role|account-team|case-access|licensing):(\d+)",
                            lambda match: f"http://127.0.0.1:{int(match.group(2)) + offset}", value)
             value = value.replace("http://jaeger:4317", "http://127.0.0.1:4317")
+            value = value.replace(KEY_VOLUME + "/", f"{keys_dir}/")
         mapped[name] = value
     return mapped
 
@@ -54,7 +60,14 @@ def main():
     parser.add_argument("--postgres-url", required=True)
     parser.add_argument("--port-offset", type=int, default=8000, help="added to 50051..50055 (avoid clashes)")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--keys-dir", type=Path, default=Path("/tmp/csm-smoke-keys"),
+                        help="stands in for compose's key volume; `csm keys generate` fills it when empty")
     args = parser.parse_args()
+
+    keys_dir = args.keys_dir.resolve()
+    if not (keys_dir / "public/service-jwks.json").exists():
+        subprocess.run([str(args.bin_dir / "csm"), "keys", "generate", "--out", str(keys_dir)], check=True,
+                       stdout=subprocess.DEVNULL)
 
     services = json.loads(args.compose.read_text())["services"]
     processes = {}
@@ -65,7 +78,8 @@ def main():
             definition = services[service]
             port = definition["ports"][0]["target"] + args.port_offset
             ports[service] = port
-            environment = local_environment(definition.get("environment", {}), args.postgres_url, args.port_offset)
+            environment = local_environment(definition.get("environment", {}), args.postgres_url, args.port_offset,
+                                            keys_dir)
             environment["CSM_LISTEN_ADDR"] = f"127.0.0.1:{port}"
             environment["PATH"] = os.environ.get("PATH", "")
             binary = args.bin_dir / definition["command"][0]

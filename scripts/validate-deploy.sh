@@ -8,7 +8,9 @@
 #      (kubernetes-validate --strict: unknown fields fail);
 #   3. deploy/check_manifests.py: what a schema cannot see, against the Rust
 #      sources (variable names, ports, probes, security, the call graph of the
-#      NetworkPolicies, compose wiring).
+#      NetworkPolicies, compose wiring) and who holds which key (identity's
+#      signing keys: identity only; each service key: its service only; the
+#      public keys: everyone; no trace of the retired shared HS256 settings).
 # Container images are NOT built here and compose is NOT started (no engine).
 #
 # Tools go into .tools/deploy-venv (project-local, like ensure-tools.sh does
@@ -55,8 +57,8 @@ mkdir -p "$out"
 echo "==> compose: docker-compose $("$venv/bin/docker-compose" version --short) config (deploy/compose.yaml)"
 # An empty environment for the variables compose interpolates, so the
 # committed defaults are what is checked (not the caller's shell).
-env -u CSM_AUTH_USER_KEYS -u CSM_AUTH_SERVICE_KEY -u CSM_IMAGE -u CSM_POSTGRES_PASSWORD \
-  -u CSM_BOOTSTRAP_ADMIN_PROFILES -u CSM_LICENSING_TIME_ZONE -u RUST_LOG \
+env -u CSM_IMAGE -u CSM_POSTGRES_PASSWORD -u CSM_BOOTSTRAP_ADMIN_PROFILES \
+  -u CSM_BOOTSTRAP_ADMIN_LOGIN -u CSM_BOOTSTRAP_ADMIN_PASSWORD -u CSM_LICENSING_TIME_ZONE -u RUST_LOG \
   "$venv/bin/docker-compose" -f deploy/compose.yaml config --format json >"$out/compose.json"
 
 manifests=()

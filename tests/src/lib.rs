@@ -161,7 +161,6 @@ pub struct SuiteOptions {
     pub oidc: Option<csm_auth::OidcProvider>,
 }
 
-
 impl Suite {
     /// Starts the suite on `backend` and waits until every service is SERVING.
     pub async fn start(backend: TestBackend) -> Suite {

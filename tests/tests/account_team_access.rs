@@ -353,7 +353,8 @@ backend_test!(r3_7_contact_relationship_is_stored_and_listed_for_the_contact, |s
     let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
     let of_contact = all_contact_relationships(&mut agent, "", &kim, 10).await.expect("agent lists");
     assert_eq!(of_contact, vec![relationship.clone()]);
-    let own = all_contact_relationships(&mut acting_as(suite, &kim).await, "", &kim, 10).await.expect("contact lists own");
+    let own =
+        all_contact_relationships(&mut acting_as(suite, &kim).await, "", &kim, 10).await.expect("contact lists own");
     assert_eq!(own.len(), 1);
     let of_account = all_contact_relationships(&mut admin(suite), &child, "", 10).await.unwrap();
     assert_eq!(of_account, vec![relationship.clone()]);
@@ -656,10 +657,13 @@ backend_test!(r3_11_writers_write_and_viewers_only_view_contact_relationships, |
     // Customer admins view the relationships of accounts in their scope only.
     let customer_admin = contact_of(suite, &account, "Cora").await;
     suite.assign_role(ProfileId::parse(&customer_admin).unwrap(), "sn_customerservice.customer_admin").await.unwrap();
-    all_contact_relationships(&mut acting_as(suite, &customer_admin).await, &account, "", 10).await.expect("own account");
+    all_contact_relationships(&mut acting_as(suite, &customer_admin).await, &account, "", 10)
+        .await
+        .expect("own account");
     let foreign_account = customer(suite, "Foreign").await;
-    let foreign =
-        all_contact_relationships(&mut acting_as(suite, &customer_admin).await, &foreign_account, "", 10).await.unwrap_err();
+    let foreign = all_contact_relationships(&mut acting_as(suite, &customer_admin).await, &foreign_account, "", 10)
+        .await
+        .unwrap_err();
     assert_eq!(foreign.code(), Code::PermissionDenied);
 
     let created = create_cr(&mut admin(suite), contact_relationship(&account, &kim, "")).await.unwrap();

@@ -33,8 +33,7 @@ fn servers_of(service: &str) -> Vec<ServiceName> {
 #[test]
 fn every_rpc_of_the_descriptor_set_has_exactly_one_row() {
     let matrix = Matrix::suite();
-    let described: BTreeSet<String> =
-        raw::methods().values().flatten().map(Method::path).collect();
+    let described: BTreeSet<String> = raw::methods().values().flatten().map(Method::path).collect();
     let rows: BTreeSet<String> = matrix.rules().iter().map(|rule| rule.method.clone()).collect();
     let missing: Vec<&String> = described.difference(&rows).collect();
     let stale: Vec<&String> = rows.difference(&described).collect();
@@ -51,8 +50,7 @@ struct Callers {
 
 async fn callers(suite: &Suite) -> Callers {
     let customer_account = world::account(suite, "Matrix Customer", None).await;
-    let partner_account =
-        world::account_of_kind(suite, "Matrix Partner", None, id_pb::AccountKind::Partner).await;
+    let partner_account = world::account_of_kind(suite, "Matrix Partner", None, id_pb::AccountKind::Partner).await;
     let (_, agent) = world::nobody(suite).await;
     let (_, manager) = world::employee(suite, "Manny", &["sn_customerservice_manager"]).await;
     let (_, customer) = world::contact(suite, &customer_account, "Cus", &["sn_customerservice.customer"]).await;
@@ -81,7 +79,8 @@ async fn callers(suite: &Suite) -> Callers {
 }
 
 /// The reasons only the gate gives.
-const GATE_REASONS: [&str; 4] = ["MISSING_CREDENTIALS", "CALLER_KIND_NOT_ALLOWED", "SERVICE_NOT_ALLOWED", "RPC_NOT_IN_MATRIX"];
+const GATE_REASONS: [&str; 4] =
+    ["MISSING_CREDENTIALS", "CALLER_KIND_NOT_ALLOWED", "SERVICE_NOT_ALLOWED", "RPC_NOT_IN_MATRIX"];
 
 fn refused_by_gate(status: &tonic::Status) -> bool {
     GATE_REASONS.contains(&reason_of(status).as_str())
@@ -104,7 +103,11 @@ backend_test!(every_rpc_answers_each_kind_of_caller_as_the_matrix_says, |suite| 
                     calls += 1;
                     let refused = refused_by_gate(&status);
                     let entry = tally.entry(kind).or_default();
-                    if refused { entry.1 += 1 } else { entry.0 += 1 }
+                    if refused {
+                        entry.1 += 1
+                    } else {
+                        entry.0 += 1
+                    }
                     if allowed == refused {
                         mismatches.push(format!(
                             "{path} on {server} as {kind}: matrix says {}, got {:?} {}",

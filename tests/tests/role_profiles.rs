@@ -312,13 +312,15 @@ backend_test!(r2_7_principal_class_follows_the_explicit_roles, |suite| {
     assert_eq!(unknown.principal_class, pb::PrincipalClass::None as i32);
 
     // A person reads its own class, not another's.
-    let own = as_person(suite, customer).await
+    let own = as_person(suite, customer)
+        .await
         .get_principal_class(pb::GetPrincipalClassRequest { profile_id: customer.to_string(), consistency: None })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(own.principal_class, pb::PrincipalClass::External as i32);
-    let status = as_person(suite, customer).await
+    let status = as_person(suite, customer)
+        .await
         .get_principal_class(pb::GetPrincipalClassRequest { profile_id: agent.to_string(), consistency: None })
         .await
         .unwrap_err();
@@ -368,13 +370,15 @@ backend_test!(r2_13_ensure_default_class_persists_internal_unless_the_class_is_d
     // Unknown profile; another person's profile.
     let status = ensure(ProfileId::new()).await.unwrap_err();
     assert_eq!((status.code(), reason_of(&status)), (Code::NotFound, "PROFILE_NOT_FOUND".to_owned()));
-    let status = as_person(suite, m).await
+    let status = as_person(suite, m)
+        .await
         .ensure_default_class(pb::EnsureDefaultClassRequest { profile_id: racer.to_string() })
         .await
         .unwrap_err();
     assert_denied(&status, "MISSING_ROLE");
     // The profile itself may call it.
-    let own = as_person(suite, m).await
+    let own = as_person(suite, m)
+        .await
         .ensure_default_class(pb::EnsureDefaultClassRequest { profile_id: m.to_string() })
         .await
         .unwrap()
@@ -422,7 +426,8 @@ backend_test!(r2_16_role_anomalies_of_contacts_are_categorized_and_paged, |suite
 
     // Role administrators only: a contact is refused by the authorization
     // matrix before the handler asks for roles.
-    let status = as_person(suite, non_intentional).await
+    let status = as_person(suite, non_intentional)
+        .await
         .list_role_anomalies(pb::ListRoleAnomaliesRequest::default())
         .await
         .unwrap_err();
@@ -494,9 +499,11 @@ backend_test!(r4_7_customer_case_manager_is_assignable_only_once_listed, |suite|
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let ca = customer_admin(suite, &acme).await;
     let k = contact(suite, &acme, "Kim").await;
-    let status = assign(&mut as_person(suite, ca).await, k, "sn_customerservice.customer_case_manager").await.unwrap_err();
+    let status =
+        assign(&mut as_person(suite, ca).await, k, "sn_customerservice.customer_case_manager").await.unwrap_err();
     assert_denied(&status, "ROLE_NOT_ASSIGNABLE");
-    let assignable = as_person(suite, ca).await
+    let assignable = as_person(suite, ca)
+        .await
         .list_assignable_roles(pb::ListAssignableRolesRequest::default())
         .await
         .unwrap()
@@ -515,8 +522,9 @@ backend_test!(r4_7_customer_case_manager_is_assignable_only_once_listed, |suite|
         ],
     )
     .await;
-    let assigned =
-        assign(&mut as_person(suite, ca).await, k, "sn_customerservice.customer_case_manager").await.expect("now assignable");
+    let assigned = assign(&mut as_person(suite, ca).await, k, "sn_customerservice.customer_case_manager")
+        .await
+        .expect("now assignable");
     assert_eq!(assigned.assignment.unwrap().granted_by_profile_id, ca.to_string());
     assert!(suite.effective_roles(k).await.contains(&"sn_customerservice.customer_case_manager".to_owned()));
 });
@@ -761,7 +769,8 @@ backend_test!(r2_18_list_profile_roles_names_direct_group_and_containment_source
     let mut grants = Vec::new();
     let mut page_token = String::new();
     loop {
-        let page = as_person(suite, k).await
+        let page = as_person(suite, k)
+            .await
             .list_profile_roles(pb::ListProfileRolesRequest {
                 profile_id: k.to_string(),
                 page_size: 2,

@@ -64,7 +64,11 @@ fn bearer(response: &pb::StartSessionResponse) -> String {
 }
 
 /// One call per service as a person: Ok, or the status it was refused with.
-async fn call_every_service(suite: &Suite, token: &str, profile: &str) -> Vec<(ServiceName, Result<(), tonic::Status>)> {
+async fn call_every_service(
+    suite: &Suite,
+    token: &str,
+    profile: &str,
+) -> Vec<(ServiceName, Result<(), tonic::Status>)> {
     let identity = suite
         .identity(Some(token))
         .get_profile(pb::GetProfileRequest { profile_id: profile.to_owned() })
@@ -85,11 +89,7 @@ async fn call_every_service(suite: &Suite, token: &str, profile: &str) -> Vec<(S
         .list_visible_cases(ca_pb::ListVisibleCasesRequest { page_size: 10, ..Default::default() })
         .await
         .map(|_| ());
-    let licensing = suite
-        .licensing(Some(token))
-        .list_pools(lic_pb::ListPoolsRequest::default())
-        .await
-        .map(|_| ());
+    let licensing = suite.licensing(Some(token)).list_pools(lic_pb::ListPoolsRequest::default()).await.map(|_| ());
     vec![
         (ServiceName::Identity, identity),
         (ServiceName::Role, role),
@@ -200,13 +200,7 @@ backend_test!(r1_9_a_token_acts_only_as_a_profile_of_its_own_login, |suite| {
             .await
             .unwrap_err(),
     );
-    expect_refused(
-        suite
-            .licensing(Some(&forged))
-            .create_pool(lic_pb::CreatePoolRequest::default())
-            .await
-            .unwrap_err(),
-    );
+    expect_refused(suite.licensing(Some(&forged)).create_pool(lic_pb::CreatePoolRequest::default()).await.unwrap_err());
     expect_refused(
         suite
             .audit(ServiceName::CaseAccess, Some(&forged))
@@ -288,7 +282,11 @@ backend_test!(r4_8_a_deactivated_profile_or_disabled_login_is_refused_within_a_s
         .identity(Some(&admin))
         .update_profile(csm_tests::masked!(
             pb::UpdateProfileRequest {
-                profile: Some(pb::Profile { profile_id: customer.profile_id.clone(), active: false, ..Default::default() }),
+                profile: Some(pb::Profile {
+                    profile_id: customer.profile_id.clone(),
+                    active: false,
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             ["active"]
@@ -310,7 +308,8 @@ backend_test!(r4_8_a_deactivated_profile_or_disabled_login_is_refused_within_a_s
 
     // A disabled login: its sessionless development tokens are refused too.
     let (other, _) = customer_with_login(suite, &["sn_customerservice.customer"]).await;
-    let other_token = suite.token_for(LoginId::parse(&other.login_id).unwrap(), Some(ProfileId::parse(&other.profile_id).unwrap()));
+    let other_token =
+        suite.token_for(LoginId::parse(&other.login_id).unwrap(), Some(ProfileId::parse(&other.profile_id).unwrap()));
     suite
         .case_access(Some(&other_token))
         .list_visible_cases(ca_pb::ListVisibleCasesRequest::default())
@@ -371,10 +370,7 @@ backend_test!(r1_7_guessing_a_password_is_limited_per_login_and_audited, |suite|
 async fn r7_7_idle_sessions_end_and_every_service_refuses_their_tokens() {
     for backend in csm_tests::Backend::all("r7_7_idle_sessions_end_and_every_service_refuses_their_tokens") {
         let options = SuiteOptions {
-            sessions: Some(csm_server::SessionSettings {
-                idle_timeout: Duration::from_secs(2),
-                ..Default::default()
-            }),
+            sessions: Some(csm_server::SessionSettings { idle_timeout: Duration::from_secs(2), ..Default::default() }),
             ..Default::default()
         };
         let suite = Suite::start_with(backend, options).await;
@@ -536,9 +532,7 @@ backend_test!(change_feeds_and_groups_are_not_for_customers, |suite| {
             .unwrap_err(),
     );
     refused(suite.role(Some(&customer)).watch(role_pb::WatchRequest { from_revision: 0 }).await.unwrap_err());
-    refused(
-        suite.account_team(Some(&customer)).watch(at_pb::WatchRequest { from_revision: 0 }).await.unwrap_err(),
-    );
+    refused(suite.account_team(Some(&customer)).watch(at_pb::WatchRequest { from_revision: 0 }).await.unwrap_err());
     refused(suite.role(Some(&customer)).list_groups(role_pb::ListGroupsRequest::default()).await.unwrap_err());
     // Services and administrators still follow the feeds.
     let mut feed = suite
@@ -574,11 +568,7 @@ backend_test!(identity_publishes_the_keys_it_signs_with_and_no_other_service_can
         serde_json::json!({"sub": "service:role", "iss": "csm", "iat": now, "exp": now + 60, "csm_kind": "service"}),
     ] {
         let token = case_access_key.sign_json(&claims);
-        let status = suite
-            .identity(Some(&token))
-            .list_accounts(pb::ListAccountsRequest::default())
-            .await
-            .unwrap_err();
+        let status = suite.identity(Some(&token)).list_accounts(pb::ListAccountsRequest::default()).await.unwrap_err();
         assert_eq!((status.code(), reason_of(&status)), (Code::Unauthenticated, "INVALID_TOKEN".to_owned()));
     }
 });

@@ -59,8 +59,7 @@ impl DevState {
             );
             std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let mut content =
-            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut content = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut added = String::new();
         if !content.contains("CSM_DEV_IDENTITY_KEY=") {
             added.push_str(&SuiteKeys::generate().to_env_lines());

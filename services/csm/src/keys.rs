@@ -44,7 +44,8 @@ pub fn main(command: KeysCommand) -> anyhow::Result<()> {
             let pairs = keys
                 .iter()
                 .map(|path| {
-                    let pem = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let pem =
+                        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
                     KeyPair::from_pem(&owner, &pem).with_context(|| path.display().to_string())
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -98,10 +99,14 @@ mod tests {
         for service in ServiceName::ALL {
             let env = |key: &str| -> Option<String> {
                 match key {
-                    "CSM_AUTH_SERVICE_KEY_FILE" => Some(out.join(format!("{service}/service-key.pem")).display().to_string()),
+                    "CSM_AUTH_SERVICE_KEY_FILE" => {
+                        Some(out.join(format!("{service}/service-key.pem")).display().to_string())
+                    }
                     "CSM_AUTH_SERVICE_JWKS" => Some(format!("@{}", out.join("public/service-jwks.json").display())),
                     "CSM_AUTH_IDENTITY_JWKS" => Some(format!("@{}", out.join("public/identity-jwks.json").display())),
-                    "CSM_IDENTITY_SIGNING_KEY_FILES" => Some(out.join("identity/signing-key.pem").display().to_string()),
+                    "CSM_IDENTITY_SIGNING_KEY_FILES" => {
+                        Some(out.join("identity/signing-key.pem").display().to_string())
+                    }
                     _ => None,
                 }
             };

@@ -158,7 +158,9 @@ async fn logging_in_and_the_dev_token_work_everywhere(started: &Started, data_di
     for token in [&session_token, &dev_token] {
         let check = |token: &str| {
             let mut request = tonic::Request::new(ca_pb::CheckRequest {
-                target: Some(ca_pb::Target { resource: Some(ca_pb::target::Resource::CaseId(started.case_id.clone())) }),
+                target: Some(ca_pb::Target {
+                    resource: Some(ca_pb::target::Resource::CaseId(started.case_id.clone())),
+                }),
                 action: ca_pb::Action::Read as i32,
                 ..Default::default()
             });

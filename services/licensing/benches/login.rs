@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use csm_auth::{AuthKeys, ServiceTokenSource};
+use csm_auth::ServiceTokenSource;
 use csm_changefeed::ChangeFeed;
 use csm_db::testing::TestBackend;
 use csm_db::{Db, PoolSettings as DbPoolSettings};
@@ -47,7 +47,9 @@ fn main() -> anyhow::Result<()> {
 
 fn app_on(db: &Db) -> anyhow::Result<LicensingApp> {
     // The peers are never called below the gRPC layer; lazy channels suffice.
-    let tokens = ServiceTokenSource::new(AuthKeys::generate(), ServiceName::Licensing);
+    let tokens = ServiceTokenSource::new(
+        csm_auth::SuiteKeys::generate().config_for(ServiceName::Licensing).service_signer(ServiceName::Licensing)?,
+    );
     let identity =
         IdentityPeer::new(csm_server::peer_channel("http://127.0.0.1:9", tokens.clone(), Duration::from_secs(1))?);
     let role = RolePeer::new(csm_server::peer_channel("http://127.0.0.1:9", tokens, Duration::from_secs(1))?);

@@ -22,7 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use csm_auth::{AuthKeys, Caller, ServiceTokenSource};
+use csm_auth::{Caller, ServiceTokenSource};
 use csm_changefeed::ChangeFeed;
 use csm_db::testing::TestBackend;
 use csm_db::{Db, PoolSettings};
@@ -62,7 +62,9 @@ async fn run_on(backend: &str, url: &str) -> anyhow::Result<()> {
     let store = RoleStore::new(db.clone());
     let feed = ChangeFeed::new(db.clone(), csm_role::SERVICE);
     // Effective roles never call identity; the peer only has to exist.
-    let tokens = ServiceTokenSource::new(AuthKeys::generate(), ServiceName::Role);
+    let tokens = ServiceTokenSource::new(
+        csm_auth::SuiteKeys::generate().config_for(ServiceName::Role).service_signer(ServiceName::Role)?,
+    );
     let identity =
         IdentityPeer::new(csm_server::peer_channel("http://127.0.0.1:9", tokens.clone(), Duration::from_secs(1))?);
     let account_team = csm_peers::AccountTeamPeer::new(csm_server::peer_channel(

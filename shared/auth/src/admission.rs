@@ -13,9 +13,9 @@ use std::pin::Pin;
 use csm_errors::CsmError;
 use csm_types::{LoginId, ProfileId, SessionId};
 
+use crate::HumanCaller;
 use crate::matrix::{CallerKind, CallerKinds};
 use crate::token::PersonClaim;
-use crate::HumanCaller;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -169,7 +169,8 @@ mod tests {
 
     fn world() -> (LoginFacts, SessionFacts, ProfileFacts) {
         let login = LoginFacts { id: LoginId::new(), enabled: true, default_profile: None };
-        let profile = ProfileFacts { id: ProfileId::new(), login: Some(login.id), base: CallerKind::Customer, active: true };
+        let profile =
+            ProfileFacts { id: ProfileId::new(), login: Some(login.id), base: CallerKind::Customer, active: true };
         let session = SessionFacts { id: SessionId::new(), login: login.id, active_profile: profile.id, ended: false };
         (login, session, profile)
     }
@@ -192,9 +193,10 @@ mod tests {
     fn every_broken_link_is_refused_with_its_reason() {
         let (login, session, profile) = world();
         let named = claim(&login, Some(&session), Some(profile.id));
-        let reason = |login: Option<&LoginFacts>, session: Option<Option<&SessionFacts>>, profile: Option<&ProfileFacts>| {
-            admit(&named, login, session, Some(named.profile.unwrap()), profile).unwrap_err().reason().to_owned()
-        };
+        let reason =
+            |login: Option<&LoginFacts>, session: Option<Option<&SessionFacts>>, profile: Option<&ProfileFacts>| {
+                admit(&named, login, session, Some(named.profile.unwrap()), profile).unwrap_err().reason().to_owned()
+            };
         assert_eq!(reason(None, None, Some(&profile)), "LOGIN_NOT_FOUND");
         let disabled = LoginFacts { enabled: false, ..login.clone() };
         assert_eq!(reason(Some(&disabled), None, Some(&profile)), "LOGIN_DISABLED");
@@ -221,18 +223,27 @@ mod tests {
         assert_eq!(acting_profile(&bare, None, None, &login), Some(profile.id));
         let other = ProfileId::new();
         assert_eq!(acting_profile(&bare, Some(other), Some(&session), &login), Some(other));
-        assert_eq!(acting_profile(&claim(&login, Some(&session), None), None, Some(&session), &login), Some(session.active_profile));
+        assert_eq!(
+            acting_profile(&claim(&login, Some(&session), None), None, Some(&session), &login),
+            Some(session.active_profile)
+        );
     }
 
     #[test]
     fn roles_add_kinds_only_on_top_of_their_base() {
         let kinds = role_kinds(CallerKind::Agent, ["admin", "sn_customerservice_manager"]);
-        assert!(kinds.contains(CallerKind::Agent) && kinds.contains(CallerKind::Admin) && kinds.contains(CallerKind::Manager));
+        assert!(
+            kinds.contains(CallerKind::Agent)
+                && kinds.contains(CallerKind::Admin)
+                && kinds.contains(CallerKind::Manager)
+        );
         // A contact holding the manager role is still no manager.
-        let kinds = role_kinds(CallerKind::Customer, ["sn_customerservice_manager", "sn_customerservice.customer_admin"]);
+        let kinds =
+            role_kinds(CallerKind::Customer, ["sn_customerservice_manager", "sn_customerservice.customer_admin"]);
         assert!(!kinds.contains(CallerKind::Manager));
         assert!(kinds.contains(CallerKind::CustomerAdmin));
-        let kinds = role_kinds(CallerKind::Partner, ["sn_customerservice.partner_admin", "sn_customerservice.customer_admin"]);
+        let kinds =
+            role_kinds(CallerKind::Partner, ["sn_customerservice.partner_admin", "sn_customerservice.customer_admin"]);
         assert!(kinds.contains(CallerKind::PartnerAdmin) && !kinds.contains(CallerKind::CustomerAdmin));
     }
 }

@@ -100,7 +100,9 @@ impl AuthConfig {
         }
         let seconds = |key: &str, default: u64| -> anyhow::Result<u64> {
             match get(key) {
-                Some(value) => value.trim().parse().with_context(|| format!("{key} must be whole seconds, got {value:?}")),
+                Some(value) => {
+                    value.trim().parse().with_context(|| format!("{key} must be whole seconds, got {value:?}"))
+                }
                 None => Ok(default),
             }
         };
@@ -247,8 +249,8 @@ mod tests {
         let keys = SuiteKeys::generate();
         let lines = keys.to_env_lines();
         let map: BTreeMap<&str, &str> = lines.lines().filter_map(|line| line.split_once('=')).collect();
-        let read = SuiteKeys::from_env(|key| map.get(key).map(|value| (*value).to_owned()).context(key.to_owned()))
-            .unwrap();
+        let read =
+            SuiteKeys::from_env(|key| map.get(key).map(|value| (*value).to_owned()).context(key.to_owned())).unwrap();
         assert_eq!(read.identity.kid(), keys.identity.kid());
         assert_eq!(read.services[&ServiceName::CaseAccess].kid(), keys.services[&ServiceName::CaseAccess].kid());
     }

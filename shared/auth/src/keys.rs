@@ -47,9 +47,7 @@ impl KeyPair {
 
     /// A key of `owner` from base64 PKCS#8 DER (the one-line form `csm dev` keeps).
     pub fn from_base64_der(owner: &str, encoded: &str) -> anyhow::Result<Self> {
-        let der = STANDARD
-            .decode(encoded.trim())
-            .map_err(|error| anyhow::anyhow!("not base64 PKCS#8 DER: {error}"))?;
+        let der = STANDARD.decode(encoded.trim()).map_err(|error| anyhow::anyhow!("not base64 PKCS#8 DER: {error}"))?;
         let signing = SigningKey::from_pkcs8_der(&der)
             .map_err(|error| anyhow::anyhow!("not an Ed25519 PKCS#8 private key: {error}"))?;
         Ok(Self::from_signing_key(owner, signing))
@@ -76,10 +74,7 @@ impl KeyPair {
 
     /// The private key as a PKCS#8 PEM document.
     pub fn to_pem(&self) -> String {
-        self.signing
-            .to_pkcs8_pem(Default::default())
-            .expect("an Ed25519 key encodes as PEM")
-            .to_string()
+        self.signing.to_pkcs8_pem(Default::default()).expect("an Ed25519 key encodes as PEM").to_string()
     }
 
     /// The public half as a JWK.

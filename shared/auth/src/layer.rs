@@ -100,9 +100,9 @@ impl Gate {
                 let requested = match request.headers().get(PROFILE_HEADER) {
                     None => None,
                     Some(value) => Some(
-                        value.to_str().ok().and_then(|value| ProfileId::parse(value.trim()).ok()).ok_or_else(
-                            || CsmError::unauthenticated("INVALID_TOKEN", format!("{PROFILE_HEADER} must be a profile id")),
-                        )?,
+                        value.to_str().ok().and_then(|value| ProfileId::parse(value.trim()).ok()).ok_or_else(|| {
+                            CsmError::unauthenticated("INVALID_TOKEN", format!("{PROFILE_HEADER} must be a profile id"))
+                        })?,
                     ),
                 };
                 Ok(Step::Person { credential, requested, rule: rule.clone() })
@@ -136,7 +136,11 @@ impl Gate {
         let allowed = persons.map(CallerKind::as_str).collect::<Vec<_>>().join(", ");
         Err(CsmError::permission_denied(
             "CALLER_KIND_NOT_ALLOWED",
-            format!("{method} is not open to a {} caller (open to: {})", person.base, if allowed.is_empty() { "no person" } else { &allowed }),
+            format!(
+                "{method} is not open to a {} caller (open to: {})",
+                person.base,
+                if allowed.is_empty() { "no person" } else { &allowed }
+            ),
         )
         .with_metadata("method", rule.method.clone())
         .with_metadata("allowed_kinds", allowed))

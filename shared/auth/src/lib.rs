@@ -33,7 +33,9 @@ pub use config::{AuthConfig, SuiteKeys};
 pub use keys::{Jwk, Jwks, KeyPair};
 pub use layer::{AuthLayer, AuthService, PROFILE_HEADER, PUBLIC_PATH_PREFIXES};
 pub use matrix::{CallerKind, CallerKinds, Matrix, Rule};
-pub use token::{Claims, Credential, ISSUER, LoginRef, OidcProvider, PersonClaim, ServiceSigner, TokenIssuer, TokenRules, Verifier};
+pub use token::{
+    Claims, Credential, ISSUER, LoginRef, OidcProvider, PersonClaim, ServiceSigner, TokenIssuer, TokenRules, Verifier,
+};
 
 /// An authenticated person: a login with its session (when the credential
 /// names one) and the profile it acts as.

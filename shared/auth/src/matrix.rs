@@ -351,6 +351,9 @@ mod tests {
         assert!(!a.needs_roles_for(CallerKind::Agent));
         assert!(Matrix::parse(&format!("{HEADER}\ncsm.x.v1.XService/A,y,,,,,,,,,,")).is_err());
         assert!(Matrix::parse(&format!("{HEADER}\ncsm.x.v1.XService/A,,nobody,,,,,,,,,")).is_err());
-        assert!(Matrix::parse(&format!("{HEADER}\ncsm.x.v1.XService/A,,,,,,,,,,,\ncsm.x.v1.XService/A,,,,,,,,,,,")).is_err());
+        assert!(
+            Matrix::parse(&format!("{HEADER}\ncsm.x.v1.XService/A,,,,,,,,,,,\ncsm.x.v1.XService/A,,,,,,,,,,,"))
+                .is_err()
+        );
     }
 }

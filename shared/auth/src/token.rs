@@ -47,7 +47,11 @@ pub struct TokenRules {
 
 impl Default for TokenRules {
     fn default() -> Self {
-        Self { leeway: Duration::from_secs(5), max_lifetime: Duration::from_secs(24 * 3600), max_credential_bytes: 8192 }
+        Self {
+            leeway: Duration::from_secs(5),
+            max_lifetime: Duration::from_secs(24 * 3600),
+            max_credential_bytes: 8192,
+        }
     }
 }
 
@@ -260,12 +264,7 @@ fn validation(algorithm: Algorithm, rules: &TokenRules, issuer: &str) -> Validat
 impl Verifier {
     /// `identity`: identity's public keys; `services`: every service's public key
     /// (each owned, by its kid, by one service).
-    pub fn new(
-        rules: TokenRules,
-        identity: Jwks,
-        services: &Jwks,
-        oidc: Option<OidcProvider>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(rules: TokenRules, identity: Jwks, services: &Jwks, oidc: Option<OidcProvider>) -> anyhow::Result<Self> {
         for jwk in &identity.keys {
             anyhow::ensure!(
                 jwk.owner() == Some(IDENTITY_KEY_OWNER),
@@ -520,7 +519,11 @@ mod tests {
         let credential = verifier(&keys).verify(&token).unwrap();
         assert_eq!(
             credential,
-            Credential::Person(PersonClaim { login: LoginRef::Id(login), session: Some(session), profile: Some(profile) })
+            Credential::Person(PersonClaim {
+                login: LoginRef::Id(login),
+                session: Some(session),
+                profile: Some(profile)
+            })
         );
     }
 
@@ -529,7 +532,10 @@ mod tests {
         let keys = keys();
         let verifier = verifier(&keys);
         let own = ServiceSigner::new(ServiceName::CaseAccess, keys.case_access.clone()).unwrap();
-        assert_eq!(verifier.verify(&own.mint(Duration::from_secs(60))).unwrap(), Credential::Service(ServiceName::CaseAccess));
+        assert_eq!(
+            verifier.verify(&own.mint(Duration::from_secs(60))).unwrap(),
+            Credential::Service(ServiceName::CaseAccess)
+        );
         // case-access's key claiming to be role.
         let now = now_seconds();
         let forged = raw(
@@ -611,19 +617,26 @@ mod tests {
             keys: jwks,
             login_claim: "preferred_username".to_owned(),
         };
-        let verifier = Verifier::new(TokenRules::default(), Jwks::of([&keys.identity]), &Jwks::default(), Some(provider)).unwrap();
+        let verifier =
+            Verifier::new(TokenRules::default(), Jwks::of([&keys.identity]), &Jwks::default(), Some(provider)).unwrap();
         let now = now_seconds();
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some("idp-key-1".to_owned());
-        let sign = |claims: serde_json::Value| jsonwebtoken::encode(&header, &claims, &provider_key.encoding_key()).unwrap();
-        let token = sign(serde_json::json!({"iss": "https://idp.example.com", "aud": "csm", "sub": "x", "exp": now + 60, "iat": now, "preferred_username": "ada"}));
+        let sign =
+            |claims: serde_json::Value| jsonwebtoken::encode(&header, &claims, &provider_key.encoding_key()).unwrap();
+        let token = sign(
+            serde_json::json!({"iss": "https://idp.example.com", "aud": "csm", "sub": "x", "exp": now + 60, "iat": now, "preferred_username": "ada"}),
+        );
         assert_eq!(
             verifier.verify(&token).unwrap(),
             Credential::Person(PersonClaim { login: LoginRef::Name("ada".to_owned()), session: None, profile: None })
         );
-        let wrong_audience = sign(serde_json::json!({"iss": "https://idp.example.com", "aud": "other", "sub": "x", "exp": now + 60, "preferred_username": "ada"}));
+        let wrong_audience = sign(
+            serde_json::json!({"iss": "https://idp.example.com", "aud": "other", "sub": "x", "exp": now + 60, "preferred_username": "ada"}),
+        );
         assert!(verifier.verify(&wrong_audience).is_err());
-        let no_login = sign(serde_json::json!({"iss": "https://idp.example.com", "aud": "csm", "sub": "x", "exp": now + 60}));
+        let no_login =
+            sign(serde_json::json!({"iss": "https://idp.example.com", "aud": "csm", "sub": "x", "exp": now + 60}));
         assert_eq!(verifier.verify(&no_login).unwrap_err().reason(), "LOGIN_CLAIM_MISSING");
     }
 }

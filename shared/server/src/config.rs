@@ -336,7 +336,11 @@ mod tests {
     }
 
     fn uuid_like() -> String {
-        format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+        format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        )
     }
 
     fn lookup_with(service: ServiceName, pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -355,7 +359,10 @@ mod tests {
     fn peers_and_numbers_are_read() {
         let config = ServiceConfig::from_lookup(
             ServiceName::CaseAccess,
-            lookup_with(ServiceName::CaseAccess, &[("CSM_ROLE_URL", "http://role:50052"), ("CSM_CONCURRENCY_LIMIT", "64")]),
+            lookup_with(
+                ServiceName::CaseAccess,
+                &[("CSM_ROLE_URL", "http://role:50052"), ("CSM_CONCURRENCY_LIMIT", "64")],
+            ),
         )
         .unwrap();
         assert_eq!(config.peers.url(ServiceName::Role), "http://role:50052");
@@ -368,7 +375,10 @@ mod tests {
     #[test]
     fn the_metrics_endpoint_can_be_moved_or_disabled() {
         let with = |value: &str| {
-            ServiceConfig::from_lookup(ServiceName::Role, lookup_with(ServiceName::Role, &[("CSM_METRICS_ADDR", value)]))
+            ServiceConfig::from_lookup(
+                ServiceName::Role,
+                lookup_with(ServiceName::Role, &[("CSM_METRICS_ADDR", value)]),
+            )
         };
         assert!(matches!(with("off").unwrap().metrics, MetricsEndpoint::Disabled));
         let moved = with("127.0.0.1:0").unwrap();
@@ -381,7 +391,7 @@ mod tests {
                 csm_auth::SuiteKeys::generate().config_for(ServiceName::Role),
                 PeerUrls::local_defaults()
             )
-                .metrics,
+            .metrics,
             MetricsEndpoint::Disabled
         ));
     }

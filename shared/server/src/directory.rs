@@ -19,7 +19,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use csm_auth::admission::{self, BoxFuture};
-use csm_auth::{AdmittedPerson, CallerDirectory, CallerKind, CallerKinds, LoginFacts, LoginRef, PersonClaim, ProfileFacts, SessionFacts};
+use csm_auth::{
+    AdmittedPerson, CallerDirectory, CallerKind, CallerKinds, LoginFacts, LoginRef, PersonClaim, ProfileFacts,
+    SessionFacts,
+};
 use csm_errors::{CsmError, CsmResult};
 use csm_proto::common::Change;
 use csm_proto::identity as identity_pb;

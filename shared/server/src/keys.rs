@@ -15,7 +15,11 @@ const UNKNOWN_KEY_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// Fetches identity's keys every `every`, and soon after a token named a key
 /// this service does not know; runs until the task is aborted.
-pub fn spawn_key_refresher(verifier: Arc<Verifier>, identity: PeerChannel, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_key_refresher(
+    verifier: Arc<Verifier>,
+    identity: PeerChannel,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut client = IdentityServiceClient::new(identity);
         let mut last: Option<Instant> = None;

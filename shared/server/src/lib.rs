@@ -45,10 +45,10 @@ pub use config::{
     BootstrapAdmin, MetricsEndpoint, PeerUrls, ServiceConfig, SessionSettings, default_metrics_port, default_port,
     peer_url_variable,
 };
-pub use directory::PeerDirectory;
-pub use keys::spawn_key_refresher;
 pub use csm_audit::READER_ROLES as AUDIT_READER_ROLES;
 pub use csm_telemetry::metrics::ServiceMetrics;
+pub use directory::PeerDirectory;
+pub use keys::spawn_key_refresher;
 pub use metrics::{RpcMetrics, RpcMetricsLayer, grpc_code_name, register_database_metrics, serve_metrics};
 pub use peer::{PeerChannel, peer_channel};
 pub use startup::{spawn_startup, spawn_startup_with_metrics};
@@ -203,7 +203,8 @@ where
     // caller directory, the authorization matrix applied to every RPC.
     let verifier = Arc::new(config.auth.verifier()?);
     let tokens = config.service_tokens()?;
-    let identity_channel = peer_channel(config.peers.url(csm_types::ServiceName::Identity), tokens.clone(), config.peer_timeout)?;
+    let identity_channel =
+        peer_channel(config.peers.url(csm_types::ServiceName::Identity), tokens.clone(), config.peer_timeout)?;
     let role_channel = peer_channel(config.peers.url(csm_types::ServiceName::Role), tokens, config.peer_timeout)?;
     let key_refresher = match config.auth.jwks_refresh {
         Some(every) if config.service != csm_types::ServiceName::Identity => {

@@ -98,9 +98,8 @@ impl Target {
             let known = self.logins.read().map_err(|_| anyhow::anyhow!("login cache poisoned"))?;
             profiles.into_iter().filter(|id| !id.is_empty() && !known.contains_key(*id)).cloned().collect()
         };
-        let mut identity = csm_proto::identity::identity_service_client::IdentityServiceClient::new(
-            Self::channel(&self.identity)?,
-        );
+        let mut identity =
+            csm_proto::identity::identity_service_client::IdentityServiceClient::new(Self::channel(&self.identity)?);
         for chunk in unknown.chunks(1000) {
             let request = authed(
                 csm_proto::identity::BatchGetProfilesRequest { profile_ids: chunk.to_vec() },

@@ -19,11 +19,11 @@ use csm_types::{ConsumerId, HouseholdId, LoginId, ProfileId, SecurityGroupId};
 
 use super::{IdentityApp, Written};
 use crate::domain::consumers::{
-    CONSUMER_ADMIN_ROLES, Consumer, ConsumerScope, ConsumerChanges, ConsumerProfile, ConsumerProfileChanges, ConsumerProfileId,
-    ConsumerUserChoice, Household, HouseholdChanges, HouseholdMember, HouseholdMemberStatus, LinkCandidate,
-    LinkRefusal, MembershipRefusal, MembershipTransition, NewConsumer, NewConsumerProfile, NewConsumerUser,
-    NewHousehold, channels_after_unlink, check_link, check_unlink, membership_transition, synchronized_details,
-    syncs_details_to_linked_profile,
+    CONSUMER_ADMIN_ROLES, Consumer, ConsumerChanges, ConsumerProfile, ConsumerProfileChanges, ConsumerProfileId,
+    ConsumerScope, ConsumerUserChoice, Household, HouseholdChanges, HouseholdMember, HouseholdMemberStatus,
+    LinkCandidate, LinkRefusal, MembershipRefusal, MembershipTransition, NewConsumer, NewConsumerProfile,
+    NewConsumerUser, NewHousehold, channels_after_unlink, check_link, check_unlink, membership_transition,
+    synchronized_details, syncs_details_to_linked_profile,
 };
 use crate::domain::directory::SecurityGroupKind;
 use crate::domain::people::{

@@ -7,10 +7,10 @@ pub mod directory;
 pub mod people;
 pub mod sessions;
 
+use csm_auth::TokenIssuer;
 use csm_changefeed::{ChangeFeed, idempotency};
 use csm_db::Tx;
 use csm_errors::CsmResult;
-use csm_auth::TokenIssuer;
 use csm_peers::{AccountTeamPeer, RolePeer};
 use csm_server::SessionSettings;
 

@@ -158,7 +158,11 @@ impl IdentityApp {
     // ----------------------------------------------------- authorization
 
     /// The effective roles of a person's active profile (None: a service).
-    pub(super) async fn person_roles(&self, caller: &Caller, action: &str) -> CsmResult<Option<(HumanCaller, BTreeSet<String>)>> {
+    pub(super) async fn person_roles(
+        &self,
+        caller: &Caller,
+        action: &str,
+    ) -> CsmResult<Option<(HumanCaller, BTreeSet<String>)>> {
         let human = match caller {
             Caller::Service(_) => return Ok(None),
             Caller::Human(human) => human.clone(),
@@ -683,7 +687,9 @@ impl IdentityApp {
         }
         let key = login_name_key(&admin.login_name);
         let hash = match &admin.password {
-            Some(password) => Some(hash_password(Password::new(password.clone()), self.password_hash_iterations).await?),
+            Some(password) => {
+                Some(hash_password(Password::new(password.clone()), self.password_hash_iterations).await?)
+            }
             None => None,
         };
         let existing = self.store.login_credentials_by_name(&key).await?.map(|found| found.login.id);

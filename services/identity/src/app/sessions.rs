@@ -19,8 +19,8 @@ use super::people::{fingerprint, verify_password};
 use super::{IdentityApp, Written};
 use crate::domain::people::{Channel, Login, Profile, SNC_EXTERNAL, first_login_explicit_role, login_name_key};
 use crate::domain::sessions::{
-    ActivationError, AttemptLimits, EndReason, ProfileSwitch, Proof, RefreshToken, Session, SessionStart,
-    SessionState, Throttle, check_activation, default_session_profile, throttle,
+    ActivationError, AttemptLimits, EndReason, ProfileSwitch, Proof, RefreshToken, Session, SessionStart, SessionState,
+    Throttle, check_activation, default_session_profile, throttle,
 };
 
 /// A signed access token and when it expires.
@@ -134,9 +134,7 @@ impl IdentityApp {
         let window_start = now - chrono::Duration::from_std(limits.window).unwrap_or_default();
         let (login_failures, address_failures) =
             self.store.login_failures_since(login_key, client_address, window_start).await?;
-        if let Throttle::Refuse { retry_after, by_address } =
-            throttle(&limits, login_failures, address_failures, now)
-        {
+        if let Throttle::Refuse { retry_after, by_address } = throttle(&limits, login_failures, address_failures, now) {
             let what = if by_address { "from this address" } else { "for this login" };
             let error = CsmError::resource_exhausted(
                 "LOGIN_ATTEMPTS_EXCEEDED",
@@ -319,8 +317,7 @@ impl IdentityApp {
         if !matches {
             return Err(invalid_refresh_token());
         }
-        let mut session =
-            self.store.session_in(&mut tx, token.session).await?.ok_or_else(invalid_refresh_token)?;
+        let mut session = self.store.session_in(&mut tx, token.session).await?.ok_or_else(invalid_refresh_token)?;
         let now = csm_db::now();
         if session.state == SessionState::Ended || session.is_idle(now, self.sessions.idle_timeout) {
             return Err(CsmError::unauthenticated("SESSION_ENDED", "the session has ended: log in again"));
@@ -386,8 +383,12 @@ impl IdentityApp {
             self.store.append_session_change(&mut tx, &current, Operation::Updated, Some(previous_profile)).await?;
         tx.commit().await?;
         let access_token = self.access_token(&current);
-        let value =
-            SessionWithDefault { session: current, assigned_explicit_role: assigned, access_token, refresh_token: None };
+        let value = SessionWithDefault {
+            session: current,
+            assigned_explicit_role: assigned,
+            access_token,
+            refresh_token: None,
+        };
         Ok(self.committed(value, revision))
     }
 

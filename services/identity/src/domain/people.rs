@@ -732,7 +732,6 @@ mod tests {
 
     use test_profile as profile;
 
-
     #[test]
     fn kinds_and_classes_round_trip_their_stored_names() {
         for kind in ProfileKind::ALL {

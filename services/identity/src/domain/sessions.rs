@@ -178,7 +178,6 @@ pub fn default_session_profile(
     Err(ActivationError::NoChannelCredential)
 }
 
-
 // ---------------------------------------------------------------- refresh tokens
 
 /// A session's refresh token: `<session id>.<secret>`. identity keeps only
@@ -244,7 +243,10 @@ pub struct Failures {
 pub enum Throttle {
     Allow,
     /// Refused until the oldest failure counted leaves the window.
-    Refuse { retry_after: Duration, by_address: bool },
+    Refuse {
+        retry_after: Duration,
+        by_address: bool,
+    },
 }
 
 /// The decision for one attempt given the failures of its login and of its client address.
@@ -344,12 +346,16 @@ mod tests {
     fn guessing_is_limited_per_login_and_per_address() {
         let limits = AttemptLimits { per_login: 5, per_address: 20, window: Duration::from_secs(900) };
         let now = Utc::now();
-        let failures = |count, minutes_ago: i64| Failures { count, oldest: Some(now - chrono::Duration::minutes(minutes_ago)) };
+        let failures =
+            |count, minutes_ago: i64| Failures { count, oldest: Some(now - chrono::Duration::minutes(minutes_ago)) };
         assert_eq!(throttle(&limits, failures(4, 1), failures(4, 1), now), Throttle::Allow);
         assert_eq!(
             throttle(&limits, failures(5, 10), failures(5, 10), now),
             Throttle::Refuse { retry_after: Duration::from_secs(300), by_address: false }
         );
-        assert!(matches!(throttle(&limits, failures(0, 0), failures(20, 1), now), Throttle::Refuse { by_address: true, .. }));
+        assert!(matches!(
+            throttle(&limits, failures(0, 0), failures(20, 1), now),
+            Throttle::Refuse { by_address: true, .. }
+        ));
     }
 }

@@ -161,7 +161,14 @@ pub(super) async fn get_signing_keys(
         .signing_keys()
         .keys
         .into_iter()
-        .map(|key| pb::JsonWebKey { kty: key.kty, kid: key.kid, alg: key.alg, r#use: key.key_use, crv: key.crv, x: key.x })
+        .map(|key| pb::JsonWebKey {
+            kty: key.kty,
+            kid: key.kid,
+            alg: key.alg,
+            r#use: key.key_use,
+            crv: key.crv,
+            x: key.x,
+        })
         .collect();
     Ok(Response::new(pb::GetSigningKeysResponse { keys }))
 }

@@ -711,4 +711,3 @@ fn profile_from_row(row: &impl DbRow) -> CsmResult<Profile> {
         updated_at: row.timestamp("updated_at").map_err(db_error)?,
     })
 }
-

@@ -209,14 +209,16 @@ impl IdentityStore {
     /// Records one failed password attempt.
     pub async fn record_login_failure(&self, login_name_key: &str, address: &str, now: DateTime<Utc>) -> CsmResult<()> {
         with_db!(self.db(), |pool| {
-            sqlx::query("INSERT INTO login_failures (id, login_name_key, client_address, failed_at) VALUES ($1, $2, $3, $4)")
-                .bind(uuid::Uuid::now_v7())
-                .bind(login_name_key)
-                .bind(address)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map_err(db_error)?;
+            sqlx::query(
+                "INSERT INTO login_failures (id, login_name_key, client_address, failed_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(login_name_key)
+            .bind(address)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(db_error)?;
         });
         Ok(())
     }
@@ -230,7 +232,9 @@ impl IdentityStore {
     ) -> CsmResult<(Failures, Failures)> {
         with_db!(self.db(), |pool| {
             let mut counted = [Failures::default(); 2];
-            for (index, (column, value)) in [("login_name_key", login_name_key), ("client_address", address)].iter().enumerate() {
+            for (index, (column, value)) in
+                [("login_name_key", login_name_key), ("client_address", address)].iter().enumerate()
+            {
                 let row = sqlx::query(&format!(
                     "SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM login_failures \
                      WHERE {column} = $1 AND failed_at >= $2"
