@@ -572,3 +572,64 @@ backend_test!(identity_publishes_the_keys_it_signs_with_and_no_other_service_can
         assert_eq!((status.code(), reason_of(&status)), (Code::Unauthenticated, "INVALID_TOKEN".to_owned()));
     }
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r1_9_oidc_tokens_name_a_login_by_the_configured_claim_and_are_held_to_the_same_checks() {
+    for backend in csm_tests::Backend::all("r1_9_oidc_tokens_name_a_login_by_the_configured_claim") {
+        let provider_key = csm_auth::KeyPair::generate("idp");
+        let issuer = "https://idp.example.test";
+        let options = SuiteOptions {
+            oidc: Some(csm_auth::OidcProvider {
+                issuer: issuer.to_owned(),
+                audience: "csm-suite".to_owned(),
+                keys: csm_auth::Jwks::of([&provider_key]),
+                login_claim: "preferred_username".to_owned(),
+            }),
+            ..Default::default()
+        };
+        let suite = Suite::start_with(backend, options).await;
+        let (profile, login_name) = customer_with_login(&suite, &["sn_customerservice.customer"]).await;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let oidc = |login: &str, audience: &str, profile: Option<&str>| {
+            let mut claims = serde_json::json!({
+                "iss": issuer, "aud": audience, "sub": "idp-subject-1", "iat": now, "exp": now + 300,
+                "preferred_username": login,
+            });
+            if let Some(profile) = profile {
+                claims["csm_profile"] = profile.into();
+            }
+            provider_key.sign_json(&claims)
+        };
+        let list = |token: String, header: Option<String>| {
+            let suite = &suite;
+            async move {
+                let mut request = tonic::Request::new(ca_pb::ListVisibleCasesRequest::default());
+                if let Some(profile) = header {
+                    request.metadata_mut().insert("x-csm-profile-id", profile.parse().unwrap());
+                }
+                request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+                ca_pb::case_access_service_client::CaseAccessServiceClient::new(
+                    suite.channel(ServiceName::CaseAccess, None),
+                )
+                .list_visible_cases(request)
+                .await
+            }
+        };
+        // The login by its name; the profile by the csm_profile claim or the x-csm-profile-id header.
+        list(oidc(&login_name, "csm-suite", Some(&profile.profile_id)), None)
+            .await
+            .expect("the OIDC token acts as the login's profile");
+        list(oidc(&login_name, "csm-suite", None), Some(profile.profile_id.clone()))
+            .await
+            .expect("the profile named by the header");
+        // Held to the same checks: another login's profile, an unknown login, another audience.
+        let status =
+            list(oidc(&login_name, "csm-suite", Some(&suite.admin_profile.to_string())), None).await.unwrap_err();
+        assert_eq!((status.code(), reason_of(&status)), (Code::PermissionDenied, "PROFILE_NOT_OF_LOGIN".to_owned()));
+        let status = list(oidc("nobody-here", "csm-suite", None), None).await.unwrap_err();
+        assert_eq!((status.code(), reason_of(&status)), (Code::Unauthenticated, "LOGIN_NOT_FOUND".to_owned()));
+        let status = list(oidc(&login_name, "another-app", Some(&profile.profile_id)), None).await.unwrap_err();
+        assert_eq!((status.code(), reason_of(&status)), (Code::Unauthenticated, "INVALID_TOKEN".to_owned()));
+        suite.stop().await;
+    }
+}
