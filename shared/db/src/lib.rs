@@ -250,11 +250,48 @@ pub fn db_error(error: sqlx::Error) -> CsmError {
             }
             _ => {}
         }
+        let code = database_error.code().map(|code| code.into_owned()).unwrap_or_default();
+        if database_unavailable_code(&code) {
+            return database_unavailable(&error);
+        }
+        // Text PostgreSQL cannot store (NUL) or too long for its column: the
+        // caller's input, refused as such (the request edge refuses it first;
+        // this keeps a missed field from becoming INTERNAL).
+        if matches!(code.as_str(), "22021" | "22001" | "22P05") {
+            return CsmError::invalid_argument("INVALID_TEXT", "a text value cannot be stored (NUL or too long)");
+        }
     }
-    if matches!(error, sqlx::Error::PoolTimedOut) {
-        return CsmError::unavailable("DATABASE_UNAVAILABLE", "the database is not reachable");
+    if matches!(
+        error,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+    ) {
+        return database_unavailable(&error);
     }
     CsmError::internal(error)
+}
+
+/// UNAVAILABLE `DATABASE_UNAVAILABLE`: the database refused, dropped or
+/// timed out the work (the client may retry; nothing was committed).
+fn database_unavailable(error: &sqlx::Error) -> CsmError {
+    tracing::warn!(%error, "database unavailable");
+    CsmError::unavailable("DATABASE_UNAVAILABLE", "the database is not reachable; try again")
+        .with_retry_after(std::time::Duration::from_secs(1))
+}
+
+/// Database error codes that mean "not now" rather than "wrong": PostgreSQL
+/// connection exceptions (class 08), shutdowns (57P01–57P03), too many
+/// connections (53300), serialization and deadlock aborts are not here (the
+/// callers retry those); SQLite busy/locked, I/O, cannot-open, full,
+/// read-only and not-a-database (its primary result codes).
+fn database_unavailable_code(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "53400")
+        || code.parse::<u32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 26))
 }
 
 /// True when `error` is a unique-constraint violation (the caller may then answer
