@@ -106,6 +106,8 @@ pub struct Suite {
     /// The database URL each service runs on (replicas share it).
     database_urls: BTreeMap<ServiceName, String>,
     running: Vec<(ServiceName, Running)>,
+    /// The configuration each service started with (a restart reuses it, port included).
+    configs: BTreeMap<ServiceName, ServiceConfig>,
     databases: Vec<TestDatabase>,
 }
 
@@ -159,6 +161,8 @@ pub struct SuiteOptions {
     pub sessions: Option<SessionSettings>,
     /// An OIDC provider every service accepts tokens of.
     pub oidc: Option<csm_auth::OidcProvider>,
+    /// RPCs a service handles at once (`CSM_CONCURRENCY_LIMIT`), per service.
+    pub concurrency_limits: BTreeMap<ServiceName, usize>,
 }
 
 impl Suite {
@@ -197,6 +201,7 @@ impl Suite {
         let mut databases = Vec::new();
         let mut database_urls = BTreeMap::new();
         let mut running = Vec::new();
+        let mut configs = BTreeMap::new();
         for (service, listener) in listeners {
             let database_url = match options.database_overrides.get(&service) {
                 Some(url) => url.clone(),
@@ -212,6 +217,9 @@ impl Suite {
             config.metrics = metrics.remove(&service).expect("a metrics listener per service");
             config.bootstrap_admin_profiles = vec![admin_profile];
             config.auth.oidc = options.oidc.clone();
+            if let Some(limit) = options.concurrency_limits.get(&service) {
+                config.server.concurrency_limit = *limit;
+            }
             if service == ServiceName::Identity {
                 config.bootstrap_admin = Some(BootstrapAdmin {
                     login_id: admin_login,
@@ -223,6 +231,10 @@ impl Suite {
                     config.sessions = sessions.clone();
                 }
             }
+            let mut kept = config.clone();
+            // A restart serves no metrics endpoint (its listener belongs to the first start).
+            kept.metrics = csm_server::MetricsEndpoint::Disabled;
+            configs.insert(service, kept);
             running.push((service, Running::start(service, config, listener)));
         }
 
@@ -237,6 +249,7 @@ impl Suite {
             admin_password,
             database_urls,
             running,
+            configs,
             databases,
         };
         for service in ServiceName::ALL {
@@ -245,6 +258,23 @@ impl Suite {
             }
         }
         suite
+    }
+
+    /// Kills `service` (its task aborted: connections drop at once, nothing
+    /// drains), keeping its database: its peers see an outage.
+    pub async fn kill_service(&mut self, service: ServiceName) {
+        let index = self.running.iter().position(|(name, _)| *name == service).expect("the service runs");
+        let (_, running) = self.running.remove(index);
+        running.task.abort();
+        let _ = running.task.await;
+    }
+
+    /// Starts `service` again on the same address and database, and waits until it is SERVING.
+    pub async fn restart_service(&mut self, service: ServiceName) {
+        let config = self.configs[&service].clone();
+        let listener = TcpListener::bind(config.listen_addr).await.expect("the service's address is free again");
+        self.running.push((service, Running::start(service, config, listener)));
+        self.wait_until_serving(service, Duration::from_secs(60)).await;
     }
 
     /// Starts another replica of `service` on the suite's database for it,

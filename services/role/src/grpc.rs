@@ -1009,11 +1009,9 @@ impl RoleService for RoleGrpc {
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<BoxStream<pb::WatchResponse>>, Status> {
         let app = self.app.get()?;
-        let feed = app.feed().clone();
-        let service = feed.service();
-        let stream = feed.watch(request.into_inner().from_revision).map(move |change| {
-            change.map(|change| pb::WatchResponse { change: Some(change.to_proto(service)) }).map_err(Status::from)
-        });
+        let changes =
+            csm_server::watch_feed(app.feed(), request.into_inner().from_revision, Vec::new(), self.app.closing());
+        let stream = changes.map(|change| change.map(|change| pb::WatchResponse { change: Some(change) }));
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -285,13 +285,18 @@ fn database_unavailable(error: &sqlx::Error) -> CsmError {
 
 /// Database error codes that mean "not now" rather than "wrong": PostgreSQL
 /// connection exceptions (class 08), shutdowns (57P01–57P03), too many
-/// connections (53300), serialization and deadlock aborts are not here (the
-/// callers retry those); SQLite busy/locked, I/O, cannot-open, full,
-/// read-only and not-a-database (its primary result codes).
+/// connections (53300), a database not accepting connections (55000 at
+/// connect), gone (3D000) or refusing the service's credentials (28000,
+/// 28P01) — serialization and deadlock aborts are not here (the callers retry
+/// those); SQLite busy/locked, I/O, cannot-open, full, read-only and
+/// not-a-database (its primary result codes).
 fn database_unavailable_code(code: &str) -> bool {
     code.starts_with("08")
-        || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "53400")
-        || code.parse::<u32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 26))
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "53400" | "55000" | "3D000" | "28000" | "28P01")
+        // SQLite reports decimal (extended) result codes, at most 4 digits;
+        // PostgreSQL SQLSTATEs are always 5 characters.
+        || (code.len() < 5
+            && code.parse::<u32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 26)))
 }
 
 /// True when `error` is a unique-constraint violation (the caller may then answer
@@ -299,6 +304,23 @@ fn database_unavailable_code(code: &str) -> bool {
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database_error)
         if database_error.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod outage_tests {
+    use super::*;
+
+    #[test]
+    fn outage_codes_are_unavailable_and_mistakes_are_not() {
+        for code in ["08006", "57P01", "55000", "3D000", "53300", "5", "261", "14", "10"] {
+            assert!(database_unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "22021", "40001", "1", "19"] {
+            assert!(!database_unavailable_code(code), "{code}");
+        }
+        assert_eq!(db_error(sqlx::Error::PoolTimedOut).reason(), "DATABASE_UNAVAILABLE");
+        assert_eq!(db_error(sqlx::Error::PoolClosed).code(), csm_errors::ErrorCode::Unavailable);
+    }
 }
 
 #[cfg(test)]

@@ -52,10 +52,31 @@ pub use keys::spawn_key_refresher;
 pub use metrics::{RpcMetrics, RpcMetricsLayer, grpc_code_name, register_database_metrics, serve_metrics};
 pub use peer::{PeerChannel, peer_channel};
 pub use startup::{spawn_startup, spawn_startup_with_metrics};
-pub use timeout::{Deadline, DeadlineLayer};
+pub use timeout::{Deadline, DeadlineLayer, OVERLOAD_RETRY_AFTER, Overload, OverloadLayer};
 
 /// The audit service every CSM server serves beside its own (proto `csm.audit.v1`).
 pub const AUDIT_SERVICE_NAME: &str = "csm.audit.v1.AuditService";
+
+/// The stream a `Watch` RPC serves: `feed`'s changes after `from_revision`
+/// (of `entity_types` only, when any are given), ending when the server
+/// begins to shut down (`closing`, from [`Readiness::closing`]).
+pub fn watch_feed(
+    feed: &csm_changefeed::ChangeFeed,
+    from_revision: u64,
+    entity_types: Vec<String>,
+    closing: impl Future<Output = ()> + Send + 'static,
+) -> impl tokio_stream::Stream<Item = Result<csm_proto::common::Change, tonic::Status>> + Send + 'static {
+    use tokio_stream::StreamExt as _;
+    let service = feed.service();
+    let changes = feed
+        .watch(from_revision)
+        .filter(move |change| match change {
+            Ok(change) => entity_types.is_empty() || entity_types.contains(&change.entity_type),
+            Err(_) => true,
+        })
+        .map(move |change| change.map(|change| change.to_proto(service)).map_err(tonic::Status::from));
+    futures::StreamExt::take_until(changes, Box::pin(closing))
+}
 
 /// Largest header list a server accepts (credentials beyond 8 KiB are refused by the auth layer).
 pub const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
@@ -65,7 +86,7 @@ pub const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
 pub struct ServerSettings {
     /// Upper bound of any unary RPC (a smaller client `grpc-timeout` wins).
     pub request_timeout: Duration,
-    /// RPCs handled at once; past it, new RPCs are shed with RESOURCE_EXHAUSTED.
+    /// RPCs handled at once; past it, new RPCs are shed with UNAVAILABLE `OVERLOADED` (and RetryInfo).
     pub concurrency_limit: usize,
 }
 
@@ -75,15 +96,31 @@ impl Default for ServerSettings {
     }
 }
 
-/// The application state of a service, available once its database is usable.
+/// The application state of a service, available once its database is
+/// usable; and the signal that the server has begun to shut down.
 pub struct Readiness<T> {
     state: OnceLock<Arc<T>>,
     service_name: &'static str,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl<T> Readiness<T> {
     pub fn new(service_name: &'static str) -> Arc<Self> {
-        Arc::new(Self { state: OnceLock::new(), service_name })
+        Arc::new(Self { state: OnceLock::new(), service_name, closing: tokio::sync::watch::Sender::new(false) })
+    }
+
+    /// Resolves when the server begins its graceful shutdown: long-lived
+    /// streams (Watch) end then, so draining does not wait for them (their
+    /// clients resume from the last revision they saw, on another replica).
+    pub fn closing(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closing| *closing).await;
+        }
+    }
+
+    fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Makes `state` available to handlers.
@@ -101,6 +138,15 @@ impl<T> Readiness<T> {
         })
     }
 }
+
+/// The health service name of liveness (`grpc.health.v1.Health/Check` with
+/// `service: "liveness"`): SERVING while the process answers. Readiness is
+/// the empty name (and the service's own name): SERVING while its database is usable.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
+/// How often readiness probes the database, and how long one probe may take.
+pub const DATABASE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+pub const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The health reporter of a server (to mark the service SERVING / NOT_SERVING).
 #[derive(Clone)]
@@ -124,9 +170,12 @@ impl Health {
         tokio::spawn(async move {
             let mut last = None;
             loop {
-                let usable = db.is_usable().await;
+                // A probe that hangs (a pool waiting for connections) is an outage too.
+                let usable = tokio::time::timeout(DATABASE_PROBE_TIMEOUT, db.is_usable()).await.unwrap_or(false);
                 if last != Some(usable) {
-                    if !usable {
+                    if usable {
+                        tracing::info!(service = health.service_name, "database usable again: SERVING");
+                    } else {
                         tracing::warn!(service = health.service_name, "database not usable: NOT_SERVING");
                     }
                     health.set(usable).await;
@@ -143,6 +192,9 @@ pub async fn health_for(
     service_name: &'static str,
 ) -> (Health, tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) {
     let (reporter, service) = tonic_health::server::health_reporter();
+    // Liveness: the process answers. Always SERVING while it does, whatever
+    // the database does (restarting would not bring a database back).
+    reporter.set_service_status(LIVENESS_SERVICE, ServingStatus::Serving).await;
     let health = Health { reporter, service_name };
     health.set(false).await;
     (health, service)
@@ -197,7 +249,7 @@ where
     })?
     .map(|otlp| csm_telemetry::spawn_otlp_metrics(metrics.clone(), otlp));
     let (health, health_service) = health_for(service_name).await;
-    let startup = spawn_startup_with_metrics(&config, migrations, health, readiness, build, metrics.clone());
+    let startup = spawn_startup_with_metrics(&config, migrations, health, readiness.clone(), build, metrics.clone());
     // Who may call what: tokens verified with public keys (identity's fetched
     // and refreshed, so identity can rotate), people admitted through the
     // caller directory, the authorization matrix applied to every RPC.
@@ -215,13 +267,16 @@ where
     let directory = PeerDirectory::new(identity_channel, role_channel);
     directory.spawn_watchers();
     let auth = AuthLayer::new(verifier, csm_auth::Matrix::suite(), directory.clone());
-    // The directory's Watch streams (identity's own included) end with the
-    // shutdown signal, so draining does not wait for them.
+    // Long-lived streams end with the shutdown signal, so draining does not
+    // wait for them: the directory's (identity's own included) and the
+    // Watch streams this server serves.
     let shutdown = {
         let directory = directory.clone();
+        let readiness = readiness.clone();
         async move {
             shutdown.await;
             directory.stop();
+            readiness.close();
         }
     };
     let audit = AuditLayer::new(audit_sink);
@@ -290,8 +345,9 @@ pub async fn serve_with_metrics(
     //    (deadline, shedding, authentication) included;
     // 2. deadline: min(client grpc-timeout, request_timeout), answered as
     //    DEADLINE_EXCEEDED (tonic does not translate tower's Elapsed);
-    // 3. load shed: when the limit below is saturated, refuse at once with
-    //    RESOURCE_EXHAUSTED instead of queueing without bound;
+    // 3. load shed: when the limit below is saturated, refuse at once
+    //    instead of queueing without bound — answered UNAVAILABLE OVERLOADED
+    //    with RetryInfo by the overload layer above it;
     // 4. concurrency limit: one semaphore for the whole server (the layer
     //    instance is cloned per connection, its semaphore is shared);
     // 5. auth: verify the caller only for requests that will be served.
@@ -302,6 +358,7 @@ pub async fn serve_with_metrics(
         .layer(RpcMetricsLayer::new(service_name, metrics))
         .layer(audit)
         .layer(DeadlineLayer::new(settings.request_timeout))
+        .layer(OverloadLayer)
         .load_shed()
         .concurrency_limit(settings.concurrency_limit)
         .layer(auth)

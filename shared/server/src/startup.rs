@@ -71,7 +71,7 @@ where
             Ok(state) => {
                 readiness.ready(Arc::new(state));
                 tracing::info!(%service, backend = db.backend().as_str(), "database ready: SERVING");
-                health.watch_database(db, Duration::from_secs(5));
+                health.watch_database(db, crate::DATABASE_PROBE_INTERVAL);
             }
             Err(error) => {
                 tracing::error!(%service, error = %format!("{error:#}"), "start-up failed: staying NOT_SERVING");

@@ -114,3 +114,65 @@ mod tests {
         assert_eq!(parse_grpc_timeout("10q"), None);
     }
 }
+
+/// Answers a call the load shedder refused as UNAVAILABLE `OVERLOADED` with
+/// `google.rpc.RetryInfo` — not the bare RESOURCE_EXHAUSTED tower would give,
+/// which clients could not tell from a full licence pool or a rate limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OverloadLayer;
+
+impl<S> Layer<S> for OverloadLayer {
+    type Service = Overload<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Overload { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Overload<S> {
+    inner: S,
+}
+
+/// How long an overloaded server asks clients to wait before retrying.
+pub const OVERLOAD_RETRY_AFTER: Duration = Duration::from_millis(200);
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Overload<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<tower::BoxError>,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = tower::BoxError;
+    type Future = BoxFuture<Result<S::Response, tower::BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            match inner.call(request).await {
+                Ok(response) => Ok(response),
+                Err(error) => {
+                    let error: tower::BoxError = error.into();
+                    if error.is::<tower::load_shed::error::Overloaded>() {
+                        let status = csm_errors::CsmError::unavailable(
+                            "OVERLOADED",
+                            "the server is at its concurrency limit; retry after the delay",
+                        )
+                        .with_retry_after(OVERLOAD_RETRY_AFTER)
+                        .to_status();
+                        Ok(status.into_http::<ResBody>())
+                    } else {
+                        Err(error)
+                    }
+                }
+            }
+        })
+    }
+}

@@ -404,18 +404,9 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<BoxStream<pb::WatchResponse>>, Status> {
         let app = self.app.get()?;
         let request = request.into_inner();
-        let feed = app.feed().clone();
-        let service = feed.service();
-        let entity_types = request.entity_types;
-        let stream = feed
-            .watch(request.from_revision)
-            .filter(move |change| match change {
-                Ok(change) => entity_types.is_empty() || entity_types.contains(&change.entity_type),
-                Err(_) => true,
-            })
-            .map(move |change| {
-                change.map(|change| pb::WatchResponse { change: Some(change.to_proto(service)) }).map_err(Status::from)
-            });
+        let changes =
+            csm_server::watch_feed(app.feed(), request.from_revision, request.entity_types, self.app.closing());
+        let stream = changes.map(|change| change.map(|change| pb::WatchResponse { change: Some(change) }));
         Ok(Response::new(Box::pin(stream)))
     }
 }
