@@ -579,3 +579,27 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+impl Suite {
+    /// The last revision `service` committed to its change feed (its metrics
+    /// endpoint's `csm_changefeed_head_revision`): a write moves it.
+    pub async fn feed_head(&self, service: ServiceName) -> u64 {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let address = self.metrics_endpoints[&service];
+        let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect to the metrics endpoint");
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send the scrape");
+        let mut response = String::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut response))
+            .await
+            .expect("the scrape answers in time")
+            .expect("a UTF-8 response");
+        response
+            .lines()
+            .find_map(|line| line.strip_prefix("csm_changefeed_head_revision{"))
+            .and_then(|rest| rest.split_once("} "))
+            .and_then(|(_, value)| value.split(' ').next())
+            .and_then(|value| value.parse::<f64>().ok())
+            .map_or(0, |value| value as u64)
+    }
+}

@@ -17,6 +17,80 @@ pub struct Method {
     pub service: String,
     pub name: String,
     pub server_streaming: bool,
+    /// The top-level fields of its request message.
+    pub fields: Vec<Field>,
+}
+
+/// A field of a request message, as the wire format sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub number: u32,
+    pub kind: FieldKind,
+    pub repeated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    String,
+    /// int32, int64, uint32, uint64, sint*, bool: a varint.
+    Integer,
+    Enum,
+    Message,
+    Other,
+}
+
+impl Field {
+    /// This field alone, holding `value`, as an encoded message.
+    pub fn encode_string(&self, value: &str) -> Vec<u8> {
+        let mut out = key(self.number, 2);
+        out.extend(varint(value.len() as u64));
+        out.extend_from_slice(value.as_bytes());
+        out
+    }
+
+    pub fn encode_varint(&self, value: u64) -> Vec<u8> {
+        let mut out = key(self.number, 0);
+        out.extend(varint(value));
+        out
+    }
+
+    /// A string field numbered `number` (to build nested messages).
+    pub fn string(number: u32) -> Field {
+        Field { name: String::new(), number, kind: FieldKind::String, repeated: false }
+    }
+
+    /// `nested` (an encoded message) in this field.
+    pub fn encode_message(&self, nested: &[u8]) -> Vec<u8> {
+        let mut out = key(self.number, 2);
+        out.extend(varint(nested.len() as u64));
+        out.extend_from_slice(nested);
+        out
+    }
+
+    /// An empty nested message in this field.
+    pub fn encode_empty_message(&self) -> Vec<u8> {
+        let mut out = key(self.number, 2);
+        out.push(0);
+        out
+    }
+}
+
+fn key(number: u32, wire: u64) -> Vec<u8> {
+    varint((u64::from(number) << 3) | wire)
+}
+
+fn varint(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 impl Method {
@@ -28,7 +102,36 @@ impl Method {
 
 /// Every RPC of every `csm.*` service in the descriptor set, by service.
 pub fn methods() -> BTreeMap<String, Vec<Method>> {
+    use prost_types::field_descriptor_proto::{Label, Type};
     let set = prost_types::FileDescriptorSet::decode(csm_proto::FILE_DESCRIPTOR_SET).expect("the descriptor set");
+    let mut messages = BTreeMap::new();
+    for file in &set.file {
+        for message in &file.message_type {
+            let fields: Vec<Field> = message
+                .field
+                .iter()
+                .map(|field| Field {
+                    name: field.name().to_owned(),
+                    number: u32::try_from(field.number()).unwrap_or_default(),
+                    kind: match field.r#type() {
+                        Type::String => FieldKind::String,
+                        Type::Enum => FieldKind::Enum,
+                        Type::Message => FieldKind::Message,
+                        Type::Int32
+                        | Type::Int64
+                        | Type::Uint32
+                        | Type::Uint64
+                        | Type::Bool
+                        | Type::Sint32
+                        | Type::Sint64 => FieldKind::Integer,
+                        _ => FieldKind::Other,
+                    },
+                    repeated: field.label() == Label::Repeated,
+                })
+                .collect();
+            messages.insert(format!(".{}.{}", file.package(), message.name()), fields);
+        }
+    }
     let mut out: BTreeMap<String, Vec<Method>> = BTreeMap::new();
     for file in set.file {
         let package = file.package().to_owned();
@@ -42,6 +145,7 @@ pub fn methods() -> BTreeMap<String, Vec<Method>> {
                     service: full.clone(),
                     name: method.name().to_owned(),
                     server_streaming: method.server_streaming(),
+                    fields: messages.get(method.input_type()).cloned().unwrap_or_default(),
                 });
             }
         }

@@ -14,6 +14,33 @@ use std::fmt;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+/// Longest status message sent (characters).
+pub const MAX_MESSAGE_CHARS: usize = 300;
+/// Longest violation description or metadata value sent (characters).
+pub const MAX_DETAIL_CHARS: usize = 120;
+/// Most field violations sent in one BadRequest.
+pub const MAX_VIOLATIONS: usize = 6;
+
+/// `text` cut to `max` characters (with "…" when cut).
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => format!("{}…", &text[..index]),
+        None => text.to_owned(),
+    }
+}
+
+/// A short quotation of a client's value for an error message: its first
+/// 32 characters, debug-quoted, and its length when longer.
+pub fn quote(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= 32 {
+        format!("{value:?}")
+    } else {
+        let prefix: String = value.chars().take(32).collect();
+        format!("{prefix:?}… ({count} characters)")
+    }
+}
+
 /// The `ErrorInfo.domain` of every error the suite returns.
 pub const ERROR_DOMAIN: &str = "csm.access-suite";
 
@@ -103,6 +130,12 @@ impl CsmError {
             metadata: BTreeMap::new(),
             retry_after: None,
         }
+    }
+
+    /// Adds a field violation (sent in `BadRequest`) to an error of any reason.
+    pub fn with_field(mut self, field: impl Into<String>, description: impl Into<String>) -> Self {
+        self.field_errors.push(FieldError { field: field.into(), description: description.into() });
+        self
     }
 
     /// Tells the client when trying again may succeed (`google.rpc.RetryInfo`).
@@ -202,25 +235,42 @@ impl CsmError {
         &self.metadata
     }
 
-    /// The gRPC status with `ErrorInfo` (always) and `BadRequest` (when fields are invalid).
+    /// The gRPC status with `ErrorInfo` (always) and `BadRequest` (when fields
+    /// are invalid). Small whatever the input: the message, each violation and
+    /// each metadata value are cut to a bounded length and at most
+    /// [`MAX_VIOLATIONS`] violations are sent, so an error never echoes a huge
+    /// value back (its details stay well under 2 KiB).
     pub fn to_status(&self) -> Status {
-        let mut details = ErrorDetails::with_error_info(
-            self.reason.clone(),
-            ERROR_DOMAIN,
-            self.metadata.clone().into_iter().collect::<std::collections::HashMap<_, _>>(),
-        );
+        let metadata = self
+            .metadata
+            .iter()
+            .map(|(key, value)| (cut(key, 64), cut(value, MAX_DETAIL_CHARS)))
+            .collect::<std::collections::HashMap<_, _>>();
+        let mut details = ErrorDetails::with_error_info(self.reason.clone(), ERROR_DOMAIN, metadata);
+        if self.field_errors.is_empty() && self.code == ErrorCode::InvalidArgument {
+            // Every INVALID_ARGUMENT names a field: the one the error's
+            // metadata names, else the request as a whole.
+            let field = self.metadata.get("field").map_or("request", String::as_str);
+            details.set_bad_request(vec![FieldViolation::new(cut(field, 64), cut(&self.message, MAX_DETAIL_CHARS))]);
+        }
         if !self.field_errors.is_empty() {
-            let violations: Vec<FieldViolation> = self
+            let mut violations: Vec<FieldViolation> = self
                 .field_errors
                 .iter()
-                .map(|error| FieldViolation::new(error.field.clone(), error.description.clone()))
+                .take(MAX_VIOLATIONS)
+                .map(|error| FieldViolation::new(cut(&error.field, 64), cut(&error.description, MAX_DETAIL_CHARS)))
                 .collect();
+            if self.field_errors.len() > MAX_VIOLATIONS
+                && let Some(last) = violations.last_mut()
+            {
+                last.description.push_str(&format!(" (and {} more)", self.field_errors.len() - MAX_VIOLATIONS));
+            }
             details.set_bad_request(violations);
         }
         if let Some(delay) = self.retry_after {
             details.set_retry_info(Some(delay));
         }
-        Status::with_error_details(self.code.grpc_code(), self.message.clone(), details)
+        Status::with_error_details(self.code.grpc_code(), cut(&self.message, MAX_MESSAGE_CHARS), details)
     }
 }
 
@@ -240,7 +290,7 @@ impl From<CsmError> for Status {
 
 impl From<csm_types::InvalidId> for CsmError {
     fn from(error: csm_types::InvalidId) -> Self {
-        CsmError::invalid_field(error.kind, format!("must be a UUID, got {:?}", error.value))
+        CsmError::invalid_field(error.kind, format!("must be a UUID, got {}", quote(&error.value)))
     }
 }
 
@@ -293,7 +343,7 @@ impl FieldErrors {
         match parse(value) {
             Ok(id) => Some(id),
             Err(_) => {
-                self.add(field, format!("must be a UUID, got {value:?}"));
+                self.add(field, format!("must be a UUID, got {}", quote(value)));
                 None
             }
         }
@@ -419,6 +469,22 @@ mod tests {
         let error = CsmError::not_found("account", "0191");
         assert_eq!(error.reason(), "ACCOUNT_NOT_FOUND");
         assert_eq!(error.metadata()["id"], "0191");
+    }
+
+    #[test]
+    fn errors_stay_small_whatever_the_input() {
+        let huge = "x".repeat(100_000);
+        let mut errors = FieldErrors::new();
+        for index in 0..20 {
+            errors.add(format!("field_{index}_{huge}"), format!("bad value {huge}"));
+        }
+        let error = errors.finish().unwrap_err().with_metadata("value", huge.clone());
+        let error = CsmError { message: huge.clone(), ..error };
+        let status = error.to_status();
+        assert!(status.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
+        assert!(status.details().len() < 2048, "details: {} bytes", status.details().len());
+        assert!(quote(&huge).len() < 64);
+        assert_eq!(quote("short"), "\"short\"");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 mod audit;
 mod config;
 mod directory;
+mod edge;
 mod keys;
 mod metrics;
 mod peer;
@@ -48,6 +49,7 @@ pub use config::{
 pub use csm_audit::READER_ROLES as AUDIT_READER_ROLES;
 pub use csm_telemetry::metrics::ServiceMetrics;
 pub use directory::PeerDirectory;
+pub use edge::{Descriptors, EdgeLayer, ID_MAX_CHARS, TEXT_MAX_CHARS};
 pub use keys::spawn_key_refresher;
 pub use metrics::{RpcMetrics, RpcMetricsLayer, grpc_code_name, register_database_metrics, serve_metrics};
 pub use peer::{PeerChannel, peer_channel};
@@ -350,7 +352,10 @@ pub async fn serve_with_metrics(
     //    with RetryInfo by the overload layer above it;
     // 4. concurrency limit: one semaphore for the whole server (the layer
     //    instance is cloned per connection, its semaphore is shared);
-    // 5. auth: verify the caller only for requests that will be served.
+    // 5. auth: verify the caller only for requests that will be served;
+    // 6. edge: the body checked against its message's descriptor (malformed,
+    //    control characters, oversized strings) before any handler, for
+    //    authenticated callers only (an anonymous probe learns nothing).
     // Audit sits below metrics: it opens each call's audit scope (the auth
     // layer names the caller in it) and records refusals, auth's included.
     let stack = ServiceBuilder::new()
@@ -362,6 +367,7 @@ pub async fn serve_with_metrics(
         .load_shed()
         .concurrency_limit(settings.concurrency_limit)
         .layer(auth)
+        .layer(EdgeLayer::new())
         .into_inner();
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

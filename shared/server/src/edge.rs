@@ -1,0 +1,432 @@
+//! The request edge: every request body is checked against its message's
+//! descriptor before any handler runs, the same way on every service and
+//! backend.
+//!
+//! - A body that is not a valid encoding of the RPC's request message is
+//!   INVALID_ARGUMENT `MALFORMED_REQUEST` (tonic would answer INTERNAL).
+//! - A string field holding a NUL or another control character (tab, line
+//!   feed and carriage return aside) is INVALID_ARGUMENT naming the field:
+//!   PostgreSQL cannot store NUL, SQLite can, and the answer must not depend
+//!   on the backend.
+//! - A string field longer than its bound is INVALID_ARGUMENT naming the
+//!   field: ids and tokens ([`ID_MAX_CHARS`]), any other text
+//!   ([`TEXT_MAX_CHARS`]). Handlers keep their own, tighter rules (a name's
+//!   200 characters, a UUID's shape).
+//!
+//! The check walks the protobuf wire format with the descriptor (no message
+//! is built), so it costs one pass over the bytes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use csm_errors::{CsmError, FieldErrors};
+use http::{Request, Response};
+use http_body_util::BodyExt as _;
+use prost::Message as _;
+use prost_types::field_descriptor_proto::{Label, Type};
+use tower::{Layer, Service};
+
+/// Longest id, token or key a request may carry (fields named `*_id`, `*_ids`, `*_token`).
+pub const ID_MAX_CHARS: usize = 256;
+/// Longest text any other string field may carry.
+pub const TEXT_MAX_CHARS: usize = 65_536;
+/// Deepest nesting of messages followed.
+const MAX_DEPTH: usize = 32;
+
+#[derive(Debug, Clone)]
+struct FieldInfo {
+    name: String,
+    kind: Type,
+    repeated: bool,
+    /// For messages: the full name (without the leading dot).
+    message: Option<String>,
+}
+
+/// The request messages of every CSM RPC and the fields of every message.
+#[derive(Debug, Default)]
+pub struct Descriptors {
+    inputs: HashMap<String, String>,
+    messages: HashMap<String, HashMap<u32, FieldInfo>>,
+}
+
+impl Descriptors {
+    /// The suite's contracts (parsed once).
+    pub fn suite() -> &'static Descriptors {
+        static DESCRIPTORS: OnceLock<Descriptors> = OnceLock::new();
+        DESCRIPTORS.get_or_init(|| Descriptors::from_encoded(csm_proto::FILE_DESCRIPTOR_SET))
+    }
+
+    fn from_encoded(encoded: &[u8]) -> Descriptors {
+        let set = prost_types::FileDescriptorSet::decode(encoded).expect("the compiled descriptor set decodes");
+        let mut descriptors = Descriptors::default();
+        for file in &set.file {
+            let package = file.package();
+            for message in &file.message_type {
+                descriptors.add_message(package, message);
+            }
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/{package}.{}/{}", service.name(), method.name());
+                    descriptors.inputs.insert(path, method.input_type().trim_start_matches('.').to_owned());
+                }
+            }
+        }
+        descriptors
+    }
+
+    fn add_message(&mut self, scope: &str, message: &prost_types::DescriptorProto) {
+        let full = if scope.is_empty() { message.name().to_owned() } else { format!("{scope}.{}", message.name()) };
+        let fields = message
+            .field
+            .iter()
+            .map(|field| {
+                let info = FieldInfo {
+                    name: field.name().to_owned(),
+                    kind: field.r#type(),
+                    repeated: field.label() == Label::Repeated,
+                    message: matches!(field.r#type(), Type::Message)
+                        .then(|| field.type_name().trim_start_matches('.').to_owned()),
+                };
+                (u32::try_from(field.number()).unwrap_or_default(), info)
+            })
+            .collect();
+        for nested in &message.nested_type {
+            self.add_message(&full, nested);
+        }
+        self.messages.insert(full, fields);
+    }
+
+    /// The request message of an RPC path (`/csm.identity.v1.IdentityService/GetLogin`).
+    pub fn input_of(&self, path: &str) -> Option<&str> {
+        self.inputs.get(path).map(String::as_str)
+    }
+
+    /// Checks `body` (one encoded `message`): `Err` when it is not a valid
+    /// encoding; otherwise the violations found (empty when fine).
+    pub fn check(&self, message: &str, body: &[u8]) -> Result<FieldErrors, Malformed> {
+        let mut errors = FieldErrors::new();
+        self.walk(message, body, "", 0, &mut errors)?;
+        Ok(errors)
+    }
+
+    fn walk(
+        &self,
+        message: &str,
+        mut buf: &[u8],
+        prefix: &str,
+        depth: usize,
+        errors: &mut FieldErrors,
+    ) -> Result<(), Malformed> {
+        if depth > MAX_DEPTH {
+            return Err(Malformed("messages nested too deeply"));
+        }
+        // Well-known types (Timestamp, FieldMask …) are not in the index: skipped like unknown fields.
+        let fields = self.messages.get(message);
+        let mut repeated_index: HashMap<u32, usize> = HashMap::new();
+        while !buf.is_empty() {
+            let key = varint(&mut buf)?;
+            let number = u32::try_from(key >> 3).map_err(|_| Malformed("field number out of range"))?;
+            let wire = key & 7;
+            if number == 0 {
+                return Err(Malformed("field number 0"));
+            }
+            let field = fields.and_then(|fields| fields.get(&number));
+            match wire {
+                0 => {
+                    varint(&mut buf)?;
+                    expect_wire(field, &[WireKind::Varint])?;
+                }
+                1 => {
+                    take(&mut buf, 8)?;
+                    expect_wire(field, &[WireKind::Fixed64])?;
+                }
+                5 => {
+                    take(&mut buf, 4)?;
+                    expect_wire(field, &[WireKind::Fixed32])?;
+                }
+                2 => {
+                    let length = usize::try_from(varint(&mut buf)?).map_err(|_| Malformed("length out of range"))?;
+                    let bytes = take(&mut buf, length)?;
+                    let Some(field) = field else { continue };
+                    let path = match field.repeated {
+                        true => {
+                            let index = repeated_index.entry(number).or_default();
+                            let path = format!("{prefix}{}[{index}]", field.name);
+                            *index += 1;
+                            path
+                        }
+                        false => format!("{prefix}{}", field.name),
+                    };
+                    match field.kind {
+                        Type::String => {
+                            let text = std::str::from_utf8(bytes).map_err(|_| Malformed("a string is not UTF-8"))?;
+                            check_text(&field.name, &path, text, errors);
+                        }
+                        Type::Message => {
+                            let nested = field.message.as_deref().unwrap_or_default();
+                            self.walk(nested, bytes, &format!("{path}."), depth + 1, errors)?;
+                        }
+                        Type::Bytes => {}
+                        // Packed repeated scalars: a run of varints or fixed values.
+                        _ if field.repeated => {}
+                        _ => return Err(Malformed("a length-delimited value for a scalar field")),
+                    }
+                }
+                _ => return Err(Malformed("an unsupported wire type")),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum WireKind {
+    Varint,
+    Fixed64,
+    Fixed32,
+}
+
+fn expect_wire(field: Option<&FieldInfo>, allowed: &[WireKind]) -> Result<(), Malformed> {
+    let Some(field) = field else { return Ok(()) };
+    let kind = match field.kind {
+        Type::Double | Type::Fixed64 | Type::Sfixed64 => WireKind::Fixed64,
+        Type::Float | Type::Fixed32 | Type::Sfixed32 => WireKind::Fixed32,
+        Type::String | Type::Bytes | Type::Message | Type::Group => {
+            return Err(Malformed("a scalar value for a length-delimited field"));
+        }
+        _ => WireKind::Varint,
+    };
+    if allowed.iter().any(|wire| std::mem::discriminant(wire) == std::mem::discriminant(&kind)) {
+        Ok(())
+    } else {
+        Err(Malformed("a value of the wrong wire type"))
+    }
+}
+
+fn check_text(name: &str, path: &str, text: &str, errors: &mut FieldErrors) {
+    if let Some(bad) = text.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        errors.add(path, format!("must not contain control characters (found U+{:04X})", u32::from(bad)));
+        return;
+    }
+    let is_id = name.ends_with("_id") || name.ends_with("_ids") || name.ends_with("_token") || name == "kid";
+    let max = if is_id { ID_MAX_CHARS } else { TEXT_MAX_CHARS };
+    // Bytes first: a cheap bound, characters only when it could matter.
+    if text.len() > max && text.chars().count() > max {
+        errors.add(path, format!("is too long ({} characters; at most {max})", text.chars().count()));
+    }
+}
+
+/// Why a body is not a valid encoding of its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed(&'static str);
+
+fn varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
+    let mut value = 0u64;
+    for shift in (0..70).step_by(7) {
+        let (&byte, rest) = buf.split_first().ok_or(Malformed("a truncated varint"))?;
+        *buf = rest;
+        if shift == 63 && byte > 1 {
+            return Err(Malformed("a varint out of range"));
+        }
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(Malformed("a varint longer than 10 bytes"))
+}
+
+fn take<'a>(buf: &mut &'a [u8], length: usize) -> Result<&'a [u8], Malformed> {
+    if buf.len() < length {
+        return Err(Malformed("a truncated value"));
+    }
+    let (value, rest) = buf.split_at(length);
+    *buf = rest;
+    Ok(value)
+}
+
+/// The [`Edge`] of every service.
+#[derive(Clone)]
+pub struct EdgeLayer {
+    descriptors: Arc<&'static Descriptors>,
+}
+
+impl EdgeLayer {
+    pub fn new() -> Self {
+        Self { descriptors: Arc::new(Descriptors::suite()) }
+    }
+}
+
+impl Default for EdgeLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Edge { inner, descriptors: self.descriptors.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    descriptors: Arc<&'static Descriptors>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The answer to a refused request.
+fn refuse<B: Default>(error: CsmError) -> Response<B> {
+    error.to_status().into_http::<B>()
+}
+
+impl<S, ResBody> Service<Request<tonic::body::Body>> for Edge<S>
+where
+    S: Service<Request<tonic::body::Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(message) = self.descriptors.input_of(request.uri().path()).map(str::to_owned) else {
+            // Health, reflection (a stream) and unknown paths: not ours to check.
+            return Box::pin(inner.call(request));
+        };
+        let descriptors = self.descriptors.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let bytes: Bytes = match body.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => {
+                    return Ok(refuse(
+                        CsmError::invalid_argument("MALFORMED_REQUEST", "the request body could not be read")
+                            .with_field("request", "the body could not be read"),
+                    ));
+                }
+            };
+            if let Err(error) = check_frame(&descriptors, &message, &bytes) {
+                return Ok(refuse(error));
+            }
+            let request = Request::from_parts(parts, tonic::body::Body::new(http_body_util::Full::new(bytes)));
+            inner.call(request).await
+        })
+    }
+}
+
+/// Checks one gRPC frame (flag, length, message) of `message`.
+fn check_frame(descriptors: &Descriptors, message: &str, frame: &[u8]) -> Result<(), CsmError> {
+    let malformed = |why: &str| {
+        CsmError::invalid_argument("MALFORMED_REQUEST", format!("the request is not a valid {message}: {why}"))
+            .with_field("request", format!("is not a valid {message}: {why}"))
+    };
+    if frame.is_empty() {
+        // No message at all: tonic answers that itself (not a decode error).
+        return Ok(());
+    }
+    if frame.len() < 5 {
+        return Err(malformed("a truncated gRPC frame"));
+    }
+    if frame[0] != 0 {
+        // Compressed: tonic decides (and refuses compression it was not configured for).
+        return Ok(());
+    }
+    let length = u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]) as usize;
+    if frame.len() != 5 + length {
+        return Err(malformed("the gRPC frame length does not match its body"));
+    }
+    let errors = descriptors.check(message, &frame[5..]).map_err(|Malformed(why)| malformed(why))?;
+    errors.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use csm_proto::identity as pb;
+
+    fn frame(message: &impl prost::Message) -> Vec<u8> {
+        let body = message.encode_to_vec();
+        let mut frame = vec![0u8];
+        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&body);
+        frame
+    }
+
+    fn fields(error: &CsmError) -> Vec<String> {
+        error.field_errors().iter().map(|error| error.field.clone()).collect()
+    }
+
+    #[test]
+    fn every_rpc_has_its_request_message() {
+        let descriptors = Descriptors::suite();
+        assert_eq!(
+            descriptors.input_of("/csm.identity.v1.IdentityService/CreateAccount"),
+            Some("csm.identity.v1.CreateAccountRequest")
+        );
+        assert!(descriptors.inputs.len() > 200);
+    }
+
+    #[test]
+    fn nul_and_control_characters_are_refused_with_the_field_path() {
+        let descriptors = Descriptors::suite();
+        let request = pb::CreateAccountRequest { name: "Acme\0".into(), ..Default::default() };
+        let error = check_frame(descriptors, "csm.identity.v1.CreateAccountRequest", &frame(&request)).unwrap_err();
+        assert_eq!(error.reason(), "INVALID_ARGUMENT");
+        assert_eq!(fields(&error), vec!["name"]);
+        let nested = pb::UpdateProfileRequest {
+            profile: Some(pb::Profile { display_name: "bell\u{7}".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let error = check_frame(descriptors, "csm.identity.v1.UpdateProfileRequest", &frame(&nested)).unwrap_err();
+        assert_eq!(fields(&error), vec!["profile.display_name"]);
+        let fine = pb::CreateAccountRequest { name: "Line\nbreaks\tand tabs".into(), ..Default::default() };
+        assert!(check_frame(descriptors, "csm.identity.v1.CreateAccountRequest", &frame(&fine)).is_ok());
+    }
+
+    #[test]
+    fn oversized_ids_and_text_are_refused() {
+        let descriptors = Descriptors::suite();
+        let request = pb::GetAccountRequest { account_id: "a".repeat(100_000) };
+        let error = check_frame(descriptors, "csm.identity.v1.GetAccountRequest", &frame(&request)).unwrap_err();
+        assert_eq!(fields(&error), vec!["account_id"]);
+        assert!(error.to_status().details().len() < 2048);
+        let request = pb::BatchGetProfilesRequest { profile_ids: vec!["ok".into(), "b".repeat(300)] };
+        let error = check_frame(descriptors, "csm.identity.v1.BatchGetProfilesRequest", &frame(&request)).unwrap_err();
+        assert_eq!(fields(&error), vec!["profile_ids[1]"]);
+    }
+
+    #[test]
+    fn undecodable_bodies_are_malformed_requests() {
+        let descriptors = Descriptors::suite();
+        let message = "csm.identity.v1.CreateAccountRequest";
+        for body in [vec![0xff, 0xff, 0xff], vec![0x12, 0x05, b'a'], vec![0x10, 0x02, 0x03], vec![0x0b]] {
+            let mut frame = vec![0u8];
+            frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&body);
+            let error = check_frame(descriptors, message, &frame).unwrap_err();
+            assert_eq!(error.reason(), "MALFORMED_REQUEST", "{body:?}");
+            assert_eq!(fields(&error), vec!["request"]);
+        }
+        // A string field that is not UTF-8.
+        let body = vec![0x12, 0x02, 0xc3, 0x28];
+        let mut frame = vec![0u8, 0, 0, 0, 4];
+        frame.extend_from_slice(&body);
+        assert_eq!(check_frame(descriptors, message, &frame).unwrap_err().reason(), "MALFORMED_REQUEST");
+    }
+}
