@@ -15,11 +15,14 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 /// Longest status message sent (characters).
-pub const MAX_MESSAGE_CHARS: usize = 300;
-/// Longest violation description or metadata value sent (characters).
+pub const MAX_MESSAGE_CHARS: usize = 240;
+/// Longest violation description sent (characters).
 pub const MAX_DETAIL_CHARS: usize = 120;
+/// Longest metadata value sent (characters): metadata carries data clients
+/// read (collision paths, ids), so it is cut later than prose.
+pub const MAX_METADATA_CHARS: usize = 512;
 /// Most field violations sent in one BadRequest.
-pub const MAX_VIOLATIONS: usize = 6;
+pub const MAX_VIOLATIONS: usize = 5;
 
 /// `text` cut to `max` characters (with "…" when cut).
 fn cut(text: &str, max: usize) -> String {
@@ -244,7 +247,7 @@ impl CsmError {
         let metadata = self
             .metadata
             .iter()
-            .map(|(key, value)| (cut(key, 64), cut(value, MAX_DETAIL_CHARS)))
+            .map(|(key, value)| (cut(key, 64), cut(value, MAX_METADATA_CHARS)))
             .collect::<std::collections::HashMap<_, _>>();
         let mut details = ErrorDetails::with_error_info(self.reason.clone(), ERROR_DOMAIN, metadata);
         if self.field_errors.is_empty() && self.code == ErrorCode::InvalidArgument {
