@@ -439,7 +439,7 @@ backend_test!(r3_7_contact_relationship_input_is_validated_paged_and_idempotent,
     let mut other = request.clone();
     other.contact_relationship = Some(contact_relationship(&account, &kim, ASSET_CONTACT));
     let reused = client.create_contact_relationship(other).await.unwrap_err();
-    assert_status(&reused, Code::FailedPrecondition, "REQUEST_ID_REUSED");
+    assert_status(&reused, Code::FailedPrecondition, "REQUEST_ID_CONFLICT");
 
     // Pagination: five relationships on one account, pages of two, complete and ordered.
     let mut expected = BTreeSet::from([first.contact_relationship.unwrap().contact_relationship_id]);
@@ -1402,7 +1402,7 @@ backend_test!(r5_1_access_and_related_party_configurations_are_idempotent_and_ch
     let mut other = request;
     other.responsibility_access_configuration.as_mut().unwrap().name = "Another".into();
     let reused = client.create_responsibility_access_configuration(other).await.unwrap_err();
-    assert_status(&reused, Code::FailedPrecondition, "REQUEST_ID_REUSED");
+    assert_status(&reused, Code::FailedPrecondition, "REQUEST_ID_CONFLICT");
     let change = change_of(suite, &first.consistency_token).await;
     assert_eq!(change.attributes.get("responsibility_id").map(String::as_str), Some(ACCOUNT_MANAGER));
 

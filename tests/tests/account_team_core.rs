@@ -560,7 +560,7 @@ backend_test!(r3_5_account_relationship_input_is_validated, |suite| {
     assert_eq!(first.account_relationship, again.account_relationship);
     assert_eq!(first.consistency_token, again.consistency_token);
     let status = client.create_account_relationship(request(&other)).await.unwrap_err();
-    assert_status(&status, Code::FailedPrecondition, "REQUEST_ID_REUSED");
+    assert_status(&status, Code::FailedPrecondition, "REQUEST_ID_CONFLICT");
 });
 
 // ------------------------------------------------------------------ R3.6
@@ -1195,7 +1195,7 @@ backend_test!(r5_1_responsibility_definitions_are_a_configuration_object_with_th
     assert_eq!(first.responsibility_definition, again.responsibility_definition);
     request.responsibility_definition.as_mut().unwrap().unique = true;
     let status = client.create_responsibility_definition(request).await.unwrap_err();
-    assert_status(&status, Code::FailedPrecondition, "REQUEST_ID_REUSED");
+    assert_status(&status, Code::FailedPrecondition, "REQUEST_ID_CONFLICT");
 });
 
 // ------------------------------------------- related-party types on team members

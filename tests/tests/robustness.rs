@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use csm_auth::{CallerKind, CallerKinds, Matrix};
+use csm_tests::backend_test;
 use csm_tests::raw::{self, FieldKind};
-use csm_tests::{Suite, backend_test};
 use csm_types::ServiceName;
 use tonic::Code;
 use tonic_types::StatusExt as _;

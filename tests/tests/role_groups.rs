@@ -691,7 +691,7 @@ backend_test!(group_writes_are_idempotent_per_request_id, |suite| {
     assert_eq!(first.consistency_token, again.consistency_token);
     let status =
         role(suite).create_group(pb::CreateGroupRequest { name: "Twice".to_owned(), ..request }).await.unwrap_err();
-    assert_eq!((status.code(), reason_of(&status)), (Code::InvalidArgument, "REQUEST_ID_REUSED".to_owned()));
+    assert_eq!((status.code(), reason_of(&status)), (Code::FailedPrecondition, "REQUEST_ID_CONFLICT".to_owned()));
 
     let group = first.group.unwrap().group_id;
     let role_request = pb::AddGroupRoleRequest {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use csm_auth::ServiceTokenSource;
 use csm_changefeed::ChangeFeed;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::testing::TestBackend;
 use csm_db::{Db, PoolSettings as DbPoolSettings};
 use csm_licensing::app::{LicensingApp, Person};
@@ -124,7 +125,14 @@ async fn run_on(backend: &str, url: &str) -> anyhow::Result<()> {
                         let (person, login_id) = user();
                         let begun = Instant::now();
                         let outcome = app
-                            .open_session(&pool, &person, login_id, ClientChannel::Desktop, String::new(), None)
+                            .open_session(
+                                &pool,
+                                &person,
+                                login_id,
+                                ClientChannel::Desktop,
+                                String::new(),
+                                &RequestKey::new("Login", "bench", None, &()),
+                            )
                             .await?;
                         anyhow::ensure!(outcome.seat_newly_acquired, "every login takes a seat");
                         Ok((begun.elapsed(), outcome.session))
@@ -171,8 +179,16 @@ async fn run_on(backend: &str, url: &str) -> anyhow::Result<()> {
             async move {
                 let (person, login_id) = user();
                 let begun = Instant::now();
-                let outcome =
-                    app.open_session(&pool, &person, login_id, ClientChannel::Desktop, String::new(), None).await;
+                let outcome = app
+                    .open_session(
+                        &pool,
+                        &person,
+                        login_id,
+                        ClientChannel::Desktop,
+                        String::new(),
+                        &RequestKey::new("Login", "bench", None, &()),
+                    )
+                    .await;
                 (begun.elapsed(), outcome.is_ok())
             }
         })

@@ -6,7 +6,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use csm_auth::Caller;
-use csm_changefeed::{ChangeFeed, NewChange, Operation, idempotency};
+use csm_changefeed::idempotency::RequestKey;
+use csm_changefeed::{ChangeFeed, NewChange, Operation};
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult, ErrorCode, FieldErrors};
 use csm_peers::{IdentityPeer, RolePeer};
@@ -273,8 +274,9 @@ impl LicensingApp {
         settings: PoolSettings,
         errors: FieldErrors,
     ) -> CsmResult<(PoolRow, String)> {
-        let outcome = self.create_pool_once(caller, request_id.clone(), settings, errors).await;
-        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "CreatePool").await? {
+        let key = RequestKey::new("CreatePool", caller.request_scope(), request_id.as_deref(), &settings);
+        let outcome = self.create_pool_once(caller, &key, settings, errors).await;
+        match self.raced_retry(outcome.as_ref().err(), &key).await? {
             Some((id, token)) => Ok((self.get_pool(id).await?, token)),
             None => outcome,
         }
@@ -282,27 +284,23 @@ impl LicensingApp {
 
     /// When a create failed because a concurrent retry of the same request_id
     /// won (its unique key or its idempotency record), that retry's result.
-    async fn raced_retry(
-        &self,
-        error: Option<&CsmError>,
-        request_id: Option<&str>,
-        rpc: &str,
-    ) -> CsmResult<Option<(Uuid, String)>> {
-        let (Some(error), Some(request_id)) = (error, request_id) else {
-            return Ok(None);
-        };
-        if error.code() != ErrorCode::AlreadyExists && error.reason() != "REQUEST_IN_FLIGHT" {
+    async fn raced_retry(&self, error: Option<&CsmError>, key: &RequestKey<'_>) -> CsmResult<Option<(Uuid, String)>> {
+        let Some(error) = error else { return Ok(None) };
+        if key.request_id().is_none()
+            || (error.code() != ErrorCode::AlreadyExists && error.reason() != "REQUEST_IN_FLIGHT")
+        {
             return Ok(None);
         }
-        Ok(idempotency::stored_entity(self.store.db(), rpc, request_id)
-            .await?
-            .map(|(id, revision)| (id, self.feed.token(revision))))
+        match key.replayed(self.store.db()).await? {
+            Some(replay) => Ok(Some((replay.id()?, self.feed.token(replay.revision)))),
+            None => Ok(None),
+        }
     }
 
     async fn create_pool_once(
         &self,
         caller: &Caller,
-        request_id: Option<String>,
+        key: &RequestKey<'_>,
         mut settings: PoolSettings,
         mut errors: FieldErrors,
     ) -> CsmResult<(PoolRow, String)> {
@@ -313,9 +311,8 @@ impl LicensingApp {
         }
         let expires_at = self.check_pool(&settings, &mut errors);
         errors.finish()?;
-        if let Some(request_id) = &request_id
-            && let Some((id, revision)) = idempotency::stored_entity(self.store.db(), "CreatePool", request_id).await?
-        {
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            let (id, revision) = (replay.id()?, replay.revision);
             let pool = self.store.pool(id).await?.ok_or_else(|| CsmError::not_found("pool", id))?;
             return Ok((pool, self.feed.token(revision)));
         }
@@ -332,9 +329,7 @@ impl LicensingApp {
         self.store.insert_pool(&mut tx, &pool).await?;
         let revision =
             csm_changefeed::append(&mut tx, &NewChange::new("license_pool", pool.id, Operation::Created)).await?;
-        if let Some(request_id) = &request_id
-            && !idempotency::record_entity(&mut tx, "CreatePool", request_id, pool.id, revision).await?
-        {
+        if !key.record(&mut tx, pool.id, revision, "").await? {
             drop(tx);
             return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }
@@ -424,12 +419,16 @@ impl LicensingApp {
                 "customers use the portal only (R1.7)",
             ));
         }
-        if let Some(request_id) = &request_id
-            && let Some(outcome) = self.stored_login(request_id, &pool).await?
-        {
+        let key = RequestKey::new(
+            "Login",
+            caller.request_scope(),
+            request_id.as_deref(),
+            &(pool_id, profile_id, channel, &device_id),
+        );
+        if let Some(outcome) = self.stored_login(&key, &pool).await? {
             return Ok(outcome);
         }
-        self.open_session(&pool, &person, login_id, channel, device_id, request_id).await
+        self.open_session(&pool, &person, login_id, channel, device_id.clone(), &key).await
     }
 
     /// The database part of Login, after lookups and authorization: takes or
@@ -441,7 +440,7 @@ impl LicensingApp {
         login_id: Uuid,
         channel: ClientChannel,
         device_id: String,
-        request_id: Option<String>,
+        key: &RequestKey<'_>,
     ) -> CsmResult<LoginOutcome> {
         let pool_id = pool.id;
         let profile_id = person.profile_id;
@@ -511,15 +510,12 @@ impl LicensingApp {
             let newly = seat_needed && outcome == SeatOutcome::Acquired;
             let change = session_change(session.id, Operation::Created, pool_id, login_id);
             let revision = csm_changefeed::append(&mut tx, &change).await?;
-            if let Some(request_id) = &request_id {
-                let record = format!("{}|{}|{}", session.id, revision, u8::from(newly));
-                if !idempotency::record_response(&mut tx, "Login", request_id, record.as_bytes()).await? {
-                    drop(tx);
-                    return self
-                        .stored_login(request_id, pool)
-                        .await?
-                        .ok_or_else(|| CsmError::internal("idempotency record vanished"));
-                }
+            if !key.record(&mut tx, session.id, revision, if newly { "1" } else { "0" }).await? {
+                drop(tx);
+                return self
+                    .stored_login(key, pool)
+                    .await?
+                    .ok_or_else(|| CsmError::internal("idempotency record vanished"));
             }
             tx.commit().await?;
             self.feed.committed(revision);
@@ -532,23 +528,15 @@ impl LicensingApp {
         }
     }
 
-    async fn stored_login(&self, request_id: &str, pool: &PoolRow) -> CsmResult<Option<LoginOutcome>> {
-        let Some(stored) = idempotency::stored_response(self.store.db(), "Login", request_id).await? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8_lossy(&stored).into_owned();
-        let mut parts = text.split('|');
-        let (Some(id), Some(revision), Some(newly)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(CsmError::internal("malformed Login idempotency record"));
-        };
-        let id = Uuid::parse_str(id).map_err(CsmError::internal)?;
-        let revision: u64 = revision.parse().map_err(CsmError::internal)?;
+    async fn stored_login(&self, key: &RequestKey<'_>, pool: &PoolRow) -> CsmResult<Option<LoginOutcome>> {
+        let Some(replay) = key.replayed(self.store.db()).await? else { return Ok(None) };
+        let id = replay.id()?;
         let session = self.store.session(id).await?.ok_or_else(|| CsmError::not_found("license session", id))?;
         Ok(Some(LoginOutcome {
             session: as_of(session, csm_db::now()),
-            seat_newly_acquired: newly == "1",
+            seat_newly_acquired: replay.extra == "1",
             heartbeat_interval: heartbeat_interval(&pool.settings),
-            consistency_token: self.feed.token(revision),
+            consistency_token: self.feed.token(replay.revision),
         }))
     }
 
@@ -932,8 +920,14 @@ impl LicensingApp {
         profile_id: Option<Uuid>,
         security_group_id: Option<Uuid>,
     ) -> CsmResult<(RightGrantRow, String)> {
-        let outcome = self.grant_right_once(caller, request_id.clone(), profile_id, security_group_id).await;
-        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "GrantLicenseRight").await? {
+        let key = RequestKey::new(
+            "GrantLicenseRight",
+            caller.request_scope(),
+            request_id.as_deref(),
+            &(profile_id, security_group_id),
+        );
+        let outcome = self.grant_right_once(caller, &key, profile_id, security_group_id).await;
+        match self.raced_retry(outcome.as_ref().err(), &key).await? {
             Some((id, token)) => {
                 Ok((self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?, token))
             }
@@ -944,7 +938,7 @@ impl LicensingApp {
     async fn grant_right_once(
         &self,
         caller: &Caller,
-        request_id: Option<String>,
+        key: &RequestKey<'_>,
         profile_id: Option<Uuid>,
         security_group_id: Option<Uuid>,
     ) -> CsmResult<(RightGrantRow, String)> {
@@ -964,10 +958,8 @@ impl LicensingApp {
                 Err(error) => return Err(error),
             }
         }
-        if let Some(request_id) = &request_id
-            && let Some((id, revision)) =
-                idempotency::stored_entity(self.store.db(), "GrantLicenseRight", request_id).await?
-        {
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            let (id, revision) = (replay.id()?, replay.revision);
             let grant = self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?;
             return Ok((grant, self.feed.token(revision)));
         }
@@ -982,9 +974,7 @@ impl LicensingApp {
             change = change.attribute("security_group_id", group);
         }
         let revision = csm_changefeed::append(&mut tx, &change).await?;
-        if let Some(request_id) = &request_id
-            && !idempotency::record_entity(&mut tx, "GrantLicenseRight", request_id, grant.id, revision).await?
-        {
+        if !key.record(&mut tx, grant.id, revision, "").await? {
             drop(tx);
             return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }
@@ -1032,8 +1022,14 @@ impl LicensingApp {
         seat_limit: i64,
         license_valid_until: Option<DateTime<Utc>>,
     ) -> CsmResult<(SeatPlanRow, String)> {
-        let outcome = self.create_plan_once(caller, request_id.clone(), product, seat_limit, license_valid_until).await;
-        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "CreateSeatPlan").await? {
+        let key = RequestKey::new(
+            "CreateSeatPlan",
+            caller.request_scope(),
+            request_id.as_deref(),
+            &(product, seat_limit, license_valid_until),
+        );
+        let outcome = self.create_plan_once(caller, &key, product, seat_limit, license_valid_until).await;
+        match self.raced_retry(outcome.as_ref().err(), &key).await? {
             Some((id, token)) => Ok((self.get_plan(id).await?, token)),
             None => outcome,
         }
@@ -1042,16 +1038,14 @@ impl LicensingApp {
     async fn create_plan_once(
         &self,
         caller: &Caller,
-        request_id: Option<String>,
+        key: &RequestKey<'_>,
         product: LicensedProduct,
         seat_limit: i64,
         license_valid_until: Option<DateTime<Utc>>,
     ) -> CsmResult<(SeatPlanRow, String)> {
         self.require_admin(caller, "CreateSeatPlan").await?;
-        if let Some(request_id) = &request_id
-            && let Some((id, revision)) =
-                idempotency::stored_entity(self.store.db(), "CreateSeatPlan", request_id).await?
-        {
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            let (id, revision) = (replay.id()?, replay.revision);
             let plan = self.store.plan(id).await?.ok_or_else(|| CsmError::not_found("seat plan", id))?;
             return Ok((plan, self.feed.token(revision)));
         }
@@ -1069,9 +1063,7 @@ impl LicensingApp {
         self.store.insert_plan(&mut tx, &plan).await?;
         let revision =
             csm_changefeed::append(&mut tx, &NewChange::new("seat_plan", plan.id, Operation::Created)).await?;
-        if let Some(request_id) = &request_id
-            && !idempotency::record_entity(&mut tx, "CreateSeatPlan", request_id, plan.id, revision).await?
-        {
+        if !key.record(&mut tx, plan.id, revision, "").await? {
             drop(tx);
             return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }
@@ -1129,8 +1121,14 @@ impl LicensingApp {
         profile_id: Uuid,
         kind: SeatKind,
     ) -> CsmResult<(AgentSeatRow, String)> {
-        let outcome = self.grant_agent_seat_once(caller, request_id.clone(), plan_id, profile_id, kind).await;
-        match self.raced_retry(outcome.as_ref().err(), request_id.as_deref(), "GrantAgentSeat").await? {
+        let key = RequestKey::new(
+            "GrantAgentSeat",
+            caller.request_scope(),
+            request_id.as_deref(),
+            &(plan_id, profile_id, kind),
+        );
+        let outcome = self.grant_agent_seat_once(caller, &key, plan_id, profile_id, kind).await;
+        match self.raced_retry(outcome.as_ref().err(), &key).await? {
             Some((id, token)) => {
                 Ok((self.store.agent_seat(id).await?.ok_or_else(|| CsmError::not_found("agent seat", id))?, token))
             }
@@ -1141,7 +1139,7 @@ impl LicensingApp {
     async fn grant_agent_seat_once(
         &self,
         caller: &Caller,
-        request_id: Option<String>,
+        key: &RequestKey<'_>,
         plan_id: Uuid,
         profile_id: Uuid,
         kind: SeatKind,
@@ -1155,10 +1153,8 @@ impl LicensingApp {
                 "collaborator seats exist only on JIRA plans, agent seats only on the others (R7.13)",
             ));
         }
-        if let Some(request_id) = &request_id
-            && let Some((id, revision)) =
-                idempotency::stored_entity(self.store.db(), "GrantAgentSeat", request_id).await?
-        {
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            let (id, revision) = (replay.id()?, replay.revision);
             let seat = self.store.agent_seat(id).await?.ok_or_else(|| CsmError::not_found("agent seat", id))?;
             return Ok((seat, self.feed.token(revision)));
         }
@@ -1205,9 +1201,7 @@ impl LicensingApp {
             .attribute("seat_plan_id", plan_id)
             .attribute("profile_id", profile_id);
         let revision = csm_changefeed::append(&mut tx, &change).await?;
-        if let Some(request_id) = &request_id
-            && !idempotency::record_entity(&mut tx, "GrantAgentSeat", request_id, seat.id, revision).await?
-        {
+        if !key.record(&mut tx, seat.id, revision, "").await? {
             drop(tx);
             return Err(CsmError::aborted("REQUEST_IN_FLIGHT", "a retry of this request is being processed"));
         }

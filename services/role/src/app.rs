@@ -8,7 +8,8 @@ mod profiles;
 use std::collections::{BTreeMap, BTreeSet};
 
 use csm_auth::Caller;
-use csm_changefeed::{ChangeFeed, idempotency};
+use csm_changefeed::ChangeFeed;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
 use csm_peers::{AccountTeamPeer, IdentityPeer};
@@ -348,9 +349,9 @@ impl RoleApp {
         const RPC: &str = "AssignRole";
         // Role administrators, services and delegated admins (R4.7, R4.8).
         self.authorize_profile_assignment(caller, profile, std::slice::from_ref(&role), RPC).await?;
-        if let Some(request_id) = request_id
-            && let Some((id, revision)) = idempotency::stored_entity(self.store.db(), RPC, request_id).await?
-        {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &(profile, &role));
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            let (id, revision) = (replay.id()?, replay.revision);
             let assignments = self.store.direct_assignments(profile).await?;
             let assignment = assignments
                 .into_iter()
@@ -384,11 +385,9 @@ impl RoleApp {
         if let Some(warning) = warnings.first() {
             self.store.flag_for_review(&mut tx, profile, warning.reason).await?;
         }
-        if let Some(request_id) = request_id
-            && !idempotency::record_entity(&mut tx, RPC, request_id, assignment.id, revision).await?
-        {
+        if !key.record(&mut tx, assignment.id, revision, "").await? {
             drop(tx);
-            return Box::pin(self.assign_role(caller, Some(request_id), profile, &role)).await;
+            return Box::pin(self.assign_role(caller, request_id, profile, &role)).await;
         }
         tx.commit().await?;
         self.feed.committed(revision);

@@ -62,6 +62,18 @@ impl Caller {
         }
     }
 
+    /// Whose request ids a call's are (idempotency keys): the acting
+    /// profile of a person, else its login; `service:<name>` for a service.
+    pub fn request_scope(&self) -> String {
+        match self {
+            Caller::Human(human) => match human.profile_id {
+                Some(profile) => profile.to_string(),
+                None => format!("login:{}", human.login_id),
+            },
+            Caller::Service(service) => format!("service:{service}"),
+        }
+    }
+
     /// The caller as the audit trail names it.
     pub fn audit_actor(&self) -> csm_audit::Actor {
         match self {

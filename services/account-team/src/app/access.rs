@@ -36,7 +36,7 @@ impl AccountTeamApp {
         self.roles.authorize(caller, CAM_ADMIN_ROLES, RPC).await?;
         let valid = draft.validate("responsibility_access_configuration")?;
         let fingerprint = valid.fingerprint();
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let configuration = self.store.access_configuration(id).await?;
             let configuration =
                 configuration.ok_or_else(|| CsmError::not_found("responsibility_access_configuration", id))?;
@@ -50,7 +50,7 @@ impl AccountTeamApp {
         let mut tx = self.store.db().begin().await?;
         let (configuration, revision) =
             self.store.save_access_configuration(&mut tx, Uuid::now_v7(), &valid, None).await?;
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, configuration.id, revision).await? {
+        if !self.record_created(&mut tx, RPC, caller, request_id, &fingerprint, configuration.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_access_configuration(caller, request_id, draft)).await;
         }
@@ -123,7 +123,7 @@ impl AccountTeamApp {
         const RPC: &str = "CreateRelatedPartyConfiguration";
         self.roles.authorize(caller, CAM_ADMIN_ROLES, RPC).await?;
         let fingerprint = draft.fingerprint();
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let configuration = self.store.related_party(id).await?;
             let configuration = configuration.ok_or_else(|| CsmError::not_found("related_party_configuration", id))?;
             return Ok(self.written(configuration, revision));
@@ -134,7 +134,7 @@ impl AccountTeamApp {
         }
         let mut tx = self.store.db().begin().await?;
         let (configuration, revision) = self.store.save_related_party(&mut tx, Uuid::now_v7(), &draft, None).await?;
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, configuration.id, revision).await? {
+        if !self.record_created(&mut tx, RPC, caller, request_id, &fingerprint, configuration.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_related_party(caller, request_id, draft)).await;
         }
@@ -252,7 +252,7 @@ impl AccountTeamApp {
         const RPC: &str = "CreateAccountAccess";
         self.authorize_account_access(caller, new.account, RPC).await?;
         let fingerprint = new.fingerprint();
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let access = self.store.account_access(id).await?;
             return Ok(self.written(access.ok_or_else(|| CsmError::not_found("account_access", id))?, revision));
         }
@@ -283,7 +283,7 @@ impl AccountTeamApp {
                 return Err(error);
             }
         };
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, access.id, revision).await? {
+        if !self.record_created(&mut tx, RPC, caller, request_id, &fingerprint, access.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_account_access(caller, request_id, new)).await;
         }

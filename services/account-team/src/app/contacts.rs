@@ -63,7 +63,7 @@ impl AccountTeamApp {
         const RPC: &str = "CreateContactRelationship";
         self.roles.authorize(caller, CONTACT_RELATIONSHIP_WRITER_ROLES, RPC).await?;
         let fingerprint = new.fingerprint();
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let relationship = self.store.contact_relationship(id).await?;
             let relationship = relationship.ok_or_else(|| CsmError::not_found("contact_relationship", id))?;
             return Ok(self.written(relationship, revision));
@@ -129,7 +129,7 @@ impl AccountTeamApp {
                 return Err(self.with_unique_holder(error, &relationship).await);
             }
         };
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, relationship.id, revision).await? {
+        if !self.record_created(&mut tx, RPC, caller, request_id, &fingerprint, relationship.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_contact_relationship(caller, request_id, new)).await;
         }
@@ -303,7 +303,7 @@ impl AccountTeamApp {
         const RPC: &str = "CreateConsumerRelationship";
         self.roles.authorize(caller, CONSUMER_RELATIONSHIP_WRITER_ROLES, RPC).await?;
         let fingerprint = new.fingerprint();
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let relationship = self.store.consumer_relationship(id).await?;
             let relationship = relationship.ok_or_else(|| CsmError::not_found("consumer_relationship", id))?;
             return Ok(self.written(relationship, revision));
@@ -354,7 +354,7 @@ impl AccountTeamApp {
         };
         let mut tx = self.store.db().begin().await?;
         let revision = self.store.insert_consumer_relationship(&mut tx, &relationship).await?;
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, relationship.id, revision).await? {
+        if !self.record_created(&mut tx, RPC, caller, request_id, &fingerprint, relationship.id, revision).await? {
             drop(tx);
             return Box::pin(self.create_consumer_relationship(caller, request_id, new)).await;
         }

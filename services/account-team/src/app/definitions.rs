@@ -27,13 +27,16 @@ impl AccountTeamApp {
         const RPC: &str = "CreateResponsibilityDefinition";
         self.roles.authorize(caller, RESPONSIBILITY_ADMIN_ROLES, RPC).await?;
         let fingerprint = format!("{new:?}");
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let definition = self.get_responsibility(caller, ResponsibilityId::from_uuid(id)).await?;
             return Ok(self.written(definition, revision));
         }
         let mut tx = self.store.db().begin().await?;
         let (definition, revision) = self.store.insert_responsibility(&mut tx, &new).await?;
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, *definition.id.as_uuid(), revision).await? {
+        if !self
+            .record_created(&mut tx, RPC, caller, request_id, &fingerprint, *definition.id.as_uuid(), revision)
+            .await?
+        {
             drop(tx);
             return Box::pin(self.create_responsibility(caller, request_id, new)).await;
         }
@@ -131,13 +134,13 @@ impl AccountTeamApp {
         const RPC: &str = "CreateAccountRelationshipType";
         self.roles.authorize(caller, RELATIONSHIP_TYPE_ADMIN_ROLES, RPC).await?;
         let fingerprint = format!("{new:?}");
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let kind = self.get_relationship_type(caller, RelationshipTypeId::from_uuid(id)).await?;
             return Ok(self.written(kind, revision));
         }
         let mut tx = self.store.db().begin().await?;
         let (kind, revision) = self.store.insert_relationship_type(&mut tx, &new).await?;
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, *kind.id.as_uuid(), revision).await? {
+        if !self.record_created(&mut tx, RPC, caller, request_id, &fingerprint, *kind.id.as_uuid(), revision).await? {
             drop(tx);
             return Box::pin(self.create_relationship_type(caller, request_id, new)).await;
         }

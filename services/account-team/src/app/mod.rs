@@ -9,9 +9,10 @@ pub mod relationships;
 pub mod settings;
 pub mod teams;
 
-use csm_changefeed::idempotency;
+use csm_auth::Caller;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::Tx;
-use csm_errors::{CsmError, CsmResult};
+use csm_errors::CsmResult;
 
 use crate::AccountTeamApp;
 
@@ -23,53 +24,37 @@ pub struct Written<T> {
 }
 
 impl AccountTeamApp {
-    /// The (entity id, revision) an earlier call with this request id created;
-    /// FAILED_PRECONDITION reason REQUEST_ID_REUSED when it came with another payload.
+    /// The (entity id, revision) an earlier request with this request id
+    /// created; FAILED_PRECONDITION REQUEST_ID_CONFLICT when it asked for
+    /// something else (the one idempotency rule).
     pub(crate) async fn replayed(
         &self,
         rpc: &str,
+        caller: &Caller,
         request_id: Option<&str>,
         fingerprint: &str,
     ) -> CsmResult<Option<(uuid::Uuid, u64)>> {
-        let Some(request_id) = request_id else { return Ok(None) };
-        let Some(stored) = idempotency::stored_response(self.store.db(), rpc, request_id).await? else {
-            return Ok(None);
-        };
-        let malformed = || CsmError::internal("malformed idempotency record");
-        let text = String::from_utf8(stored).map_err(|_| malformed())?;
-        let mut parts = text.splitn(3, '|');
-        let (Some(id), Some(revision), Some(stored_fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(malformed());
-        };
-        if stored_fingerprint != fingerprint {
-            return Err(CsmError::failed_precondition(
-                "REQUEST_ID_REUSED",
-                format!("request_id {request_id:?} was used for a different {rpc} request"),
-            ));
+        let request = RequestKey::new(rpc, caller.request_scope(), request_id, &fingerprint);
+        match request.replayed(self.store.db()).await? {
+            Some(replay) => Ok(Some((replay.id()?, replay.revision))),
+            None => Ok(None),
         }
-        let id = uuid::Uuid::parse_str(id).map_err(|_| malformed())?;
-        let revision = revision.parse().map_err(|_| malformed())?;
-        Ok(Some((id, revision)))
     }
 
     /// Records what this request id created, in the creating transaction.
     /// `false`: a concurrent retry recorded first.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn record_created(
         &self,
         tx: &mut Tx,
         rpc: &str,
+        caller: &Caller,
         request_id: Option<&str>,
         fingerprint: &str,
         id: uuid::Uuid,
         revision: u64,
     ) -> CsmResult<bool> {
-        match request_id {
-            Some(request_id) => {
-                let record = format!("{id}|{revision}|{fingerprint}");
-                idempotency::record_response(tx, rpc, request_id, record.as_bytes()).await
-            }
-            None => Ok(true),
-        }
+        RequestKey::new(rpc, caller.request_scope(), request_id, &fingerprint).record(tx, id, revision, "").await
     }
 
     /// After a commit: wakes the feed's watchers and returns the value with its token.

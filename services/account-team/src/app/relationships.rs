@@ -29,7 +29,7 @@ impl AccountTeamApp {
         const RPC: &str = "CreateAccountRelationship";
         self.roles.authorize(caller, RELATIONSHIP_EDITOR_ROLES, RPC).await?;
         let fingerprint = format!("{new:?}");
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let relationship = self.get_account_relationship(caller, AccountRelationshipId::from_uuid(id)).await?;
             return Ok(self.written(relationship, revision));
         }
@@ -85,7 +85,7 @@ impl AccountTeamApp {
             Err(error) if error.code() == ErrorCode::AlreadyExists && request_id.is_some() => {
                 // Maybe a concurrent retry of this very request won: answer as it did.
                 drop(tx);
-                if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+                if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
                     let relationship =
                         self.get_account_relationship(caller, AccountRelationshipId::from_uuid(id)).await?;
                     return Ok(self.written(relationship, revision));
@@ -94,7 +94,10 @@ impl AccountTeamApp {
             }
             Err(error) => return Err(error),
         };
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, *relationship.id.as_uuid(), revision).await? {
+        if !self
+            .record_created(&mut tx, RPC, caller, request_id, &fingerprint, *relationship.id.as_uuid(), revision)
+            .await?
+        {
             drop(tx);
             return Box::pin(self.create_account_relationship(caller, request_id, new)).await;
         }

@@ -29,7 +29,7 @@ impl AccountTeamApp {
         const RPC: &str = "CreateTeamMember";
         self.roles.authorize(caller, TEAM_EDITOR_ROLES, RPC).await?;
         let fingerprint = format!("{new:?}");
-        if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+        if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
             let member = self.get_team_member(caller, TeamMemberId::from_uuid(id)).await?;
             return Ok(self.written(member, revision));
         }
@@ -57,7 +57,7 @@ impl AccountTeamApp {
             Ok(revision) => revision,
             Err(_conflict) => {
                 drop(tx);
-                if let Some((id, revision)) = self.replayed(RPC, request_id, &fingerprint).await? {
+                if let Some((id, revision)) = self.replayed(RPC, caller, request_id, &fingerprint).await? {
                     // A concurrent retry of this very request won.
                     let member = self.get_team_member(caller, TeamMemberId::from_uuid(id)).await?;
                     return Ok(self.written(member, revision));
@@ -65,7 +65,7 @@ impl AccountTeamApp {
                 return Err(self.conflict_error(&member, &definition).await);
             }
         };
-        if !self.record_created(&mut tx, RPC, request_id, &fingerprint, *member.id.as_uuid(), revision).await? {
+        if !self.record_created(&mut tx, RPC, caller, request_id, &fingerprint, *member.id.as_uuid(), revision).await? {
             drop(tx);
             return Box::pin(self.create_team_member(caller, request_id, new)).await;
         }

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use csm_auth::Caller;
+use csm_changefeed::idempotency::RequestKey;
 use csm_changefeed::{ChangeFeed, ConsistencyToken, NewChange, Operation, append};
 use csm_db::Db;
 use csm_errors::{CsmError, CsmResult};
@@ -260,11 +261,12 @@ impl CaseAccessApp {
         self.contexts.get(profile, freshness).await?.ok_or_else(|| CsmError::not_found("profile", profile))
     }
 
-    /// A replayed create: the entity and revision an earlier call with
-    /// `request_id` produced (idempotent retries).
-    async fn replayed(&self, rpc: &str, request_id: Option<&str>) -> CsmResult<Option<(uuid::Uuid, u64)>> {
-        match request_id {
-            Some(request_id) => csm_changefeed::idempotency::stored_entity(&self.db, rpc, request_id).await,
+    /// A replayed create: the entity and revision an earlier request with
+    /// `key`'s request id produced; REQUEST_ID_CONFLICT when it asked for
+    /// something else (the one idempotency rule).
+    async fn replayed(&self, key: &RequestKey<'_>) -> CsmResult<Option<(uuid::Uuid, u64)>> {
+        match key.replayed(&self.db).await? {
+            Some(replay) => Ok(Some((replay.id()?, replay.revision))),
             None => Ok(None),
         }
     }
@@ -417,10 +419,10 @@ impl CaseAccessApp {
         request: Option<(&str, &str)>,
         session: Option<uuid::Uuid>,
     ) -> CsmResult<(CaseRecord, Decided, String)> {
-        let key = request.map(|(rpc, id)| (format!("{rpc}:{}", ctx.profile), id));
+        let key = request.map(|(rpc, id)| RequestKey::new(rpc, ctx.profile, Some(id), &draft));
         let replay = || async {
-            let Some((rpc, id)) = &key else { return Ok(None) };
-            let Some((case, revision)) = self.replayed(rpc, Some(id)).await? else { return Ok(None) };
+            let Some(key) = &key else { return Ok(None) };
+            let Some((case, revision)) = self.replayed(key).await? else { return Ok(None) };
             let record = cases::get_case(&self.db, CaseId::from_uuid(case))
                 .await?
                 .ok_or_else(|| CsmError::not_found("case", case))?;
@@ -490,8 +492,8 @@ impl CaseAccessApp {
             change = change.attribute("account_id", account);
         }
         let revision = append(&mut tx, &change).await?;
-        if let Some((rpc, id)) = &key
-            && !csm_changefeed::idempotency::record_entity(&mut tx, rpc, id, *record.id.as_uuid(), revision).await?
+        if let Some(key) = &key
+            && !key.record(&mut tx, record.id, revision, "").await?
         {
             // A concurrent retry recorded the request first: answer with its case.
             drop(tx);

@@ -4,7 +4,8 @@
 //! (domain::parties); list and get read the same rules.
 
 use csm_auth::Caller;
-use csm_changefeed::{NewChange, Operation, append, idempotency};
+use csm_changefeed::idempotency::RequestKey;
+use csm_changefeed::{NewChange, Operation, append};
 use csm_errors::{CsmError, CsmResult};
 use csm_peers::peer_error;
 use csm_proto::account_team::{
@@ -153,8 +154,8 @@ impl CaseAccessApp {
         mut product: SoldProductRecord,
     ) -> CsmResult<(SoldProductRecord, String)> {
         self.authorize_asset_create(writer, AssetKind::SoldProduct)?;
-        let rpc = idempotency_key("CreateSoldProduct", writer);
-        if let Some((id, revision)) = self.replayed(&rpc, request_id).await? {
+        let key = RequestKey::new("CreateSoldProduct", writer_scope(writer), request_id, &product);
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let stored = store::get_sold_product(&self.db, id)
                 .await?
                 .ok_or_else(|| asset_not_found(AssetKind::SoldProduct, id))?;
@@ -168,11 +169,9 @@ impl CaseAccessApp {
         store::save_sold_product(&mut tx, &product, false).await?;
         let change = NewChange::new("sold_product", product.id, Operation::Created);
         let revision = append(&mut tx, &change).await?;
-        if let Some(request_id) = request_id
-            && !idempotency::record_entity(&mut tx, &rpc, request_id, product.id, revision).await?
-        {
+        if !key.record(&mut tx, product.id, revision, "").await? {
             drop(tx);
-            return Box::pin(self.create_sold_product(writer, Some(request_id), product)).await;
+            return Box::pin(self.create_sold_product(writer, request_id, product)).await;
         }
         tx.commit().await?;
         self.committed(revision, &change);
@@ -264,8 +263,8 @@ impl CaseAccessApp {
         mut item: InstallBaseItemRecord,
     ) -> CsmResult<(InstallBaseItemRecord, String)> {
         self.authorize_asset_create(writer, AssetKind::InstallBaseItem)?;
-        let rpc = idempotency_key("CreateInstallBaseItem", writer);
-        if let Some((id, revision)) = self.replayed(&rpc, request_id).await? {
+        let key = RequestKey::new("CreateInstallBaseItem", writer_scope(writer), request_id, &item);
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let stored = store::get_install_base_item(&self.db, id)
                 .await?
                 .ok_or_else(|| asset_not_found(AssetKind::InstallBaseItem, id))?;
@@ -280,11 +279,9 @@ impl CaseAccessApp {
         store::save_install_base_item(&mut tx, &item, false).await?;
         let change = NewChange::new("install_base_item", item.id, Operation::Created);
         let revision = append(&mut tx, &change).await?;
-        if let Some(request_id) = request_id
-            && !idempotency::record_entity(&mut tx, &rpc, request_id, item.id, revision).await?
-        {
+        if !key.record(&mut tx, item.id, revision, "").await? {
             drop(tx);
-            return Box::pin(self.create_install_base_item(writer, Some(request_id), item)).await;
+            return Box::pin(self.create_install_base_item(writer, request_id, item)).await;
         }
         tx.commit().await?;
         self.committed(revision, &change);
@@ -508,8 +505,8 @@ impl CaseAccessApp {
         party: Uuid,
         configuration: Uuid,
     ) -> CsmResult<(RelatedPartyRecord, String)> {
-        let rpc = format!("AddRelatedParty/{}", ctx.profile);
-        if let Some((id, revision)) = self.replayed(&rpc, request_id).await? {
+        let key = RequestKey::new("AddRelatedParty", ctx.profile, request_id, &(subject, kind, party, configuration));
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let stored = store::get_related_party(&self.db, id)
                 .await?
                 .ok_or_else(|| CsmError::not_found("related party", id))?;
@@ -541,11 +538,9 @@ impl CaseAccessApp {
         store::save_related_party(&mut tx, &record, false).await?;
         let change = party_change(&record, Operation::Created);
         let revision = append(&mut tx, &change).await?;
-        if let Some(request_id) = request_id
-            && !idempotency::record_entity(&mut tx, &rpc, request_id, record.id, revision).await?
-        {
+        if !key.record(&mut tx, record.id, revision, "").await? {
             drop(tx);
-            return Box::pin(self.add_related_party(ctx, Some(request_id), subject, kind, party, configuration)).await;
+            return Box::pin(self.add_related_party(ctx, request_id, subject, kind, party, configuration)).await;
         }
         tx.commit().await?;
         self.committed(revision, &change);
@@ -749,10 +744,11 @@ fn party_change(record: &RelatedPartyRecord, operation: Operation) -> NewChange 
 }
 
 /// Idempotency keys are per caller: a retry by the same caller replays.
-fn idempotency_key(rpc: &str, writer: &AssetWriter) -> String {
+/// Whose request ids an asset writer's are.
+fn writer_scope(writer: &AssetWriter) -> String {
     match writer {
-        AssetWriter::Service => format!("{rpc}/service"),
-        AssetWriter::Principal(ctx) => format!("{rpc}/{}", ctx.profile),
+        AssetWriter::Service => "service".to_owned(),
+        AssetWriter::Principal(ctx) => ctx.profile.to_string(),
     }
 }
 

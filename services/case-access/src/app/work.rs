@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use csm_changefeed::{NewChange, Operation, append, idempotency};
+use csm_changefeed::idempotency::{self, RequestKey};
+use csm_changefeed::{NewChange, Operation, append};
 use csm_db::Tx;
 use csm_errors::{CsmError, CsmResult, ErrorCode};
 use csm_peers::peer_error;
@@ -207,14 +208,11 @@ impl CaseAccessApp {
         &self,
         mut tx: Tx,
         change: NewChange,
-        rpc: &str,
-        request_id: Option<&str>,
+        key: &RequestKey<'_>,
         id: Uuid,
     ) -> CsmResult<Option<String>> {
         let revision = append(&mut tx, &change).await?;
-        if let Some(request_id) = request_id
-            && !idempotency::record_entity(&mut tx, rpc, request_id, id, revision).await?
-        {
+        if !key.record(&mut tx, id, revision, "").await? {
             return Ok(None);
         }
         tx.commit().await?;
@@ -414,9 +412,8 @@ impl CaseAccessApp {
         session: Option<Uuid>,
     ) -> CsmResult<(CommentRecord, String)> {
         const RPC: &str = "AddComment";
-        if let Some((id, token)) =
-            self.replayed(RPC, request_id).await?.map(|(id, revision)| (id, self.feed.token(revision)))
-        {
+        let key = RequestKey::new(RPC, ctx.profile, request_id, &(case, task, kind, &body));
+        if let Some((id, token)) = self.replayed(&key).await?.map(|(id, revision)| (id, self.feed.token(revision))) {
             let comment = store::get_comment(&self.db, id).await?.ok_or_else(|| CsmError::not_found("comment", id))?;
             return Ok((comment, token));
         }
@@ -447,7 +444,7 @@ impl CaseAccessApp {
         self.take_rate_unit(&mut tx, ctx, RateLimit::Comments, &case.to_string()).await?;
         store::insert_comment(&mut tx, &comment).await?;
         let change = NewChange::new("case_comment", comment.id, Operation::Created).attribute("case_id", case);
-        match self.commit_created(tx, change, RPC, request_id, comment.id).await? {
+        match self.commit_created(tx, change, &key, comment.id).await? {
             Some(token) => Ok((comment, token)),
             None => Box::pin(self.add_comment(ctx, request_id, case, task, kind, comment.body, session)).await,
         }
@@ -504,9 +501,8 @@ impl CaseAccessApp {
         session: Option<Uuid>,
     ) -> CsmResult<(AttachmentRecord, String)> {
         const RPC: &str = "AddAttachment";
-        if let Some((id, token)) =
-            self.replayed(RPC, request_id).await?.map(|(id, revision)| (id, self.feed.token(revision)))
-        {
+        let key = RequestKey::new(RPC, ctx.profile, request_id, &(case, task, &draft));
+        if let Some((id, token)) = self.replayed(&key).await?.map(|(id, revision)| (id, self.feed.token(revision))) {
             let attachment =
                 store::get_attachment(&self.db, id).await?.ok_or_else(|| CsmError::not_found("attachment", id))?;
             return Ok((attachment, token));
@@ -535,7 +531,7 @@ impl CaseAccessApp {
         self.take_rate_unit(&mut tx, ctx, RateLimit::Attachments, &record).await?;
         store::insert_attachment(&mut tx, &attachment).await?;
         let change = NewChange::new("case_attachment", attachment.id, Operation::Created).attribute("case_id", case);
-        match self.commit_created(tx, change, RPC, request_id, attachment.id).await? {
+        match self.commit_created(tx, change, &key, attachment.id).await? {
             Some(token) => Ok((attachment, token)),
             None => Box::pin(self.add_attachment(ctx, request_id, case, task, draft, session)).await,
         }
@@ -592,9 +588,8 @@ impl CaseAccessApp {
         draft: TaskDraft,
     ) -> CsmResult<(TaskRecord, String)> {
         const RPC: &str = "CreateCaseTask";
-        if let Some((id, token)) =
-            self.replayed(RPC, request_id).await?.map(|(id, revision)| (id, self.feed.token(revision)))
-        {
+        let key = RequestKey::new(RPC, ctx.profile, request_id, &draft);
+        if let Some((id, token)) = self.replayed(&key).await?.map(|(id, revision)| (id, self.feed.token(revision))) {
             let task = store::get_task(&self.db, id).await?.ok_or_else(|| task_not_found(id))?;
             return Ok((task, token));
         }
@@ -642,7 +637,7 @@ impl CaseAccessApp {
         store::insert_task(&mut tx, &task).await?;
         store::apply_contributor_changes(&mut tx, case, &changes).await?;
         let change = NewChange::new("case_task", task.id, Operation::Created).attribute("case_id", case);
-        match self.commit_created(tx, change, RPC, request_id, task.id).await? {
+        match self.commit_created(tx, change, &key, task.id).await? {
             Some(token) => Ok((task, token)),
             None => Box::pin(self.create_case_task(ctx, request_id, draft)).await,
         }

@@ -8,8 +8,8 @@
 use std::collections::HashSet;
 
 use csm_auth::Caller;
-use csm_changefeed::idempotency;
-use csm_db::{PageRequest, Tx};
+use csm_changefeed::idempotency::RequestKey;
+use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
 use csm_types::AccountId;
 
@@ -33,8 +33,9 @@ impl IdentityApp {
     ) -> CsmResult<Written<Account>> {
         const RPC: &str = "CreateAccount";
         self.roles.authorize(caller, roles_to_create(&new), RPC).await?;
-        let fingerprint = creation_fingerprint(&new);
-        if let Some((id, revision)) = self.replayed_creation(RPC, request_id, &fingerprint).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some((id, revision)) = self.replayed(&key).await? {
+            let id = AccountId::from_uuid(id);
             let account = self.store.get_account(id).await?;
             let account = account.ok_or_else(|| CsmError::not_found("account", id))?;
             return Ok(self.written(account, revision));
@@ -48,7 +49,7 @@ impl IdentityApp {
             ensure_parent_active(&parent)?;
         }
         let (account, revision) = self.store.insert_account(&mut tx, &new).await?;
-        if !record_creation(&mut tx, RPC, request_id, account.id, revision, &fingerprint).await? {
+        if !self.record_created(&mut tx, &key, *account.id.as_uuid(), revision).await? {
             // A concurrent retry with the same request id won: answer with its result.
             drop(tx);
             return Box::pin(self.create_account(caller, request_id, new)).await;
@@ -198,60 +199,6 @@ impl IdentityApp {
             Some(_) => Ok(()),
             None => Err(CsmError::not_found("account", id).with_metadata("field", "account_id")),
         }
-    }
-
-    /// The account and revision an earlier CreateAccount with `request_id`
-    /// created; REQUEST_ID_CONFLICT when that call asked for something else.
-    async fn replayed_creation(
-        &self,
-        rpc: &str,
-        request_id: Option<&str>,
-        fingerprint: &str,
-    ) -> CsmResult<Option<(AccountId, u64)>> {
-        let Some(request_id) = request_id else {
-            return Ok(None);
-        };
-        let Some(stored) = idempotency::stored_response(self.store.db(), rpc, request_id).await? else {
-            return Ok(None);
-        };
-        let stored = String::from_utf8(stored).map_err(CsmError::internal)?;
-        let mut parts = stored.splitn(3, '|');
-        let (Some(id), Some(revision), Some(stored_fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(CsmError::internal("malformed idempotency record"));
-        };
-        if stored_fingerprint != fingerprint {
-            return Err(CsmError::failed_precondition(
-                "REQUEST_ID_CONFLICT",
-                format!("request_id {request_id:?} was used with a different {rpc} request"),
-            ));
-        }
-        let id = AccountId::parse(id).map_err(CsmError::internal)?;
-        Ok(Some((id, revision.parse().map_err(CsmError::internal)?)))
-    }
-}
-
-/// What identifies a CreateAccount request, to tell a retry from a reuse of its request id.
-fn creation_fingerprint(new: &NewAccount) -> String {
-    let parent = new.parent.map(|parent| parent.to_string()).unwrap_or_default();
-    format!("{}\u{1f}{}\u{1f}{}", new.kind.as_str(), parent, new.name)
-}
-
-/// Records what (`rpc`, `request_id`) created, with the request's fingerprint,
-/// in `tx`. `false`: a concurrent retry recorded first.
-async fn record_creation(
-    tx: &mut Tx,
-    rpc: &str,
-    request_id: Option<&str>,
-    id: AccountId,
-    revision: u64,
-    fingerprint: &str,
-) -> CsmResult<bool> {
-    match request_id {
-        Some(request_id) => {
-            let response = format!("{id}|{revision}|{fingerprint}");
-            idempotency::record_response(tx, rpc, request_id, response.as_bytes()).await
-        }
-        None => Ok(true),
     }
 }
 

@@ -13,6 +13,7 @@
 
 use csm_auth::Caller;
 use csm_changefeed::Operation;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{ConsumerId, HouseholdId, LoginId, ProfileId, SecurityGroupId};
@@ -105,7 +106,8 @@ impl IdentityApp {
     ) -> CsmResult<Written<ConsumerWithUser>> {
         const RPC: &str = "CreateConsumer";
         self.roles.authorize(caller, CONSUMER_ADMIN_ROLES, RPC).await?;
-        if let Some((id, revision)) = self.replayed(RPC, request_id).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let consumer = self.store.get_consumer(ConsumerId::from_uuid(id)).await?;
             let consumer = consumer.ok_or_else(|| CsmError::not_found("consumer", id))?;
             if let (ConsumerUserChoice::New(_), Some(profile)) = (&new.user, consumer.user_profile) {
@@ -169,7 +171,7 @@ impl IdentityApp {
             }
             _ => self.store.insert_consumer(&mut tx, &consumer).await?,
         };
-        if !self.record_created(&mut tx, RPC, request_id, *consumer.id.as_uuid(), revision).await? {
+        if !self.record_created(&mut tx, &key, *consumer.id.as_uuid(), revision).await? {
             // A concurrent retry with the same request id won: answer with its result.
             drop(tx);
             return Box::pin(self.create_consumer(caller, request_id, new)).await;
@@ -483,7 +485,8 @@ impl IdentityApp {
     ) -> CsmResult<Written<ConsumerProfile>> {
         const RPC: &str = "CreateConsumerProfile";
         self.roles.authorize(caller, CONSUMER_ADMIN_ROLES, RPC).await?;
-        if let Some((id, revision)) = self.replayed(RPC, request_id).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let record = self.store.get_consumer_profile(ConsumerProfileId::from_uuid(id)).await?;
             let record = record.ok_or_else(|| CsmError::not_found("consumer_profile", id))?;
             return Ok(self.written(record, revision));
@@ -535,7 +538,7 @@ impl IdentityApp {
             record.profile = Some(sub_profile.id);
         }
         let revision = self.store.insert_consumer_profile(&mut tx, &record).await?;
-        if !self.record_created(&mut tx, RPC, request_id, *record.id.as_uuid(), revision).await? {
+        if !self.record_created(&mut tx, &key, *record.id.as_uuid(), revision).await? {
             drop(tx);
             return Box::pin(self.create_consumer_profile(caller, request_id, new)).await;
         }
@@ -606,7 +609,8 @@ impl IdentityApp {
     ) -> CsmResult<Written<Household>> {
         const RPC: &str = "CreateHousehold";
         self.roles.authorize(caller, CONSUMER_ADMIN_ROLES, RPC).await?;
-        if let Some((id, revision)) = self.replayed(RPC, request_id).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let household = self.store.get_household(HouseholdId::from_uuid(id)).await?;
             let household = household.ok_or_else(|| CsmError::not_found("household", id))?;
             return Ok(self.written(household, revision));
@@ -637,7 +641,7 @@ impl IdentityApp {
             left_at: None,
         };
         let revision = self.store.save_household_member(&mut tx, &member, None).await?;
-        if !self.record_created(&mut tx, RPC, request_id, *household.id.as_uuid(), revision).await? {
+        if !self.record_created(&mut tx, &key, *household.id.as_uuid(), revision).await? {
             drop(tx);
             return Box::pin(self.create_household(caller, request_id, new)).await;
         }

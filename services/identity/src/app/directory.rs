@@ -6,6 +6,7 @@
 
 use csm_auth::Caller;
 use csm_changefeed::Operation;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{DepartmentId, ProfileId, SecurityGroupId};
@@ -59,14 +60,15 @@ impl IdentityApp {
     ) -> CsmResult<Written<Department>> {
         const RPC: &str = "CreateDepartment";
         self.roles.authorize(caller, DIRECTORY_ADMIN_ROLES, RPC).await?;
-        if let Some((id, revision)) = self.replayed(RPC, request_id).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let department = self.store.get_department(DepartmentId::from_uuid(id)).await?;
             let department = department.ok_or_else(|| CsmError::not_found("department", id))?;
             return Ok(self.written(department, revision));
         }
         let mut tx = self.store.db().begin().await?;
         let (department, revision) = self.store.insert_department(&mut tx, &new).await?;
-        if !self.record_created(&mut tx, RPC, request_id, *department.id.as_uuid(), revision).await? {
+        if !self.record_created(&mut tx, &key, *department.id.as_uuid(), revision).await? {
             // A concurrent retry with the same request id won: answer with its result.
             drop(tx);
             return Box::pin(self.create_department(caller, request_id, new)).await;
@@ -119,7 +121,8 @@ impl IdentityApp {
     ) -> CsmResult<Written<SecurityGroup>> {
         const RPC: &str = "CreateSecurityGroup";
         self.roles.authorize(caller, DIRECTORY_ADMIN_ROLES, RPC).await?;
-        if let Some((id, revision)) = self.replayed(RPC, request_id).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some((id, revision)) = self.replayed(&key).await? {
             let group = self.store.get_security_group(SecurityGroupId::from_uuid(id)).await?;
             let group = group.ok_or_else(|| CsmError::not_found("security_group", id))?;
             return Ok(self.written(group, revision));
@@ -132,7 +135,7 @@ impl IdentityApp {
         }
         let mut tx = self.store.db().begin().await?;
         let (group, revision) = self.store.insert_security_group(&mut tx, &new).await?;
-        if !self.record_created(&mut tx, RPC, request_id, *group.id.as_uuid(), revision).await? {
+        if !self.record_created(&mut tx, &key, *group.id.as_uuid(), revision).await? {
             drop(tx);
             return Box::pin(self.create_security_group(caller, request_id, new)).await;
         }

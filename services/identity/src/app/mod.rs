@@ -8,7 +8,8 @@ pub mod people;
 pub mod sessions;
 
 use csm_auth::TokenIssuer;
-use csm_changefeed::{ChangeFeed, idempotency};
+use csm_changefeed::ChangeFeed;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::Tx;
 use csm_errors::CsmResult;
 use csm_peers::{AccountTeamPeer, RolePeer};
@@ -53,28 +54,25 @@ impl IdentityApp {
         &self.feed
     }
 
-    /// The (entity id, revision) an earlier call with this request id created.
-    pub(crate) async fn replayed(&self, rpc: &str, request_id: Option<&str>) -> CsmResult<Option<(uuid::Uuid, u64)>> {
-        match request_id {
-            Some(request_id) => idempotency::stored_entity(self.store.db(), rpc, request_id).await,
+    /// The (entity id, revision) an earlier request with `key`'s request id
+    /// created; REQUEST_ID_CONFLICT when it asked for something else.
+    pub(crate) async fn replayed(&self, key: &RequestKey<'_>) -> CsmResult<Option<(uuid::Uuid, u64)>> {
+        match key.replayed(self.store.db()).await? {
+            Some(replay) => Ok(Some((replay.id()?, replay.revision))),
             None => Ok(None),
         }
     }
 
-    /// Records what this request id created, in the creating transaction.
+    /// Records what this request created, in the creating transaction.
     /// `false`: a concurrent retry recorded first.
     pub(crate) async fn record_created(
         &self,
         tx: &mut Tx,
-        rpc: &str,
-        request_id: Option<&str>,
+        key: &RequestKey<'_>,
         id: uuid::Uuid,
         revision: u64,
     ) -> CsmResult<bool> {
-        match request_id {
-            Some(request_id) => idempotency::record_entity(tx, rpc, request_id, id, revision).await,
-            None => Ok(true),
-        }
+        key.record(tx, id, revision, "").await
     }
 
     /// After a commit: wakes the feed's watchers and returns the value with its token.

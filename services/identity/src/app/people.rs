@@ -11,11 +11,11 @@
 use std::collections::BTreeSet;
 
 use csm_auth::{Caller, HumanCaller};
-use csm_changefeed::{Operation, idempotency};
+use csm_changefeed::Operation;
+use csm_changefeed::idempotency::{Replay, RequestKey};
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, LoginId, ProfileId, SecurityGroupId, SessionId};
-use sha2::{Digest, Sha256};
 
 use super::{IdentityApp, Written};
 use crate::domain::accounts::{Account, AccountKind};
@@ -64,22 +64,6 @@ fn field_not_updatable(path: &str, why: &str) -> CsmError {
     CsmError::invalid_argument("FIELD_NOT_UPDATABLE", format!("{path} {why}")).with_metadata("field", path)
 }
 
-/// The fingerprint of a request for REQUEST_ID_CONFLICT: a hash of its
-/// validated form (passwords print redacted, so they are not part of it).
-pub(super) fn fingerprint(request: &impl std::fmt::Debug) -> String {
-    let digest = Sha256::digest(format!("{request:?}").as_bytes());
-    digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// What an earlier call with the same request id created.
-#[derive(Debug, Clone)]
-pub(super) struct Replay {
-    pub(super) id: uuid::Uuid,
-    pub(super) revision: u64,
-    /// Extra stored result (StartSession: the assigned explicit role).
-    pub(super) extra: String,
-}
-
 /// Runs a slow password hash off the async workers.
 async fn hash_password(password: Password, iterations: u32) -> CsmResult<String> {
     tokio::task::spawn_blocking(move || password_hash::hash(&password, iterations)).await.map_err(CsmError::internal)
@@ -100,61 +84,6 @@ pub(super) async fn verify_password(password: Password, stored: Option<String>, 
 }
 
 impl IdentityApp {
-    // ------------------------------------------------------- idempotency
-
-    /// Like `replayed`, but the stored record also carries the request's
-    /// fingerprint: the same request id with another request is
-    /// FAILED_PRECONDITION reason REQUEST_ID_CONFLICT.
-    pub(super) async fn replayed_request(
-        &self,
-        rpc: &str,
-        request_id: Option<&str>,
-        fingerprint: &str,
-    ) -> CsmResult<Option<Replay>> {
-        let Some(request_id) = request_id else {
-            return Ok(None);
-        };
-        let Some(stored) = idempotency::stored_response(self.store.db(), rpc, request_id).await? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8(stored).map_err(CsmError::internal)?;
-        let mut parts = text.splitn(4, '|');
-        let (Some(id), Some(revision), Some(stored_fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(CsmError::internal("malformed idempotency record"));
-        };
-        if stored_fingerprint != fingerprint {
-            return Err(CsmError::failed_precondition(
-                "REQUEST_ID_CONFLICT",
-                format!("request_id {request_id:?} was used with a different {rpc} request"),
-            ));
-        }
-        Ok(Some(Replay {
-            id: uuid::Uuid::parse_str(id).map_err(CsmError::internal)?,
-            revision: revision.parse().map_err(CsmError::internal)?,
-            extra: parts.next().unwrap_or_default().to_owned(),
-        }))
-    }
-
-    /// Records what this request id created, in the creating transaction.
-    /// False: a concurrent retry recorded first (roll back and replay).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn record_request(
-        &self,
-        tx: &mut Tx,
-        rpc: &str,
-        request_id: Option<&str>,
-        fingerprint: &str,
-        id: uuid::Uuid,
-        revision: u64,
-        extra: &str,
-    ) -> CsmResult<bool> {
-        let Some(request_id) = request_id else {
-            return Ok(true);
-        };
-        let record = format!("{id}|{revision}|{fingerprint}|{extra}");
-        idempotency::record_response(tx, rpc, request_id, record.as_bytes()).await
-    }
-
     // ----------------------------------------------------- authorization
 
     /// The effective roles of a person's active profile (None: a service).
@@ -300,10 +229,10 @@ impl IdentityApp {
     ) -> CsmResult<Written<Login>> {
         const RPC: &str = "CreateLogin";
         self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, RPC).await?;
-        let request_fingerprint = fingerprint(&new);
-        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
-            let login = self.store.get_login(LoginId::from_uuid(replay.id)).await?;
-            let login = login.ok_or_else(|| CsmError::not_found("login", replay.id))?;
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            let login = self.store.get_login(LoginId::from_uuid(replay.id()?)).await?;
+            let login = login.ok_or_else(|| CsmError::not_found("login", &replay.entity))?;
             return Ok(self.written(login, replay.revision));
         }
         if let Some(password) = &new.login.password {
@@ -334,10 +263,7 @@ impl IdentityApp {
             self.store.save_login(&mut tx, &login, &login_name_key(&login.login_name)).await?;
         }
         let revision = self.store.append_login_change(&mut tx, login_id, Operation::Created).await?;
-        if !self
-            .record_request(&mut tx, RPC, request_id, &request_fingerprint, *login_id.as_uuid(), revision, "")
-            .await?
-        {
+        if !key.record(&mut tx, *login_id.as_uuid(), revision, "").await? {
             drop(tx);
             return Box::pin(self.create_login(caller, request_id, new)).await;
         }
@@ -525,12 +451,11 @@ impl IdentityApp {
     ) -> CsmResult<Written<Profile>> {
         const RPC: &str = "CreateEmployee";
         self.roles.authorize(caller, PEOPLE_ADMIN_ROLES, RPC).await?;
-        let request_fingerprint = fingerprint(&new);
-        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some(replay) = key.replayed(self.store.db()).await? {
             return self.replayed_profile(replay).await;
         }
-        let written =
-            self.create_person(ProfileKind::Internal, None, &new.person, RPC, request_id, &request_fingerprint).await?;
+        let written = self.create_person(ProfileKind::Internal, None, &new.person, &key).await?;
         match written {
             Some(written) => Ok(written),
             None => Box::pin(self.create_employee(caller, request_id, new)).await,
@@ -549,8 +474,8 @@ impl IdentityApp {
     ) -> CsmResult<Written<Profile>> {
         const RPC: &str = "CreateContact";
         self.authorize_contact_admin(caller, &[new.account], RPC).await?;
-        let request_fingerprint = fingerprint(&new);
-        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, &new);
+        if let Some(replay) = key.replayed(self.store.db()).await? {
             return self.replayed_profile(replay).await;
         }
         let account = self.store.get_account(new.account).await?;
@@ -567,8 +492,7 @@ impl IdentityApp {
             AccountKind::Customer => ProfileKind::Contact,
             AccountKind::Partner => ProfileKind::PartnerContact,
         };
-        let written =
-            self.create_person(kind, Some(account.id), &new.person, RPC, request_id, &request_fingerprint).await?;
+        let written = self.create_person(kind, Some(account.id), &new.person, &key).await?;
         match written {
             Some(written) => Ok(written),
             None => Box::pin(self.create_contact(caller, request_id, new)).await,
@@ -576,8 +500,8 @@ impl IdentityApp {
     }
 
     async fn replayed_profile(&self, replay: Replay) -> CsmResult<Written<Profile>> {
-        let profile = self.store.get_profile(ProfileId::from_uuid(replay.id)).await?;
-        let profile = profile.ok_or_else(|| CsmError::not_found("profile", replay.id))?;
+        let profile = self.store.get_profile(ProfileId::from_uuid(replay.id()?)).await?;
+        let profile = profile.ok_or_else(|| CsmError::not_found("profile", &replay.entity))?;
         Ok(self.written(profile, replay.revision))
     }
 
@@ -588,9 +512,7 @@ impl IdentityApp {
         kind: ProfileKind,
         account: Option<AccountId>,
         person: &NewPerson,
-        rpc: &str,
-        request_id: Option<&str>,
-        request_fingerprint: &str,
+        key: &RequestKey<'_>,
     ) -> CsmResult<Option<Written<Profile>>> {
         if let Some(channel) = first_forbidden_channel(kind, false, &person.channels) {
             return Err(channel_not_allowed(kind, channel));
@@ -668,10 +590,7 @@ impl IdentityApp {
             self.store.append_login_change(&mut tx, login, Operation::Created).await?;
         }
         let revision = self.store.append_profile_change_of(&mut tx, &profile, Operation::Created, None).await?;
-        if !self
-            .record_request(&mut tx, rpc, request_id, request_fingerprint, *profile.id.as_uuid(), revision, "")
-            .await?
-        {
+        if !key.record(&mut tx, *profile.id.as_uuid(), revision, "").await? {
             return Ok(None);
         }
         tx.commit().await?;

@@ -11,11 +11,12 @@
 
 use csm_auth::{Caller, Jwks};
 use csm_changefeed::Operation;
+use csm_changefeed::idempotency::RequestKey;
 use csm_errors::{CsmError, CsmResult};
 use csm_peers::ExplicitClass;
 use csm_types::{LoginId, ProfileId, SessionId};
 
-use super::people::{fingerprint, verify_password};
+use super::people::verify_password;
 use super::{IdentityApp, Written};
 use crate::domain::people::{Channel, Login, Profile, SNC_EXTERNAL, first_login_explicit_role, login_name_key};
 use crate::domain::sessions::{
@@ -190,12 +191,13 @@ impl IdentityApp {
         if !login.enabled {
             return Err(CsmError::unauthenticated("LOGIN_DISABLED", "this login is disabled"));
         }
-        // The proof is not part of the fingerprint: a retry must prove itself again.
-        let request_fingerprint =
-            fingerprint(&(login.id, start.channel, start.profile, start.presentation_role.as_deref()));
-        if let Some(replay) = self.replayed_request(RPC, request_id, &request_fingerprint).await? {
-            let session = self.store.get_session(SessionId::from_uuid(replay.id)).await?;
-            let session = session.ok_or_else(|| CsmError::not_found("session", replay.id))?;
+        // The proof is not part of the fingerprint: a retry must prove itself
+        // again. The login's request ids are its own.
+        let payload = (login.id, start.channel, start.profile, start.presentation_role.as_deref());
+        let key = RequestKey::new(RPC, format!("login:{}", login.id), request_id, &payload);
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            let session = self.store.get_session(SessionId::from_uuid(replay.id()?)).await?;
+            let session = session.ok_or_else(|| CsmError::not_found("session", &replay.entity))?;
             if session.state == SessionState::Ended {
                 return Err(session_ended(session.id));
             }
@@ -251,10 +253,7 @@ impl IdentityApp {
         self.store.set_last_login(&mut tx, login.id, now).await?;
         let revision = self.store.append_session_change(&mut tx, &session, Operation::Created, None).await?;
         let extra = assigned.unwrap_or_default();
-        if !self
-            .record_request(&mut tx, RPC, request_id, &request_fingerprint, *session.id.as_uuid(), revision, extra)
-            .await?
-        {
+        if !key.record(&mut tx, *session.id.as_uuid(), revision, extra).await? {
             drop(tx);
             return Box::pin(self.start_session(caller, client_address, request_id, start)).await;
         }

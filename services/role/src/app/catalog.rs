@@ -16,7 +16,7 @@ use std::ops::Deref;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use csm_auth::Caller;
-use csm_changefeed::idempotency;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::Tx;
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{GroupId, ProfileId};
@@ -186,39 +186,30 @@ impl RoleApp {
         Ok(())
     }
 
-    /// The answer to a retried request: the key it was first made with must
-    /// match (else REQUEST_ID_REUSED), the revision it wrote is returned.
-    async fn replayed(&self, rpc: &str, request_id: Option<&str>, key: &str) -> CsmResult<Option<u64>> {
-        let Some(request_id) = request_id else { return Ok(None) };
-        let Some(stored) = idempotency::stored_response(self.store.db(), rpc, request_id).await? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8_lossy(&stored);
-        let (stored_key, revision) =
-            text.rsplit_once('|').ok_or_else(|| CsmError::internal("malformed idempotency record"))?;
-        if stored_key != key {
-            return Err(CsmError::invalid_argument(
-                "REQUEST_ID_REUSED",
-                format!("request_id {request_id} was used for another {rpc}"),
-            ));
-        }
-        revision.parse().map(Some).map_err(|_| CsmError::internal("malformed idempotency record"))
+    /// The revision an earlier request with this request id wrote (one
+    /// idempotency rule: REQUEST_ID_CONFLICT when it asked for something else).
+    async fn replayed(
+        &self,
+        rpc: &str,
+        caller: &Caller,
+        request_id: Option<&str>,
+        key: &str,
+    ) -> CsmResult<Option<u64>> {
+        let request = RequestKey::new(rpc, caller.request_scope(), request_id, &key);
+        Ok(request.replayed(self.store.db()).await?.map(|replay| replay.revision))
     }
 
     /// Records a request id in `tx`; `false` when a concurrent retry won.
     async fn record_request(
         tx: &mut Tx,
         rpc: &str,
+        caller: &Caller,
         request_id: Option<&str>,
         key: &str,
         revision: u64,
     ) -> CsmResult<bool> {
-        match request_id {
-            Some(request_id) => {
-                idempotency::record_response(tx, rpc, request_id, format!("{key}|{revision}").as_bytes()).await
-            }
-            None => Ok(true),
-        }
+        let request = RequestKey::new(rpc, caller.request_scope(), request_id, &key);
+        request.record(tx, rpc, revision, "").await
     }
 
     /// The role as published (after an edit).
@@ -235,7 +226,7 @@ impl RoleApp {
     ) -> CsmResult<(RoleRow, String)> {
         self.authorize_role_administration(caller, DEFINE_ROLE).await?;
         let key = format!("{}:{}", definition.name, definition.contains.join(","));
-        if let Some(revision) = self.replayed(DEFINE_ROLE, request_id, &key).await? {
+        if let Some(revision) = self.replayed(DEFINE_ROLE, caller, request_id, &key).await? {
             return Ok((self.published_role(&definition.name)?, self.feed.token(revision)));
         }
         let (mut tx, catalog) = self.begin_catalog_edit().await?;
@@ -273,7 +264,7 @@ impl RoleApp {
         for child in &contained {
             revision = self.store.insert_edge(&mut tx, &name, child).await?;
         }
-        if !Self::record_request(&mut tx, DEFINE_ROLE, request_id, &key, revision).await? {
+        if !Self::record_request(&mut tx, DEFINE_ROLE, caller, request_id, &key, revision).await? {
             drop(tx);
             return Box::pin(self.define_role(caller, request_id, definition)).await;
         }
@@ -335,7 +326,7 @@ impl RoleApp {
         let (mut tx, catalog) = self.begin_catalog_edit().await?;
         let (parent, child) = (catalog.existing(parent)?, catalog.existing(child)?);
         let key = format!("{parent}>{child}");
-        if let Some(revision) = self.replayed(ADD_ROLE_CONTAINMENT, request_id, &key).await? {
+        if let Some(revision) = self.replayed(ADD_ROLE_CONTAINMENT, caller, request_id, &key).await? {
             return Ok(ContainmentAdded {
                 parent,
                 child,
@@ -352,7 +343,7 @@ impl RoleApp {
         let warnings = self.check_edges(&mut tx, &catalog, &new_edges, policies).await?;
         let revision = self.store.insert_edge(&mut tx, &parent, &child).await?;
         self.flag_holders(&mut tx, &warnings).await?;
-        if !Self::record_request(&mut tx, ADD_ROLE_CONTAINMENT, request_id, &key, revision).await? {
+        if !Self::record_request(&mut tx, ADD_ROLE_CONTAINMENT, caller, request_id, &key, revision).await? {
             drop(tx);
             return Box::pin(self.add_role_containment(caller, request_id, &parent, &child)).await;
         }
@@ -384,7 +375,7 @@ impl RoleApp {
     ) -> CsmResult<(RoleRow, String)> {
         self.authorize_role_administration(caller, ADD_ROLE_ALIAS).await?;
         let key = format!("{alias}>{role}");
-        if let Some(revision) = self.replayed(ADD_ROLE_ALIAS, request_id, &key).await? {
+        if let Some(revision) = self.replayed(ADD_ROLE_ALIAS, caller, request_id, &key).await? {
             let canonical = self.catalog.canonical(role).to_owned();
             return Ok((self.published_role(&canonical)?, self.feed.token(revision)));
         }
@@ -395,7 +386,7 @@ impl RoleApp {
                 .with_metadata("alias", alias));
         }
         let revision = self.store.insert_alias(&mut tx, alias, &role).await?;
-        if !Self::record_request(&mut tx, ADD_ROLE_ALIAS, request_id, &key, revision).await? {
+        if !Self::record_request(&mut tx, ADD_ROLE_ALIAS, caller, request_id, &key, revision).await? {
             drop(tx);
             return Box::pin(self.add_role_alias(caller, request_id, &role, alias)).await;
         }

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use csm_auth::Caller;
-use csm_changefeed::idempotency;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult, ErrorCode};
 use csm_proto::identity::ProfileKind;
@@ -154,7 +154,7 @@ impl RoleApp {
             new.parent.map(|parent| parent.to_string()).unwrap_or_default(),
         ]
         .join(&SEPARATOR.to_string());
-        if let Some(stored) = self.stored_outcome(RPC, request_id, &fingerprint).await? {
+        if let Some(stored) = self.stored_outcome(RPC, caller, request_id, &fingerprint).await? {
             return self.replay_group(&stored).await;
         }
         let attempt = async {
@@ -168,14 +168,17 @@ impl RoleApp {
                 }
             }
             let (row, revision) = self.store.insert_group(&mut tx, &new).await?;
-            if !self.record_outcome(&mut tx, RPC, request_id, revision, &row.id.to_string(), &fingerprint).await? {
+            if !self
+                .record_outcome(&mut tx, RPC, caller, request_id, revision, &row.id.to_string(), &fingerprint)
+                .await?
+            {
                 return Ok(None);
             }
             tx.commit().await?;
             self.feed.committed(revision);
             Ok(Some((row.id, revision)))
         };
-        match self.retry_aware(RPC, request_id, &fingerprint, attempt.await).await? {
+        match self.retry_aware(RPC, caller, request_id, &fingerprint, attempt.await).await? {
             Attempt::Done((group, revision)) => Ok((self.group_view(group).await?, self.feed.token(revision))),
             Attempt::Replay(stored) => self.replay_group(&stored).await,
         }
@@ -292,7 +295,7 @@ impl RoleApp {
         const RPC: &str = "AddGroupMember";
         self.authorize_role_administration(caller, RPC).await?;
         let fingerprint = format!("{group}/{profile}/{manager}");
-        if let Some(stored) = self.stored_outcome(RPC, request_id, &fingerprint).await? {
+        if let Some(stored) = self.stored_outcome(RPC, caller, request_id, &fingerprint).await? {
             return self.replay_membership(group, profile, &stored).await;
         }
         // Before the transaction: the group kind is immutable, and the peer
@@ -336,7 +339,7 @@ impl RoleApp {
             let (member, revision) = self.store.insert_membership(&mut tx, group, profile, manager).await?;
             self.flag_warned_profiles(&mut tx, &warnings).await?;
             if !self
-                .record_outcome(&mut tx, RPC, request_id, revision, &format!("{group}/{profile}"), &fingerprint)
+                .record_outcome(&mut tx, RPC, caller, request_id, revision, &format!("{group}/{profile}"), &fingerprint)
                 .await?
             {
                 return Ok(None);
@@ -345,7 +348,7 @@ impl RoleApp {
             self.feed.committed(revision);
             Ok(Some(MemberWritten { member, warnings, consistency_token: self.feed.token(revision) }))
         };
-        match self.retry_aware(RPC, request_id, &fingerprint, attempt.await).await? {
+        match self.retry_aware(RPC, caller, request_id, &fingerprint, attempt.await).await? {
             Attempt::Done(written) => Ok(written),
             Attempt::Replay(stored) => self.replay_membership(group, profile, &stored).await,
         }
@@ -401,7 +404,7 @@ impl RoleApp {
         self.authorize_role_administration(caller, RPC).await?;
         let role = self.known_role(role)?;
         let fingerprint = format!("{group}/{role}");
-        if let Some(stored) = self.stored_outcome(RPC, request_id, &fingerprint).await? {
+        if let Some(stored) = self.stored_outcome(RPC, caller, request_id, &fingerprint).await? {
             return self.replay_group_written(&stored).await;
         }
         let policies = self.policies().await?;
@@ -426,14 +429,17 @@ impl RoleApp {
             })?;
             let revision = self.store.insert_group_role(&mut tx, group, &role).await?;
             self.flag_warned_profiles(&mut tx, &warnings).await?;
-            if !self.record_outcome(&mut tx, RPC, request_id, revision, &group.to_string(), &fingerprint).await? {
+            if !self
+                .record_outcome(&mut tx, RPC, caller, request_id, revision, &group.to_string(), &fingerprint)
+                .await?
+            {
                 return Ok(None);
             }
             tx.commit().await?;
             self.feed.committed(revision);
             Ok(Some((warnings, revision)))
         };
-        match self.retry_aware(RPC, request_id, &fingerprint, attempt.await).await? {
+        match self.retry_aware(RPC, caller, request_id, &fingerprint, attempt.await).await? {
             Attempt::Done((warnings, revision)) => Ok(GroupWritten {
                 group: self.group_view(group).await?,
                 warnings,
@@ -501,46 +507,36 @@ impl RoleApp {
     }
 
     /// The stored outcome of (`rpc`, `request_id`): `None` for a new request;
-    /// INVALID_ARGUMENT reason REQUEST_ID_REUSED when the id came with other parameters.
+    /// FAILED_PRECONDITION reason REQUEST_ID_CONFLICT when the id came with
+    /// other parameters (the one idempotency rule).
     async fn stored_outcome(
         &self,
         rpc: &str,
+        caller: &Caller,
         request_id: Option<&str>,
         fingerprint: &str,
     ) -> CsmResult<Option<StoredOutcome>> {
-        let Some(request_id) = request_id else { return Ok(None) };
-        let Some(stored) = idempotency::stored_response(self.store.db(), rpc, request_id).await? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8(stored).map_err(|_| CsmError::internal("malformed idempotency record"))?;
-        let mut parts = text.splitn(3, '|');
-        let (Some(revision), Some(entity), Some(stored_fingerprint)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(CsmError::internal("malformed idempotency record"));
-        };
-        if stored_fingerprint != fingerprint {
-            return Err(CsmError::invalid_argument(
-                "REQUEST_ID_REUSED",
-                format!("request_id {request_id:?} was used for a different {rpc} request"),
-            ));
-        }
-        let revision = revision.parse().map_err(|_| CsmError::internal("malformed idempotency record"))?;
-        Ok(Some(StoredOutcome { revision, entity: entity.to_owned() }))
+        let request = RequestKey::new(rpc, caller.request_scope(), request_id, &fingerprint);
+        Ok(request
+            .replayed(self.store.db())
+            .await?
+            .map(|replay| StoredOutcome { revision: replay.revision, entity: replay.entity }))
     }
 
     /// Records the outcome of (`rpc`, `request_id`) in `tx`; `false` when a
     /// concurrent retry recorded first (the caller then answers as that one did).
+    #[allow(clippy::too_many_arguments)]
     async fn record_outcome(
         &self,
         tx: &mut Tx,
         rpc: &str,
+        caller: &Caller,
         request_id: Option<&str>,
         revision: u64,
         entity: &str,
         fingerprint: &str,
     ) -> CsmResult<bool> {
-        let Some(request_id) = request_id else { return Ok(true) };
-        idempotency::record_response(tx, rpc, request_id, format!("{revision}|{entity}|{fingerprint}").as_bytes()).await
+        RequestKey::new(rpc, caller.request_scope(), request_id, &fingerprint).record(tx, entity, revision, "").await
     }
 
     /// Turns an attempt into its answer: a retry that lost the race to its own
@@ -549,18 +545,19 @@ impl RoleApp {
     async fn retry_aware<T>(
         &self,
         rpc: &str,
+        caller: &Caller,
         request_id: Option<&str>,
         fingerprint: &str,
         attempt: CsmResult<Option<T>>,
     ) -> CsmResult<Attempt<T>> {
         match attempt {
             Ok(Some(done)) => Ok(Attempt::Done(done)),
-            Ok(None) => match self.stored_outcome(rpc, request_id, fingerprint).await? {
+            Ok(None) => match self.stored_outcome(rpc, caller, request_id, fingerprint).await? {
                 Some(stored) => Ok(Attempt::Replay(stored)),
                 None => Err(CsmError::internal("an idempotency record vanished")),
             },
             Err(error) if error.code() == ErrorCode::AlreadyExists && request_id.is_some() => {
-                match self.stored_outcome(rpc, request_id, fingerprint).await? {
+                match self.stored_outcome(rpc, caller, request_id, fingerprint).await? {
                     Some(stored) => Ok(Attempt::Replay(stored)),
                     None => Err(error),
                 }
