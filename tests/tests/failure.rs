@@ -185,3 +185,63 @@ async fn a_peer_outage_fails_checks_closed_and_they_recover() {
         suite.stop().await;
     }
 }
+
+/// Page tokens are opaque and bound to their caller, their list and its
+/// filters: anything else answers INVALID_ARGUMENT `INVALID_PAGE_TOKEN`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_tokens_are_bound_to_the_caller_and_the_filters() {
+    use csm_proto::identity as id_pb;
+    for backend in csm_tests::Backend::all("page_tokens_are_bound_to_the_caller_and_the_filters") {
+        let suite = Suite::start(backend).await;
+        for name in ["Alpha", "Beta", "Gamma"] {
+            world::account(&suite, name, None).await;
+        }
+        let admin = suite.admin_token();
+        let list = |token: &str, page_token: String, kind: i32| {
+            let mut client = suite.identity(Some(token));
+            async move {
+                client
+                    .list_accounts(id_pb::ListAccountsRequest { page_size: 1, page_token, kind, ..Default::default() })
+                    .await
+                    .map(tonic::Response::into_inner)
+            }
+        };
+        let first = list(&admin, String::new(), 0).await.unwrap();
+        assert!(!first.next_page_token.is_empty());
+        // The same caller, list and filters: the next page.
+        let second = list(&admin, first.next_page_token.clone(), 0).await.unwrap();
+        assert_ne!(second.accounts, first.accounts);
+        let refused = |status: tonic::Status| {
+            assert_eq!((status.code(), reason_of(&status)), (Code::InvalidArgument, "INVALID_PAGE_TOKEN".to_owned()));
+            assert_eq!(csm_tests::violated_fields(&status), vec!["page_token".to_owned()]);
+        };
+        // Another caller.
+        let (_, agent) = world::employee(&suite, "Ada", &["sn_customerservice_agent"]).await;
+        refused(list(&agent, first.next_page_token.clone(), 0).await.unwrap_err());
+        // Changed filters.
+        refused(list(&admin, first.next_page_token.clone(), id_pb::AccountKind::Customer as i32).await.unwrap_err());
+        // Another list of the same service.
+        let status = suite
+            .identity(Some(&admin))
+            .list_departments(id_pb::ListDepartmentsRequest {
+                page_token: first.next_page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        refused(status);
+        // Tampered.
+        let mut tampered = first.next_page_token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == '0' { '1' } else { '0' });
+        refused(list(&admin, tampered, 0).await.unwrap_err());
+        // A negative page size names page_size, not page_token.
+        let status = suite
+            .case_access(Some(&admin))
+            .list_visible_cases(ca_pb::ListVisibleCasesRequest { page_size: -5, ..Default::default() })
+            .await
+            .unwrap_err();
+        assert_eq!(csm_tests::violated_fields(&status), vec!["page_size".to_owned()]);
+        suite.stop().await;
+    }
+}

@@ -315,20 +315,6 @@ fn group_and_profile(
     (group, profile)
 }
 
-/// The page fields of a list request, their violations added to `errors` so
-/// one response names every bad field.
-fn page_fields(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<csm_db::PageRequest> {
-    match csm_db::PageRequest::parse(page_size, page_token) {
-        Ok(page) => Some(page),
-        Err(error) => {
-            for violation in error.field_errors() {
-                errors.add(violation.field.clone(), violation.description.clone());
-            }
-            None
-        }
-    }
-}
-
 fn validated_fields_missing() -> Status {
     CsmError::internal("validated fields missing").into()
 }
@@ -723,7 +709,7 @@ impl RoleService for RoleGrpc {
         csm_auth::caller(&request)?;
         let request = request.into_inner();
         let mut errors = FieldErrors::new();
-        let page = page_fields(&mut errors, request.page_size, &request.page_token);
+        let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
         let kind = group_kind_field(&mut errors, "kind", request.kind, false);
         let parent = errors.optional_id("parent_group_id", &request.parent_group_id, GroupId::parse);
         let name_contains = request.name_contains.trim();
@@ -870,7 +856,7 @@ impl RoleService for RoleGrpc {
         let request = request.into_inner();
         let mut errors = FieldErrors::new();
         let group = errors.required_id("group_id", &request.group_id, GroupId::parse);
-        let page = page_fields(&mut errors, request.page_size, &request.page_token);
+        let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
         errors.finish()?;
         let (Some(group), Some(page)) = (group, page) else { return Err(validated_fields_missing()) };
         let (members, next_page_token) =
@@ -927,7 +913,7 @@ impl RoleService for RoleGrpc {
         let request = request.into_inner();
         let mut errors = FieldErrors::new();
         let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
-        let page = page_fields(&mut errors, request.page_size, &request.page_token);
+        let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
         let kind = group_kind_field(&mut errors, "kind", request.kind, false);
         errors.finish()?;
         let (Some(profile), Some(page)) = (profile, page) else { return Err(validated_fields_missing()) };

@@ -304,6 +304,8 @@ pub const REQUEST_ID_MAX_LEN: usize = 128;
 #[derive(Debug, Default)]
 pub struct FieldErrors {
     errors: Vec<FieldError>,
+    /// A more precise reason than INVALID_ARGUMENT, kept when it explains every error.
+    reason: Option<&'static str>,
 }
 
 impl FieldErrors {
@@ -402,14 +404,39 @@ impl FieldErrors {
         if self.errors.is_empty() { Ok(()) } else { Err(self.into_error()) }
     }
 
+    /// Adds a violation with its own reason (e.g. `INVALID_PAGE_TOKEN`): the
+    /// error carries that reason when it is the only violation.
+    pub fn add_with_reason(&mut self, reason: &'static str, field: impl Into<String>, description: impl Into<String>) {
+        self.reason = Some(reason);
+        self.add(field, description);
+    }
+
+    /// Takes over the violations (and reason) of `error`.
+    pub fn absorb(&mut self, error: CsmError) {
+        if error.field_errors.is_empty() {
+            self.add("request", error.message);
+            return;
+        }
+        if error.reason != "INVALID_ARGUMENT"
+            && let std::borrow::Cow::Borrowed(reason) = error.reason
+        {
+            self.reason = Some(reason);
+        }
+        self.errors.extend(error.field_errors);
+    }
+
     fn into_error(self) -> CsmError {
+        let reason = match (self.reason, self.errors.len()) {
+            (Some(reason), 1) => reason,
+            _ => "INVALID_ARGUMENT",
+        };
         let summary = self
             .errors
             .iter()
             .map(|error| format!("{}: {}", error.field, error.description))
             .collect::<Vec<_>>()
             .join("; ");
-        let mut error = CsmError::new(ErrorCode::InvalidArgument, "INVALID_ARGUMENT", summary);
+        let mut error = CsmError::new(ErrorCode::InvalidArgument, reason, summary);
         error.field_errors = self.errors;
         error
     }

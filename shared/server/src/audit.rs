@@ -183,10 +183,11 @@ fn query_from_proto(request: &pb::ListAuditEventsRequest) -> CsmResult<(AuditQue
     if principal.len() > 200 {
         errors.add("principal", "must be at most 200 characters");
     }
-    let page = PageRequest::parse(request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let query = AuditQuery { start, end, principal: (!principal.is_empty()).then(|| principal.to_owned()), kind };
-    Ok((query, page?))
+    let page = page.ok_or_else(|| CsmError::internal("a page request without errors"))?;
+    Ok((query, page))
 }
 
 fn time_field(

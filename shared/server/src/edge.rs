@@ -253,24 +253,21 @@ fn take<'a>(buf: &mut &'a [u8], length: usize) -> Result<&'a [u8], Malformed> {
 #[derive(Clone)]
 pub struct EdgeLayer {
     descriptors: Arc<&'static Descriptors>,
+    /// Keys the page-token bindings: the same on every replica of a service.
+    page_secret: Arc<[u8; 32]>,
 }
 
 impl EdgeLayer {
-    pub fn new() -> Self {
-        Self { descriptors: Arc::new(Descriptors::suite()) }
-    }
-}
-
-impl Default for EdgeLayer {
-    fn default() -> Self {
-        Self::new()
+    /// `page_secret`: the service's secret for page tokens (replicas share it).
+    pub fn new(page_secret: [u8; 32]) -> Self {
+        Self { descriptors: Arc::new(Descriptors::suite()), page_secret: Arc::new(page_secret) }
     }
 }
 
 impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Edge { inner, descriptors: self.descriptors.clone() }
+        Edge { inner, descriptors: self.descriptors.clone(), page_secret: self.page_secret.clone() }
     }
 }
 
@@ -278,6 +275,7 @@ impl<S> Layer<S> for EdgeLayer {
 pub struct Edge<S> {
     inner: S,
     descriptors: Arc<&'static Descriptors>,
+    page_secret: Arc<[u8; 32]>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -310,6 +308,12 @@ where
             return Box::pin(inner.call(request));
         };
         let descriptors = self.descriptors.clone();
+        let page_secret = self.page_secret.clone();
+        let scope = request
+            .extensions()
+            .get::<csm_auth::Caller>()
+            .map_or_else(|| "anonymous".to_owned(), csm_auth::Caller::request_scope);
+        let path = request.uri().path().to_owned();
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let bytes: Bytes = match body.collect().await {
@@ -324,10 +328,73 @@ where
             if let Err(error) = check_frame(&descriptors, &message, &bytes) {
                 return Ok(refuse(error));
             }
+            let binding = page_binding(&descriptors, &page_secret, &scope, &path, &message, &bytes);
             let request = Request::from_parts(parts, tonic::body::Body::new(http_body_util::Full::new(bytes)));
-            inner.call(request).await
+            csm_db::paging::bound(binding, inner.call(request)).await
         })
     }
+}
+
+/// What a page token of this call is bound to: the service's secret, the
+/// caller, the RPC and every top-level field but `page_token` and
+/// `page_size` (in field-number order, so an encoder's field order does not matter).
+fn page_binding(
+    descriptors: &Descriptors,
+    secret: &[u8; 32],
+    scope: &str,
+    path: &str,
+    message: &str,
+    frame: &[u8],
+) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let page_fields: Vec<u32> = descriptors
+        .messages
+        .get(message)
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(_, field)| matches!(field.name.as_str(), "page_token" | "page_size"))
+                .map(|(number, _)| *number)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(secret);
+    hasher.update(scope.as_bytes());
+    hasher.update([0]);
+    hasher.update(path.as_bytes());
+    hasher.update([0]);
+    if frame.len() >= 5 && frame[0] == 0 {
+        let mut fields = top_level_fields(&frame[5..]);
+        fields.retain(|(number, _)| !page_fields.contains(number));
+        fields.sort_by_key(|(number, _)| *number);
+        for (_, bytes) in fields {
+            hasher.update(bytes);
+        }
+    }
+    hasher.finalize().into()
+}
+
+/// The top-level fields of an (already checked) message: number and encoded bytes.
+fn top_level_fields(mut buf: &[u8]) -> Vec<(u32, &[u8])> {
+    let mut fields = Vec::new();
+    while !buf.is_empty() {
+        let start = buf;
+        let Ok(key) = varint(&mut buf) else { break };
+        let number = (key >> 3) as u32;
+        let skipped = match key & 7 {
+            0 => varint(&mut buf).map(|_| ()),
+            1 => take(&mut buf, 8).map(|_| ()),
+            5 => take(&mut buf, 4).map(|_| ()),
+            2 => varint(&mut buf).and_then(|length| take(&mut buf, length as usize).map(|_| ())),
+            _ => Err(Malformed("an unsupported wire type")),
+        };
+        if skipped.is_err() {
+            break;
+        }
+        fields.push((number, &start[..start.len() - buf.len()]));
+    }
+    fields
 }
 
 /// Checks one gRPC frame (flag, length, message) of `message`.

@@ -80,6 +80,17 @@ pub fn watch_feed(
     futures::StreamExt::take_until(changes, Box::pin(closing))
 }
 
+/// The secret a service keys its page tokens with: derived from its own
+/// service key, so every replica of the service has the same one and no
+/// other service can forge its tokens.
+fn page_secret(service_key: &csm_auth::KeyPair) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"csm page tokens\0");
+    hasher.update(service_key.pkcs8_der());
+    hasher.finalize().into()
+}
+
 /// Largest header list a server accepts (credentials beyond 8 KiB are refused by the auth layer).
 pub const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
 
@@ -282,12 +293,14 @@ where
         }
     };
     let audit = AuditLayer::new(audit_sink);
+    let edge = EdgeLayer::new(page_secret(&config.auth.service_key));
     let result = serve_with_metrics(
         listener,
         service_name,
         routes,
         health_service,
         auth,
+        edge,
         audit,
         &config.server,
         &metrics,
@@ -319,6 +332,7 @@ pub async fn serve_with_metrics(
     routes: tonic::service::Routes,
     health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
     auth: AuthLayer,
+    edge: EdgeLayer,
     audit: AuditLayer,
     settings: &ServerSettings,
     metrics: &ServiceMetrics,
@@ -367,7 +381,7 @@ pub async fn serve_with_metrics(
         .load_shed()
         .concurrency_limit(settings.concurrency_limit)
         .layer(auth)
-        .layer(EdgeLayer::new())
+        .layer(edge)
         .into_inner();
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -8,7 +8,7 @@ use csm_types::{AccountId, ProfileId, ResponsibilityId};
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::settings::{mask_paths, page, required_uuid, timestamp, validated};
+use super::settings::{mask_paths, required_uuid, timestamp, validated};
 use crate::domain::access::{
     AccessConfiguration, AccessConfigurationDraft, AccessConfigurationFilter, AccessLevel, AccountAccess,
     AccountAccessChanges, AssociationType, ConditionOperator, EligiblePartnerContact, FieldCondition, NewAccountAccess,
@@ -407,7 +407,7 @@ pub(super) async fn list_responsibility_access_configurations(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let responsibility = errors.optional_id("responsibility_id", &request.responsibility_id, ResponsibilityId::parse);
     let accessible_table = table_field(&mut errors, "accessible_table", request.accessible_table);
     errors.finish()?;
@@ -589,7 +589,7 @@ pub(super) async fn list_related_party_configurations(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let applies_to = table_field(&mut errors, "applies_to", request.applies_to);
     let entity_type = entity_type_from_proto(request.entity_type);
     if entity_type.is_none() && request.entity_type != 0 {
@@ -738,7 +738,7 @@ pub(super) async fn list_account_accesses(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let (rows, next_page_token) = app.list_account_accesses(&caller, request.restricted_only, validated(page)?).await?;
     Ok(Response::new(pb::ListAccountAccessesResponse {
@@ -755,7 +755,7 @@ pub(super) async fn list_eligible_partner_contacts(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let account = errors.required_id("account_id", &request.account_id, AccountId::parse);
     let partner = errors.optional_id("partner_account_id", &request.partner_account_id, AccountId::parse);
     errors.finish()?;

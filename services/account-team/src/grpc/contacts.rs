@@ -7,7 +7,7 @@ use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ResponsibilityId}
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::settings::{mask_paths, optional_uuid, page, required_uuid, timestamp, validated};
+use super::settings::{mask_paths, optional_uuid, required_uuid, timestamp, validated};
 use crate::domain::contacts::{
     ConsumerRelationship, ConsumerRelationshipFilter, ContactRelationship, ContactRelationshipFilter, EligibilityPath,
     EligibleContact, NewConsumerRelationship, NewContactRelationship, RelationshipChanges,
@@ -196,7 +196,7 @@ pub(super) async fn list_contact_relationships(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let account = errors.optional_id("account_id", &request.account_id, AccountId::parse);
     let contact = errors.optional_id("contact_id", &request.contact_id, ProfileId::parse);
     let responsibility = errors.optional_id("responsibility_id", &request.responsibility_id, ResponsibilityId::parse);
@@ -221,7 +221,7 @@ pub(super) async fn list_eligible_contacts(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let account = errors.required_id("account_id", &request.account_id, AccountId::parse);
     errors.finish()?;
     let (rows, next_page_token) = app.list_eligible_contacts(&caller, validated(account)?, validated(page)?).await?;
@@ -346,7 +346,7 @@ pub(super) async fn list_consumer_relationships(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let consumer = errors.optional_id("consumer_id", &request.consumer_id, ConsumerId::parse);
     let related_consumer = errors.optional_id("related_consumer_id", &request.related_consumer_id, ConsumerId::parse);
     let household = errors.optional_id("household_id", &request.household_id, HouseholdId::parse);

@@ -44,18 +44,6 @@ pub(super) fn validated<T>(value: Option<T>) -> Result<T, Status> {
     value.ok_or_else(|| CsmError::internal("validated fields missing").into())
 }
 
-pub(super) fn page_request(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
-    match PageRequest::parse(page_size, page_token) {
-        Ok(page) => Some(page),
-        Err(error) => {
-            for field_error in error.field_errors() {
-                errors.add(field_error.field.clone(), field_error.description.clone());
-            }
-            None
-        }
-    }
-}
-
 fn responsibility_kind_from_proto(value: i32) -> Option<ResponsibilityKind> {
     match pb::ResponsibilityKind::try_from(value) {
         Ok(pb::ResponsibilityKind::User) => Some(ResponsibilityKind::User),
@@ -250,7 +238,7 @@ pub(super) async fn list_responsibility_definitions(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let kind = if request.kind == pb::ResponsibilityKind::Unspecified as i32 {
         None
     } else {
@@ -393,7 +381,7 @@ pub(super) async fn list_account_relationship_types(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let (kinds, next_page_token) =
         app.list_relationship_types(&caller, validated(page)?, request.include_inactive).await?;

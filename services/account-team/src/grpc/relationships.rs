@@ -7,7 +7,7 @@ use csm_types::AccountId;
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::definitions::{page_request, update_paths, validated};
+use super::definitions::{update_paths, validated};
 use crate::domain::definitions::RelationshipTypeId;
 use crate::domain::relationships::{
     AccountRelationship, AccountRelationshipId, Direction, NewAccountRelationship, PartnerCustomer, RelationshipFilter,
@@ -170,7 +170,7 @@ pub(super) async fn list_account_relationships(
             None
         }
     };
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let filter = RelationshipFilter {
         account: validated(account)?,
@@ -194,7 +194,7 @@ pub(super) async fn list_partner_customers(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let partner = errors.required_id("partner_account_id", &request.partner_account_id, AccountId::parse);
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let (customers, next_page_token) =
         app.list_partner_customers(&caller, validated(partner)?, validated(page)?).await?;

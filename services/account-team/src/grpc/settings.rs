@@ -1,7 +1,6 @@
 //! gRPC handlers of the settings RPCs (R3.8, R3.10), and the conversion
 //! helpers of this half of the service.
 
-use csm_db::PageRequest;
 use csm_errors::{CsmError, FieldErrors};
 use csm_proto::account_team as pb;
 use tonic::{Request, Response, Status};
@@ -23,18 +22,6 @@ pub(super) fn mask_paths(mask: Option<&prost_types::FieldMask>, updatable: &[&st
         ));
     }
     Ok(paths)
-}
-
-pub(super) fn page(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
-    match PageRequest::parse(page_size, page_token) {
-        Ok(page) => Some(page),
-        Err(error) => {
-            for field_error in error.field_errors() {
-                errors.add(field_error.field.clone(), field_error.description.clone());
-            }
-            None
-        }
-    }
 }
 
 /// A row id (UUID) of this service.

@@ -7,7 +7,7 @@ use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ResponsibilityId}
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::definitions::{page_request, update_paths, validated};
+use super::definitions::{update_paths, validated};
 use crate::domain::teams::{MemberKind, NewTeamMember, Team, TeamMember, TeamMemberChanges, TeamMemberId};
 
 fn member_kind_from_proto(errors: &mut FieldErrors, field: &str, value: i32) -> Option<MemberKind> {
@@ -222,7 +222,7 @@ pub(super) async fn list_team_members(
     };
     let team = team_from_oneof(&mut errors, "", account, consumer, household);
     let responsibility = errors.optional_id("responsibility_id", &request.responsibility_id, ResponsibilityId::parse);
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let (members, next_page_token) =
         app.list_team_members(&caller, validated(team)?, responsibility, validated(page)?).await?;
@@ -241,7 +241,7 @@ pub(super) async fn list_team_memberships_of_user(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let (members, next_page_token) =
         app.list_team_memberships_of_user(&caller, validated(profile)?, validated(page)?).await?;

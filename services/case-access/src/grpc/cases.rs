@@ -92,20 +92,14 @@ pub(super) async fn list_visible_cases(
             _ => errors.add("segments", format!("unknown segment {segment}")),
         }
     }
-    let page = match PageRequest::parse(request.page_size, &request.page_token) {
-        Ok(page) => Some(page),
-        Err(error) => {
-            errors.add("page_token", error.message());
-            None
-        }
-    };
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let before = match &page.after {
-        Some(after) => Some(
-            CaseId::parse(after)
-                .map_err(|_| CsmError::invalid_field("page_token", "is not a token returned by this service"))?,
-        ),
+        Some(after) => Some(CaseId::parse(after).map_err(|_| {
+            CsmError::invalid_argument(csm_db::paging::INVALID_PAGE_TOKEN, "page_token is not a token of this list")
+                .with_field("page_token", "is not a token of this list")
+        })?),
         None => None,
     };
     let ctx = read_context(app, &caller, profile, &request.consistency).await?;

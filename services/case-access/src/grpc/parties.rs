@@ -229,17 +229,6 @@ fn empty_item() -> InstallBaseItemRecord {
     }
 }
 
-fn page_of(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
-    match PageRequest::parse(page_size, page_token) {
-        Ok(page) => Some(page),
-        Err(error) => {
-            let field = if page_size < 0 { "page_size" } else { "page_token" };
-            errors.add(field, error.message());
-            None
-        }
-    }
-}
-
 fn bad_token() -> Status {
     CsmError::invalid_argument("INVALID_PAGE_TOKEN", "page_token is not a token returned by this service")
         .with_metadata("field", "page_token")
@@ -383,7 +372,7 @@ pub(super) async fn list_related_parties(
             None
         }
     };
-    let page = page_of(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let after = match page.after.as_deref() {
@@ -512,7 +501,7 @@ pub(super) async fn list_sold_products(
         account: errors.optional_id("account_id", &request.account_id, AccountId::parse),
         consumer: errors.optional_id("consumer_id", &request.consumer_id, ConsumerId::parse),
     };
-    let page = page_of(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let after = after_id(&page)?;
@@ -628,7 +617,7 @@ pub(super) async fn list_install_base_items(
         account: errors.optional_id("account_id", &request.account_id, AccountId::parse),
         parent: errors.optional_id("parent_install_base_item_id", &request.parent_install_base_item_id, any_uuid),
     };
-    let page = page_of(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let after = after_id(&page)?;

@@ -20,17 +20,6 @@ use crate::domain::work::{
     TASK_STATES, TASK_WRITABLE_FIELDS, TaskRecord,
 };
 
-fn page_of(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
-    match PageRequest::parse(page_size, page_token) {
-        Ok(page) => Some(page),
-        Err(error) => {
-            let field = if page_size < 0 { "page_size" } else { "page_token" };
-            errors.add(field, error.message());
-            None
-        }
-    }
-}
-
 fn page_key(page: &PageRequest) -> Result<Option<Uuid>, Status> {
     match &page.after {
         Some(after) => Ok(Some(
@@ -343,7 +332,7 @@ pub(super) async fn list_my_consumer_cases(
     let mut errors = FieldErrors::new();
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let states: Vec<String> = request.states.iter().map(|state| case_state(&mut errors, "states", *state)).collect();
-    let page = page_of(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let before = page_key(&page)?.map(CaseId::from_uuid);
@@ -406,7 +395,7 @@ pub(super) async fn list_comments(
             None
         }
     };
-    let page = page_of(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let after = page_key(&page)?;
@@ -472,7 +461,7 @@ pub(super) async fn list_attachments(
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
     let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
     let task = errors.optional_id("case_task_id", &request.case_task_id, any_uuid);
-    let page = page_of(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let after = page_key(&page)?;
@@ -628,7 +617,7 @@ pub(super) async fn list_case_tasks(
     let case = errors.optional_id("case_id", &request.case_id, CaseId::parse);
     let states: Vec<String> =
         request.states.iter().filter_map(|state| task_state(&mut errors, "states", *state)).collect();
-    let page = page_of(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
     let after = page_key(&page)?;

@@ -6,7 +6,7 @@ use csm_types::AccountId;
 use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
-use super::directory::{optional_text, page_request, update_paths, validated};
+use super::directory::{optional_text, update_paths, validated};
 use crate::domain::accounts::{
     ACCOUNT_NAME_MAX_LEN, Account, AccountChanges, AccountFilter, AccountKind, BATCH_GET_ACCOUNTS_MAX,
     DescendantFilter, NewAccount,
@@ -111,7 +111,7 @@ pub(super) async fn list_accounts(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let kind = match pb::AccountKind::try_from(request.kind) {
         Ok(pb::AccountKind::Unspecified) => None,
         Ok(pb::AccountKind::Customer) => Some(AccountKind::Customer),
@@ -166,7 +166,7 @@ pub(super) async fn list_account_ancestors(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let id = errors.required_id("account_id", &request.account_id, AccountId::parse);
     errors.finish()?;
     let (accounts, next_page_token) = app.list_account_ancestors(&caller, validated(id)?, validated(page)?).await?;
@@ -184,7 +184,7 @@ pub(super) async fn list_account_descendants(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let id = errors.required_id("account_id", &request.account_id, AccountId::parse);
     let max_depth = match u32::try_from(request.max_depth) {
         Ok(0) => None,

@@ -7,7 +7,7 @@ use csm_types::{ConsumerId, HouseholdId, LoginId, ProfileId, SecurityGroupId};
 use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
-use super::directory::{optional_text, page_request, update_paths, validated};
+use super::directory::{optional_text, update_paths, validated};
 use super::people::{channels_from_proto, details_from_proto, details_to_proto, profile_to_proto};
 use crate::app::IdentityApp;
 use crate::domain::consumers::{
@@ -241,7 +241,7 @@ pub(super) async fn list_consumers(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let email = optional_text(&mut errors, "email", &request.email, PROFILE_TEXT_MAX_LEN);
     let user_profile = errors.optional_id("user_profile_id", &request.user_profile_id, ProfileId::parse);
     errors.finish()?;
@@ -362,7 +362,7 @@ pub(super) async fn list_consumer_profiles(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let consumer = errors.optional_id("consumer_id", &request.consumer_id, ConsumerId::parse);
     if request.consumer_profile_ids.len() > CONSUMER_PROFILE_IDS_MAX {
         errors.add("consumer_profile_ids", format!("must list at most {CONSUMER_PROFILE_IDS_MAX} ids"));
@@ -461,7 +461,7 @@ pub(super) async fn list_households(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let member = errors.optional_id("member_consumer_id", &request.member_consumer_id, ConsumerId::parse);
     let head = errors.optional_id("head_consumer_id", &request.head_consumer_id, ConsumerId::parse);
     errors.finish()?;
@@ -514,7 +514,7 @@ pub(super) async fn list_household_members(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let household = errors.required_id("household_id", &request.household_id, HouseholdId::parse);
     errors.finish()?;
     let (members, next_page_token) =

@@ -48,18 +48,6 @@ pub(super) fn validated<T>(value: Option<T>) -> Result<T, Status> {
     value.ok_or_else(|| CsmError::internal("validated fields missing").into())
 }
 
-pub(super) fn page_request(errors: &mut FieldErrors, page_size: i32, page_token: &str) -> Option<PageRequest> {
-    match PageRequest::parse(page_size, page_token) {
-        Ok(page) => Some(page),
-        Err(error) => {
-            for field_error in error.field_errors() {
-                errors.add(field_error.field.clone(), field_error.description.clone());
-            }
-            None
-        }
-    }
-}
-
 fn department_to_proto(department: &Department) -> pb::Department {
     pb::Department {
         department_id: department.id.to_string(),
@@ -219,7 +207,7 @@ pub(super) async fn list_departments(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let name_prefix = optional_text(&mut errors, "name_prefix", &request.name_prefix, DIRECTORY_NAME_MAX_LEN);
     errors.finish()?;
     let name_prefix = Some(name_prefix).filter(|prefix| !prefix.is_empty());
@@ -330,7 +318,7 @@ pub(super) async fn list_security_groups(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let kind = match pb::SecurityGroupKind::try_from(request.kind) {
         Ok(pb::SecurityGroupKind::Unspecified) => None,
         _ => {

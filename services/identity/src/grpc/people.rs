@@ -8,9 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
 use super::accounts::account_to_proto;
-use super::directory::{
-    optional_text, page_request, security_group_to_proto, update_paths, user_class_to_proto, validated,
-};
+use super::directory::{optional_text, security_group_to_proto, update_paths, user_class_to_proto, validated};
 use crate::domain::people::{
     Channel, DEFAULT_APPLICATION, Login, LoginChoice, LoginUpdate, NewContact, NewEmployee, NewLogin, NewLoginRequest,
     NewPerson, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, ProfileKind, ProfileUpdate, SecurityGroupKind,
@@ -319,7 +317,7 @@ pub(super) async fn list_logins(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let prefix = optional_text(&mut errors, "login_name_prefix", &request.login_name_prefix, 254);
     errors.finish()?;
     let prefix = (!prefix.is_empty()).then_some(prefix);
@@ -569,7 +567,7 @@ pub(super) async fn list_profiles(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let kind = match request.kind {
         0 => None,
         value => {
@@ -643,7 +641,7 @@ pub(super) async fn list_account_contacts(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_request(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let account = errors.required_id("account_id", &request.account_id, AccountId::parse);
     errors.finish()?;
     let (profiles, next_page_token) = app

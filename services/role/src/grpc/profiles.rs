@@ -8,7 +8,7 @@ use csm_proto::role as pb;
 use csm_types::ProfileId;
 use tonic::{Request, Response, Status};
 
-use super::{class_to_proto, effective_roles_to_proto, page_fields, validated_fields_missing};
+use super::{class_to_proto, effective_roles_to_proto, validated_fields_missing};
 use crate::app::{
     DefaultClassOutcome, FixRequest, GrantSource, ProfileRoleChange, RoleAnomaly, RoleApp, RoleGrant, ValidationFinding,
 };
@@ -149,7 +149,7 @@ pub(super) async fn list_profile_roles(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
-    let page = page_fields(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let mut sources = Vec::new();
     for (index, value) in request.sources.iter().enumerate() {
         match pb::RoleSource::try_from(*value) {
@@ -312,7 +312,7 @@ pub(super) async fn list_role_anomalies(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let page = page_fields(&mut errors, request.page_size, &request.page_token);
+    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let categories = categories_field(&mut errors, &request.categories);
     errors.finish()?;
     let Some(page) = page else { return Err(validated_fields_missing()) };
