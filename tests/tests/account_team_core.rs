@@ -622,7 +622,10 @@ backend_test!(r3_6_partner_customers_are_the_active_partner_relationships_of_the
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&status), vec!["partner_account_id".to_owned(), "page_size".to_owned()]);
+    assert_eq!(
+        violated_fields(&status),
+        vec!["partner_account_id".to_owned(), "page_size".to_owned(), "page_token".to_owned()]
+    );
 });
 
 // ------------------------------------------------------------------ R3.17

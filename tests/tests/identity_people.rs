@@ -1349,7 +1349,8 @@ backend_test!(profiles_and_logins_are_listed_in_pages_by_id, |suite| {
         .list_logins(pb::ListLoginsRequest {
             page_size: 3,
             page_token: logins.next_page_token,
-            login_name_prefix: "page-".into(),
+            // The same filter: a page token is bound to its list's filters.
+            login_name_prefix: "PAGE-".into(),
         })
         .await
         .unwrap()
@@ -1362,7 +1363,7 @@ backend_test!(profiles_and_logins_are_listed_in_pages_by_id, |suite| {
         .list_profiles(pb::ListProfilesRequest { page_token: "forged".into(), page_size: -1, ..Default::default() })
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&status), vec!["page_size"]);
+    assert_eq!(violated_fields(&status), vec!["page_size", "page_token"]);
     let status = suite
         .identity(Some(&token))
         .list_profiles(pb::ListProfilesRequest { page_token: "forged".into(), ..Default::default() })
