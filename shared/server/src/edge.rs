@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -252,12 +252,12 @@ fn take<'a>(buf: &mut &'a [u8], length: usize) -> Result<&'a [u8], Malformed> {
 /// The [`Edge`] of every service.
 #[derive(Clone)]
 pub struct EdgeLayer {
-    descriptors: Arc<&'static Descriptors>,
+    descriptors: &'static Descriptors,
 }
 
 impl EdgeLayer {
     pub fn new() -> Self {
-        Self { descriptors: Arc::new(Descriptors::suite()) }
+        Self { descriptors: Descriptors::suite() }
     }
 }
 
@@ -270,14 +270,14 @@ impl Default for EdgeLayer {
 impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Edge { inner, descriptors: self.descriptors.clone() }
+        Edge { inner, descriptors: self.descriptors }
     }
 }
 
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
-    descriptors: Arc<&'static Descriptors>,
+    descriptors: &'static Descriptors,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -309,7 +309,7 @@ where
             // Health, reflection (a stream) and unknown paths: not ours to check.
             return Box::pin(inner.call(request));
         };
-        let descriptors = self.descriptors.clone();
+        let descriptors = self.descriptors;
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let bytes: Bytes = match body.collect().await {
@@ -321,7 +321,7 @@ where
                     ));
                 }
             };
-            if let Err(error) = check_frame(&descriptors, &message, &bytes) {
+            if let Err(error) = check_frame(descriptors, &message, &bytes) {
                 return Ok(refuse(error));
             }
             let request = Request::from_parts(parts, tonic::body::Body::new(http_body_util::Full::new(bytes)));
