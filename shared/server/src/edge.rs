@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -252,30 +252,30 @@ fn take<'a>(buf: &mut &'a [u8], length: usize) -> Result<&'a [u8], Malformed> {
 /// The [`Edge`] of every service.
 #[derive(Clone)]
 pub struct EdgeLayer {
-    descriptors: Arc<&'static Descriptors>,
+    descriptors: &'static Descriptors,
     /// Keys the page-token bindings: the same on every replica of a service.
-    page_secret: Arc<[u8; 32]>,
+    page_secret: [u8; 32],
 }
 
 impl EdgeLayer {
     /// `page_secret`: the service's secret for page tokens (replicas share it).
     pub fn new(page_secret: [u8; 32]) -> Self {
-        Self { descriptors: Arc::new(Descriptors::suite()), page_secret: Arc::new(page_secret) }
+        Self { descriptors: Descriptors::suite(), page_secret }
     }
 }
 
 impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Edge { inner, descriptors: self.descriptors.clone(), page_secret: self.page_secret.clone() }
+        Edge { inner, descriptors: self.descriptors, page_secret: self.page_secret }
     }
 }
 
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
-    descriptors: Arc<&'static Descriptors>,
-    page_secret: Arc<[u8; 32]>,
+    descriptors: &'static Descriptors,
+    page_secret: [u8; 32],
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -307,8 +307,8 @@ where
             // Health, reflection (a stream) and unknown paths: not ours to check.
             return Box::pin(inner.call(request));
         };
-        let descriptors = self.descriptors.clone();
-        let page_secret = self.page_secret.clone();
+        let descriptors = self.descriptors;
+        let page_secret = self.page_secret;
         let scope = request
             .extensions()
             .get::<csm_auth::Caller>()
@@ -325,10 +325,10 @@ where
                     ));
                 }
             };
-            if let Err(error) = check_frame(&descriptors, &message, &bytes) {
+            if let Err(error) = check_frame(descriptors, &message, &bytes) {
                 return Ok(refuse(error));
             }
-            let binding = page_binding(&descriptors, &page_secret, &scope, &path, &message, &bytes);
+            let binding = page_binding(descriptors, &page_secret, &scope, &path, &message, &bytes);
             let request = Request::from_parts(parts, tonic::body::Body::new(http_body_util::Full::new(bytes)));
             csm_db::paging::bound(binding, inner.call(request)).await
         })

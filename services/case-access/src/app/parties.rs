@@ -154,7 +154,7 @@ impl CaseAccessApp {
         mut product: SoldProductRecord,
     ) -> CsmResult<(SoldProductRecord, String)> {
         self.authorize_asset_create(writer, AssetKind::SoldProduct)?;
-        let key = RequestKey::new("CreateSoldProduct", writer_scope(writer), request_id, &product);
+        let key = RequestKey::new("CreateSoldProduct", writer_scope(writer), request_id, &requested_product(&product));
         if let Some((id, revision)) = self.replayed(&key).await? {
             let stored = store::get_sold_product(&self.db, id)
                 .await?
@@ -263,7 +263,7 @@ impl CaseAccessApp {
         mut item: InstallBaseItemRecord,
     ) -> CsmResult<(InstallBaseItemRecord, String)> {
         self.authorize_asset_create(writer, AssetKind::InstallBaseItem)?;
-        let key = RequestKey::new("CreateInstallBaseItem", writer_scope(writer), request_id, &item);
+        let key = RequestKey::new("CreateInstallBaseItem", writer_scope(writer), request_id, &requested_item(&item));
         if let Some((id, revision)) = self.replayed(&key).await? {
             let stored = store::get_install_base_item(&self.db, id)
                 .await?
@@ -741,6 +741,19 @@ fn party_change(record: &RelatedPartyRecord, operation: Operation) -> NewChange 
     NewChange::new("related_party", record.id, operation)
         .attribute("subject_kind", record.subject.code())
         .attribute("subject_id", record.subject.id())
+}
+
+/// What a CreateSoldProduct asks for (its fingerprint): the record without
+/// what the server stamps (id and times), so a retry is the same request.
+fn requested_product(product: &SoldProductRecord) -> SoldProductRecord {
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    SoldProductRecord { id: Uuid::nil(), created_at: epoch, updated_at: epoch, ..product.clone() }
+}
+
+/// What a CreateInstallBaseItem asks for (its fingerprint), as [`requested_product`].
+fn requested_item(item: &InstallBaseItemRecord) -> InstallBaseItemRecord {
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    InstallBaseItemRecord { id: Uuid::nil(), created_at: epoch, updated_at: epoch, ..item.clone() }
 }
 
 /// Idempotency keys are per caller: a retry by the same caller replays.

@@ -809,48 +809,47 @@ impl CaseAccessApp {
     }
 
     /// CreateCaseFromEmail (R4.21): a proxy case, the sender's own case, or no case.
-    pub async fn create_case_from_email(&self, email: InboundEmail) -> CsmResult<Intake> {
+    ///
+    /// The one idempotency rule, with the Message-ID as request id: it is the
+    /// gateway's (`scope`, its service identity) and the email is the request,
+    /// so a redelivered email answers the first outcome, and another email
+    /// under the same Message-ID is REQUEST_ID_CONFLICT.
+    pub async fn create_case_from_email(&self, scope: &str, email: InboundEmail) -> CsmResult<Intake> {
         const RPC: &str = "CreateCaseFromEmail";
-        if let Some(message_id) = email.message_id.as_deref()
-            && let Some(stored) = idempotency::stored_response(&self.db, RPC, message_id).await?
-        {
-            return self.replayed_intake(&stored).await;
+        let payload = (&email.sender, &email.recipients, &email.subject, &email.body);
+        let key = RequestKey::new(RPC, scope, email.message_id.as_deref(), &payload);
+        if let Some(replay) = key.replayed(&self.db).await? {
+            return self.replayed_intake(&replay).await;
         }
         let intake = self.intake(&email).await?;
-        if let Some(message_id) = email.message_id.as_deref() {
+        if key.request_id().is_some() {
             let record = format!(
-                "{}|{}|{}|{}",
-                intake.outcome.code(),
+                "{}|{}|{}",
                 intake.sender.map(|id| id.to_string()).unwrap_or_default(),
                 intake.case.as_ref().map(|case| case.id.to_string()).unwrap_or_default(),
                 intake.consistency_token
             );
             let mut tx = self.db.begin().await?;
-            if !idempotency::record_response(&mut tx, RPC, message_id, record.as_bytes()).await? {
-                drop(tx);
-                if let Some(stored) = idempotency::stored_response(&self.db, RPC, message_id).await? {
-                    return self.replayed_intake(&stored).await;
-                }
-            } else {
+            if key.record(&mut tx, intake.outcome.code(), 0, &record).await? {
                 tx.commit().await?;
+            } else if let Some(replay) = key.replayed(&self.db).await? {
+                // A concurrent redelivery recorded first: answer as it did.
+                return self.replayed_intake(&replay).await;
             }
         }
         Ok(intake)
     }
 
-    async fn replayed_intake(&self, stored: &[u8]) -> CsmResult<Intake> {
-        let text = String::from_utf8_lossy(stored);
-        let mut parts = text.splitn(4, '|');
-        let outcome = parts
-            .next()
-            .and_then(IntakeOutcome::parse)
-            .ok_or_else(|| CsmError::internal("malformed email intake record"))?;
+    async fn replayed_intake(&self, replay: &idempotency::Replay) -> CsmResult<Intake> {
+        let malformed = || CsmError::internal("malformed email intake record");
+        let outcome = IntakeOutcome::parse(&replay.entity).ok_or_else(malformed)?;
+        let mut parts = replay.extra.splitn(3, '|');
         let sender = parts.next().and_then(|id| ProfileId::parse(id).ok());
         let case = match parts.next().and_then(|id| CaseId::parse(id).ok()) {
             Some(id) => cases::get_case(&self.db, id).await?,
             None => None,
         };
-        let consistency_token = parts.next().unwrap_or_default().to_owned();
+        let consistency_token = parts.next().ok_or_else(malformed)?.to_owned();
         Ok(Intake { outcome, case, sender, consistency_token })
     }
 

@@ -261,7 +261,7 @@ pub(super) async fn create_case_from_email(
         subject: request.subject.clone(),
         body: request.body.clone(),
     };
-    let intake = app.create_case_from_email(email).await?;
+    let intake = app.create_case_from_email(&caller.request_scope(), email).await?;
     let outcome = match intake.outcome {
         IntakeOutcome::CaseCreated => pb::EmailIntakeOutcome::CaseCreated,
         IntakeOutcome::SenderUnknown => pb::EmailIntakeOutcome::SenderUnknown,

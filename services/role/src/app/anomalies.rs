@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use csm_auth::Caller;
+use csm_changefeed::idempotency::RequestKey;
 use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
 use csm_proto::identity::ProfileKind;
@@ -194,8 +195,36 @@ impl RoleApp {
     /// profiles, each in its own transaction under its profile lock, after
     /// classifying it again there (a profile changed since the scan is
     /// skipped). Reports what remains.
-    pub async fn fix_role_anomalies(&self, caller: &Caller, request: &FixRequest) -> CsmResult<AnomaliesFixed> {
-        self.authorize_role_administration(caller, "FixRoleAnomalies").await?;
+    ///
+    /// The one idempotency rule: a retry with the same `request_id` answers
+    /// what the first call fixed (recorded once the batch is done); the same
+    /// id with another request is REQUEST_ID_CONFLICT.
+    pub async fn fix_role_anomalies(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        request: &FixRequest,
+    ) -> CsmResult<AnomaliesFixed> {
+        const RPC: &str = "FixRoleAnomalies";
+        self.authorize_role_administration(caller, RPC).await?;
+        let key = RequestKey::new(RPC, caller.request_scope(), request_id, request);
+        if let Some(replay) = key.replayed(self.store.db()).await? {
+            return decode_fixed(&replay.extra);
+        }
+        let fixed = self.fix_anomalies(request).await?;
+        if key.request_id().is_some() {
+            let mut tx = self.store.db().begin().await?;
+            if key.record(&mut tx, RPC, 0, &encode_fixed(&fixed)).await? {
+                tx.commit().await?;
+            } else if let Some(replay) = key.replayed(self.store.db()).await? {
+                // A concurrent retry recorded first: answer as it did.
+                return decode_fixed(&replay.extra);
+            }
+        }
+        Ok(fixed)
+    }
+
+    async fn fix_anomalies(&self, request: &FixRequest) -> CsmResult<AnomaliesFixed> {
         let categories: Vec<AnomalyCategory> = if request.categories.is_empty() {
             vec![AnomalyCategory::NonIntentional, AnomalyCategory::PossiblyIntentional]
         } else {
@@ -284,6 +313,44 @@ impl RoleApp {
         };
         Ok(found.into_iter().filter(|anomaly| anomaly.category.fixable()).collect())
     }
+}
+
+/// A FixRoleAnomalies answer as its idempotency record keeps it:
+/// `<remaining>;<consistency token>` then `;<profile>,<category>,<removed>,<added>`
+/// per fix (role names never hold `,`, `;` or spaces).
+fn encode_fixed(fixed: &AnomaliesFixed) -> String {
+    let mut out = format!("{};{}", fixed.remaining, fixed.consistency_token);
+    for fix in &fixed.fixes {
+        out.push_str(&format!(
+            ";{},{},{},{}",
+            fix.profile,
+            fix.category.code(),
+            fix.removed.join(" "),
+            fix.added.join(" ")
+        ));
+    }
+    out
+}
+
+fn decode_fixed(record: &str) -> CsmResult<AnomaliesFixed> {
+    let malformed = || CsmError::internal("malformed idempotency record of FixRoleAnomalies");
+    let roles = |list: &str| list.split(' ').filter(|role| !role.is_empty()).map(str::to_owned).collect();
+    let mut parts = record.split(';');
+    let remaining = parts.next().and_then(|remaining| remaining.parse().ok()).ok_or_else(malformed)?;
+    let consistency_token = parts.next().ok_or_else(malformed)?.to_owned();
+    let fixes = parts
+        .map(|fix| {
+            let fields: Vec<&str> = fix.split(',').collect();
+            let [profile, category, removed, added] = fields[..] else { return Err(malformed()) };
+            Ok(AnomalyFixed {
+                profile: ProfileId::parse(profile).map_err(|_| malformed())?,
+                category: AnomalyCategory::from_code(category).ok_or_else(malformed)?,
+                removed: roles(removed),
+                added: roles(added),
+            })
+        })
+        .collect::<CsmResult<Vec<_>>>()?;
+    Ok(AnomaliesFixed { fixes, remaining, consistency_token })
 }
 
 /// INVALID_ARGUMENT for a FixRoleAnomalies request naming a manual category.

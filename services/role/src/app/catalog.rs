@@ -225,7 +225,9 @@ impl RoleApp {
         definition: RoleDefinition,
     ) -> CsmResult<(RoleRow, String)> {
         self.authorize_role_administration(caller, DEFINE_ROLE).await?;
-        let key = format!("{}:{}", definition.name, definition.contains.join(","));
+        // The whole definition: the same id with another display name,
+        // description or intended family is another request (REQUEST_ID_CONFLICT).
+        let key = format!("{definition:?}");
         if let Some(revision) = self.replayed(DEFINE_ROLE, caller, request_id, &key).await? {
             return Ok((self.published_role(&definition.name)?, self.feed.token(revision)));
         }

@@ -24,6 +24,29 @@ pub enum AnomalyCategory {
 }
 
 impl AnomalyCategory {
+    /// A stable code (stored in idempotency records).
+    pub fn code(self) -> &'static str {
+        match self {
+            AnomalyCategory::NonIntentional => "NON_INTENTIONAL",
+            AnomalyCategory::PossiblyIntentional => "POSSIBLY_INTENTIONAL",
+            AnomalyCategory::Contained => "CONTAINED",
+            AnomalyCategory::FamilyMixing => "FAMILY_MIXING",
+            AnomalyCategory::UnsupportedPersona => "UNSUPPORTED_PERSONA",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<AnomalyCategory> {
+        [
+            AnomalyCategory::NonIntentional,
+            AnomalyCategory::PossiblyIntentional,
+            AnomalyCategory::Contained,
+            AnomalyCategory::FamilyMixing,
+            AnomalyCategory::UnsupportedPersona,
+        ]
+        .into_iter()
+        .find(|category| category.code() == code)
+    }
+
     pub fn fixable(self) -> bool {
         matches!(self, AnomalyCategory::NonIntentional | AnomalyCategory::PossiblyIntentional)
     }

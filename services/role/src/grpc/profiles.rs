@@ -339,8 +339,7 @@ pub(super) async fn fix_role_anomalies(
         .into());
     }
     let mut errors = FieldErrors::new();
-    // Accepted for the contract; a retried fix finds nothing left to fix.
-    errors.optional_request_id(&request.request_id);
+    let request_id = errors.optional_request_id(&request.request_id);
     if request.batch_size < 0 {
         errors.add("batch_size", "must not be negative");
     }
@@ -359,7 +358,9 @@ pub(super) async fn fix_role_anomalies(
         return Err(crate::app::not_fixable(*manual).into());
     }
     let batch_size = if request.batch_size == 0 { MAX_FIX_BATCH } else { request.batch_size as usize };
-    let fixed = app.fix_role_anomalies(&caller, &FixRequest { categories, profiles, batch_size }).await?;
+    let fixed = app
+        .fix_role_anomalies(&caller, request_id.as_deref(), &FixRequest { categories, profiles, batch_size })
+        .await?;
     Ok(Response::new(pb::FixRoleAnomaliesResponse {
         fixes: fixed
             .fixes
