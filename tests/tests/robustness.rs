@@ -113,6 +113,9 @@ backend_test!(every_rpc_answers_bad_requests_precisely_and_writes_nothing, |suit
                 let status = raw::call(suite.channel(server, Some(&token)), method, body).await;
                 *answers.entry(server).or_default().entry(format!("{:?}", status.code())).or_default() += 1;
                 let what = format!("{path} with {label}");
+                if std::env::var_os("CSM_ROBUSTNESS_VERBOSE").is_some() {
+                    eprintln!("{what}: {:?} {}", status.code(), csm_tests::reason_of(&status));
+                }
                 match status.code() {
                     Code::Ok => any_success = true,
                     Code::Internal | Code::Unknown => {

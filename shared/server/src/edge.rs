@@ -42,7 +42,7 @@ struct FieldInfo {
     name: String,
     kind: Type,
     repeated: bool,
-    /// For messages: the full name (without the leading dot).
+    /// For messages and enums: the full type name (without the leading dot).
     message: Option<String>,
 }
 
@@ -51,6 +51,8 @@ struct FieldInfo {
 pub struct Descriptors {
     inputs: HashMap<String, String>,
     messages: HashMap<String, HashMap<u32, FieldInfo>>,
+    /// The declared values of every enum.
+    enums: HashMap<String, Vec<i32>>,
 }
 
 impl Descriptors {
@@ -67,6 +69,9 @@ impl Descriptors {
             let package = file.package();
             for message in &file.message_type {
                 descriptors.add_message(package, message);
+            }
+            for enumeration in &file.enum_type {
+                descriptors.add_enum(package, enumeration);
             }
             for service in &file.service {
                 for method in &service.method {
@@ -88,7 +93,7 @@ impl Descriptors {
                     name: field.name().to_owned(),
                     kind: field.r#type(),
                     repeated: field.label() == Label::Repeated,
-                    message: matches!(field.r#type(), Type::Message)
+                    message: matches!(field.r#type(), Type::Message | Type::Enum)
                         .then(|| field.type_name().trim_start_matches('.').to_owned()),
                 };
                 (u32::try_from(field.number()).unwrap_or_default(), info)
@@ -97,7 +102,23 @@ impl Descriptors {
         for nested in &message.nested_type {
             self.add_message(&full, nested);
         }
+        for enumeration in &message.enum_type {
+            self.add_enum(&full, enumeration);
+        }
         self.messages.insert(full, fields);
+    }
+
+    fn add_enum(&mut self, scope: &str, enumeration: &prost_types::EnumDescriptorProto) {
+        let full = format!("{scope}.{}", enumeration.name());
+        self.enums.insert(full, enumeration.value.iter().map(|value| value.number()).collect());
+    }
+
+    /// Whether `value` is declared by the enum `field` holds (unknown enums pass).
+    fn enum_allows(&self, field: &FieldInfo, value: u64) -> bool {
+        let Some(values) = field.message.as_deref().and_then(|name| self.enums.get(name)) else { return true };
+        // An int32 enum value is sign-extended on the wire.
+        let value = value as i64;
+        i32::try_from(value).is_ok_and(|value| values.contains(&value))
     }
 
     /// The request message of an RPC path (`/csm.identity.v1.IdentityService/GetLogin`).
@@ -137,8 +158,16 @@ impl Descriptors {
             let field = fields.and_then(|fields| fields.get(&number));
             match wire {
                 0 => {
-                    varint(&mut buf)?;
+                    let value = varint(&mut buf)?;
                     expect_wire(field, &[WireKind::Varint])?;
+                    if let Some(field) = field.filter(|field| field.kind == Type::Enum)
+                        && !self.enum_allows(field, value)
+                    {
+                        errors.add(
+                            format!("{prefix}{}", field.name),
+                            format!("is not a value of {}", field.message.as_deref().unwrap_or("its enum")),
+                        );
+                    }
                 }
                 1 => {
                     take(&mut buf, 8)?;
@@ -171,6 +200,22 @@ impl Descriptors {
                             self.walk(nested, bytes, &format!("{path}."), depth + 1, errors)?;
                         }
                         Type::Bytes => {}
+                        // Packed repeated enums: every value must be declared.
+                        Type::Enum if field.repeated => {
+                            let mut packed = bytes;
+                            let mut position = 0usize;
+                            while !packed.is_empty() {
+                                let value = varint(&mut packed)?;
+                                if !self.enum_allows(field, value) {
+                                    errors.add(
+                                        format!("{prefix}{}[{position}]", field.name),
+                                        format!("is not a value of {}", field.message.as_deref().unwrap_or("its enum")),
+                                    );
+                                    break;
+                                }
+                                position += 1;
+                            }
+                        }
                         // Packed repeated scalars: a run of varints or fixed values.
                         _ if field.repeated => {}
                         _ => return Err(Malformed("a length-delimited value for a scalar field")),
@@ -464,6 +509,21 @@ mod tests {
         assert_eq!(fields(&error), vec!["profile.display_name"]);
         let fine = pb::CreateAccountRequest { name: "Line\nbreaks\tand tabs".into(), ..Default::default() };
         assert!(check_frame(descriptors, "csm.identity.v1.CreateAccountRequest", &frame(&fine)).is_ok());
+    }
+
+    #[test]
+    fn undeclared_enum_values_are_refused_with_the_field() {
+        let descriptors = Descriptors::suite();
+        let request = pb::CreateAccountRequest { name: "Acme".into(), kind: 9999, ..Default::default() };
+        let error = check_frame(descriptors, "csm.identity.v1.CreateAccountRequest", &frame(&request)).unwrap_err();
+        assert_eq!(fields(&error), vec!["kind"]);
+        let negative = pb::CreateAccountRequest { name: "Acme".into(), kind: -1, ..Default::default() };
+        assert!(check_frame(descriptors, "csm.identity.v1.CreateAccountRequest", &frame(&negative)).is_err());
+        let declared = pb::CreateAccountRequest { name: "Acme".into(), kind: 1, ..Default::default() };
+        assert!(check_frame(descriptors, "csm.identity.v1.CreateAccountRequest", &frame(&declared)).is_ok());
+        let channels = pb::CreateEmployeeRequest { channels: vec![1, 4242], ..Default::default() };
+        let error = check_frame(descriptors, "csm.identity.v1.CreateEmployeeRequest", &frame(&channels)).unwrap_err();
+        assert_eq!(fields(&error), vec!["channels[1]"]);
     }
 
     #[test]
