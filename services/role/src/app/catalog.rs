@@ -21,6 +21,7 @@ use csm_db::Tx;
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{GroupId, ProfileId};
 
+use super::validation::{AsFinding, ValidationFinding, dry_run_findings};
 use super::{Catalog, RoleApp};
 use crate::domain::catalog_admin::{CatalogViolation, can_collide, graph_with_edges, roles_reaching};
 use crate::domain::collisions::{Finding, Policies, check_additions};
@@ -428,6 +429,31 @@ impl RoleApp {
         Ok((revision, warnings))
     }
 
+    /// ValidateAssignment of AddRoleContainment(`parent` ⊃ `child`): the
+    /// mutation's authorization and checks on the catalog as stored, in a
+    /// transaction that is only read and then dropped (no role-graph lock: a
+    /// dry run must not wait for or block writers). Nothing is written.
+    pub async fn validate_containment(
+        &self,
+        caller: &Caller,
+        parent: &str,
+        child: &str,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, ADD_ROLE_CONTAINMENT).await?;
+        let checked = async {
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let catalog = Catalog::from_snapshot(self.store.catalog_snapshot_in(&mut tx).await?);
+            let checked = match (catalog.existing(parent), catalog.existing(child)) {
+                (Ok(parent), Ok(child)) => self.check_containment(&mut tx, &catalog, &parent, &child, policies).await,
+                (Err(unknown), _) | (_, Err(unknown)) => Err(unknown),
+            };
+            drop(tx);
+            checked
+        };
+        dry_run_findings(checked.await)
+    }
+
     /// The checks of AddRoleContainment(`parent` ⊃ `child`), both canonical
     /// and existing in `catalog` (read in `tx`, under the role-graph lock for
     /// the write): the edge is new, then [`check_edges`](Self::check_edges).
@@ -621,5 +647,11 @@ impl HolderCollision {
             error = error.with_metadata("group_id", group.to_string());
         }
         error
+    }
+}
+
+impl AsFinding for HolderCollision {
+    fn as_finding(&self, blocking: bool) -> ValidationFinding {
+        self.found.as_finding(blocking)
     }
 }

@@ -19,6 +19,7 @@ use csm_proto::identity::ProfileKind;
 use csm_types::{GroupId, ProfileId};
 
 use super::RoleApp;
+use super::validation::{ValidationFinding, dry_run_findings};
 use crate::domain::collisions::Policies;
 use crate::domain::groups::{
     Affected, GroupFinding, GroupKind, GroupMembership, GroupWrite, MemberKind, check_group_write, group_name_key,
@@ -541,6 +542,73 @@ impl RoleApp {
         tx.commit().await?;
         self.feed.committed(revision);
         Ok((self.group_view(group).await?, self.feed.token(revision)))
+    }
+
+    // --------------------------------------------------------- dry runs
+
+    // ValidateAssignment for the group writes: the mutation's authorization
+    // and its own check functions, in a transaction that is only read and then
+    // dropped (no role-graph lock: a dry run must not wait for or block
+    // writers). Nothing is written: no row, change, flag or request record.
+
+    /// ValidateAssignment of AddGroupRole(`group`, `role`).
+    pub async fn validate_group_role(
+        &self,
+        caller: &Caller,
+        group: GroupId,
+        role: &str,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, ADD_GROUP_ROLE).await?;
+        let checked = async {
+            let role = self.known_role(role)?;
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let checked = self.check_group_role(&mut tx, group, &role, policies).await;
+            drop(tx);
+            checked
+        };
+        dry_run_findings(checked.await)
+    }
+
+    /// ValidateAssignment of AddGroupMember(`group`, `profile`).
+    pub async fn validate_group_member(
+        &self,
+        caller: &Caller,
+        group: GroupId,
+        profile: ProfileId,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, ADD_GROUP_MEMBER).await?;
+        let checked = async {
+            self.check_member_kind(group, profile).await?;
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let checked = self.check_group_member(&mut tx, group, profile, policies).await;
+            drop(tx);
+            checked
+        };
+        dry_run_findings(checked.await)
+    }
+
+    /// ValidateAssignment of SetGroupParent(`group`, `parent`); keeping the
+    /// current parent is allowed without findings, as the mutation answers it.
+    pub async fn validate_group_parent(
+        &self,
+        caller: &Caller,
+        group: GroupId,
+        parent: Option<GroupId>,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, SET_GROUP_PARENT).await?;
+        let checked = async {
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let reparenting = self.check_group_parent(&mut tx, group, parent, policies).await;
+            drop(tx);
+            match reparenting? {
+                Reparenting::Unchanged => Ok(Ok(Vec::new())),
+                Reparenting::Move { checked, .. } => Ok(checked),
+            }
+        };
+        dry_run_findings(checked.await)
     }
 
     // ---------------------------------------------------------- helpers
