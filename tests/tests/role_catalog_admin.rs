@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use csm_proto::role as pb;
 use csm_tests::{Suite, backend_test, masked, reason_of, violated_fields};
-use csm_types::ProfileId;
+use csm_types::{ProfileId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 
@@ -118,6 +118,35 @@ async fn role_change(suite: &Suite, consistency_token: &str) -> csm_proto::commo
         .expect("a change");
     assert_eq!(change.revision, revision);
     change
+}
+
+/// ValidateAssignment of `parent ⊃ child` as the administrator, checked to
+/// write nothing: the role feed's head does not move.
+async fn dry_run_containment(suite: &Suite, parent: &str, child: &str) -> pb::ValidateAssignmentResponse {
+    let head = suite.feed_head(ServiceName::Role).await;
+    let validation = admin(suite)
+        .validate_assignment(pb::ValidateAssignmentRequest {
+            proposal: Some(pb::validate_assignment_request::Proposal::Containment(pb::ProposedContainment {
+                parent_role: parent.to_owned(),
+                child_role: child.to_owned(),
+            })),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("{parent} ⊃ {child} validated: {status:?}"))
+        .into_inner();
+    assert_eq!(suite.feed_head(ServiceName::Role).await, head, "a dry run writes nothing: {parent} ⊃ {child}");
+    validation
+}
+
+/// The dry run agrees with the mutation made next: allowed ⇔ it succeeds;
+/// blocked ⇒ it fails with the first blocking finding's reason and rule.
+fn assert_agrees<T: std::fmt::Debug>(validation: &pb::ValidateAssignmentResponse, outcome: &Result<T, Status>) {
+    assert_eq!(validation.allowed, outcome.is_ok(), "{validation:?} vs {outcome:?}");
+    if let Err(status) = outcome {
+        let blocking = &validation.findings[0];
+        assert_eq!(blocking.severity, pb::FindingSeverity::Blocking as i32, "{validation:?}");
+        assert_eq!((blocking.reason.clone(), blocking.rule.clone()), (reason_of(status), metadata(status, "rule")));
+    }
 }
 
 async fn set_load_suspect_edges(suite: &Suite, load: bool) -> Result<pb::UpdateRoleSettingsResponse, Status> {
@@ -385,6 +414,87 @@ backend_test!(r2_12_1_a_containment_edit_is_checked_against_every_holder, |suite
     let change = role_change(suite, &added.consistency_token).await;
     assert_eq!(change.entity_type, "role_containment");
     assert_eq!(change.attributes.get("child_role").map(String::as_str), Some("snc_external"));
+});
+
+backend_test!(r2_12_1_validate_assignment_agrees_with_add_role_containment_and_writes_nothing, |suite| {
+    // Blocked: U (snc_internal) holds T; T ⊃ snc_external would collide for U (R2.12.1).
+    define(suite, "x_dry_team_role", &[]).await.unwrap();
+    let user = ProfileId::new();
+    assign(suite, user, "snc_internal").await.unwrap();
+    assign(suite, user, "x_dry_team_role").await.unwrap();
+    let validation = dry_run_containment(suite, "x_dry_team_role", "snc_external").await;
+    assert!(!validation.allowed);
+    let blocking = &validation.findings[0];
+    assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), ("ROLE_COLLISION", "R2.12.1"));
+    let path = blocking.path.clone().expect("a holder collision names its path");
+    assert_eq!((path.profile_id, path.conflicting_role), (user.to_string(), "snc_internal".to_owned()));
+    assert!(!has(&closure(suite, "x_dry_team_role").await, "snc_external"), "the dry run added no edge");
+    assert_agrees(&validation, &contain(suite, "x_dry_team_role", "snc_external").await);
+
+    // Allowed, then added; nothing reaches the holder before the mutation.
+    let validation = dry_run_containment(suite, "x_dry_team_role", "knowledge").await;
+    assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
+    assert!(!has(&closure(suite, "x_dry_team_role").await, "knowledge"), "the dry run added no edge");
+    assert!(!has(&effective(suite, user).await.roles, "knowledge"));
+    assert_agrees(&validation, &contain(suite, "x_dry_team_role", "knowledge").await);
+    assert!(has(&closure(suite, "x_dry_team_role").await, "knowledge"));
+
+    // The graph rules and the other refusals, with the mutation's reasons and rules.
+    for (parent, child, reason, rule) in [
+        ("sn_esm_agent", MANAGER, "CONTAINMENT_CYCLE", "R2.9"),
+        ("snc_external", "knowledge", "EXPLICIT_ROLE_CANNOT_CONTAIN", "R2.8"),
+        ("csm_ws_integration", "sn_customerservice.customer", "ROLE_COLLISION", "R2.11.3"),
+        ("x_dry_team_role", "knowledge", "CONTAINMENT_EXISTS", ""),
+        ("x_no_such_role", "knowledge", "ROLE_NOT_FOUND", ""),
+        ("x_dry_team_role", "x_no_such_role", "ROLE_NOT_FOUND", ""),
+    ] {
+        let before = get_role(suite, parent).await.ok().map(|role| role.closure);
+        let validation = dry_run_containment(suite, parent, child).await;
+        assert!(!validation.allowed, "{parent} ⊃ {child}: {validation:?}");
+        let blocking = &validation.findings[0];
+        assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), (reason, rule), "{parent} ⊃ {child}");
+        assert_eq!(get_role(suite, parent).await.ok().map(|role| role.closure), before, "the dry run added no edge");
+        assert_agrees(&validation, &contain(suite, parent, child).await);
+    }
+
+    // WARN policy (R2.15): allowed with the warning the mutation reports, and the holder is not flagged yet.
+    let contact = ProfileId::new();
+    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
+    define(suite, "x_dry_portal_extra", &[]).await.unwrap();
+    assign(suite, contact, "x_dry_portal_extra").await.unwrap();
+    admin(suite)
+        .update_role_settings(masked!(
+            pb::UpdateRoleSettingsRequest {
+                settings: Some(pb::RoleSettings {
+                    csm_role_mixing_policy: pb::CsmRoleMixingPolicy::Warn as i32,
+                    ..Default::default()
+                }),
+                update_mask: None,
+            },
+            ["csm_role_mixing_policy"]
+        ))
+        .await
+        .unwrap();
+    let validation = dry_run_containment(suite, "x_dry_portal_extra", "sn_esm_agent").await;
+    assert!(validation.allowed);
+    assert_eq!(validation.findings[0].severity, pb::FindingSeverity::Warning as i32);
+    assert_eq!(validation.findings[0].reason, "ROLE_FAMILY_COLLISION");
+    assert!(!effective(suite, contact).await.flagged_for_review, "the dry run flags nobody");
+    let added = contain(suite, "x_dry_portal_extra", "sn_esm_agent").await;
+    assert_agrees(&validation, &added);
+    assert_eq!(added.unwrap().warnings, validation.findings);
+
+    // Malformed proposals name the field.
+    let status = admin(suite)
+        .validate_assignment(pb::ValidateAssignmentRequest {
+            proposal: Some(pb::validate_assignment_request::Proposal::Containment(pb::ProposedContainment {
+                parent_role: "knowledge".to_owned(),
+                child_role: String::new(),
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), vec!["containment.child_role".to_owned()]);
 });
 
 backend_test!(r2_10_a_group_holding_the_role_blocks_a_colliding_containment, |suite| {

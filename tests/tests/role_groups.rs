@@ -10,7 +10,7 @@ use std::time::Duration;
 use csm_proto::identity as id_pb;
 use csm_proto::role as pb;
 use csm_tests::{Backend, Suite, SuiteOptions, backend_test, reason_of, violated_fields};
-use csm_types::{ProfileId, ServiceName};
+use csm_types::{GroupId, ProfileId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 
@@ -189,6 +189,54 @@ async fn contact(suite: &Suite, first: &str) -> ProfileId {
         .profile
         .unwrap();
     ProfileId::parse(&profile.profile_id).unwrap()
+}
+
+type Proposal = pb::validate_assignment_request::Proposal;
+
+/// ValidateAssignment as the administrator, checked to write nothing: the
+/// role feed's head does not move.
+async fn dry_run(suite: &Suite, proposal: Proposal) -> pb::ValidateAssignmentResponse {
+    let head = suite.feed_head(ServiceName::Role).await;
+    let validation = role(suite)
+        .validate_assignment(pb::ValidateAssignmentRequest { proposal: Some(proposal.clone()) })
+        .await
+        .unwrap_or_else(|status| panic!("{proposal:?} validated: {status:?}"))
+        .into_inner();
+    assert_eq!(suite.feed_head(ServiceName::Role).await, head, "a dry run writes nothing: {proposal:?}");
+    validation
+}
+
+/// The dry run agrees with the mutation made next: allowed ⇔ it succeeds;
+/// blocked ⇒ it fails with the first blocking finding's reason and rule.
+fn assert_agrees<T: std::fmt::Debug>(validation: &pb::ValidateAssignmentResponse, outcome: &Result<T, Status>) {
+    assert_eq!(validation.allowed, outcome.is_ok(), "{validation:?} vs {outcome:?}");
+    if let Err(status) = outcome {
+        let blocking = &validation.findings[0];
+        assert_eq!(blocking.severity, pb::FindingSeverity::Blocking as i32, "{validation:?}");
+        assert_eq!((blocking.reason.clone(), blocking.rule.clone()), (reason_of(status), metadata(status, "rule")));
+    }
+}
+
+fn group_role_proposal(group: &str, role_name: &str) -> Proposal {
+    Proposal::GroupRole(pb::ProposedGroupRole { group_id: group.to_owned(), role: role_name.to_owned() })
+}
+
+fn group_member_proposal(group: &str, profile: ProfileId) -> Proposal {
+    Proposal::GroupMember(pb::ProposedGroupMember { group_id: group.to_owned(), profile_id: profile.to_string() })
+}
+
+fn group_parent_proposal(group: &str, parent: &str) -> Proposal {
+    Proposal::GroupParent(pb::ProposedGroupParent { group_id: group.to_owned(), parent_group_id: parent.to_owned() })
+}
+
+async fn member_ids(suite: &Suite, group: &str) -> Vec<String> {
+    let members = role(suite)
+        .list_group_members(pb::ListGroupMembersRequest { group_id: group.to_owned(), ..Default::default() })
+        .await
+        .expect("list members")
+        .into_inner()
+        .members;
+    members.into_iter().map(|member| member.profile_id).collect()
 }
 
 fn assert_collision(status: &Status, rule: &str) {
@@ -568,6 +616,199 @@ backend_test!(r2_10_racing_group_writes_cannot_create_a_collision_together, |sui
     }
 });
 
+// --------------------------------------------- ValidateAssignment dry runs
+
+backend_test!(r2_12_5_validate_assignment_agrees_with_add_group_member_and_writes_nothing, |suite| {
+    let g1 = assignment_group(suite, "Portal", None).await;
+    let g2 = assignment_group(suite, "Portal EU", Some(&g1)).await;
+    add_role(suite, &g1, CUSTOMER).await.unwrap();
+    // Blocked: an internal user would reach snc_external through G2 ⊂ G1 (R2.12.5).
+    let user = internal_employee(suite, "Ines").await;
+    let validation = dry_run(suite, group_member_proposal(&g2, user)).await;
+    assert!(!validation.allowed);
+    let blocking = &validation.findings[0];
+    assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), ("ROLE_COLLISION", "R2.12.5"));
+    let path = blocking.path.clone().expect("a collision names its path");
+    assert_eq!((path.profile_id, path.group_path), (user.to_string(), vec![g2.clone(), g1.clone()]));
+    assert_eq!(path.conflicting_role, "snc_internal");
+    assert!(member_ids(suite, &g2).await.is_empty(), "the dry run added no member");
+    assert_agrees(&validation, &add_member(suite, &g2, user, false).await);
+
+    // Allowed: a user without roles joins (and the mutation then agrees).
+    let fresh = employee(suite, "Finn").await;
+    let validation = dry_run(suite, group_member_proposal(&g2, fresh)).await;
+    assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
+    assert!(member_ids(suite, &g2).await.is_empty(), "the dry run added no member");
+    assert!(effective(suite, fresh).await.group_memberships.is_empty());
+    assert_agrees(&validation, &add_member(suite, &g2, fresh, false).await);
+    assert_eq!(member_ids(suite, &g2).await, vec![fresh.to_string()]);
+
+    // Every other refusal of the mutation is a blocking finding with its reason.
+    let team = create_group(suite, "Level 3", pb::GroupKind::Team, None).await.group_id;
+    let customer = contact(suite, "Cole").await;
+    let unknown_group = GroupId::new().to_string();
+    for (group, profile, reason) in [
+        (g2.as_str(), fresh, "MEMBERSHIP_EXISTS"),
+        (team.as_str(), customer, "GROUP_MEMBER_KIND_MISMATCH"),
+        (g2.as_str(), ProfileId::new(), "PROFILE_NOT_FOUND"),
+        (unknown_group.as_str(), fresh, "GROUP_NOT_FOUND"),
+    ] {
+        let validation = dry_run(suite, group_member_proposal(group, profile)).await;
+        assert_eq!((validation.allowed, validation.findings[0].reason.as_str()), (false, reason));
+        assert_agrees(&validation, &add_member(suite, group, profile, false).await);
+    }
+
+    // Malformed proposals name the field; a caller who may not add members is refused as by the mutation.
+    let status = role(suite)
+        .validate_assignment(pb::ValidateAssignmentRequest {
+            proposal: Some(Proposal::GroupMember(pb::ProposedGroupMember {
+                group_id: "not-a-uuid".to_owned(),
+                profile_id: String::new(),
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&status),
+        vec!["group_member.group_id".to_owned(), "group_member.profile_id".to_owned()]
+    );
+    let not_an_admin = employee(suite, "Abe").await;
+    let mut agent = suite.role(Some(&suite.token_as(not_an_admin).await));
+    let status = agent
+        .validate_assignment(pb::ValidateAssignmentRequest { proposal: Some(group_member_proposal(&g1, user)) })
+        .await
+        .unwrap_err();
+    assert_eq!((status.code(), reason_of(&status)), (Code::PermissionDenied, "MISSING_ROLE".to_owned()));
+    let refused = agent
+        .add_group_member(pb::AddGroupMemberRequest {
+            request_id: String::new(),
+            group_id: g1.clone(),
+            profile_id: user.to_string(),
+            manager: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((refused.code(), reason_of(&refused)), (Code::PermissionDenied, "MISSING_ROLE".to_owned()));
+});
+
+backend_test!(r2_12_2_validate_assignment_agrees_with_add_group_role_and_writes_nothing, |suite| {
+    let g1 = assignment_group(suite, "Staff", None).await;
+    let g2 = assignment_group(suite, "Staff EU", Some(&g1)).await;
+    let user = internal_employee(suite, "Ivy").await;
+    add_member(suite, &g2, user, false).await.unwrap();
+    // Blocked: the member of the child group holds snc_internal (R2.12.2).
+    let validation = dry_run(suite, group_role_proposal(&g1, "snc_external")).await;
+    assert!(!validation.allowed);
+    let blocking = &validation.findings[0];
+    assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), ("ROLE_COLLISION", "R2.12.2"));
+    let path = blocking.path.clone().expect("a collision names its path");
+    assert_eq!((path.profile_id, path.group_path), (user.to_string(), vec![g2.clone(), g1.clone()]));
+    assert!(get_group(suite, &g1).await.roles.is_empty(), "the dry run added no role");
+    assert_agrees(&validation, &add_role(suite, &g1, "snc_external").await);
+
+    // Allowed, then added.
+    let validation = dry_run(suite, group_role_proposal(&g1, CASE_VIEWER)).await;
+    assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
+    assert!(get_group(suite, &g1).await.roles.is_empty(), "the dry run added no role");
+    assert!(!holds(&effective(suite, user).await.roles, CASE_VIEWER));
+    assert_agrees(&validation, &add_role(suite, &g1, CASE_VIEWER).await);
+
+    // Other refusals: a role the group holds, an unknown role, an unknown group.
+    let unknown_group = GroupId::new().to_string();
+    for (group, role_name, reason) in [
+        (g1.as_str(), CASE_VIEWER, "GROUP_ROLE_EXISTS"),
+        (g1.as_str(), "x_no_such_role", "ROLE_NOT_FOUND"),
+        (unknown_group.as_str(), CASE_VIEWER, "GROUP_NOT_FOUND"),
+    ] {
+        let validation = dry_run(suite, group_role_proposal(group, role_name)).await;
+        assert_eq!((validation.allowed, validation.findings[0].reason.as_str()), (false, reason));
+        assert_agrees(&validation, &add_role(suite, group, role_name).await);
+    }
+
+    // WARN policy (R2.15): allowed with the warning the mutation reports, and nobody is flagged yet.
+    let workgroup = create_group(suite, "Acme buyers", pb::GroupKind::CustomerWorkgroup, None).await.group_id;
+    let customer = contact(suite, "Cora").await;
+    add_member(suite, &workgroup, customer, false).await.unwrap();
+    role(suite)
+        .update_role_settings(pb::UpdateRoleSettingsRequest {
+            settings: Some(pb::RoleSettings {
+                csm_role_mixing_policy: pb::CsmRoleMixingPolicy::Warn as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["csm_role_mixing_policy".to_owned()] }),
+        })
+        .await
+        .unwrap();
+    let validation = dry_run(suite, group_role_proposal(&workgroup, "sn_customerservice_agent")).await;
+    assert!(validation.allowed);
+    let warning = &validation.findings[0];
+    assert_eq!(warning.severity, pb::FindingSeverity::Warning as i32);
+    assert!(!effective(suite, customer).await.flagged_for_review, "the dry run flags nobody");
+    let added = add_role(suite, &workgroup, "sn_customerservice_agent").await;
+    assert_agrees(&validation, &added);
+    assert_eq!(added.unwrap().warnings, validation.findings);
+
+    // Malformed.
+    let status = role(suite)
+        .validate_assignment(pb::ValidateAssignmentRequest { proposal: Some(group_role_proposal(&g1, "")) })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), vec!["group_role.role".to_owned()]);
+});
+
+backend_test!(r2_12_3_validate_assignment_agrees_with_set_group_parent_and_writes_nothing, |suite| {
+    let g1 = assignment_group(suite, "Employees", None).await;
+    add_role(suite, &g1, "snc_internal").await.unwrap();
+    let g2 = assignment_group(suite, "Customers", None).await;
+    add_role(suite, &g2, "snc_external").await.unwrap();
+    // Blocked: re-parenting joins both explicit roles (R2.12.3).
+    let validation = dry_run(suite, group_parent_proposal(&g2, &g1)).await;
+    assert!(!validation.allowed);
+    let blocking = &validation.findings[0];
+    assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), ("ROLE_COLLISION", "R2.12.3"));
+    assert!(get_group(suite, &g2).await.parent_group_id.is_empty(), "the dry run moved nothing");
+    assert_agrees(&validation, &set_parent(suite, &g2, &g1).await);
+
+    // Allowed, then moved.
+    let g3 = assignment_group(suite, "Contractors", None).await;
+    let validation = dry_run(suite, group_parent_proposal(&g3, &g1)).await;
+    assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
+    assert!(get_group(suite, &g3).await.parent_group_id.is_empty(), "the dry run moved nothing");
+    assert_agrees(&validation, &set_parent(suite, &g3, &g1).await);
+    assert_eq!(get_group(suite, &g3).await.parent_group_id, g1);
+
+    // A cycle, an unknown parent, a parent of another kind: the mutation's refusals.
+    let team = create_group(suite, "Level 1", pb::GroupKind::Team, None).await.group_id;
+    let unknown = GroupId::new().to_string();
+    for (group, parent, reason) in [
+        (g1.as_str(), g3.as_str(), "GROUP_HIERARCHY_CYCLE"),
+        (g1.as_str(), g1.as_str(), "GROUP_HIERARCHY_CYCLE"),
+        (g1.as_str(), unknown.as_str(), "GROUP_NOT_FOUND"),
+        (g1.as_str(), team.as_str(), "GROUP_KIND_MISMATCH"),
+    ] {
+        let validation = dry_run(suite, group_parent_proposal(group, parent)).await;
+        assert_eq!((validation.allowed, validation.findings[0].reason.as_str()), (false, reason));
+        assert_agrees(&validation, &set_parent(suite, group, parent).await);
+    }
+    // Keeping the parent, and clearing it, are allowed as the mutation answers them.
+    for parent in [g1.as_str(), ""] {
+        let validation = dry_run(suite, group_parent_proposal(&g3, parent)).await;
+        assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
+        assert_agrees(&validation, &set_parent(suite, &g3, parent).await);
+    }
+    assert!(get_group(suite, &g3).await.parent_group_id.is_empty());
+
+    // Malformed.
+    let status = role(suite)
+        .validate_assignment(pb::ValidateAssignmentRequest { proposal: Some(group_parent_proposal("", "nope")) })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&status),
+        vec!["group_parent.group_id".to_owned(), "group_parent.parent_group_id".to_owned()]
+    );
+});
+
 // ------------------------------------------------------ contract details
 
 backend_test!(group_requests_are_validated_and_name_every_bad_field, |suite| {
@@ -628,7 +869,7 @@ backend_test!(group_requests_are_validated_and_name_every_bad_field, |suite| {
     assert_eq!((renamed.name.as_str(), renamed.description.as_str()), ("Front desk", "Desk (test)"));
 
     // Unknown things, duplicates and the hierarchy's own rules.
-    let unknown = uuid::Uuid::now_v7().to_string();
+    let unknown = GroupId::new().to_string();
     assert_eq!(reason_of(&add_role(suite, &unknown, CASE_VIEWER).await.unwrap_err()), "GROUP_NOT_FOUND");
     assert_eq!(reason_of(&add_role(suite, &desk, "no_such_role").await.unwrap_err()), "ROLE_NOT_FOUND");
     assert_eq!(

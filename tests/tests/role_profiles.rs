@@ -703,6 +703,9 @@ backend_test!(r4_8_validate_assignment_agrees_with_the_mutations_and_writes_noth
         (admin_token.clone(), own, "snc_internal"),
         (admin_token.clone(), own, "snc_external"),
         (ca_token.clone(), own, "sn_customerservice.customer"),
+        // Refusals that are not collisions are blocking findings too: an unknown role, a held one.
+        (admin_token.clone(), own, "x_no_such_role"),
+        (admin_token.clone(), own, "sn_customerservice.customer"),
     ];
     for (token, profile, role) in cases {
         let before = direct_roles(suite, profile).await;

@@ -4,6 +4,7 @@ mod anomalies;
 mod catalog;
 mod groups;
 mod profiles;
+mod validation;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,8 +31,8 @@ pub use self::catalog::{ContainmentAdded, HolderFinding, LiveCatalog, LiveGraph,
 pub use self::groups::{GroupUpdate, GroupView, GroupWritten, MemberWritten};
 pub use self::profiles::{
     AssignableRoles, DefaultClassEnsured, DefaultClassOutcome, GrantSource, ProfileRoleChange, ProfileRolesReplaced,
-    ValidationFinding,
 };
+pub use self::validation::{FindingPath, ValidationFinding};
 
 /// One way a profile holds a role (R2.18, R2.19, §0.4 closure).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,6 +21,7 @@ use csm_db::Tx;
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{GroupId, ProfileId};
 
+use super::validation::{AsFinding, ValidationFinding, dry_run_findings};
 use super::{Catalog, RoleApp};
 use crate::domain::catalog_admin::{CatalogViolation, can_collide, graph_with_edges, roles_reaching};
 use crate::domain::collisions::{Finding, Policies, check_additions};
@@ -336,13 +337,10 @@ impl RoleApp {
                 consistency_token: self.feed.token(revision),
             });
         }
-        if catalog.edges.iter().any(|edge| edge.parent == parent && edge.child == child) {
-            return Err(CsmError::already_exists("CONTAINMENT_EXISTS", format!("{parent} already contains {child}"))
-                .with_metadata("parent_role", parent)
-                .with_metadata("child_role", child));
-        }
-        let new_edges = [(parent.clone(), child.clone())];
-        let warnings = self.check_edges(&mut tx, &catalog, &new_edges, policies).await?;
+        let warnings = self
+            .check_containment(&mut tx, &catalog, &parent, &child, policies)
+            .await?
+            .map_err(|collision| collision.into_error())?;
         let revision = self.store.insert_edge(&mut tx, &parent, &child).await?;
         self.flag_holders(&mut tx, &warnings).await?;
         if !Self::record_request(&mut tx, ADD_ROLE_CONTAINMENT, caller, request_id, &key, revision).await? {
@@ -418,7 +416,10 @@ impl RoleApp {
                 .filter(|edge| edge.suspect)
                 .map(|edge| (edge.parent.clone(), edge.child.clone()))
                 .collect();
-            warnings = self.check_edges(&mut tx, &catalog, &suspect, policies).await?;
+            warnings = self
+                .check_edges(&mut tx, &catalog, &suspect, policies)
+                .await?
+                .map_err(|collision| collision.into_error())?;
             self.flag_holders(&mut tx, &warnings).await?;
         }
         let revision = self.store.write_load_suspect_edges(&mut tx, load).await?;
@@ -428,16 +429,61 @@ impl RoleApp {
         Ok((revision, warnings))
     }
 
-    /// Checks adding `new_edges` to `catalog` (read under the role-graph lock
-    /// in `tx`): the graph rules, then every holder of each parent. `Err` is
-    /// the first violation; `Ok` the findings a WARN policy let through.
+    /// ValidateAssignment of AddRoleContainment(`parent` ⊃ `child`): the
+    /// mutation's authorization and checks on the catalog as stored, in a
+    /// transaction that is only read and then dropped (no role-graph lock: a
+    /// dry run must not wait for or block writers). Nothing is written.
+    pub async fn validate_containment(
+        &self,
+        caller: &Caller,
+        parent: &str,
+        child: &str,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, ADD_ROLE_CONTAINMENT).await?;
+        let checked = async {
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let catalog = Catalog::from_snapshot(self.store.catalog_snapshot_in(&mut tx).await?);
+            let checked = match (catalog.existing(parent), catalog.existing(child)) {
+                (Ok(parent), Ok(child)) => self.check_containment(&mut tx, &catalog, &parent, &child, policies).await,
+                (Err(unknown), _) | (_, Err(unknown)) => Err(unknown),
+            };
+            drop(tx);
+            checked
+        };
+        dry_run_findings(checked.await)
+    }
+
+    /// The checks of AddRoleContainment(`parent` ⊃ `child`), both canonical
+    /// and existing in `catalog` (read in `tx`, under the role-graph lock for
+    /// the write): the edge is new, then [`check_edges`](Self::check_edges).
+    async fn check_containment(
+        &self,
+        tx: &mut Tx,
+        catalog: &Catalog,
+        parent: &str,
+        child: &str,
+        policies: Policies,
+    ) -> CsmResult<EdgeCheck> {
+        if catalog.edges.iter().any(|edge| edge.parent == parent && edge.child == child) {
+            return Err(CsmError::already_exists("CONTAINMENT_EXISTS", format!("{parent} already contains {child}"))
+                .with_metadata("parent_role", parent)
+                .with_metadata("child_role", child));
+        }
+        self.check_edges(tx, catalog, &[(parent.to_owned(), child.to_owned())], policies).await
+    }
+
+    /// Checks adding `new_edges` to `catalog` (read in `tx`, under the
+    /// role-graph lock for a write): the graph rules (an `Err`), then every
+    /// holder of each parent (the first collision is `Ok(Err(..))`); `Ok(Ok(..))`
+    /// carries the findings a WARN policy let through.
     async fn check_edges(
         &self,
         tx: &mut Tx,
         catalog: &Catalog,
         new_edges: &[(String, String)],
         policies: Policies,
-    ) -> CsmResult<Vec<HolderFinding>> {
+    ) -> CsmResult<EdgeCheck> {
         let after = graph_with_edges(&catalog.role_names(), &catalog.active_edges(), new_edges)
             .map_err(|violation| violation_error(violation, "R2.11.3"))?;
         let before = &catalog.graph;
@@ -448,15 +494,15 @@ impl RoleApp {
                 continue;
             }
             let reaching = roles_reaching(before, parent);
-            let child = std::slice::from_ref(child);
+            let children = std::slice::from_ref(child);
             // Profiles with the same roles get the same answer: the database
             // returns each distinct role set once, with one profile holding it.
             let mut warned_sets: Vec<(BTreeSet<String>, Vec<Finding>)> = Vec::new();
             for (held, profile) in self.store.holder_role_sets_in(tx, &reaching).await? {
-                match check_additions(before, &held, child, policies) {
+                match check_additions(before, &held, children, policies) {
                     Ok(findings) if findings.is_empty() => {}
                     Ok(findings) => warned_sets.push((held, findings)),
-                    Err(finding) => return Err(holder_collision(parent, &child[0], Some(profile), None, &finding)),
+                    Err(finding) => return Ok(Err(HolderCollision::new(parent, child, Some(profile), None, finding))),
                 }
             }
             // WARN-policy findings name every profile (they get flagged): only then load them all.
@@ -474,17 +520,17 @@ impl RoleApp {
                 }
             }
             for (group, held) in self.store.holder_groups_in(tx, &reaching).await? {
-                match check_additions(before, &held, child, policies) {
+                match check_additions(before, &held, children, policies) {
                     Ok(findings) => warnings.extend(findings.into_iter().map(|finding| HolderFinding {
                         finding,
                         profile: None,
                         group: Some(group),
                     })),
-                    Err(finding) => return Err(holder_collision(parent, &child[0], None, Some(group), &finding)),
+                    Err(finding) => return Ok(Err(HolderCollision::new(parent, child, None, Some(group), finding))),
                 }
             }
         }
-        Ok(warnings)
+        Ok(Ok(warnings))
     }
 
     /// Flags the profiles a WARN policy let through (R2.15, R1.15).
@@ -535,43 +581,77 @@ fn violation_error(violation: CatalogViolation, collision_rule: &'static str) ->
     }
 }
 
-/// FAILED_PRECONDITION for a holder of `parent` that would collide by
-/// receiving `child`'s closure: R2.12.1 for a profile, R2.12.4 for a group
-/// (explicit-role collisions; other reasons keep their rule).
-fn holder_collision(
-    parent: &str,
-    child: &str,
-    profile: Option<ProfileId>,
-    group: Option<GroupId>,
-    finding: &Finding,
-) -> CsmError {
-    let rule = match (finding.reason, profile) {
-        ("ROLE_COLLISION", Some(_)) if finding.rule != "R2.11.2" => "R2.12.1",
-        ("ROLE_COLLISION", None) if finding.rule != "R2.11.2" => "R2.12.4",
-        _ => finding.rule,
-    };
-    let holder = match (profile, group) {
-        (Some(profile), _) => format!("profile:{profile}"),
-        (None, Some(group)) => format!("group:{group}"),
-        (None, None) => String::new(),
-    };
-    tracing::info!(%holder, parent, child, reason = finding.reason, rule, "containment refused");
-    let mut error = CsmError::failed_precondition(
-        finding.reason,
-        format!("{parent} ⊃ {child}: {holder} holds {parent}; {}", finding.message),
-    )
-    .with_metadata("rule", rule)
-    .with_metadata("role", child)
-    .with_metadata("conflicting_role", finding.conflicting_role())
-    .with_metadata(
-        "path",
-        format!("{holder} > role:{parent} | {} ; {}", finding.existing_path.join(" > "), finding.new_path.join(" > ")),
-    );
-    if let Some(profile) = profile {
-        error = error.with_metadata("profile_id", profile.to_string());
+/// The outcome of the holder checks of a containment edit: the WARN-policy
+/// warnings, or the first holder that would collide.
+type EdgeCheck = Result<Vec<HolderFinding>, Box<HolderCollision>>;
+
+/// A holder of `parent` that would collide by receiving `child`'s closure.
+#[derive(Debug, Clone)]
+pub(crate) struct HolderCollision {
+    parent: String,
+    child: String,
+    /// The finding, its rule named for the holder: R2.12.1 for a profile,
+    /// R2.12.4 for a group (explicit-role collisions; other reasons keep their rule).
+    found: HolderFinding,
+}
+
+impl HolderCollision {
+    fn new(
+        parent: &str,
+        child: &str,
+        profile: Option<ProfileId>,
+        group: Option<GroupId>,
+        mut finding: Finding,
+    ) -> Box<Self> {
+        finding.rule = match (finding.reason, profile) {
+            ("ROLE_COLLISION", Some(_)) if finding.rule != "R2.11.2" => "R2.12.1",
+            ("ROLE_COLLISION", None) if finding.rule != "R2.11.2" => "R2.12.4",
+            _ => finding.rule,
+        };
+        Box::new(Self {
+            parent: parent.to_owned(),
+            child: child.to_owned(),
+            found: HolderFinding { finding, profile, group },
+        })
     }
-    if let Some(group) = group {
-        error = error.with_metadata("group_id", group.to_string());
+
+    /// FAILED_PRECONDITION naming the holder, the rule and the colliding paths.
+    fn into_error(self) -> CsmError {
+        let Self { parent, child, found: HolderFinding { finding, profile, group } } = self;
+        let holder = match (profile, group) {
+            (Some(profile), _) => format!("profile:{profile}"),
+            (None, Some(group)) => format!("group:{group}"),
+            (None, None) => String::new(),
+        };
+        let rule = finding.rule;
+        tracing::info!(%holder, parent, child, reason = finding.reason, rule, "containment refused");
+        let mut error = CsmError::failed_precondition(
+            finding.reason,
+            format!("{parent} ⊃ {child}: {holder} holds {parent}; {}", finding.message),
+        )
+        .with_metadata("rule", rule)
+        .with_metadata("role", child.as_str())
+        .with_metadata("conflicting_role", finding.conflicting_role())
+        .with_metadata(
+            "path",
+            format!(
+                "{holder} > role:{parent} | {} ; {}",
+                finding.existing_path.join(" > "),
+                finding.new_path.join(" > ")
+            ),
+        );
+        if let Some(profile) = profile {
+            error = error.with_metadata("profile_id", profile.to_string());
+        }
+        if let Some(group) = group {
+            error = error.with_metadata("group_id", group.to_string());
+        }
+        error
     }
-    error
+}
+
+impl AsFinding for HolderCollision {
+    fn as_finding(&self, blocking: bool) -> ValidationFinding {
+        self.found.as_finding(blocking)
+    }
 }

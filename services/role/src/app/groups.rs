@@ -19,6 +19,8 @@ use csm_proto::identity::ProfileKind;
 use csm_types::{GroupId, ProfileId};
 
 use super::RoleApp;
+use super::validation::{ValidationFinding, dry_run_findings};
+use crate::domain::collisions::Policies;
 use crate::domain::groups::{
     Affected, GroupFinding, GroupKind, GroupMembership, GroupWrite, MemberKind, check_group_write, group_name_key,
     transitions_for_group_role, transitions_for_new_member, transitions_for_new_parent,
@@ -66,6 +68,22 @@ struct StoredOutcome {
 }
 
 const SEPARATOR: char = '\u{1f}';
+
+const ADD_GROUP_MEMBER: &str = "AddGroupMember";
+const ADD_GROUP_ROLE: &str = "AddGroupRole";
+const SET_GROUP_PARENT: &str = "SetGroupParent";
+
+/// The outcome of a group write's collision check: the WARN-policy warnings,
+/// or the first blocking finding (R2.12: only the first is reported).
+type GroupCheck = Result<Vec<GroupFinding>, Box<GroupFinding>>;
+
+/// What SetGroupParent would do once its checks passed.
+enum Reparenting {
+    /// The group already has that parent: nothing to write.
+    Unchanged,
+    /// A move, with the collision check of every holder it changes.
+    Move { row: GroupRow, checked: GroupCheck },
+}
 
 impl RoleApp {
     // ------------------------------------------------------------ reads
@@ -231,44 +249,24 @@ impl RoleApp {
         group: GroupId,
         parent: Option<GroupId>,
     ) -> CsmResult<GroupWritten> {
-        self.authorize_role_administration(caller, "SetGroupParent").await?;
+        self.authorize_role_administration(caller, SET_GROUP_PARENT).await?;
         let policies = self.policies().await?;
         let mut tx = self.store.db().begin().await?;
         self.store.lock_role_graph(&mut tx).await?;
-        let row = self.store.group_in(&mut tx, group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
-        if let Some(parent) = parent {
-            let parent_row =
-                self.store.group_in(&mut tx, parent).await?.ok_or_else(|| CsmError::not_found("group", parent))?;
-            if parent_row.kind != row.kind {
-                return Err(kind_mismatch(row.kind, &parent_row));
+        let (row, checked) = match self.check_group_parent(&mut tx, group, parent, policies).await? {
+            Reparenting::Move { row, checked } => (row, checked),
+            Reparenting::Unchanged => {
+                // Nothing changes: answer with the current state and revision.
+                drop(tx);
+                let head = self.feed.head().await?;
+                return Ok(GroupWritten {
+                    group: self.group_view(group).await?,
+                    warnings: Vec::new(),
+                    consistency_token: self.feed.token(head),
+                });
             }
-            if parent == group || self.store.is_ancestor_in(&mut tx, parent, group).await? {
-                return Err(CsmError::invalid_argument(
-                    "GROUP_HIERARCHY_CYCLE",
-                    format!("group {parent} is {group} or one of its descendants"),
-                )
-                .with_metadata("group_id", group.to_string())
-                .with_metadata("parent_group_id", parent.to_string()));
-            }
-        }
-        if row.parent == parent {
-            // Nothing changes: answer with the current state and revision.
-            drop(tx);
-            let head = self.feed.head().await?;
-            return Ok(GroupWritten {
-                group: self.group_view(group).await?,
-                warnings: Vec::new(),
-                consistency_token: self.feed.token(head),
-            });
-        }
-        let mut hierarchy = self.store.hierarchy_in(&mut tx, GroupScope::Subtree(group)).await?;
-        if let Some(parent) = parent {
-            hierarchy.absorb(self.store.hierarchy_in(&mut tx, GroupScope::Group(parent)).await?);
-        }
-        let members = self.store.profile_holdings_in(&mut tx, GroupScope::Subtree(group)).await?;
-        let transitions = transitions_for_new_parent(&hierarchy, group, parent, &members);
-        let warnings = check_group_write(&self.graph, GroupWrite::SetParent, &transitions, policies)
-            .map_err(|finding| group_collision_error(group, &finding))?;
+        };
+        let warnings = checked.map_err(|finding| group_collision_error(group, &finding))?;
         let revision = self.store.set_group_parent(&mut tx, &row, parent).await?;
         self.flag_warned_profiles(&mut tx, &warnings).await?;
         tx.commit().await?;
@@ -278,6 +276,46 @@ impl RoleApp {
             warnings,
             consistency_token: self.feed.token(revision),
         })
+    }
+
+    /// The checks of SetGroupParent, read in `tx` (under the role-graph lock
+    /// for the write): both groups exist, have the same kind and the parent is
+    /// not the group or below it; then the collision check of every holder the
+    /// move changes (R2.12.3, R2.15, R1.15, R2.17).
+    async fn check_group_parent(
+        &self,
+        tx: &mut Tx,
+        group: GroupId,
+        parent: Option<GroupId>,
+        policies: Policies,
+    ) -> CsmResult<Reparenting> {
+        let row = self.store.group_in(tx, group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
+        if let Some(parent) = parent {
+            let parent_row =
+                self.store.group_in(tx, parent).await?.ok_or_else(|| CsmError::not_found("group", parent))?;
+            if parent_row.kind != row.kind {
+                return Err(kind_mismatch(row.kind, &parent_row));
+            }
+            if parent == group || self.store.is_ancestor_in(tx, parent, group).await? {
+                return Err(CsmError::invalid_argument(
+                    "GROUP_HIERARCHY_CYCLE",
+                    format!("group {parent} is {group} or one of its descendants"),
+                )
+                .with_metadata("group_id", group.to_string())
+                .with_metadata("parent_group_id", parent.to_string()));
+            }
+        }
+        if row.parent == parent {
+            return Ok(Reparenting::Unchanged);
+        }
+        let mut hierarchy = self.store.hierarchy_in(tx, GroupScope::Subtree(group)).await?;
+        if let Some(parent) = parent {
+            hierarchy.absorb(self.store.hierarchy_in(tx, GroupScope::Group(parent)).await?);
+        }
+        let members = self.store.profile_holdings_in(tx, GroupScope::Subtree(group)).await?;
+        let transitions = transitions_for_new_parent(&hierarchy, group, parent, &members);
+        let checked = check_group_write(&self.graph, GroupWrite::SetParent, &transitions, policies);
+        Ok(Reparenting::Move { row, checked })
     }
 
     /// Adds a profile to a group, optionally as a manager (R6.2). identity
@@ -292,49 +330,20 @@ impl RoleApp {
         profile: ProfileId,
         manager: bool,
     ) -> CsmResult<MemberWritten> {
-        const RPC: &str = "AddGroupMember";
+        const RPC: &str = ADD_GROUP_MEMBER;
         self.authorize_role_administration(caller, RPC).await?;
         let fingerprint = format!("{group}/{profile}/{manager}");
         if let Some(stored) = self.stored_outcome(RPC, caller, request_id, &fingerprint).await? {
             return self.replay_membership(group, profile, &stored).await;
         }
-        // Before the transaction: the group kind is immutable, and the peer
-        // call must not hold the role-graph lock.
-        let row = self.store.group(group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
-        let member_kind = match self.identity.profile_kind(profile).await? {
-            None => return Err(CsmError::not_found("profile", profile)),
-            Some(ProfileKind::Internal) => MemberKind::User,
-            Some(ProfileKind::Unspecified) => MemberKind::Unknown,
-            Some(_) => MemberKind::Customer,
-        };
-        if !row.kind.admits(member_kind) {
-            return Err(CsmError::failed_precondition(
-                "GROUP_MEMBER_KIND_MISMATCH",
-                match row.kind {
-                    GroupKind::Team => format!("team {group} takes only INTERNAL profiles (Cherwell Users); {profile} is not one"),
-                    _ => format!("customer workgroup {group} takes only non-INTERNAL profiles (Cherwell Customers); {profile} is not one"),
-                },
-            )
-            .with_metadata("group_id", group.to_string())
-            .with_metadata("profile_id", profile.to_string())
-            .with_metadata("group_kind", row.kind.as_str()));
-        }
+        self.check_member_kind(group, profile).await?;
         let policies = self.policies().await?;
         let attempt = async {
             let mut tx = self.store.db().begin().await?;
             self.store.lock_role_graph(&mut tx).await?;
-            self.store.group_in(&mut tx, group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
-            if self.store.membership_in(&mut tx, group, profile).await?.is_some() {
-                return Err(membership_exists(group, profile));
-            }
-            let mut hierarchy = self.store.hierarchy_in(&mut tx, GroupScope::Profile(profile)).await?;
-            hierarchy.absorb(self.store.hierarchy_in(&mut tx, GroupScope::Group(group)).await?);
-            let holdings = self.store.profile_holdings_in(&mut tx, GroupScope::Profile(profile)).await?;
-            let Some(holdings) = holdings.into_iter().find(|holdings| holdings.profile == profile) else {
-                return Err(CsmError::internal("the holdings of the joining profile are missing"));
-            };
-            let transitions = transitions_for_new_member(&hierarchy, group, &holdings);
-            let warnings = check_group_write(&self.graph, GroupWrite::AddMember, &transitions, policies)
+            let warnings = self
+                .check_group_member(&mut tx, group, profile, policies)
+                .await?
                 .map_err(|finding| group_collision_error(group, &finding))?;
             let (member, revision) = self.store.insert_membership(&mut tx, group, profile, manager).await?;
             self.flag_warned_profiles(&mut tx, &warnings).await?;
@@ -352,6 +361,58 @@ impl RoleApp {
             Attempt::Done(written) => Ok(written),
             Attempt::Replay(stored) => self.replay_membership(group, profile, &stored).await,
         }
+    }
+
+    /// The first checks of AddGroupMember, before its transaction (the group
+    /// kind is immutable, and the identity call must not hold the role-graph
+    /// lock): the group exists, identity knows the profile, and its kind suits
+    /// the group's (R1.8).
+    async fn check_member_kind(&self, group: GroupId, profile: ProfileId) -> CsmResult<()> {
+        let row = self.store.group(group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
+        let member_kind = match self.identity.profile_kind(profile).await? {
+            None => return Err(CsmError::not_found("profile", profile)),
+            Some(ProfileKind::Internal) => MemberKind::User,
+            Some(ProfileKind::Unspecified) => MemberKind::Unknown,
+            Some(_) => MemberKind::Customer,
+        };
+        if row.kind.admits(member_kind) {
+            return Ok(());
+        }
+        Err(CsmError::failed_precondition(
+            "GROUP_MEMBER_KIND_MISMATCH",
+            match row.kind {
+                GroupKind::Team => format!("team {group} takes only INTERNAL profiles (Cherwell Users); {profile} is not one"),
+                _ => format!("customer workgroup {group} takes only non-INTERNAL profiles (Cherwell Customers); {profile} is not one"),
+            },
+        )
+        .with_metadata("group_id", group.to_string())
+        .with_metadata("profile_id", profile.to_string())
+        .with_metadata("group_kind", row.kind.as_str()))
+    }
+
+    /// The checks of AddGroupMember in `tx` (under the role-graph lock for the
+    /// write): the group exists, the profile is not a member yet, and what it
+    /// gains from the group's chain is checked against everything it holds
+    /// (R2.11.2, R2.12.5, R2.15, R1.15, R2.17).
+    async fn check_group_member(
+        &self,
+        tx: &mut Tx,
+        group: GroupId,
+        profile: ProfileId,
+        policies: Policies,
+    ) -> CsmResult<GroupCheck> {
+        self.store.group_in(tx, group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
+        if self.store.membership_in(tx, group, profile).await?.is_some() {
+            return Err(membership_exists(group, profile));
+        }
+        let mut hierarchy = self.store.hierarchy_in(tx, GroupScope::Profile(profile)).await?;
+        hierarchy.absorb(self.store.hierarchy_in(tx, GroupScope::Group(group)).await?);
+        let holdings = self.store.profile_holdings_in(tx, GroupScope::Profile(profile)).await?;
+        let Some(holdings) = holdings.into_iter().find(|holdings| holdings.profile == profile) else {
+            return Err(CsmError::internal("the holdings of the joining profile are missing"));
+        };
+        let transitions = transitions_for_new_member(&hierarchy, group, &holdings);
+        Ok(check_group_write(&self.graph, GroupWrite::AddMember, &transitions, policies))
     }
 
     /// Removes a profile from a group: it loses what it held only through it (R2.19).
@@ -400,7 +461,7 @@ impl RoleApp {
         group: GroupId,
         role: &str,
     ) -> CsmResult<GroupWritten> {
-        const RPC: &str = "AddGroupRole";
+        const RPC: &str = ADD_GROUP_ROLE;
         self.authorize_role_administration(caller, RPC).await?;
         let role = self.known_role(role)?;
         let fingerprint = format!("{group}/{role}");
@@ -411,19 +472,7 @@ impl RoleApp {
         let attempt = async {
             let mut tx = self.store.db().begin().await?;
             self.store.lock_role_graph(&mut tx).await?;
-            self.store.group_in(&mut tx, group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
-            if self.store.group_has_role_in(&mut tx, group, &role).await? {
-                return Err(CsmError::already_exists(
-                    "GROUP_ROLE_EXISTS",
-                    format!("group {group} already holds {role}"),
-                )
-                .with_metadata("group_id", group.to_string())
-                .with_metadata("role", role.clone()));
-            }
-            let hierarchy = self.store.hierarchy_in(&mut tx, GroupScope::Subtree(group)).await?;
-            let members = self.store.profile_holdings_in(&mut tx, GroupScope::Subtree(group)).await?;
-            let transitions = transitions_for_group_role(&hierarchy, group, &role, &members);
-            let warnings = check_group_write(&self.graph, GroupWrite::AddRole, &transitions, policies).map_err(|finding| {
+            let warnings = self.check_group_role(&mut tx, group, &role, policies).await?.map_err(|finding| {
                 tracing::info!(%group, %role, reason = finding.finding.reason, rule = finding.finding.rule, "group role refused");
                 group_collision_error(group, &finding)
             })?;
@@ -449,6 +498,29 @@ impl RoleApp {
         }
     }
 
+    /// The checks of AddGroupRole in `tx` (under the role-graph lock for the
+    /// write): the group exists and does not hold the role yet, and the group,
+    /// its descendants and their members are checked for what they gain
+    /// (R2.11.4, R2.11.5, R2.12.2, R2.12.4, R2.15, R1.15, R2.17).
+    async fn check_group_role(
+        &self,
+        tx: &mut Tx,
+        group: GroupId,
+        role: &str,
+        policies: Policies,
+    ) -> CsmResult<GroupCheck> {
+        self.store.group_in(tx, group).await?.ok_or_else(|| CsmError::not_found("group", group))?;
+        if self.store.group_has_role_in(tx, group, role).await? {
+            return Err(CsmError::already_exists("GROUP_ROLE_EXISTS", format!("group {group} already holds {role}"))
+                .with_metadata("group_id", group.to_string())
+                .with_metadata("role", role));
+        }
+        let hierarchy = self.store.hierarchy_in(tx, GroupScope::Subtree(group)).await?;
+        let members = self.store.profile_holdings_in(tx, GroupScope::Subtree(group)).await?;
+        let transitions = transitions_for_group_role(&hierarchy, group, role, &members);
+        Ok(check_group_write(&self.graph, GroupWrite::AddRole, &transitions, policies))
+    }
+
     /// Removes a role from a group: members and descendants lose it unless
     /// they hold it another way (R2.19). Removing never creates a collision.
     pub async fn remove_group_role(
@@ -470,6 +542,73 @@ impl RoleApp {
         tx.commit().await?;
         self.feed.committed(revision);
         Ok((self.group_view(group).await?, self.feed.token(revision)))
+    }
+
+    // --------------------------------------------------------- dry runs
+
+    // ValidateAssignment for the group writes: the mutation's authorization
+    // and its own check functions, in a transaction that is only read and then
+    // dropped (no role-graph lock: a dry run must not wait for or block
+    // writers). Nothing is written: no row, change, flag or request record.
+
+    /// ValidateAssignment of AddGroupRole(`group`, `role`).
+    pub async fn validate_group_role(
+        &self,
+        caller: &Caller,
+        group: GroupId,
+        role: &str,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, ADD_GROUP_ROLE).await?;
+        let checked = async {
+            let role = self.known_role(role)?;
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let checked = self.check_group_role(&mut tx, group, &role, policies).await;
+            drop(tx);
+            checked
+        };
+        dry_run_findings(checked.await)
+    }
+
+    /// ValidateAssignment of AddGroupMember(`group`, `profile`).
+    pub async fn validate_group_member(
+        &self,
+        caller: &Caller,
+        group: GroupId,
+        profile: ProfileId,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, ADD_GROUP_MEMBER).await?;
+        let checked = async {
+            self.check_member_kind(group, profile).await?;
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let checked = self.check_group_member(&mut tx, group, profile, policies).await;
+            drop(tx);
+            checked
+        };
+        dry_run_findings(checked.await)
+    }
+
+    /// ValidateAssignment of SetGroupParent(`group`, `parent`); keeping the
+    /// current parent is allowed without findings, as the mutation answers it.
+    pub async fn validate_group_parent(
+        &self,
+        caller: &Caller,
+        group: GroupId,
+        parent: Option<GroupId>,
+    ) -> CsmResult<Vec<ValidationFinding>> {
+        self.authorize_role_administration(caller, SET_GROUP_PARENT).await?;
+        let checked = async {
+            let policies = self.policies().await?;
+            let mut tx = self.store.db().begin().await?;
+            let reparenting = self.check_group_parent(&mut tx, group, parent, policies).await;
+            drop(tx);
+            match reparenting? {
+                Reparenting::Unchanged => Ok(Ok(Vec::new())),
+                Reparenting::Move { checked, .. } => Ok(checked),
+            }
+        };
+        dry_run_findings(checked.await)
     }
 
     // ---------------------------------------------------------- helpers

@@ -16,6 +16,7 @@ use csm_errors::{CsmError, CsmResult, ErrorCode};
 use csm_proto::identity::{ProfileKind, UserClass};
 use csm_types::{AccountId, ProfileId};
 
+use super::validation::ValidationFinding;
 use super::{EffectiveRoles, RoleApp, RoleGrant, collision_error};
 use crate::domain::PrincipalClass;
 use crate::domain::catalog::{ADMIN, SNC_EXTERNAL, SNC_INTERNAL};
@@ -52,13 +53,6 @@ pub struct ProfileRolesReplaced {
     pub consistency_token: String,
 }
 
-/// A finding of ValidateAssignment.
-#[derive(Debug, Clone)]
-pub struct ValidationFinding {
-    pub finding: Finding,
-    pub blocking: bool,
-}
-
 /// The answer of ListAssignableRoles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignableRoles {
@@ -79,10 +73,6 @@ pub struct DefaultClassEnsured {
     pub outcome: DefaultClassOutcome,
     pub class: PrincipalClass,
     pub consistency_token: String,
-}
-
-fn non_collision_finding(reason: &'static str, rule: &'static str, message: String) -> Finding {
-    Finding { reason, rule, message, existing_path: Vec::new(), new_path: Vec::new() }
 }
 
 fn active_profile(caller: &Caller, action: &str) -> CsmResult<Option<ProfileId>> {
@@ -352,8 +342,10 @@ impl RoleApp {
 
     /// ValidateAssignment for AssignRole / ReplaceProfileRoles: the same
     /// authorization and checks as the mutation, nothing written. Authority
-    /// and scope refusals of a delegated admin and collisions are blocking
-    /// findings; a caller with no assignment right at all is MISSING_ROLE.
+    /// and scope refusals of a delegated admin, collisions and every other
+    /// refusal of the mutation (unknown role or profile, a held role, an empty
+    /// set) are blocking findings; a caller with no assignment right at all is
+    /// MISSING_ROLE.
     pub async fn validate_profile_roles(
         &self,
         caller: &Caller,
@@ -362,24 +354,33 @@ impl RoleApp {
     ) -> CsmResult<Vec<ValidationFinding>> {
         const RPC: &str = "ValidateAssignment";
         let roles = match change {
-            ProfileRoleChange::Add(role) => vec![self.known_role(role)?],
-            ProfileRoleChange::Replace(roles) => self.canonical_role_set(roles)?,
+            ProfileRoleChange::Add(role) => self.known_role(role).map(|role| vec![role]),
+            ProfileRoleChange::Replace(roles) => self.canonical_role_set(roles),
+        };
+        let roles = match roles {
+            Ok(roles) => roles,
+            Err(error) => return Ok(vec![ValidationFinding::refusal(error)?]),
         };
         let authority = match self.authorize_profile_assignment(caller, profile, &roles, RPC).await {
             Ok(authority) => authority,
             Err(error) if error.code() == ErrorCode::PermissionDenied => {
-                let (reason, rule) = match error.reason() {
-                    "ROLE_NOT_ASSIGNABLE" => ("ROLE_NOT_ASSIGNABLE", "R4.7"),
-                    "PROFILE_OUT_OF_SCOPE" => ("PROFILE_OUT_OF_SCOPE", "R4.8"),
+                let rule = match error.reason() {
+                    "ROLE_NOT_ASSIGNABLE" => "R4.7",
+                    "PROFILE_OUT_OF_SCOPE" => "R4.8",
                     _ => return Err(error),
                 };
-                let finding = non_collision_finding(reason, rule, error.message().to_owned());
-                return Ok(vec![ValidationFinding { finding, blocking: true }]);
+                let finding = ValidationFinding {
+                    reason: error.reason().to_owned(),
+                    rule: rule.to_owned(),
+                    blocking: true,
+                    path: None,
+                };
+                return Ok(vec![finding]);
             }
             Err(error) => return Err(error),
         };
         if matches!(caller, Caller::Human(_)) && !self.identity.profile_exists(profile).await? {
-            return Err(CsmError::not_found("profile", profile));
+            return Ok(vec![ValidationFinding::refusal(CsmError::not_found("profile", profile))?]);
         }
         let replaceable = match &authority {
             AssignmentAuthority::Delegated(admin) => Some(admin.assignable.clone()),
@@ -396,14 +397,10 @@ impl RoleApp {
         drop(tx);
         match planned {
             Ok(Ok(plan)) => {
-                Ok(plan.warnings.into_iter().map(|finding| ValidationFinding { finding, blocking: false }).collect())
+                Ok(plan.warnings.iter().map(|finding| ValidationFinding::of_profile(profile, finding, false)).collect())
             }
-            Ok(Err(finding)) => Ok(vec![ValidationFinding { finding, blocking: true }]),
-            Err(error) if error.reason() == "ASSIGNMENT_EXISTS" => {
-                let finding = non_collision_finding("ASSIGNMENT_EXISTS", "", error.message().to_owned());
-                Ok(vec![ValidationFinding { finding, blocking: true }])
-            }
-            Err(error) => Err(error),
+            Ok(Err(finding)) => Ok(vec![ValidationFinding::of_profile(profile, &finding, true)]),
+            Err(error) => Ok(vec![ValidationFinding::refusal(error)?]),
         }
     }
 

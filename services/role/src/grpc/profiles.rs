@@ -5,7 +5,7 @@
 
 use csm_errors::{CsmError, FieldErrors};
 use csm_proto::role as pb;
-use csm_types::ProfileId;
+use csm_types::{GroupId, ProfileId};
 use tonic::{Request, Response, Status};
 
 use super::{class_to_proto, effective_roles_to_proto, validated_fields_missing};
@@ -13,7 +13,6 @@ use crate::app::{
     DefaultClassOutcome, FixRequest, GrantSource, ProfileRoleChange, RoleAnomaly, RoleApp, RoleGrant, ValidationFinding,
 };
 use crate::domain::anomalies::AnomalyCategory;
-use crate::domain::collisions::Finding;
 use crate::store::DirectAssignment;
 
 /// BatchGetEffectiveRoles takes at most this many profiles.
@@ -48,17 +47,16 @@ fn assignment_to_proto(profile: ProfileId, assignment: &DirectAssignment, flagge
     }
 }
 
-fn finding_to_proto(profile: ProfileId, finding: &Finding, blocking: bool) -> pb::AssignmentFinding {
-    let has_path = !finding.existing_path.is_empty() || !finding.new_path.is_empty();
+fn validation_finding_to_proto(found: &ValidationFinding) -> pb::AssignmentFinding {
     pb::AssignmentFinding {
-        reason: finding.reason.to_owned(),
-        severity: if blocking { pb::FindingSeverity::Blocking } else { pb::FindingSeverity::Warning } as i32,
-        rule: finding.rule.to_owned(),
-        path: has_path.then(|| pb::ConflictPath {
-            profile_id: profile.to_string(),
-            group_path: Vec::new(),
-            role_path: finding.new_path.clone(),
-            conflicting_role: finding.conflicting_role().to_owned(),
+        reason: found.reason.clone(),
+        severity: if found.blocking { pb::FindingSeverity::Blocking } else { pb::FindingSeverity::Warning } as i32,
+        rule: found.rule.clone(),
+        path: found.path.as_ref().map(|path| pb::ConflictPath {
+            profile_id: path.profile.map(|profile| profile.to_string()).unwrap_or_default(),
+            group_path: path.group_path.iter().map(ToString::to_string).collect(),
+            role_path: path.role_path.clone(),
+            conflicting_role: path.conflicting_role.clone(),
         }),
     }
 }
@@ -136,7 +134,11 @@ pub(super) async fn replace_profile_roles(
             .map(|assignment| assignment_to_proto(profile, assignment, flagged))
             .collect(),
         retained_roles: replaced.retained.clone(),
-        warnings: replaced.warnings.iter().map(|finding| finding_to_proto(profile, finding, false)).collect(),
+        warnings: replaced
+            .warnings
+            .iter()
+            .map(|finding| validation_finding_to_proto(&ValidationFinding::of_profile(profile, finding, false)))
+            .collect(),
         consistency_token: replaced.consistency_token,
     }))
 }
@@ -193,25 +195,49 @@ pub(super) async fn validate_assignment(
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let (profile, findings): (ProfileId, Vec<ValidationFinding>) = match request.proposal {
+    let mut findings: Vec<ValidationFinding> = match request.proposal {
         Some(Proposal::ProfileRole(proposal)) => {
             let profile = errors.required_id("profile_role.profile_id", &proposal.profile_id, ProfileId::parse);
             let role = errors.required_text("profile_role.role", &proposal.role, ROLE_NAME_MAX);
             errors.finish()?;
             let (Some(profile), Some(role)) = (profile, role) else { return Err(validated_fields_missing()) };
-            (profile, app.validate_profile_roles(&caller, profile, ProfileRoleChange::Add(&role)).await?)
+            app.validate_profile_roles(&caller, profile, ProfileRoleChange::Add(&role)).await?
         }
         Some(Proposal::ProfileRoleSet(proposal)) => {
             let profile = errors.required_id("profile_role_set.profile_id", &proposal.profile_id, ProfileId::parse);
             let roles = roles_field(&mut errors, "profile_role_set.roles", &proposal.roles);
             errors.finish()?;
             let Some(profile) = profile else { return Err(validated_fields_missing()) };
-            (profile, app.validate_profile_roles(&caller, profile, ProfileRoleChange::Replace(&roles)).await?)
+            app.validate_profile_roles(&caller, profile, ProfileRoleChange::Replace(&roles)).await?
         }
-        Some(_) => {
-            // TODO(role-assign): dry runs of group and containment writes need
-            // the group/catalog checks exposed without their writes.
-            return Err(CsmError::unimplemented("ValidateAssignment for group and containment proposals").into());
+        Some(Proposal::GroupRole(proposal)) => {
+            let group = errors.required_id("group_role.group_id", &proposal.group_id, GroupId::parse);
+            let role = errors.required_text("group_role.role", &proposal.role, ROLE_NAME_MAX);
+            errors.finish()?;
+            let (Some(group), Some(role)) = (group, role) else { return Err(validated_fields_missing()) };
+            app.validate_group_role(&caller, group, &role).await?
+        }
+        Some(Proposal::GroupMember(proposal)) => {
+            let group = errors.required_id("group_member.group_id", &proposal.group_id, GroupId::parse);
+            let profile = errors.required_id("group_member.profile_id", &proposal.profile_id, ProfileId::parse);
+            errors.finish()?;
+            let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
+            app.validate_group_member(&caller, group, profile).await?
+        }
+        Some(Proposal::GroupParent(proposal)) => {
+            let group = errors.required_id("group_parent.group_id", &proposal.group_id, GroupId::parse);
+            // Empty clears the parent, as in SetGroupParent.
+            let parent = errors.optional_id("group_parent.parent_group_id", &proposal.parent_group_id, GroupId::parse);
+            errors.finish()?;
+            let Some(group) = group else { return Err(validated_fields_missing()) };
+            app.validate_group_parent(&caller, group, parent).await?
+        }
+        Some(Proposal::Containment(proposal)) => {
+            let parent = errors.required_text("containment.parent_role", &proposal.parent_role, ROLE_NAME_MAX);
+            let child = errors.required_text("containment.child_role", &proposal.child_role, ROLE_NAME_MAX);
+            errors.finish()?;
+            let (Some(parent), Some(child)) = (parent, child) else { return Err(validated_fields_missing()) };
+            app.validate_containment(&caller, &parent, &child).await?
         }
         None => {
             errors.add("proposal", "is required");
@@ -219,12 +245,11 @@ pub(super) async fn validate_assignment(
             return Err(validated_fields_missing());
         }
     };
-    let mut findings = findings;
     // Blocking first.
     findings.sort_by_key(|finding| !finding.blocking);
     Ok(Response::new(pb::ValidateAssignmentResponse {
         allowed: !findings.iter().any(|finding| finding.blocking),
-        findings: findings.iter().map(|found| finding_to_proto(profile, &found.finding, found.blocking)).collect(),
+        findings: findings.iter().map(validation_finding_to_proto).collect(),
     }))
 }
 
