@@ -121,6 +121,11 @@ impl Descriptors {
         i32::try_from(value).is_ok_and(|value| values.contains(&value))
     }
 
+    /// Whether `message` (a request) takes a page token.
+    pub fn is_paged(&self, message: &str) -> bool {
+        self.messages.get(message).is_some_and(|fields| fields.values().any(|field| field.name == "page_token"))
+    }
+
     /// The request message of an RPC path (`/csm.identity.v1.IdentityService/GetLogin`).
     pub fn input_of(&self, path: &str) -> Option<&str> {
         self.inputs.get(path).map(String::as_str)
@@ -354,10 +359,14 @@ where
         };
         let descriptors = self.descriptors;
         let page_secret = self.page_secret;
-        let scope = request
-            .extensions()
-            .get::<csm_auth::Caller>()
-            .map_or_else(|| "anonymous".to_owned(), csm_auth::Caller::request_scope);
+        // Only lists take page tokens: the rest skip the binding.
+        let paged = descriptors.is_paged(&message);
+        let scope = paged.then(|| {
+            request
+                .extensions()
+                .get::<csm_auth::Caller>()
+                .map_or_else(|| "anonymous".to_owned(), csm_auth::Caller::request_scope)
+        });
         let path = request.uri().path().to_owned();
         Box::pin(async move {
             let (parts, body) = request.into_parts();
@@ -373,9 +382,12 @@ where
             if let Err(error) = check_frame(descriptors, &message, &bytes) {
                 return Ok(refuse(error));
             }
-            let binding = page_binding(descriptors, &page_secret, &scope, &path, &message, &bytes);
+            let binding = scope.map(|scope| page_binding(descriptors, &page_secret, &scope, &path, &message, &bytes));
             let request = Request::from_parts(parts, tonic::body::Body::new(http_body_util::Full::new(bytes)));
-            csm_db::paging::bound(binding, inner.call(request)).await
+            match binding {
+                Some(binding) => csm_db::paging::bound(binding, inner.call(request)).await,
+                None => inner.call(request).await,
+            }
         })
     }
 }
