@@ -4,6 +4,7 @@
 
 use csm_proto::case_access as pb;
 use csm_proto::identity as id_pb;
+use csm_types::roles;
 use csm_types::{LoginId, ProfileId};
 
 use crate::Suite;
@@ -103,7 +104,7 @@ pub async fn employee(suite: &Suite, first: &str, roles: &[&str]) -> (ProfileId,
         .unwrap();
     let profile = ProfileId::parse(&profile.profile_id).unwrap();
     // The class a first login would give (R2.13a), so contributor preconditions hold.
-    for role in std::iter::once(&"snc_internal").chain(roles) {
+    for role in std::iter::once(&roles::SNC_INTERNAL).chain(roles) {
         suite.assign_role(profile, role).await.unwrap_or_else(|status| panic!("assign {role}: {status:?}"));
     }
     (profile, suite.token_as(profile).await)

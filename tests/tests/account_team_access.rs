@@ -5,6 +5,7 @@
 //! identity; people holding one role are minted with `assign_role_as_service`.
 //! Each test runs on SQLite and on PostgreSQL.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -288,7 +289,7 @@ backend_test!(r3_8_r3_10_settings_have_the_spec_defaults_and_only_admins_change_
     assert!(settings.restrict_within_account_hierarchy);
     assert!(!settings.allow_multiple_contact_responsibilities);
 
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let denied = agent
         .update_account_team_settings(masked!(
             pb::UpdateAccountTeamSettingsRequest { settings: Some(settings), update_mask: None },
@@ -309,7 +310,7 @@ backend_test!(r3_8_r3_10_settings_have_the_spec_defaults_and_only_admins_change_
         .unwrap_err();
     assert_eq!(bad_path.code(), Code::InvalidArgument);
 
-    let mut foundation_admin = person_with_role(suite, "sn_crm_foundation_admin").await;
+    let mut foundation_admin = person_with_role(suite, roles::CRM_FOUNDATION_ADMIN).await;
     let updated = foundation_admin
         .update_account_team_settings(masked!(
             pb::UpdateAccountTeamSettingsRequest {
@@ -350,7 +351,7 @@ backend_test!(r3_7_contact_relationship_is_stored_and_listed_for_the_contact, |s
     assert_eq!(change.attributes.get("account_id"), Some(&child));
 
     // Listed for the contact (CR(me)) — by an agent and by the contact itself — and for the account.
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let of_contact = all_contact_relationships(&mut agent, "", &kim, 10).await.expect("agent lists");
     assert_eq!(of_contact, vec![relationship.clone()]);
     let own =
@@ -630,23 +631,21 @@ backend_test!(r3_11_writers_write_and_viewers_only_view_contact_relationships, |
     let account = customer(suite, "Acme").await;
     let kim = contact_of(suite, &account, "Kim").await;
     let lou = contact_of(suite, &account, "Lou").await;
-    for role in
-        ["sn_customerservice_manager", "sn_crm_foundation_data_manager", "sn_crm_account_relationship_data_manager"]
-    {
+    for role in [roles::MANAGER, roles::CRM_FOUNDATION_DATA_MANAGER, roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER] {
         let mut writer = person_with_role(suite, role).await;
         let contact = contact_of(suite, &account, "Writer").await;
         create_cr(&mut writer, contact_relationship(&account, &contact, ""))
             .await
             .unwrap_or_else(|s| panic!("{role}: {s}"));
     }
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let denied = create_cr(&mut agent, contact_relationship(&account, &kim, "")).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
     assert_eq!(all_contact_relationships(&mut agent, &account, "", 10).await.expect("agent views").len(), 3);
-    let mut viewer = person_with_role(suite, "sn_customerservice.customer_data_viewer").await;
+    let mut viewer = person_with_role(suite, roles::CUSTOMER_DATA_VIEWER).await;
     all_contact_relationships(&mut viewer, &account, "", 10).await.expect("data viewer views");
 
-    let mut nobody = person_with_role(suite, "sn_customerservice.customer").await;
+    let mut nobody = person_with_role(suite, roles::CUSTOMER).await;
     let hidden = all_contact_relationships(&mut nobody, &account, "", 10).await.unwrap_err();
     assert_eq!(hidden.code(), Code::PermissionDenied);
     // A contact sees its own relationships, not another contact's.
@@ -656,7 +655,7 @@ backend_test!(r3_11_writers_write_and_viewers_only_view_contact_relationships, |
 
     // Customer admins view the relationships of accounts in their scope only.
     let customer_admin = contact_of(suite, &account, "Cora").await;
-    suite.assign_role(ProfileId::parse(&customer_admin).unwrap(), "sn_customerservice.customer_admin").await.unwrap();
+    suite.assign_role(ProfileId::parse(&customer_admin).unwrap(), roles::CUSTOMER_ADMIN).await.unwrap();
     all_contact_relationships(&mut acting_as(suite, &customer_admin).await, &account, "", 10)
         .await
         .expect("own account");
@@ -718,7 +717,7 @@ backend_test!(r3_13_consumer_relationships_do_not_enforce_unique_responsibilitie
         .into_inner();
     assert_eq!(listed.consumer_relationships.len(), 2);
     assert!(!listed.next_page_token.is_empty());
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let denied = agent.create_consumer_relationship(create(&second, "", "")).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 });
@@ -729,7 +728,7 @@ fn simple_configuration(responsibility: &str) -> pb::ResponsibilityAccessConfigu
     pb::ResponsibilityAccessConfiguration {
         name: "Account managers read cases".into(),
         responsibility_id: responsibility.to_owned(),
-        required_roles: vec!["sn_customerservice.relationship_agent".into()],
+        required_roles: vec![roles::RELATIONSHIP_AGENT.into()],
         access_levels: vec![pb::AccessLevel::Read as i32],
         accessible_table: pb::RecordTable::Case as i32,
         relationship_table: pb::RecordTable::AccountTeamMember as i32,
@@ -754,7 +753,7 @@ async fn create_configuration(
 }
 
 backend_test!(r5_2_responsibility_access_configurations_are_validated_and_stored, |suite| {
-    let mut cam_admin = person_with_role(suite, "sn_crm_customer_access_management_admin").await;
+    let mut cam_admin = person_with_role(suite, roles::CRM_CUSTOMER_ACCESS_MANAGEMENT_ADMIN).await;
     let created = create_configuration(&mut cam_admin, simple_configuration(ACCOUNT_MANAGER)).await.expect("create");
     let configuration = created.responsibility_access_configuration.unwrap();
     assert_eq!(configuration.active, Some(true), "active defaults to true");
@@ -820,7 +819,7 @@ backend_test!(r5_2_responsibility_access_configurations_are_validated_and_stored
     create_configuration(&mut cam_admin, through_install_base).await.expect("dependent");
 
     // Roles: agents may not write.
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     assert_eq!(
         create_configuration(&mut agent, simple_configuration(ACCOUNT_MANAGER)).await.unwrap_err().code(),
         Code::PermissionDenied
@@ -1045,7 +1044,7 @@ backend_test!(r5_4_related_party_type_defaults_fill_new_records_and_listed_types
         .await
         .unwrap_err();
     assert_status(&in_use, Code::FailedPrecondition, "RELATED_PARTY_TYPE_IN_USE");
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     assert_eq!(create_type(&mut agent, custom.clone()).await.unwrap_err().code(), Code::PermissionDenied);
 });
 
@@ -1216,7 +1215,7 @@ backend_test!(r5_12_one_account_access_record_per_account, |suite| {
 
     // Customer admins manage records of their own scope only; agents not at all.
     let admin_contact = contact_of(suite, &elsewhere, "Ada").await;
-    suite.assign_role(ProfileId::parse(&admin_contact).unwrap(), "sn_customerservice.customer_admin").await.unwrap();
+    suite.assign_role(ProfileId::parse(&admin_contact).unwrap(), roles::CUSTOMER_ADMIN).await.unwrap();
     let mut customer_admin = acting_as(suite, &admin_contact).await;
     create_access(&mut customer_admin, pb::AccountAccess { account_id: elsewhere.clone(), ..Default::default() })
         .await
@@ -1226,7 +1225,7 @@ backend_test!(r5_12_one_account_access_record_per_account, |suite| {
         .await
         .unwrap_err();
     assert_eq!(foreign.code(), Code::PermissionDenied);
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let third = customer(suite, "Third").await;
     assert_eq!(
         create_access(&mut agent, pb::AccountAccess { account_id: third, ..Default::default() })
@@ -1255,7 +1254,7 @@ backend_test!(r5_13_partner_contacts_eligible_by_restrict_account_access, |suite
     let stranger = account_under(suite, "Strangers", id_pb::AccountKind::Partner, None).await;
     let plain = contact_of(suite, &partner, "Pia").await;
     let partner_admin = contact_of(suite, &partner, "Pam").await;
-    suite.assign_role(ProfileId::parse(&partner_admin).unwrap(), "sn_customerservice.partner_admin").await.unwrap();
+    suite.assign_role(ProfileId::parse(&partner_admin).unwrap(), roles::PARTNER_ADMIN).await.unwrap();
     relate(suite, &partner, &customer_account).await;
 
     let list = |partner_account: &str| pb::ListEligiblePartnerContactsRequest {

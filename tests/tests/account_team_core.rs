@@ -4,6 +4,7 @@
 //! employees and contacts are created in identity; people holding one role are
 //! minted with `assign_role_as_service`. Each test runs on SQLite and on PostgreSQL.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::account_team as pb;
@@ -435,13 +436,13 @@ backend_test!(r3_4_deleting_a_type_with_active_relationships_warns_then_deletes_
 });
 
 backend_test!(r3_4_only_relationship_type_admins_manage_types, |suite| {
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let status =
         create_type(&mut agent, new_type("Nope", pb::RelationshipEndKind::Account, pb::RelationshipEndKind::Account))
             .await
             .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let mut manager = person_with_role(suite, "sn_crm_account_relationship_data_manager").await;
+    let mut manager = person_with_role(suite, roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER).await;
     create_type(&mut manager, new_type("Yes", pb::RelationshipEndKind::Account, pb::RelationshipEndKind::Account))
         .await
         .expect("a relationship data manager creates types");
@@ -496,14 +497,14 @@ backend_test!(r3_5_relationship_is_visible_from_both_accounts_with_forward_and_r
 
 backend_test!(r3_5_only_the_named_roles_create_account_relationships, |suite| {
     let (p, c) = (partner(suite, "Var").await, customer(suite, "Client").await);
-    for role in ["sn_customerservice_agent", "sn_customerservice.customer_admin"] {
+    for role in [roles::AGENT, roles::CUSTOMER_ADMIN] {
         let mut client = person_with_role(suite, role).await;
         let status = relate(&mut client, &p, "", &c).await.unwrap_err();
         assert_eq!(status.code(), Code::PermissionDenied, "{role}: {status:?}");
     }
-    let mut manager = person_with_role(suite, "sn_customerservice_manager").await;
+    let mut manager = person_with_role(suite, roles::MANAGER).await;
     let created = relate(&mut manager, &p, "", &c).await.expect("a CSM manager creates relationships");
-    let mut data_manager = person_with_role(suite, "sn_crm_foundation_data_manager").await;
+    let mut data_manager = person_with_role(suite, roles::CRM_FOUNDATION_DATA_MANAGER).await;
     data_manager
         .update_account_relationship(masked!(
             pb::UpdateAccountRelationshipRequest {
@@ -840,14 +841,14 @@ backend_test!(r3_12_responsibility_definition_has_name_kind_unique_flag_and_desc
 });
 
 backend_test!(r3_12_only_cam_and_foundation_admins_create_responsibility_definitions, |suite| {
-    for role in ["sn_customerservice_manager", "sn_customerservice_agent"] {
+    for role in [roles::MANAGER, roles::AGENT] {
         let mut client = person_with_role(suite, role).await;
         let status = create_definition(&mut client, &format!("By {role}"), pb::ResponsibilityKind::User, false)
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::PermissionDenied, "{role}: {status:?}");
     }
-    for role in ["sn_crm_customer_access_management_admin", "sn_crm_foundation_admin"] {
+    for role in [roles::CRM_CUSTOMER_ACCESS_MANAGEMENT_ADMIN, roles::CRM_FOUNDATION_ADMIN] {
         let mut client = person_with_role(suite, role).await;
         create_definition(&mut client, &format!("By {role}"), pb::ResponsibilityKind::User, false)
             .await
@@ -1039,10 +1040,10 @@ backend_test!(r3_14_account_team_members_are_employees_or_external_organization_
         assert!(fields.contains(&field.to_owned()), "{field} in {fields:?}");
     }
     // Builders: the CSM manager yes, an agent no.
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let status = add_member(&mut agent, &account, &employee_profile, PREFERRED_TECHNICIAN).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let mut manager = person_with_role(suite, "sn_customerservice_manager").await;
+    let mut manager = person_with_role(suite, roles::MANAGER).await;
     add_member(&mut manager, &account, &employee_profile, PREFERRED_TECHNICIAN)
         .await
         .expect("the CSM manager builds teams");
@@ -1126,7 +1127,7 @@ backend_test!(r3_18_referenced_responsibility_delete_is_refused_unless_admin_for
     assert_status(&status, Code::FailedPrecondition, "RESPONSIBILITY_IN_USE");
     assert_eq!(metadata(&status, "reference_count"), "2");
     // force=true needs admin, even for a responsibility administrator.
-    let mut foundation_admin = person_with_role(suite, "sn_crm_foundation_admin").await;
+    let mut foundation_admin = person_with_role(suite, roles::CRM_FOUNDATION_ADMIN).await;
     let status = foundation_admin.delete_responsibility_definition(delete(true)).await.unwrap_err();
     assert_status(&status, Code::PermissionDenied, "FORCE_REQUIRES_ADMIN");
     assert_eq!(team_of(suite, &a, 0).await.len(), 1, "nothing was deleted");

@@ -5,6 +5,7 @@ use csm_proto::account_team as pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of};
 use csm_types::ProfileId;
+use csm_types::roles;
 use tonic::Code;
 
 /// The seeded "Account Manager" and "Relationship Manager" responsibilities.
@@ -37,10 +38,10 @@ backend_test!(r4_12_agents_read_their_segments_teams_and_only_managers_build_the
     let acme = account(suite, "Acme", None).await;
     let cleo = consumer(suite, "Cleo").await;
     let (uli, uli_token) = employee(suite, "Uli", &[]).await;
-    let (_, b2b_agent) = employee(suite, "Bea", &["sn_customerservice_agent"]).await;
-    let (_, b2c_agent) = employee(suite, "Cal", &["sn_customerservice.consumer_agent"]).await;
-    let (_, manager) = employee(suite, "Max", &["sn_customerservice_manager"]).await;
-    let (_, customer) = contact(suite, &acme, "Kim", &["sn_customerservice.customer"]).await;
+    let (_, b2b_agent) = employee(suite, "Bea", &[roles::AGENT]).await;
+    let (_, b2c_agent) = employee(suite, "Cal", &[roles::CONSUMER_AGENT]).await;
+    let (_, manager) = employee(suite, "Max", &[roles::MANAGER]).await;
+    let (_, customer) = contact(suite, &acme, "Kim", &[roles::CUSTOMER]).await;
 
     // Only the CSM manager (and location managers, data managers) build teams.
     let status = suite

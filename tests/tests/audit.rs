@@ -4,6 +4,7 @@
 //! time range and principal through ListAuditEvents, paginated. Over real gRPC,
 //! on SQLite and PostgreSQL.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::audit as pb;
@@ -14,8 +15,8 @@ use csm_tests::{Suite, backend_test, reason_of, violated_fields};
 use csm_types::ServiceName;
 use tonic::Code;
 
-const CUSTOMER: &str = "sn_customerservice.customer";
-const AGENT: &str = "sn_customerservice_agent";
+const CUSTOMER: &str = roles::CUSTOMER;
+const AGENT: &str = roles::AGENT;
 
 /// A request carrying a W3C `traceparent` of trace `trace_id`.
 fn traced<T>(message: T, trace_id: &str) -> tonic::Request<T> {

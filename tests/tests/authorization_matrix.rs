@@ -8,6 +8,7 @@
 //! the handler, which may still refuse it for its scope (MISSING_ROLE …) or
 //! its (here empty) input — never with a gate reason.
 
+use csm_types::roles;
 use std::collections::{BTreeMap, BTreeSet};
 
 use csm_auth::{CallerKind, CallerKinds, Matrix};
@@ -52,14 +53,12 @@ async fn callers(suite: &Suite) -> Callers {
     let customer_account = world::account(suite, "Matrix Customer", None).await;
     let partner_account = world::account_of_kind(suite, "Matrix Partner", None, id_pb::AccountKind::Partner).await;
     let (_, agent) = world::nobody(suite).await;
-    let (_, manager) = world::employee(suite, "Manny", &["sn_customerservice_manager"]).await;
-    let (_, customer) = world::contact(suite, &customer_account, "Cus", &["sn_customerservice.customer"]).await;
-    let (_, customer_admin) =
-        world::contact(suite, &customer_account, "Cadmin", &["sn_customerservice.customer_admin"]).await;
-    let (_, partner) = world::contact(suite, &partner_account, "Pat", &["sn_customerservice.partner"]).await;
-    let (_, partner_admin) =
-        world::contact(suite, &partner_account, "Padmin", &["sn_customerservice.partner_admin"]).await;
-    let (_, _, consumer) = world::consumer_user(suite, "Connie", &["sn_customerservice.consumer"]).await;
+    let (_, manager) = world::employee(suite, "Manny", &[roles::MANAGER]).await;
+    let (_, customer) = world::contact(suite, &customer_account, "Cus", &[roles::CUSTOMER]).await;
+    let (_, customer_admin) = world::contact(suite, &customer_account, "Cadmin", &[roles::CUSTOMER_ADMIN]).await;
+    let (_, partner) = world::contact(suite, &partner_account, "Pat", &[roles::PARTNER]).await;
+    let (_, partner_admin) = world::contact(suite, &partner_account, "Padmin", &[roles::PARTNER_ADMIN]).await;
+    let (_, _, consumer) = world::consumer_user(suite, "Connie", &[roles::CONSUMER]).await;
     let kinds = |base: CallerKind, extra: Option<CallerKind>| {
         let kinds = CallerKinds::of(base);
         extra.map_or(kinds, |extra| kinds.with(extra))

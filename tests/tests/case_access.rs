@@ -3,6 +3,7 @@
 //! agent partition (R4.3), and the principal contexts read from identity, role
 //! and account-team. Each test runs on SQLite and on PostgreSQL.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_proto::case_access as pb;
@@ -12,11 +13,11 @@ use csm_tests::{Suite, backend_test, reason_of, violated_fields};
 
 use tonic::Code;
 
-const CUSTOMER: &str = "sn_customerservice.customer";
-const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-const AGENT: &str = "sn_customerservice_agent";
-const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
-const SELF_CONTRIBUTOR: &str = "sn_customerservice.self_contributor";
+const CUSTOMER: &str = roles::CUSTOMER;
+const CUSTOMER_ADMIN: &str = roles::CUSTOMER_ADMIN;
+const AGENT: &str = roles::AGENT;
+const CONSUMER_AGENT: &str = roles::CONSUMER_AGENT;
+const SELF_CONTRIBUTOR: &str = roles::SELF_CONTRIBUTOR;
 
 // ------------------------------------------------------------------ rules
 
@@ -293,8 +294,8 @@ backend_test!(r2_21_a_revoke_token_never_lets_the_revoked_grant_allow, |suite| {
     }
 });
 
-const PARTNER: &str = "sn_customerservice.partner";
-const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+const PARTNER: &str = roles::PARTNER;
+const PARTNER_ADMIN: &str = roles::PARTNER_ADMIN;
 
 backend_test!(r4_5_partner_does_not_see_historic_cases, |suite| {
     let admin = suite.admin_token();
@@ -363,7 +364,7 @@ backend_test!(r3_7_contact_relationship_lets_a_customer_act_for_another_account,
     assert_eq!(created.support_case.unwrap().account_id, b);
 });
 
-const CUSTOMER_CASE_MANAGER: &str = "sn_customerservice.customer_case_manager";
+const CUSTOMER_CASE_MANAGER: &str = roles::CUSTOMER_CASE_MANAGER;
 
 backend_test!(r3_7_a_contact_related_to_the_account_is_its_contact_when_creating_for_others, |suite| {
     let admin = suite.admin_token();

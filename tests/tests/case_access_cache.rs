@@ -13,12 +13,13 @@ use csm_proto::common;
 use csm_tests::world::*;
 use csm_tests::{backend_test, masked};
 use csm_types::ServiceName;
+use csm_types::roles;
 
-const CUSTOMER: &str = "sn_customerservice.customer";
-const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-const AGENT: &str = "sn_customerservice_agent";
-const SELF_CONTRIBUTOR: &str = "sn_customerservice.self_contributor";
-const CASE_AUTHORIZED_CONTACT: &str = "sn_customerservice.case_authorized_contact";
+const CUSTOMER: &str = roles::CUSTOMER;
+const CUSTOMER_ADMIN: &str = roles::CUSTOMER_ADMIN;
+const AGENT: &str = roles::AGENT;
+const SELF_CONTRIBUTOR: &str = roles::SELF_CONTRIBUTOR;
+const CASE_AUTHORIZED_CONTACT: &str = roles::CASE_AUTHORIZED_CONTACT;
 
 fn at_least_as_fresh(token: &str) -> Option<common::Consistency> {
     Some(common::Consistency { requirement: Some(common::consistency::Requirement::AtLeastAsFresh(token.to_owned())) })

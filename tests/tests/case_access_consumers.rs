@@ -8,12 +8,13 @@ use csm_proto::common;
 use csm_proto::identity as id_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test};
+use csm_types::roles;
 
-const CONSUMER: &str = "sn_customerservice.consumer";
-const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
-const ACCOUNT_CONTRIBUTOR: &str = "sn_customerservice.account_contributor";
-const CONSUMER_CONTRIBUTOR: &str = "sn_customerservice.consumer_contributor";
-const SERVICE_ORGANIZATION_CONTRIBUTOR: &str = "sn_customerservice.service_organization_contributor";
+const CONSUMER: &str = roles::CONSUMER;
+const CONSUMER_AGENT: &str = roles::CONSUMER_AGENT;
+const ACCOUNT_CONTRIBUTOR: &str = roles::ACCOUNT_CONTRIBUTOR;
+const CONSUMER_CONTRIBUTOR: &str = roles::CONSUMER_CONTRIBUTOR;
+const SERVICE_ORGANIZATION_CONTRIBUTOR: &str = roles::SERVICE_ORGANIZATION_CONTRIBUTOR;
 /// The seeded "Authorized Representative" responsibility (account-team migration 0100).
 const AUTHORIZED_REPRESENTATIVE: &str = "a7000000-0000-4000-8000-000000000007";
 
@@ -157,7 +158,7 @@ backend_test!(t4_4_account_and_consumer_contributors_read_the_cases_they_created
     let cleo = consumer(suite, "Cleo").await;
     let (_, account_contributor) = employee(suite, "Abe", &[ACCOUNT_CONTRIBUTOR]).await;
     let (_, consumer_contributor) = employee(suite, "Coe", &[CONSUMER_CONTRIBUTOR]).await;
-    let (_, agent) = employee(suite, "Bea", &["sn_customerservice_agent", CONSUMER_AGENT]).await;
+    let (_, agent) = employee(suite, "Bea", &[roles::AGENT, CONSUMER_AGENT]).await;
     // Each creates on behalf of its kind of customer only.
     let created = create_case(suite, &account_contributor, draft(pb::CreateFor::Account, &acme, "")).await.unwrap();
     assert_eq!(created.decision.unwrap().rule, "T4.4.account_contributor");

@@ -9,14 +9,15 @@ use csm_proto::licensing as lic_pb;
 use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of, violated_fields};
 use csm_types::ProfileId;
+use csm_types::roles;
 use tonic::Code;
 
-const CUSTOMER: &str = "sn_customerservice.customer";
-const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-const CUSTOMER_CASE_MANAGER: &str = "sn_customerservice.customer_case_manager";
-const AGENT: &str = "sn_customerservice_agent";
-const RELATIONSHIP_AGENT: &str = "sn_customerservice.relationship_agent";
-const RELATIONSHIP_CONTRIBUTOR: &str = "sn_customerservice.relationship_contributor";
+const CUSTOMER: &str = roles::CUSTOMER;
+const CUSTOMER_ADMIN: &str = roles::CUSTOMER_ADMIN;
+const CUSTOMER_CASE_MANAGER: &str = roles::CUSTOMER_CASE_MANAGER;
+const AGENT: &str = roles::AGENT;
+const RELATIONSHIP_AGENT: &str = roles::RELATIONSHIP_AGENT;
+const RELATIONSHIP_CONTRIBUTOR: &str = roles::RELATIONSHIP_CONTRIBUTOR;
 /// The seeded "Account Manager" responsibility (account-team migration 0100).
 const ACCOUNT_MANAGER: &str = "a7000000-0000-4000-8000-000000000001";
 
@@ -131,7 +132,7 @@ backend_test!(explain_names_the_granting_rule_and_the_closest_miss, |suite| {
 
     // The R4.3 partition is a denying invariant in the trace.
     let c = consumer(suite, "Cleo").await;
-    let (_, manager) = employee(suite, "Max", &[AGENT, "sn_customerservice.consumer_agent"]).await;
+    let (_, manager) = employee(suite, "Max", &[AGENT, roles::CONSUMER_AGENT]).await;
     let b2c = create_case(suite, &manager, draft(pb::CreateFor::Consumer, "", &c)).await.unwrap();
     let b2c = b2c.support_case.unwrap().case_id;
     let partitioned = explain(suite, &agent, &b2c, pb::Action::Read).await;

@@ -4,6 +4,7 @@
 //! configurations (R5.3), and the settings / security-group-rights RPCs.
 //! Each test runs on SQLite and on PostgreSQL.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::account_team as at_pb;
@@ -17,8 +18,8 @@ use pb::OwnershipRelation as Rel;
 use pb::RecordRight as Right;
 use tonic::Code;
 
-const AGENT: &str = "sn_customerservice_agent";
-const RELATIONSHIP_AGENT: &str = "sn_customerservice.relationship_agent";
+const AGENT: &str = roles::AGENT;
+const RELATIONSHIP_AGENT: &str = roles::RELATIONSHIP_AGENT;
 
 // ------------------------------------------------------------------ helpers
 

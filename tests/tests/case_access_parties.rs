@@ -3,6 +3,7 @@
 //! R4.16), and the bad input of those RPCs. Each test runs on SQLite and on
 //! PostgreSQL.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_proto::account_team as at_pb;
@@ -14,18 +15,18 @@ use csm_tests::{Suite, backend_test, reason_of};
 use csm_types::ProfileId;
 use tonic::{Code, Status};
 
-const CUSTOMER: &str = "sn_customerservice.customer";
-const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
-const AGENT: &str = "sn_customerservice_agent";
-const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
-const CASE_AUTHORIZED_CONSUMER: &str = "sn_customerservice.case_authorized_consumer";
-const CASE_AUTHORIZED_CONTACT: &str = "sn_customerservice.case_authorized_contact";
-const CASE_RELATED_PARTY_WRITE: &str = "sn_customerservice.case_related_party_write_granular";
-const CASE_WRITE: &str = "sn_customerservice.case_write_granular";
-const SOLD_PRODUCT_AUTHORIZED_CONTACT: &str = "sn_install_base.sold_product_authorized_contact";
-const INSTALL_BASE_AUTHORIZED_CONTACT: &str = "sn_install_base.install_base_authorized_contact";
-const MANAGER: &str = "sn_customerservice_manager";
-const CUSTOMER_DATA_VIEWER: &str = "sn_customerservice.customer_data_viewer";
+const CUSTOMER: &str = roles::CUSTOMER;
+const PARTNER_ADMIN: &str = roles::PARTNER_ADMIN;
+const AGENT: &str = roles::AGENT;
+const CONSUMER_AGENT: &str = roles::CONSUMER_AGENT;
+const CASE_AUTHORIZED_CONSUMER: &str = roles::CASE_AUTHORIZED_CONSUMER;
+const CASE_AUTHORIZED_CONTACT: &str = roles::CASE_AUTHORIZED_CONTACT;
+const CASE_RELATED_PARTY_WRITE: &str = roles::CASE_RELATED_PARTY_WRITE_GRANULAR;
+const CASE_WRITE: &str = roles::CASE_WRITE_GRANULAR;
+const SOLD_PRODUCT_AUTHORIZED_CONTACT: &str = roles::SOLD_PRODUCT_AUTHORIZED_CONTACT;
+const INSTALL_BASE_AUTHORIZED_CONTACT: &str = roles::INSTALL_BASE_AUTHORIZED_CONTACT;
+const MANAGER: &str = roles::MANAGER;
+const CUSTOMER_DATA_VIEWER: &str = roles::CUSTOMER_DATA_VIEWER;
 
 // ------------------------------------------------------------------ helpers
 
@@ -644,7 +645,7 @@ backend_test!(r5_14_related_party_write_role_lets_a_reader_add_parties, |suite| 
     let (m, _) = contact(suite, &a, "Max", &[CASE_AUTHORIZED_CONTACT]).await;
     let roles = suite.effective_roles(m).await;
     assert!(roles.iter().any(|role| role == CASE_WRITE), "{roles:?}");
-    assert!(roles.iter().any(|role| role == "sn_customerservice.case_read_granular"), "{roles:?}");
+    assert!(roles.iter().any(|role| role == roles::CASE_READ_GRANULAR), "{roles:?}");
     let (n, _) = contact(suite, &a, "Ned", &[]).await;
     assert!(!suite.effective_roles(n).await.iter().any(|role| role == CASE_WRITE));
 });

@@ -3,6 +3,7 @@
 //! email intake (R4.21), ListMyConsumerCases (R1.12) and the R1.16 limits of
 //! external unified consumers. Each test runs on SQLite and on PostgreSQL.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_proto::case_access as pb;
@@ -12,16 +13,16 @@ use csm_tests::{Suite, backend_test, reason_of, violated_fields};
 use csm_types::{ProfileId, ServiceName};
 use tonic::Code;
 
-const CUSTOMER: &str = "sn_customerservice.customer";
-const AGENT: &str = "sn_customerservice_agent";
-const CASE_VIEWER: &str = "sn_customerservice.case_viewer";
-const CASE_TASK_VIEWER: &str = "sn_customerservice.case_task_viewer";
-const CONTRIBUTOR_VIEWER: &str = "sn_customerservice.case_contributor_viewer";
-const CONTRIBUTOR_EDITOR: &str = "sn_customerservice.case_contributor_editor";
-const TASK_AGENT: &str = "sn_customerservice.case_task_agent";
-const PROXY_CONTACT: &str = "sn_customerservice.proxy_contact";
-const UNIFIED_CONSUMER: &str = "sn_customerservice.unified_consumer";
-const CONSUMER: &str = "sn_customerservice.consumer";
+const CUSTOMER: &str = roles::CUSTOMER;
+const AGENT: &str = roles::AGENT;
+const CASE_VIEWER: &str = roles::CASE_VIEWER;
+const CASE_TASK_VIEWER: &str = roles::CASE_TASK_VIEWER;
+const CONTRIBUTOR_VIEWER: &str = roles::CASE_CONTRIBUTOR_VIEWER;
+const CONTRIBUTOR_EDITOR: &str = roles::CASE_CONTRIBUTOR_EDITOR;
+const TASK_AGENT: &str = roles::CASE_TASK_AGENT;
+const PROXY_CONTACT: &str = roles::PROXY_CONTACT;
+const UNIFIED_CONSUMER: &str = roles::UNIFIED_CONSUMER;
+const CONSUMER: &str = roles::CONSUMER;
 
 // ------------------------------------------------------------------ helpers
 

@@ -2,6 +2,7 @@
 //! that goes away makes every RPC answer UNAVAILABLE (never INTERNAL) and
 //! readiness follow it, and the suite recovers without a restart.
 
+use csm_types::roles;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ async fn an_overloaded_server_answers_unavailable_overloaded_with_a_retry_delay(
         let options =
             SuiteOptions { concurrency_limits: BTreeMap::from([(ServiceName::CaseAccess, 1)]), ..Default::default() };
         let suite = Suite::start_with(backend, options).await;
-        let (_, agent) = world::employee(&suite, "Ada", &["sn_customerservice_agent"]).await;
+        let (_, agent) = world::employee(&suite, "Ada", &[roles::AGENT]).await;
         let account = world::account(&suite, "Busy Co", None).await;
         let case = world::create_case(&suite, &agent, world::draft(ca_pb::CreateFor::Account, &account, ""))
             .await
@@ -111,7 +112,7 @@ async fn a_postgresql_outage_is_unavailable_and_readiness_follows_it() {
     let options =
         SuiteOptions { database_overrides: BTreeMap::from([(ServiceName::CaseAccess, url)]), ..Default::default() };
     let suite = Suite::start_with(csm_tests::Backend::Postgres(base.clone()), options).await;
-    let (_, agent) = world::employee(&suite, "Ada", &["sn_customerservice_agent"]).await;
+    let (_, agent) = world::employee(&suite, "Ada", &[roles::AGENT]).await;
     let account = world::account(&suite, "Outage Co", None).await;
     let case = world::create_case(&suite, &agent, world::draft(ca_pb::CreateFor::Account, &account, ""))
         .await
@@ -155,7 +156,7 @@ async fn a_postgresql_outage_is_unavailable_and_readiness_follows_it() {
 async fn a_peer_outage_fails_checks_closed_and_they_recover() {
     for backend in csm_tests::Backend::all("a_peer_outage_fails_checks_closed_and_they_recover") {
         let mut suite = Suite::start(backend).await;
-        let (_, agent) = world::employee(&suite, "Ada", &["sn_customerservice_agent"]).await;
+        let (_, agent) = world::employee(&suite, "Ada", &[roles::AGENT]).await;
         let account = world::account(&suite, "Peerless Co", None).await;
         let case = world::create_case(&suite, &agent, world::draft(ca_pb::CreateFor::Account, &account, ""))
             .await
@@ -216,7 +217,7 @@ async fn page_tokens_are_bound_to_the_caller_and_the_filters() {
             assert_eq!(csm_tests::violated_fields(&status), vec!["page_token".to_owned()]);
         };
         // Another caller.
-        let (_, agent) = world::employee(&suite, "Ada", &["sn_customerservice_agent"]).await;
+        let (_, agent) = world::employee(&suite, "Ada", &[roles::AGENT]).await;
         refused(list(&agent, first.next_page_token.clone(), 0).await.unwrap_err());
         // Changed filters.
         refused(list(&admin, first.next_page_token.clone(), id_pb::AccountKind::Customer as i32).await.unwrap_err());

@@ -7,6 +7,7 @@
 //! without a case here fails `every_rpc_with_a_request_id_has_a_case` (and
 //! its service's test). Each service test runs on SQLite and on PostgreSQL.
 
+use csm_types::roles;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
@@ -83,12 +84,12 @@ const COVERED: &[(&str, &[&str])] = &[
 ];
 
 const PASSWORD: &str = "correct horse battery";
-const AGENT: &str = "sn_customerservice_agent";
-const CUSTOMER: &str = "sn_customerservice.customer";
-const MANAGER: &str = "sn_customerservice_manager";
-const PROXY_CONTACT: &str = "sn_customerservice.proxy_contact";
+const AGENT: &str = roles::AGENT;
+const CUSTOMER: &str = roles::CUSTOMER;
+const MANAGER: &str = roles::MANAGER;
+const PROXY_CONTACT: &str = roles::PROXY_CONTACT;
 const KNOWLEDGE: &str = "knowledge";
-const CASE_VIEWER: &str = "sn_customerservice.case_viewer";
+const CASE_VIEWER: &str = roles::CASE_VIEWER;
 /// Seeded responsibilities and related-party types (account-team's migrations).
 const ACCOUNT_MANAGER: &str = "a7000000-0000-4000-8000-000000000001";
 const PREFERRED_TECHNICIAN: &str = "a7000000-0000-4000-8000-000000000002";
@@ -612,7 +613,7 @@ backend_test!(role_writes_answer_retries_and_refuse_reused_request_ids, |suite| 
         role()
             .replace_profile_roles(role_pb::ReplaceProfileRolesRequest {
                 profile_id: contact.clone(),
-                roles: vec!["snc_internal".to_owned(), KNOWLEDGE.to_owned()],
+                roles: vec![roles::SNC_INTERNAL.to_owned(), KNOWLEDGE.to_owned()],
             })
             .await
             .expect("an anomalous role set");
@@ -810,7 +811,7 @@ backend_test!(account_team_creates_answer_retries_and_refuse_reused_request_ids,
         responsibility_access_configuration: Some(at_pb::ResponsibilityAccessConfiguration {
             name: name.to_owned(),
             responsibility_id: ACCOUNT_MANAGER.to_owned(),
-            required_roles: vec!["sn_customerservice.relationship_agent".to_owned()],
+            required_roles: vec![roles::RELATIONSHIP_AGENT.to_owned()],
             access_levels: vec![at_pb::AccessLevel::Read as i32],
             accessible_table: at_pb::RecordTable::Case as i32,
             relationship_table: at_pb::RecordTable::AccountTeamMember as i32,

@@ -7,6 +7,7 @@
 //! People holding a role are minted with `assign_role_as_service` (no identity
 //! record needed), so these tests depend only on the accounts area.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_proto::identity as pb;
@@ -244,10 +245,10 @@ backend_test!(r3_2_only_the_listed_roles_may_set_the_parent, |suite| {
     // Each R3.2 role sets and clears the parent (admin: the bootstrap administrator).
     let mut holders = vec![("admin", admin(suite))];
     for role in [
-        "sn_crm_account_data_manager",
-        "sn_crm_account_relationship_data_manager",
-        "sn_crm_foundation_data_manager",
-        "sn_crm_foundation_admin",
+        roles::CRM_ACCOUNT_DATA_MANAGER,
+        roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
+        roles::CRM_FOUNDATION_DATA_MANAGER,
+        roles::CRM_FOUNDATION_ADMIN,
     ] {
         holders.push((role, person_with_role(suite, role).await));
     }
@@ -265,7 +266,7 @@ backend_test!(r3_2_only_the_listed_roles_may_set_the_parent, |suite| {
     }
 
     // The CSM manager creates and updates accounts (T4.3) but may not set parents.
-    let mut manager = person_with_role(suite, "sn_customerservice_manager").await;
+    let mut manager = person_with_role(suite, roles::MANAGER).await;
     let managed = manager
         .create_account(new_account("Manager's", pb::AccountKind::Customer, None))
         .await
@@ -297,7 +298,7 @@ backend_test!(r3_2_only_the_listed_roles_may_set_the_parent, |suite| {
     assert_eq!(get(suite, &child.account_id).await.parent_account_id, "", "nothing moved");
 
     // Another role (an agent) and a person without roles may do neither.
-    let mut agent = person_with_role(suite, "sn_customerservice_agent").await;
+    let mut agent = person_with_role(suite, roles::AGENT).await;
     let nobody_token = csm_tests::world::nobody(suite).await.1;
     let mut nobody = suite.identity(Some(&nobody_token));
     for client in [&mut agent, &mut nobody] {

@@ -5,6 +5,7 @@
 //! Changes need admin, sn_customerservice.consumer_agent or
 //! sn_customerservice_manager; reads are open to every authenticated caller.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::common::Change;
@@ -437,7 +438,7 @@ backend_test!(r1_12_an_employee_gets_a_consumer_record_before_the_unified_consum
 
     // Then the role; the principal carries the consumer record.
     let employee_id = ProfileId::parse(&employee.profile_id).unwrap();
-    suite.assign_role(employee_id, "sn_customerservice.unified_consumer").await.expect("unified_consumer assigned");
+    suite.assign_role(employee_id, roles::UNIFIED_CONSUMER).await.expect("unified_consumer assigned");
     let principal = suite
         .identity(Some(&token))
         .resolve_principal(pb::ResolvePrincipalRequest {
@@ -756,7 +757,7 @@ backend_test!(r2_14_a_new_consumer_user_is_given_snc_external, |suite| {
     assert_eq!(user.kind, pb::ProfileKind::Consumer as i32);
     assert_eq!(user.user_class, pb::UserClass::ConsumerUser as i32);
     let roles = suite.effective_roles(ProfileId::parse(&user.profile_id).unwrap()).await;
-    assert!(roles.contains(&"snc_external".to_owned()), "{roles:?}");
+    assert!(roles.contains(&roles::SNC_EXTERNAL.to_owned()), "{roles:?}");
 });
 
 // ------------------------------------------------------------ links
@@ -1283,7 +1284,7 @@ backend_test!(consumer_changes_and_reads_need_a_consumer_role, |suite| {
     assert_eq!(status.code(), Code::PermissionDenied);
 
     // A consumer agent may change consumer data.
-    let (_, agent_token) = csm_tests::world::person_with_roles(suite, &["sn_customerservice.consumer_agent"]).await;
+    let (_, agent_token) = csm_tests::world::person_with_roles(suite, &[roles::CONSUMER_AGENT]).await;
     let mut identity = suite.identity(Some(&agent_token));
     identity
         .create_consumer(pb::CreateConsumerRequest { details: person("By", "Agent"), ..Default::default() })

@@ -3,6 +3,7 @@
 //! R1.4, R1.7, R1.9, R1.10, R2.13a, R2.14, R4.8, R6.3–R6.4).
 //! Each test runs on SQLite and on PostgreSQL (see `backend_test!`).
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -176,15 +177,15 @@ backend_test!(r1_1_employees_are_internal_and_contacts_external_after_first_logi
     let mut agent_request = employee_request("Ada", &[pb::Channel::Browser]);
     agent_request.login = Some(pb::create_employee_request::Login::NewLogin(new_login("ada")));
     let agent = create_employee(suite, agent_request).await;
-    suite.assign_role(profile_id(&agent), "sn_customerservice_agent").await.expect("agent role");
+    suite.assign_role(profile_id(&agent), roles::AGENT).await.expect("agent role");
     let mut contact_request = contact_request(&customer, "Carl", &[pb::Channel::CustomerPortal]);
     contact_request.login = Some(pb::create_contact_request::Login::NewLogin(new_login("carl")));
     let contact = create_contact(suite, contact_request).await;
-    suite.assign_role(profile_id(&contact), "sn_customerservice.customer").await.expect("customer role");
+    suite.assign_role(profile_id(&contact), roles::CUSTOMER).await.expect("customer role");
 
     // First login of the agent persists snc_internal (R2.13a).
     let started = start_session(suite, login_of(&agent), "ada", PASSWORD, pb::Channel::Browser, None).await.unwrap();
-    assert_eq!(started.assigned_explicit_role, "snc_internal");
+    assert_eq!(started.assigned_explicit_role, roles::SNC_INTERNAL);
 
     let agent_roles = effective_roles(suite, &agent.profile_id).await;
     assert_eq!(agent_roles.principal_class, role_pb::PrincipalClass::Internal as i32, "{agent_roles:?}");
@@ -297,7 +298,7 @@ backend_test!(r1_9_one_login_switches_profiles_without_reauthentication_and_ever
     request.login = Some(pb::create_employee_request::Login::NewLogin(new_login("ivy")));
     let internal = create_employee(suite, request).await;
     let login = login_of(&internal);
-    suite.assign_role(profile_id(&internal), "sn_customerservice_agent").await.expect("agent role");
+    suite.assign_role(profile_id(&internal), roles::AGENT).await.expect("agent role");
     let mut request = contact_request(&customer, "Ivy", &[pb::Channel::CustomerPortal]);
     request.login = Some(pb::create_contact_request::Login::LoginId(login.to_string()));
     let external = create_contact(suite, request).await;
@@ -345,8 +346,8 @@ backend_test!(r1_9_one_login_switches_profiles_without_reauthentication_and_ever
     assert_eq!(resolved.account.unwrap().account_id, customer);
     assert_eq!(resolved.session.unwrap().active_profile_id, external.profile_id);
     let roles = effective_roles(suite, &switched.active_profile_id).await.roles;
-    assert!(!roles.contains(&"sn_customerservice_agent".to_owned()), "{roles:?}");
-    assert!(roles.contains(&"snc_external".to_owned()), "{roles:?}");
+    assert!(!roles.contains(&roles::AGENT.to_owned()), "{roles:?}");
+    assert!(roles.contains(&roles::SNC_EXTERNAL.to_owned()), "{roles:?}");
 
     // Only profiles of the same login, and only on channels they hold.
     let stranger = create_employee(suite, employee_request("Sam", &[pb::Channel::Browser])).await;
@@ -530,8 +531,8 @@ backend_test!(r2_13a_first_login_persists_snc_internal_or_snc_external_for_a_den
         role_pb::PrincipalClass::None as i32
     );
     let first = start_session(suite, login_of(&internal), "nia", PASSWORD, pb::Channel::Browser, None).await.unwrap();
-    assert_eq!(first.assigned_explicit_role, "snc_internal");
-    assert!(effective_roles(suite, &internal.profile_id).await.roles.contains(&"snc_internal".to_owned()));
+    assert_eq!(first.assigned_explicit_role, roles::SNC_INTERNAL);
+    assert!(effective_roles(suite, &internal.profile_id).await.roles.contains(&roles::SNC_INTERNAL.to_owned()));
     let second = start_session(suite, login_of(&internal), "nia", PASSWORD, pb::Channel::Browser, None).await.unwrap();
     assert_eq!(second.assigned_explicit_role, "", "only the first login assigns");
 
@@ -551,7 +552,7 @@ backend_test!(r2_13a_first_login_persists_snc_internal_or_snc_external_for_a_den
     request.login = Some(pb::create_employee_request::Login::NewLogin(new_login("max")));
     let listed = create_employee(suite, request).await;
     let started = start_session(suite, login_of(&listed), "max", PASSWORD, pb::Channel::Browser, None).await.unwrap();
-    assert_eq!(started.assigned_explicit_role, "snc_external");
+    assert_eq!(started.assigned_explicit_role, roles::SNC_EXTERNAL);
     assert_eq!(
         effective_roles(suite, &listed.profile_id).await.principal_class,
         role_pb::PrincipalClass::External as i32
@@ -570,7 +571,7 @@ backend_test!(r2_13a_first_login_persists_snc_internal_or_snc_external_for_a_den
     request.login = Some(pb::create_employee_request::Login::NewLogin(new_login("ola")));
     let unlisted = create_employee(suite, request).await;
     let started = start_session(suite, login_of(&unlisted), "ola", PASSWORD, pb::Channel::Browser, None).await.unwrap();
-    assert_eq!(started.assigned_explicit_role, "snc_internal");
+    assert_eq!(started.assigned_explicit_role, roles::SNC_INTERNAL);
 });
 
 backend_test!(r2_14_create_contact_always_assigns_snc_external, |suite| {
@@ -581,7 +582,7 @@ backend_test!(r2_14_create_contact_always_assigns_snc_external, |suite| {
         request.login = Some(pb::create_contact_request::Login::NewLogin(new_login(&format!("kim-{account_id}"))));
         let contact = create_contact(suite, request).await;
         let roles = effective_roles(suite, &contact.profile_id).await;
-        assert!(roles.roles.contains(&"snc_external".to_owned()), "{roles:?}");
+        assert!(roles.roles.contains(&roles::SNC_EXTERNAL.to_owned()), "{roles:?}");
         assert_eq!(roles.principal_class, role_pb::PrincipalClass::External as i32);
         // So first login has nothing left to assign (R2.13 would have made it internal).
         let started = start_session(
@@ -631,7 +632,7 @@ async fn first_login_without_the_role_service(backend: Backend) {
     assert!(nothing.is_err(), "no session change was written: {nothing:?}");
     drop(stream); // an open Watch would hold up the graceful shutdown
     let started = start_session(&suite, login, "rae", PASSWORD, pb::Channel::Browser, None).await.unwrap();
-    assert_eq!(started.assigned_explicit_role, "snc_internal");
+    assert_eq!(started.assigned_explicit_role, roles::SNC_INTERNAL);
     suite.stop().await;
     identity_database.remove().await;
 }
@@ -660,7 +661,7 @@ backend_test!(r4_8_customer_admin_manages_contacts_only_in_its_account_hierarchy
     let mut request = contact_request(&parent, "Ann", &[pb::Channel::CustomerPortal]);
     request.login = Some(pb::create_contact_request::Login::NewLogin(new_login("ann")));
     let admin = create_contact(suite, request).await;
-    suite.assign_role(profile_id(&admin), "sn_customerservice.customer_admin").await.expect("customer admin role");
+    suite.assign_role(profile_id(&admin), roles::CUSTOMER_ADMIN).await.expect("customer admin role");
     let admin_token = suite.token_for(login_of(&admin), Some(profile_id(&admin)));
 
     // Own account and descendants: allowed.
@@ -668,7 +669,7 @@ backend_test!(r4_8_customer_admin_manages_contacts_only_in_its_account_hierarchy
     request.login = Some(pb::create_contact_request::Login::NewLogin(new_login("cy")));
     let in_scope = suite.identity(Some(&admin_token)).create_contact(request).await.expect("in scope").into_inner();
     let in_scope = in_scope.profile.unwrap();
-    assert!(effective_roles(suite, &in_scope.profile_id).await.roles.contains(&"snc_external".to_owned()));
+    assert!(effective_roles(suite, &in_scope.profile_id).await.roles.contains(&roles::SNC_EXTERNAL.to_owned()));
     let renamed =
         update_profile(suite, &admin_token, pb::Profile { title: "Buyer".into(), ..in_scope.clone() }, &["title"])
             .await
@@ -725,7 +726,7 @@ backend_test!(r4_8_customer_admin_manages_contacts_only_in_its_account_hierarchy
 
     // A plain customer may not manage contacts at all.
     let plain = create_contact(suite, contact_request(&parent, "Pia", &[])).await;
-    suite.assign_role(profile_id(&plain), "sn_customerservice.customer").await.unwrap();
+    suite.assign_role(profile_id(&plain), roles::CUSTOMER).await.unwrap();
     let plain_token = suite.token_as(profile_id(&plain)).await;
     let status =
         suite.identity(Some(&plain_token)).create_contact(contact_request(&parent, "Q", &[])).await.unwrap_err();
@@ -737,7 +738,7 @@ backend_test!(r4_8_partner_admin_partner_customers_are_denied_until_account_team
     let partner = account(suite, "Resellers Inc", pb::AccountKind::Partner, None).await;
     let customer = account(suite, "Acme", pb::AccountKind::Customer, None).await;
     let admin = create_contact(suite, contact_request(&partner, "Pam", &[])).await;
-    suite.assign_role(profile_id(&admin), "sn_customerservice.partner_admin").await.expect("partner admin role");
+    suite.assign_role(profile_id(&admin), roles::PARTNER_ADMIN).await.expect("partner admin role");
     let token = suite.token_as(profile_id(&admin)).await;
     // Its own partner account: allowed.
     let own = suite.identity(Some(&token)).create_contact(contact_request(&partner, "Pete", &[])).await.unwrap();
@@ -1048,8 +1049,8 @@ backend_test!(start_session_retries_with_the_same_request_id_return_the_same_ses
     let first = suite.identity(None).start_session(request.clone()).await.unwrap().into_inner();
     let retry = suite.identity(None).start_session(request.clone()).await.unwrap().into_inner();
     assert_eq!(first.session, retry.session);
-    assert_eq!(first.assigned_explicit_role, "snc_internal");
-    assert_eq!(retry.assigned_explicit_role, "snc_internal");
+    assert_eq!(first.assigned_explicit_role, roles::SNC_INTERNAL);
+    assert_eq!(retry.assigned_explicit_role, roles::SNC_INTERNAL);
     assert_eq!(first.consistency_token, retry.consistency_token);
     // A retry must still prove itself.
     let status = suite

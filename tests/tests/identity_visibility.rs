@@ -2,6 +2,7 @@
 //! the partner admin's delegated scope over its customers' contacts (R4.8),
 //! over real gRPC, on SQLite and PostgreSQL.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_proto::account_team as at_pb;
@@ -10,10 +11,10 @@ use csm_tests::world::*;
 use csm_tests::{Suite, backend_test, reason_of};
 use tonic::Code;
 
-const CUSTOMER: &str = "sn_customerservice.customer";
-const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-const PARTNER: &str = "sn_customerservice.partner";
-const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+const CUSTOMER: &str = roles::CUSTOMER;
+const CUSTOMER_ADMIN: &str = roles::CUSTOMER_ADMIN;
+const PARTNER: &str = roles::PARTNER;
+const PARTNER_ADMIN: &str = roles::PARTNER_ADMIN;
 
 async fn get_account(suite: &Suite, token: &str, account: &str) -> Result<id_pb::Account, tonic::Status> {
     suite
@@ -115,7 +116,7 @@ backend_test!(r4_9_external_people_see_only_their_accounts_and_contacts, |suite|
     assert_eq!(contacts_of(suite, &partner_contact, &child).await.unwrap_err().code(), Code::PermissionDenied);
 
     // Agents see everything.
-    let (_, agent) = employee(suite, "Bea", &["sn_customerservice_agent"]).await;
+    let (_, agent) = employee(suite, "Bea", &[roles::AGENT]).await;
     assert!(get_account(suite, &agent, &foreign).await.is_ok());
     assert!(listed_accounts(suite, &agent).await.is_superset(&BTreeSet::from([own, child, related, foreign, partner])));
 });

@@ -4,6 +4,7 @@
 //! runs on SQLite and on PostgreSQL. (No SPEC rule covers metrics: the tests
 //! are named `d6_…` after the DESIGN section.)
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::case_access as pb;
@@ -16,7 +17,7 @@ use csm_types::{LoginId, ProfileId, ServiceName};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tonic::Code;
 
-const AGENT: &str = "sn_customerservice_agent";
+const AGENT: &str = roles::AGENT;
 const ROLE_SERVICE: &str = "csm.role.v1.RoleService";
 
 /// One HTTP/1.1 scrape of `service`'s metrics endpoint: (status line, content type, body).
@@ -171,7 +172,7 @@ backend_test!(d6_a_repeated_check_is_a_cache_hit_and_a_role_change_evicts, |suit
     assert!(value(&after, r#"csm_cache_entries{cache="principal_context"}"#) >= 1.0);
 
     // A role change of the agent evicts its context, once case-access applied it.
-    let token = suite.assign_role(agent_profile, "sn_customerservice.consumer_agent").await.unwrap();
+    let token = suite.assign_role(agent_profile, roles::CONSUMER_AGENT).await.unwrap();
     let revision: f64 = token.strip_prefix("role:").unwrap().parse().unwrap();
     let evicted = scrape_until(suite, ServiceName::CaseAccess, "the role change is applied", |text| {
         value(text, r#"csm_watch_applied_revision{feed="role"}"#) >= revision

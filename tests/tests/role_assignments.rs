@@ -4,6 +4,7 @@
 
 use csm_proto::role as role_pb;
 use csm_tests::{backend_test, reason_of};
+use csm_types::roles;
 use csm_types::{ProfileId, ServiceName};
 use tonic::{Code, Status};
 
@@ -18,64 +19,64 @@ async fn assign(suite: &csm_tests::Suite, profile: ProfileId, role: &str) -> Res
 
 backend_test!(r2_11_adding_external_to_an_internal_user_is_aborted, |suite| {
     let profile = ProfileId::new();
-    assign(suite, profile, "snc_internal").await.unwrap();
-    let status = assign(suite, profile, "snc_external").await.unwrap_err();
+    assign(suite, profile, roles::SNC_INTERNAL).await.unwrap();
+    let status = assign(suite, profile, roles::SNC_EXTERNAL).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
     assert_eq!(metadata(&status, "rule"), "R2.11.1");
-    assert_eq!(metadata(&status, "conflicting_role"), "snc_internal");
+    assert_eq!(metadata(&status, "conflicting_role"), roles::SNC_INTERNAL);
     // No state change.
-    assert_eq!(suite.effective_roles(profile).await, vec!["snc_internal".to_owned()]);
+    assert_eq!(suite.effective_roles(profile).await, vec![roles::SNC_INTERNAL.to_owned()]);
     // And the other way round.
     let other = ProfileId::new();
-    assign(suite, other, "snc_external").await.unwrap();
-    assert_eq!(reason_of(&assign(suite, other, "snc_internal").await.unwrap_err()), "ROLE_COLLISION");
+    assign(suite, other, roles::SNC_EXTERNAL).await.unwrap();
+    assert_eq!(reason_of(&assign(suite, other, roles::SNC_INTERNAL).await.unwrap_err()), "ROLE_COLLISION");
 });
 
 backend_test!(r2_10_a_role_reaching_the_other_explicit_role_is_a_collision_too, |suite| {
     // customer ⊃ snc_external: an internal user cannot take it.
     let profile = ProfileId::new();
-    assign(suite, profile, "snc_internal").await.unwrap();
-    let status = assign(suite, profile, "sn_customerservice.customer").await.unwrap_err();
+    assign(suite, profile, roles::SNC_INTERNAL).await.unwrap();
+    let status = assign(suite, profile, roles::CUSTOMER).await.unwrap_err();
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
     assert_eq!(metadata(&status, "path"), "snc_internal | sn_customerservice.customer > snc_external");
 });
 
 backend_test!(r1_13_unified_consumer_is_legal_for_internal_users_consumer_is_not, |suite| {
     let employee = ProfileId::new();
-    assign(suite, employee, "snc_internal").await.unwrap();
-    assign(suite, employee, "sn_customerservice.unified_consumer").await.expect("internal unified consumer is legal");
-    let status = assign(suite, employee, "sn_customerservice.consumer").await.unwrap_err();
+    assign(suite, employee, roles::SNC_INTERNAL).await.unwrap();
+    assign(suite, employee, roles::UNIFIED_CONSUMER).await.expect("internal unified consumer is legal");
+    let status = assign(suite, employee, roles::CONSUMER).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
 });
 
 backend_test!(r2_15_family_mixing_is_denied_by_default, |suite| {
     let contact = ProfileId::new();
-    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
-    let status = assign(suite, contact, "sn_customerservice_agent").await.unwrap_err();
+    assign(suite, contact, roles::CUSTOMER).await.unwrap();
+    let status = assign(suite, contact, roles::AGENT).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_FAMILY_COLLISION");
-    assert!(!suite.effective_roles(contact).await.contains(&"sn_esm_agent".to_owned()));
+    assert!(!suite.effective_roles(contact).await.contains(&roles::ESM_AGENT.to_owned()));
 });
 
 backend_test!(r1_15_unified_consumer_with_a_fulfiller_role_is_an_unsupported_persona, |suite| {
     let profile = ProfileId::new();
-    assign(suite, profile, "sn_customerservice.unified_consumer").await.unwrap();
-    let status = assign(suite, profile, "sn_customerservice.account_contributor").await.unwrap_err();
+    assign(suite, profile, roles::UNIFIED_CONSUMER).await.unwrap();
+    let status = assign(suite, profile, roles::ACCOUNT_CONTRIBUTOR).await.unwrap_err();
     assert_eq!(reason_of(&status), "UNSUPPORTED_PERSONA");
 });
 
 backend_test!(r2_17_proxy_contact_cannot_take_contributor_roles, |suite| {
     let profile = ProfileId::new();
-    assign(suite, profile, "sn_customerservice.proxy_contact").await.unwrap();
-    let status = assign(suite, profile, "sn_customerservice.account_contributor").await.unwrap_err();
+    assign(suite, profile, roles::PROXY_CONTACT).await.unwrap();
+    let status = assign(suite, profile, roles::ACCOUNT_CONTRIBUTOR).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "PROXY_CONTRIBUTOR_CONFLICT");
     // The alias of X11 names the same role.
     let aliased = ProfileId::new();
-    assign(suite, aliased, "sn_csm_proxy_cont").await.unwrap();
-    assert!(suite.effective_roles(aliased).await.contains(&"sn_customerservice.proxy_contact".to_owned()));
+    assign(suite, aliased, roles::CSM_PROXY_CONT).await.unwrap();
+    assert!(suite.effective_roles(aliased).await.contains(&roles::PROXY_CONTACT.to_owned()));
 });
 
 backend_test!(r2_10_racing_writers_cannot_create_a_collision_together, |suite| {
@@ -84,13 +85,13 @@ backend_test!(r2_10_racing_writers_cannot_create_a_collision_together, |suite| {
     for _ in 0..10 {
         let profile = ProfileId::new();
         let (internal, external) =
-            tokio::join!(assign(suite, profile, "snc_internal"), assign(suite, profile, "snc_external"));
+            tokio::join!(assign(suite, profile, roles::SNC_INTERNAL), assign(suite, profile, roles::SNC_EXTERNAL));
         let winners = [internal.is_ok(), external.is_ok()].into_iter().filter(|won| *won).count();
         assert_eq!(winners, 1, "internal: {internal:?}, external: {external:?}");
         let loser = internal.err().or(external.err()).unwrap();
         assert_eq!(reason_of(&loser), "ROLE_COLLISION");
         let roles = suite.effective_roles(profile).await;
-        assert!(!(roles.contains(&"snc_internal".to_owned()) && roles.contains(&"snc_external".to_owned())));
+        assert!(!(roles.contains(&roles::SNC_INTERNAL.to_owned()) && roles.contains(&roles::SNC_EXTERNAL.to_owned())));
     }
 });
 
@@ -100,13 +101,13 @@ backend_test!(assignments_are_idempotent_and_duplicates_are_refused, |suite| {
     let request = role_pb::AssignRoleRequest {
         request_id: "assign-once".to_owned(),
         profile_id: profile.to_string(),
-        role: "sn_customerservice.customer".to_owned(),
+        role: roles::CUSTOMER.to_owned(),
     };
     let first = suite.role(Some(&token)).assign_role(request.clone()).await.unwrap().into_inner();
     let again = suite.role(Some(&token)).assign_role(request).await.unwrap().into_inner();
     assert_eq!(first.assignment, again.assignment);
     assert_eq!(first.consistency_token, again.consistency_token);
-    let duplicate = assign(suite, profile, "sn_customerservice.customer").await.unwrap_err();
+    let duplicate = assign(suite, profile, roles::CUSTOMER).await.unwrap_err();
     assert_eq!(duplicate.code(), Code::AlreadyExists);
     assert_eq!(reason_of(&duplicate), "ASSIGNMENT_EXISTS");
     let unknown = assign(suite, profile, "no_such_role").await.unwrap_err();
@@ -116,28 +117,25 @@ backend_test!(assignments_are_idempotent_and_duplicates_are_refused, |suite| {
 
 backend_test!(r2_21_a_revoke_is_visible_at_its_consistency_token, |suite| {
     let profile = ProfileId::new();
-    assign(suite, profile, "sn_customerservice.customer").await.unwrap();
-    assign(suite, profile, "sn_customerservice.case_viewer").await.unwrap();
+    assign(suite, profile, roles::CUSTOMER).await.unwrap();
+    assign(suite, profile, roles::CASE_VIEWER).await.unwrap();
     // Revoking is for role administrators (identity's service identity may only assign).
     let token = suite.admin_token();
     let revoked = suite
         .role(Some(&token))
         .revoke_role(role_pb::RevokeRoleRequest {
             profile_id: profile.to_string(),
-            role: "sn_customerservice.case_viewer".to_owned(),
+            role: roles::CASE_VIEWER.to_owned(),
         })
         .await
         .unwrap()
         .into_inner();
     assert!(revoked.consistency_token.starts_with("role:"));
-    assert!(!suite.effective_roles(profile).await.contains(&"sn_customerservice.case_viewer".to_owned()));
+    assert!(!suite.effective_roles(profile).await.contains(&roles::CASE_VIEWER.to_owned()));
     // The last role cannot be revoked (R1.6).
     let status = suite
         .role(Some(&token))
-        .revoke_role(role_pb::RevokeRoleRequest {
-            profile_id: profile.to_string(),
-            role: "sn_customerservice.customer".to_owned(),
-        })
+        .revoke_role(role_pb::RevokeRoleRequest { profile_id: profile.to_string(), role: roles::CUSTOMER.to_owned() })
         .await
         .unwrap_err();
     assert_eq!(reason_of(&status), "LAST_ROLE");
@@ -190,14 +188,14 @@ async fn set_policies(
 backend_test!(r2_15_warn_policy_permits_mixing_and_flags_the_profile, |suite| {
     set_policies(suite, role_pb::CsmRoleMixingPolicy::Warn, role_pb::UnsupportedPersonaPolicy::Reject).await;
     let contact = ProfileId::new();
-    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
+    assign(suite, contact, roles::CUSTOMER).await.unwrap();
     let token = suite.service_token(ServiceName::Identity);
     let response = suite
         .role(Some(&token))
         .assign_role(role_pb::AssignRoleRequest {
             request_id: String::new(),
             profile_id: contact.to_string(),
-            role: "sn_customerservice_agent".to_owned(),
+            role: roles::AGENT.to_owned(),
         })
         .await
         .expect("WARN lets it through")
@@ -218,15 +216,15 @@ backend_test!(r2_15_warn_policy_permits_mixing_and_flags_the_profile, |suite| {
     assert!(effective.flagged_for_review);
     // ROLE_COLLISION (snc_internal with snc_external) is never a mere warning.
     let internal = ProfileId::new();
-    assign(suite, internal, "snc_internal").await.unwrap();
-    assert_eq!(reason_of(&assign(suite, internal, "sn_customerservice.customer").await.unwrap_err()), "ROLE_COLLISION");
+    assign(suite, internal, roles::SNC_INTERNAL).await.unwrap();
+    assert_eq!(reason_of(&assign(suite, internal, roles::CUSTOMER).await.unwrap_err()), "ROLE_COLLISION");
 });
 
 backend_test!(r1_15_warn_policy_permits_an_unsupported_persona, |suite| {
     set_policies(suite, role_pb::CsmRoleMixingPolicy::Deny, role_pb::UnsupportedPersonaPolicy::Warn).await;
     let profile = ProfileId::new();
-    assign(suite, profile, "sn_customerservice.unified_consumer").await.unwrap();
-    assign(suite, profile, "sn_customerservice.account_contributor").await.expect("WARN lets it through");
+    assign(suite, profile, roles::UNIFIED_CONSUMER).await.unwrap();
+    assign(suite, profile, roles::ACCOUNT_CONTRIBUTOR).await.expect("WARN lets it through");
 });
 
 backend_test!(role_settings_validate_their_input, |suite| {
@@ -289,19 +287,19 @@ backend_test!(role_settings_validate_their_input, |suite| {
 backend_test!(r1_14_the_supported_personas_are_accepted, |suite| {
     // Internal unified consumer: snc_internal (+ other internal non-CSM roles) + unified_consumer.
     let internal = ProfileId::new();
-    assign(suite, internal, "snc_internal").await.unwrap();
+    assign(suite, internal, roles::SNC_INTERNAL).await.unwrap();
     assign(suite, internal, "knowledge").await.unwrap();
-    assign(suite, internal, "sn_customerservice.unified_consumer").await.expect("internal unified consumer");
+    assign(suite, internal, roles::UNIFIED_CONSUMER).await.expect("internal unified consumer");
     // External unified consumer: snc_external + unified_consumer.
     let external = ProfileId::new();
-    assign(suite, external, "snc_external").await.unwrap();
-    assign(suite, external, "sn_customerservice.unified_consumer").await.expect("external unified consumer");
+    assign(suite, external, roles::SNC_EXTERNAL).await.unwrap();
+    assign(suite, external, roles::UNIFIED_CONSUMER).await.expect("external unified consumer");
     // Employee as account consumer (B2B2C): snc_internal + sn_acct_consumer.consumer.
     let b2b2c = ProfileId::new();
-    assign(suite, b2b2c, "snc_internal").await.unwrap();
-    assign(suite, b2b2c, "sn_acct_consumer.consumer").await.expect("employee as account consumer");
+    assign(suite, b2b2c, roles::SNC_INTERNAL).await.unwrap();
+    assign(suite, b2b2c, roles::ACCT_CONSUMER_CONSUMER).await.expect("employee as account consumer");
     for (profile, expected) in
-        [(internal, "snc_internal"), (external, "snc_external"), (b2b2c, "sn_acct_consumer.consumer")]
+        [(internal, roles::SNC_INTERNAL), (external, roles::SNC_EXTERNAL), (b2b2c, roles::ACCT_CONSUMER_CONSUMER)]
     {
         assert!(suite.effective_roles(profile).await.contains(&expected.to_owned()));
     }

@@ -2,6 +2,7 @@
 //! (the test reads the SPEC's tables from the guidance folder beside the
 //! repository), and its families and classes follow the containment closure.
 
+use csm_types::roles;
 use std::collections::{BTreeMap, BTreeSet};
 
 use csm_proto::role as role_pb;
@@ -120,20 +121,20 @@ backend_test!(r2_6_families_and_classes_follow_the_closure, |suite| {
         let mut client = suite.role(Some(&token));
         async move { client.get_role(role_pb::GetRoleRequest { role: name.to_owned() }).await }
     };
-    let agent = get("sn_customerservice_agent").await.unwrap().into_inner().role.unwrap();
+    let agent = get(roles::AGENT).await.unwrap().into_inner().role.unwrap();
     assert_eq!(agent.family, role_pb::RoleFamily::Agent as i32);
     // X1 off: the B2B agent does not reach the B2C agent role.
-    assert!(!agent.closure.contains(&"sn_customerservice.consumer_agent".to_owned()));
-    let customer = get("sn_customerservice.customer").await.unwrap().into_inner().role.unwrap();
+    assert!(!agent.closure.contains(&roles::CONSUMER_AGENT.to_owned()));
+    let customer = get(roles::CUSTOMER).await.unwrap().into_inner().role.unwrap();
     assert_eq!(customer.family, role_pb::RoleFamily::Requester as i32);
     assert_eq!(customer.explicit_class, role_pb::PrincipalClass::External as i32);
-    let unified = get("sn_customerservice.unified_consumer").await.unwrap().into_inner().role.unwrap();
+    let unified = get(roles::UNIFIED_CONSUMER).await.unwrap().into_inner().role.unwrap();
     assert_eq!(unified.family, role_pb::RoleFamily::Neutral as i32);
     assert_eq!(unified.explicit_class, role_pb::PrincipalClass::None as i32);
     // X11: the alias names the same role.
-    let proxy = get("sn_csm_proxy_cont").await.unwrap().into_inner().role.unwrap();
-    assert_eq!(proxy.role_name, "sn_customerservice.proxy_contact");
-    assert_eq!(proxy.aliases, vec!["sn_csm_proxy_cont".to_owned()]);
+    let proxy = get(roles::CSM_PROXY_CONT).await.unwrap().into_inner().role.unwrap();
+    assert_eq!(proxy.role_name, roles::PROXY_CONTACT);
+    assert_eq!(proxy.aliases, vec![roles::CSM_PROXY_CONT.to_owned()]);
     let missing = get("no_such_role").await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     assert_eq!(reason_of(&missing), "ROLE_NOT_FOUND");
@@ -151,9 +152,9 @@ backend_test!(r2_6_families_and_classes_follow_the_closure, |suite| {
         .into_inner()
         .roles;
     let names: BTreeSet<String> = agents.iter().map(|role| role.role_name.clone()).collect();
-    assert!(names.contains("sn_customerservice_manager"));
-    assert!(names.contains("sn_esm_agent"));
-    assert!(!names.contains("sn_customerservice.customer"));
+    assert!(names.contains(roles::MANAGER));
+    assert!(names.contains(roles::ESM_AGENT));
+    assert!(!names.contains(roles::CUSTOMER));
     let bad = suite
         .role(Some(&token))
         .list_roles(role_pb::ListRolesRequest { page_token: "forged".to_owned(), ..Default::default() })

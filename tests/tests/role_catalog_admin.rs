@@ -6,6 +6,7 @@
 //! identity, so no identity records are needed. Each test runs on SQLite and
 //! on PostgreSQL.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::role as pb;
@@ -14,8 +15,8 @@ use csm_types::{ProfileId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 
-const AGENT: &str = "sn_customerservice_agent";
-const MANAGER: &str = "sn_customerservice_manager";
+const AGENT: &str = roles::AGENT;
+const MANAGER: &str = roles::MANAGER;
 
 // ------------------------------------------------------------------ helpers
 
@@ -168,13 +169,13 @@ backend_test!(r2_1_the_nine_primary_csm_roles_are_seeded, |suite| {
     for (name, family) in [
         (AGENT, pb::RoleFamily::Agent),
         (MANAGER, pb::RoleFamily::Agent),
-        ("sn_customerservice.customer", pb::RoleFamily::Requester),
-        ("sn_customerservice.customer_admin", pb::RoleFamily::Requester),
-        ("sn_customerservice.customer_case_manager", pb::RoleFamily::Requester),
-        ("sn_customerservice.partner", pb::RoleFamily::Requester),
-        ("sn_customerservice.partner_admin", pb::RoleFamily::Requester),
-        ("sn_customerservice.consumer", pb::RoleFamily::Requester),
-        ("sn_customerservice.consumer_agent", pb::RoleFamily::Agent),
+        (roles::CUSTOMER, pb::RoleFamily::Requester),
+        (roles::CUSTOMER_ADMIN, pb::RoleFamily::Requester),
+        (roles::CUSTOMER_CASE_MANAGER, pb::RoleFamily::Requester),
+        (roles::PARTNER, pb::RoleFamily::Requester),
+        (roles::PARTNER_ADMIN, pb::RoleFamily::Requester),
+        (roles::CONSUMER, pb::RoleFamily::Requester),
+        (roles::CONSUMER_AGENT, pb::RoleFamily::Agent),
     ] {
         let role = get_role(suite, name).await.unwrap_or_else(|status| panic!("{name}: {status:?}"));
         assert_eq!(role.role_name, name);
@@ -185,12 +186,12 @@ backend_test!(r2_1_the_nine_primary_csm_roles_are_seeded, |suite| {
 
 backend_test!(r2_3_the_six_base_roles_are_seeded, |suite| {
     for (name, family) in [
-        ("sn_esm_agent", pb::RoleFamily::Agent),
-        ("sn_esm_admin", pb::RoleFamily::Neutral),
-        ("sn_esm_partner", pb::RoleFamily::Requester),
-        ("sn_esm_partner_admin", pb::RoleFamily::Requester),
-        ("sn_esm_user", pb::RoleFamily::Requester),
-        ("sn_esm_user_admin", pb::RoleFamily::Requester),
+        (roles::ESM_AGENT, pb::RoleFamily::Agent),
+        (roles::ESM_ADMIN, pb::RoleFamily::Neutral),
+        (roles::ESM_PARTNER, pb::RoleFamily::Requester),
+        (roles::ESM_PARTNER_ADMIN, pb::RoleFamily::Requester),
+        (roles::ESM_USER, pb::RoleFamily::Requester),
+        (roles::ESM_USER_ADMIN, pb::RoleFamily::Requester),
     ] {
         let role = get_role(suite, name).await.unwrap_or_else(|status| panic!("{name}: {status:?}"));
         assert_eq!(role.origin, pb::RoleOrigin::Seeded as i32, "{name}");
@@ -199,13 +200,13 @@ backend_test!(r2_3_the_six_base_roles_are_seeded, |suite| {
 });
 
 backend_test!(r2_4_explicit_roles_exist_and_esm_user_contains_snc_external, |suite| {
-    let internal = get_role(suite, "snc_internal").await.unwrap();
+    let internal = get_role(suite, roles::SNC_INTERNAL).await.unwrap();
     assert_eq!(internal.explicit_class, pb::PrincipalClass::Internal as i32);
-    assert_eq!(internal.closure, vec!["snc_internal".to_owned()]);
-    let external = get_role(suite, "snc_external").await.unwrap();
+    assert_eq!(internal.closure, vec![roles::SNC_INTERNAL.to_owned()]);
+    let external = get_role(suite, roles::SNC_EXTERNAL).await.unwrap();
     assert_eq!(external.explicit_class, pb::PrincipalClass::External as i32);
-    let user = get_role(suite, "sn_esm_user").await.unwrap();
-    assert!(has(&user.closure, "snc_external"), "{:?}", user.closure);
+    let user = get_role(suite, roles::ESM_USER).await.unwrap();
+    assert!(has(&user.closure, roles::SNC_EXTERNAL), "{:?}", user.closure);
     assert_eq!(user.explicit_class, pb::PrincipalClass::External as i32);
 });
 
@@ -220,9 +221,9 @@ backend_test!(r2_5_public_is_neutral_and_unclassed, |suite| {
     let roles = effective(suite, profile).await;
     assert_eq!(roles.principal_class, pb::PrincipalClass::None as i32);
     // And it mixes with either class.
-    assign(suite, profile, "snc_external").await.expect("public + snc_external");
+    assign(suite, profile, roles::SNC_EXTERNAL).await.expect("public + snc_external");
     let other = ProfileId::new();
-    assign(suite, other, "snc_internal").await.unwrap();
+    assign(suite, other, roles::SNC_INTERNAL).await.unwrap();
     assign(suite, other, "public").await.expect("snc_internal + public");
 });
 
@@ -230,14 +231,14 @@ backend_test!(r2_5_public_is_neutral_and_unclassed, |suite| {
 
 backend_test!(r2_6_custom_roles_take_their_family_from_containment, |suite| {
     // "Parallel to consumer": contains sn_esm_user, so REQUESTER.
-    let defined = define_with(suite, "x_parallel_consumer", &["sn_esm_user"], pb::RoleFamily::Requester)
+    let defined = define_with(suite, "x_parallel_consumer", &[roles::ESM_USER], pb::RoleFamily::Requester)
         .await
         .expect("a requester-family custom role");
     let role = defined.role.unwrap();
     assert_eq!(role.family, pb::RoleFamily::Requester as i32);
     assert_eq!(role.origin, pb::RoleOrigin::Custom as i32);
     assert_eq!(role.display_name, "x_parallel_consumer (test)");
-    assert!(has(&role.closure, "snc_external"));
+    assert!(has(&role.closure, roles::SNC_EXTERNAL));
     // The last change of the definition is its edge.
     assert_eq!(role_change(suite, &defined.consistency_token).await.entity_type, "role_containment");
     // "Like customer agent" through an alias-free name; AGENT.
@@ -245,23 +246,23 @@ backend_test!(r2_6_custom_roles_take_their_family_from_containment, |suite| {
     assert_eq!(like_agent.family, pb::RoleFamily::Agent as i32);
 
     // Both families: rejected at definition time (R2.6), nothing written.
-    let both = define(suite, "x_both", &[AGENT, "sn_customerservice.partner"]).await.unwrap_err();
+    let both = define(suite, "x_both", &[AGENT, roles::PARTNER]).await.unwrap_err();
     assert_eq!(both.code(), Code::InvalidArgument);
     assert_eq!(reason_of(&both), "ROLE_FAMILY_BOTH");
     assert_eq!(get_role(suite, "x_both").await.unwrap_err().code(), Code::NotFound);
     // The intended family must match the computed one.
-    let mismatch = define_with(suite, "x_mismatch", &["sn_esm_user"], pb::RoleFamily::Agent).await.unwrap_err();
+    let mismatch = define_with(suite, "x_mismatch", &[roles::ESM_USER], pb::RoleFamily::Agent).await.unwrap_err();
     assert_eq!(mismatch.code(), Code::InvalidArgument);
     assert_eq!(reason_of(&mismatch), "ROLE_FAMILY_MISMATCH");
     // Both explicit roles (R2.10).
-    let explicit = define(suite, "x_explicit_both", &["snc_internal", "snc_external"]).await.unwrap_err();
+    let explicit = define(suite, "x_explicit_both", &[roles::SNC_INTERNAL, roles::SNC_EXTERNAL]).await.unwrap_err();
     assert_eq!(explicit.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&explicit), "ROLE_COLLISION");
     // Names are unique across roles and aliases.
     let taken = define(suite, "x_parallel_consumer", &[]).await.unwrap_err();
     assert_eq!(taken.code(), Code::AlreadyExists);
     assert_eq!(reason_of(&taken), "ROLE_EXISTS");
-    assert_eq!(reason_of(&define(suite, "sn_csm_proxy_cont", &[]).await.unwrap_err()), "ROLE_EXISTS");
+    assert_eq!(reason_of(&define(suite, roles::CSM_PROXY_CONT, &[]).await.unwrap_err()), "ROLE_EXISTS");
     // Unknown contained role.
     let unknown = define(suite, "x_unknown_child", &["no_such_role"]).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -269,22 +270,22 @@ backend_test!(r2_6_custom_roles_take_their_family_from_containment, |suite| {
 });
 
 backend_test!(r2_7_the_explicit_class_follows_the_effective_roles, |suite| {
-    define(suite, "x_staff", &["snc_internal"]).await.unwrap();
+    define(suite, "x_staff", &[roles::SNC_INTERNAL]).await.unwrap();
     let profile = ProfileId::new();
     assign(suite, profile, "x_staff").await.unwrap();
     assert_eq!(effective(suite, profile).await.principal_class, pb::PrincipalClass::Internal as i32);
     // Reaching snc_internal only through containment: removing the edge unclassifies.
-    uncontain(suite, "x_staff", "snc_internal").await.unwrap();
+    uncontain(suite, "x_staff", roles::SNC_INTERNAL).await.unwrap();
     assert_eq!(effective(suite, profile).await.principal_class, pb::PrincipalClass::None as i32);
     let customer = ProfileId::new();
-    assign(suite, customer, "sn_customerservice.customer").await.unwrap();
+    assign(suite, customer, roles::CUSTOMER).await.unwrap();
     assert_eq!(effective(suite, customer).await.principal_class, pb::PrincipalClass::External as i32);
 });
 
 // ------------------------------------------------------- containment edits
 
 backend_test!(r2_8_explicit_roles_cannot_contain_other_roles, |suite| {
-    for parent in ["snc_external", "snc_internal"] {
+    for parent in [roles::SNC_EXTERNAL, roles::SNC_INTERNAL] {
         let status = contain(suite, parent, "knowledge").await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{parent}");
         assert_eq!(reason_of(&status), "EXPLICIT_ROLE_CANNOT_CONTAIN");
@@ -293,11 +294,11 @@ backend_test!(r2_8_explicit_roles_cannot_contain_other_roles, |suite| {
 });
 
 backend_test!(r2_9_containment_cycles_are_refused, |suite| {
-    let status = contain(suite, "sn_esm_agent", MANAGER).await.unwrap_err();
+    let status = contain(suite, roles::ESM_AGENT, MANAGER).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(reason_of(&status), "CONTAINMENT_CYCLE");
     assert!(metadata(&status, "path").starts_with(MANAGER), "{}", metadata(&status, "path"));
-    assert!(!has(&closure(suite, "sn_esm_agent").await, MANAGER));
+    assert!(!has(&closure(suite, roles::ESM_AGENT).await, MANAGER));
     // parent == child is a cycle too.
     assert_eq!(reason_of(&contain(suite, "knowledge", "knowledge").await.unwrap_err()), "CONTAINMENT_CYCLE");
     // A custom chain: a ⊃ b ⊃ c, then c ⊃ a closes it.
@@ -347,7 +348,7 @@ backend_test!(r2_9_racing_containment_edits_cannot_create_a_cycle, |suite| {
 backend_test!(r2_10_racing_containment_edits_cannot_create_a_collision, |suite| {
     define(suite, "x_racing", &[]).await.unwrap();
     let mut tasks = Vec::new();
-    for explicit in ["snc_internal", "snc_external"] {
+    for explicit in [roles::SNC_INTERNAL, roles::SNC_EXTERNAL] {
         let mut client = admin(suite);
         tasks.push(tokio::spawn(async move {
             client
@@ -371,19 +372,19 @@ backend_test!(r2_10_racing_containment_edits_cannot_create_a_collision, |suite| 
     }
     assert_eq!(wins, 1);
     let reached = closure(suite, "x_racing").await;
-    assert!(has(&reached, "snc_internal") ^ has(&reached, "snc_external"), "{reached:?}");
+    assert!(has(&reached, roles::SNC_INTERNAL) ^ has(&reached, roles::SNC_EXTERNAL), "{reached:?}");
 });
 
 backend_test!(r2_11_3_a_role_reaching_one_explicit_role_cannot_contain_the_other, |suite| {
     // Assigned to nobody, contains snc_internal; adding snc_external is aborted.
-    define(suite, "x_internal_only", &["snc_internal"]).await.unwrap();
-    let status = contain(suite, "x_internal_only", "snc_external").await.unwrap_err();
+    define(suite, "x_internal_only", &[roles::SNC_INTERNAL]).await.unwrap();
+    let status = contain(suite, "x_internal_only", roles::SNC_EXTERNAL).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
     assert_eq!(metadata(&status, "rule"), "R2.11.3");
-    assert!(!has(&closure(suite, "x_internal_only").await, "snc_external"));
+    assert!(!has(&closure(suite, "x_internal_only").await, roles::SNC_EXTERNAL));
     // And through containment: a seeded external role into a role reaching snc_internal.
-    let status = contain(suite, "csm_ws_integration", "sn_customerservice.customer").await.unwrap_err();
+    let status = contain(suite, "csm_ws_integration", roles::CUSTOMER).await.unwrap_err();
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
 });
 
@@ -391,45 +392,45 @@ backend_test!(r2_12_1_a_containment_edit_is_checked_against_every_holder, |suite
     // U (snc_internal) holds T; adding snc_external into T is aborted, nothing written.
     define(suite, "x_team_role", &[]).await.unwrap();
     let user = ProfileId::new();
-    assign(suite, user, "snc_internal").await.unwrap();
+    assign(suite, user, roles::SNC_INTERNAL).await.unwrap();
     assign(suite, user, "x_team_role").await.unwrap();
-    let status = contain(suite, "x_team_role", "snc_external").await.unwrap_err();
+    let status = contain(suite, "x_team_role", roles::SNC_EXTERNAL).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
     assert_eq!(metadata(&status, "rule"), "R2.12.1");
     assert_eq!(metadata(&status, "profile_id"), user.to_string());
-    assert_eq!(metadata(&status, "conflicting_role"), "snc_internal");
-    assert!(!has(&closure(suite, "x_team_role").await, "snc_external"));
-    assert!(!has(&effective(suite, user).await.roles, "snc_external"));
+    assert_eq!(metadata(&status, "conflicting_role"), roles::SNC_INTERNAL);
+    assert!(!has(&closure(suite, "x_team_role").await, roles::SNC_EXTERNAL));
+    assert!(!has(&effective(suite, user).await.roles, roles::SNC_EXTERNAL));
 
     // U2 without an explicit role: the add succeeds and U2 and T2 both get snc_external.
     define(suite, "x_other_team_role", &[]).await.unwrap();
     let unclassed = ProfileId::new();
     assign(suite, unclassed, "x_other_team_role").await.unwrap();
-    let added = contain(suite, "x_other_team_role", "snc_external").await.expect("no holder collides");
-    assert!(has(&closure(suite, "x_other_team_role").await, "snc_external"));
+    let added = contain(suite, "x_other_team_role", roles::SNC_EXTERNAL).await.expect("no holder collides");
+    assert!(has(&closure(suite, "x_other_team_role").await, roles::SNC_EXTERNAL));
     let roles = effective(suite, unclassed).await;
-    assert!(has(&roles.roles, "snc_external"));
+    assert!(has(&roles.roles, roles::SNC_EXTERNAL));
     assert_eq!(roles.principal_class, pb::PrincipalClass::External as i32);
     let change = role_change(suite, &added.consistency_token).await;
     assert_eq!(change.entity_type, "role_containment");
-    assert_eq!(change.attributes.get("child_role").map(String::as_str), Some("snc_external"));
+    assert_eq!(change.attributes.get("child_role").map(String::as_str), Some(roles::SNC_EXTERNAL));
 });
 
 backend_test!(r2_12_1_validate_assignment_agrees_with_add_role_containment_and_writes_nothing, |suite| {
     // Blocked: U (snc_internal) holds T; T ⊃ snc_external would collide for U (R2.12.1).
     define(suite, "x_dry_team_role", &[]).await.unwrap();
     let user = ProfileId::new();
-    assign(suite, user, "snc_internal").await.unwrap();
+    assign(suite, user, roles::SNC_INTERNAL).await.unwrap();
     assign(suite, user, "x_dry_team_role").await.unwrap();
-    let validation = dry_run_containment(suite, "x_dry_team_role", "snc_external").await;
+    let validation = dry_run_containment(suite, "x_dry_team_role", roles::SNC_EXTERNAL).await;
     assert!(!validation.allowed);
     let blocking = &validation.findings[0];
     assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), ("ROLE_COLLISION", "R2.12.1"));
     let path = blocking.path.clone().expect("a holder collision names its path");
-    assert_eq!((path.profile_id, path.conflicting_role), (user.to_string(), "snc_internal".to_owned()));
-    assert!(!has(&closure(suite, "x_dry_team_role").await, "snc_external"), "the dry run added no edge");
-    assert_agrees(&validation, &contain(suite, "x_dry_team_role", "snc_external").await);
+    assert_eq!((path.profile_id, path.conflicting_role), (user.to_string(), roles::SNC_INTERNAL.to_owned()));
+    assert!(!has(&closure(suite, "x_dry_team_role").await, roles::SNC_EXTERNAL), "the dry run added no edge");
+    assert_agrees(&validation, &contain(suite, "x_dry_team_role", roles::SNC_EXTERNAL).await);
 
     // Allowed, then added; nothing reaches the holder before the mutation.
     let validation = dry_run_containment(suite, "x_dry_team_role", "knowledge").await;
@@ -441,9 +442,9 @@ backend_test!(r2_12_1_validate_assignment_agrees_with_add_role_containment_and_w
 
     // The graph rules and the other refusals, with the mutation's reasons and rules.
     for (parent, child, reason, rule) in [
-        ("sn_esm_agent", MANAGER, "CONTAINMENT_CYCLE", "R2.9"),
-        ("snc_external", "knowledge", "EXPLICIT_ROLE_CANNOT_CONTAIN", "R2.8"),
-        ("csm_ws_integration", "sn_customerservice.customer", "ROLE_COLLISION", "R2.11.3"),
+        (roles::ESM_AGENT, MANAGER, "CONTAINMENT_CYCLE", "R2.9"),
+        (roles::SNC_EXTERNAL, "knowledge", "EXPLICIT_ROLE_CANNOT_CONTAIN", "R2.8"),
+        ("csm_ws_integration", roles::CUSTOMER, "ROLE_COLLISION", "R2.11.3"),
         ("x_dry_team_role", "knowledge", "CONTAINMENT_EXISTS", ""),
         ("x_no_such_role", "knowledge", "ROLE_NOT_FOUND", ""),
         ("x_dry_team_role", "x_no_such_role", "ROLE_NOT_FOUND", ""),
@@ -459,7 +460,7 @@ backend_test!(r2_12_1_validate_assignment_agrees_with_add_role_containment_and_w
 
     // WARN policy (R2.15): allowed with the warning the mutation reports, and the holder is not flagged yet.
     let contact = ProfileId::new();
-    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
+    assign(suite, contact, roles::CUSTOMER).await.unwrap();
     define(suite, "x_dry_portal_extra", &[]).await.unwrap();
     assign(suite, contact, "x_dry_portal_extra").await.unwrap();
     admin(suite)
@@ -475,12 +476,12 @@ backend_test!(r2_12_1_validate_assignment_agrees_with_add_role_containment_and_w
         ))
         .await
         .unwrap();
-    let validation = dry_run_containment(suite, "x_dry_portal_extra", "sn_esm_agent").await;
+    let validation = dry_run_containment(suite, "x_dry_portal_extra", roles::ESM_AGENT).await;
     assert!(validation.allowed);
     assert_eq!(validation.findings[0].severity, pb::FindingSeverity::Warning as i32);
     assert_eq!(validation.findings[0].reason, "ROLE_FAMILY_COLLISION");
     assert!(!effective(suite, contact).await.flagged_for_review, "the dry run flags nobody");
-    let added = contain(suite, "x_dry_portal_extra", "sn_esm_agent").await;
+    let added = contain(suite, "x_dry_portal_extra", roles::ESM_AGENT).await;
     assert_agrees(&validation, &added);
     assert_eq!(added.unwrap().warnings, validation.findings);
 
@@ -513,7 +514,7 @@ backend_test!(r2_10_a_group_holding_the_role_blocks_a_colliding_containment, |su
         .group
         .unwrap()
         .group_id;
-    for role in ["snc_internal", "x_group_role"] {
+    for role in [roles::SNC_INTERNAL, "x_group_role"] {
         admin(suite)
             .add_group_role(pb::AddGroupRoleRequest {
                 request_id: String::new(),
@@ -524,12 +525,12 @@ backend_test!(r2_10_a_group_holding_the_role_blocks_a_colliding_containment, |su
             .unwrap();
     }
     // An empty group holding snc_internal and the role: the role may not reach snc_external.
-    let status = contain(suite, "x_group_role", "sn_customerservice.customer").await.unwrap_err();
+    let status = contain(suite, "x_group_role", roles::CUSTOMER).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
     assert_eq!(metadata(&status, "group_id"), group);
     assert_eq!(metadata(&status, "rule"), "R2.12.4");
-    assert!(!has(&closure(suite, "x_group_role").await, "snc_external"));
+    assert!(!has(&closure(suite, "x_group_role").await, roles::SNC_EXTERNAL));
 });
 
 backend_test!(r4_13_removing_manager_contains_agent_removes_the_agent_closure, |suite| {
@@ -537,18 +538,18 @@ backend_test!(r4_13_removing_manager_contains_agent_removes_the_agent_closure, |
     assign(suite, manager, MANAGER).await.unwrap();
     let before = effective(suite, manager).await.roles;
     assert!(has(&before, AGENT));
-    assert!(has(&before, "sn_customerservice.deescalation_requester"));
+    assert!(has(&before, roles::DEESCALATION_REQUESTER));
     let token = uncontain(suite, MANAGER, AGENT).await.expect("a seeded edge can be removed");
     let change = role_change(suite, &token).await;
     assert_eq!(change.entity_type, "role_containment");
     assert_eq!(change.attributes.get("parent_role").map(String::as_str), Some(MANAGER));
     let after = effective(suite, manager).await.roles;
     // What the manager reached only through the agent role is gone …
-    for lost in [AGENT, "sn_customerservice.deescalation_requester", "timecard_user", "domain_expand_scope"] {
+    for lost in [AGENT, roles::DEESCALATION_REQUESTER, "timecard_user", "domain_expand_scope"] {
         assert!(!has(&after, lost), "{lost} still held: {after:?}");
     }
     // … what it reaches otherwise stays (manager ⊃ consumer_agent ⊃ sn_esm_agent).
-    assert!(has(&after, "sn_esm_agent"));
+    assert!(has(&after, roles::ESM_AGENT));
     assert!(has(&after, MANAGER));
     assert!(!has(&closure(suite, MANAGER).await, AGENT));
     // Removing it again: no such edge.
@@ -557,24 +558,24 @@ backend_test!(r4_13_removing_manager_contains_agent_removes_the_agent_closure, |
     assert_eq!(reason_of(&missing), "CONTAINMENT_NOT_FOUND");
     // Putting it back restores the closure.
     contain(suite, MANAGER, AGENT).await.expect("the edge is added back");
-    assert!(has(&effective(suite, manager).await.roles, "sn_customerservice.deescalation_requester"));
+    assert!(has(&effective(suite, manager).await.roles, roles::DEESCALATION_REQUESTER));
 });
 
 // ------------------------------------------------------------------ aliases
 
 backend_test!(x11_aliases_are_accepted_wherever_a_role_name_is, |suite| {
     // The seeded alias.
-    let proxy = get_role(suite, "sn_csm_proxy_cont").await.unwrap();
-    assert_eq!(proxy.role_name, "sn_customerservice.proxy_contact");
+    let proxy = get_role(suite, roles::CSM_PROXY_CONT).await.unwrap();
+    assert_eq!(proxy.role_name, roles::PROXY_CONTACT);
     let holder = ProfileId::new();
-    assign(suite, holder, "sn_csm_proxy_cont").await.expect("assigned by alias");
-    assert!(has(&effective(suite, holder).await.roles, "sn_customerservice.proxy_contact"));
+    assign(suite, holder, roles::CSM_PROXY_CONT).await.expect("assigned by alias");
+    assert!(has(&effective(suite, holder).await.roles, roles::PROXY_CONTACT));
 
     // A new alias.
     let added = admin(suite)
         .add_role_alias(pb::AddRoleAliasRequest {
             request_id: String::new(),
-            role: "sn_customerservice.case_viewer".to_owned(),
+            role: roles::CASE_VIEWER.to_owned(),
             alias: "x_case_viewer".to_owned(),
         })
         .await
@@ -584,13 +585,13 @@ backend_test!(x11_aliases_are_accepted_wherever_a_role_name_is, |suite| {
     assert_eq!(role_change(suite, &added.consistency_token).await.entity_type, "role_alias");
     let profile = ProfileId::new();
     assign(suite, profile, "x_case_viewer").await.unwrap();
-    assert!(has(&effective(suite, profile).await.roles, "sn_customerservice.case_viewer"));
+    assert!(has(&effective(suite, profile).await.roles, roles::CASE_VIEWER));
     define(suite, "x_alias_parent", &[]).await.unwrap();
     let edge = contain(suite, "x_alias_parent", "x_case_viewer").await.unwrap().containment.unwrap();
-    assert_eq!(edge.child_role, "sn_customerservice.case_viewer", "responses carry canonical names");
+    assert_eq!(edge.child_role, roles::CASE_VIEWER, "responses carry canonical names");
 
     // An alias must be a free name.
-    for taken in ["x_case_viewer", "sn_customerservice_agent", "sn_csm_proxy_cont"] {
+    for taken in ["x_case_viewer", roles::AGENT, roles::CSM_PROXY_CONT] {
         let status = admin(suite)
             .add_role_alias(pb::AddRoleAliasRequest {
                 request_id: String::new(),
@@ -626,11 +627,11 @@ backend_test!(x11_aliases_are_accepted_wherever_a_role_name_is, |suite| {
 // ------------------------------------------------------------ suspect edge
 
 backend_test!(x1_loading_the_suspect_edge_is_a_checked_containment_edit, |suite| {
-    assert!(!has(&closure(suite, AGENT).await, "sn_customerservice.consumer_agent"));
+    assert!(!has(&closure(suite, AGENT).await, roles::CONSUMER_AGENT));
     // A unified consumer holding escalation_requester would become a B2C agent: refused (R1.15).
     let consumer = ProfileId::new();
-    assign(suite, consumer, "sn_customerservice.unified_consumer").await.unwrap();
-    assign(suite, consumer, "sn_customerservice.escalation_requester").await.unwrap();
+    assign(suite, consumer, roles::UNIFIED_CONSUMER).await.unwrap();
+    assign(suite, consumer, roles::ESCALATION_REQUESTER).await.unwrap();
     let status = set_load_suspect_edges(suite, true).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "UNSUPPORTED_PERSONA");
@@ -642,7 +643,7 @@ backend_test!(x1_loading_the_suspect_edge_is_a_checked_containment_edit, |suite|
     admin(suite)
         .revoke_role(pb::RevokeRoleRequest {
             profile_id: consumer.to_string(),
-            role: "sn_customerservice.escalation_requester".to_owned(),
+            role: roles::ESCALATION_REQUESTER.to_owned(),
         })
         .await
         .unwrap();
@@ -650,14 +651,14 @@ backend_test!(x1_loading_the_suspect_edge_is_a_checked_containment_edit, |suite|
     assign(suite, agent, AGENT).await.unwrap();
     let loaded = set_load_suspect_edges(suite, true).await.expect("the suspect edge loads");
     assert!(loaded.settings.unwrap().load_suspect_edges);
-    assert!(has(&closure(suite, AGENT).await, "sn_customerservice.consumer_agent"));
-    assert!(has(&effective(suite, agent).await.roles, "sn_customerservice.consumer_agent"));
-    let escalation = get_role(suite, "sn_customerservice.escalation_requester").await.unwrap();
+    assert!(has(&closure(suite, AGENT).await, roles::CONSUMER_AGENT));
+    assert!(has(&effective(suite, agent).await.roles, roles::CONSUMER_AGENT));
+    let escalation = get_role(suite, roles::ESCALATION_REQUESTER).await.unwrap();
     assert!(escalation.contains.iter().any(|edge| edge.suspect && edge.active));
 
     // Unloading takes it out again.
     set_load_suspect_edges(suite, false).await.unwrap();
-    assert!(!has(&effective(suite, agent).await.roles, "sn_customerservice.consumer_agent"));
+    assert!(!has(&effective(suite, agent).await.roles, roles::CONSUMER_AGENT));
 });
 
 // ------------------------------------------------------ validation and auth
@@ -771,10 +772,10 @@ backend_test!(role_catalog_admin_validates_input_and_requires_admin, |suite| {
 backend_test!(r2_15_a_containment_edit_mixing_families_is_denied_or_flags_the_holders, |suite| {
     define(suite, "x_portal_extra", &[]).await.unwrap();
     let contact = ProfileId::new();
-    assign(suite, contact, "sn_customerservice.customer").await.unwrap();
+    assign(suite, contact, roles::CUSTOMER).await.unwrap();
     assign(suite, contact, "x_portal_extra").await.unwrap();
     // DENY (default): the contact would reach sn_esm_agent through the edit.
-    let status = contain(suite, "x_portal_extra", "sn_esm_agent").await.unwrap_err();
+    let status = contain(suite, "x_portal_extra", roles::ESM_AGENT).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_FAMILY_COLLISION");
     assert_eq!(metadata(&status, "profile_id"), contact.to_string());
@@ -793,12 +794,12 @@ backend_test!(r2_15_a_containment_edit_mixing_families_is_denied_or_flags_the_ho
         ))
         .await
         .unwrap();
-    let added = contain(suite, "x_portal_extra", "sn_esm_agent").await.expect("WARN lets it through");
+    let added = contain(suite, "x_portal_extra", roles::ESM_AGENT).await.expect("WARN lets it through");
     let warned: Vec<String> =
         added.warnings.iter().filter_map(|warning| warning.path.as_ref()).map(|path| path.profile_id.clone()).collect();
     assert_eq!(warned, vec![contact.to_string()]);
     assert_eq!(added.warnings[0].reason, "ROLE_FAMILY_COLLISION");
     let roles = effective(suite, contact).await;
     assert!(roles.flagged_for_review);
-    assert!(has(&roles.roles, "sn_esm_agent"));
+    assert!(has(&roles.roles, roles::ESM_AGENT));
 });

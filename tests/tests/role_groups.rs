@@ -5,6 +5,7 @@
 //! writes are made by the role administrator. Each test runs on SQLite and on
 //! PostgreSQL.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::identity as id_pb;
@@ -14,8 +15,8 @@ use csm_types::{GroupId, ProfileId, ServiceName};
 use tokio_stream::StreamExt as _;
 use tonic::{Code, Status};
 
-const CASE_VIEWER: &str = "sn_customerservice.case_viewer";
-const CUSTOMER: &str = "sn_customerservice.customer";
+const CASE_VIEWER: &str = roles::CASE_VIEWER;
+const CUSTOMER: &str = roles::CUSTOMER;
 
 // ------------------------------------------------------------------ helpers
 
@@ -155,7 +156,7 @@ async fn employee(suite: &Suite, first: &str) -> ProfileId {
 /// An employee holding snc_internal directly.
 async fn internal_employee(suite: &Suite, first: &str) -> ProfileId {
     let profile = employee(suite, first).await;
-    suite.assign_role(profile, "snc_internal").await.expect("snc_internal assigned");
+    suite.assign_role(profile, roles::SNC_INTERNAL).await.expect("snc_internal assigned");
     profile
 }
 
@@ -333,8 +334,8 @@ async fn r2_11_2_a_profile_holding_both_explicit_roles_may_join_no_group() {
         let legacy = employee(&suite, "Lee").await;
         let db = csm_db::Db::connect(&database.url, &csm_db::PoolSettings::default()).await.unwrap();
         let store = csm_role::store::RoleStore::new(db.clone());
-        store.ensure_direct_assignment(legacy, "snc_internal").await.unwrap();
-        store.ensure_direct_assignment(legacy, "snc_external").await.unwrap();
+        store.ensure_direct_assignment(legacy, roles::SNC_INTERNAL).await.unwrap();
+        store.ensure_direct_assignment(legacy, roles::SNC_EXTERNAL).await.unwrap();
         db.close().await;
         assert_eq!(effective(&suite, legacy).await.principal_class, pb::PrincipalClass::Both as i32);
 
@@ -352,20 +353,20 @@ async fn r2_11_2_a_profile_holding_both_explicit_roles_may_join_no_group() {
 backend_test!(r2_11_5_an_empty_group_holding_one_explicit_role_cannot_take_the_other, |suite| {
     // A group with no explicit role takes either.
     let internal = assignment_group(suite, "Internal staff", None).await;
-    add_role(suite, &internal, "snc_internal").await.unwrap();
-    let status = add_role(suite, &internal, "snc_external").await.unwrap_err();
+    add_role(suite, &internal, roles::SNC_INTERNAL).await.unwrap();
+    let status = add_role(suite, &internal, roles::SNC_EXTERNAL).await.unwrap_err();
     assert_collision(&status, "R2.11.5");
     assert_eq!(metadata(&status, "group_id"), internal);
-    assert_eq!(metadata(&status, "conflicting_role"), "snc_internal");
+    assert_eq!(metadata(&status, "conflicting_role"), roles::SNC_INTERNAL);
     assert_eq!(
         metadata(&status, "path"),
         format!("group:{internal} > role:snc_internal | group:{internal} > role:snc_external")
     );
-    assert_eq!(get_group(suite, &internal).await.roles, vec!["snc_internal".to_owned()]);
+    assert_eq!(get_group(suite, &internal).await.roles, vec![roles::SNC_INTERNAL.to_owned()]);
     // And vice versa.
     let external = assignment_group(suite, "External staff", None).await;
-    add_role(suite, &external, "snc_external").await.unwrap();
-    assert_collision(&add_role(suite, &external, "snc_internal").await.unwrap_err(), "R2.11.5");
+    add_role(suite, &external, roles::SNC_EXTERNAL).await.unwrap();
+    assert_collision(&add_role(suite, &external, roles::SNC_INTERNAL).await.unwrap_err(), "R2.11.5");
 });
 
 backend_test!(
@@ -376,12 +377,12 @@ backend_test!(
         let user = internal_employee(suite, "Ivo").await;
         add_member(suite, &g2, user, false).await.unwrap();
         for group in [&g2, &g1] {
-            let status = add_role(suite, group, "snc_external").await.unwrap_err();
+            let status = add_role(suite, group, roles::SNC_EXTERNAL).await.unwrap_err();
             assert_collision(&status, "R2.12.2");
             assert_eq!(metadata(&status, "profile_id"), user.to_string());
-            assert_eq!(metadata(&status, "conflicting_role"), "snc_internal");
+            assert_eq!(metadata(&status, "conflicting_role"), roles::SNC_INTERNAL);
         }
-        let status = add_role(suite, &g1, "snc_external").await.unwrap_err();
+        let status = add_role(suite, &g1, roles::SNC_EXTERNAL).await.unwrap_err();
         assert_eq!(
             metadata(&status, "path"),
             format!(
@@ -395,18 +396,18 @@ backend_test!(
         let g4 = assignment_group(suite, "Child 2", Some(&g3)).await;
         let fresh = employee(suite, "Fay").await;
         add_member(suite, &g4, fresh, false).await.unwrap();
-        add_role(suite, &g3, "snc_external").await.unwrap();
-        assert_eq!(get_group(suite, &g3).await.effective_roles, vec!["snc_external".to_owned()]);
-        assert_eq!(get_group(suite, &g4).await.effective_roles, vec!["snc_external".to_owned()]);
+        add_role(suite, &g3, roles::SNC_EXTERNAL).await.unwrap();
+        assert_eq!(get_group(suite, &g3).await.effective_roles, vec![roles::SNC_EXTERNAL.to_owned()]);
+        assert_eq!(get_group(suite, &g4).await.effective_roles, vec![roles::SNC_EXTERNAL.to_owned()]);
         assert_eq!(effective(suite, fresh).await.principal_class, pb::PrincipalClass::External as i32);
     }
 );
 
 backend_test!(r2_12_3_reparenting_that_joins_both_explicit_roles_is_aborted, |suite| {
     let g1 = assignment_group(suite, "Employees", None).await;
-    add_role(suite, &g1, "snc_internal").await.unwrap();
+    add_role(suite, &g1, roles::SNC_INTERNAL).await.unwrap();
     let g2 = assignment_group(suite, "Customers", None).await;
-    add_role(suite, &g2, "snc_external").await.unwrap();
+    add_role(suite, &g2, roles::SNC_EXTERNAL).await.unwrap();
     let status = set_parent(suite, &g2, &g1).await.unwrap_err();
     assert_collision(&status, "R2.12.3");
     assert!(get_group(suite, &g2).await.parent_group_id.is_empty());
@@ -429,7 +430,7 @@ backend_test!(r2_12_3_reparenting_that_joins_both_explicit_roles_is_aborted, |su
     // … and a group without members or roles moves from the internal parent to the external one.
     let g4 = assignment_group(suite, "Drifter", Some(&g1)).await;
     set_parent(suite, &g4, &g2).await.expect("the internal chain is left behind");
-    assert_eq!(get_group(suite, &g4).await.effective_roles, vec!["snc_external".to_owned()]);
+    assert_eq!(get_group(suite, &g4).await.effective_roles, vec![roles::SNC_EXTERNAL.to_owned()]);
     // Clearing the parent.
     set_parent(suite, &g4, "").await.unwrap();
     assert!(get_group(suite, &g4).await.effective_roles.is_empty());
@@ -442,10 +443,10 @@ backend_test!(r2_12_4_role_containment_through_a_parent_group_is_a_collision, |s
     add_role(suite, &g1, CUSTOMER).await.unwrap();
     let child = get_group(suite, &g2).await;
     assert!(child.roles.is_empty());
-    assert!(holds(&child.effective_roles, "snc_external"));
-    let status = add_role(suite, &g2, "snc_internal").await.unwrap_err();
+    assert!(holds(&child.effective_roles, roles::SNC_EXTERNAL));
+    let status = add_role(suite, &g2, roles::SNC_INTERNAL).await.unwrap_err();
     assert_collision(&status, "R2.12.4");
-    assert_eq!(metadata(&status, "conflicting_role"), "snc_external");
+    assert_eq!(metadata(&status, "conflicting_role"), roles::SNC_EXTERNAL);
     assert_eq!(
         metadata(&status, "path"),
         format!("group:{g2} > group:{g1} > role:{CUSTOMER} > role:snc_external | group:{g2} > role:snc_internal")
@@ -471,7 +472,7 @@ backend_test!(r2_12_5_joining_a_group_that_grants_the_opposite_explicit_role_is_
     // A direct assignment is checked against what groups give, too.
     let outsider = employee(suite, "Oli").await;
     add_member(suite, &g2, outsider, false).await.unwrap();
-    let status = suite.assign_role(outsider, "snc_internal").await.unwrap_err();
+    let status = suite.assign_role(outsider, roles::SNC_INTERNAL).await.unwrap_err();
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
 });
 
@@ -480,7 +481,7 @@ backend_test!(r2_15_a_group_role_is_checked_for_family_mixing_of_every_member, |
     let customer = contact(suite, "Cleo").await;
     add_member(suite, &workgroup, customer, false).await.unwrap();
     // The contact holds snc_external (R2.14); an agent role through the group mixes families.
-    let status = add_role(suite, &workgroup, "sn_customerservice_agent").await.unwrap_err();
+    let status = add_role(suite, &workgroup, roles::AGENT).await.unwrap_err();
     assert_eq!((status.code(), reason_of(&status)), (Code::FailedPrecondition, "ROLE_FAMILY_COLLISION".to_owned()));
     assert_eq!(metadata(&status, "rule"), "R2.15");
     assert_eq!(metadata(&status, "profile_id"), customer.to_string());
@@ -496,7 +497,7 @@ backend_test!(r2_15_a_group_role_is_checked_for_family_mixing_of_every_member, |
         })
         .await
         .unwrap();
-    let added = add_role(suite, &workgroup, "sn_customerservice_agent").await.expect("WARN lets it through");
+    let added = add_role(suite, &workgroup, roles::AGENT).await.expect("WARN lets it through");
     assert_eq!(added.warnings.len(), 1);
     let warning = &added.warnings[0];
     assert_eq!((warning.reason.as_str(), warning.rule.as_str()), ("ROLE_FAMILY_COLLISION", "R2.15"));
@@ -596,7 +597,7 @@ backend_test!(r2_10_racing_group_writes_cannot_create_a_collision_together, |sui
     for round in 0..8 {
         let group = assignment_group(suite, &format!("Race {round}"), None).await;
         let (role_added, member_added) =
-            tokio::join!(add_role(suite, &group, "snc_external"), add_member(suite, &group, user, false));
+            tokio::join!(add_role(suite, &group, roles::SNC_EXTERNAL), add_member(suite, &group, user, false));
         let winners = [role_added.is_ok(), member_added.is_ok()].into_iter().filter(|won| *won).count();
         assert_eq!(winners, 1, "role: {role_added:?}, member: {member_added:?}");
         let loser = role_added.err().or(member_added.err()).unwrap();
@@ -608,8 +609,10 @@ backend_test!(r2_10_racing_group_writes_cannot_create_a_collision_together, |sui
         let group = assignment_group(suite, &format!("Direct race {round}"), None).await;
         let member = employee(suite, "Rio").await;
         add_member(suite, &group, member, false).await.unwrap();
-        let (direct, group_role) =
-            tokio::join!(suite.assign_role_as_service(member, "snc_internal"), add_role(suite, &group, "snc_external"));
+        let (direct, group_role) = tokio::join!(
+            suite.assign_role_as_service(member, roles::SNC_INTERNAL),
+            add_role(suite, &group, roles::SNC_EXTERNAL)
+        );
         let winners = [direct.is_ok(), group_role.is_ok()].into_iter().filter(|won| *won).count();
         assert_eq!(winners, 1, "direct: {direct:?}, group role: {group_role:?}");
         assert_ne!(effective(suite, member).await.principal_class, pb::PrincipalClass::Both as i32);
@@ -630,7 +633,7 @@ backend_test!(r2_12_5_validate_assignment_agrees_with_add_group_member_and_write
     assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), ("ROLE_COLLISION", "R2.12.5"));
     let path = blocking.path.clone().expect("a collision names its path");
     assert_eq!((path.profile_id, path.group_path), (user.to_string(), vec![g2.clone(), g1.clone()]));
-    assert_eq!(path.conflicting_role, "snc_internal");
+    assert_eq!(path.conflicting_role, roles::SNC_INTERNAL);
     assert!(member_ids(suite, &g2).await.is_empty(), "the dry run added no member");
     assert_agrees(&validation, &add_member(suite, &g2, user, false).await);
 
@@ -697,14 +700,14 @@ backend_test!(r2_12_2_validate_assignment_agrees_with_add_group_role_and_writes_
     let user = internal_employee(suite, "Ivy").await;
     add_member(suite, &g2, user, false).await.unwrap();
     // Blocked: the member of the child group holds snc_internal (R2.12.2).
-    let validation = dry_run(suite, group_role_proposal(&g1, "snc_external")).await;
+    let validation = dry_run(suite, group_role_proposal(&g1, roles::SNC_EXTERNAL)).await;
     assert!(!validation.allowed);
     let blocking = &validation.findings[0];
     assert_eq!((blocking.reason.as_str(), blocking.rule.as_str()), ("ROLE_COLLISION", "R2.12.2"));
     let path = blocking.path.clone().expect("a collision names its path");
     assert_eq!((path.profile_id, path.group_path), (user.to_string(), vec![g2.clone(), g1.clone()]));
     assert!(get_group(suite, &g1).await.roles.is_empty(), "the dry run added no role");
-    assert_agrees(&validation, &add_role(suite, &g1, "snc_external").await);
+    assert_agrees(&validation, &add_role(suite, &g1, roles::SNC_EXTERNAL).await);
 
     // Allowed, then added.
     let validation = dry_run(suite, group_role_proposal(&g1, CASE_VIEWER)).await;
@@ -739,12 +742,12 @@ backend_test!(r2_12_2_validate_assignment_agrees_with_add_group_role_and_writes_
         })
         .await
         .unwrap();
-    let validation = dry_run(suite, group_role_proposal(&workgroup, "sn_customerservice_agent")).await;
+    let validation = dry_run(suite, group_role_proposal(&workgroup, roles::AGENT)).await;
     assert!(validation.allowed);
     let warning = &validation.findings[0];
     assert_eq!(warning.severity, pb::FindingSeverity::Warning as i32);
     assert!(!effective(suite, customer).await.flagged_for_review, "the dry run flags nobody");
-    let added = add_role(suite, &workgroup, "sn_customerservice_agent").await;
+    let added = add_role(suite, &workgroup, roles::AGENT).await;
     assert_agrees(&validation, &added);
     assert_eq!(added.unwrap().warnings, validation.findings);
 
@@ -758,9 +761,9 @@ backend_test!(r2_12_2_validate_assignment_agrees_with_add_group_role_and_writes_
 
 backend_test!(r2_12_3_validate_assignment_agrees_with_set_group_parent_and_writes_nothing, |suite| {
     let g1 = assignment_group(suite, "Employees", None).await;
-    add_role(suite, &g1, "snc_internal").await.unwrap();
+    add_role(suite, &g1, roles::SNC_INTERNAL).await.unwrap();
     let g2 = assignment_group(suite, "Customers", None).await;
-    add_role(suite, &g2, "snc_external").await.unwrap();
+    add_role(suite, &g2, roles::SNC_EXTERNAL).await.unwrap();
     // Blocked: re-parenting joins both explicit roles (R2.12.3).
     let validation = dry_run(suite, group_parent_proposal(&g2, &g1)).await;
     assert!(!validation.allowed);

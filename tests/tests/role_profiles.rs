@@ -4,6 +4,7 @@
 //! ValidateAssignment and the anomaly scan and fixes (R2.16, R2.15).
 //! Each test runs on SQLite and on PostgreSQL (see `backend_test!`).
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_proto::identity as id_pb;
@@ -176,7 +177,7 @@ async fn set_mixing_policy(suite: &Suite, policy: pb::CsmRoleMixingPolicy) {
 /// A customer admin: a contact of `account` holding customer_admin.
 async fn customer_admin(suite: &Suite, account: &str) -> ProfileId {
     let profile = contact(suite, account, "Ada").await;
-    suite.assign_role(profile, "sn_customerservice.customer_admin").await.expect("customer admin role");
+    suite.assign_role(profile, roles::CUSTOMER_ADMIN).await.expect("customer admin role");
     profile
 }
 
@@ -226,9 +227,9 @@ backend_test!(r1_6_an_empty_role_set_is_refused_and_the_contact_keeps_its_roles,
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let ca = customer_admin(suite, &acme).await;
     let k = contact(suite, &acme, "Kim").await;
-    suite.assign_role(k, "sn_customerservice.customer").await.unwrap();
+    suite.assign_role(k, roles::CUSTOMER).await.unwrap();
     let before = direct_roles(suite, k).await;
-    assert_eq!(before, strings(&["sn_customerservice.customer", "snc_external"]));
+    assert_eq!(before, strings(&[roles::CUSTOMER, roles::SNC_EXTERNAL]));
 
     // The customer admin submits the edit-roles form empty.
     let status = replace(&mut as_person(suite, ca).await, k, &[]).await.unwrap_err();
@@ -240,38 +241,36 @@ backend_test!(r1_6_an_empty_role_set_is_refused_and_the_contact_keeps_its_roles,
 
     // RevokeRole never leaves a profile without a role either.
     let lone = contact(suite, &acme, "Lone").await;
-    let status = revoke(&mut admin(suite), lone, "snc_external").await.unwrap_err();
+    let status = revoke(&mut admin(suite), lone, roles::SNC_EXTERNAL).await.unwrap_err();
     assert_eq!((status.code(), reason_of(&status)), (Code::FailedPrecondition, "LAST_ROLE".to_owned()));
 });
 
 backend_test!(r1_6_replace_profile_roles_replaces_the_direct_set_in_one_transaction, |suite| {
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let k = contact(suite, &acme, "Kim").await;
-    suite.assign_role(k, "sn_customerservice.customer").await.unwrap();
+    suite.assign_role(k, roles::CUSTOMER).await.unwrap();
 
-    let replaced =
-        replace(&mut admin(suite), k, &["sn_customerservice.customer_case_manager", "knowledge"]).await.unwrap();
+    let replaced = replace(&mut admin(suite), k, &[roles::CUSTOMER_CASE_MANAGER, "knowledge"]).await.unwrap();
     let roles: Vec<String> = replaced.assignments.iter().map(|assignment| assignment.role.clone()).collect();
-    assert_eq!(roles, strings(&["knowledge", "sn_customerservice.customer_case_manager"]));
+    assert_eq!(roles, strings(&["knowledge", roles::CUSTOMER_CASE_MANAGER]));
     assert!(replaced.retained_roles.is_empty());
     assert!(replaced.consistency_token.starts_with("role:"));
     // customer_case_manager ⊃ customer ⊃ snc_external: still external.
-    assert!(suite.effective_roles(k).await.contains(&"snc_external".to_owned()));
+    assert!(suite.effective_roles(k).await.contains(&roles::SNC_EXTERNAL.to_owned()));
 
     // A set that collides in itself is refused and nothing changes.
-    let status = replace(&mut admin(suite), k, &["sn_customerservice.customer", "snc_internal"]).await.unwrap_err();
+    let status = replace(&mut admin(suite), k, &[roles::CUSTOMER, roles::SNC_INTERNAL]).await.unwrap_err();
     assert_eq!((status.code(), reason_of(&status)), (Code::FailedPrecondition, "ROLE_COLLISION".to_owned()));
-    let status = replace(&mut admin(suite), k, &["sn_customerservice.customer", "no_such_role"]).await.unwrap_err();
+    let status = replace(&mut admin(suite), k, &[roles::CUSTOMER, "no_such_role"]).await.unwrap_err();
     assert_eq!((status.code(), reason_of(&status)), (Code::NotFound, "ROLE_NOT_FOUND".to_owned()));
-    assert_eq!(direct_roles(suite, k).await, strings(&["knowledge", "sn_customerservice.customer_case_manager"]));
+    assert_eq!(direct_roles(suite, k).await, strings(&["knowledge", roles::CUSTOMER_CASE_MANAGER]));
 
     // An alias is accepted and answered canonically (X11); duplicates collapse.
-    let replaced =
-        replace(&mut admin(suite), k, &["sn_csm_proxy_cont", "sn_customerservice.proxy_contact", "snc_external"])
-            .await
-            .unwrap();
+    let replaced = replace(&mut admin(suite), k, &[roles::CSM_PROXY_CONT, roles::PROXY_CONTACT, roles::SNC_EXTERNAL])
+        .await
+        .unwrap();
     let roles: Vec<String> = replaced.assignments.iter().map(|assignment| assignment.role.clone()).collect();
-    assert_eq!(roles, strings(&["sn_customerservice.proxy_contact", "snc_external"]));
+    assert_eq!(roles, strings(&[roles::PROXY_CONTACT, roles::SNC_EXTERNAL]));
 
     // A profile identity does not know is NOT_FOUND for a person.
     let status = replace(&mut admin(suite), ProfileId::new(), &["knowledge"]).await.unwrap_err();
@@ -280,11 +279,11 @@ backend_test!(r1_6_replace_profile_roles_replaces_the_direct_set_in_one_transact
 
 backend_test!(r2_7_principal_class_follows_the_explicit_roles, |suite| {
     let agent = employee(suite, "Agnes").await;
-    suite.assign_role(agent, "snc_internal").await.unwrap();
-    suite.assign_role(agent, "sn_customerservice_agent").await.unwrap();
+    suite.assign_role(agent, roles::SNC_INTERNAL).await.unwrap();
+    suite.assign_role(agent, roles::AGENT).await.unwrap();
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let customer = contact(suite, &acme, "Cleo").await;
-    suite.assign_role(customer, "sn_customerservice.customer").await.unwrap();
+    suite.assign_role(customer, roles::CUSTOMER).await.unwrap();
 
     let class_of = |profile: ProfileId| {
         let mut client = admin(suite);
@@ -306,7 +305,7 @@ backend_test!(r2_7_principal_class_follows_the_explicit_roles, |suite| {
     let external = class_of(customer).await;
     assert_eq!(external.principal_class, pb::PrincipalClass::External as i32);
     // Direct snc_external and through customer ⊃ sn_esm_user ⊃ snc_external (or customer ⊃ snc_external).
-    assert!(external.explicit_grants.iter().all(|grant| grant.role == "snc_external"));
+    assert!(external.explicit_grants.iter().all(|grant| grant.role == roles::SNC_EXTERNAL));
     assert!(external.explicit_grants.iter().any(|grant| grant.source == pb::RoleSource::Containment as i32));
     let unknown = class_of(ProfileId::new()).await;
     assert_eq!(unknown.principal_class, pb::PrincipalClass::None as i32);
@@ -337,13 +336,13 @@ backend_test!(r2_13_ensure_default_class_persists_internal_unless_the_class_is_d
     let first = ensure(new_employee).await.unwrap().into_inner();
     assert_eq!(first.outcome, pb::DefaultClassOutcome::AssignedInternal as i32);
     assert_eq!(first.principal_class, pb::PrincipalClass::Internal as i32);
-    assert_eq!(first.assignment.as_ref().unwrap().role, "snc_internal");
-    assert!(suite.effective_roles(new_employee).await.contains(&"snc_internal".to_owned()));
+    assert_eq!(first.assignment.as_ref().unwrap().role, roles::SNC_INTERNAL);
+    assert!(suite.effective_roles(new_employee).await.contains(&roles::SNC_INTERNAL.to_owned()));
     // Idempotent.
     let again = ensure(new_employee).await.unwrap().into_inner();
     assert_eq!(again.outcome, pb::DefaultClassOutcome::AlreadyClassified as i32);
     assert!(again.assignment.is_none());
-    assert_eq!(direct_roles(suite, new_employee).await, strings(&["snc_internal"]));
+    assert_eq!(direct_roles(suite, new_employee).await, strings(&[roles::SNC_INTERNAL]));
 
     // A contact (deny-listed class by default) left without an explicit role: snc_external (R2.13a).
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
@@ -365,7 +364,7 @@ backend_test!(r2_13_ensure_default_class_persists_internal_unless_the_class_is_d
         }
     }
     assert_eq!(assigned, 1);
-    assert_eq!(direct_roles(suite, racer).await, strings(&["snc_internal"]));
+    assert_eq!(direct_roles(suite, racer).await, strings(&[roles::SNC_INTERNAL]));
 
     // Unknown profile; another person's profile.
     let status = ensure(ProfileId::new()).await.unwrap_err();
@@ -389,14 +388,14 @@ backend_test!(r2_13_ensure_default_class_persists_internal_unless_the_class_is_d
 backend_test!(r2_16_role_anomalies_of_contacts_are_categorized_and_paged, |suite| {
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let non_intentional = contact(suite, &acme, "Nia").await;
-    replace(&mut admin(suite), non_intentional, &["snc_internal"]).await.unwrap();
+    replace(&mut admin(suite), non_intentional, &[roles::SNC_INTERNAL]).await.unwrap();
     let possibly = contact(suite, &acme, "Pia").await;
-    replace(&mut admin(suite), possibly, &["snc_internal", "sn_customerservice_agent"]).await.unwrap();
+    replace(&mut admin(suite), possibly, &[roles::SNC_INTERNAL, roles::AGENT]).await.unwrap();
     let contained = contact(suite, &acme, "Cai").await;
-    replace(&mut admin(suite), contained, &["sn_customerservice.relationship_agent"]).await.unwrap();
+    replace(&mut admin(suite), contained, &[roles::RELATIONSHIP_AGENT]).await.unwrap();
     // An employee holding snc_internal is no anomaly.
     let staff = employee(suite, "Sam").await;
-    suite.assign_role(staff, "snc_internal").await.unwrap();
+    suite.assign_role(staff, roles::SNC_INTERNAL).await.unwrap();
 
     let all = anomalies(suite, &[]).await;
     let found: Vec<(String, i32)> = all.iter().map(|anomaly| (anomaly.profile_id.clone(), anomaly.category)).collect();
@@ -409,12 +408,12 @@ backend_test!(r2_16_role_anomalies_of_contacts_are_categorized_and_paged, |suite
     assert_eq!(found, expected, "ordered by profile_id");
     let by_profile = |profile: ProfileId| all.iter().find(|anomaly| anomaly.profile_id == profile.to_string()).unwrap();
     let first = by_profile(non_intentional);
-    assert_eq!(first.proposed_remove_roles, strings(&["snc_internal"]));
-    assert_eq!(first.proposed_add_roles, strings(&["snc_external"]));
+    assert_eq!(first.proposed_remove_roles, strings(&[roles::SNC_INTERNAL]));
+    assert_eq!(first.proposed_add_roles, strings(&[roles::SNC_EXTERNAL]));
     assert!(first.fixable);
-    assert_eq!(first.evidence[0].role, "snc_internal");
+    assert_eq!(first.evidence[0].role, roles::SNC_INTERNAL);
     let second = by_profile(possibly);
-    assert_eq!(second.proposed_remove_roles, strings(&["sn_customerservice_agent", "snc_internal"]));
+    assert_eq!(second.proposed_remove_roles, strings(&[roles::AGENT, roles::SNC_INTERNAL]));
     let third = by_profile(contained);
     assert!(!third.fixable);
     assert!(third.proposed_remove_roles.is_empty());
@@ -437,11 +436,11 @@ backend_test!(r2_16_role_anomalies_of_contacts_are_categorized_and_paged, |suite
 backend_test!(r2_16_fixes_run_in_batches_and_report_what_remains, |suite| {
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let non_intentional = contact(suite, &acme, "Nia").await;
-    replace(&mut admin(suite), non_intentional, &["snc_internal", "knowledge"]).await.unwrap();
+    replace(&mut admin(suite), non_intentional, &[roles::SNC_INTERNAL, "knowledge"]).await.unwrap();
     let possibly = contact(suite, &acme, "Pia").await;
-    replace(&mut admin(suite), possibly, &["snc_internal", "sn_customerservice_agent"]).await.unwrap();
+    replace(&mut admin(suite), possibly, &[roles::SNC_INTERNAL, roles::AGENT]).await.unwrap();
     let contained = contact(suite, &acme, "Cai").await;
-    replace(&mut admin(suite), contained, &["sn_customerservice.relationship_agent"]).await.unwrap();
+    replace(&mut admin(suite), contained, &[roles::RELATIONSHIP_AGENT]).await.unwrap();
 
     let status = fix(suite, &[pb::RoleAnomalyCategory::Contained], 0).await.unwrap_err();
     assert_eq!((status.code(), reason_of(&status)), (Code::InvalidArgument, "ANOMALY_NOT_FIXABLE".to_owned()));
@@ -456,10 +455,10 @@ backend_test!(r2_16_fixes_run_in_batches_and_report_what_remains, |suite| {
     let third = fix(suite, &[], 0).await.unwrap();
     assert_eq!((third.fixed_count, third.remaining_count, third.consistency_token.as_str()), (0, 0, ""));
 
-    assert_eq!(direct_roles(suite, non_intentional).await, strings(&["knowledge", "snc_external"]));
-    assert_eq!(direct_roles(suite, possibly).await, strings(&["snc_external"]));
+    assert_eq!(direct_roles(suite, non_intentional).await, strings(&["knowledge", roles::SNC_EXTERNAL]));
+    assert_eq!(direct_roles(suite, possibly).await, strings(&[roles::SNC_EXTERNAL]));
     // CONTAINED is manual: untouched, still listed.
-    assert_eq!(direct_roles(suite, contained).await, strings(&["sn_customerservice.relationship_agent"]));
+    assert_eq!(direct_roles(suite, contained).await, strings(&[roles::RELATIONSHIP_AGENT]));
     let left = anomalies(suite, &[]).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].category, pb::RoleAnomalyCategory::Contained as i32);
@@ -469,13 +468,13 @@ backend_test!(r2_15_a_warn_flagged_profile_is_listed_as_family_mixing, |suite| {
     set_mixing_policy(suite, pb::CsmRoleMixingPolicy::Warn).await;
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let k = contact(suite, &acme, "Kit").await;
-    suite.assign_role(k, "sn_customerservice.customer").await.unwrap();
+    suite.assign_role(k, roles::CUSTOMER).await.unwrap();
     // The dry run reports the WARN finding and allows it.
     let validation = admin(suite)
         .validate_assignment(pb::ValidateAssignmentRequest {
             proposal: Some(pb::validate_assignment_request::Proposal::ProfileRole(pb::ProposedProfileRole {
                 profile_id: k.to_string(),
-                role: "sn_customerservice_agent".to_owned(),
+                role: roles::AGENT.to_owned(),
             })),
         })
         .await
@@ -485,22 +484,21 @@ backend_test!(r2_15_a_warn_flagged_profile_is_listed_as_family_mixing, |suite| {
     assert_eq!(validation.findings[0].reason, "ROLE_FAMILY_COLLISION");
     assert_eq!(validation.findings[0].severity, pb::FindingSeverity::Warning as i32);
     assert!(anomalies(suite, &[pb::RoleAnomalyCategory::FamilyMixing]).await.is_empty(), "nothing flagged yet");
-    let assigned = assign(&mut admin(suite), k, "sn_customerservice_agent").await.expect("WARN lets it through");
+    let assigned = assign(&mut admin(suite), k, roles::AGENT).await.expect("WARN lets it through");
     assert_eq!(assigned.warnings[0].reason, "ROLE_FAMILY_COLLISION");
     let listed = anomalies(suite, &[pb::RoleAnomalyCategory::FamilyMixing]).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].profile_id, k.to_string());
     assert!(!listed[0].fixable);
     assert!(listed[0].detect_time.is_some());
-    assert!(listed[0].evidence.iter().any(|grant| grant.role == "sn_esm_agent"));
+    assert!(listed[0].evidence.iter().any(|grant| grant.role == roles::ESM_AGENT));
 });
 
 backend_test!(r4_7_customer_case_manager_is_assignable_only_once_listed, |suite| {
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let ca = customer_admin(suite, &acme).await;
     let k = contact(suite, &acme, "Kim").await;
-    let status =
-        assign(&mut as_person(suite, ca).await, k, "sn_customerservice.customer_case_manager").await.unwrap_err();
+    let status = assign(&mut as_person(suite, ca).await, k, roles::CUSTOMER_CASE_MANAGER).await.unwrap_err();
     assert_denied(&status, "ROLE_NOT_ASSIGNABLE");
     let assignable = as_person(suite, ca)
         .await
@@ -508,25 +506,18 @@ backend_test!(r4_7_customer_case_manager_is_assignable_only_once_listed, |suite|
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(assignable.roles, strings(&["sn_customerservice.customer", "sn_customerservice.customer_admin"]));
+    assert_eq!(assignable.roles, strings(&[roles::CUSTOMER, roles::CUSTOMER_ADMIN]));
     assert!(!assignable.unrestricted);
 
     set_contact_role_assignment(
         suite,
-        &[
-            "sn_customerservice.partner_admin",
-            "sn_customerservice.partner",
-            "sn_customerservice.customer_admin",
-            "sn_customerservice.customer",
-            "sn_customerservice.customer_case_manager",
-        ],
+        &[roles::PARTNER_ADMIN, roles::PARTNER, roles::CUSTOMER_ADMIN, roles::CUSTOMER, roles::CUSTOMER_CASE_MANAGER],
     )
     .await;
-    let assigned = assign(&mut as_person(suite, ca).await, k, "sn_customerservice.customer_case_manager")
-        .await
-        .expect("now assignable");
+    let assigned =
+        assign(&mut as_person(suite, ca).await, k, roles::CUSTOMER_CASE_MANAGER).await.expect("now assignable");
     assert_eq!(assigned.assignment.unwrap().granted_by_profile_id, ca.to_string());
-    assert!(suite.effective_roles(k).await.contains(&"sn_customerservice.customer_case_manager".to_owned()));
+    assert!(suite.effective_roles(k).await.contains(&roles::CUSTOMER_CASE_MANAGER.to_owned()));
 });
 
 backend_test!(r4_8_customer_admin_assigns_only_held_roles_to_contacts_in_its_hierarchy, |suite| {
@@ -541,26 +532,17 @@ backend_test!(r4_8_customer_admin_assigns_only_held_roles_to_contacts_in_its_hie
     let mut client = as_person(suite, ca).await;
 
     // Own account and descendants: OK, assign and revoke.
-    assign(&mut client, own, "sn_customerservice.customer").await.expect("own account");
-    assign(&mut client, child, "sn_customerservice.customer_admin").await.expect("descendant account");
-    revoke(&mut client, child, "sn_customerservice.customer_admin").await.expect("revoke in scope");
+    assign(&mut client, own, roles::CUSTOMER).await.expect("own account");
+    assign(&mut client, child, roles::CUSTOMER_ADMIN).await.expect("descendant account");
+    revoke(&mut client, child, roles::CUSTOMER_ADMIN).await.expect("revoke in scope");
     // Another account's contact, and an employee: out of scope, nothing written.
-    assert_denied(
-        &assign(&mut client, other, "sn_customerservice.customer").await.unwrap_err(),
-        "PROFILE_OUT_OF_SCOPE",
-    );
-    assert_denied(
-        &assign(&mut client, staff, "sn_customerservice.customer").await.unwrap_err(),
-        "PROFILE_OUT_OF_SCOPE",
-    );
-    assert_eq!(direct_roles(suite, other).await, strings(&["snc_external"]));
+    assert_denied(&assign(&mut client, other, roles::CUSTOMER).await.unwrap_err(), "PROFILE_OUT_OF_SCOPE");
+    assert_denied(&assign(&mut client, staff, roles::CUSTOMER).await.unwrap_err(), "PROFILE_OUT_OF_SCOPE");
+    assert_eq!(direct_roles(suite, other).await, strings(&[roles::SNC_EXTERNAL]));
     // A role it does not hold (no privilege escalation), or not in the list.
-    assert_denied(
-        &assign(&mut client, own, "sn_customerservice.partner_admin").await.unwrap_err(),
-        "ROLE_NOT_ASSIGNABLE",
-    );
-    assert_denied(&assign(&mut client, own, "sn_customerservice_agent").await.unwrap_err(), "ROLE_NOT_ASSIGNABLE");
-    assert_denied(&revoke(&mut client, own, "snc_external").await.unwrap_err(), "ROLE_NOT_ASSIGNABLE");
+    assert_denied(&assign(&mut client, own, roles::PARTNER_ADMIN).await.unwrap_err(), "ROLE_NOT_ASSIGNABLE");
+    assert_denied(&assign(&mut client, own, roles::AGENT).await.unwrap_err(), "ROLE_NOT_ASSIGNABLE");
+    assert_denied(&revoke(&mut client, own, roles::SNC_EXTERNAL).await.unwrap_err(), "ROLE_NOT_ASSIGNABLE");
     // The scope check of ListAssignableRoles is the same rule.
     let in_scope = client
         .list_assignable_roles(pb::ListAssignableRolesRequest {
@@ -603,7 +585,7 @@ backend_test!(r4_8_customer_admin_assigns_only_held_roles_to_contacts_in_its_hie
 
     // A plain customer has no assignment right at all (the matrix opens
     // AssignRole to customer admins, not to customers).
-    let status = assign(&mut as_person(suite, own).await, child, "sn_customerservice.customer").await.unwrap_err();
+    let status = assign(&mut as_person(suite, own).await, child, roles::CUSTOMER).await.unwrap_err();
     assert_denied(&status, "CALLER_KIND_NOT_ALLOWED");
     // A delegated admin reads the roles of contacts in scope only.
     client
@@ -621,14 +603,14 @@ backend_test!(r4_8_a_delegated_replace_keeps_the_roles_it_may_not_assign, |suite
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let ca = customer_admin(suite, &acme).await;
     let k = contact(suite, &acme, "Kim").await;
-    suite.assign_role(k, "sn_customerservice.customer").await.unwrap();
+    suite.assign_role(k, roles::CUSTOMER).await.unwrap();
     suite.assign_role(k, "knowledge").await.unwrap();
 
-    let replaced = replace(&mut as_person(suite, ca).await, k, &["sn_customerservice.customer_admin"]).await.unwrap();
+    let replaced = replace(&mut as_person(suite, ca).await, k, &[roles::CUSTOMER_ADMIN]).await.unwrap();
     let roles: Vec<String> = replaced.assignments.iter().map(|assignment| assignment.role.clone()).collect();
-    assert_eq!(roles, strings(&["knowledge", "sn_customerservice.customer_admin", "snc_external"]));
-    assert_eq!(replaced.retained_roles, strings(&["knowledge", "snc_external"]));
-    let status = replace(&mut as_person(suite, ca).await, k, &["sn_customerservice.partner"]).await.unwrap_err();
+    assert_eq!(roles, strings(&["knowledge", roles::CUSTOMER_ADMIN, roles::SNC_EXTERNAL]));
+    assert_eq!(replaced.retained_roles, strings(&["knowledge", roles::SNC_EXTERNAL]));
+    let status = replace(&mut as_person(suite, ca).await, k, &[roles::PARTNER]).await.unwrap_err();
     assert_denied(&status, "ROLE_NOT_ASSIGNABLE");
 });
 
@@ -636,20 +618,17 @@ backend_test!(r4_8_partner_admin_manages_its_partner_accounts_contacts, |suite| 
     let partner = account(suite, "Resellers", id_pb::AccountKind::Partner, None).await;
     let customer_account = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let pa = contact(suite, &partner, "Pat").await;
-    suite.assign_role(pa, "sn_customerservice.partner_admin").await.unwrap();
+    suite.assign_role(pa, roles::PARTNER_ADMIN).await.unwrap();
     let colleague = contact(suite, &partner, "Quinn").await;
     let customer = contact(suite, &customer_account, "Cleo").await;
     let mut client = as_person(suite, pa).await;
 
-    assign(&mut client, colleague, "sn_customerservice.partner").await.expect("own partner account");
-    assign(&mut client, colleague, "sn_customerservice.partner_admin").await.expect("a role it holds");
+    assign(&mut client, colleague, roles::PARTNER).await.expect("own partner account");
+    assign(&mut client, colleague, roles::PARTNER_ADMIN).await.expect("a role it holds");
     let assignable = client.list_assignable_roles(pb::ListAssignableRolesRequest::default()).await.unwrap();
     assert_eq!(assignable.into_inner().roles.len(), 4);
     // A customer's contact is out of scope until the customer is in PCUST(acct(me)).
-    assert_denied(
-        &assign(&mut client, customer, "sn_customerservice.customer").await.unwrap_err(),
-        "PROFILE_OUT_OF_SCOPE",
-    );
+    assert_denied(&assign(&mut client, customer, roles::CUSTOMER).await.unwrap_err(), "PROFILE_OUT_OF_SCOPE");
     let admin = suite.admin_token();
     suite
         .account_team(Some(&admin))
@@ -663,14 +642,11 @@ backend_test!(r4_8_partner_admin_manages_its_partner_accounts_contacts, |suite| 
         })
         .await
         .expect("partner relationship");
-    assign(&mut client, customer, "sn_customerservice.customer").await.expect("a contact of a PCUST account");
+    assign(&mut client, customer, roles::CUSTOMER).await.expect("a contact of a PCUST account");
     // Still not any account: a third customer stays out of scope.
     let stranger_account = account(suite, "Initech", id_pb::AccountKind::Customer, None).await;
     let stranger = contact(suite, &stranger_account, "Stan").await;
-    assert_denied(
-        &assign(&mut client, stranger, "sn_customerservice.customer").await.unwrap_err(),
-        "PROFILE_OUT_OF_SCOPE",
-    );
+    assert_denied(&assign(&mut client, stranger, roles::CUSTOMER).await.unwrap_err(), "PROFILE_OUT_OF_SCOPE");
 });
 
 backend_test!(r4_8_validate_assignment_agrees_with_the_mutations_and_writes_nothing, |suite| {
@@ -698,14 +674,14 @@ backend_test!(r4_8_validate_assignment_agrees_with_the_mutations_and_writes_noth
     let ca_token = suite.token_as(ca).await;
     let admin_token = suite.admin_token();
     let cases: Vec<(String, ProfileId, &str)> = vec![
-        (ca_token.clone(), own, "sn_customerservice.partner_admin"),
-        (ca_token.clone(), other, "sn_customerservice.customer"),
-        (admin_token.clone(), own, "snc_internal"),
-        (admin_token.clone(), own, "snc_external"),
-        (ca_token.clone(), own, "sn_customerservice.customer"),
+        (ca_token.clone(), own, roles::PARTNER_ADMIN),
+        (ca_token.clone(), other, roles::CUSTOMER),
+        (admin_token.clone(), own, roles::SNC_INTERNAL),
+        (admin_token.clone(), own, roles::SNC_EXTERNAL),
+        (ca_token.clone(), own, roles::CUSTOMER),
         // Refusals that are not collisions are blocking findings too: an unknown role, a held one.
         (admin_token.clone(), own, "x_no_such_role"),
-        (admin_token.clone(), own, "sn_customerservice.customer"),
+        (admin_token.clone(), own, roles::CUSTOMER),
     ];
     for (token, profile, role) in cases {
         let before = direct_roles(suite, profile).await;
@@ -721,13 +697,13 @@ backend_test!(r4_8_validate_assignment_agrees_with_the_mutations_and_writes_noth
     // A set, as ReplaceProfileRoles.
     let set = pb::validate_assignment_request::Proposal::ProfileRoleSet(pb::ProposedProfileRoleSet {
         profile_id: own.to_string(),
-        roles: strings(&["snc_internal", "sn_customerservice.customer"]),
+        roles: strings(&[roles::SNC_INTERNAL, roles::CUSTOMER]),
     });
     let validation = validate(admin_token.clone(), set).await.unwrap();
     assert!(!validation.allowed);
     assert_eq!(validation.findings[0].reason, "ROLE_COLLISION");
-    assert_eq!(validation.findings[0].path.as_ref().unwrap().conflicting_role, "snc_internal");
-    let status = replace(&mut admin(suite), own, &["snc_internal", "sn_customerservice.customer"]).await.unwrap_err();
+    assert_eq!(validation.findings[0].path.as_ref().unwrap().conflicting_role, roles::SNC_INTERNAL);
+    let status = replace(&mut admin(suite), own, &[roles::SNC_INTERNAL, roles::CUSTOMER]).await.unwrap_err();
     assert_eq!(reason_of(&status), "ROLE_COLLISION");
     // Missing proposal.
     let status = admin(suite).validate_assignment(pb::ValidateAssignmentRequest { proposal: None }).await.unwrap_err();
@@ -737,7 +713,7 @@ backend_test!(r4_8_validate_assignment_agrees_with_the_mutations_and_writes_noth
 backend_test!(r2_18_list_profile_roles_names_direct_group_and_containment_sources, |suite| {
     let acme = account(suite, "Acme", id_pb::AccountKind::Customer, None).await;
     let k = contact(suite, &acme, "Kim").await;
-    suite.assign_role(k, "sn_customerservice.customer_admin").await.unwrap();
+    suite.assign_role(k, roles::CUSTOMER_ADMIN).await.unwrap();
     let group = admin(suite)
         .create_group(pb::CreateGroupRequest {
             name: format!("Readers {}", unique()),
@@ -754,7 +730,7 @@ backend_test!(r2_18_list_profile_roles_names_direct_group_and_containment_source
         .add_group_role(pb::AddGroupRoleRequest {
             request_id: String::new(),
             group_id: group.clone(),
-            role: "sn_customerservice.case_viewer".to_owned(),
+            role: roles::CASE_VIEWER.to_owned(),
         })
         .await
         .unwrap();
@@ -802,17 +778,14 @@ backend_test!(r2_18_list_profile_roles_names_direct_group_and_containment_source
     let mut sorted = roles.clone();
     sorted.sort();
     assert_eq!(roles, sorted, "ordered by role");
-    let viewer = grants.iter().find(|grant| grant.role == "sn_customerservice.case_viewer").unwrap();
+    let viewer = grants.iter().find(|grant| grant.role == roles::CASE_VIEWER).unwrap();
     assert_eq!((viewer.source, viewer.group_id.as_str()), (pb::RoleSource::Group as i32, group.as_str()));
-    let customer = grants.iter().find(|grant| grant.role == "sn_customerservice.customer").unwrap();
+    let customer = grants.iter().find(|grant| grant.role == roles::CUSTOMER).unwrap();
     assert_eq!(customer.source, pb::RoleSource::Containment as i32);
-    assert_eq!(
-        customer.containment_path,
-        strings(&["sn_customerservice.customer_admin", "sn_customerservice.customer"])
-    );
+    assert_eq!(customer.containment_path, strings(&[roles::CUSTOMER_ADMIN, roles::CUSTOMER]));
 
     // Only direct grants.
-    assert_eq!(direct_roles(suite, k).await, strings(&["sn_customerservice.customer_admin", "snc_external"]));
+    assert_eq!(direct_roles(suite, k).await, strings(&[roles::CUSTOMER_ADMIN, roles::SNC_EXTERNAL]));
     // Validation: every bad field named.
     let status = admin(suite)
         .list_profile_roles(pb::ListProfileRolesRequest {
@@ -831,8 +804,8 @@ backend_test!(r2_18_list_profile_roles_names_direct_group_and_containment_source
 backend_test!(batch_get_effective_roles_answers_each_profile_once_in_request_order, |suite| {
     let first = ProfileId::new();
     let second = ProfileId::new();
-    suite.assign_role_as_service(first, "snc_internal").await.unwrap();
-    suite.assign_role_as_service(second, "sn_customerservice.customer").await.unwrap();
+    suite.assign_role_as_service(first, roles::SNC_INTERNAL).await.unwrap();
+    suite.assign_role_as_service(second, roles::CUSTOMER).await.unwrap();
     let unknown = ProfileId::new();
     let response = admin(suite)
         .batch_get_effective_roles(pb::BatchGetEffectiveRolesRequest {
@@ -877,7 +850,7 @@ backend_test!(batch_get_effective_roles_answers_each_profile_once_in_request_ord
         admin(suite).batch_get_effective_roles(pb::BatchGetEffectiveRolesRequest::default()).await.unwrap_err();
     assert_eq!(violated_fields(&status), vec!["profile_ids".to_owned()]);
     // A person reads only its own.
-    let (person, person_token) = csm_tests::world::person_with_roles(suite, &["snc_internal"]).await;
+    let (person, person_token) = csm_tests::world::person_with_roles(suite, &[roles::SNC_INTERNAL]).await;
     let status = suite
         .role(Some(&person_token))
         .batch_get_effective_roles(pb::BatchGetEffectiveRolesRequest {
@@ -930,8 +903,8 @@ backend_test!(r2_10_concurrent_replace_and_assign_cannot_create_a_collision_toge
         let mut admin_client = admin(suite);
         let mut ca_client = as_person(suite, ca).await;
         tasks.push(tokio::spawn(async move {
-            let internal = async move { assign(&mut admin_client, k, "snc_internal").await };
-            let external = async move { replace(&mut ca_client, k, &["sn_customerservice.customer"]).await };
+            let internal = async move { assign(&mut admin_client, k, roles::SNC_INTERNAL).await };
+            let external = async move { replace(&mut ca_client, k, &[roles::CUSTOMER]).await };
             let (internal, external) = tokio::join!(internal, external);
             (k, internal.is_ok(), external.is_ok(), internal.err().or(external.err()))
         }));

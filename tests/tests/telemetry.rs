@@ -6,6 +6,7 @@
 //!
 //! This file holds a single test: it installs the process-wide telemetry.
 
+use csm_types::roles;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -133,10 +134,10 @@ async fn a_call_across_two_services_is_one_trace() {
     // A check that misses case-access's principal cache: its calls to identity,
     // role and account-team are children of the Check span, in the same trace.
     let acme = account(&suite, "Acme", None).await;
-    let (_, agent) = employee(&suite, "Bea", &["sn_customerservice_agent"]).await;
+    let (_, agent) = employee(&suite, "Bea", &[roles::AGENT]).await;
     let case = create_case(&suite, &agent, draft(case_pb::CreateFor::Account, &acme, "")).await.unwrap();
     let case = case.support_case.unwrap().case_id;
-    let (_, customer) = contact(&suite, &acme, "Kim", &["sn_customerservice.customer"]).await;
+    let (_, customer) = contact(&suite, &acme, "Kim", &[roles::CUSTOMER]).await;
     telemetry.flush().await;
     let decision = check(&suite, &customer, &case, case_pb::Action::Read).await;
     assert!(!decision.allowed);

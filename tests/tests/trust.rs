@@ -4,6 +4,7 @@
 //! within a second, token hygiene, consumers' personal data and the change
 //! feeds stay with whom they belong to.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_proto::account_team as at_pb;
@@ -123,7 +124,7 @@ async fn refused_everywhere_within_a_second(suite: &Suite, token: &str, profile:
 }
 
 backend_test!(r1_9_a_password_login_yields_a_token_every_service_accepts_until_logout, |suite| {
-    let (profile, login_name) = customer_with_login(suite, &["sn_customerservice.customer"]).await;
+    let (profile, login_name) = customer_with_login(suite, &[roles::CUSTOMER]).await;
     // No bearer token: the password is the proof.
     let started = log_in(suite, &login_name, PASSWORD).await.expect("a password login needs no token");
     let session = started.session.clone().unwrap();
@@ -171,7 +172,7 @@ backend_test!(r1_9_a_password_login_yields_a_token_every_service_accepts_until_l
 });
 
 backend_test!(r1_9_a_token_acts_only_as_a_profile_of_its_own_login, |suite| {
-    let (customer, _) = customer_with_login(suite, &["sn_customerservice.customer"]).await;
+    let (customer, _) = customer_with_login(suite, &[roles::CUSTOMER]).await;
     let customer_login = LoginId::parse(&customer.login_id).unwrap();
     // The customer's login naming the administrator's profile.
     let forged = suite.token_for(customer_login, Some(suite.admin_profile));
@@ -209,7 +210,7 @@ backend_test!(r1_9_a_token_acts_only_as_a_profile_of_its_own_login, |suite| {
             .unwrap_err(),
     );
     // … and an agent's profile does not make it an agent.
-    let (agent, _) = world::employee(suite, "Ada", &["sn_customerservice_agent"]).await;
+    let (agent, _) = world::employee(suite, "Ada", &[roles::AGENT]).await;
     let as_agent = suite.token_for(customer_login, Some(agent));
     let account = world::account(suite, "Victim Co", None).await;
     expect_refused(
@@ -226,7 +227,7 @@ backend_test!(r1_9_a_token_acts_only_as_a_profile_of_its_own_login, |suite| {
 });
 
 backend_test!(r1_9_switching_profile_retires_the_previous_profiles_token, |suite| {
-    let (customer, login_name) = customer_with_login(suite, &["sn_customerservice.customer"]).await;
+    let (customer, login_name) = customer_with_login(suite, &[roles::CUSTOMER]).await;
     let login = LoginId::parse(&customer.login_id).unwrap();
     // A second profile on the same login: an employee.
     let employee = suite
@@ -275,7 +276,7 @@ backend_test!(r1_9_switching_profile_retires_the_previous_profiles_token, |suite
 });
 
 backend_test!(r4_8_a_deactivated_profile_or_disabled_login_is_refused_within_a_second, |suite| {
-    let (customer, login_name) = customer_with_login(suite, &["sn_customerservice.customer"]).await;
+    let (customer, login_name) = customer_with_login(suite, &[roles::CUSTOMER]).await;
     let token = bearer(&log_in(suite, &login_name, PASSWORD).await.unwrap());
     let admin = suite.admin_token();
     suite
@@ -307,7 +308,7 @@ backend_test!(r4_8_a_deactivated_profile_or_disabled_login_is_refused_within_a_s
     assert_eq!(status.code(), Code::Unauthenticated);
 
     // A disabled login: its sessionless development tokens are refused too.
-    let (other, _) = customer_with_login(suite, &["sn_customerservice.customer"]).await;
+    let (other, _) = customer_with_login(suite, &[roles::CUSTOMER]).await;
     let other_token =
         suite.token_for(LoginId::parse(&other.login_id).unwrap(), Some(ProfileId::parse(&other.profile_id).unwrap()));
     suite
@@ -374,7 +375,7 @@ async fn r7_7_idle_sessions_end_and_every_service_refuses_their_tokens() {
             ..Default::default()
         };
         let suite = Suite::start_with(backend, options).await;
-        let (profile, login_name) = customer_with_login(&suite, &["sn_customerservice.customer"]).await;
+        let (profile, login_name) = customer_with_login(&suite, &[roles::CUSTOMER]).await;
         let started = log_in(&suite, &login_name, PASSWORD).await.unwrap();
         let token = bearer(&started);
         suite
@@ -446,11 +447,11 @@ backend_test!(token_hygiene_expiry_lifetime_missing_exp_and_oversized_credential
 });
 
 backend_test!(consumers_personal_data_is_for_the_consumer_its_household_and_consumer_agents, |suite| {
-    let (_, connie, connie_token) = world::consumer_user(suite, "Connie", &["sn_customerservice.consumer"]).await;
-    let (_, carl, carl_token) = world::consumer_user(suite, "Carl", &["sn_customerservice.consumer"]).await;
+    let (_, connie, connie_token) = world::consumer_user(suite, "Connie", &[roles::CONSUMER]).await;
+    let (_, carl, carl_token) = world::consumer_user(suite, "Carl", &[roles::CONSUMER]).await;
     let account = world::account(suite, "B2B Co", None).await;
-    let (_, customer) = world::contact(suite, &account, "Cus", &["sn_customerservice.customer"]).await;
-    let (_, customer_admin) = world::contact(suite, &account, "Cad", &["sn_customerservice.customer_admin"]).await;
+    let (_, customer) = world::contact(suite, &account, "Cus", &[roles::CUSTOMER]).await;
+    let (_, customer_admin) = world::contact(suite, &account, "Cad", &[roles::CUSTOMER_ADMIN]).await;
 
     // B2B contacts: refused before any consumer is read.
     for token in [&customer, &customer_admin] {
@@ -513,14 +514,14 @@ backend_test!(consumers_personal_data_is_for_the_consumer_its_household_and_cons
         .unwrap_err();
     assert_eq!(reason_of(&status), "CONSUMER_NOT_VISIBLE", "a member does not read its head");
     // A consumer agent reads every consumer.
-    let (_, agent) = world::employee(suite, "Cagent", &["sn_customerservice.consumer_agent"]).await;
+    let (_, agent) = world::employee(suite, "Cagent", &[roles::CONSUMER_AGENT]).await;
     let all = suite.identity(Some(&agent)).list_consumers(pb::ListConsumersRequest::default()).await.unwrap();
     assert!(all.into_inner().consumers.len() >= 2);
 });
 
 backend_test!(change_feeds_and_groups_are_not_for_customers, |suite| {
     let account = world::account(suite, "Feed Co", None).await;
-    let (_, customer) = world::contact(suite, &account, "Cus", &["sn_customerservice.customer_admin"]).await;
+    let (_, customer) = world::contact(suite, &account, "Cus", &[roles::CUSTOMER_ADMIN]).await;
     let refused = |status: tonic::Status| {
         assert_eq!((status.code(), reason_of(&status)), (Code::PermissionDenied, "CALLER_KIND_NOT_ALLOWED".to_owned()));
     };
@@ -588,7 +589,7 @@ async fn r1_9_oidc_tokens_name_a_login_by_the_configured_claim_and_are_held_to_t
             ..Default::default()
         };
         let suite = Suite::start_with(backend, options).await;
-        let (profile, login_name) = customer_with_login(&suite, &["sn_customerservice.customer"]).await;
+        let (profile, login_name) = customer_with_login(&suite, &[roles::CUSTOMER]).await;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let oidc = |login: &str, audience: &str, profile: Option<&str>| {
             let mut claims = serde_json::json!({

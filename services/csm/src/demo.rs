@@ -2,6 +2,7 @@
 //! administrator. Every create carries a fixed `request_id`, so loading it
 //! again (every start) changes nothing.
 
+use csm_types::roles;
 use std::time::Duration;
 
 use csm_auth::SuiteKeys;
@@ -115,12 +116,7 @@ pub async fn load(peers: &PeerUrls, keys: &SuiteKeys, admin_token: &str) -> anyh
         .into_inner()
         .profile
         .ok_or_else(|| anyhow::anyhow!("demo employee: empty response"))?;
-    people.push((
-        "Ada Agent".to_owned(),
-        agent.profile_id.clone(),
-        "sn_customerservice_agent".to_owned(),
-        "ada.agent".to_owned(),
-    ));
+    people.push(("Ada Agent".to_owned(), agent.profile_id.clone(), roles::AGENT.to_owned(), "ada.agent".to_owned()));
     let contact = identity
         .create_contact(identity_pb::CreateContactRequest {
             request_id: "demo-contact-carl".to_owned(),
@@ -138,7 +134,7 @@ pub async fn load(peers: &PeerUrls, keys: &SuiteKeys, admin_token: &str) -> anyh
     people.push((
         "Carl Contact".to_owned(),
         contact.profile_id,
-        "sn_customerservice.customer_admin".to_owned(),
+        roles::CUSTOMER_ADMIN.to_owned(),
         "carl.contact".to_owned(),
     ));
     for (name, profile_id, role, _) in &people {

@@ -2,6 +2,7 @@
 //! one transaction with its change-feed entry, record denials.
 
 use crate::metrics::LicensingMetrics;
+use csm_types::roles;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -23,7 +24,7 @@ use crate::store::{
     SeatPlanRow, SessionFilter, SessionRow, agent_seat_exists,
 };
 
-const ADMIN: &[&str] = &["admin"];
+const ADMIN: &[&str] = &[roles::ADMIN];
 
 /// Sessions ended per expiry transaction.
 const EXPIRY_BATCH: i64 = 200;

@@ -6,7 +6,7 @@
 //! starts with a write, so SQLite takes its write lock up front.
 
 use chrono::{DateTime, Utc};
-use csm_db::{Db, DbRow, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{Db, DbRow, Tx, db_error, on_unique_violation, unique_as, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use uuid::Uuid;
 
@@ -495,13 +495,11 @@ impl LicensingStore {
             .await
             .map(|done| done.rows_affected())
             .map_err(|error| {
-                if is_unique_violation(&error) {
+                on_unique_violation(error, || {
                     // Another session of the same person took the seat at the same
                     // moment; the caller retries and joins it.
                     CsmError::aborted("SEAT_RACE", "a concurrent login of the same person took the seat")
-                } else {
-                    db_error(error)
-                }
+                })
             })?
         });
         self.record_usage(tx, pool_id, now, seats_in_use).await?;
@@ -1040,11 +1038,7 @@ impl LicensingStore {
             .map(|done| done.rows_affected())
         });
         result.map(|_| ()).map_err(|error| {
-            if is_unique_violation(&error) {
-                CsmError::already_exists("LICENSE_RIGHT_ALREADY_GRANTED", "the subject already holds the licence right")
-            } else {
-                db_error(error)
-            }
+            unique_as(error, "LICENSE_RIGHT_ALREADY_GRANTED", "the subject already holds the licence right")
         })
     }
 
@@ -1128,13 +1122,7 @@ impl LicensingStore {
             .await
             .map(|done| done.rows_affected())
         });
-        result.map(|_| ()).map_err(|error| {
-            if is_unique_violation(&error) {
-                CsmError::already_exists("SEAT_PLAN_EXISTS", "the product already has a seat plan")
-            } else {
-                db_error(error)
-            }
-        })
+        result.map(|_| ()).map_err(|error| unique_as(error, "SEAT_PLAN_EXISTS", "the product already has a seat plan"))
     }
 
     /// Writes seat_limit and license_valid_until; false when the plan does not exist.
@@ -1231,11 +1219,7 @@ impl LicensingStore {
             .await
             .map(|done| done.rows_affected())
         });
-        result.map(|_| ()).map_err(
-            |error| {
-                if is_unique_violation(&error) { agent_seat_exists() } else { db_error(error) }
-            },
-        )
+        result.map(|_| ()).map_err(|error| on_unique_violation(error, || agent_seat_exists()))
     }
 
     /// The profile's seat in a plan, if any (inside `tx`).
@@ -1334,9 +1318,5 @@ pub fn agent_seat_exists() -> CsmError {
 }
 
 fn name_taken(error: sqlx::Error) -> CsmError {
-    if is_unique_violation(&error) {
-        CsmError::already_exists("LICENSE_POOL_NAME_TAKEN", "a pool with this name already exists")
-    } else {
-        db_error(error)
-    }
+    unique_as(error, "LICENSE_POOL_NAME_TAKEN", "a pool with this name already exists")
 }

@@ -19,6 +19,7 @@
 //!
 //! Run: `cargo bench -p csm-role --bench effective_roles`
 
+use csm_types::roles;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,7 @@ const CONCURRENCY: usize = 16;
 const SEQUENTIAL_CALLS: usize = 5_000;
 const CONCURRENT_CALLS: usize = 16_000;
 
-const CASE_VIEWER: &str = "sn_customerservice.case_viewer";
+const CASE_VIEWER: &str = roles::CASE_VIEWER;
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -152,8 +153,7 @@ async fn run_on(backend: &str, url: &str) -> anyhow::Result<()> {
 
 /// Loads the groups, memberships and assignments; returns the profiles and counts.
 async fn load(store: &RoleStore) -> anyhow::Result<(Arc<Vec<ProfileId>>, usize, usize)> {
-    let root_roles =
-        [CASE_VIEWER, "sn_customerservice_agent", "sn_customerservice_manager", "sn_customerservice.case_task_agent"];
+    let root_roles = [CASE_VIEWER, roles::AGENT, roles::MANAGER, roles::CASE_TASK_AGENT];
     let mut groups = Vec::with_capacity(TREES * GROUPS_PER_TREE);
     // Per tree: the groups profiles join (depth 2 and 3).
     let mut leaves: Vec<Vec<GroupId>> = Vec::with_capacity(TREES);
@@ -175,22 +175,14 @@ async fn load(store: &RoleStore) -> anyhow::Result<(Arc<Vec<ProfileId>>, usize, 
         let root = add(format!("tree {tree}"), None, root_roles[tree % root_roles.len()]);
         let mut tree_leaves = Vec::new();
         for child in 0..4 {
-            let child_role = if child % 2 == 0 { "knowledge" } else { "sn_customerservice.case_contributor_viewer" };
+            let child_role = if child % 2 == 0 { "knowledge" } else { roles::CASE_CONTRIBUTOR_VIEWER };
             let middle = add(format!("tree {tree}.{child}"), Some(&root), child_role);
             for grandchild in 0..3 {
-                let leaf = add(
-                    format!("tree {tree}.{child}.{grandchild}"),
-                    Some(&middle),
-                    "sn_customerservice.customer_data_viewer",
-                );
+                let leaf = add(format!("tree {tree}.{child}.{grandchild}"), Some(&middle), roles::CUSTOMER_DATA_VIEWER);
                 tree_leaves.push(leaf.id);
                 if child == 0 && grandchild == 0 {
                     for deepest in 0..3 {
-                        let deep = add(
-                            format!("tree {tree}.0.0.{deepest}"),
-                            Some(&leaf),
-                            "sn_customerservice.contact_manager",
-                        );
+                        let deep = add(format!("tree {tree}.0.0.{deepest}"), Some(&leaf), roles::CONTACT_MANAGER);
                         tree_leaves.push(deep.id);
                     }
                 }
@@ -210,7 +202,7 @@ async fn load(store: &RoleStore) -> anyhow::Result<(Arc<Vec<ProfileId>>, usize, 
             let other = &leaves[(index + TREES / 2) % TREES];
             memberships.push((other[(index / 7) % other.len()], *profile));
         }
-        assignments.push((*profile, "snc_internal".to_owned()));
+        assignments.push((*profile, roles::SNC_INTERNAL.to_owned()));
         if index % 10 == 0 {
             assignments.push((*profile, CASE_VIEWER.to_owned()));
         }

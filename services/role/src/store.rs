@@ -7,7 +7,7 @@ pub use self::profiles::ReviewFlag;
 use std::collections::{BTreeMap, BTreeSet};
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{Db, DbRow, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{Db, DbRow, Tx, db_error, unique_as, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
@@ -523,11 +523,6 @@ fn inheritance_from_row(row: &impl DbRow) -> CsmResult<InheritanceRow> {
 /// `$first, $first+1, …` for `count` values of an IN list.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|index| format!("${index}")).collect::<Vec<_>>().join(", ")
-}
-
-/// A unique violation as the reason the caller names, anything else as usual.
-fn unique_as(error: sqlx::Error, reason: &'static str, message: String) -> CsmError {
-    if is_unique_violation(&error) { CsmError::already_exists(reason, message) } else { db_error(error) }
 }
 
 /// Every group, membership and role of a profile in one join: memberships →

@@ -22,6 +22,7 @@
 
 mod store;
 
+use csm_types::roles;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ use uuid::Uuid;
 pub use store::{AuditQuery, list_events, migrations};
 
 /// Effective roles that may read the audit trail (R2.20: any one of them).
-pub const READER_ROLES: &[&str] = &["admin"];
+pub const READER_ROLES: &[&str] = &[roles::ADMIN];
 
 /// What an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

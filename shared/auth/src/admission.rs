@@ -164,6 +164,8 @@ pub trait CallerDirectory: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
+    use csm_types::roles;
+
     use super::*;
     use crate::token::LoginRef;
 
@@ -231,19 +233,17 @@ mod tests {
 
     #[test]
     fn roles_add_kinds_only_on_top_of_their_base() {
-        let kinds = role_kinds(CallerKind::Agent, ["admin", "sn_customerservice_manager"]);
+        let kinds = role_kinds(CallerKind::Agent, [roles::ADMIN, roles::MANAGER]);
         assert!(
             kinds.contains(CallerKind::Agent)
                 && kinds.contains(CallerKind::Admin)
                 && kinds.contains(CallerKind::Manager)
         );
         // A contact holding the manager role is still no manager.
-        let kinds =
-            role_kinds(CallerKind::Customer, ["sn_customerservice_manager", "sn_customerservice.customer_admin"]);
+        let kinds = role_kinds(CallerKind::Customer, [roles::MANAGER, roles::CUSTOMER_ADMIN]);
         assert!(!kinds.contains(CallerKind::Manager));
         assert!(kinds.contains(CallerKind::CustomerAdmin));
-        let kinds =
-            role_kinds(CallerKind::Partner, ["sn_customerservice.partner_admin", "sn_customerservice.customer_admin"]);
+        let kinds = role_kinds(CallerKind::Partner, [roles::PARTNER_ADMIN, roles::CUSTOMER_ADMIN]);
         assert!(kinds.contains(CallerKind::PartnerAdmin) && !kinds.contains(CallerKind::CustomerAdmin));
     }
 }

@@ -306,6 +306,19 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
         if database_error.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
+/// A unique violation answered as `answer` says, anything else as [`db_error`]:
+/// the one place a store turns "the database refused a duplicate" into its own
+/// reason (`.map_err(|e| on_unique_violation(e, || …))`).
+pub fn on_unique_violation(error: sqlx::Error, answer: impl FnOnce() -> CsmError) -> CsmError {
+    if is_unique_violation(&error) { answer() } else { db_error(error) }
+}
+
+/// A unique violation as ALREADY_EXISTS with `reason`, anything else as
+/// [`db_error`] — the common case of [`on_unique_violation`].
+pub fn unique_as(error: sqlx::Error, reason: &'static str, message: impl Into<String>) -> CsmError {
+    on_unique_violation(error, || CsmError::already_exists(reason, message))
+}
+
 #[cfg(test)]
 mod outage_tests {
     use super::*;

@@ -4,26 +4,28 @@
 
 use chrono::{DateTime, Utc};
 use csm_errors::{CsmError, CsmResult, FieldErrors};
+use csm_types::roles;
 use csm_types::{AccountId, ProfileId, ResponsibilityId};
 use uuid::Uuid;
 
 /// Who may write responsibility access and related-party configurations (R5.2, R5.4).
-pub const CAM_ADMIN_ROLES: &[&str] = &["admin", "sn_crm_customer_access_management_admin", "sn_crm_foundation_admin"];
+pub const CAM_ADMIN_ROLES: &[&str] =
+    &[roles::ADMIN, roles::CRM_CUSTOMER_ACCESS_MANAGEMENT_ADMIN, roles::CRM_FOUNDATION_ADMIN];
 
 /// Who may manage any account's access record (R5.12).
 pub const ACCOUNT_ACCESS_ADMIN_ROLES: &[&str] = &[
-    "admin",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_relationship_data_manager",
-    "sn_customerservice_manager",
+    roles::ADMIN,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
+    roles::MANAGER,
 ];
 
 /// Manages the access records of accounts in its own scope (R5.12).
-pub const CUSTOMER_ADMIN_ROLE: &str = "sn_customerservice.customer_admin";
+pub const CUSTOMER_ADMIN_ROLE: &str = roles::CUSTOMER_ADMIN;
 
 /// The role that keeps a partner contact eligible when the account restricts account access (R5.13).
-pub const PARTNER_ADMIN_ROLE: &str = "sn_customerservice.partner_admin";
+pub const PARTNER_ADMIN_ROLE: &str = roles::PARTNER_ADMIN;
 
 /// Tables of the access model (R5.2–R5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -748,6 +750,7 @@ pub struct SeededRelatedParty {
 pub fn seeded_related_parties() -> Vec<SeededRelatedParty> {
     use PartyEntityType as E;
     use RecordTable as T;
+    use csm_types::responsibilities;
     use seeded_responsibility as R;
     let ar = Some(R::AUTHORIZED_REPRESENTATIVE);
     let aa = Some(R::AUTHORIZED_ACCOUNT);
@@ -757,20 +760,20 @@ pub fn seeded_related_parties() -> Vec<SeededRelatedParty> {
         (T::Case, "Authorized Contributor", E::User, ar),
         (T::Case, "Listed Contact", E::Contact, None),
         (T::Case, "Listed Consumer", E::Consumer, None),
-        (T::SoldProduct, "Authorized Account", E::Account, aa),
+        (T::SoldProduct, responsibilities::AUTHORIZED_ACCOUNT, E::Account, aa),
         (T::SoldProduct, "Authorized Contact", E::Contact, ar),
         (T::SoldProduct, "Authorized Consumer", E::Consumer, ar),
         (T::SoldProduct, "Listed Account", E::Account, None),
         (T::SoldProduct, "Listed Contact", E::Contact, None),
         (T::SoldProduct, "Listed Consumer", E::Consumer, None),
-        (T::InstallBase, "Authorized Account", E::Account, aa),
+        (T::InstallBase, responsibilities::AUTHORIZED_ACCOUNT, E::Account, aa),
         (T::InstallBase, "Authorized Contact", E::Contact, ar),
         (T::InstallBase, "Authorized Consumer", E::Consumer, ar),
         (T::InstallBase, "Authorized Contributor", E::User, ar),
         (T::InstallBase, "Authorized Member", E::Consumer, ar),
         (
             T::InstallBase,
-            "Authorized Service Organization",
+            responsibilities::AUTHORIZED_SERVICE_ORGANIZATION,
             E::ServiceOrganization,
             Some(R::AUTHORIZED_SERVICE_ORGANIZATION),
         ),
@@ -780,9 +783,9 @@ pub fn seeded_related_parties() -> Vec<SeededRelatedParty> {
         (T::InstallBase, "Listed Contributor", E::User, None),
         (T::InstallBase, "Listed Member", E::Consumer, None),
         (T::InstallBase, "Listed Service Organization", E::ServiceOrganization, None),
-        (T::ConsumerRelationship, "Authorized Representative", E::Consumer, ar),
-        (T::HouseholdMemberRelationship, "Authorized Representative", E::Consumer, ar),
-        (T::AccountTeamMember, "Account Manager", E::User, Some(R::ACCOUNT_MANAGER)),
+        (T::ConsumerRelationship, responsibilities::AUTHORIZED_REPRESENTATIVE, E::Consumer, ar),
+        (T::HouseholdMemberRelationship, responsibilities::AUTHORIZED_REPRESENTATIVE, E::Consumer, ar),
+        (T::AccountTeamMember, responsibilities::ACCOUNT_MANAGER, E::User, Some(R::ACCOUNT_MANAGER)),
         (T::AccountTeamMember, "Preferred Technician", E::User, Some(R::PREFERRED_TECHNICIAN)),
         (T::AccountTeamMember, "Primary Support Agent", E::User, Some(R::PRIMARY_SUPPORT_AGENT)),
         (T::AccountTeamMember, "Support Manager", E::User, Some(R::SUPPORT_MANAGER)),
@@ -802,7 +805,7 @@ pub fn seeded_related_parties() -> Vec<SeededRelatedParty> {
 
 /// The out-of-box Account Manager configurations (R3.15), one per R3.16 role, fixed ids …0201, …0202.
 pub fn seeded_access_configurations() -> Vec<(Uuid, ValidAccessConfiguration)> {
-    ["sn_customerservice.relationship_agent", "sn_customerservice.relationship_contributor"]
+    [roles::RELATIONSHIP_AGENT, roles::RELATIONSHIP_CONTRIBUTOR]
         .into_iter()
         .enumerate()
         .map(|(index, role)| {
@@ -899,7 +902,7 @@ mod tests {
             name: "AM cases".into(),
             responsibility: Some(seeded_responsibility::ACCOUNT_MANAGER),
             active: true,
-            required_roles: vec!["sn_customerservice.relationship_agent".into()],
+            required_roles: vec![roles::RELATIONSHIP_AGENT.into()],
             access_levels: vec![AccessLevel::Read],
             accessible_table: Some(RecordTable::Case),
             accessible_filter: Vec::new(),

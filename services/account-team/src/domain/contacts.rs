@@ -3,37 +3,38 @@
 
 use chrono::{DateTime, Utc};
 use csm_errors::{CsmError, CsmResult};
+use csm_types::roles;
 use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ResponsibilityId};
 use uuid::Uuid;
 
 /// Who may create, update and delete contact relationships (R3.11).
 pub const CONTACT_RELATIONSHIP_WRITER_ROLES: &[&str] = &[
-    "admin",
-    "sn_customerservice_manager",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_relationship_data_manager",
+    roles::ADMIN,
+    roles::MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
 ];
 
 /// Who may view contact relationships (R3.11): the writers, agents and the data viewers.
 pub const CONTACT_RELATIONSHIP_VIEWER_ROLES: &[&str] = &[
-    "admin",
-    "sn_customerservice_manager",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_relationship_data_manager",
-    "sn_crm_account_data_manager",
-    "sn_customerservice_agent",
-    "sn_customerservice.customer_data_viewer",
+    roles::ADMIN,
+    roles::MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
+    roles::CRM_ACCOUNT_DATA_MANAGER,
+    roles::AGENT,
+    roles::CUSTOMER_DATA_VIEWER,
 ];
 
 /// Who may write consumer and household member relationships (proto of CreateConsumerRelationship).
 pub const CONSUMER_RELATIONSHIP_WRITER_ROLES: &[&str] = &[
-    "admin",
-    "sn_customerservice_manager",
-    "sn_customerservice.consumer_agent",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
+    roles::ADMIN,
+    roles::MANAGER,
+    roles::CONSUMER_AGENT,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
 ];
 
 /// Display order of a relationship without type and without an explicit order.

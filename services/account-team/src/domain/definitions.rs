@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use csm_types::ResponsibilityId;
+use csm_types::roles;
 
 use super::local_id;
 
@@ -14,14 +15,14 @@ local_id!(
 
 /// Who may create, update and delete responsibility definitions (R3.12).
 pub const RESPONSIBILITY_ADMIN_ROLES: &[&str] =
-    &["admin", "sn_crm_customer_access_management_admin", "sn_crm_foundation_admin"];
+    &[roles::ADMIN, roles::CRM_CUSTOMER_ACCESS_MANAGEMENT_ADMIN, roles::CRM_FOUNDATION_ADMIN];
 
 /// Who may force the cascading delete of a referenced responsibility (R3.18, X7).
-pub const FORCE_DELETE_ROLES: &[&str] = &["admin"];
+pub const FORCE_DELETE_ROLES: &[&str] = &[roles::ADMIN];
 
 /// Who may create, update and delete account relationship types (R3.4; proto).
 pub const RELATIONSHIP_TYPE_ADMIN_ROLES: &[&str] =
-    &["admin", "sn_crm_foundation_admin", "sn_crm_account_relationship_data_manager"];
+    &[roles::ADMIN, roles::CRM_FOUNDATION_ADMIN, roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER];
 
 /// The default partner type seeded by migration 0100 (R3.4). It cannot be deleted.
 pub const DEFAULT_PARTNER_TYPE_ID: RelationshipTypeId =

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use csm_types::AccountId;
+use csm_types::roles;
 
 use super::definitions::{RelationshipType, RelationshipTypeId};
 use super::local_id;
@@ -15,11 +16,11 @@ local_id!(
 
 /// Who may create, update and delete account relationships (R3.5).
 pub const RELATIONSHIP_EDITOR_ROLES: &[&str] = &[
-    "admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_relationship_data_manager",
-    "sn_customerservice_manager",
-    "sn_crm_foundation_admin",
+    roles::ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
+    roles::MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
 ];
 
 /// An account relationship record: Account From, Type, Account To (R3.5).

@@ -1,9 +1,10 @@
 //! The service settings (R3.8, R3.10): two switches, one row.
 
 use chrono::{DateTime, Utc};
+use csm_types::roles;
 
 /// Who may change the settings (proto: admin, sn_crm_foundation_admin).
-pub const SETTINGS_ADMIN_ROLES: &[&str] = &["admin", "sn_crm_foundation_admin"];
+pub const SETTINGS_ADMIN_ROLES: &[&str] = &[roles::ADMIN, roles::CRM_FOUNDATION_ADMIN];
 
 /// account-team's settings; [`AccountTeamSettings::default`] holds the SPEC defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! case-access; this service stores the membership and its responsibility.
 
 use chrono::{DateTime, Utc};
+use csm_types::roles;
 use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ResponsibilityId};
 
 use super::definitions::ResponsibilityKind;
@@ -16,35 +17,35 @@ local_id!(
 
 /// Who may build teams (R3.14, R4.12; the proto's list).
 pub const TEAM_EDITOR_ROLES: &[&str] = &[
-    "admin",
-    "sn_customerservice_manager",
-    "sn_customerservice.svc_location_manager",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_relationship_data_manager",
+    roles::ADMIN,
+    roles::MANAGER,
+    roles::SVC_LOCATION_MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
 ];
 
 /// Who may read account team members (R4.12: customer agents; the editors
 /// and the CRM data viewer too). The manager reaches both agent roles by containment.
 pub const ACCOUNT_TEAM_READER_ROLES: &[&str] = &[
-    "admin",
-    "sn_customerservice_agent",
-    "sn_customerservice.customer_data_viewer",
-    "sn_customerservice.svc_location_manager",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_relationship_data_manager",
+    roles::ADMIN,
+    roles::AGENT,
+    roles::CUSTOMER_DATA_VIEWER,
+    roles::SVC_LOCATION_MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
 ];
 
 /// Who may read consumer and household team members (R4.12: consumer agents).
 pub const CONSUMER_TEAM_READER_ROLES: &[&str] = &[
-    "admin",
-    "sn_customerservice.consumer_agent",
-    "sn_customerservice.customer_data_viewer",
-    "sn_customerservice.svc_location_manager",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_relationship_data_manager",
+    roles::ADMIN,
+    roles::CONSUMER_AGENT,
+    roles::CUSTOMER_DATA_VIEWER,
+    roles::SVC_LOCATION_MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
 ];
 
 impl Team {

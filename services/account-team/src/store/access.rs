@@ -3,7 +3,7 @@
 //! List-valued fields are stored as JSON text.
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{DbRow, PageRequest, Tx, db_error, unique_as, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, ProfileId, ResponsibilityId};
 use serde_json::{Value, json};
@@ -157,13 +157,11 @@ fn account_access_change(access: &AccountAccess, operation: Operation) -> NewCha
 }
 
 fn related_party_write_error(error: sqlx::Error) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::already_exists(
-            "RELATED_PARTY_TYPE_NAME_TAKEN",
-            "a related-party type with this name already applies to this table",
-        );
-    }
-    db_error(error)
+    unique_as(
+        error,
+        "RELATED_PARTY_TYPE_NAME_TAKEN",
+        "a related-party type with this name already applies to this table",
+    )
 }
 
 impl AccountTeamStore {
@@ -488,14 +486,7 @@ impl AccountTeamStore {
             .execute(&mut **tx)
             .await
             .map_err(|error| {
-                if is_unique_violation(&error) {
-                    CsmError::already_exists(
-                        "ACCOUNT_ACCESS_EXISTS",
-                        "the account already has an account access record",
-                    )
-                } else {
-                    db_error(error)
-                }
+                unique_as(error, "ACCOUNT_ACCESS_EXISTS", "the account already has an account access record")
             })?;
         });
         csm_changefeed::append(tx, &account_access_change(access, Operation::Created)).await

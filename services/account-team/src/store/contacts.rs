@@ -8,7 +8,7 @@
 //! refuses a second row while several responsibilities are not allowed.
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, unique_as, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ResponsibilityId};
 use uuid::Uuid;
@@ -433,13 +433,11 @@ impl AccountTeamStore {
 }
 
 fn consumer_write_error(error: sqlx::Error) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::already_exists(
-            "CONSUMER_RELATIONSHIP_EXISTS",
-            "the same (consumer, related consumer, household, responsibility) already exists",
-        );
-    }
-    db_error(error)
+    unique_as(
+        error,
+        "CONSUMER_RELATIONSHIP_EXISTS",
+        "the same (consumer, related consumer, household, responsibility) already exists",
+    )
 }
 
 /// The id after which a page keyed on `id` starts.

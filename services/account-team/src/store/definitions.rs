@@ -2,7 +2,7 @@
 //! types (R3.4).
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{DbRow, PageRequest, Tx, db_error, on_unique_violation, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::ResponsibilityId;
 
@@ -168,14 +168,12 @@ impl AccountTeamStore {
                 }
             });
             copied.map_err(|error| {
-                if is_unique_violation(&error) {
+                on_unique_violation(error, || {
                     CsmError::failed_precondition(
                         "UNIQUE_RESPONSIBILITY_VIOLATED",
                         format!("{} cannot become unique: a team already has several holders", updated.name),
                     )
-                } else {
-                    db_error(error)
-                }
+                })
             })?;
         }
         let revision = csm_changefeed::append(tx, &responsibility_change(updated.id, Operation::Updated)).await?;
@@ -501,25 +499,23 @@ impl AccountTeamStore {
 }
 
 fn responsibility_name_error(error: sqlx::Error, name: &str) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::already_exists(
+    on_unique_violation(error, || {
+        CsmError::already_exists(
             "RESPONSIBILITY_NAME_TAKEN",
             format!("a responsibility definition named {name:?} already exists"),
         )
-        .with_metadata("field", "name");
-    }
-    db_error(error)
+        .with_metadata("field", "name")
+    })
 }
 
 fn type_name_error(error: sqlx::Error, name: &str) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::already_exists(
+    on_unique_violation(error, || {
+        CsmError::already_exists(
             "RELATIONSHIP_TYPE_NAME_TAKEN",
             format!("an account relationship type named {name:?} already exists"),
         )
-        .with_metadata("field", "name");
-    }
-    db_error(error)
+        .with_metadata("field", "name")
+    })
 }
 
 pub(crate) fn responsibility_from_row(row: &impl DbRow) -> CsmResult<ResponsibilityDefinition> {

@@ -1,8 +1,8 @@
 //! SQL of account relationships (R3.5) and PCUST(p) (R3.6).
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
-use csm_errors::{CsmError, CsmResult};
+use csm_db::{DbRow, PageRequest, Tx, db_error, unique_as, with_db, with_tx};
+use csm_errors::CsmResult;
 use csm_types::AccountId;
 use uuid::Uuid;
 
@@ -42,14 +42,7 @@ impl AccountTeamStore {
             .map(|_| ())
         });
         inserted.map_err(|error| {
-            if is_unique_violation(&error) {
-                CsmError::already_exists(
-                    "ACCOUNT_RELATIONSHIP_EXISTS",
-                    "this relationship (from, type, to) already exists",
-                )
-            } else {
-                db_error(error)
-            }
+            unique_as(error, "ACCOUNT_RELATIONSHIP_EXISTS", "this relationship (from, type, to) already exists")
         })?;
         csm_changefeed::append(tx, &relationship_change(relationship, Operation::Created)).await
     }

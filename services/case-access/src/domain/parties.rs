@@ -11,6 +11,7 @@
 //! ([`sold_product_parties`], [`install_base_parties`]), and the case table's
 //! R5.9 / R5.11 rows read the same lists.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -25,20 +26,18 @@ use super::table::{
     SOLD_PRODUCT_AUTHORIZED_CONTACT, Step, StepKind, TableSettings, UNIFIED_CONSUMER,
 };
 
-pub const MANAGER: &str = "sn_customerservice_manager";
-pub const CUSTOMER_DATA_VIEWER: &str = "sn_customerservice.customer_data_viewer";
-pub const INSTALL_BASE_AUTHORIZED_CONTACT: &str = "sn_install_base.install_base_authorized_contact";
-pub const INSTALL_BASE_AUTHORIZED_CONSUMER: &str = "sn_install_base.install_base_authorized_consumer";
-pub const INSTALL_BASE_AUTHORIZED_CONTRIBUTOR: &str = "sn_install_base.install_base_authorized_contributor";
-pub const INSTALL_BASE_AUTHORIZED_MEMBER: &str = "sn_install_base.install_base_authorized_member";
+pub use csm_types::roles::{
+    CUSTOMER_DATA_VIEWER, INSTALL_BASE_AUTHORIZED_CONSUMER, INSTALL_BASE_AUTHORIZED_CONTACT,
+    INSTALL_BASE_AUTHORIZED_CONTRIBUTOR, INSTALL_BASE_AUTHORIZED_MEMBER, MANAGER,
+};
 /// R5.14 granular role letting a holder with READ on a case write its related parties
 /// (the catalog stores CAM granular roles with the `_granular` suffix; the contract's name is accepted too).
 pub const CASE_RELATED_PARTY_WRITE: &[&str] =
-    &["sn_customerservice.case_related_party_write_granular", "sn_customerservice.case_related_party_write"];
+    &[roles::CASE_RELATED_PARTY_WRITE_GRANULAR, "sn_customerservice.case_related_party_write"];
 /// R5.14 granular role writing install base related parties (contained by the install base functional roles).
 pub const INSTALL_BASE_RELATED_PARTY_WRITE: &[&str] =
-    &["sn_install_base.install_base_related_party_write_granular", "sn_install_base.install_base_related_party_write"];
-pub const AUTHORIZED_SERVICE_ORGANIZATION: &str = "Authorized Service Organization";
+    &[roles::INSTALL_BASE_RELATED_PARTY_WRITE_GRANULAR, "sn_install_base.install_base_related_party_write"];
+pub use csm_types::responsibilities::AUTHORIZED_SERVICE_ORGANIZATION;
 
 /// Which asset table a record lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

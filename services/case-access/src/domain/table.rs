@@ -19,37 +19,16 @@ use uuid::Uuid;
 use super::case::{CaseFacts, PartyKind, Segment};
 use super::principal::{OwnershipRelation, PrincipalContext, PrincipalKind, RecordRight, TeamTarget};
 
-pub const ADMIN: &str = "admin";
-pub const CUSTOMER: &str = "sn_customerservice.customer";
-pub const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-pub const CUSTOMER_CASE_MANAGER: &str = "sn_customerservice.customer_case_manager";
-pub const PARTNER: &str = "sn_customerservice.partner";
-pub const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
-pub const CONSUMER: &str = "sn_customerservice.consumer";
-pub const UNIFIED_CONSUMER: &str = "sn_customerservice.unified_consumer";
-pub const AGENT: &str = "sn_customerservice_agent";
-pub const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
-pub const RELATIONSHIP_AGENT: &str = "sn_customerservice.relationship_agent";
-pub const ACCOUNT_CONTRIBUTOR: &str = "sn_customerservice.account_contributor";
-pub const CONSUMER_CONTRIBUTOR: &str = "sn_customerservice.consumer_contributor";
-pub const RELATIONSHIP_CONTRIBUTOR: &str = "sn_customerservice.relationship_contributor";
-pub const SELF_CONTRIBUTOR: &str = "sn_customerservice.self_contributor";
-pub const SERVICE_ORGANIZATION_CONTRIBUTOR: &str = "sn_customerservice.service_organization_contributor";
-pub const CASE_VIEWER: &str = "sn_customerservice.case_viewer";
-pub const CASE_CONTRIBUTOR_VIEWER: &str = "sn_customerservice.case_contributor_viewer";
-pub const CASE_CONTRIBUTOR_EDITOR: &str = "sn_customerservice.case_contributor_editor";
-pub const CASE_TASK_AGENT: &str = "sn_customerservice.case_task_agent";
-pub const PROXY_CONTACT: &str = "sn_customerservice.proxy_contact";
-pub const CASE_AUTHORIZED_CONTACT: &str = "sn_customerservice.case_authorized_contact";
-pub const CASE_AUTHORIZED_CONSUMER: &str = "sn_customerservice.case_authorized_consumer";
-pub const CASE_AUTHORIZED_CONTRIBUTOR: &str = "sn_customerservice.case_authorized_contributor";
-pub const SOLD_PRODUCT_AUTHORIZED_CONTACT: &str = "sn_install_base.sold_product_authorized_contact";
-pub const SOLD_PRODUCT_AUTHORIZED_CONSUMER: &str = "sn_install_base.sold_product_authorized_consumer";
-pub const SNC_INTERNAL: &str = "snc_internal";
+pub use csm_types::roles::ADMIN;
+pub use csm_types::roles::{
+    ACCOUNT_CONTRIBUTOR, AGENT, CASE_AUTHORIZED_CONSUMER, CASE_AUTHORIZED_CONTACT, CASE_AUTHORIZED_CONTRIBUTOR,
+    CASE_CONTRIBUTOR_EDITOR, CASE_CONTRIBUTOR_VIEWER, CASE_TASK_AGENT, CASE_VIEWER, CONSUMER, CONSUMER_AGENT,
+    CONSUMER_CONTRIBUTOR, CUSTOMER, CUSTOMER_ADMIN, CUSTOMER_CASE_MANAGER, PARTNER, PARTNER_ADMIN, PROXY_CONTACT,
+    RELATIONSHIP_AGENT, RELATIONSHIP_CONTRIBUTOR, SELF_CONTRIBUTOR, SERVICE_ORGANIZATION_CONTRIBUTOR, SNC_INTERNAL,
+    SOLD_PRODUCT_AUTHORIZED_CONSUMER, SOLD_PRODUCT_AUTHORIZED_CONTACT, UNIFIED_CONSUMER,
+};
 
-pub const AUTHORIZED_REPRESENTATIVE: &str = csm_types::responsibilities::AUTHORIZED_REPRESENTATIVE;
-pub const AUTHORIZED_ACCOUNT: &str = "Authorized Account";
-pub const ACCOUNT_MANAGER: &str = "Account Manager";
+pub use csm_types::responsibilities::{ACCOUNT_MANAGER, AUTHORIZED_ACCOUNT, AUTHORIZED_REPRESENTATIVE};
 pub const RELATIONSHIP_MANAGER: &str = "Relationship Manager";
 
 /// What the principal wants to do (R4.2, R6.4).

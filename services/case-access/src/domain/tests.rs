@@ -1,5 +1,6 @@
 //! The decision table against hand-built worlds (SPEC §4 tests, in pure form).
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_types::{AccountId, ConsumerId, GroupId, ProfileId, SecurityGroupId};
@@ -68,7 +69,7 @@ fn partner_path_is_field_based() {
 
 #[test]
 fn agents_are_partitioned_but_managers_see_both() {
-    let agent = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [AGENT, "snc_internal"]);
+    let agent = PrincipalContext::new(ProfileId::new(), PrincipalKind::Employee, [AGENT, roles::SNC_INTERNAL]);
     let b2c = CaseFacts { consumer: Some(ConsumerId::new()), ..CaseFacts::default() };
     let b2b = account_case(AccountId::new());
     assert_eq!(check(&agent, Action::Read, &b2b).rule(), "T4.3.agent");

@@ -7,6 +7,7 @@
 //! decision table: GetCaseTask, ListCaseTasks (compiled to SQL by the store)
 //! and Check on a case_task target all read it.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use csm_types::{GroupId, ProfileId};
@@ -19,9 +20,8 @@ use super::table::{
 };
 
 /// X11: the proxy contact role's alias in one newer roles-table build.
-pub const PROXY_CONTACT_ALIAS: &str = "sn_csm_proxy_cont";
-pub const SNC_EXTERNAL: &str = "snc_external";
-pub const CASE_TASK_VIEWER: &str = "sn_customerservice.case_task_viewer";
+pub const PROXY_CONTACT_ALIAS: &str = roles::CSM_PROXY_CONT;
+pub use csm_types::roles::{CASE_TASK_VIEWER, SNC_EXTERNAL};
 
 // ------------------------------------------------------------ case updates
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use csm_db::{Db, DbRow, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{Db, DbRow, Tx, db_error, unique_as, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, ConsumerId, ProfileId};
 use uuid::Uuid;
@@ -548,11 +548,7 @@ fn party_record_from_row(row: &impl DbRow) -> CsmResult<RelatedPartyRecord> {
 }
 
 fn party_exists(error: sqlx::Error) -> CsmError {
-    if is_unique_violation(&error) {
-        CsmError::already_exists("RELATED_PARTY_EXISTS", "the subject already has this party with this type")
-    } else {
-        db_error(error)
-    }
+    unique_as(error, "RELATED_PARTY_EXISTS", "the subject already has this party with this type")
 }
 
 pub async fn get_related_party(db: &Db, id: Uuid) -> CsmResult<Option<RelatedPartyRecord>> {

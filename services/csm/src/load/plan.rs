@@ -6,14 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::Rng;
 
-pub const CUSTOMER: &str = "sn_customerservice.customer";
-pub const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-pub const PARTNER: &str = "sn_customerservice.partner";
-pub const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
-pub const AGENT: &str = "sn_customerservice_agent";
-pub const CONSUMER_AGENT: &str = "sn_customerservice.consumer_agent";
+use csm_types::roles;
+
+pub use csm_types::roles::{AGENT, CONSUMER_AGENT, CUSTOMER, CUSTOMER_ADMIN, PARTNER, PARTNER_ADMIN};
+
 /// The class a first login gives an employee (R2.13a).
-pub const INTERNAL: &str = "snc_internal";
+pub const INTERNAL: &str = roles::SNC_INTERNAL;
 
 /// Deepest hierarchy level (0 = a top account): depth up to 5 levels.
 pub const MAX_DEPTH: u32 = 4;

@@ -36,7 +36,7 @@ pub struct AccessToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionWithDefault {
     pub session: Session,
-    /// "snc_internal" / "snc_external" when this call persisted the profile's
+    /// `snc_internal` / `snc_external` when this call persisted the profile's
     /// default explicit role; None otherwise.
     pub assigned_explicit_role: Option<&'static str>,
     pub access_token: AccessToken,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::AccountId;
+use csm_types::roles;
 
 /// The kind of an account (R1.2): its contacts are B2B contacts or partner contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,23 +125,23 @@ pub const BATCH_GET_ACCOUNTS_MAX: usize = 1000;
 /// Roles that may set or change an account's parent (R3.2, exactly as SPEC
 /// lists them). Creating an account under a parent needs one of them too.
 pub const ACCOUNT_HIERARCHY_ROLES: &[&str] = &[
-    "admin",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_data_manager",
-    "sn_crm_account_relationship_data_manager",
+    roles::ADMIN,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
 ];
 
 /// Roles that may create accounts and change their name or active flag: the
 /// R3.2 roles plus the CSM manager (T4.3 manager row: "create accounts,
 /// contacts, consumers …"). The manager may NOT set parents (R3.2).
 pub const ACCOUNT_EDITOR_ROLES: &[&str] = &[
-    "admin",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_data_manager",
-    "sn_crm_account_relationship_data_manager",
-    "sn_customerservice_manager",
+    roles::ADMIN,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_DATA_MANAGER,
+    roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
+    roles::MANAGER,
 ];
 
 /// The roles, any one of which lets a person create `new`: placing an
@@ -200,14 +201,14 @@ mod tests {
         assert_eq!(
             roles,
             vec![
-                "admin",
-                "sn_crm_account_data_manager",
-                "sn_crm_account_relationship_data_manager",
-                "sn_crm_foundation_admin",
-                "sn_crm_foundation_data_manager",
+                roles::ADMIN,
+                roles::CRM_ACCOUNT_DATA_MANAGER,
+                roles::CRM_ACCOUNT_RELATIONSHIP_DATA_MANAGER,
+                roles::CRM_FOUNDATION_ADMIN,
+                roles::CRM_FOUNDATION_DATA_MANAGER,
             ]
         );
-        assert!(!ACCOUNT_HIERARCHY_ROLES.contains(&"sn_customerservice_manager"));
+        assert!(!ACCOUNT_HIERARCHY_ROLES.contains(&roles::MANAGER));
     }
 
     #[test]
@@ -215,7 +216,7 @@ mod tests {
         assert!(ACCOUNT_HIERARCHY_ROLES.iter().all(|role| ACCOUNT_EDITOR_ROLES.contains(role)));
         let extra: Vec<&str> =
             ACCOUNT_EDITOR_ROLES.iter().copied().filter(|role| !ACCOUNT_HIERARCHY_ROLES.contains(role)).collect();
-        assert_eq!(extra, vec!["sn_customerservice_manager"]);
+        assert_eq!(extra, vec![roles::MANAGER]);
     }
 
     #[test]

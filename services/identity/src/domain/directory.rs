@@ -3,6 +3,7 @@
 //! switches (R1.3 allowed consumer user types, R2.13a internal-user deny list).
 //! Pure types and rules, no I/O.
 
+use csm_types::roles;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use csm_types::{DepartmentId, SecurityGroupId};
 
 /// Roles that may change departments, security groups and settings. Reads are
 /// open to every authenticated caller.
-pub const DIRECTORY_ADMIN_ROLES: &[&str] = &["admin"];
+pub const DIRECTORY_ADMIN_ROLES: &[&str] = &[roles::ADMIN];
 
 /// Maximum length of a department or security group name.
 pub const DIRECTORY_NAME_MAX_LEN: usize = 200;

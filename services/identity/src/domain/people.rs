@@ -2,6 +2,7 @@
 //! and contacts — pure types and rules, no I/O (SPEC R1.1–R1.10, R2.13–R2.14,
 //! R4.8, R6.1, R6.3–R6.4).
 
+use csm_types::roles;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -640,10 +641,10 @@ pub fn manager_cycle(profile: ProfileId, new_manager: ProfileId, chain_above_new
 
 // ---------------------------------------------------------------- explicit roles
 
-/// The internal explicit role (R2.7).
-pub const SNC_INTERNAL: &str = "snc_internal";
 /// The external explicit role (R2.7).
-pub const SNC_EXTERNAL: &str = "snc_external";
+pub use csm_types::roles::SNC_EXTERNAL;
+/// The internal explicit role (R2.7).
+pub use csm_types::roles::SNC_INTERNAL;
 
 /// R2.13a: the explicit role a profile of `class` holding neither explicit
 /// role is given at (first) login: snc_external when its class is on the
@@ -655,33 +656,32 @@ pub fn first_login_explicit_role(settings: &IdentitySettings, class: UserClass) 
 // ---------------------------------------------------------------- who may
 
 /// Roles that administer logins, passwords of others and employees.
-pub const PEOPLE_ADMIN_ROLES: &[&str] = &["admin"];
+pub const PEOPLE_ADMIN_ROLES: &[&str] = &[roles::ADMIN];
 
 /// Roles that may create and update contacts of any account (T4.3 manager
 /// row: "create accounts, contacts, consumers"; CRM data managers).
 pub const CONTACT_ADMIN_ROLES: &[&str] = &[
-    "admin",
-    "sn_customerservice_manager",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_data_manager",
-    "sn_customerservice.contact_manager",
+    roles::ADMIN,
+    roles::MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_DATA_MANAGER,
+    roles::CONTACT_MANAGER,
 ];
 
 /// Delegated (portal) admins: manage contacts only within their scope (R4.8).
-pub const DELEGATED_CONTACT_ADMIN_ROLES: &[&str] =
-    &["sn_customerservice.customer_admin", "sn_customerservice.partner_admin"];
+pub const DELEGATED_CONTACT_ADMIN_ROLES: &[&str] = &[roles::CUSTOMER_ADMIN, roles::PARTNER_ADMIN];
 
 /// Roles that may read any profile (agents read contacts, R4.12; CRM data roles).
 /// `sn_esm_agent` is in the closure of every agent-family role (R2.6).
 pub const PROFILE_READER_ROLES: &[&str] = &[
-    "admin",
-    "sn_esm_agent",
-    "sn_customerservice.customer_data_viewer",
-    "sn_customerservice.contact_manager",
-    "sn_crm_foundation_admin",
-    "sn_crm_foundation_data_manager",
-    "sn_crm_account_data_manager",
+    roles::ADMIN,
+    roles::ESM_AGENT,
+    roles::CUSTOMER_DATA_VIEWER,
+    roles::CONTACT_MANAGER,
+    roles::CRM_FOUNDATION_ADMIN,
+    roles::CRM_FOUNDATION_DATA_MANAGER,
+    roles::CRM_ACCOUNT_DATA_MANAGER,
 ];
 
 /// R4.8 scope of a delegated admin: the accounts whose contacts it manages.

@@ -18,10 +18,7 @@ use csm_types::AccountId;
 
 use super::people::{DELEGATED_CONTACT_ADMIN_ROLES, PROFILE_READER_ROLES, ProfileKind};
 
-pub const CUSTOMER: &str = "sn_customerservice.customer";
-pub const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-pub const PARTNER: &str = "sn_customerservice.partner";
-pub const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+pub use csm_types::roles::{CUSTOMER, CUSTOMER_ADMIN, PARTNER, PARTNER_ADMIN};
 
 /// What a viewer is, as the table above reads it.
 #[derive(Debug, Clone, Default)]
@@ -126,6 +123,8 @@ pub fn delegated_scope(viewer: &Viewer) -> BTreeSet<AccountId> {
 
 #[cfg(test)]
 mod tests {
+    use csm_types::roles;
+
     use super::*;
 
     fn viewer(kind: ProfileKind, roles: &[&str]) -> Viewer {
@@ -142,10 +141,7 @@ mod tests {
     #[test]
     fn internal_people_and_readers_see_everything() {
         assert_eq!(visibility(&viewer(ProfileKind::Internal, &[])), Visibility::Everything);
-        assert_eq!(
-            visibility(&viewer(ProfileKind::Contact, &["sn_customerservice.customer_data_viewer"])),
-            Visibility::Everything
-        );
+        assert_eq!(visibility(&viewer(ProfileKind::Contact, &[roles::CUSTOMER_DATA_VIEWER])), Visibility::Everything);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{DbRow, PageRequest, Tx, db_error, on_unique_violation, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{ConsumerId, HouseholdId, ProfileId};
 use uuid::Uuid;
@@ -685,10 +685,9 @@ fn email_key(email: &str) -> String {
 /// A unique violation on `consumers.user_profile_id`: a concurrent link of
 /// the same profile won.
 fn link_write_error(error: sqlx::Error) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::failed_precondition("PROFILE_ALREADY_LINKED", "the profile is already linked to a consumer");
-    }
-    db_error(error)
+    on_unique_violation(error, || {
+        CsmError::failed_precondition("PROFILE_ALREADY_LINKED", "the profile is already linked to a consumer")
+    })
 }
 
 fn consumer_profile_change(record: &ConsumerProfile, operation: Operation) -> NewChange {

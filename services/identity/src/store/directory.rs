@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{DbRow, PageRequest, Tx, db_error, on_unique_violation, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{DepartmentId, SecurityGroupId};
 use uuid::Uuid;
@@ -573,25 +573,17 @@ fn security_group_from_row(
 }
 
 fn department_write_error(error: sqlx::Error, name: &str) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::already_exists(
-            "DEPARTMENT_NAME_TAKEN",
-            format!("a department named {name:?} already exists"),
-        )
-        .with_metadata("field", "name");
-    }
-    db_error(error)
+    on_unique_violation(error, || {
+        CsmError::already_exists("DEPARTMENT_NAME_TAKEN", format!("a department named {name:?} already exists"))
+            .with_metadata("field", "name")
+    })
 }
 
 fn security_group_write_error(error: sqlx::Error, name: &str) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::already_exists(
-            "SECURITY_GROUP_NAME_TAKEN",
-            format!("a security group named {name:?} already exists"),
-        )
-        .with_metadata("field", "name");
-    }
-    db_error(error)
+    on_unique_violation(error, || {
+        CsmError::already_exists("SECURITY_GROUP_NAME_TAKEN", format!("a security group named {name:?} already exists"))
+            .with_metadata("field", "name")
+    })
 }
 
 /// The keyset position of a page token: the last id of the previous page.

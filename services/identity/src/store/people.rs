@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, PageRequest, Tx, db_error, is_unique_violation, with_db, with_tx};
+use csm_db::{DbRow, PageRequest, Tx, db_error, on_unique_violation, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, ConsumerId, DepartmentId, LoginId, ProfileId, SecurityGroupId};
 use uuid::Uuid;
@@ -652,11 +652,10 @@ fn profile_change(profile: &Profile, operation: Operation, previous: Option<&Pro
 }
 
 fn login_name_error(error: sqlx::Error, login_name: &str) -> CsmError {
-    if is_unique_violation(&error) {
-        return CsmError::already_exists("LOGIN_NAME_TAKEN", format!("the login name {login_name:?} is taken"))
-            .with_metadata("field", "login_name");
-    }
-    db_error(error)
+    on_unique_violation(error, || {
+        CsmError::already_exists("LOGIN_NAME_TAKEN", format!("the login name {login_name:?} is taken"))
+            .with_metadata("field", "login_name")
+    })
 }
 
 fn credentials_from_row(row: &impl DbRow) -> CsmResult<LoginCredentials> {

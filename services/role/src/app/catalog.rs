@@ -19,7 +19,7 @@ use csm_auth::Caller;
 use csm_changefeed::idempotency::RequestKey;
 use csm_db::Tx;
 use csm_errors::{CsmError, CsmResult};
-use csm_types::{GroupId, ProfileId};
+use csm_types::{GroupId, ProfileId, roles};
 
 use super::validation::{AsFinding, ValidationFinding, dry_run_findings};
 use super::{Catalog, RoleApp};
@@ -576,7 +576,7 @@ fn violation_error(violation: CatalogViolation, collision_rule: &'static str) ->
         )
         .with_metadata("rule", collision_rule)
         .with_metadata("role", role)
-        .with_metadata("conflicting_role", "snc_internal")
+        .with_metadata("conflicting_role", roles::SNC_INTERNAL)
         .with_metadata("path", format!("{} | {}", internal_path.join(" > "), external_path.join(" > "))),
     }
 }

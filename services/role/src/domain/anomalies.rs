@@ -106,6 +106,8 @@ pub fn classify_external_profile(
 
 #[cfg(test)]
 mod tests {
+    use csm_types::roles;
+
     use super::*;
     use crate::domain::catalog::{SEED_EDGES, SEED_ROLES};
 
@@ -134,22 +136,22 @@ mod tests {
 
     #[test]
     fn internal_with_an_external_role_keeps_it() {
-        let anomaly = classify(&[SNC_INTERNAL, "sn_customerservice.customer"]).unwrap();
+        let anomaly = classify(&[SNC_INTERNAL, roles::CUSTOMER]).unwrap();
         assert_eq!(anomaly.category, AnomalyCategory::NonIntentional);
         assert!(anomaly.add.is_empty());
     }
 
     #[test]
     fn internal_with_an_agent_role_is_possibly_intentional() {
-        let anomaly = classify(&[SNC_INTERNAL, "sn_customerservice_agent", "knowledge"]).unwrap();
+        let anomaly = classify(&[SNC_INTERNAL, roles::AGENT, "knowledge"]).unwrap();
         assert_eq!(anomaly.category, AnomalyCategory::PossiblyIntentional);
-        assert_eq!(anomaly.remove, vec!["sn_customerservice_agent", SNC_INTERNAL]);
+        assert_eq!(anomaly.remove, vec![roles::AGENT, SNC_INTERNAL]);
         assert_eq!(anomaly.add, vec![SNC_EXTERNAL]);
     }
 
     #[test]
     fn internal_through_containment_is_manual() {
-        let anomaly = classify(&["sn_customerservice.relationship_agent"]).unwrap();
+        let anomaly = classify(&[roles::RELATIONSHIP_AGENT]).unwrap();
         assert_eq!(anomaly.category, AnomalyCategory::Contained);
         assert!(!anomaly.category.fixable());
         assert!(classify(&[SNC_EXTERNAL]).is_none());

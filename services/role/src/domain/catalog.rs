@@ -66,18 +66,12 @@ pub struct SeedRole {
     pub source: SeedSource,
 }
 
-/// Explicit role of internal users (employees) (R2.4).
-pub const SNC_INTERNAL: &str = "snc_internal";
-/// Explicit role of external users (customers, partners, consumers) (R2.4).
-pub const SNC_EXTERNAL: &str = "snc_external";
-/// Base role every internal CSM role contains (R2.6).
-pub const SN_ESM_AGENT: &str = "sn_esm_agent";
-/// Base role every external CSM role contains (R2.6).
-pub const SN_ESM_USER: &str = "sn_esm_user";
-/// No login required (R2.5).
-pub const PUBLIC: &str = "public";
-/// Platform administrator.
-pub const ADMIN: &str = "admin";
+/// The names rules elsewhere speak of: explicit roles of internal and external
+/// users (R2.4), the base roles every CSM role contains (R2.6), `public` (no
+/// login, R2.5) and the platform administrator — written once, in `csm_types`.
+pub use csm_types::roles::{
+    ADMIN, ESM_AGENT as SN_ESM_AGENT, ESM_USER as SN_ESM_USER, PUBLIC, SNC_EXTERNAL, SNC_INTERNAL,
+};
 
 /// The default of the `contact_role_assignment` setting (R4.7): the roles a
 /// customer or partner admin may grant from the portal. The property's
@@ -526,6 +520,15 @@ mod tests {
         let mut seen = BTreeSet::new();
         for role in SEED_ROLES {
             assert!(seen.insert(role.name), "duplicate role {}", role.name);
+        }
+    }
+
+    #[test]
+    fn every_suite_wide_role_name_is_in_the_catalog() {
+        for name in csm_types::roles::ALL {
+            let known =
+                SEED_ROLES.iter().any(|role| role.name == *name) || ROLE_ALIASES.iter().any(|(alias, _)| alias == name);
+            assert!(known, "csm_types::roles names {name}, the catalog does not");
         }
     }
 

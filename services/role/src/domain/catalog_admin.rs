@@ -110,6 +110,8 @@ pub fn roles_reaching(graph: &RoleGraph, role: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use csm_types::roles;
+
     use super::*;
     use crate::domain::catalog::{SEED_EDGES, SEED_ROLES};
 
@@ -147,11 +149,10 @@ mod tests {
     #[test]
     fn cycles_and_self_loops_are_refused() {
         let (roles, edges) = seeded();
-        let violation =
-            graph_with_edges(&roles, &edges, &[edge("sn_esm_agent", "sn_customerservice_manager")]).unwrap_err();
+        let violation = graph_with_edges(&roles, &edges, &[edge(roles::ESM_AGENT, roles::MANAGER)]).unwrap_err();
         let CatalogViolation::Cycle { path, .. } = violation else { panic!("{violation:?}") };
-        assert_eq!(path.first().map(String::as_str), Some("sn_customerservice_manager"));
-        assert_eq!(path.last().map(String::as_str), Some("sn_esm_agent"));
+        assert_eq!(path.first().map(String::as_str), Some(roles::MANAGER));
+        assert_eq!(path.last().map(String::as_str), Some(roles::ESM_AGENT));
         assert_eq!(path.len(), 3);
         assert!(matches!(
             graph_with_edges(&roles, &edges, &[edge("knowledge", "knowledge")]),
@@ -167,15 +168,15 @@ mod tests {
             Err(CatalogViolation::ExplicitCollision { .. })
         ));
         assert!(matches!(
-            graph_with_edges(&roles, &edges, &[edge("sn_customerservice_agent", SN_ESM_USER)]),
+            graph_with_edges(&roles, &edges, &[edge(roles::AGENT, SN_ESM_USER)]),
             Err(CatalogViolation::ExplicitCollision { .. }) | Err(CatalogViolation::FamilyBoth { .. })
         ));
         assert!(matches!(
-            graph_with_edges(&roles, &edges, &[edge("sn_customerservice.consumer_agent", "sn_esm_partner")]),
+            graph_with_edges(&roles, &edges, &[edge(roles::CONSUMER_AGENT, roles::ESM_PARTNER)]),
             Err(CatalogViolation::FamilyBoth { .. }) | Err(CatalogViolation::ExplicitCollision { .. })
         ));
-        let graph = graph_with_edges(&roles, &edges, &[edge("sn_customerservice.case_viewer", "knowledge")]).unwrap();
-        assert!(graph.closure("sn_customerservice.case_viewer").contains("knowledge"));
+        let graph = graph_with_edges(&roles, &edges, &[edge(roles::CASE_VIEWER, "knowledge")]).unwrap();
+        assert!(graph.closure(roles::CASE_VIEWER).contains("knowledge"));
     }
 
     #[test]
@@ -183,8 +184,8 @@ mod tests {
         let (roles, edges) = seeded();
         let graph = RoleGraph::new(roles.iter().cloned(), edges.iter().cloned());
         assert!(!can_collide(&graph, "knowledge"));
-        assert!(can_collide(&graph, "sn_customerservice.customer"));
+        assert!(can_collide(&graph, roles::CUSTOMER));
         assert!(can_collide(&graph, SNC_INTERNAL));
-        assert!(roles_reaching(&graph, "sn_customerservice_agent").contains(&"sn_customerservice_manager".to_owned()));
+        assert!(roles_reaching(&graph, roles::AGENT).contains(&roles::MANAGER.to_owned()));
     }
 }

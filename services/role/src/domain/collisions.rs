@@ -3,42 +3,42 @@
 //! and the role it would receive; the result is the first blocking finding or
 //! the warnings a WARN policy lets through.
 
+use csm_types::roles;
 use std::collections::BTreeSet;
 
 use super::catalog::{SN_ESM_AGENT, SN_ESM_USER, SNC_EXTERNAL, SNC_INTERNAL};
 use super::graph::RoleGraph;
 
-pub const UNIFIED_CONSUMER: &str = "sn_customerservice.unified_consumer";
-pub const PROXY_CONTACT: &str = "sn_customerservice.proxy_contact";
+pub use csm_types::roles::{PROXY_CONTACT, UNIFIED_CONSUMER};
 
 /// CSM fulfiller and contributor roles unsupported together with unified_consumer (R1.15).
 pub const UNSUPPORTED_WITH_UNIFIED_CONSUMER: &[&str] = &[
-    "sn_customerservice_manager",
-    "sn_customerservice.relationship_agent",
-    "sn_customerservice.case_task_agent",
-    "sn_acct_consumer.agent",
-    "sn_customerservice.svc_location_consumer_agent",
-    "sn_customerservice.svc_location_agent",
-    "sn_customerservice.svc_location_manager",
-    "sn_bus_loc.location_relationship_manager",
-    "sn_customerservice_agent",
-    "sn_customerservice.consumer_agent",
-    "sn_customerservice.account_contributor",
-    "sn_customerservice.consumer_contributor",
-    "sn_customerservice.relationship_contributor",
-    "sn_customerservice.self_contributor",
-    "sn_customerservice.service_organization_contributor",
-    "sn_customerservice.svc_location_manager_contributor",
+    roles::MANAGER,
+    roles::RELATIONSHIP_AGENT,
+    roles::CASE_TASK_AGENT,
+    roles::ACCT_CONSUMER_AGENT,
+    roles::SVC_LOCATION_CONSUMER_AGENT,
+    roles::SVC_LOCATION_AGENT,
+    roles::SVC_LOCATION_MANAGER,
+    roles::BUS_LOC_LOCATION_RELATIONSHIP_MANAGER,
+    roles::AGENT,
+    roles::CONSUMER_AGENT,
+    roles::ACCOUNT_CONTRIBUTOR,
+    roles::CONSUMER_CONTRIBUTOR,
+    roles::RELATIONSHIP_CONTRIBUTOR,
+    roles::SELF_CONTRIBUTOR,
+    roles::SERVICE_ORGANIZATION_CONTRIBUTOR,
+    roles::SVC_LOCATION_MANAGER_CONTRIBUTOR,
 ];
 
 /// Contributor roles a proxy contact may not hold (R2.17).
 pub const CONTRIBUTOR_ROLES: &[&str] = &[
-    "sn_customerservice.account_contributor",
-    "sn_customerservice.consumer_contributor",
-    "sn_customerservice.relationship_contributor",
-    "sn_customerservice.self_contributor",
-    "sn_customerservice.service_organization_contributor",
-    "sn_customerservice.svc_location_manager_contributor",
+    roles::ACCOUNT_CONTRIBUTOR,
+    roles::CONSUMER_CONTRIBUTOR,
+    roles::RELATIONSHIP_CONTRIBUTOR,
+    roles::SELF_CONTRIBUTOR,
+    roles::SERVICE_ORGANIZATION_CONTRIBUTOR,
+    roles::SVC_LOCATION_MANAGER_CONTRIBUTOR,
 ];
 
 /// `csm_role_mixing_policy` (R2.15).
@@ -277,42 +277,35 @@ mod tests {
     #[test]
     fn consumer_on_internal_collides_but_unified_consumer_does_not() {
         let graph = catalog();
-        let error =
-            check_assignment(&graph, &held(&[SNC_INTERNAL]), "sn_customerservice.consumer", Policies::default())
-                .unwrap_err();
+        let error = check_assignment(&graph, &held(&[SNC_INTERNAL]), roles::CONSUMER, Policies::default()).unwrap_err();
         assert_eq!(error.reason, "ROLE_COLLISION");
-        assert_eq!(error.new_path, vec!["sn_customerservice.consumer", SNC_EXTERNAL]);
+        assert_eq!(error.new_path, vec![roles::CONSUMER, SNC_EXTERNAL]);
         assert_eq!(check_assignment(&graph, &held(&[SNC_INTERNAL]), UNIFIED_CONSUMER, Policies::default()), Ok(vec![]));
     }
 
     #[test]
     fn agent_role_on_a_customer_is_a_family_collision_unless_warned() {
         let graph = catalog();
-        let customer = held(&["sn_customerservice.customer"]);
-        let error = check_assignment(&graph, &customer, "sn_customerservice_agent", Policies::default()).unwrap_err();
+        let customer = held(&[roles::CUSTOMER]);
+        let error = check_assignment(&graph, &customer, roles::AGENT, Policies::default()).unwrap_err();
         assert_eq!((error.reason, error.rule), ("ROLE_FAMILY_COLLISION", "R2.15"));
         let warn = Policies { mixing: MixingPolicy::Warn, ..Policies::default() };
-        let warnings = check_assignment(&graph, &customer, "sn_customerservice_agent", warn).unwrap();
+        let warnings = check_assignment(&graph, &customer, roles::AGENT, warn).unwrap();
         assert_eq!(warnings.len(), 1);
     }
 
     #[test]
     fn unified_consumer_with_a_fulfiller_is_unsupported() {
         let error =
-            check_assignment(&catalog(), &held(&[UNIFIED_CONSUMER]), "sn_customerservice_agent", Policies::default())
-                .unwrap_err();
+            check_assignment(&catalog(), &held(&[UNIFIED_CONSUMER]), roles::AGENT, Policies::default()).unwrap_err();
         assert_eq!(error.reason, "UNSUPPORTED_PERSONA");
     }
 
     #[test]
     fn proxy_contact_and_contributors_never_coexist() {
-        let error = check_assignment(
-            &catalog(),
-            &held(&[PROXY_CONTACT]),
-            "sn_customerservice.account_contributor",
-            Policies::default(),
-        )
-        .unwrap_err();
+        let error =
+            check_assignment(&catalog(), &held(&[PROXY_CONTACT]), roles::ACCOUNT_CONTRIBUTOR, Policies::default())
+                .unwrap_err();
         assert_eq!(error.reason, "PROXY_CONTRIBUTOR_CONFLICT");
     }
 
@@ -329,7 +322,7 @@ mod tests {
         let error = check_additions(
             &graph,
             &held(&[]),
-            &["sn_customerservice.customer".to_owned(), SNC_INTERNAL.to_owned()],
+            &[roles::CUSTOMER.to_owned(), SNC_INTERNAL.to_owned()],
             Policies::default(),
         )
         .unwrap_err();
@@ -343,7 +336,7 @@ mod tests {
     #[test]
     fn holding_both_is_found_without_any_addition() {
         let graph = catalog();
-        assert_eq!(holds_both(&graph, &held(&[SNC_INTERNAL, "sn_customerservice.customer"])).unwrap().rule, "R2.11.2");
+        assert_eq!(holds_both(&graph, &held(&[SNC_INTERNAL, roles::CUSTOMER])).unwrap().rule, "R2.11.2");
         assert!(holds_both(&graph, &held(&[SNC_INTERNAL])).is_none());
     }
 

@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 use super::catalog::ADMIN;
 use super::graph::RoleGraph;
 
-pub const CUSTOMER_ADMIN: &str = "sn_customerservice.customer_admin";
-pub const PARTNER_ADMIN: &str = "sn_customerservice.partner_admin";
+pub use csm_types::roles::{CUSTOMER_ADMIN, PARTNER_ADMIN};
 
 /// What a caller may do with direct role assignments, from its effective roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +82,8 @@ fn direct_children<'a>(graph: &'a RoleGraph, role: &str) -> Vec<&'a str> {
 
 #[cfg(test)]
 mod tests {
+    use csm_types::roles;
+
     use super::*;
     use crate::domain::catalog::{DEFAULT_CONTACT_ROLE_ASSIGNMENT, SEED_EDGES, SEED_ROLES};
 
@@ -108,7 +109,7 @@ mod tests {
         let AssignmentAuthority::Delegated(admin) = authority else { panic!("delegated") };
         assert!(!admin.partner_admin);
         let expected: BTreeSet<String> =
-            [CUSTOMER_ADMIN, "sn_customerservice.customer"].iter().map(|role| role.to_string()).collect();
+            [CUSTOMER_ADMIN, roles::CUSTOMER].iter().map(|role| role.to_string()).collect();
         assert_eq!(admin.assignable, expected);
     }
 
@@ -117,9 +118,9 @@ mod tests {
         let graph = catalog();
         let mut list = defaults();
         let roles = effective(&graph, &[CUSTOMER_ADMIN]);
-        assert!(!assignable_roles(&graph, &roles, &list).contains("sn_customerservice.customer_case_manager"));
-        list.push("sn_customerservice.customer_case_manager".to_owned());
-        assert!(assignable_roles(&graph, &roles, &list).contains("sn_customerservice.customer_case_manager"));
+        assert!(!assignable_roles(&graph, &roles, &list).contains(roles::CUSTOMER_CASE_MANAGER));
+        list.push(roles::CUSTOMER_CASE_MANAGER.to_owned());
+        assert!(assignable_roles(&graph, &roles, &list).contains(roles::CUSTOMER_CASE_MANAGER));
     }
 
     #[test]
@@ -139,7 +140,7 @@ mod tests {
             AssignmentAuthority::Unrestricted
         );
         assert_eq!(
-            AssignmentAuthority::of_person(&graph, &effective(&graph, &["sn_customerservice.customer"]), &defaults()),
+            AssignmentAuthority::of_person(&graph, &effective(&graph, &[roles::CUSTOMER]), &defaults()),
             AssignmentAuthority::None
         );
     }

@@ -116,6 +116,8 @@ impl PrincipalClass {
 
 #[cfg(test)]
 mod tests {
+    use csm_types::roles;
+
     use super::*;
 
     fn graph(edges: &[(&str, &str)]) -> RoleGraph {
@@ -135,19 +137,19 @@ mod tests {
     #[test]
     fn families_follow_the_closure() {
         let graph =
-            graph(&[("agent", "sn_esm_agent"), ("customer", "sn_esm_user"), ("odd", "agent"), ("odd", "customer")]);
+            graph(&[("agent", roles::ESM_AGENT), ("customer", roles::ESM_USER), ("odd", "agent"), ("odd", "customer")]);
         assert_eq!(graph.family("agent"), RoleFamily::Agent);
         assert_eq!(graph.family("customer"), RoleFamily::Requester);
         assert_eq!(graph.family("odd"), RoleFamily::Both);
-        assert_eq!(graph.family("sn_esm_user"), RoleFamily::Requester);
+        assert_eq!(graph.family(roles::ESM_USER), RoleFamily::Requester);
         assert_eq!(graph.family("nothing"), RoleFamily::Neutral);
     }
 
     #[test]
     fn class_follows_the_explicit_roles() {
-        assert_eq!(PrincipalClass::of(["snc_internal", "x"]), PrincipalClass::Internal);
-        assert_eq!(PrincipalClass::of(["snc_external"]), PrincipalClass::External);
+        assert_eq!(PrincipalClass::of([roles::SNC_INTERNAL, "x"]), PrincipalClass::Internal);
+        assert_eq!(PrincipalClass::of([roles::SNC_EXTERNAL]), PrincipalClass::External);
         assert_eq!(PrincipalClass::of(["x"]), PrincipalClass::None);
-        assert_eq!(PrincipalClass::of(["snc_internal", "snc_external"]), PrincipalClass::Both);
+        assert_eq!(PrincipalClass::of([roles::SNC_INTERNAL, roles::SNC_EXTERNAL]), PrincipalClass::Both);
     }
 }

@@ -492,6 +492,8 @@ fn transitions_between(
 
 #[cfg(test)]
 mod tests {
+    use csm_types::roles;
+
     use super::*;
     use crate::domain::catalog::{SEED_EDGES, SEED_ROLES, SNC_EXTERNAL, SNC_INTERNAL};
 
@@ -540,11 +542,11 @@ mod tests {
 
     #[test]
     fn members_inherit_the_roles_of_the_whole_chain_with_the_path() {
-        let (hierarchy, [top, middle, bottom]) = three_levels(&[(0, "sn_customerservice.case_viewer")]);
+        let (hierarchy, [top, middle, bottom]) = three_levels(&[(0, roles::CASE_VIEWER)]);
         let profile = member(&[bottom], &["knowledge"]);
         let held = hierarchy.held_by_profile(&profile);
-        assert_eq!(held.roles(), BTreeSet::from(["knowledge".to_owned(), "sn_customerservice.case_viewer".to_owned()]));
-        assert_eq!(held.holder("sn_customerservice.case_viewer").unwrap().groups, vec![bottom, middle, top]);
+        assert_eq!(held.roles(), BTreeSet::from(["knowledge".to_owned(), roles::CASE_VIEWER.to_owned()]));
+        assert_eq!(held.holder(roles::CASE_VIEWER).unwrap().groups, vec![bottom, middle, top]);
         assert_eq!(hierarchy.subtree(middle), vec![middle, bottom]);
     }
 
@@ -608,7 +610,7 @@ mod tests {
 
     #[test]
     fn r2_12_4_role_containment_through_a_parent_group_is_found() {
-        let (hierarchy, [_, middle, _]) = three_levels(&[(0, "sn_customerservice.customer")]);
+        let (hierarchy, [_, middle, _]) = three_levels(&[(0, roles::CUSTOMER)]);
         let transitions = transitions_for_group_role(&hierarchy, middle, SNC_INTERNAL, &[]);
         let error = check_group_write(&catalog(), GroupWrite::AddRole, &transitions, Policies::default()).unwrap_err();
         assert_eq!(error.finding.rule, "R2.12.4");

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, Tx, db_error, with_db, with_tx};
+use csm_db::{DbRow, Tx, db_error, unique_as, with_db, with_tx};
 use csm_errors::CsmResult;
 use csm_types::{GroupId, ProfileId};
 
@@ -193,7 +193,7 @@ impl RoleStore {
             .bind(display_name)
             .execute(&mut **tx)
             .await
-            .map_err(|error| super::unique_as(error, "ROLE_EXISTS", format!("role {name} already exists")))?;
+            .map_err(|error| unique_as(error, "ROLE_EXISTS", format!("role {name} already exists")))?;
         });
         let change = NewChange::new("role", name, Operation::Created).attribute("role", name);
         csm_changefeed::append(tx, &change).await
@@ -308,7 +308,7 @@ impl RoleStore {
                 .execute(&mut **tx)
                 .await
                 .map_err(|error| {
-                    super::unique_as(error, "CONTAINMENT_EXISTS", format!("{parent} already contains {child}"))
+                    unique_as(error, "CONTAINMENT_EXISTS", format!("{parent} already contains {child}"))
                 })?;
             sqlx::query("DELETE FROM role_seed_removals WHERE kind = 'edge' AND name = $1")
                 .bind(&key)
@@ -373,7 +373,7 @@ impl RoleStore {
                 .bind(role)
                 .execute(&mut **tx)
                 .await
-                .map_err(|error| super::unique_as(error, "ROLE_EXISTS", format!("alias {alias} already exists")))?;
+                .map_err(|error| unique_as(error, "ROLE_EXISTS", format!("alias {alias} already exists")))?;
             sqlx::query("DELETE FROM role_seed_removals WHERE kind = 'alias' AND name = $1")
                 .bind(alias)
                 .execute(&mut **tx)
