@@ -285,6 +285,47 @@ impl fmt::Display for CsmError {
 
 impl std::error::Error for CsmError {}
 
+/// One id field checked on its own: INVALID_ARGUMENT naming `field` when it
+/// is empty or malformed.
+pub fn required_id<T>(
+    field: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, csm_types::InvalidId>,
+) -> CsmResult<T> {
+    let mut errors = FieldErrors::new();
+    let id = errors.required_id(field, value, parse);
+    errors.finish()?;
+    validated(id)
+}
+
+/// A value the request's checks produced: after [`FieldErrors::finish`]
+/// succeeded every checked field is `Some`, so `None` is a bug (INTERNAL).
+/// The parse-at-the-edge idiom: collect with [`FieldErrors`], `finish()?`,
+/// then take each value with `validated(x)?`.
+pub fn validated<T>(value: Option<T>) -> CsmResult<T> {
+    value.ok_or_else(|| CsmError::internal("validated fields missing"))
+}
+
+/// The paths of an update mask, each checked against `updatable`: a missing
+/// or empty mask names `update_mask`; a path that cannot be updated is reason
+/// FIELD_NOT_UPDATABLE, naming `update_mask` and the path.
+pub fn update_paths(mask: Option<&prost_types::FieldMask>, updatable: &[&str]) -> CsmResult<Vec<String>> {
+    let paths: Vec<String> = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(CsmError::invalid_field("update_mask", "must name at least one path"));
+    }
+    if let Some(path) = paths.iter().find(|path| !updatable.contains(&path.as_str())) {
+        let mut errors = FieldErrors::new();
+        errors.add_with_reason(
+            "FIELD_NOT_UPDATABLE",
+            "update_mask",
+            format!("{} cannot be updated; updatable paths: {}", quote(path), updatable.join(", ")),
+        );
+        return Err(errors.into_error().with_metadata("path", path.clone()));
+    }
+    Ok(paths)
+}
+
 impl From<CsmError> for Status {
     fn from(error: CsmError) -> Self {
         error.to_status()
@@ -379,6 +420,35 @@ impl FieldErrors {
             return None;
         }
         Some(trimmed.to_owned())
+    }
+
+    /// Text of at most `max_len` characters (trimmed); may be empty.
+    pub fn optional_text(&mut self, field: &str, value: &str, max_len: usize) -> String {
+        let trimmed = value.trim();
+        if trimmed.chars().count() > max_len {
+            self.add(field, format!("must be at most {max_len} characters"));
+        }
+        trimmed.to_owned()
+    }
+
+    /// A row id (UUID) of the service's own tables: empty is "is required".
+    pub fn required_uuid(&mut self, field: &str, value: &str) -> Option<uuid::Uuid> {
+        if value.trim().is_empty() {
+            self.add(field, "is required");
+            return None;
+        }
+        match uuid::Uuid::parse_str(value.trim()) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.add(field, format!("must be a UUID, got {}", quote(value)));
+                None
+            }
+        }
+    }
+
+    /// An optional row id (UUID); empty means absent.
+    pub fn optional_uuid(&mut self, field: &str, value: &str) -> Option<uuid::Uuid> {
+        if value.trim().is_empty() { None } else { self.required_uuid(field, value) }
     }
 
     /// A client's idempotency key (`request_id`): empty means none; at most

@@ -67,3 +67,8 @@ pub const SERVICE_NAMES: [&str; 5] = [
 pub fn timestamp(value: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: value.timestamp(), nanos: value.timestamp_subsec_nanos() as i32 }
 }
+
+/// [`timestamp`] as a message field (`Option`), the form prost gives them.
+pub fn some_timestamp(value: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
+    Some(timestamp(value))
+}

@@ -2,13 +2,12 @@
 //! configurations (R5.4, R5.5), account access records (R5.12) and partner
 //! contact eligibility (R5.13).
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::account_team as pb;
 use csm_types::{AccountId, ProfileId, ResponsibilityId};
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::settings::{mask_paths, required_uuid, timestamp, validated};
 use crate::domain::access::{
     AccessConfiguration, AccessConfigurationDraft, AccessConfigurationFilter, AccessLevel, AccountAccess,
     AccountAccessChanges, AssociationType, ConditionOperator, EligiblePartnerContact, FieldCondition, NewAccountAccess,
@@ -184,8 +183,8 @@ fn access_to_proto(configuration: &AccessConfiguration) -> pb::ResponsibilityAcc
         dependent_accessible_field: configuration.dependent_accessible_field.clone(),
         advanced_resolver: configuration.advanced_resolver.clone(),
         seeded: configuration.seeded,
-        create_time: timestamp(configuration.created_at),
-        update_time: timestamp(configuration.updated_at),
+        create_time: csm_proto::some_timestamp(configuration.created_at),
+        update_time: csm_proto::some_timestamp(configuration.updated_at),
     }
 }
 
@@ -333,8 +332,7 @@ pub(super) async fn get_responsibility_access_configuration(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id = required_uuid(
-        &mut errors,
+    let id = errors.required_uuid(
         "responsibility_access_configuration_id",
         &request.get_ref().responsibility_access_configuration_id,
     );
@@ -352,11 +350,10 @@ pub(super) async fn update_responsibility_access_configuration(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(request.update_mask.as_ref(), ACCESS_UPDATE_PATHS)?;
+    let paths = update_paths(request.update_mask.as_ref(), ACCESS_UPDATE_PATHS)?;
     let wire = request.responsibility_access_configuration.unwrap_or_default();
     let mut errors = FieldErrors::new();
-    let id = required_uuid(
-        &mut errors,
+    let id = errors.required_uuid(
         "responsibility_access_configuration.responsibility_access_configuration_id",
         &wire.responsibility_access_configuration_id,
     );
@@ -387,8 +384,7 @@ pub(super) async fn delete_responsibility_access_configuration(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id = required_uuid(
-        &mut errors,
+    let id = errors.required_uuid(
         "responsibility_access_configuration_id",
         &request.get_ref().responsibility_access_configuration_id,
     );
@@ -432,8 +428,8 @@ fn related_party_to_proto(configuration: &RelatedPartyConfiguration) -> pb::Rela
         default_order: configuration.default_order,
         listed: configuration.listed(),
         seeded: configuration.seeded,
-        create_time: timestamp(configuration.created_at),
-        update_time: timestamp(configuration.updated_at),
+        create_time: csm_proto::some_timestamp(configuration.created_at),
+        update_time: csm_proto::some_timestamp(configuration.updated_at),
     }
 }
 
@@ -522,8 +518,7 @@ pub(super) async fn get_related_party_configuration(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id =
-        required_uuid(&mut errors, "related_party_configuration_id", &request.get_ref().related_party_configuration_id);
+    let id = errors.required_uuid("related_party_configuration_id", &request.get_ref().related_party_configuration_id);
     errors.finish()?;
     let configuration = app.get_related_party(&caller, validated(id)?).await?;
     Ok(Response::new(pb::GetRelatedPartyConfigurationResponse {
@@ -538,11 +533,10 @@ pub(super) async fn update_related_party_configuration(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(request.update_mask.as_ref(), RELATED_PARTY_UPDATE_PATHS)?;
+    let paths = update_paths(request.update_mask.as_ref(), RELATED_PARTY_UPDATE_PATHS)?;
     let wire = request.related_party_configuration.unwrap_or_default();
     let mut errors = FieldErrors::new();
-    let id = required_uuid(
-        &mut errors,
+    let id = errors.required_uuid(
         "related_party_configuration.related_party_configuration_id",
         &wire.related_party_configuration_id,
     );
@@ -574,8 +568,7 @@ pub(super) async fn delete_related_party_configuration(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id =
-        required_uuid(&mut errors, "related_party_configuration_id", &request.get_ref().related_party_configuration_id);
+    let id = errors.required_uuid("related_party_configuration_id", &request.get_ref().related_party_configuration_id);
     errors.finish()?;
     let written = app.delete_related_party(&caller, validated(id)?).await?;
     Ok(Response::new(pb::DeleteRelatedPartyConfigurationResponse { consistency_token: written.consistency_token }))
@@ -613,8 +606,8 @@ pub(crate) fn account_access_to_proto(access: &AccountAccess) -> pb::AccountAcce
         restrict_contact_access: access.restrict_contact_access,
         allowed_contact_ids: access.allowed_contacts.iter().map(ToString::to_string).collect(),
         restrict_account_access: access.restrict_account_access,
-        create_time: timestamp(access.created_at),
-        update_time: timestamp(access.updated_at),
+        create_time: csm_proto::some_timestamp(access.created_at),
+        update_time: csm_proto::some_timestamp(access.updated_at),
     }
 }
 
@@ -666,7 +659,7 @@ pub(super) async fn get_account_access(
     let mut errors = FieldErrors::new();
     let access = match &request.get_ref().key {
         Some(Key::AccountAccessId(id)) => {
-            let id = required_uuid(&mut errors, "account_access_id", id);
+            let id = errors.required_uuid("account_access_id", id);
             errors.finish()?;
             app.get_account_access(&caller, validated(id)?).await?
         }
@@ -691,13 +684,13 @@ pub(super) async fn update_account_access(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(
+    let paths = update_paths(
         request.update_mask.as_ref(),
         &["restrict_contact_access", "allowed_contact_ids", "restrict_account_access"],
     )?;
     let wire = request.account_access.unwrap_or_default();
     let mut errors = FieldErrors::new();
-    let id = required_uuid(&mut errors, "account_access.account_access_id", &wire.account_access_id);
+    let id = errors.required_uuid("account_access.account_access_id", &wire.account_access_id);
     let mut changes = AccountAccessChanges::default();
     for path in &paths {
         match path.as_str() {
@@ -724,7 +717,7 @@ pub(super) async fn delete_account_access(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id = required_uuid(&mut errors, "account_access_id", &request.get_ref().account_access_id);
+    let id = errors.required_uuid("account_access_id", &request.get_ref().account_access_id);
     errors.finish()?;
     let written = app.delete_account_access(&caller, validated(id)?).await?;
     Ok(Response::new(pb::DeleteAccountAccessResponse { consistency_token: written.consistency_token }))

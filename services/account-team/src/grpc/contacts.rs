@@ -1,13 +1,12 @@
 //! gRPC handlers of contact relationships (R3.7–R3.11), eligibility (R3.8) and
 //! consumer relationships (R3.12, R3.13).
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::account_team as pb;
 use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ResponsibilityId};
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::settings::{mask_paths, optional_uuid, required_uuid, timestamp, validated};
 use crate::domain::contacts::{
     ConsumerRelationship, ConsumerRelationshipFilter, ContactRelationship, ContactRelationshipFilter, EligibilityPath,
     EligibleContact, NewConsumerRelationship, NewContactRelationship, RelationshipChanges,
@@ -26,8 +25,8 @@ pub(crate) fn contact_to_proto(relationship: &ContactRelationship) -> pb::Contac
             .unwrap_or_default(),
         responsibility_id: relationship.responsibility.map(|id| id.to_string()).unwrap_or_default(),
         order: Some(relationship.order),
-        create_time: timestamp(relationship.created_at),
-        update_time: timestamp(relationship.updated_at),
+        create_time: csm_proto::some_timestamp(relationship.created_at),
+        update_time: csm_proto::some_timestamp(relationship.updated_at),
     }
 }
 
@@ -43,8 +42,8 @@ pub(crate) fn consumer_to_proto(relationship: &ConsumerRelationship) -> pb::Cons
             .unwrap_or_default(),
         responsibility_id: relationship.responsibility.map(|id| id.to_string()).unwrap_or_default(),
         order: Some(relationship.order),
-        create_time: timestamp(relationship.created_at),
-        update_time: timestamp(relationship.updated_at),
+        create_time: csm_proto::some_timestamp(relationship.created_at),
+        update_time: csm_proto::some_timestamp(relationship.updated_at),
     }
 }
 
@@ -74,7 +73,7 @@ fn relationship_changes(
         match path.as_str() {
             "related_party_configuration_id" => {
                 changes.related_party_configuration =
-                    Some(optional_uuid(errors, &format!("{prefix}.related_party_configuration_id"), type_id))
+                    Some(errors.optional_uuid(&format!("{prefix}.related_party_configuration_id"), type_id))
             }
             "responsibility_id" => {
                 changes.responsibility = Some(errors.optional_id(
@@ -104,8 +103,7 @@ pub(super) async fn create_contact_relationship(
     let request_id = errors.optional_request_id(&request.request_id);
     let account = errors.required_id("contact_relationship.account_id", &relationship.account_id, AccountId::parse);
     let contact = errors.required_id("contact_relationship.contact_id", &relationship.contact_id, ProfileId::parse);
-    let type_id = optional_uuid(
-        &mut errors,
+    let type_id = errors.optional_uuid(
         "contact_relationship.related_party_configuration_id",
         &relationship.related_party_configuration_id,
     );
@@ -136,7 +134,7 @@ pub(super) async fn get_contact_relationship(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id = required_uuid(&mut errors, "contact_relationship_id", &request.get_ref().contact_relationship_id);
+    let id = errors.required_uuid("contact_relationship_id", &request.get_ref().contact_relationship_id);
     errors.finish()?;
     let relationship = app.get_contact_relationship(&caller, validated(id)?).await?;
     Ok(Response::new(pb::GetContactRelationshipResponse {
@@ -151,14 +149,11 @@ pub(super) async fn update_contact_relationship(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(request.update_mask.as_ref(), RELATIONSHIP_UPDATE_PATHS)?;
+    let paths = update_paths(request.update_mask.as_ref(), RELATIONSHIP_UPDATE_PATHS)?;
     let relationship = request.contact_relationship.unwrap_or_default();
     let mut errors = FieldErrors::new();
-    let id = required_uuid(
-        &mut errors,
-        "contact_relationship.contact_relationship_id",
-        &relationship.contact_relationship_id,
-    );
+    let id =
+        errors.required_uuid("contact_relationship.contact_relationship_id", &relationship.contact_relationship_id);
     let changes = relationship_changes(
         &mut errors,
         "contact_relationship",
@@ -182,7 +177,7 @@ pub(super) async fn delete_contact_relationship(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id = required_uuid(&mut errors, "contact_relationship_id", &request.get_ref().contact_relationship_id);
+    let id = errors.required_uuid("contact_relationship_id", &request.get_ref().contact_relationship_id);
     errors.finish()?;
     let written = app.delete_contact_relationship(&caller, validated(id)?).await?;
     Ok(Response::new(pb::DeleteContactRelationshipResponse { consistency_token: written.consistency_token }))
@@ -250,8 +245,7 @@ pub(super) async fn create_consumer_relationship(
     );
     let household =
         errors.optional_id("consumer_relationship.household_id", &relationship.household_id, HouseholdId::parse);
-    let type_id = optional_uuid(
-        &mut errors,
+    let type_id = errors.optional_uuid(
         "consumer_relationship.related_party_configuration_id",
         &relationship.related_party_configuration_id,
     );
@@ -286,7 +280,7 @@ pub(super) async fn get_consumer_relationship(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id = required_uuid(&mut errors, "consumer_relationship_id", &request.get_ref().consumer_relationship_id);
+    let id = errors.required_uuid("consumer_relationship_id", &request.get_ref().consumer_relationship_id);
     errors.finish()?;
     let relationship = app.get_consumer_relationship(&caller, validated(id)?).await?;
     Ok(Response::new(pb::GetConsumerRelationshipResponse {
@@ -301,14 +295,11 @@ pub(super) async fn update_consumer_relationship(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(request.update_mask.as_ref(), RELATIONSHIP_UPDATE_PATHS)?;
+    let paths = update_paths(request.update_mask.as_ref(), RELATIONSHIP_UPDATE_PATHS)?;
     let relationship = request.consumer_relationship.unwrap_or_default();
     let mut errors = FieldErrors::new();
-    let id = required_uuid(
-        &mut errors,
-        "consumer_relationship.consumer_relationship_id",
-        &relationship.consumer_relationship_id,
-    );
+    let id =
+        errors.required_uuid("consumer_relationship.consumer_relationship_id", &relationship.consumer_relationship_id);
     let changes = relationship_changes(
         &mut errors,
         "consumer_relationship",
@@ -332,7 +323,7 @@ pub(super) async fn delete_consumer_relationship(
     let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
-    let id = required_uuid(&mut errors, "consumer_relationship_id", &request.get_ref().consumer_relationship_id);
+    let id = errors.required_uuid("consumer_relationship_id", &request.get_ref().consumer_relationship_id);
     errors.finish()?;
     let written = app.delete_consumer_relationship(&caller, validated(id)?).await?;
     Ok(Response::new(pb::DeleteConsumerRelationshipResponse { consistency_token: written.consistency_token }))

@@ -2,7 +2,7 @@
 //! relationship types (R3.4): proto ⇄ domain conversion, then the app.
 
 use csm_db::PageRequest;
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::account_team as pb;
 use csm_types::ResponsibilityId;
 use tonic::{Request, Response, Status};
@@ -15,34 +15,6 @@ use crate::domain::definitions::{
 };
 
 // ------------------------------------------------------------------ helpers
-
-/// The paths of an update mask, each checked against `updatable`.
-pub(super) fn update_paths(mask: Option<&prost_types::FieldMask>, updatable: &[&str]) -> Result<Vec<String>, CsmError> {
-    let paths: Vec<String> = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        return Err(CsmError::invalid_field("update_mask", "must name at least one path"));
-    }
-    if let Some(path) = paths.iter().find(|path| !updatable.contains(&path.as_str())) {
-        return Err(CsmError::invalid_field(
-            "update_mask",
-            format!("{path:?} cannot be updated; updatable paths: {}", updatable.join(", ")),
-        ));
-    }
-    Ok(paths)
-}
-
-/// Text of at most `max_len` characters (trimmed); may be empty.
-pub(super) fn optional_text(errors: &mut FieldErrors, field: &str, value: &str, max_len: usize) -> String {
-    let trimmed = value.trim();
-    if trimmed.chars().count() > max_len {
-        errors.add(field, format!("must be at most {max_len} characters"));
-    }
-    trimmed.to_owned()
-}
-
-pub(super) fn validated<T>(value: Option<T>) -> Result<T, Status> {
-    value.ok_or_else(|| CsmError::internal("validated fields missing").into())
-}
 
 fn responsibility_kind_from_proto(value: i32) -> Option<ResponsibilityKind> {
     match pb::ResponsibilityKind::try_from(value) {
@@ -134,12 +106,8 @@ pub(super) async fn create_responsibility_definition(
     let request_id = errors.optional_request_id(&request.request_id);
     let name = errors.required_text("responsibility_definition.name", &definition.name, NAME_MAX_LEN);
     let kind = required_responsibility_kind(&mut errors, "responsibility_definition.kind", definition.kind);
-    let description = optional_text(
-        &mut errors,
-        "responsibility_definition.description",
-        &definition.description,
-        DESCRIPTION_MAX_LEN,
-    );
+    let description =
+        errors.optional_text("responsibility_definition.description", &definition.description, DESCRIPTION_MAX_LEN);
     errors.finish()?;
     let new = NewResponsibilityDefinition {
         name: validated(name)?,
@@ -196,8 +164,7 @@ pub(super) async fn update_responsibility_definition(
             }
             "unique" => changes.unique = Some(definition.unique),
             _ => {
-                changes.description = Some(optional_text(
-                    &mut errors,
+                changes.description = Some(errors.optional_text(
                     "responsibility_definition.description",
                     &definition.description,
                     DESCRIPTION_MAX_LEN,

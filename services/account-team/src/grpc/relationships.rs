@@ -1,13 +1,12 @@
 //! gRPC handlers of account relationships (R3.5) and ListPartnerCustomers
 //! (R3.6): proto ⇄ domain conversion, then the app.
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::account_team as pb;
 use csm_types::AccountId;
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::definitions::{update_paths, validated};
 use crate::domain::definitions::RelationshipTypeId;
 use crate::domain::relationships::{
     AccountRelationship, AccountRelationshipId, Direction, NewAccountRelationship, PartnerCustomer, RelationshipFilter,

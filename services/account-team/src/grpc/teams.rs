@@ -1,13 +1,12 @@
 //! gRPC handlers of team members (R3.12–R3.14) and ListTeamMembershipsOfUser:
 //! proto ⇄ domain conversion, then the app.
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::account_team as pb;
 use csm_types::{AccountId, ConsumerId, HouseholdId, ProfileId, ResponsibilityId};
 use tonic::{Request, Response, Status};
 
 use super::AccountTeamGrpc;
-use super::definitions::{update_paths, validated};
 use crate::domain::teams::{MemberKind, NewTeamMember, Team, TeamMember, TeamMemberChanges, TeamMemberId};
 
 fn member_kind_from_proto(errors: &mut FieldErrors, field: &str, value: i32) -> Option<MemberKind> {
@@ -74,19 +73,6 @@ pub(crate) fn team_member_to_proto(member: &TeamMember) -> pb::TeamMember {
     }
 }
 
-fn optional_uuid(errors: &mut FieldErrors, field: &str, value: &str) -> Option<uuid::Uuid> {
-    if value.trim().is_empty() {
-        return None;
-    }
-    match uuid::Uuid::parse_str(value.trim()) {
-        Ok(id) => Some(id),
-        Err(_) => {
-            errors.add(field, format!("must be a UUID, got {value:?}"));
-            None
-        }
-    }
-}
-
 pub(super) async fn create_team_member(
     grpc: &AccountTeamGrpc,
     request: Request<pb::CreateTeamMemberRequest>,
@@ -106,11 +92,8 @@ pub(super) async fn create_team_member(
     let team = team_from_oneof(&mut errors, "team_member.", account, consumer, household);
     let profile = errors.required_id("team_member.profile_id", &member.profile_id, ProfileId::parse);
     let member_kind = member_kind_from_proto(&mut errors, "team_member.member_kind", member.member_kind);
-    let related_party_configuration = optional_uuid(
-        &mut errors,
-        "team_member.related_party_configuration_id",
-        &member.related_party_configuration_id,
-    );
+    let related_party_configuration =
+        errors.optional_uuid("team_member.related_party_configuration_id", &member.related_party_configuration_id);
     // Empty: the related-party type's default (R5.4); required when there is no type.
     let responsibility =
         errors.optional_id("team_member.responsibility_id", &member.responsibility_id, ResponsibilityId::parse);
@@ -168,8 +151,7 @@ pub(super) async fn update_team_member(
                     member_kind_from_proto(&mut errors, "team_member.member_kind", member.member_kind);
             }
             "related_party_configuration_id" => {
-                changes.related_party_configuration = Some(optional_uuid(
-                    &mut errors,
+                changes.related_party_configuration = Some(errors.optional_uuid(
                     "team_member.related_party_configuration_id",
                     &member.related_party_configuration_id,
                 ));

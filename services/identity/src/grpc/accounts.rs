@@ -1,35 +1,20 @@
 //! gRPC handlers of identity's account RPCs: proto ⇄ domain conversion, then the app.
 
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{CsmError, FieldErrors, update_paths, validated};
 use csm_proto::identity as pb;
 use csm_types::AccountId;
 use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
-use super::directory::{optional_text, update_paths, validated};
+use super::convert::account_to_proto;
 use crate::domain::accounts::{
-    ACCOUNT_NAME_MAX_LEN, Account, AccountChanges, AccountFilter, AccountKind, BATCH_GET_ACCOUNTS_MAX,
-    DescendantFilter, NewAccount,
+    ACCOUNT_NAME_MAX_LEN, AccountChanges, AccountFilter, AccountKind, BATCH_GET_ACCOUNTS_MAX, DescendantFilter,
+    NewAccount,
 };
 
 /// UpdateAccount's updatable paths (kind and parent_account_id are not:
 /// FIELD_NOT_UPDATABLE; the parent changes through SetAccountParent).
 const ACCOUNT_UPDATE_PATHS: &[&str] = &["name", "active"];
-
-pub(super) fn account_to_proto(account: &Account) -> pb::Account {
-    pb::Account {
-        account_id: account.id.to_string(),
-        name: account.name.clone(),
-        kind: match account.kind {
-            AccountKind::Customer => pb::AccountKind::Customer,
-            AccountKind::Partner => pb::AccountKind::Partner,
-        } as i32,
-        parent_account_id: account.parent.map(|id| id.to_string()).unwrap_or_default(),
-        active: account.active,
-        created_at: Some(csm_proto::timestamp(account.created_at)),
-        updated_at: Some(csm_proto::timestamp(account.updated_at)),
-    }
-}
 
 pub(super) async fn create_account(
     grpc: &IdentityGrpc,
@@ -122,7 +107,7 @@ pub(super) async fn list_accounts(
         }
     };
     let parent = errors.optional_id("parent_account_id", &request.parent_account_id, AccountId::parse);
-    let name_prefix = optional_text(&mut errors, "name_prefix", &request.name_prefix, ACCOUNT_NAME_MAX_LEN);
+    let name_prefix = errors.optional_text("name_prefix", &request.name_prefix, ACCOUNT_NAME_MAX_LEN);
     errors.finish()?;
     let filter = AccountFilter {
         kind,

@@ -1,76 +1,25 @@
 //! gRPC handlers of identity's consumers RPCs (consumers, consumer profiles,
 //! households): proto ⇄ domain conversion, then the app.
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::identity as pb;
 use csm_types::{ConsumerId, HouseholdId, LoginId, ProfileId, SecurityGroupId};
 use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
-use super::directory::{optional_text, update_paths, validated};
-use super::people::{channels_from_proto, details_from_proto, details_to_proto, profile_to_proto};
-use crate::app::IdentityApp;
-use crate::domain::consumers::{
-    CONSUMER_NAME_MAX_LEN, CONSUMER_PROFILE_IDS_MAX, Consumer, ConsumerChanges, ConsumerProfile,
-    ConsumerProfileChanges, ConsumerProfileId, ConsumerUserChoice, Household, HouseholdChanges, HouseholdMember,
-    HouseholdMemberStatus, NewConsumer, NewConsumerProfile, NewConsumerUser, NewHousehold, SUB_PROFILE_TYPE_MAX_LEN,
+use super::convert::{
+    channels_from_proto, consumer_profile_to_proto, consumer_to_proto, details_from_proto, household_member_to_proto,
+    new_login_from_proto, profile_of,
 };
-use crate::domain::people::{LoginChoice, PROFILE_TEXT_MAX_LEN, PersonDetails, Profile, display_name_or_default};
+use crate::domain::consumers::{
+    CONSUMER_NAME_MAX_LEN, CONSUMER_PROFILE_IDS_MAX, ConsumerChanges, ConsumerProfileChanges, ConsumerProfileId,
+    ConsumerUserChoice, Household, HouseholdChanges, HouseholdMemberStatus, NewConsumer, NewConsumerProfile,
+    NewConsumerUser, NewHousehold, SUB_PROFILE_TYPE_MAX_LEN,
+};
+use crate::domain::people::{LoginChoice, PROFILE_TEXT_MAX_LEN, PersonDetails, display_name_or_default};
 use crate::store::consumers::{ConsumerFilter, ConsumerProfileFilter, HouseholdFilter};
 
 // ------------------------------------------------------------------ helpers
-
-/// The wire form of a profile this area wrote, read back after the write.
-pub(super) async fn profile_of(app: &IdentityApp, profile: ProfileId) -> Result<Option<pb::Profile>, Status> {
-    let profile = app.profile_after_write(profile).await?;
-    Ok(Some(profile_to_proto(&profile)))
-}
-
-/// The consumer parts of a principal, in wire form (ResolvePrincipal).
-pub(super) struct PrincipalConsumerParts {
-    pub consumer: Option<pb::Consumer>,
-    pub consumer_profile: Option<pb::ConsumerProfile>,
-    pub household_memberships: Vec<pb::HouseholdMember>,
-}
-
-/// The consumer record, consumer profile and household memberships of a
-/// principal's profile (R1.3, R1.5, R1.17), for ResolvePrincipal.
-pub(super) async fn principal_consumer_parts(
-    app: &IdentityApp,
-    profile: &Profile,
-) -> Result<PrincipalConsumerParts, Status> {
-    let parts = app.principal_consumer(profile).await?;
-    Ok(PrincipalConsumerParts {
-        consumer: parts.consumer.as_ref().map(consumer_to_proto),
-        consumer_profile: parts.consumer_profile.as_ref().map(consumer_profile_to_proto),
-        household_memberships: parts.household_memberships.iter().map(household_member_to_proto).collect(),
-    })
-}
-
-fn consumer_to_proto(consumer: &Consumer) -> pb::Consumer {
-    pb::Consumer {
-        consumer_id: consumer.id.to_string(),
-        display_name: consumer.display_name.clone(),
-        details: Some(details_to_proto(&consumer.details)),
-        user_profile_id: consumer.user_profile.map(|id| id.to_string()).unwrap_or_default(),
-        active: consumer.active,
-        created_at: Some(csm_proto::timestamp(consumer.created_at)),
-        updated_at: Some(csm_proto::timestamp(consumer.updated_at)),
-    }
-}
-
-fn consumer_profile_to_proto(record: &ConsumerProfile) -> pb::ConsumerProfile {
-    pb::ConsumerProfile {
-        consumer_profile_id: record.id.to_string(),
-        consumer_id: record.consumer.to_string(),
-        sub_profile_type: record.sub_profile_type.clone(),
-        display_name: record.display_name.clone(),
-        active: record.active,
-        profile_id: record.profile.map(|id| id.to_string()).unwrap_or_default(),
-        created_at: Some(csm_proto::timestamp(record.created_at)),
-        updated_at: Some(csm_proto::timestamp(record.updated_at)),
-    }
-}
 
 fn household_to_proto(household: &Household) -> pb::Household {
     pb::Household {
@@ -80,21 +29,6 @@ fn household_to_proto(household: &Household) -> pb::Household {
         active: household.active,
         created_at: Some(csm_proto::timestamp(household.created_at)),
         updated_at: Some(csm_proto::timestamp(household.updated_at)),
-    }
-}
-
-/// The wire form of a household membership (also a principal's memberships).
-pub(super) fn household_member_to_proto(member: &HouseholdMember) -> pb::HouseholdMember {
-    pb::HouseholdMember {
-        household_id: member.household.to_string(),
-        consumer_id: member.consumer.to_string(),
-        status: match member.status {
-            HouseholdMemberStatus::Current => pb::HouseholdMemberStatus::Current,
-            HouseholdMemberStatus::Former => pb::HouseholdMemberStatus::Former,
-        } as i32,
-        head: member.head,
-        joined_at: Some(csm_proto::timestamp(member.joined_at)),
-        left_at: member.left_at.map(csm_proto::timestamp),
     }
 }
 
@@ -110,7 +44,7 @@ pub(super) async fn create_consumer(
     let mut errors = FieldErrors::new();
     let request_id = errors.optional_request_id(&request.request_id);
     let details = details_from_proto(&mut errors, "details", request.details.as_ref());
-    let display_name = optional_text(&mut errors, "display_name", &request.display_name, CONSUMER_NAME_MAX_LEN);
+    let display_name = errors.optional_text("display_name", &request.display_name, CONSUMER_NAME_MAX_LEN);
     let display_name = display_name_or_default(&display_name, &details);
     if display_name.is_none() {
         errors.add("display_name", "is required when details has neither first_name nor last_name");
@@ -139,7 +73,7 @@ pub(super) async fn create_consumer(
                     }
                 }
                 Some(pb::new_consumer_user::Login::NewLogin(login)) => {
-                    match super::people::new_login_from_proto(&mut errors, "new_consumer_user.new_login", login) {
+                    match new_login_from_proto(&mut errors, "new_consumer_user.new_login", login) {
                         Some(login) => LoginChoice::New(login),
                         None => LoginChoice::None,
                     }
@@ -242,7 +176,7 @@ pub(super) async fn list_consumers(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
-    let email = optional_text(&mut errors, "email", &request.email, PROFILE_TEXT_MAX_LEN);
+    let email = errors.optional_text("email", &request.email, PROFILE_TEXT_MAX_LEN);
     let user_profile = errors.optional_id("user_profile_id", &request.user_profile_id, ProfileId::parse);
     errors.finish()?;
     let filter = ConsumerFilter {
@@ -295,7 +229,7 @@ pub(super) async fn create_consumer_profile(
     let consumer = errors.required_id("consumer_id", &request.consumer_id, ConsumerId::parse);
     let sub_profile_type =
         errors.required_text("sub_profile_type", &request.sub_profile_type, SUB_PROFILE_TYPE_MAX_LEN);
-    let display_name = optional_text(&mut errors, "display_name", &request.display_name, CONSUMER_NAME_MAX_LEN);
+    let display_name = errors.optional_text("display_name", &request.display_name, CONSUMER_NAME_MAX_LEN);
     errors.finish()?;
     let new = NewConsumerProfile {
         consumer: validated(consumer)?,

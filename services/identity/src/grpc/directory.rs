@@ -2,51 +2,20 @@
 //! settings): proto ⇄ domain conversion, then the app.
 
 use csm_db::PageRequest;
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::identity as pb;
 use csm_types::{DepartmentId, ProfileId, SecurityGroupId};
 use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
+use super::convert::{profile_of, security_group_to_proto, user_class_to_proto};
 use crate::app::directory::presentation_roles_error;
 use crate::domain::directory::{
     DESCRIPTION_MAX_LEN, DIRECTORY_NAME_MAX_LEN, Department, DepartmentChanges, IdentitySettings, NewDepartment,
-    NewSecurityGroup, PresentationRoles, SecurityGroup, SecurityGroupChanges, SecurityGroupKind, SettingsChanges,
-    UserClass,
+    NewSecurityGroup, PresentationRoles, SecurityGroupChanges, SecurityGroupKind, SettingsChanges, UserClass,
 };
 
 // ------------------------------------------------------------------ helpers
-
-/// The paths of an update mask, each checked against `updatable`: a missing
-/// or empty mask is a field violation of `update_mask`; a path that cannot be
-/// updated is INVALID_ARGUMENT reason FIELD_NOT_UPDATABLE.
-pub(super) fn update_paths(mask: Option<&prost_types::FieldMask>, updatable: &[&str]) -> Result<Vec<String>, CsmError> {
-    let paths: Vec<String> = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        return Err(CsmError::invalid_field("update_mask", "must name at least one path"));
-    }
-    if let Some(path) = paths.iter().find(|path| !updatable.contains(&path.as_str())) {
-        return Err(CsmError::invalid_argument(
-            "FIELD_NOT_UPDATABLE",
-            format!("{path:?} cannot be updated; updatable paths: {}", updatable.join(", ")),
-        )
-        .with_metadata("path", path.clone()));
-    }
-    Ok(paths)
-}
-
-/// Text of at most `max_len` characters (trimmed); may be empty.
-pub(super) fn optional_text(errors: &mut FieldErrors, field: &str, value: &str, max_len: usize) -> String {
-    let trimmed = value.trim();
-    if trimmed.chars().count() > max_len {
-        errors.add(field, format!("must be at most {max_len} characters"));
-    }
-    trimmed.to_owned()
-}
-
-pub(super) fn validated<T>(value: Option<T>) -> Result<T, Status> {
-    value.ok_or_else(|| CsmError::internal("validated fields missing").into())
-}
 
 fn department_to_proto(department: &Department) -> pb::Department {
     pb::Department {
@@ -59,44 +28,12 @@ fn department_to_proto(department: &Department) -> pb::Department {
     }
 }
 
-fn security_group_kind_to_proto(kind: SecurityGroupKind) -> pb::SecurityGroupKind {
-    match kind {
-        SecurityGroupKind::User => pb::SecurityGroupKind::User,
-        SecurityGroupKind::Customer => pb::SecurityGroupKind::Customer,
-        SecurityGroupKind::Anonymous => pb::SecurityGroupKind::Anonymous,
-    }
-}
-
 fn security_group_kind_from_proto(value: i32) -> Option<SecurityGroupKind> {
     match pb::SecurityGroupKind::try_from(value) {
         Ok(pb::SecurityGroupKind::User) => Some(SecurityGroupKind::User),
         Ok(pb::SecurityGroupKind::Customer) => Some(SecurityGroupKind::Customer),
         Ok(pb::SecurityGroupKind::Anonymous) => Some(SecurityGroupKind::Anonymous),
         _ => None,
-    }
-}
-
-/// The wire form of a security group (also used by other areas, e.g. a principal's group).
-pub(super) fn security_group_to_proto(group: &SecurityGroup) -> pb::SecurityGroup {
-    pb::SecurityGroup {
-        security_group_id: group.id.to_string(),
-        name: group.name.clone(),
-        kind: security_group_kind_to_proto(group.kind) as i32,
-        description: group.description.clone(),
-        presentation_roles: group.presentation_roles.roles().to_vec(),
-        default_presentation_role: group.presentation_roles.default_role().to_owned(),
-        default_group: group.default_group,
-        created_at: Some(csm_proto::timestamp(group.created_at)),
-        updated_at: Some(csm_proto::timestamp(group.updated_at)),
-    }
-}
-
-/// The wire form of a user class.
-pub(super) fn user_class_to_proto(class: UserClass) -> pb::UserClass {
-    match class {
-        UserClass::SysUser => pb::UserClass::SysUser,
-        UserClass::CustomerContact => pb::UserClass::CustomerContact,
-        UserClass::ConsumerUser => pb::UserClass::ConsumerUser,
     }
 }
 
@@ -142,7 +79,7 @@ pub(super) async fn create_department(
     let mut errors = FieldErrors::new();
     let request_id = errors.optional_request_id(&request.request_id);
     let name = errors.required_text("name", &request.name, DIRECTORY_NAME_MAX_LEN);
-    let description = optional_text(&mut errors, "description", &request.description, DESCRIPTION_MAX_LEN);
+    let description = errors.optional_text("description", &request.description, DESCRIPTION_MAX_LEN);
     errors.finish()?;
     let new = NewDepartment { name: validated(name)?, description };
     let written = app.create_department(&caller, request_id.as_deref(), new).await?;
@@ -181,12 +118,8 @@ pub(super) async fn update_department(
         match path.as_str() {
             "name" => changes.name = errors.required_text("department.name", &department.name, DIRECTORY_NAME_MAX_LEN),
             "description" => {
-                changes.description = Some(optional_text(
-                    &mut errors,
-                    "department.description",
-                    &department.description,
-                    DESCRIPTION_MAX_LEN,
-                ));
+                changes.description =
+                    Some(errors.optional_text("department.description", &department.description, DESCRIPTION_MAX_LEN));
             }
             _ => changes.active = Some(department.active),
         }
@@ -208,7 +141,7 @@ pub(super) async fn list_departments(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
-    let name_prefix = optional_text(&mut errors, "name_prefix", &request.name_prefix, DIRECTORY_NAME_MAX_LEN);
+    let name_prefix = errors.optional_text("name_prefix", &request.name_prefix, DIRECTORY_NAME_MAX_LEN);
     errors.finish()?;
     let name_prefix = Some(name_prefix).filter(|prefix| !prefix.is_empty());
     let (departments, next_page_token) =
@@ -235,7 +168,7 @@ pub(super) async fn create_security_group(
     if kind.is_none() {
         errors.add("kind", "must be SECURITY_GROUP_KIND_USER or SECURITY_GROUP_KIND_CUSTOMER");
     }
-    let description = optional_text(&mut errors, "description", &request.description, DESCRIPTION_MAX_LEN);
+    let description = errors.optional_text("description", &request.description, DESCRIPTION_MAX_LEN);
     errors.finish()?;
     let presentation_roles =
         PresentationRoles::new(request.presentation_roles, Some(request.default_presentation_role))
@@ -288,12 +221,8 @@ pub(super) async fn update_security_group(
                 changes.name = errors.required_text("security_group.name", &group.name, DIRECTORY_NAME_MAX_LEN);
             }
             "description" => {
-                changes.description = Some(optional_text(
-                    &mut errors,
-                    "security_group.description",
-                    &group.description,
-                    DESCRIPTION_MAX_LEN,
-                ));
+                changes.description =
+                    Some(errors.optional_text("security_group.description", &group.description, DESCRIPTION_MAX_LEN));
             }
             "presentation_roles" => changes.presentation_roles = Some(group.presentation_roles.clone()),
             "default_presentation_role" => {
@@ -349,7 +278,7 @@ pub(super) async fn assign_security_group(
     let group = errors.required_id("security_group_id", &request.security_group_id, SecurityGroupId::parse);
     errors.finish()?;
     let written = app.assign_security_group(&caller, validated(profile)?, validated(group)?).await?;
-    let profile = super::consumers::profile_of(app, written.value.profile_id).await?;
+    let profile = profile_of(app, written.value.profile_id).await?;
     Ok(Response::new(pb::AssignSecurityGroupResponse {
         profile,
         previous_security_group_id: written

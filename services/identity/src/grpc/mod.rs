@@ -3,6 +3,7 @@
 
 mod accounts;
 mod consumers;
+mod convert;
 mod directory;
 mod people;
 mod sessions;

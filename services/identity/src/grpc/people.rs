@@ -1,137 +1,27 @@
 //! gRPC handlers of identity's people RPCs (logins, employees,
 //! contacts, profiles): proto ⇄ domain conversion, then the app.
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, required_id, update_paths, validated};
 use csm_proto::identity as pb;
 use csm_types::{AccountId, DepartmentId, LoginId, ProfileId, SecurityGroupId, SessionId};
 use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
-use super::accounts::account_to_proto;
-use super::directory::{optional_text, security_group_to_proto, update_paths, user_class_to_proto, validated};
-use crate::domain::people::{
-    Channel, DEFAULT_APPLICATION, Login, LoginChoice, LoginUpdate, NewContact, NewEmployee, NewLogin, NewLoginRequest,
-    NewPerson, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, Profile, ProfileKind, ProfileUpdate, SecurityGroupKind,
-    display_name_or_default, validate_login_name,
+use super::convert::{
+    account_to_proto, channels_from_proto, details_from_proto, new_login_from_proto, principal_consumer_parts,
+    profile_kind_to_proto, profile_to_proto, security_group_to_proto, session_to_proto,
 };
-use crate::domain::sessions::{Session, SessionState};
+use crate::domain::people::{
+    DEFAULT_APPLICATION, Login, LoginChoice, LoginUpdate, NewContact, NewEmployee, NewLogin, NewLoginRequest,
+    NewPerson, PROFILE_TEXT_MAX_LEN, Password, PersonDetails, ProfileKind, ProfileUpdate, display_name_or_default,
+    validate_login_name,
+};
 use crate::store::people::ProfileFilter;
 
 /// Most ids BatchGetProfiles accepts.
 const BATCH_PROFILES_MAX: usize = 1000;
 
 // ------------------------------------------------------------ conversions
-
-pub(super) fn channel_to_proto(channel: Channel) -> pb::Channel {
-    match channel {
-        Channel::Desktop => pb::Channel::Desktop,
-        Channel::Browser => pb::Channel::Browser,
-        Channel::Mobile => pb::Channel::Mobile,
-        Channel::OutlookAddin => pb::Channel::OutlookAddin,
-        Channel::Api => pb::Channel::Api,
-        Channel::Administrator => pb::Channel::Administrator,
-        Channel::EmployeePortal => pb::Channel::EmployeePortal,
-        Channel::CustomerPortal => pb::Channel::CustomerPortal,
-        Channel::ConsumerPortal => pb::Channel::ConsumerPortal,
-    }
-}
-
-pub(super) fn channel_from_proto(value: i32) -> Option<Channel> {
-    Channel::ALL.into_iter().find(|channel| channel_to_proto(*channel) as i32 == value)
-}
-
-/// Channels of a request; each UNSPECIFIED or unknown value is a violation
-/// named `<field>[<index>]`.
-pub(super) fn channels_from_proto(errors: &mut FieldErrors, field: &str, values: &[i32]) -> Vec<Channel> {
-    let mut channels = Vec::with_capacity(values.len());
-    for (index, value) in values.iter().enumerate() {
-        match channel_from_proto(*value) {
-            Some(channel) => channels.push(channel),
-            None => errors.add(format!("{field}[{index}]"), "must be a CHANNEL_* value other than UNSPECIFIED"),
-        }
-    }
-    channels
-}
-
-pub(super) fn profile_kind_to_proto(kind: ProfileKind) -> pb::ProfileKind {
-    match kind {
-        ProfileKind::Internal => pb::ProfileKind::Internal,
-        ProfileKind::Contact => pb::ProfileKind::Contact,
-        ProfileKind::PartnerContact => pb::ProfileKind::PartnerContact,
-        ProfileKind::Consumer => pb::ProfileKind::Consumer,
-        ProfileKind::ConsumerSubProfile => pb::ProfileKind::ConsumerSubProfile,
-    }
-}
-
-fn security_group_kind_to_proto(kind: SecurityGroupKind) -> pb::SecurityGroupKind {
-    match kind {
-        SecurityGroupKind::User => pb::SecurityGroupKind::User,
-        SecurityGroupKind::Customer => pb::SecurityGroupKind::Customer,
-        SecurityGroupKind::Anonymous => pb::SecurityGroupKind::Anonymous,
-    }
-}
-
-pub(super) fn details_to_proto(details: &PersonDetails) -> pb::PersonDetails {
-    pb::PersonDetails {
-        first_name: details.first_name.clone(),
-        middle_name: details.middle_name.clone(),
-        last_name: details.last_name.clone(),
-        email: details.email.clone(),
-        mobile_phone: details.mobile_phone.clone(),
-        business_phone: details.business_phone.clone(),
-        home_phone: details.home_phone.clone(),
-    }
-}
-
-/// Person details, trimmed, each at most [`PROFILE_TEXT_MAX_LEN`] characters;
-/// violations are named `<prefix>.<field>`.
-pub(super) fn details_from_proto(
-    errors: &mut FieldErrors,
-    prefix: &str,
-    details: Option<&pb::PersonDetails>,
-) -> PersonDetails {
-    let details = details.cloned().unwrap_or_default();
-    let mut text =
-        |field: &str, value: &str| optional_text(errors, &format!("{prefix}.{field}"), value, PROFILE_TEXT_MAX_LEN);
-    PersonDetails {
-        first_name: text("first_name", &details.first_name),
-        middle_name: text("middle_name", &details.middle_name),
-        last_name: text("last_name", &details.last_name),
-        email: text("email", &details.email),
-        mobile_phone: text("mobile_phone", &details.mobile_phone),
-        business_phone: text("business_phone", &details.business_phone),
-        home_phone: text("home_phone", &details.home_phone),
-    }
-}
-
-/// The wire form of a profile (R1.9, R6.4).
-pub(super) fn profile_to_proto(profile: &Profile) -> pb::Profile {
-    let id = |value: Option<String>| value.unwrap_or_default();
-    pb::Profile {
-        profile_id: profile.id.to_string(),
-        kind: profile_kind_to_proto(profile.kind) as i32,
-        user_class: user_class_to_proto(profile.user_class()) as i32,
-        login_id: id(profile.login.map(|login| login.to_string())),
-        display_name: profile.display_name.clone(),
-        details: Some(details_to_proto(&profile.details)),
-        active: profile.active,
-        application: profile.application.clone(),
-        account_id: id(profile.account.map(|account| account.to_string())),
-        partner: profile.partner(),
-        consumer_id: id(profile.consumer.map(|consumer| consumer.to_string())),
-        parent_profile_id: id(profile.parent_profile.map(|parent| parent.to_string())),
-        consumer_profile_id: id(profile.consumer_profile.map(|record| record.to_string())),
-        sub_profile_type: profile.sub_profile_type.clone(),
-        manager_profile_id: id(profile.manager.map(|manager| manager.to_string())),
-        department_id: id(profile.department.map(|department| department.to_string())),
-        title: profile.title.clone(),
-        security_group_id: id(profile.security_group.map(|group| group.to_string())),
-        security_group_kind: security_group_kind_to_proto(profile.kind.security_group_kind()) as i32,
-        channels: profile.channels.iter().map(|channel| channel_to_proto(*channel) as i32).collect(),
-        created_at: Some(csm_proto::timestamp(profile.created_at)),
-        updated_at: Some(csm_proto::timestamp(profile.updated_at)),
-    }
-}
 
 fn login_to_proto(login: &Login) -> pb::Login {
     pb::Login {
@@ -146,32 +36,6 @@ fn login_to_proto(login: &Login) -> pb::Login {
         created_at: Some(csm_proto::timestamp(login.created_at)),
         updated_at: Some(csm_proto::timestamp(login.updated_at)),
     }
-}
-
-pub(super) fn session_to_proto(session: &Session) -> pb::Session {
-    pb::Session {
-        session_id: session.id.to_string(),
-        login_id: session.login.to_string(),
-        channel: channel_to_proto(session.channel) as i32,
-        active_profile_id: session.active_profile.to_string(),
-        active_profile_kind: profile_kind_to_proto(session.active_profile_kind) as i32,
-        presentation_role: session.presentation_role.clone(),
-        state: match session.state {
-            SessionState::Active => pb::SessionState::Active,
-            SessionState::Ended => pb::SessionState::Ended,
-        } as i32,
-        started_at: Some(csm_proto::timestamp(session.started_at)),
-        profile_switched_at: session.profile_switched_at.map(csm_proto::timestamp),
-        ended_at: session.ended_at.map(csm_proto::timestamp),
-        last_active_at: Some(csm_proto::timestamp(session.last_active_at)),
-        end_reason: session.end_reason.map(|reason| reason.as_str().to_owned()).unwrap_or_default(),
-    }
-}
-
-pub(super) fn new_login_from_proto(errors: &mut FieldErrors, prefix: &str, login: &pb::NewLogin) -> Option<NewLogin> {
-    let login_name = errors.check(&format!("{prefix}.login_name"), validate_login_name(&login.login_name))?;
-    let password = (!login.password.is_empty()).then(|| Password::new(login.password.clone()));
-    Some(NewLogin { login_name, password })
 }
 
 /// The fields employees and contacts share.
@@ -190,12 +54,12 @@ struct PersonFields<'a> {
 
 fn person_from_proto(errors: &mut FieldErrors, fields: PersonFields<'_>) -> NewPerson {
     let details = details_from_proto(errors, "details", fields.details);
-    let display_name = optional_text(errors, "display_name", fields.display_name, PROFILE_TEXT_MAX_LEN);
+    let display_name = errors.optional_text("display_name", fields.display_name, PROFILE_TEXT_MAX_LEN);
     let display_name = display_name_or_default(&display_name, &details).unwrap_or_else(|| {
         errors.add("display_name", "is required when details.first_name and details.last_name are empty");
         String::new()
     });
-    let application = optional_text(errors, "application", fields.application, PROFILE_TEXT_MAX_LEN);
+    let application = errors.optional_text("application", fields.application, PROFILE_TEXT_MAX_LEN);
     let login = match (fields.login_id, fields.new_login) {
         (Some(login), _) => errors.required_id("login_id", login, LoginId::parse).map(LoginChoice::Existing),
         (None, Some(login)) => new_login_from_proto(errors, "new_login", login).map(LoginChoice::New),
@@ -204,7 +68,7 @@ fn person_from_proto(errors: &mut FieldErrors, fields: PersonFields<'_>) -> NewP
     NewPerson {
         display_name,
         details,
-        title: optional_text(errors, "title", fields.title, PROFILE_TEXT_MAX_LEN),
+        title: errors.optional_text("title", fields.title, PROFILE_TEXT_MAX_LEN),
         manager: errors.optional_id("manager_profile_id", fields.manager_profile_id, ProfileId::parse),
         department: errors.optional_id("department_id", fields.department_id, DepartmentId::parse),
         security_group: errors.optional_id("security_group_id", fields.security_group_id, SecurityGroupId::parse),
@@ -212,17 +76,6 @@ fn person_from_proto(errors: &mut FieldErrors, fields: PersonFields<'_>) -> NewP
         application: if application.is_empty() { DEFAULT_APPLICATION.to_owned() } else { application },
         login: login.unwrap_or(LoginChoice::None),
     }
-}
-
-pub(super) fn required_id<T>(
-    field: &str,
-    value: &str,
-    parse: impl FnOnce(&str) -> Result<T, csm_types::InvalidId>,
-) -> Result<T, Status> {
-    let mut errors = FieldErrors::new();
-    let id = errors.required_id(field, value, parse);
-    errors.finish()?;
-    validated(id)
 }
 
 // ------------------------------------------------------------------ logins
@@ -318,7 +171,7 @@ pub(super) async fn list_logins(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
-    let prefix = optional_text(&mut errors, "login_name_prefix", &request.login_name_prefix, 254);
+    let prefix = errors.optional_text("login_name_prefix", &request.login_name_prefix, 254);
     errors.finish()?;
     let prefix = (!prefix.is_empty()).then_some(prefix);
     let (logins, next_page_token) = app.list_logins(&caller, &validated(page)?, prefix.as_deref()).await?;
@@ -512,12 +365,10 @@ pub(super) async fn update_profile(
                 )
             }
             "details" => update.details = Some(details.clone()),
-            "title" => {
-                update.title = Some(optional_text(&mut errors, "profile.title", &profile.title, PROFILE_TEXT_MAX_LEN))
-            }
+            "title" => update.title = Some(errors.optional_text("profile.title", &profile.title, PROFILE_TEXT_MAX_LEN)),
             "application" => {
                 let application =
-                    optional_text(&mut errors, "profile.application", &profile.application, PROFILE_TEXT_MAX_LEN);
+                    errors.optional_text("profile.application", &profile.application, PROFILE_TEXT_MAX_LEN);
                 update.application =
                     Some(if application.is_empty() { DEFAULT_APPLICATION.to_owned() } else { application });
             }
@@ -617,7 +468,7 @@ pub(super) async fn resolve_principal(
     };
     errors.finish()?;
     let resolved = app.resolve_principal(&caller, profile, session).await?;
-    let consumer = super::consumers::principal_consumer_parts(app, &resolved.profile).await?;
+    let consumer = principal_consumer_parts(app, &resolved.profile).await?;
     Ok(Response::new(pb::ResolvePrincipalResponse {
         principal: Some(pb::Principal {
             profile: Some(profile_to_proto(&resolved.profile)),

@@ -2,14 +2,13 @@
 //! log out, the signing keys, credential state): proto ⇄ domain conversion,
 //! then the app.
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, required_id, validated};
 use csm_proto::identity as pb;
 use csm_types::{LoginId, ProfileId, SessionId};
 use tonic::{Request, Response, Status};
 
 use super::IdentityGrpc;
-use super::directory::validated;
-use super::people::{channel_from_proto, profile_kind_to_proto, required_id, session_to_proto};
+use super::convert::{channel_from_proto, profile_kind_to_proto, session_to_proto};
 use crate::app::sessions::{AccessToken, CredentialState, LoginKey};
 use crate::domain::people::{Password, validate_login_name};
 use crate::domain::sessions::{ProfileSwitch, Proof, SessionStart, SessionState};

@@ -4,10 +4,9 @@
 //! stopped run resumes where it stopped.
 
 use std::fmt;
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use csm_proto::account_team as at_pb;
@@ -18,13 +17,19 @@ use csm_proto::identity as id_pb;
 use csm_proto::identity::identity_service_client::IdentityServiceClient;
 use csm_proto::role as role_pb;
 use csm_proto::role::role_service_client::RoleServiceClient;
-use futures::StreamExt as _;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use super::manifest::{CaseRecord, Manifest};
-use super::plan::{self, AccountKind, Plan, PlannedCase, Sizes};
-use super::{Rng, Target, authed, request_id};
+use crate::load::manifest::{CaseRecord, Manifest};
+use crate::load::plan::{self, AccountKind, Plan, PlannedCase, Sizes};
+use crate::load::{Rng, Target, authed, request_id};
+
+mod driving;
+mod journal;
+
+use driving::{Progress, drive, retry};
+use journal::Journal;
+pub use journal::journal_path;
 
 /// `retry` of `client.method(request)` with `token`, cloning the client per attempt.
 macro_rules! call {
@@ -671,44 +676,6 @@ impl Seeder {
     }
 }
 
-/// The journal of created cases next to the manifest.
-pub fn journal_path(manifest: &std::path::Path) -> PathBuf {
-    manifest.with_extension("cases.jsonl")
-}
-
-/// Created cases, one JSON line each (`[index, record]`), flushed per case.
-struct Journal {
-    file: std::io::BufWriter<std::fs::File>,
-}
-
-impl Journal {
-    /// Adds the journalled cases beyond the manifest's checkpoint to `manifest`, then opens for appending.
-    fn open(path: &std::path::Path, manifest: &mut Manifest) -> anyhow::Result<Self> {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            for line in text.lines() {
-                let Ok((index, record)) = serde_json::from_str::<(usize, CaseRecord)>(line) else { continue };
-                if index == manifest.cases.len() {
-                    manifest.cases.push(record);
-                }
-            }
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        Ok(Self { file: std::io::BufWriter::new(file) })
-    }
-
-    fn append(&mut self, index: usize, record: &CaseRecord) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        serde_json::to_writer(&mut self.file, &(index, record))?;
-        self.file.write_all(b"\n")?;
-        self.file.flush()?;
-        Ok(())
-    }
-}
-
 async fn assign_role(
     roles: &RoleServiceClient<Channel>,
     admin: &str,
@@ -736,99 +703,5 @@ fn person(kind: &str, seed: u64, index: usize) -> id_pb::PersonDetails {
         last_name: format!("Load{seed}"),
         email: format!("{}{index}.load{seed}@example.com", kind.to_lowercase()),
         ..Default::default()
-    }
-}
-
-/// Calls `call` until it succeeds or fails with a non-transient status (the
-/// request ids make repeats safe).
-async fn retry<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-{
-    let mut attempt = 0u32;
-    loop {
-        match call().await {
-            Ok(response) => return Ok(response.into_inner()),
-            Err(status)
-                if attempt < 6
-                    && matches!(
-                        status.code(),
-                        Code::Unavailable | Code::Aborted | Code::DeadlineExceeded | Code::Internal | Code::Unknown
-                    ) =>
-            {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            }
-            Err(status) => return Err(status),
-        }
-    }
-}
-
-/// Runs `make(item)` for every item with at most `parallelism` in flight and
-/// hands the results to `done` in item order.
-async fn drive<I, T, Fut>(
-    progress: &mut Progress,
-    items: Vec<I>,
-    parallelism: usize,
-    mut make: impl FnMut(I) -> Fut,
-    mut done: impl FnMut(T) -> anyhow::Result<()>,
-) -> anyhow::Result<()>
-where
-    Fut: Future<Output = anyhow::Result<T>>,
-{
-    let mut results = futures::stream::iter(items.into_iter().map(&mut make)).buffered(parallelism.max(1));
-    while let Some(result) = results.next().await {
-        done(result?)?;
-        progress.tick();
-    }
-    Ok(())
-}
-
-/// Progress lines (rows/s) every few seconds.
-struct Progress {
-    phase: String,
-    total: usize,
-    done: usize,
-    started: Instant,
-    last_print: Instant,
-    last_done: usize,
-    quiet: bool,
-}
-
-impl Progress {
-    fn new(phase: &str, total: usize, quiet: bool) -> Self {
-        let now = Instant::now();
-        Self { phase: phase.to_owned(), total, done: 0, started: now, last_print: now, last_done: 0, quiet }
-    }
-
-    fn tick(&mut self) {
-        self.done += 1;
-        let since = self.last_print.elapsed();
-        if !self.quiet && since >= Duration::from_secs(5) {
-            let recent = (self.done - self.last_done) as f64 / since.as_secs_f64();
-            let overall = self.done as f64 / self.started.elapsed().as_secs_f64();
-            println!(
-                "[seed] {:<22} {:>7}/{:<7} {recent:>6.0} rows/s (overall {overall:.0}/s, {:.0} s)",
-                self.phase,
-                self.done,
-                self.total,
-                self.started.elapsed().as_secs_f64()
-            );
-            self.last_print = Instant::now();
-            self.last_done = self.done;
-        }
-    }
-
-    fn finish(&self) {
-        if !self.quiet {
-            let elapsed = self.started.elapsed().as_secs_f64();
-            println!(
-                "[seed] {:<22} {:>7} done in {elapsed:.1} s ({:.0} rows/s)",
-                self.phase,
-                self.done,
-                self.done as f64 / elapsed.max(0.001)
-            );
-        }
     }
 }
