@@ -239,7 +239,7 @@ pub(super) async fn create_case_from_email(
     let caller = csm_auth::caller(&request)?;
     if !matches!(caller, Caller::Service(_)) {
         return Err(CsmError::permission_denied(
-            "SERVICE_IDENTITY_REQUIRED",
+            "SERVICE_CALLER_REQUIRED",
             "CreateCaseFromEmail is called by the mail gateway's service identity only",
         )
         .into());
