@@ -70,8 +70,8 @@ const INDIRECT: &[(&str, &str, &[&str])] = &[
         "reason",
         &["SERVICE_STARTING", "DATABASE_UNAVAILABLE", "OVERLOADED", "DEPENDENCY_UNAVAILABLE"],
     ),
-    // role's unique_as(error, reason, message): its callers' literals are collected.
-    ("services/role/src/store.rs", "reason", &[]),
+    // csm_db::unique_as(error, reason, message): its callers' literals are collected.
+    ("shared/db/src/lib.rs", "reason", &[]),
     // LinkRefusal::reason (collected from its `fn reason`).
     ("services/identity/src/app/consumers.rs", "refusal.reason()", &[]),
     // RateLimit::reason (collected from its `fn reason`).
