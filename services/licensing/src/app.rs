@@ -15,14 +15,17 @@ use csm_peers::{IdentityPeer, RolePeer};
 use csm_proto::identity::ProfileKind;
 use uuid::Uuid;
 
-use crate::domain::{
-    self, AgentLicenseStatus, ClientChannel, DenialReason, EndReason, LicensedProduct, PoolSettings, PrincipalKind,
-    RecordAccess, SeatKind, SeatSource, SessionState, escalation_needs_seat,
+use crate::domain::agent_seats::{
+    self, AgentLicenseStatus, AgentSeat, LicensedProduct, SeatKind, SeatPlan, SeatPlanPatch,
 };
-use crate::store::{
-    AgentSeatRow, DenialFilter, DenialRow, LicensingStore, PoolRow, RightGrantRow, SeatHolderRow, SeatOutcome,
-    SeatPlanRow, SessionFilter, SessionRow, agent_seat_exists,
+use crate::domain::pools::{self, ClientChannel, LicensePool, PoolPatch, PoolSettings, heartbeat_interval};
+use crate::domain::rights::LicenseRightGrant;
+use crate::domain::sessions::{
+    DueSession, EndReason, LicenseSession, PrincipalKind, RecordAccess, SeatOutcome, SeatSource, SessionFilter,
+    SessionState, escalation_needs_seat,
 };
+use crate::domain::usage::{Denial, DenialFilter, DenialReason, PeakBucket, SeatHolder, peak_profile};
+use crate::store::{LicensingStore, agent_seat_exists};
 
 const ADMIN: &[&str] = &[roles::ADMIN];
 
@@ -38,74 +41,43 @@ pub struct Person {
     pub security_group_id: Option<Uuid>,
 }
 
-/// The fields an UpdatePool names (None = unchanged).
-#[derive(Debug, Clone, Default)]
-pub struct PoolPatch {
-    pub name: Option<String>,
-    pub seat_count: Option<i64>,
-    pub license_expiration_date: Option<String>,
-    pub time_zone: Option<String>,
-    pub idle_timeout_minutes: Option<i64>,
-    pub browser_idle_timeout_minutes: Option<i64>,
-    pub inactivity_warning_minutes: Option<i64>,
-    pub auto_release_after_minutes: Option<i64>,
-    pub portal_license_on: Option<domain::PortalLicenseMode>,
-    pub consuming_channels: Option<Vec<ClientChannel>>,
-}
-
-/// The fields an UpdateSeatPlan names.
-#[derive(Debug, Clone, Default)]
-pub struct PlanPatch {
-    pub seat_limit: Option<i64>,
-    /// Some(None) clears the validity end.
-    pub license_valid_until: Option<Option<DateTime<Utc>>>,
-}
-
 pub struct LoginOutcome {
-    pub session: SessionRow,
+    pub session: LicenseSession,
     pub seat_newly_acquired: bool,
     pub heartbeat_interval: StdDuration,
     pub consistency_token: String,
 }
 
 pub struct HeartbeatOutcome {
-    pub session: SessionRow,
+    pub session: LicenseSession,
     pub idle_warning: bool,
     pub consistency_token: String,
 }
 
 pub struct LogoutOutcome {
-    pub session: SessionRow,
+    pub session: LicenseSession,
     pub seat_released: bool,
     pub consistency_token: String,
 }
 
 pub struct EscalateOutcome {
-    pub session: SessionRow,
+    pub session: LicenseSession,
     pub seat_needed: bool,
     pub seat_newly_acquired: bool,
     pub consistency_token: String,
 }
 
 pub struct PoolUsage {
-    pub pool: PoolRow,
+    pub pool: LicensePool,
     pub seats_in_use: i64,
     pub escalated_seats_in_use: i64,
-    pub holders: Vec<SeatHolderRow>,
+    pub holders: Vec<SeatHolder>,
     pub next_page_token: String,
     pub as_of: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeakBucket {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub peak: i64,
-    pub denials: i64,
-}
-
 pub struct PeakUsage {
-    pub pool: PoolRow,
+    pub pool: LicensePool,
     pub peak: i64,
     pub peak_at: DateTime<Utc>,
     pub buckets: Vec<PeakBucket>,
@@ -127,12 +99,12 @@ pub struct LicensingApp {
     metrics: LicensingMetrics,
 }
 
-fn session_ended(session: &SessionRow) -> CsmError {
+fn session_ended(session: &LicenseSession) -> CsmError {
     CsmError::failed_precondition("LICENSE_SESSION_ENDED", format!("license session {} has ended", session.id))
         .with_metadata("end_reason", session.end_reason.map(EndReason::as_str).unwrap_or("UNSPECIFIED"))
 }
 
-fn pool_exhausted(pool: &PoolRow) -> CsmError {
+fn pool_exhausted(pool: &LicensePool) -> CsmError {
     CsmError::resource_exhausted(
         "LICENSE_POOL_EXHAUSTED",
         format!("all {} seats of pool {:?} are held", pool.settings.seat_count, pool.settings.name),
@@ -140,24 +112,12 @@ fn pool_exhausted(pool: &PoolRow) -> CsmError {
     .with_metadata("pool_id", pool.id.to_string())
 }
 
-fn key_expired(pool: &PoolRow) -> CsmError {
+fn key_expired(pool: &LicensePool) -> CsmError {
     CsmError::failed_precondition(
         "LICENSE_KEY_EXPIRED",
         format!("the licence key of pool {:?} has expired", pool.settings.name),
     )
     .with_metadata("pool_id", pool.id.to_string())
-}
-
-/// How a session reads at `now`: one past a deadline is ended even before the
-/// expiry task has recorded it (R7.7).
-pub fn as_of(mut session: SessionRow, now: DateTime<Utc>) -> SessionRow {
-    if let Some((at, reason)) = session.overdue(now) {
-        session.state = SessionState::Ended;
-        session.seat_held = false;
-        session.ended_at = Some(at);
-        session.end_reason = Some(reason);
-    }
-    session
 }
 
 fn session_change(session_id: Uuid, operation: Operation, pool_id: Uuid, login_id: Uuid) -> NewChange {
@@ -235,7 +195,7 @@ impl LicensingApp {
         })
     }
 
-    async fn deny(&self, denial: DenialRow, error: CsmError) -> CsmError {
+    async fn deny(&self, denial: Denial, error: CsmError) -> CsmError {
         self.metrics.denied(denial.reason);
         if let Err(record_error) = self.store.insert_denial(&denial).await {
             tracing::warn!(error = %record_error, "could not record a licence denial");
@@ -258,14 +218,13 @@ impl LicensingApp {
         let zone = if settings.time_zone.trim().is_empty() {
             Some(self.default_zone)
         } else {
-            errors.check("pool.time_zone", domain::parse_time_zone(&settings.time_zone))
+            errors.check("pool.time_zone", pools::parse_time_zone(&settings.time_zone))
         };
         if settings.license_expiration_date.trim().is_empty() {
             return None;
         }
         let zone = zone?;
-        errors
-            .check("pool.license_expiration_date", domain::license_expires_at(&settings.license_expiration_date, zone))
+        errors.check("pool.license_expiration_date", pools::license_expires_at(&settings.license_expiration_date, zone))
     }
 
     pub async fn create_pool(
@@ -274,7 +233,7 @@ impl LicensingApp {
         request_id: Option<String>,
         settings: PoolSettings,
         errors: FieldErrors,
-    ) -> CsmResult<(PoolRow, String)> {
+    ) -> CsmResult<(LicensePool, String)> {
         let key = RequestKey::new("CreatePool", caller.request_scope(), request_id.as_deref(), &settings);
         let outcome = self.create_pool_once(caller, &key, settings, errors).await;
         match self.raced_retry(outcome.as_ref().err(), &key).await? {
@@ -304,7 +263,7 @@ impl LicensingApp {
         key: &RequestKey<'_>,
         mut settings: PoolSettings,
         mut errors: FieldErrors,
-    ) -> CsmResult<(PoolRow, String)> {
+    ) -> CsmResult<(LicensePool, String)> {
         self.require_admin(caller, "CreatePool").await?;
         settings.name = settings.name.trim().to_owned();
         if settings.consuming_channels.is_empty() {
@@ -318,7 +277,7 @@ impl LicensingApp {
             return Ok((pool, self.feed.token(revision)));
         }
         let now = csm_db::now();
-        let pool = PoolRow {
+        let pool = LicensePool {
             id: Uuid::now_v7(),
             settings,
             seats_used: 0,
@@ -339,45 +298,19 @@ impl LicensingApp {
         Ok((pool, self.feed.token(revision)))
     }
 
-    pub async fn get_pool(&self, pool_id: Uuid) -> CsmResult<PoolRow> {
+    pub async fn get_pool(&self, pool_id: Uuid) -> CsmResult<LicensePool> {
         self.store.pool(pool_id).await?.ok_or_else(|| CsmError::not_found("pool", pool_id))
     }
 
-    pub async fn update_pool(&self, caller: &Caller, pool_id: Uuid, patch: PoolPatch) -> CsmResult<(PoolRow, String)> {
+    pub async fn update_pool(
+        &self,
+        caller: &Caller,
+        pool_id: Uuid,
+        patch: PoolPatch,
+    ) -> CsmResult<(LicensePool, String)> {
         self.require_admin(caller, "UpdatePool").await?;
         let mut pool = self.get_pool(pool_id).await?;
-        let settings = &mut pool.settings;
-        if let Some(name) = patch.name {
-            settings.name = name.trim().to_owned();
-        }
-        if let Some(value) = patch.seat_count {
-            settings.seat_count = value;
-        }
-        if let Some(value) = patch.license_expiration_date {
-            settings.license_expiration_date = value.trim().to_owned();
-        }
-        if let Some(value) = patch.time_zone {
-            settings.time_zone = value.trim().to_owned();
-        }
-        if let Some(value) = patch.idle_timeout_minutes {
-            settings.idle_timeout_minutes = value;
-        }
-        if let Some(value) = patch.browser_idle_timeout_minutes {
-            settings.browser_idle_timeout_minutes = value;
-        }
-        if let Some(value) = patch.inactivity_warning_minutes {
-            settings.inactivity_warning_minutes = value;
-        }
-        if let Some(value) = patch.auto_release_after_minutes {
-            settings.auto_release_after_minutes = value;
-        }
-        if let Some(value) = patch.portal_license_on {
-            settings.portal_license_on = value;
-        }
-        if let Some(channels) = patch.consuming_channels {
-            settings.consuming_channels =
-                if channels.is_empty() { ClientChannel::DEFAULT_CONSUMING.to_vec() } else { channels };
-        }
+        patch.apply_to(&mut pool.settings);
         let mut errors = FieldErrors::new();
         pool.license_expires_at = self.check_pool(&pool.settings, &mut errors);
         errors.finish()?;
@@ -391,7 +324,7 @@ impl LicensingApp {
         Ok((pool, self.feed.token(revision)))
     }
 
-    pub async fn list_pools(&self, page: &PageRequest) -> CsmResult<(Vec<PoolRow>, String)> {
+    pub async fn list_pools(&self, page: &PageRequest) -> CsmResult<(Vec<LicensePool>, String)> {
         let rows = self.store.list_pools(page.after.as_deref(), page.fetch_limit()).await?;
         Ok(page.finish(rows, |pool| pool.settings.name.clone()))
     }
@@ -436,7 +369,7 @@ impl LicensingApp {
     /// joins the seat when needed and writes the session (R7.1-R7.3, R7.8).
     pub async fn open_session(
         &self,
-        pool: &PoolRow,
+        pool: &LicensePool,
         person: &Person,
         login_id: Uuid,
         channel: ClientChannel,
@@ -447,7 +380,7 @@ impl LicensingApp {
         let profile_id = person.profile_id;
         let now = csm_db::now();
         let seat_needed = person.kind == PrincipalKind::User && pool.settings.consuming_channels.contains(&channel);
-        let denial = |reason| DenialRow {
+        let denial = |reason| Denial {
             id: Uuid::now_v7(),
             reason,
             pool_id: Some(pool.id),
@@ -464,8 +397,8 @@ impl LicensingApp {
         if seat_needed && pool.key_expired(now) {
             return Err(self.deny(denial(DenialReason::LicenseKeyExpired), key_expired(pool)).await);
         }
-        let (idle_deadline, unresponsive_deadline) = domain::deadlines(&pool.settings, channel, now, now);
-        let mut session = SessionRow {
+        let (idle_deadline, unresponsive_deadline) = pools::deadlines(&pool.settings, channel, now, now);
+        let mut session = LicenseSession {
             id: Uuid::now_v7(),
             pool_id,
             login_id,
@@ -529,12 +462,12 @@ impl LicensingApp {
         }
     }
 
-    async fn stored_login(&self, key: &RequestKey<'_>, pool: &PoolRow) -> CsmResult<Option<LoginOutcome>> {
+    async fn stored_login(&self, key: &RequestKey<'_>, pool: &LicensePool) -> CsmResult<Option<LoginOutcome>> {
         let Some(replay) = key.replayed(self.store.db()).await? else { return Ok(None) };
         let id = replay.id()?;
         let session = self.store.session(id).await?.ok_or_else(|| CsmError::not_found("license session", id))?;
         Ok(Some(LoginOutcome {
-            session: as_of(session, csm_db::now()),
+            session: session.as_of(csm_db::now()),
             seat_newly_acquired: replay.extra == "1",
             heartbeat_interval: heartbeat_interval(&pool.settings),
             consistency_token: self.feed.token(replay.revision),
@@ -546,7 +479,7 @@ impl LicensingApp {
     async fn take_seat(
         &self,
         tx: &mut Tx,
-        pool: &PoolRow,
+        pool: &LicensePool,
         login_id: Uuid,
         source: SeatSource,
         now: DateTime<Utc>,
@@ -579,7 +512,7 @@ impl LicensingApp {
         release_expired(&self.store, &self.feed, now).await
     }
 
-    async fn session_for(&self, caller: &Caller, session_id: Uuid, action: &str) -> CsmResult<SessionRow> {
+    async fn session_for(&self, caller: &Caller, session_id: Uuid, action: &str) -> CsmResult<LicenseSession> {
         let session =
             self.store.session(session_id).await?.ok_or_else(|| CsmError::not_found("license session", session_id))?;
         self.require_self_or_admin(caller, Some(session.login_id), Some(session.profile_id), action).await?;
@@ -587,7 +520,12 @@ impl LicensingApp {
     }
 
     /// Ends a session found overdue at `now` and returns it as ended.
-    async fn end_overdue(&self, session: &SessionRow, at: DateTime<Utc>, reason: EndReason) -> CsmResult<SessionRow> {
+    async fn end_overdue(
+        &self,
+        session: &LicenseSession,
+        at: DateTime<Utc>,
+        reason: EndReason,
+    ) -> CsmResult<LicenseSession> {
         let mut tx = self.store.begin().await?;
         let (ended, _) = self.store.end_session(&mut tx, session.id, reason, at).await?;
         if ended {
@@ -602,7 +540,12 @@ impl LicensingApp {
 
     /// Ends the session if it is past a deadline or its pool's key expired while
     /// it keeps a seat; Err(LICENSE_SESSION_ENDED) when it is (or was) ended.
-    async fn ensure_active(&self, session: SessionRow, pool: &PoolRow, now: DateTime<Utc>) -> CsmResult<SessionRow> {
+    async fn ensure_active(
+        &self,
+        session: LicenseSession,
+        pool: &LicensePool,
+        now: DateTime<Utc>,
+    ) -> CsmResult<LicenseSession> {
         if session.state == SessionState::Ended {
             return Err(session_ended(&session));
         }
@@ -627,7 +570,7 @@ impl LicensingApp {
             session.last_activity_at = now;
         }
         let (idle_deadline, unresponsive_deadline) =
-            domain::deadlines(&pool.settings, session.channel, session.last_activity_at, now);
+            pools::deadlines(&pool.settings, session.channel, session.last_activity_at, now);
         session.idle_deadline = idle_deadline;
         session.unresponsive_deadline = unresponsive_deadline;
         let mut tx = self.store.begin().await?;
@@ -644,7 +587,7 @@ impl LicensingApp {
         let change = session_change(session.id, Operation::Updated, session.pool_id, session.login_id);
         let revision = self.commit(tx, &change).await?;
         Ok(HeartbeatOutcome {
-            idle_warning: domain::idle_warning(&pool.settings, session.idle_deadline, now),
+            idle_warning: pools::idle_warning(&pool.settings, session.idle_deadline, now),
             session,
             consistency_token: self.feed.token(revision),
         })
@@ -656,7 +599,7 @@ impl LicensingApp {
     }
 
     /// The database part of Logout, after authorization (R7.2, R7.7).
-    pub async fn close_session(&self, session: SessionRow) -> CsmResult<LogoutOutcome> {
+    pub async fn close_session(&self, session: LicenseSession) -> CsmResult<LogoutOutcome> {
         let session_id = session.id;
         let now = csm_db::now();
         if session.state == SessionState::Ended {
@@ -679,9 +622,9 @@ impl LicensingApp {
         Ok(LogoutOutcome { session, seat_released: freed && reason == EndReason::Logout, consistency_token: token })
     }
 
-    pub async fn get_session(&self, caller: &Caller, session_id: Uuid) -> CsmResult<SessionRow> {
+    pub async fn get_session(&self, caller: &Caller, session_id: Uuid) -> CsmResult<LicenseSession> {
         let session = self.session_for(caller, session_id, "GetSession").await?;
-        Ok(as_of(session, csm_db::now()))
+        Ok(session.as_of(csm_db::now()))
     }
 
     pub async fn list_sessions(
@@ -689,7 +632,7 @@ impl LicensingApp {
         caller: &Caller,
         filter: &SessionFilter,
         page: &PageRequest,
-    ) -> CsmResult<(Vec<SessionRow>, String)> {
+    ) -> CsmResult<(Vec<LicenseSession>, String)> {
         let own = matches!(caller, Caller::Human(human) if filter.login_id == Some(*human.login_id.as_uuid()));
         if !own {
             self.require_admin(caller, "ListSessions").await?;
@@ -705,7 +648,7 @@ impl LicensingApp {
         let now = csm_db::now();
         let rows = rows
             .into_iter()
-            .map(|session| as_of(session, now))
+            .map(|session| session.as_of(now))
             .filter(|session| filter.state.is_none_or(|state| session.state == state))
             .collect();
         Ok((rows, token))
@@ -735,7 +678,7 @@ impl LicensingApp {
         let seat_needed = escalation_needs_seat(pool.settings.portal_license_on, access);
         // The call is user activity: it pushes the idle deadline.
         session.last_activity_at = now;
-        session.idle_deadline = domain::deadlines(&pool.settings, session.channel, now, session.last_heartbeat_at).0;
+        session.idle_deadline = pools::deadlines(&pool.settings, session.channel, now, session.last_heartbeat_at).0;
         if !seat_needed || session.seat_held {
             let mut tx = self.store.begin().await?;
             if !self.store.touch_session(&mut tx, &session, now).await? {
@@ -752,7 +695,7 @@ impl LicensingApp {
                 consistency_token: self.feed.token(revision),
             });
         }
-        let denial = |reason| DenialRow {
+        let denial = |reason| Denial {
             id: Uuid::now_v7(),
             reason,
             pool_id: Some(pool.id),
@@ -848,7 +791,7 @@ impl LicensingApp {
         };
         let holders = self.store.seat_holders(pool_id, after, page.fetch_limit()).await?;
         let (holders, next_page_token) =
-            page.finish(holders, |holder| format!("{}|{}", domain::micros(holder.acquired_at), holder.login_id));
+            page.finish(holders, |holder| format!("{}|{}", crate::domain::micros(holder.acquired_at), holder.login_id));
         Ok(PoolUsage {
             seats_in_use: pool.seats_used,
             escalated_seats_in_use: self.store.escalated_seats(pool_id).await?,
@@ -869,30 +812,11 @@ impl LicensingApp {
     ) -> CsmResult<PeakUsage> {
         self.require_admin(caller, "GetPeakUsage").await?;
         let pool = self.get_pool(pool_id).await?;
-        let mut level = self.store.usage_before(pool_id, start).await?;
+        let level = self.store.usage_before(pool_id, start).await?;
         let events = self.store.usage_events(pool_id, start, end).await?;
         let denials = self.store.denial_times(pool_id, start, end).await?;
-        let mut buckets = Vec::new();
-        let mut peak = level;
-        let mut peak_at = start;
-        let mut events = events.into_iter().peekable();
-        let mut bucket_start = start;
-        while bucket_start < end {
-            let bucket_end = (bucket_start + width).min(end);
-            let mut bucket_peak = level;
-            while let Some(event) = events.next_if(|event| event.at < bucket_end) {
-                level = event.seats_in_use;
-                bucket_peak = bucket_peak.max(level);
-                if level > peak {
-                    peak = level;
-                    peak_at = event.at;
-                }
-            }
-            let denial_count = denials.iter().filter(|at| **at >= bucket_start && **at < bucket_end).count() as i64;
-            buckets.push(PeakBucket { start: bucket_start, end: bucket_end, peak: bucket_peak, denials: denial_count });
-            bucket_start = bucket_end;
-        }
-        Ok(PeakUsage { pool, peak, peak_at, buckets })
+        let profile = peak_profile(level, events, &denials, start, end, width);
+        Ok(PeakUsage { pool, peak: profile.peak, peak_at: profile.peak_at, buckets: profile.buckets })
     }
 
     pub async fn list_denials(
@@ -900,7 +824,7 @@ impl LicensingApp {
         caller: &Caller,
         filter: &DenialFilter,
         page: &PageRequest,
-    ) -> CsmResult<(Vec<DenialRow>, String)> {
+    ) -> CsmResult<(Vec<Denial>, String)> {
         self.require_admin(caller, "ListDenials").await?;
         let after = parse_id_token(page)?;
         let rows = self.store.list_denials(filter, after, page.fetch_limit()).await?;
@@ -920,7 +844,7 @@ impl LicensingApp {
         request_id: Option<String>,
         profile_id: Option<Uuid>,
         security_group_id: Option<Uuid>,
-    ) -> CsmResult<(RightGrantRow, String)> {
+    ) -> CsmResult<(LicenseRightGrant, String)> {
         let key = RequestKey::new(
             "GrantLicenseRight",
             caller.request_scope(),
@@ -942,7 +866,7 @@ impl LicensingApp {
         key: &RequestKey<'_>,
         profile_id: Option<Uuid>,
         security_group_id: Option<Uuid>,
-    ) -> CsmResult<(RightGrantRow, String)> {
+    ) -> CsmResult<(LicenseRightGrant, String)> {
         self.require_admin(caller, "GrantLicenseRight").await?;
         if let Some(profile_id) = profile_id {
             self.person(profile_id).await?;
@@ -964,7 +888,7 @@ impl LicensingApp {
             let grant = self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?;
             return Ok((grant, self.feed.token(revision)));
         }
-        let grant = RightGrantRow { id: Uuid::now_v7(), profile_id, security_group_id, granted_at: csm_db::now() };
+        let grant = LicenseRightGrant { id: Uuid::now_v7(), profile_id, security_group_id, granted_at: csm_db::now() };
         let mut tx = self.store.begin().await?;
         self.store.insert_grant(&mut tx, &grant).await?;
         let mut change = NewChange::new("license_right_grant", grant.id, Operation::Created);
@@ -1000,14 +924,14 @@ impl LicensingApp {
         profile_id: Option<Uuid>,
         security_group_id: Option<Uuid>,
         page: &PageRequest,
-    ) -> CsmResult<(Vec<RightGrantRow>, String)> {
+    ) -> CsmResult<(Vec<LicenseRightGrant>, String)> {
         self.require_admin(caller, "ListLicenseRights").await?;
         let after = parse_id_token(page)?;
         let rows = self.store.list_grants(profile_id, security_group_id, after, page.fetch_limit()).await?;
         Ok(page.finish(rows, |grant| grant.id.to_string()))
     }
 
-    pub async fn has_right(&self, caller: &Caller, profile_id: Uuid) -> CsmResult<Vec<RightGrantRow>> {
+    pub async fn has_right(&self, caller: &Caller, profile_id: Uuid) -> CsmResult<Vec<LicenseRightGrant>> {
         let person = self.person(profile_id).await?;
         self.require_self_or_admin(caller, person.login_id, Some(profile_id), "HasLicenseRight").await?;
         self.store.grants_for(profile_id, person.security_group_id).await
@@ -1022,7 +946,7 @@ impl LicensingApp {
         product: LicensedProduct,
         seat_limit: i64,
         license_valid_until: Option<DateTime<Utc>>,
-    ) -> CsmResult<(SeatPlanRow, String)> {
+    ) -> CsmResult<(SeatPlan, String)> {
         let key = RequestKey::new(
             "CreateSeatPlan",
             caller.request_scope(),
@@ -1043,7 +967,7 @@ impl LicensingApp {
         product: LicensedProduct,
         seat_limit: i64,
         license_valid_until: Option<DateTime<Utc>>,
-    ) -> CsmResult<(SeatPlanRow, String)> {
+    ) -> CsmResult<(SeatPlan, String)> {
         self.require_admin(caller, "CreateSeatPlan").await?;
         if let Some(replay) = key.replayed(self.store.db()).await? {
             let (id, revision) = (replay.id()?, replay.revision);
@@ -1051,7 +975,7 @@ impl LicensingApp {
             return Ok((plan, self.feed.token(revision)));
         }
         let now = csm_db::now();
-        let plan = SeatPlanRow {
+        let plan = SeatPlan {
             id: Uuid::now_v7(),
             product,
             seat_limit,
@@ -1073,7 +997,7 @@ impl LicensingApp {
         Ok((plan, self.feed.token(revision)))
     }
 
-    pub async fn get_plan(&self, plan_id: Uuid) -> CsmResult<SeatPlanRow> {
+    pub async fn get_plan(&self, plan_id: Uuid) -> CsmResult<SeatPlan> {
         self.store.plan(plan_id).await?.ok_or_else(|| CsmError::not_found("seat plan", plan_id))
     }
 
@@ -1081,16 +1005,11 @@ impl LicensingApp {
         &self,
         caller: &Caller,
         plan_id: Uuid,
-        patch: PlanPatch,
-    ) -> CsmResult<(SeatPlanRow, String)> {
+        patch: SeatPlanPatch,
+    ) -> CsmResult<(SeatPlan, String)> {
         self.require_admin(caller, "UpdateSeatPlan").await?;
         let mut plan = self.get_plan(plan_id).await?;
-        if let Some(limit) = patch.seat_limit {
-            plan.seat_limit = limit;
-        }
-        if let Some(until) = patch.license_valid_until {
-            plan.license_valid_until = until;
-        }
+        patch.apply_to(&mut plan);
         plan.updated_at = csm_db::now();
         let mut tx = self.store.begin().await?;
         if !self.store.update_plan(&mut tx, &plan).await? {
@@ -1102,7 +1021,7 @@ impl LicensingApp {
         Ok((plan, self.feed.token(revision)))
     }
 
-    pub async fn list_plans(&self, page: &PageRequest) -> CsmResult<(Vec<SeatPlanRow>, String)> {
+    pub async fn list_plans(&self, page: &PageRequest) -> CsmResult<(Vec<SeatPlan>, String)> {
         let after = page
             .after
             .as_deref()
@@ -1121,7 +1040,7 @@ impl LicensingApp {
         plan_id: Uuid,
         profile_id: Uuid,
         kind: SeatKind,
-    ) -> CsmResult<(AgentSeatRow, String)> {
+    ) -> CsmResult<(AgentSeat, String)> {
         let key = RequestKey::new(
             "GrantAgentSeat",
             caller.request_scope(),
@@ -1144,7 +1063,7 @@ impl LicensingApp {
         plan_id: Uuid,
         profile_id: Uuid,
         kind: SeatKind,
-    ) -> CsmResult<(AgentSeatRow, String)> {
+    ) -> CsmResult<(AgentSeat, String)> {
         self.require_admin(caller, "GrantAgentSeat").await?;
         let plan = self.get_plan(plan_id).await?;
         self.person(profile_id).await?;
@@ -1173,7 +1092,7 @@ impl LicensingApp {
                 format!("all {} seats of the plan are granted", plan.seat_limit),
             )
             .with_metadata("seat_plan_id", plan_id.to_string());
-            let denial = DenialRow {
+            let denial = Denial {
                 id: Uuid::now_v7(),
                 reason: DenialReason::AgentSeatsExhausted,
                 pool_id: None,
@@ -1189,7 +1108,7 @@ impl LicensingApp {
             };
             return Err(self.deny(denial, error).await);
         }
-        let seat = AgentSeatRow {
+        let seat = AgentSeat {
             id: Uuid::now_v7(),
             seat_plan_id: plan_id,
             product: plan.product,
@@ -1211,7 +1130,7 @@ impl LicensingApp {
         Ok((seat, self.feed.token(revision)))
     }
 
-    pub async fn revoke_agent_seat(&self, caller: &Caller, seat_id: Uuid) -> CsmResult<(SeatPlanRow, String)> {
+    pub async fn revoke_agent_seat(&self, caller: &Caller, seat_id: Uuid) -> CsmResult<(SeatPlan, String)> {
         self.require_admin(caller, "RevokeAgentSeat").await?;
         let mut tx = self.store.begin().await?;
         let Some(plan_id) = self.store.delete_agent_seat(&mut tx, seat_id).await? else {
@@ -1231,7 +1150,7 @@ impl LicensingApp {
         profile_id: Option<Uuid>,
         kind: Option<SeatKind>,
         page: &PageRequest,
-    ) -> CsmResult<(Vec<AgentSeatRow>, String)> {
+    ) -> CsmResult<(Vec<AgentSeat>, String)> {
         self.require_admin(caller, "ListAgentSeats").await?;
         let after = parse_id_token(page)?;
         let rows = self.store.list_agent_seats(plan_id, profile_id, kind, after, page.fetch_limit()).await?;
@@ -1255,7 +1174,7 @@ impl LicensingApp {
             });
         };
         let seat = self.store.agent_seat_for(plan.id, profile_id).await?;
-        let status = domain::agent_license_status(
+        let status = agent_seats::agent_license_status(
             true,
             seat.as_ref().map(|seat| seat.kind),
             person.kind == PrincipalKind::Customer,
@@ -1278,7 +1197,7 @@ async fn end_due_sessions(
     let due = store.due_sessions(tx, pool_id, now, EXPIRY_BATCH).await?;
     let mut ended = 0;
     let mut last_revision = None;
-    for crate::store::DueSession { session_id, at, reason, .. } in due {
+    for DueSession { session_id, at, reason, .. } in due {
         let (did_end, _) = store.end_session(tx, session_id, reason, at).await?;
         if did_end {
             ended += 1;
@@ -1325,22 +1244,6 @@ fn parse_id_token(page: &PageRequest) -> CsmResult<Option<Uuid>> {
         .map(Uuid::parse_str)
         .transpose()
         .map_err(|_| CsmError::invalid_field("page_token", "is not a token returned by this service"))
-}
-
-/// How often a client should heartbeat: a third of the auto-release delay,
-/// at most a minute.
-pub fn heartbeat_interval(settings: &PoolSettings) -> StdDuration {
-    let minute = StdDuration::from_secs(60);
-    if settings.auto_release_after_minutes > 0 {
-        StdDuration::from_secs((settings.auto_release_after_minutes as u64 * 60 / 3).max(1)).min(minute)
-    } else {
-        minute
-    }
-}
-
-/// Grouped denial counts in reason order.
-pub fn denial_counts_total(counts: &[(DenialReason, i64)]) -> i64 {
-    counts.iter().map(|(_, count)| count).sum()
 }
 
 /// The audit trail is read by administrators (`csm.audit.v1`).

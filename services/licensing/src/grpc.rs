@@ -14,14 +14,13 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::LicensingApp;
-use crate::app::{self, PlanPatch, PoolPatch};
-use crate::domain::{
-    AgentLicenseStatus, ClientChannel, DEFAULT_AUTO_RELEASE_MINUTES, DenialReason, LicensedProduct, PoolSettings,
-    PortalLicenseMode, RecordAccess, SeatKind, SessionState,
+use crate::domain::agent_seats::{AgentLicenseStatus, AgentSeat, LicensedProduct, SeatKind, SeatPlan, SeatPlanPatch};
+use crate::domain::pools::{
+    ClientChannel, DEFAULT_AUTO_RELEASE_MINUTES, LicensePool, PoolPatch, PoolSettings, PortalLicenseMode,
 };
-use crate::store::{
-    AgentSeatRow, DenialFilter, DenialRow, PoolRow, RightGrantRow, SeatPlanRow, SessionFilter, SessionRow,
-};
+use crate::domain::rights::LicenseRightGrant;
+use crate::domain::sessions::{LicenseSession, RecordAccess, SessionFilter, SessionState};
+use crate::domain::usage::{Denial, DenialFilter, DenialReason, denial_counts_total};
 
 pub struct LicensingGrpc {
     app: Arc<Readiness<LicensingApp>>,
@@ -115,7 +114,7 @@ fn page_of(page_size: i32, page_token: &str) -> Result<PageRequest, Status> {
 
 // --------------------------------------------------------------- rendering
 
-fn pool_to_proto(pool: &PoolRow) -> pb::LicensePool {
+fn pool_to_proto(pool: &LicensePool) -> pb::LicensePool {
     let settings = &pool.settings;
     pb::LicensePool {
         pool_id: pool.id.to_string(),
@@ -135,7 +134,7 @@ fn pool_to_proto(pool: &PoolRow) -> pb::LicensePool {
     }
 }
 
-fn session_to_proto(session: &SessionRow) -> pb::LicenseSession {
+fn session_to_proto(session: &LicenseSession) -> pb::LicenseSession {
     pb::LicenseSession {
         session_id: session.id.to_string(),
         pool_id: session.pool_id.to_string(),
@@ -158,7 +157,7 @@ fn session_to_proto(session: &SessionRow) -> pb::LicenseSession {
     }
 }
 
-fn grant_to_proto(grant: &RightGrantRow) -> pb::LicenseRightGrant {
+fn grant_to_proto(grant: &LicenseRightGrant) -> pb::LicenseRightGrant {
     use pb::license_right_grant::Subject;
     pb::LicenseRightGrant {
         license_right_grant_id: grant.id.to_string(),
@@ -171,7 +170,7 @@ fn grant_to_proto(grant: &RightGrantRow) -> pb::LicenseRightGrant {
     }
 }
 
-fn plan_to_proto(plan: &SeatPlanRow) -> pb::SeatPlan {
+fn plan_to_proto(plan: &SeatPlan) -> pb::SeatPlan {
     pb::SeatPlan {
         seat_plan_id: plan.id.to_string(),
         product: plan.product as i32,
@@ -185,7 +184,7 @@ fn plan_to_proto(plan: &SeatPlanRow) -> pb::SeatPlan {
     }
 }
 
-fn agent_seat_to_proto(seat: &AgentSeatRow) -> pb::AgentSeat {
+fn agent_seat_to_proto(seat: &AgentSeat) -> pb::AgentSeat {
     pb::AgentSeat {
         agent_seat_id: seat.id.to_string(),
         seat_plan_id: seat.seat_plan_id.to_string(),
@@ -196,7 +195,7 @@ fn agent_seat_to_proto(seat: &AgentSeatRow) -> pb::AgentSeat {
     }
 }
 
-fn denial_to_proto(denial: &DenialRow) -> pb::Denial {
+fn denial_to_proto(denial: &Denial) -> pb::Denial {
     let id = |value: Option<Uuid>| value.map(|id| id.to_string()).unwrap_or_default();
     pb::Denial {
         denial_id: denial.id.to_string(),
@@ -609,7 +608,7 @@ impl LicensingService for LicensingGrpc {
         if paths.is_empty() {
             errors.add("update_mask", "must name seat_limit and/or license_valid_until");
         }
-        let mut patch = PlanPatch::default();
+        let mut patch = SeatPlanPatch::default();
         for path in &paths {
             match path.as_str() {
                 "seat_limit" => {
@@ -889,7 +888,7 @@ impl LicensingService for LicensingGrpc {
         errors.finish()?;
         let counts = app.count_denials(&caller, &filter).await?;
         Ok(Response::new(pb::CountDenialsResponse {
-            total_count: app::denial_counts_total(&counts),
+            total_count: denial_counts_total(&counts),
             counts: counts
                 .iter()
                 .map(|(reason, count)| pb::DenialCount { reason: *reason as i32, count: *count })

@@ -10,187 +10,14 @@ use csm_db::{Db, DbRow, Tx, db_error, on_unique_violation, unique_as, with_db, w
 use csm_errors::{CsmError, CsmResult};
 use uuid::Uuid;
 
-use crate::domain::{
-    ClientChannel, DenialReason, EndReason, LicensedProduct, PoolSettings, PortalLicenseMode, PrincipalKind, SeatKind,
-    SeatSource, SessionState, from_micros, micros,
+use crate::domain::agent_seats::{AgentSeat, LicensedProduct, SeatKind, SeatPlan};
+use crate::domain::pools::{ClientChannel, LicensePool, PoolSettings, PortalLicenseMode};
+use crate::domain::rights::LicenseRightGrant;
+use crate::domain::sessions::{
+    DueSession, EndReason, LicenseSession, PrincipalKind, SeatOutcome, SeatSource, SessionFilter, SessionState,
 };
-
-/// A pool as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolRow {
-    pub id: Uuid,
-    pub settings: PoolSettings,
-    pub seats_used: i64,
-    pub license_expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl PoolRow {
-    /// Whether the licence key has expired at `now` (R7.8).
-    pub fn key_expired(&self, now: DateTime<Utc>) -> bool {
-        self.license_expires_at.is_some_and(|expires| expires <= now)
-    }
-}
-
-/// A session as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRow {
-    pub id: Uuid,
-    pub pool_id: Uuid,
-    pub login_id: Uuid,
-    pub profile_id: Uuid,
-    pub principal_kind: PrincipalKind,
-    pub channel: ClientChannel,
-    pub device_id: String,
-    pub state: SessionState,
-    pub seat_held: bool,
-    pub seat_source: Option<SeatSource>,
-    pub seat_acquired_at: Option<DateTime<Utc>>,
-    pub started_at: DateTime<Utc>,
-    pub last_activity_at: DateTime<Utc>,
-    pub last_heartbeat_at: DateTime<Utc>,
-    pub idle_deadline: Option<DateTime<Utc>>,
-    pub unresponsive_deadline: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub end_reason: Option<EndReason>,
-}
-
-impl SessionRow {
-    /// When and why an ACTIVE session is over at `now` by its deadlines (R7.7).
-    pub fn overdue(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, EndReason)> {
-        if self.state != SessionState::Active {
-            return None;
-        }
-        let idle = self.idle_deadline.filter(|deadline| *deadline <= now);
-        let unresponsive = self.unresponsive_deadline.filter(|deadline| *deadline <= now);
-        match (idle, unresponsive) {
-            (Some(idle), Some(unresponsive)) if unresponsive <= idle => Some((unresponsive, EndReason::Unresponsive)),
-            (Some(idle), _) => Some((idle, EndReason::IdleTimeout)),
-            (None, Some(unresponsive)) => Some((unresponsive, EndReason::Unresponsive)),
-            (None, None) => None,
-        }
-    }
-}
-
-/// A session the expiry step ends: when and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DueSession {
-    pub session_id: Uuid,
-    pub pool_id: Uuid,
-    pub at: DateTime<Utc>,
-    pub reason: EndReason,
-}
-
-/// What acquiring a seat did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeatOutcome {
-    /// The person already held the pool's seat; this session joins it (R7.2).
-    Joined,
-    /// A free seat was taken.
-    Acquired,
-    /// Every seat is held (R7.1).
-    Exhausted,
-}
-
-/// A current seat holder (R7.1, R7.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeatHolderRow {
-    pub login_id: Uuid,
-    pub source: SeatSource,
-    pub acquired_at: DateTime<Utc>,
-    pub session_count: i64,
-    pub profile_ids: Vec<Uuid>,
-}
-
-/// A recorded refusal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DenialRow {
-    pub id: Uuid,
-    pub reason: DenialReason,
-    pub pool_id: Option<Uuid>,
-    pub seat_plan_id: Option<Uuid>,
-    pub session_id: Option<Uuid>,
-    pub login_id: Option<Uuid>,
-    pub profile_id: Option<Uuid>,
-    /// Contract number of the channel; 0 = none.
-    pub channel: i64,
-    /// Contract number of the record access; 0 = none.
-    pub access: i64,
-    pub record_type: String,
-    pub record_id: String,
-    pub occurred_at: DateTime<Utc>,
-}
-
-/// A licence-right grant (R7.6).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RightGrantRow {
-    pub id: Uuid,
-    pub profile_id: Option<Uuid>,
-    pub security_group_id: Option<Uuid>,
-    pub granted_at: DateTime<Utc>,
-}
-
-/// A seat plan (R7.10, R7.11).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeatPlanRow {
-    pub id: Uuid,
-    pub product: LicensedProduct,
-    pub seat_limit: i64,
-    pub seats_used: i64,
-    pub license_valid_until: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl SeatPlanRow {
-    pub fn overrun(&self) -> bool {
-        self.seats_used > self.seat_limit
-    }
-
-    pub fn license_valid(&self, now: DateTime<Utc>) -> bool {
-        self.license_valid_until.is_none_or(|until| now < until)
-    }
-}
-
-/// A named seat (R7.10).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentSeatRow {
-    pub id: Uuid,
-    pub seat_plan_id: Uuid,
-    pub product: LicensedProduct,
-    pub profile_id: Uuid,
-    pub kind: SeatKind,
-    pub granted_at: DateTime<Utc>,
-}
-
-/// One change of a pool's seats in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UsageEvent {
-    pub at: DateTime<Utc>,
-    pub seats_in_use: i64,
-}
-
-/// Filters of ListSessions.
-#[derive(Debug, Clone, Default)]
-pub struct SessionFilter {
-    pub pool_id: Option<Uuid>,
-    pub login_id: Option<Uuid>,
-    pub profile_id: Option<Uuid>,
-    pub state: Option<SessionState>,
-    pub channel: Option<ClientChannel>,
-}
-
-/// Filters of ListDenials / CountDenials.
-#[derive(Debug, Clone, Default)]
-pub struct DenialFilter {
-    pub pool_id: Option<Uuid>,
-    pub seat_plan_id: Option<Uuid>,
-    pub reason: Option<DenialReason>,
-    pub login_id: Option<Uuid>,
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
-}
+use crate::domain::usage::{Denial, DenialFilter, DenialReason, SeatHolder, UsageEvent};
+use crate::domain::{from_micros, micros};
 
 fn decode(error: sqlx::Error) -> CsmError {
     db_error(error)
@@ -212,8 +39,8 @@ fn channels_from_text(text: &str) -> Vec<ClientChannel> {
     text.split(',').filter_map(|part| part.trim().parse().ok()).filter_map(ClientChannel::from_i64).collect()
 }
 
-fn pool_from_row(row: &impl DbRow) -> CsmResult<PoolRow> {
-    Ok(PoolRow {
+fn pool_from_row(row: &impl DbRow) -> CsmResult<LicensePool> {
+    Ok(LicensePool {
         id: row.uuid("id").map_err(decode)?,
         settings: PoolSettings {
             name: row.text("name").map_err(decode)?,
@@ -238,9 +65,9 @@ const SESSION_COLUMNS: &str = "id, pool_id, login_id, profile_id, principal_kind
      seat_held, seat_source, seat_acquired_at, started_at, last_activity_at, last_heartbeat_at, idle_deadline, \
      unresponsive_deadline, ended_at, end_reason";
 
-fn session_from_row(row: &impl DbRow) -> CsmResult<SessionRow> {
+fn session_from_row(row: &impl DbRow) -> CsmResult<LicenseSession> {
     let channel = row.int("channel").map_err(decode)?;
-    Ok(SessionRow {
+    Ok(LicenseSession {
         id: row.uuid("id").map_err(decode)?,
         pool_id: row.uuid("pool_id").map_err(decode)?,
         login_id: row.uuid("login_id").map_err(decode)?,
@@ -267,9 +94,9 @@ fn session_from_row(row: &impl DbRow) -> CsmResult<SessionRow> {
     })
 }
 
-fn denial_from_row(row: &impl DbRow) -> CsmResult<DenialRow> {
+fn denial_from_row(row: &impl DbRow) -> CsmResult<Denial> {
     let reason = row.int("reason").map_err(decode)?;
-    Ok(DenialRow {
+    Ok(Denial {
         id: row.uuid("id").map_err(decode)?,
         reason: DenialReason::from_i64(reason)
             .ok_or_else(|| CsmError::internal(format!("unknown denial reason {reason}")))?,
@@ -286,8 +113,8 @@ fn denial_from_row(row: &impl DbRow) -> CsmResult<DenialRow> {
     })
 }
 
-fn grant_from_row(row: &impl DbRow) -> CsmResult<RightGrantRow> {
-    Ok(RightGrantRow {
+fn grant_from_row(row: &impl DbRow) -> CsmResult<LicenseRightGrant> {
+    Ok(LicenseRightGrant {
         id: row.uuid("id").map_err(decode)?,
         profile_id: row.opt_uuid("profile_id").map_err(decode)?,
         security_group_id: row.opt_uuid("security_group_id").map_err(decode)?,
@@ -295,9 +122,9 @@ fn grant_from_row(row: &impl DbRow) -> CsmResult<RightGrantRow> {
     })
 }
 
-fn plan_from_row(row: &impl DbRow) -> CsmResult<SeatPlanRow> {
+fn plan_from_row(row: &impl DbRow) -> CsmResult<SeatPlan> {
     let product = row.int("product").map_err(decode)?;
-    Ok(SeatPlanRow {
+    Ok(SeatPlan {
         id: row.uuid("id").map_err(decode)?,
         product: LicensedProduct::from_i64(product)
             .ok_or_else(|| CsmError::internal(format!("unknown product {product}")))?,
@@ -309,10 +136,10 @@ fn plan_from_row(row: &impl DbRow) -> CsmResult<SeatPlanRow> {
     })
 }
 
-fn agent_seat_from_row(row: &impl DbRow) -> CsmResult<AgentSeatRow> {
+fn agent_seat_from_row(row: &impl DbRow) -> CsmResult<AgentSeat> {
     let product = row.int("product").map_err(decode)?;
     let kind = row.int("kind").map_err(decode)?;
-    Ok(AgentSeatRow {
+    Ok(AgentSeat {
         id: row.uuid("id").map_err(decode)?,
         seat_plan_id: row.uuid("seat_plan_id").map_err(decode)?,
         product: LicensedProduct::from_i64(product)
@@ -345,7 +172,7 @@ impl LicensingStore {
     // ------------------------------------------------------------- pools
 
     /// Inserts a pool; a taken name is ALREADY_EXISTS LICENSE_POOL_NAME_TAKEN.
-    pub async fn insert_pool(&self, tx: &mut Tx, pool: &PoolRow) -> CsmResult<()> {
+    pub async fn insert_pool(&self, tx: &mut Tx, pool: &LicensePool) -> CsmResult<()> {
         let settings = &pool.settings;
         let result = with_tx!(tx, |tx| {
             sqlx::query(
@@ -377,7 +204,7 @@ impl LicensingStore {
 
     /// Writes the settings of an existing pool (seats_used is left alone).
     /// Returns false when the pool does not exist.
-    pub async fn update_pool(&self, tx: &mut Tx, pool: &PoolRow) -> CsmResult<bool> {
+    pub async fn update_pool(&self, tx: &mut Tx, pool: &LicensePool) -> CsmResult<bool> {
         let settings = &pool.settings;
         let result = with_tx!(tx, |tx| {
             sqlx::query(
@@ -406,7 +233,7 @@ impl LicensingStore {
         result.map(|done| done > 0).map_err(name_taken)
     }
 
-    pub async fn pool(&self, id: Uuid) -> CsmResult<Option<PoolRow>> {
+    pub async fn pool(&self, id: Uuid) -> CsmResult<Option<LicensePool>> {
         with_db!(&self.db, |pool| {
             let row = sqlx::query("SELECT * FROM license_pools WHERE id = $1")
                 .bind(id)
@@ -417,7 +244,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn pool_in(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<PoolRow>> {
+    pub async fn pool_in(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<LicensePool>> {
         with_tx!(tx, |tx| {
             let row = sqlx::query("SELECT * FROM license_pools WHERE id = $1")
                 .bind(id)
@@ -429,7 +256,7 @@ impl LicensingStore {
     }
 
     /// Pools in name order after `after_name`.
-    pub async fn list_pools(&self, after_name: Option<&str>, limit: i64) -> CsmResult<Vec<PoolRow>> {
+    pub async fn list_pools(&self, after_name: Option<&str>, limit: i64) -> CsmResult<Vec<LicensePool>> {
         with_db!(&self.db, |pool| {
             let rows =
                 sqlx::query("SELECT * FROM license_pools WHERE ($1 IS NULL OR name > $1) ORDER BY name LIMIT $2")
@@ -612,7 +439,7 @@ impl LicensingStore {
         pool_id: Uuid,
         after: Option<(i64, Uuid)>,
         limit: i64,
-    ) -> CsmResult<Vec<SeatHolderRow>> {
+    ) -> CsmResult<Vec<SeatHolder>> {
         with_db!(&self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT login_id, source, acquired_at, session_count FROM license_seats WHERE pool_id = $1 \
@@ -638,7 +465,7 @@ impl LicensingStore {
                 .fetch_all(pool)
                 .await
                 .map_err(db_error)?;
-                holders.push(SeatHolderRow {
+                holders.push(SeatHolder {
                     login_id,
                     source: SeatSource::from_i64(row.int("source").map_err(decode)?).unwrap_or(SeatSource::Login),
                     acquired_at: instant(row, "acquired_at")?,
@@ -667,7 +494,7 @@ impl LicensingStore {
 
     // ---------------------------------------------------------- sessions
 
-    pub async fn insert_session(&self, tx: &mut Tx, session: &SessionRow) -> CsmResult<()> {
+    pub async fn insert_session(&self, tx: &mut Tx, session: &LicenseSession) -> CsmResult<()> {
         with_tx!(tx, |tx| {
             sqlx::query(
                 "INSERT INTO license_sessions (id, pool_id, login_id, profile_id, principal_kind, channel, device_id, \
@@ -700,7 +527,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn session(&self, id: Uuid) -> CsmResult<Option<SessionRow>> {
+    pub async fn session(&self, id: Uuid) -> CsmResult<Option<LicenseSession>> {
         with_db!(&self.db, |pool| {
             let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM license_sessions WHERE id = $1"))
                 .bind(id)
@@ -711,7 +538,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn session_in(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<SessionRow>> {
+    pub async fn session_in(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<LicenseSession>> {
         with_tx!(tx, |tx| {
             let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM license_sessions WHERE id = $1"))
                 .bind(id)
@@ -724,7 +551,7 @@ impl LicensingStore {
 
     /// Records activity and/or a heartbeat on an ACTIVE session that is not past
     /// its deadlines at `now`. Returns false when the session is ended or overdue.
-    pub async fn touch_session(&self, tx: &mut Tx, session: &SessionRow, now: DateTime<Utc>) -> CsmResult<bool> {
+    pub async fn touch_session(&self, tx: &mut Tx, session: &LicenseSession, now: DateTime<Utc>) -> CsmResult<bool> {
         with_tx!(tx, |tx| {
             let done = sqlx::query(
                 "UPDATE license_sessions SET last_activity_at = $2, last_heartbeat_at = $3, idle_deadline = $4, \
@@ -751,7 +578,7 @@ impl LicensingStore {
     pub async fn mark_seat_held(
         &self,
         tx: &mut Tx,
-        session: &SessionRow,
+        session: &LicenseSession,
         source: SeatSource,
         now: DateTime<Utc>,
     ) -> CsmResult<bool> {
@@ -897,7 +724,7 @@ impl LicensingStore {
         filter: &SessionFilter,
         after: Option<Uuid>,
         limit: i64,
-    ) -> CsmResult<Vec<SessionRow>> {
+    ) -> CsmResult<Vec<LicenseSession>> {
         with_db!(&self.db, |pool| {
             let rows = sqlx::query(&format!(
                 "SELECT {SESSION_COLUMNS} FROM license_sessions WHERE ($1 IS NULL OR pool_id = $1) \
@@ -922,7 +749,7 @@ impl LicensingStore {
     // ----------------------------------------------------------- denials
 
     /// Records a refusal in its own transaction (the refused write rolled back).
-    pub async fn insert_denial(&self, denial: &DenialRow) -> CsmResult<()> {
+    pub async fn insert_denial(&self, denial: &Denial) -> CsmResult<()> {
         with_db!(&self.db, |pool| {
             sqlx::query(
                 "INSERT INTO license_denials (id, reason, pool_id, seat_plan_id, session_id, login_id, profile_id, \
@@ -949,12 +776,7 @@ impl LicensingStore {
     }
 
     /// Denials newest first after `after` (an id).
-    pub async fn list_denials(
-        &self,
-        filter: &DenialFilter,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> CsmResult<Vec<DenialRow>> {
+    pub async fn list_denials(&self, filter: &DenialFilter, after: Option<Uuid>, limit: i64) -> CsmResult<Vec<Denial>> {
         with_db!(&self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT * FROM license_denials WHERE ($1 IS NULL OR pool_id = $1) AND ($2 IS NULL OR seat_plan_id = $2) \
@@ -1024,7 +846,7 @@ impl LicensingStore {
 
     /// Inserts a grant; a subject that already has one is ALREADY_EXISTS
     /// LICENSE_RIGHT_ALREADY_GRANTED.
-    pub async fn insert_grant(&self, tx: &mut Tx, grant: &RightGrantRow) -> CsmResult<()> {
+    pub async fn insert_grant(&self, tx: &mut Tx, grant: &LicenseRightGrant) -> CsmResult<()> {
         let result = with_tx!(tx, |tx| {
             sqlx::query(
                 "INSERT INTO license_right_grants (id, profile_id, security_group_id, granted_at) VALUES ($1, $2, $3, $4)",
@@ -1042,7 +864,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn delete_grant(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<RightGrantRow>> {
+    pub async fn delete_grant(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<LicenseRightGrant>> {
         with_tx!(tx, |tx| {
             let row = sqlx::query("DELETE FROM license_right_grants WHERE id = $1 RETURNING *")
                 .bind(id)
@@ -1053,7 +875,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn grant(&self, id: Uuid) -> CsmResult<Option<RightGrantRow>> {
+    pub async fn grant(&self, id: Uuid) -> CsmResult<Option<LicenseRightGrant>> {
         with_db!(&self.db, |pool| {
             let row = sqlx::query("SELECT * FROM license_right_grants WHERE id = $1")
                 .bind(id)
@@ -1065,7 +887,11 @@ impl LicensingStore {
     }
 
     /// Grants to `profile_id` directly or to `security_group_id`.
-    pub async fn grants_for(&self, profile_id: Uuid, security_group_id: Option<Uuid>) -> CsmResult<Vec<RightGrantRow>> {
+    pub async fn grants_for(
+        &self,
+        profile_id: Uuid,
+        security_group_id: Option<Uuid>,
+    ) -> CsmResult<Vec<LicenseRightGrant>> {
         with_db!(&self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT * FROM license_right_grants WHERE profile_id = $1 \
@@ -1086,7 +912,7 @@ impl LicensingStore {
         security_group_id: Option<Uuid>,
         after: Option<Uuid>,
         limit: i64,
-    ) -> CsmResult<Vec<RightGrantRow>> {
+    ) -> CsmResult<Vec<LicenseRightGrant>> {
         with_db!(&self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT * FROM license_right_grants WHERE ($1 IS NULL OR profile_id = $1) \
@@ -1106,7 +932,7 @@ impl LicensingStore {
     // --------------------------------------------------------- seat plans
 
     /// Inserts a plan; a product with a plan is ALREADY_EXISTS SEAT_PLAN_EXISTS.
-    pub async fn insert_plan(&self, tx: &mut Tx, plan: &SeatPlanRow) -> CsmResult<()> {
+    pub async fn insert_plan(&self, tx: &mut Tx, plan: &SeatPlan) -> CsmResult<()> {
         let result = with_tx!(tx, |tx| {
             sqlx::query(
                 "INSERT INTO seat_plans (id, product, seat_limit, seats_used, license_valid_until, created_at, updated_at) \
@@ -1126,7 +952,7 @@ impl LicensingStore {
     }
 
     /// Writes seat_limit and license_valid_until; false when the plan does not exist.
-    pub async fn update_plan(&self, tx: &mut Tx, plan: &SeatPlanRow) -> CsmResult<bool> {
+    pub async fn update_plan(&self, tx: &mut Tx, plan: &SeatPlan) -> CsmResult<bool> {
         with_tx!(tx, |tx| {
             let done = sqlx::query(
                 "UPDATE seat_plans SET seat_limit = $2, license_valid_until = $3, updated_at = $4 WHERE id = $1",
@@ -1142,7 +968,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn plan(&self, id: Uuid) -> CsmResult<Option<SeatPlanRow>> {
+    pub async fn plan(&self, id: Uuid) -> CsmResult<Option<SeatPlan>> {
         with_db!(&self.db, |pool| {
             let row = sqlx::query("SELECT * FROM seat_plans WHERE id = $1")
                 .bind(id)
@@ -1153,7 +979,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn plan_in(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<SeatPlanRow>> {
+    pub async fn plan_in(&self, tx: &mut Tx, id: Uuid) -> CsmResult<Option<SeatPlan>> {
         with_tx!(tx, |tx| {
             let row = sqlx::query("SELECT * FROM seat_plans WHERE id = $1")
                 .bind(id)
@@ -1164,7 +990,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn plan_for_product(&self, product: LicensedProduct) -> CsmResult<Option<SeatPlanRow>> {
+    pub async fn plan_for_product(&self, product: LicensedProduct) -> CsmResult<Option<SeatPlan>> {
         with_db!(&self.db, |pool| {
             let row = sqlx::query("SELECT * FROM seat_plans WHERE product = $1")
                 .bind(product as i64)
@@ -1175,7 +1001,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn list_plans(&self, after_product: Option<i64>, limit: i64) -> CsmResult<Vec<SeatPlanRow>> {
+    pub async fn list_plans(&self, after_product: Option<i64>, limit: i64) -> CsmResult<Vec<SeatPlan>> {
         with_db!(&self.db, |pool| {
             let rows =
                 sqlx::query("SELECT * FROM seat_plans WHERE ($1 IS NULL OR product > $1) ORDER BY product LIMIT $2")
@@ -1205,7 +1031,7 @@ impl LicensingStore {
 
     /// Inserts a named seat; a profile that has one in the plan is
     /// ALREADY_EXISTS AGENT_SEAT_EXISTS.
-    pub async fn insert_agent_seat(&self, tx: &mut Tx, seat: &AgentSeatRow) -> CsmResult<()> {
+    pub async fn insert_agent_seat(&self, tx: &mut Tx, seat: &AgentSeat) -> CsmResult<()> {
         let result = with_tx!(tx, |tx| {
             sqlx::query(
                 "INSERT INTO agent_seats (id, seat_plan_id, profile_id, kind, granted_at) VALUES ($1, $2, $3, $4, $5)",
@@ -1219,7 +1045,7 @@ impl LicensingStore {
             .await
             .map(|done| done.rows_affected())
         });
-        result.map(|_| ()).map_err(|error| on_unique_violation(error, || agent_seat_exists()))
+        result.map(|_| ()).map_err(|error| on_unique_violation(error, agent_seat_exists))
     }
 
     /// The profile's seat in a plan, if any (inside `tx`).
@@ -1256,7 +1082,7 @@ impl LicensingStore {
         })
     }
 
-    pub async fn agent_seat(&self, id: Uuid) -> CsmResult<Option<AgentSeatRow>> {
+    pub async fn agent_seat(&self, id: Uuid) -> CsmResult<Option<AgentSeat>> {
         with_db!(&self.db, |pool| {
             let row = sqlx::query(
                 "SELECT a.*, p.product FROM agent_seats a JOIN seat_plans p ON p.id = a.seat_plan_id WHERE a.id = $1",
@@ -1270,7 +1096,7 @@ impl LicensingStore {
     }
 
     /// The profile's seat in the plan of `plan_id`.
-    pub async fn agent_seat_for(&self, plan_id: Uuid, profile_id: Uuid) -> CsmResult<Option<AgentSeatRow>> {
+    pub async fn agent_seat_for(&self, plan_id: Uuid, profile_id: Uuid) -> CsmResult<Option<AgentSeat>> {
         with_db!(&self.db, |pool| {
             let row = sqlx::query(
                 "SELECT a.*, p.product FROM agent_seats a JOIN seat_plans p ON p.id = a.seat_plan_id \
@@ -1293,7 +1119,7 @@ impl LicensingStore {
         kind: Option<SeatKind>,
         after: Option<Uuid>,
         limit: i64,
-    ) -> CsmResult<Vec<AgentSeatRow>> {
+    ) -> CsmResult<Vec<AgentSeat>> {
         with_db!(&self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT a.*, p.product FROM agent_seats a JOIN seat_plans p ON p.id = a.seat_plan_id \
