@@ -25,7 +25,8 @@ use crate::domain::sessions::{
     SessionState, escalation_needs_seat,
 };
 use crate::domain::usage::{Denial, DenialFilter, DenialReason, PeakBucket, SeatHolder, peak_profile};
-use crate::store::{LicensingStore, agent_seat_exists};
+use crate::store::LicensingStore;
+use crate::store::agent_seats::agent_seat_exists;
 
 const ADMIN: &[&str] = &[roles::ADMIN];
 
@@ -273,7 +274,7 @@ impl LicensingApp {
         errors.finish()?;
         if let Some(replay) = key.replayed(self.store.db()).await? {
             let (id, revision) = (replay.id()?, replay.revision);
-            let pool = self.store.pool(id).await?.ok_or_else(|| CsmError::not_found("pool", id))?;
+            let pool = self.store.record::<LicensePool>(id).await?.ok_or_else(|| CsmError::not_found("pool", id))?;
             return Ok((pool, self.feed.token(revision)));
         }
         let now = csm_db::now();
@@ -299,7 +300,7 @@ impl LicensingApp {
     }
 
     pub async fn get_pool(&self, pool_id: Uuid) -> CsmResult<LicensePool> {
-        self.store.pool(pool_id).await?.ok_or_else(|| CsmError::not_found("pool", pool_id))
+        self.store.record::<LicensePool>(pool_id).await?.ok_or_else(|| CsmError::not_found("pool", pool_id))
     }
 
     pub async fn update_pool(
@@ -319,7 +320,11 @@ impl LicensingApp {
         if !self.store.update_pool(&mut tx, &pool).await? {
             return Err(CsmError::not_found("pool", pool_id));
         }
-        let pool = self.store.pool_in(&mut tx, pool_id).await?.ok_or_else(|| CsmError::not_found("pool", pool_id))?;
+        let pool = self
+            .store
+            .record_in::<LicensePool>(&mut tx, pool_id)
+            .await?
+            .ok_or_else(|| CsmError::not_found("pool", pool_id))?;
         let revision = self.commit(tx, &NewChange::new("license_pool", pool.id, Operation::Updated)).await?;
         Ok((pool, self.feed.token(revision)))
     }
@@ -853,9 +858,13 @@ impl LicensingApp {
         );
         let outcome = self.grant_right_once(caller, &key, profile_id, security_group_id).await;
         match self.raced_retry(outcome.as_ref().err(), &key).await? {
-            Some((id, token)) => {
-                Ok((self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?, token))
-            }
+            Some((id, token)) => Ok((
+                self.store
+                    .record::<LicenseRightGrant>(id)
+                    .await?
+                    .ok_or_else(|| CsmError::not_found("license right grant", id))?,
+                token,
+            )),
             None => outcome,
         }
     }
@@ -885,7 +894,11 @@ impl LicensingApp {
         }
         if let Some(replay) = key.replayed(self.store.db()).await? {
             let (id, revision) = (replay.id()?, replay.revision);
-            let grant = self.store.grant(id).await?.ok_or_else(|| CsmError::not_found("license right grant", id))?;
+            let grant = self
+                .store
+                .record::<LicenseRightGrant>(id)
+                .await?
+                .ok_or_else(|| CsmError::not_found("license right grant", id))?;
             return Ok((grant, self.feed.token(revision)));
         }
         let grant = LicenseRightGrant { id: Uuid::now_v7(), profile_id, security_group_id, granted_at: csm_db::now() };
@@ -971,7 +984,7 @@ impl LicensingApp {
         self.require_admin(caller, "CreateSeatPlan").await?;
         if let Some(replay) = key.replayed(self.store.db()).await? {
             let (id, revision) = (replay.id()?, replay.revision);
-            let plan = self.store.plan(id).await?.ok_or_else(|| CsmError::not_found("seat plan", id))?;
+            let plan = self.store.record::<SeatPlan>(id).await?.ok_or_else(|| CsmError::not_found("seat plan", id))?;
             return Ok((plan, self.feed.token(revision)));
         }
         let now = csm_db::now();
@@ -998,7 +1011,7 @@ impl LicensingApp {
     }
 
     pub async fn get_plan(&self, plan_id: Uuid) -> CsmResult<SeatPlan> {
-        self.store.plan(plan_id).await?.ok_or_else(|| CsmError::not_found("seat plan", plan_id))
+        self.store.record::<SeatPlan>(plan_id).await?.ok_or_else(|| CsmError::not_found("seat plan", plan_id))
     }
 
     pub async fn update_plan(
@@ -1015,8 +1028,11 @@ impl LicensingApp {
         if !self.store.update_plan(&mut tx, &plan).await? {
             return Err(CsmError::not_found("seat plan", plan_id));
         }
-        let plan =
-            self.store.plan_in(&mut tx, plan_id).await?.ok_or_else(|| CsmError::not_found("seat plan", plan_id))?;
+        let plan = self
+            .store
+            .record_in::<SeatPlan>(&mut tx, plan_id)
+            .await?
+            .ok_or_else(|| CsmError::not_found("seat plan", plan_id))?;
         let revision = self.commit(tx, &NewChange::new("seat_plan", plan_id, Operation::Updated)).await?;
         Ok((plan, self.feed.token(revision)))
     }
@@ -1136,8 +1152,11 @@ impl LicensingApp {
         let Some(plan_id) = self.store.delete_agent_seat(&mut tx, seat_id).await? else {
             return Err(CsmError::not_found("agent seat", seat_id));
         };
-        let plan =
-            self.store.plan_in(&mut tx, plan_id).await?.ok_or_else(|| CsmError::not_found("seat plan", plan_id))?;
+        let plan = self
+            .store
+            .record_in::<SeatPlan>(&mut tx, plan_id)
+            .await?
+            .ok_or_else(|| CsmError::not_found("seat plan", plan_id))?;
         let change = NewChange::new("agent_seat", seat_id, Operation::Deleted).attribute("seat_plan_id", plan_id);
         let revision = self.commit(tx, &change).await?;
         Ok((plan, self.feed.token(revision)))
