@@ -19,8 +19,9 @@ use csm_changefeed::idempotency::RequestKey;
 use csm_db::testing::TestBackend;
 use csm_db::{Db, PoolSettings as DbPoolSettings};
 use csm_licensing::app::{LicensingApp, Person};
-use csm_licensing::domain::{ClientChannel, PoolSettings, PortalLicenseMode, PrincipalKind};
-use csm_licensing::store::{LicensingStore, PoolRow};
+use csm_licensing::domain::pools::{ClientChannel, LicensePool, PoolSettings, PortalLicenseMode};
+use csm_licensing::domain::sessions::{LicenseSession, PrincipalKind};
+use csm_licensing::store::LicensingStore;
 use csm_peers::{IdentityPeer, RolePeer};
 use csm_types::ServiceName;
 use futures::StreamExt as _;
@@ -64,9 +65,9 @@ fn app_on(db: &Db) -> anyhow::Result<LicensingApp> {
     ))
 }
 
-async fn create_pool(store: &LicensingStore, name: &str, seats: i64) -> anyhow::Result<PoolRow> {
+async fn create_pool(store: &LicensingStore, name: &str, seats: i64) -> anyhow::Result<LicensePool> {
     let now = csm_db::now();
-    let pool = PoolRow {
+    let pool = LicensePool {
         id: Uuid::now_v7(),
         settings: PoolSettings {
             name: name.to_owned(),
@@ -116,31 +117,30 @@ async fn run_on(backend: &str, url: &str) -> anyhow::Result<()> {
         let pool = Arc::new(create_pool(&store, &format!("bench-{concurrency}"), OPERATIONS_PER_LEVEL as i64).await?);
         // Login: each operation a new person taking a seat.
         let started = Instant::now();
-        let logins: Vec<anyhow::Result<(Duration, csm_licensing::store::SessionRow)>> =
-            futures::stream::iter(0..OPERATIONS_PER_LEVEL)
-                .map(|_| {
-                    let app = app.clone();
-                    let pool = pool.clone();
-                    async move {
-                        let (person, login_id) = user();
-                        let begun = Instant::now();
-                        let outcome = app
-                            .open_session(
-                                &pool,
-                                &person,
-                                login_id,
-                                ClientChannel::Desktop,
-                                String::new(),
-                                &RequestKey::new("Login", "bench", None, &()),
-                            )
-                            .await?;
-                        anyhow::ensure!(outcome.seat_newly_acquired, "every login takes a seat");
-                        Ok((begun.elapsed(), outcome.session))
-                    }
-                })
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
+        let logins: Vec<anyhow::Result<(Duration, LicenseSession)>> = futures::stream::iter(0..OPERATIONS_PER_LEVEL)
+            .map(|_| {
+                let app = app.clone();
+                let pool = pool.clone();
+                async move {
+                    let (person, login_id) = user();
+                    let begun = Instant::now();
+                    let outcome = app
+                        .open_session(
+                            &pool,
+                            &person,
+                            login_id,
+                            ClientChannel::Desktop,
+                            String::new(),
+                            &RequestKey::new("Login", "bench", None, &()),
+                        )
+                        .await?;
+                    anyhow::ensure!(outcome.seat_newly_acquired, "every login takes a seat");
+                    Ok((begun.elapsed(), outcome.session))
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
         let wall = started.elapsed();
         let logins = logins.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
         report(&format!("Login  (concurrency {concurrency})"), logins.iter().map(|(took, _)| *took).collect(), wall);

@@ -63,9 +63,8 @@ pub struct LicensingSettings {
 impl LicensingSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let time_zone = match lookup("CSM_LICENSING_TIME_ZONE") {
-            Some(value) => {
-                domain::parse_time_zone(&value).map_err(|error| anyhow::anyhow!("CSM_LICENSING_TIME_ZONE: {error}"))?
-            }
+            Some(value) => domain::pools::parse_time_zone(&value)
+                .map_err(|error| anyhow::anyhow!("CSM_LICENSING_TIME_ZONE: {error}"))?,
             None => FixedOffset::east_opt(0).expect("zero offset"),
         };
         let expiry_interval = match lookup("CSM_LICENSING_EXPIRY_INTERVAL_MS") {

@@ -7,7 +7,8 @@ use csm_telemetry::metrics::prometheus_client::metrics::counter::Counter;
 use csm_telemetry::metrics::prometheus_client::metrics::family::Family;
 use csm_telemetry::metrics::prometheus_client::metrics::gauge::Gauge;
 
-use crate::domain::{DenialReason, LicensedProduct};
+use crate::domain::agent_seats::LicensedProduct;
+use crate::domain::usage::DenialReason;
 use crate::store::LicensingStore;
 
 /// Pools (and plans) read per scrape: far above any real installation.

@@ -1,7 +1,11 @@
-//! Licensing rules (SPEC §7): pure, no I/O. The enums carry the numbers of the
-//! contract's enums so they can be stored and converted without a table.
+//! Concurrent licence pools (R7.1–R7.3, R7.7, R7.8): their settings, the
+//! channels that consume a seat, idle and unresponsive deadlines, licence-key
+//! expiry.
+
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone as _, Utc};
+use uuid::Uuid;
 
 /// A client application (R7.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,181 +80,6 @@ impl PortalLicenseMode {
     }
 }
 
-/// USER (internal profile) or CUSTOMER (any external profile) (R1.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrincipalKind {
-    User = 1,
-    Customer = 2,
-}
-
-impl PrincipalKind {
-    pub fn from_i64(value: i64) -> Self {
-        if value == PrincipalKind::User as i64 { PrincipalKind::User } else { PrincipalKind::Customer }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionState {
-    Active = 1,
-    Ended = 2,
-}
-
-/// Why a session ended (R7.7, R7.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndReason {
-    Logout = 1,
-    IdleTimeout = 2,
-    Unresponsive = 3,
-    LicenseKeyExpired = 4,
-}
-
-impl EndReason {
-    pub fn from_i64(value: i64) -> Option<Self> {
-        [EndReason::Logout, EndReason::IdleTimeout, EndReason::Unresponsive, EndReason::LicenseKeyExpired]
-            .into_iter()
-            .find(|reason| *reason as i64 == value)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Logout => "LOGOUT",
-            EndReason::IdleTimeout => "IDLE_TIMEOUT",
-            EndReason::Unresponsive => "UNRESPONSIVE",
-            EndReason::LicenseKeyExpired => "LICENSE_KEY_EXPIRED",
-        }
-    }
-}
-
-/// How a session came to keep a seat (R7.2, R7.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeatSource {
-    Login = 1,
-    Escalation = 2,
-}
-
-impl SeatSource {
-    pub fn from_i64(value: i64) -> Option<Self> {
-        match value {
-            1 => Some(SeatSource::Login),
-            2 => Some(SeatSource::Escalation),
-            _ => None,
-        }
-    }
-}
-
-/// The access a customer makes to a record it does not own (R7.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordAccess {
-    Read = 1,
-    Edit = 2,
-}
-
-/// Whether a customer's access needs a seat under `mode` (R7.5, X4).
-pub fn escalation_needs_seat(mode: PortalLicenseMode, access: RecordAccess) -> bool {
-    match mode {
-        PortalLicenseMode::Access => true,
-        PortalLicenseMode::Edit => access == RecordAccess::Edit,
-    }
-}
-
-/// Products licensed by named seats (R7.10, R7.13, R4.21).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LicensedProduct {
-    JiraServiceManagement = 1,
-    Jira = 2,
-    ServicenowCsm = 3,
-}
-
-impl LicensedProduct {
-    pub fn from_i64(value: i64) -> Option<Self> {
-        match value {
-            1 => Some(LicensedProduct::JiraServiceManagement),
-            2 => Some(LicensedProduct::Jira),
-            3 => Some(LicensedProduct::ServicenowCsm),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeatKind {
-    Agent = 1,
-    Collaborator = 2,
-}
-
-impl SeatKind {
-    pub fn from_i64(value: i64) -> Option<Self> {
-        match value {
-            1 => Some(SeatKind::Agent),
-            2 => Some(SeatKind::Collaborator),
-            _ => None,
-        }
-    }
-
-    /// Collaborators only on JIRA plans, agents only on the others (R7.13).
-    pub fn fits(self, product: LicensedProduct) -> bool {
-        match self {
-            SeatKind::Collaborator => product == LicensedProduct::Jira,
-            SeatKind::Agent => product != LicensedProduct::Jira,
-        }
-    }
-}
-
-/// HasAgentLicense's answer (R7.11, R7.13).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentLicenseStatus {
-    Licensed = 1,
-    NoSeatPlan = 2,
-    NoSeat = 3,
-    CollaboratorOnly = 4,
-    LicenseExpired = 5,
-    SeatsOverrun = 6,
-}
-
-/// `hasAgentLicense`: an AGENT seat in a valid plan that is not overrun (R7.11).
-pub fn agent_license_status(
-    plan_exists: bool,
-    seat_kind: Option<SeatKind>,
-    is_customer: bool,
-    license_valid: bool,
-    overrun: bool,
-) -> AgentLicenseStatus {
-    if !plan_exists {
-        return AgentLicenseStatus::NoSeatPlan;
-    }
-    match seat_kind {
-        // Customers need and hold no agent licence (R7.9).
-        _ if is_customer => AgentLicenseStatus::NoSeat,
-        None => AgentLicenseStatus::NoSeat,
-        Some(SeatKind::Collaborator) => AgentLicenseStatus::CollaboratorOnly,
-        Some(SeatKind::Agent) if !license_valid => AgentLicenseStatus::LicenseExpired,
-        Some(SeatKind::Agent) if overrun => AgentLicenseStatus::SeatsOverrun,
-        Some(SeatKind::Agent) => AgentLicenseStatus::Licensed,
-    }
-}
-
-/// Why a seat was refused (R7.1, R7.6, R7.8, R7.11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DenialReason {
-    LicensePoolExhausted = 1,
-    LicenseRightMissing = 2,
-    LicenseKeyExpired = 3,
-    AgentSeatsExhausted = 4,
-}
-
-impl DenialReason {
-    pub const ALL: [DenialReason; 4] = [
-        DenialReason::LicensePoolExhausted,
-        DenialReason::LicenseRightMissing,
-        DenialReason::LicenseKeyExpired,
-        DenialReason::AgentSeatsExhausted,
-    ];
-
-    pub fn from_i64(value: i64) -> Option<Self> {
-        Self::ALL.into_iter().find(|reason| *reason as i64 == value)
-    }
-}
-
 /// The settings of a pool an admin writes (validated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSettings {
@@ -321,6 +150,77 @@ impl PoolSettings {
     }
 }
 
+/// A concurrent licence pool (R7.1): its settings and the seats held now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicensePool {
+    pub id: Uuid,
+    pub settings: PoolSettings,
+    pub seats_used: i64,
+    pub license_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl LicensePool {
+    /// Whether the licence key has expired at `now` (R7.8).
+    pub fn key_expired(&self, now: DateTime<Utc>) -> bool {
+        self.license_expires_at.is_some_and(|expires| expires <= now)
+    }
+}
+
+/// The fields an UpdatePool names (None = unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct PoolPatch {
+    pub name: Option<String>,
+    pub seat_count: Option<i64>,
+    pub license_expiration_date: Option<String>,
+    pub time_zone: Option<String>,
+    pub idle_timeout_minutes: Option<i64>,
+    pub browser_idle_timeout_minutes: Option<i64>,
+    pub inactivity_warning_minutes: Option<i64>,
+    pub auto_release_after_minutes: Option<i64>,
+    pub portal_license_on: Option<PortalLicenseMode>,
+    pub consuming_channels: Option<Vec<ClientChannel>>,
+}
+
+impl PoolPatch {
+    /// Writes the named fields into `settings` (texts trimmed; no consuming
+    /// channels means the default ones). Validation is the caller's.
+    pub fn apply_to(self, settings: &mut PoolSettings) {
+        if let Some(name) = self.name {
+            settings.name = name.trim().to_owned();
+        }
+        if let Some(value) = self.seat_count {
+            settings.seat_count = value;
+        }
+        if let Some(value) = self.license_expiration_date {
+            settings.license_expiration_date = value.trim().to_owned();
+        }
+        if let Some(value) = self.time_zone {
+            settings.time_zone = value.trim().to_owned();
+        }
+        if let Some(value) = self.idle_timeout_minutes {
+            settings.idle_timeout_minutes = value;
+        }
+        if let Some(value) = self.browser_idle_timeout_minutes {
+            settings.browser_idle_timeout_minutes = value;
+        }
+        if let Some(value) = self.inactivity_warning_minutes {
+            settings.inactivity_warning_minutes = value;
+        }
+        if let Some(value) = self.auto_release_after_minutes {
+            settings.auto_release_after_minutes = value;
+        }
+        if let Some(value) = self.portal_license_on {
+            settings.portal_license_on = value;
+        }
+        if let Some(channels) = self.consuming_channels {
+            settings.consuming_channels =
+                if channels.is_empty() { ClientChannel::DEFAULT_CONSUMING.to_vec() } else { channels };
+        }
+    }
+}
+
 /// The deadlines of a session after activity at `last_activity` and a
 /// heartbeat at `last_heartbeat` (R7.7). None = no such deadline.
 pub fn deadlines(
@@ -343,6 +243,17 @@ pub fn idle_warning(settings: &PoolSettings, idle_deadline: Option<DateTime<Utc>
             now < deadline && deadline - now <= Duration::minutes(settings.inactivity_warning_minutes)
         }
         _ => false,
+    }
+}
+
+/// How often a client should heartbeat: a third of the auto-release delay,
+/// at most a minute.
+pub fn heartbeat_interval(settings: &PoolSettings) -> StdDuration {
+    let minute = StdDuration::from_secs(60);
+    if settings.auto_release_after_minutes > 0 {
+        StdDuration::from_secs((settings.auto_release_after_minutes as u64 * 60 / 3).max(1)).min(minute)
+    } else {
+        minute
     }
 }
 
@@ -392,15 +303,6 @@ pub fn license_expires_at(date: &str, zone: FixedOffset) -> Result<DateTime<Utc>
         .single()
         .map(|instant| instant.with_timezone(&Utc))
         .ok_or_else(|| "the date has no midnight in the time zone".to_owned())
-}
-
-/// Microseconds since the epoch (the stored form of instants).
-pub fn micros(instant: DateTime<Utc>) -> i64 {
-    instant.timestamp_micros()
-}
-
-pub fn from_micros(value: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(value).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -457,26 +359,5 @@ mod tests {
         assert!(parse_time_zone("Mars/Olympus").is_err());
         assert_eq!(parse_time_zone("UTC-0530").unwrap().local_minus_utc(), -(5 * 3600 + 30 * 60));
         assert!(license_expires_at("2030-13-01", berlin_winter).is_err());
-    }
-
-    #[test]
-    fn escalation_modes() {
-        assert!(escalation_needs_seat(PortalLicenseMode::Access, RecordAccess::Read));
-        assert!(!escalation_needs_seat(PortalLicenseMode::Edit, RecordAccess::Read));
-        assert!(escalation_needs_seat(PortalLicenseMode::Edit, RecordAccess::Edit));
-    }
-
-    #[test]
-    fn agent_licence_needs_a_valid_not_overrun_agent_seat() {
-        use AgentLicenseStatus::*;
-        assert_eq!(agent_license_status(false, None, false, true, false), NoSeatPlan);
-        assert_eq!(agent_license_status(true, Some(SeatKind::Agent), false, true, false), Licensed);
-        assert_eq!(agent_license_status(true, Some(SeatKind::Agent), false, true, true), SeatsOverrun);
-        assert_eq!(agent_license_status(true, Some(SeatKind::Agent), false, false, false), LicenseExpired);
-        assert_eq!(agent_license_status(true, Some(SeatKind::Collaborator), false, true, false), CollaboratorOnly);
-        assert_eq!(agent_license_status(true, Some(SeatKind::Agent), true, true, false), NoSeat);
-        assert!(!SeatKind::Collaborator.fits(LicensedProduct::JiraServiceManagement));
-        assert!(SeatKind::Collaborator.fits(LicensedProduct::Jira));
-        assert!(!SeatKind::Agent.fits(LicensedProduct::Jira));
     }
 }
