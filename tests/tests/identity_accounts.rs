@@ -560,10 +560,8 @@ backend_test!(list_accounts_filters_combine_and_pages_are_keyset_based, |suite| 
     );
 
     // An undeclared enum value is refused at the request edge, naming the field.
-    let status = admin(suite)
-        .list_accounts(pb::ListAccountsRequest { kind: 42, ..Default::default() })
-        .await
-        .unwrap_err();
+    let status =
+        admin(suite).list_accounts(pb::ListAccountsRequest { kind: 42, ..Default::default() }).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&status), vec!["kind"]);
     // Every other bad field is named in one answer.

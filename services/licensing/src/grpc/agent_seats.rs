@@ -9,7 +9,7 @@ use csm_proto::timestamp;
 use tonic::{Request, Response, Status};
 
 use super::LicensingGrpc;
-use super::pools::{not_updatable, optional_uuid, required_uuid, single_id, time_of, update_paths};
+use super::pools::{not_updatable, single_id, time_of, update_paths};
 use crate::domain::agent_seats::{AgentLicenseStatus, AgentSeat, LicensedProduct, SeatKind, SeatPlan, SeatPlanPatch};
 
 fn product_of(errors: &mut FieldErrors, field: &str, value: i32) -> Option<LicensedProduct> {
@@ -105,7 +105,7 @@ pub(super) async fn update_seat_plan(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let plan = request.seat_plan.unwrap_or_default();
-    let plan_id = required_uuid(&mut errors, "seat_plan.seat_plan_id", &plan.seat_plan_id);
+    let plan_id = errors.required_uuid("seat_plan.seat_plan_id", &plan.seat_plan_id);
     let paths = update_paths(&mut errors, request.update_mask, "must name seat_limit and/or license_valid_until");
     let mut patch = SeatPlanPatch::default();
     for path in &paths {
@@ -152,8 +152,8 @@ pub(super) async fn grant_agent_seat(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let request_id = errors.optional_request_id(&request.request_id);
-    let plan_id = required_uuid(&mut errors, "seat_plan_id", &request.seat_plan_id);
-    let profile_id = required_uuid(&mut errors, "profile_id", &request.profile_id);
+    let plan_id = errors.required_uuid("seat_plan_id", &request.seat_plan_id);
+    let profile_id = errors.required_uuid("profile_id", &request.profile_id);
     let kind = seat_kind_of(&mut errors, request.kind, true);
     errors.finish()?;
     let (Some(plan_id), Some(profile_id), Some(kind)) = (plan_id, profile_id, kind) else {
@@ -185,8 +185,8 @@ pub(super) async fn list_agent_seats(
     let caller = caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let plan_id = optional_uuid(&mut errors, "seat_plan_id", &request.seat_plan_id);
-    let profile_id = optional_uuid(&mut errors, "profile_id", &request.profile_id);
+    let plan_id = errors.optional_uuid("seat_plan_id", &request.seat_plan_id);
+    let profile_id = errors.optional_uuid("profile_id", &request.profile_id);
     let kind = seat_kind_of(&mut errors, request.kind, false);
     errors.finish()?;
     let page = PageRequest::parse(request.page_size, &request.page_token)?;
@@ -205,7 +205,7 @@ pub(super) async fn has_agent_license(
     let caller = caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let profile_id = required_uuid(&mut errors, "profile_id", &request.profile_id);
+    let profile_id = errors.required_uuid("profile_id", &request.profile_id);
     let product = product_of(&mut errors, "product", request.product);
     errors.finish()?;
     let (Some(profile_id), Some(product)) = (profile_id, product) else {

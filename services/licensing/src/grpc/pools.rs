@@ -18,22 +18,10 @@ use crate::domain::pools::{
 
 // ------------------------------------------------------------ shared parsing
 
-fn uuid_parse(value: &str) -> Result<Uuid, csm_types::InvalidId> {
-    Uuid::parse_str(value.trim()).map_err(|_| csm_types::InvalidId { kind: "id", value: value.to_owned() })
-}
-
-pub(super) fn required_uuid(errors: &mut FieldErrors, field: &str, value: &str) -> Option<Uuid> {
-    errors.required_id(field, value, uuid_parse)
-}
-
-pub(super) fn optional_uuid(errors: &mut FieldErrors, field: &str, value: &str) -> Option<Uuid> {
-    errors.optional_id(field, value, uuid_parse)
-}
-
 /// The one id field of a request that names a single record.
 pub(super) fn single_id(field: &str, value: &str) -> Result<Uuid, Status> {
     let mut errors = FieldErrors::new();
-    let id = required_uuid(&mut errors, field, value);
+    let id = errors.required_uuid(field, value);
     errors.finish()?;
     Ok(id.unwrap_or_default())
 }
@@ -187,7 +175,7 @@ pub(super) async fn update_pool(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let pool = request.pool.unwrap_or_default();
-    let pool_id = required_uuid(&mut errors, "pool.pool_id", &pool.pool_id);
+    let pool_id = errors.required_uuid("pool.pool_id", &pool.pool_id);
     let paths = update_paths(&mut errors, request.update_mask, "must name at least one field");
     let mut patch = PoolPatch::default();
     for path in &paths {

@@ -10,7 +10,7 @@ use csm_proto::timestamp;
 use tonic::{Request, Response, Status};
 
 use super::LicensingGrpc;
-use super::pools::{optional_uuid, required_uuid, single_id};
+use super::pools::single_id;
 use crate::domain::rights::LicenseRightGrant;
 
 fn grant_to_proto(grant: &LicenseRightGrant) -> pb::LicenseRightGrant {
@@ -37,8 +37,8 @@ pub(super) async fn grant_license_right(
     let mut errors = FieldErrors::new();
     let request_id = errors.optional_request_id(&request.request_id);
     let (profile_id, security_group_id) = match &request.subject {
-        Some(Subject::ProfileId(value)) => (required_uuid(&mut errors, "profile_id", value), None),
-        Some(Subject::SecurityGroupId(value)) => (None, required_uuid(&mut errors, "security_group_id", value)),
+        Some(Subject::ProfileId(value)) => (errors.required_uuid("profile_id", value), None),
+        Some(Subject::SecurityGroupId(value)) => (None, errors.required_uuid("security_group_id", value)),
         None => {
             errors.add("subject", "profile_id or security_group_id is required");
             (None, None)
@@ -68,8 +68,8 @@ pub(super) async fn list_license_rights(
     let caller = caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let profile_id = optional_uuid(&mut errors, "profile_id", &request.profile_id);
-    let security_group_id = optional_uuid(&mut errors, "security_group_id", &request.security_group_id);
+    let profile_id = errors.optional_uuid("profile_id", &request.profile_id);
+    let security_group_id = errors.optional_uuid("security_group_id", &request.security_group_id);
     errors.finish()?;
     let page = PageRequest::parse(request.page_size, &request.page_token)?;
     let (grants, next_page_token) = app.list_rights(&caller, profile_id, security_group_id, &page).await?;

@@ -10,7 +10,7 @@ use csm_proto::timestamp;
 use tonic::{Request, Response, Status};
 
 use super::LicensingGrpc;
-use super::pools::{channel_of, optional_uuid, required_uuid, single_id};
+use super::pools::{channel_of, single_id};
 use crate::domain::sessions::{LicenseSession, RecordAccess, SessionFilter, SessionState};
 
 fn session_to_proto(session: &LicenseSession) -> pb::LicenseSession {
@@ -49,8 +49,8 @@ pub(super) async fn login(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let request_id = errors.optional_request_id(&request.request_id);
-    let pool_id = required_uuid(&mut errors, "pool_id", &request.pool_id);
-    let profile_id = required_uuid(&mut errors, "profile_id", &request.profile_id);
+    let pool_id = errors.required_uuid("pool_id", &request.pool_id);
+    let profile_id = errors.required_uuid("profile_id", &request.profile_id);
     let channel = channel_of(&mut errors, "channel", request.channel, true);
     if request.device_id.chars().count() > 200 {
         errors.add("device_id", "must be at most 200 characters");
@@ -119,9 +119,9 @@ pub(super) async fn list_sessions(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let filter = SessionFilter {
-        pool_id: optional_uuid(&mut errors, "pool_id", &request.pool_id),
-        login_id: optional_uuid(&mut errors, "login_id", &request.login_id),
-        profile_id: optional_uuid(&mut errors, "profile_id", &request.profile_id),
+        pool_id: errors.optional_uuid("pool_id", &request.pool_id),
+        login_id: errors.optional_uuid("login_id", &request.login_id),
+        profile_id: errors.optional_uuid("profile_id", &request.profile_id),
         state: match request.state {
             0 => None,
             1 => Some(SessionState::Active),
@@ -150,7 +150,7 @@ pub(super) async fn escalate_session(
     let caller = caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let session_id = required_uuid(&mut errors, "session_id", &request.session_id);
+    let session_id = errors.required_uuid("session_id", &request.session_id);
     let access = match request.access {
         1 => Some(RecordAccess::Read),
         2 => Some(RecordAccess::Edit),

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::LicensingGrpc;
-use super::pools::{optional_uuid, required_uuid, time_of};
+use super::pools::time_of;
 use crate::domain::usage::{Denial, DenialFilter, DenialReason, denial_counts_total};
 
 fn denial_to_proto(denial: &Denial) -> pb::Denial {
@@ -51,7 +51,7 @@ pub(super) async fn get_pool_usage(
     let caller = caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let pool_id = required_uuid(&mut errors, "pool_id", &request.pool_id);
+    let pool_id = errors.required_uuid("pool_id", &request.pool_id);
     errors.finish()?;
     let page = PageRequest::parse(request.page_size, &request.page_token)?;
     let usage = app.pool_usage(&caller, pool_id.unwrap_or_default(), &page).await?;
@@ -86,7 +86,7 @@ pub(super) async fn get_peak_usage(
     let caller = caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
-    let pool_id = required_uuid(&mut errors, "pool_id", &request.pool_id);
+    let pool_id = errors.required_uuid("pool_id", &request.pool_id);
     let start = time_of(&mut errors, "start_time", request.start_time.as_ref());
     let end = time_of(&mut errors, "end_time", request.end_time.as_ref());
     if request.start_time.is_none() {
@@ -145,10 +145,10 @@ pub(super) async fn list_denials(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let filter = DenialFilter {
-        pool_id: optional_uuid(&mut errors, "pool_id", &request.pool_id),
-        seat_plan_id: optional_uuid(&mut errors, "seat_plan_id", &request.seat_plan_id),
+        pool_id: errors.optional_uuid("pool_id", &request.pool_id),
+        seat_plan_id: errors.optional_uuid("seat_plan_id", &request.seat_plan_id),
         reason: denial_reason_of(&mut errors, request.reason),
-        login_id: optional_uuid(&mut errors, "login_id", &request.login_id),
+        login_id: errors.optional_uuid("login_id", &request.login_id),
         start: time_of(&mut errors, "start_time", request.start_time.as_ref()),
         end: time_of(&mut errors, "end_time", request.end_time.as_ref()),
     };
@@ -170,8 +170,8 @@ pub(super) async fn count_denials(
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
     let filter = DenialFilter {
-        pool_id: optional_uuid(&mut errors, "pool_id", &request.pool_id),
-        seat_plan_id: optional_uuid(&mut errors, "seat_plan_id", &request.seat_plan_id),
+        pool_id: errors.optional_uuid("pool_id", &request.pool_id),
+        seat_plan_id: errors.optional_uuid("seat_plan_id", &request.seat_plan_id),
         reason: None,
         login_id: None,
         start: time_of(&mut errors, "start_time", request.start_time.as_ref()),
