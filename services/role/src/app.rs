@@ -17,14 +17,16 @@ use csm_peers::{AccountTeamPeer, IdentityPeer};
 use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
 
+use crate::domain::assignments::DirectAssignment;
 use crate::domain::catalog::ADMIN;
+use crate::domain::catalog::{CatalogRole, ContainmentEdge};
 use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy, Policies};
 use crate::domain::groups::{GroupHierarchy, GroupMembership, memberships_from};
 use crate::domain::settings::{
     CONTACT_ROLE_ASSIGNMENT_KEY, MIXING_POLICY_KEY, PERSONA_POLICY_KEY, RoleSettings, SettingsChange,
 };
 use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
-use crate::store::{DirectAssignment, EdgeRow, RoleRow, RoleStore};
+use crate::store::RoleStore;
 
 pub use self::anomalies::{AnomaliesFixed, AnomalyFixed, FixRequest, MAX_FIX_BATCH, RoleAnomaly, not_fixable};
 pub use self::catalog::{ContainmentAdded, HolderFinding, LiveCatalog, LiveGraph, RoleDefinition};
@@ -75,8 +77,8 @@ pub struct Assigned {
 /// The catalog as loaded at start-up: rows, every edge (suspect ones too) and
 /// the graph of the active edges with its precomputed closures.
 pub struct Catalog {
-    pub roles: BTreeMap<String, RoleRow>,
-    pub edges: Vec<EdgeRow>,
+    pub roles: BTreeMap<String, CatalogRole>,
+    pub edges: Vec<ContainmentEdge>,
     pub graph: RoleGraph,
     pub load_suspect_edges: bool,
     /// alias → canonical role (X11).
@@ -86,7 +88,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    fn new(roles: Vec<RoleRow>, edges: Vec<EdgeRow>, load_suspect_edges: bool) -> Self {
+    fn new(roles: Vec<CatalogRole>, edges: Vec<ContainmentEdge>, load_suspect_edges: bool) -> Self {
         let graph = RoleGraph::new(
             roles.iter().map(|role| role.name.clone()),
             edges
@@ -99,7 +101,7 @@ impl Catalog {
     }
 
     /// The direct edges of `role`.
-    pub fn edges_of<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a EdgeRow> + 'a {
+    pub fn edges_of<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a ContainmentEdge> + 'a {
         self.edges.iter().filter(move |edge| edge.parent == role)
     }
 }
@@ -155,15 +157,15 @@ impl RoleApp {
     }
 
     /// One role of the catalog, by name or alias (any authenticated caller).
-    pub fn get_role(&self, name: &str) -> CsmResult<&RoleRow> {
+    pub fn get_role(&self, name: &str) -> CsmResult<&CatalogRole> {
         let canonical = self.catalog.canonical(name);
         self.catalog.roles.get(canonical).ok_or_else(|| CsmError::not_found("role", name))
     }
 
     /// A page of the catalog in name order (any authenticated caller).
-    pub fn list_roles(&self, filter: &RoleFilter, page: &PageRequest) -> (Vec<&RoleRow>, String) {
+    pub fn list_roles(&self, filter: &RoleFilter, page: &PageRequest) -> (Vec<&CatalogRole>, String) {
         let needle = filter.name_contains.as_ref().map(|needle| needle.to_lowercase());
-        let rows: Vec<&RoleRow> = self
+        let rows: Vec<&CatalogRole> = self
             .catalog
             .roles
             .values()

@@ -17,12 +17,12 @@ use crate::app::{
     Assigned, Catalog, ContainmentAdded, EffectiveRoles, GroupUpdate, GroupView, GroupWritten, HolderFinding,
     MemberWritten, RoleApp, RoleDefinition, RoleFilter,
 };
+use crate::domain::catalog::CatalogRole;
 use crate::domain::catalog_admin::{DESCRIPTION_MAX, DISPLAY_NAME_MAX, role_name_problem};
 use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy};
-use crate::domain::groups::{GroupFinding, GroupKind, GroupMembership};
+use crate::domain::groups::{GroupFilter, GroupFinding, GroupKind, GroupMember, GroupMembership, NewGroup};
 use crate::domain::settings::{RoleSettings, SettingsChange};
 use crate::domain::{PrincipalClass, RoleFamily};
-use crate::store::{GroupFilter, GroupMemberRow, NewGroup, RoleRow};
 
 pub struct RoleGrpc {
     app: Arc<Readiness<RoleApp>>,
@@ -76,7 +76,7 @@ fn origin_to_proto(origin: &str) -> pb::RoleOrigin {
     if origin == "custom" { pb::RoleOrigin::Custom } else { pb::RoleOrigin::Seeded }
 }
 
-fn role_to_proto(catalog: &Catalog, role: &RoleRow, with_containment: bool) -> pb::Role {
+fn role_to_proto(catalog: &Catalog, role: &CatalogRole, with_containment: bool) -> pb::Role {
     let graph = &catalog.graph;
     let closure = graph.closure(&role.name);
     let contains = if with_containment {
@@ -259,7 +259,7 @@ fn group_to_proto(view: &GroupView) -> pb::Group {
     }
 }
 
-fn member_to_proto(member: &GroupMemberRow) -> pb::GroupMember {
+fn member_to_proto(member: &GroupMember) -> pb::GroupMember {
     pb::GroupMember {
         group_id: member.group.to_string(),
         profile_id: member.profile.to_string(),

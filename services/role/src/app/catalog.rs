@@ -23,10 +23,10 @@ use csm_types::{GroupId, ProfileId, roles};
 
 use super::validation::{AsFinding, ValidationFinding, dry_run_findings};
 use super::{Catalog, RoleApp};
+use crate::domain::catalog::{CatalogRole, CatalogSnapshot};
 use crate::domain::catalog_admin::{CatalogViolation, can_collide, graph_with_edges, roles_reaching};
 use crate::domain::collisions::{Finding, Policies, check_additions};
 use crate::domain::{RoleFamily, RoleGraph};
-use crate::store::{CatalogSnapshot, RoleRow};
 
 // ------------------------------------------------------------ live catalog
 
@@ -214,7 +214,7 @@ impl RoleApp {
     }
 
     /// The role as published (after an edit).
-    fn published_role(&self, name: &str) -> CsmResult<RoleRow> {
+    fn published_role(&self, name: &str) -> CsmResult<CatalogRole> {
         self.catalog.roles.get(name).cloned().ok_or_else(|| CsmError::not_found("role", name))
     }
 
@@ -224,7 +224,7 @@ impl RoleApp {
         caller: &Caller,
         request_id: Option<&str>,
         definition: RoleDefinition,
-    ) -> CsmResult<(RoleRow, String)> {
+    ) -> CsmResult<(CatalogRole, String)> {
         self.authorize_role_administration(caller, DEFINE_ROLE).await?;
         // The whole definition: the same id with another display name,
         // description or intended family is another request (REQUEST_ID_CONFLICT).
@@ -282,7 +282,7 @@ impl RoleApp {
         name: &str,
         display_name: Option<&str>,
         description: Option<&str>,
-    ) -> CsmResult<(RoleRow, String)> {
+    ) -> CsmResult<(CatalogRole, String)> {
         self.authorize_role_administration(caller, "UpdateRole").await?;
         let (mut tx, catalog) = self.begin_catalog_edit().await?;
         let name = catalog.existing(name)?;
@@ -372,7 +372,7 @@ impl RoleApp {
         request_id: Option<&str>,
         role: &str,
         alias: &str,
-    ) -> CsmResult<(RoleRow, String)> {
+    ) -> CsmResult<(CatalogRole, String)> {
         self.authorize_role_administration(caller, ADD_ROLE_ALIAS).await?;
         let key = format!("{alias}>{role}");
         if let Some(revision) = self.replayed(ADD_ROLE_ALIAS, caller, request_id, &key).await? {

@@ -19,10 +19,10 @@ use csm_types::{AccountId, ProfileId};
 use super::validation::ValidationFinding;
 use super::{EffectiveRoles, RoleApp, RoleGrant, collision_error};
 use crate::domain::PrincipalClass;
+use crate::domain::assignments::DirectAssignment;
 use crate::domain::catalog::{ADMIN, SNC_EXTERNAL, SNC_INTERNAL};
 use crate::domain::collisions::{Finding, Policies, check_additions};
 use crate::domain::delegation::{AssignmentAuthority, CUSTOMER_ADMIN, DelegatedAdmin, PARTNER_ADMIN};
-use crate::store::DirectAssignment;
 
 /// A change to a profile's direct roles.
 #[derive(Debug, Clone, Copy)]

@@ -13,7 +13,7 @@ use crate::app::{
     DefaultClassOutcome, FixRequest, GrantSource, ProfileRoleChange, RoleAnomaly, RoleApp, RoleGrant, ValidationFinding,
 };
 use crate::domain::anomalies::AnomalyCategory;
-use crate::store::DirectAssignment;
+use crate::domain::assignments::DirectAssignment;
 
 /// BatchGetEffectiveRoles takes at most this many profiles.
 const MAX_BATCH_PROFILES: usize = 1000;
