@@ -29,7 +29,7 @@ use crate::domain::{PrincipalClass, RoleFamily, RoleGraph};
 use crate::store::RoleStore;
 
 pub use self::anomalies::{AnomaliesFixed, AnomalyFixed, FixRequest, MAX_FIX_BATCH, RoleAnomaly, not_fixable};
-pub use self::catalog::{ContainmentAdded, HolderFinding, LiveCatalog, LiveGraph, RoleDefinition};
+pub use self::catalog::{ContainmentAdded, LiveCatalog, LiveGraph, RoleDefinition};
 pub use self::groups::{GroupUpdate, GroupView, GroupWritten, MemberWritten};
 pub use self::profiles::{
     AssignableRoles, DefaultClassEnsured, DefaultClassOutcome, GrantSource, ProfileRoleChange, ProfileRolesReplaced,

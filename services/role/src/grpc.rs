@@ -14,11 +14,11 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::app::{
-    Assigned, Catalog, ContainmentAdded, EffectiveRoles, GroupUpdate, GroupView, GroupWritten, HolderFinding,
-    MemberWritten, RoleApp, RoleDefinition, RoleFilter,
+    Assigned, Catalog, ContainmentAdded, EffectiveRoles, GroupUpdate, GroupView, GroupWritten, MemberWritten, RoleApp,
+    RoleDefinition, RoleFilter,
 };
 use crate::domain::catalog::CatalogRole;
-use crate::domain::catalog_admin::{DESCRIPTION_MAX, DISPLAY_NAME_MAX, role_name_problem};
+use crate::domain::catalog_admin::{DESCRIPTION_MAX, DISPLAY_NAME_MAX, HolderFinding, role_name_problem};
 use crate::domain::collisions::{Finding, MixingPolicy, PersonaPolicy};
 use crate::domain::groups::{GroupFilter, GroupFinding, GroupKind, GroupMember, GroupMembership, NewGroup};
 use crate::domain::settings::{RoleSettings, SettingsChange};

@@ -24,7 +24,7 @@ use csm_types::{GroupId, ProfileId, roles};
 use super::validation::{AsFinding, ValidationFinding, dry_run_findings};
 use super::{Catalog, RoleApp};
 use crate::domain::catalog::{CatalogRole, CatalogSnapshot};
-use crate::domain::catalog_admin::{CatalogViolation, can_collide, graph_with_edges, roles_reaching};
+use crate::domain::catalog_admin::{CatalogViolation, HolderFinding, can_collide, graph_with_edges, roles_reaching};
 use crate::domain::collisions::{Finding, Policies, check_additions};
 use crate::domain::{RoleFamily, RoleGraph};
 
@@ -139,14 +139,6 @@ pub struct RoleDefinition {
     /// Names or aliases of the roles it contains directly.
     pub contains: Vec<String>,
     pub intended_family: Option<RoleFamily>,
-}
-
-/// A finding a WARN policy let through, with the holder it concerns.
-#[derive(Debug, Clone)]
-pub struct HolderFinding {
-    pub finding: Finding,
-    pub profile: Option<ProfileId>,
-    pub group: Option<GroupId>,
 }
 
 /// The result of AddRoleContainment.
