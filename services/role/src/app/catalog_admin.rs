@@ -2,10 +2,10 @@
 //! and the suspect-edge setting (§2.2, R2.6, R2.8–R2.12, R4.13, X1, X11).
 //!
 //! Effective roles are computed per call from the stored assignments and the
-//! in-memory graph of precomputed closures ([`RoleGraph`](crate::domain::RoleGraph)), so a containment
-//! edit only has to (1) check, under the role-graph lock, the roles whose
-//! closure grows and every profile and group holding them, (2) write the
-//! edge with its change, and (3) publish the rebuilt graph. Every edit takes
+//! in-memory graph of precomputed closures ([`RoleGraph`](crate::domain::RoleGraph)),
+//! so a containment edit only has to (1) check, under the role-graph lock, the
+//! roles whose closure grows and every profile and group holding them, (2)
+//! write the edge with its change, and (3) publish the rebuilt graph. Every edit takes
 //! the role-graph lock exclusively as its first statement and re-reads the
 //! catalog from the database under it, so two racing edits (also on two
 //! replicas) are serialized by the database and the second one sees the
