@@ -17,7 +17,8 @@ use csm_errors::{CsmError, CsmResult};
 use csm_proto::identity::ProfileKind;
 use csm_types::ProfileId;
 
-use super::{RoleApp, RoleGrant};
+use super::RoleApp;
+use super::profiles::RoleGrant;
 use crate::domain::anomalies::{AnomalyCategory, classify_external_profile};
 use crate::domain::catalog::{SN_ESM_AGENT, SN_ESM_USER, SNC_EXTERNAL, SNC_INTERNAL};
 use crate::domain::collisions::{UNIFIED_CONSUMER, check_additions};

@@ -22,15 +22,16 @@ use super::RoleApp;
 use super::validation::{ValidationFinding, dry_run_findings};
 use crate::domain::collisions::Policies;
 use crate::domain::groups::{
-    Affected, GroupFinding, GroupKind, GroupMembership, GroupWrite, MemberKind, check_group_write, group_name_key,
-    transitions_for_group_role, transitions_for_new_member, transitions_for_new_parent,
+    Affected, Group, GroupDetails, GroupFilter, GroupFinding, GroupKind, GroupMember, GroupMembership, GroupWrite,
+    MemberKind, NewGroup, check_group_write, group_name_key, transitions_for_group_role, transitions_for_new_member,
+    transitions_for_new_parent,
 };
-use crate::store::{GroupDetails, GroupFilter, GroupMemberRow, GroupRow, GroupScope, NewGroup};
+use crate::store::groups::GroupScope;
 
 /// A group with what its Group message shows: its own and inherited roles and its managers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupView {
-    pub group: GroupRow,
+    pub group: Group,
     pub details: GroupDetails,
     /// Closure of the roles of the group and all its ancestors (what members inherit, R2.19).
     pub effective_roles: BTreeSet<String>,
@@ -47,7 +48,7 @@ pub struct GroupWritten {
 /// The outcome of AddGroupMember.
 #[derive(Debug, Clone)]
 pub struct MemberWritten {
-    pub member: GroupMemberRow,
+    pub member: GroupMember,
     pub warnings: Vec<GroupFinding>,
     pub consistency_token: String,
 }
@@ -82,7 +83,7 @@ enum Reparenting {
     /// The group already has that parent: nothing to write.
     Unchanged,
     /// A move, with the collision check of every holder it changes.
-    Move { row: GroupRow, checked: GroupCheck },
+    Move { row: Group, checked: GroupCheck },
 }
 
 impl RoleApp {
@@ -117,7 +118,7 @@ impl RoleApp {
         include_descendants: bool,
         managers_only: bool,
         page: &PageRequest,
-    ) -> CsmResult<(Vec<GroupMemberRow>, String)> {
+    ) -> CsmResult<(Vec<GroupMember>, String)> {
         if self.store.group(group).await?.is_none() {
             return Err(CsmError::not_found("group", group));
         }
@@ -437,7 +438,7 @@ impl RoleApp {
         group: GroupId,
         profile: ProfileId,
         manager: bool,
-    ) -> CsmResult<(GroupMemberRow, String)> {
+    ) -> CsmResult<(GroupMember, String)> {
         self.authorize_role_administration(caller, "SetGroupMemberManager").await?;
         let mut tx = self.store.db().begin().await?;
         self.store.lock_role_graph(&mut tx).await?;
@@ -618,7 +619,7 @@ impl RoleApp {
         Ok(self.group_views(vec![row]).await?.remove(0))
     }
 
-    async fn group_views(&self, rows: Vec<GroupRow>) -> CsmResult<Vec<GroupView>> {
+    async fn group_views(&self, rows: Vec<Group>) -> CsmResult<Vec<GroupView>> {
         let ids: Vec<GroupId> = rows.iter().map(|row| row.id).collect();
         let mut details = self.store.group_details(&ids).await?;
         Ok(rows
@@ -746,7 +747,7 @@ fn membership_exists(group: GroupId, profile: ProfileId) -> CsmError {
         .with_metadata("profile_id", profile.to_string())
 }
 
-fn kind_mismatch(kind: GroupKind, parent: &GroupRow) -> CsmError {
+fn kind_mismatch(kind: GroupKind, parent: &Group) -> CsmError {
     CsmError::failed_precondition(
         "GROUP_KIND_MISMATCH",
         format!("a {} cannot have the {} {} as its parent", kind.as_str(), parent.kind.as_str(), parent.id),

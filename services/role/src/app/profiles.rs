@@ -1,28 +1,55 @@
-//! Profile-level use cases: delegated assignment (R4.7, R4.8), the one check
-//! of every direct-role change (AssignRole, ReplaceProfileRoles and their
-//! ValidateAssignment dry runs), ListProfileRoles, ListAssignableRoles,
+//! Profile-level use cases: effective roles (§0.4, R2.18, R2.19), the one
+//! check of every direct-role change (AssignRole, ReplaceProfileRoles and
+//! their ValidateAssignment dry runs), ListProfileRoles, ListAssignableRoles,
 //! BatchGetEffectiveRoles, GetPrincipalClass and EnsureDefaultClass (R2.7,
 //! R2.13, R2.13a, R1.6).
-//!
-//! Delegated admins' scope is read from identity (DESIGN §2: role calls
-//! identity to validate principals; these are admin RPCs, not the hot path):
-//! the target's primary account must be acct(me) or one of its descendants.
 
 use std::collections::BTreeSet;
 
 use csm_auth::Caller;
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult, ErrorCode};
-use csm_proto::identity::{ProfileKind, UserClass};
-use csm_types::{AccountId, ProfileId};
+use csm_proto::identity::UserClass;
+use csm_types::{GroupId, ProfileId};
+use uuid::Uuid;
 
+use super::RoleApp;
+use super::delegation::{active_profile, missing_assignment_role};
 use super::validation::ValidationFinding;
-use super::{EffectiveRoles, RoleApp, RoleGrant, collision_error};
 use crate::domain::PrincipalClass;
+use crate::domain::assignments::DirectAssignment;
 use crate::domain::catalog::{ADMIN, SNC_EXTERNAL, SNC_INTERNAL};
 use crate::domain::collisions::{Finding, Policies, check_additions};
-use crate::domain::delegation::{AssignmentAuthority, CUSTOMER_ADMIN, DelegatedAdmin, PARTNER_ADMIN};
-use crate::store::DirectAssignment;
+use crate::domain::delegation::AssignmentAuthority;
+use crate::domain::groups::{GroupHierarchy, GroupMembership, memberships_from};
+
+/// One way a profile holds a role (R2.18, R2.19, §0.4 closure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    pub role: String,
+    /// The role assigned to the profile or to `group`.
+    pub assigned_role: String,
+    /// The direct assignment, when `assigned_role` is assigned to the profile itself.
+    pub assignment_id: Option<Uuid>,
+    /// The group `assigned_role` is assigned to, when it comes through a group.
+    pub group: Option<GroupId>,
+    /// From the profile's direct membership up the parent chain to `group` (inclusive).
+    pub group_path: Vec<GroupId>,
+    /// From `assigned_role` down to `role`, both included.
+    pub containment_path: Vec<String>,
+}
+
+/// `eff_roles(profile)` with the grants that explain them (§0.4, R2.7).
+#[derive(Debug, Clone)]
+pub struct EffectiveRoles {
+    pub profile: ProfileId,
+    pub roles: BTreeSet<String>,
+    pub grants: Vec<RoleGrant>,
+    pub class: PrincipalClass,
+    /// Groups the profile belongs to, directly and through ancestry.
+    pub group_memberships: Vec<GroupMembership>,
+    pub flagged_for_review: bool,
+}
 
 /// A change to a profile's direct roles.
 #[derive(Debug, Clone, Copy)]
@@ -75,126 +102,82 @@ pub struct DefaultClassEnsured {
     pub consistency_token: String,
 }
 
-fn active_profile(caller: &Caller, action: &str) -> CsmResult<Option<ProfileId>> {
-    match caller {
-        Caller::Service(_) => Ok(None),
-        Caller::Human(human) => human.profile_id.map(Some).ok_or_else(|| {
-            CsmError::permission_denied(
-                "ACTIVE_PROFILE_REQUIRED",
-                format!("{action} needs a token with an active profile"),
-            )
-        }),
-    }
-}
-
-fn missing_assignment_role(action: &str) -> CsmError {
-    let any_of = [ADMIN, CUSTOMER_ADMIN, PARTNER_ADMIN].join(",");
-    CsmError::permission_denied("MISSING_ROLE", format!("{action} requires one of: {any_of}"))
-        .with_metadata("required_any_of", any_of)
-}
-
 impl RoleApp {
-    /// The authority of `profile` over direct assignments (R4.7, R4.8).
-    pub(crate) async fn authority_of(&self, profile: ProfileId) -> CsmResult<AssignmentAuthority> {
-        let effective = self.compute(profile).await?;
-        let settings = self.settings().await?;
-        Ok(AssignmentAuthority::of_person(&self.graph, &effective.roles, &settings.contact_role_assignment))
-    }
-
-    /// The caller's authority: services are unrestricted (the static policy let them in).
-    async fn caller_authority(
-        &self,
-        caller: &Caller,
-        action: &str,
-    ) -> CsmResult<(AssignmentAuthority, Option<ProfileId>)> {
-        match active_profile(caller, action)? {
-            None => Ok((AssignmentAuthority::Unrestricted, None)),
-            Some(profile) => Ok((self.authority_of(profile).await?, Some(profile))),
-        }
-    }
-
-    /// Authorizes `caller` to assign or revoke each of `roles` on `target`:
-    /// role administrators and services anything; delegated admins only
-    /// assignable roles (ROLE_NOT_ASSIGNABLE) on contacts in scope
-    /// (PROFILE_OUT_OF_SCOPE); anyone else MISSING_ROLE. Returns the authority.
-    pub(crate) async fn authorize_profile_assignment(
-        &self,
-        caller: &Caller,
-        target: ProfileId,
-        roles: &[String],
-        action: &str,
-    ) -> CsmResult<AssignmentAuthority> {
-        let (authority, actor) = self.caller_authority(caller, action).await?;
-        match &authority {
-            AssignmentAuthority::Unrestricted => {}
-            AssignmentAuthority::None => return Err(missing_assignment_role(action)),
-            AssignmentAuthority::Delegated(admin) => {
-                if let Some(role) = roles.iter().find(|role| !admin.assignable.contains(role.as_str())) {
-                    return Err(CsmError::permission_denied(
-                        "ROLE_NOT_ASSIGNABLE",
-                        format!(
-                            "{role} is not assignable by a delegated admin: it must be listed in \
-                             contact_role_assignment and held by the admin (R4.7, R4.8)"
-                        ),
-                    )
-                    .with_metadata("role", role.as_str()));
-                }
-                let actor = actor.ok_or_else(|| CsmError::internal("delegated authority without a profile"))?;
-                self.check_delegated_scope(actor, admin, target).await?;
+    /// The effective roles of `profile`. A person may read its own; reading
+    /// another profile's needs `admin` (services are authorized by policy).
+    pub async fn effective_roles(&self, caller: &Caller, profile: ProfileId) -> CsmResult<(EffectiveRoles, String)> {
+        let head = self.feed.head().await?;
+        if let Caller::Human(human) = caller
+            && human.profile_id != Some(profile)
+        {
+            let own = human.profile_id.ok_or_else(|| {
+                CsmError::permission_denied(
+                    "ACTIVE_PROFILE_REQUIRED",
+                    "reading effective roles needs an active profile",
+                )
+            })?;
+            if !self.compute(own).await?.roles.contains(ADMIN) {
+                return Err(CsmError::permission_denied(
+                    "MISSING_ROLE",
+                    "reading another profile's effective roles requires admin",
+                ));
             }
         }
-        Ok(authority)
+        Ok((self.compute(profile).await?, self.feed.token(head)))
     }
 
-    /// PERMISSION_DENIED PROFILE_OUT_OF_SCOPE unless `target` is a contact of
-    /// acct(actor) or of one of its descendants (R4.8, X5); NOT_FOUND
-    /// PROFILE_NOT_FOUND when identity does not know it.
-    // TODO(account-team): CR(me) accounts (contact relationships, X5) for
-    // customer admins and PCUST(acct(me)) for partner admins (R4.8) live in
-    // account-team, which has no RPC for them yet; until then such contacts
-    // are out of scope.
-    async fn check_delegated_scope(
-        &self,
-        actor: ProfileId,
-        admin: &DelegatedAdmin,
-        target: ProfileId,
-    ) -> CsmResult<()> {
-        let target_profile =
-            self.identity.profile(target).await?.ok_or_else(|| CsmError::not_found("profile", target))?;
-        let out_of_scope = || {
-            CsmError::permission_denied(
-                "PROFILE_OUT_OF_SCOPE",
-                format!("{target} is not a contact of the admin's account or its descendants (R4.8)"),
-            )
-            .with_metadata("profile_id", target.to_string())
-        };
-        let is_contact = matches!(
-            ProfileKind::try_from(target_profile.kind),
-            Ok(ProfileKind::Contact | ProfileKind::PartnerContact)
+    /// `eff_roles(profile)`: the closure of every role assigned to the profile
+    /// directly or to a group it belongs to directly or through ancestry
+    /// (§0.4, R2.18, R2.19). The group part is one query (memberships →
+    /// ancestry closure → group roles); closures come precomputed from the graph.
+    pub(super) async fn compute(&self, profile: ProfileId) -> CsmResult<EffectiveRoles> {
+        let assignments = self.store.direct_assignments(profile).await?;
+        let inheritance = self.store.profile_inheritance(profile).await?;
+        let mut roles = BTreeSet::new();
+        let mut grants = Vec::new();
+        for assignment in &assignments {
+            let Some(paths) = self.graph.closure_paths(&assignment.role) else { continue };
+            for (role, path) in paths {
+                roles.insert(role.clone());
+                grants.push(RoleGrant {
+                    role: role.clone(),
+                    assigned_role: assignment.role.clone(),
+                    assignment_id: Some(assignment.id),
+                    group: None,
+                    group_path: Vec::new(),
+                    containment_path: path.clone(),
+                });
+            }
+        }
+        let hierarchy = GroupHierarchy::new(
+            inheritance.iter().map(|row| (row.member_group, row.ancestor, row.depth)),
+            inheritance.iter().filter_map(|row| row.role.clone().map(|role| (row.ancestor, role))),
         );
-        if !is_contact || target_profile.account_id.is_empty() {
-            return Err(out_of_scope());
+        for row in &inheritance {
+            let Some(assigned_role) = &row.role else { continue };
+            let Some(paths) = self.graph.closure_paths(assigned_role) else { continue };
+            let chain = hierarchy.chain(row.member_group);
+            let group_path: Vec<GroupId> = chain.iter().take(row.depth as usize + 1).copied().collect();
+            for (role, path) in paths {
+                roles.insert(role.clone());
+                grants.push(RoleGrant {
+                    role: role.clone(),
+                    assigned_role: assigned_role.clone(),
+                    assignment_id: None,
+                    group: Some(row.ancestor),
+                    group_path: group_path.clone(),
+                    containment_path: path.clone(),
+                });
+            }
         }
-        let actor_account = match self.identity.profile(actor).await? {
-            Some(profile) if !profile.account_id.is_empty() => profile.account_id,
-            _ => return Err(out_of_scope()),
-        };
-        if target_profile.account_id == actor_account {
-            return Ok(());
-        }
-        let ancestors = self.identity.account_ancestors(&target_profile.account_id).await?;
-        if ancestors.contains(&actor_account) {
-            return Ok(());
-        }
-        // A partner admin also manages the contacts of its customer accounts, PCUST(acct(me)) (R4.8).
-        if admin.partner_admin
-            && let (Ok(partner), Ok(target_account)) =
-                (AccountId::parse(&actor_account), AccountId::parse(&target_profile.account_id))
-            && self.account_team.partner_customers(partner).await?.contains(&target_account)
-        {
-            return Ok(());
-        }
-        Err(out_of_scope())
+        // By role; within a role direct grants come before group grants (stable sort).
+        grants.sort_by(|left, right| left.role.cmp(&right.role));
+        let group_memberships = memberships_from(
+            inheritance.iter().map(|row| (row.member_group, row.manager, row.ancestor, row.depth, row.ancestor_kind)),
+        );
+        let class = PrincipalClass::of(roles.iter().map(String::as_str));
+        let flagged_for_review = self.store.is_flagged_for_review(profile).await?;
+        Ok(EffectiveRoles { profile, roles, grants, class, group_memberships, flagged_for_review })
     }
 
     /// The one check of a change to `profile`'s direct roles, read in `tx`
@@ -623,4 +606,14 @@ impl GrantSource {
 fn grant_key(grant: &RoleGrant) -> String {
     let groups: Vec<String> = grant.group_path.iter().map(ToString::to_string).collect();
     format!("{}\u{1f}{}\u{1f}{}", grant.role, groups.join(">"), grant.containment_path.join(">"))
+}
+
+/// FAILED_PRECONDITION naming the rule and the first colliding path.
+fn collision_error(profile: ProfileId, role: &str, finding: &Finding) -> CsmError {
+    CsmError::failed_precondition(finding.reason, finding.message.clone())
+        .with_metadata("rule", finding.rule)
+        .with_metadata("profile_id", profile.to_string())
+        .with_metadata("role", role)
+        .with_metadata("conflicting_role", finding.existing_path.last().cloned().unwrap_or_default())
+        .with_metadata("path", format!("{} | {}", finding.existing_path.join(" > "), finding.new_path.join(" > ")))
 }

@@ -11,7 +11,7 @@
 use csm_errors::{CsmError, CsmResult, ErrorCode};
 use csm_types::{GroupId, ProfileId};
 
-use super::HolderFinding;
+use crate::domain::catalog_admin::HolderFinding;
 use crate::domain::collisions::Finding;
 use crate::domain::groups::GroupFinding;
 

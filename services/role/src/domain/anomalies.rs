@@ -104,6 +104,13 @@ pub fn classify_external_profile(
     Some(ExternalProfileAnomaly { category, remove, add })
 }
 
+/// A WARN-policy review flag of a profile (R2.15, R1.15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewFlag {
+    pub reason: String,
+    pub flagged_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use csm_types::roles;

@@ -40,6 +40,8 @@
 //! `account_contributor`, `case_admin`, `all_cases_viewer`, `requester`,
 //! `svc_location_manager_contributor`, …) are the `sn_customerservice.` roles.
 
+use std::collections::BTreeMap;
+
 /// Where a seeded role comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeedSource {
@@ -64,6 +66,44 @@ pub struct SeedRole {
     pub name: &'static str,
     pub description: &'static str,
     pub source: SeedSource,
+}
+
+/// A role of the catalog as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogRole {
+    pub name: String,
+    pub description: String,
+    /// "seed", "doc" or "custom".
+    pub origin: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Set by DefineRole/UpdateRole; seeded roles show their description until then.
+    pub display_name: Option<String>,
+    /// When the role or its direct edges last changed (None: never since seeding).
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A containment edge of the catalog as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainmentEdge {
+    pub parent: String,
+    pub child: String,
+    pub suspect: bool,
+    /// "seed" or "custom".
+    pub origin: String,
+}
+
+/// The whole catalog as stored: roles, every edge (suspect ones too), aliases
+/// and whether suspect edges are loaded (X1).
+#[derive(Debug, Clone)]
+pub struct CatalogSnapshot {
+    pub roles: Vec<CatalogRole>,
+    pub edges: Vec<ContainmentEdge>,
+    /// alias → canonical role.
+    pub aliases: BTreeMap<String, String>,
+    pub load_suspect_edges: bool,
+    /// The role-graph lock's version when read: every catalog edit bumps it,
+    /// so a newer snapshot never gets replaced by an older one.
+    pub version: i64,
 }
 
 /// The names rules elsewhere speak of: explicit roles of internal and external

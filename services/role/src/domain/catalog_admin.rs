@@ -5,10 +5,14 @@
 //! become, or the first rule it would break. Holders of the edited roles
 //! (profiles, groups) are checked by [`super::collisions`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use csm_types::{GroupId, ProfileId};
 
 use super::catalog::{SN_ESM_AGENT, SN_ESM_USER, SNC_EXTERNAL, SNC_INTERNAL, is_explicit_role};
-use super::collisions::{CONTRIBUTOR_ROLES, PROXY_CONTACT, UNIFIED_CONSUMER, UNSUPPORTED_WITH_UNIFIED_CONSUMER};
+use super::collisions::{
+    CONTRIBUTOR_ROLES, Finding, PROXY_CONTACT, UNIFIED_CONSUMER, UNSUPPORTED_WITH_UNIFIED_CONSUMER,
+};
 use super::graph::{RoleFamily, RoleGraph};
 
 /// Longest role name or alias (DefineRoleRequest.role_name).
@@ -106,6 +110,25 @@ pub fn can_collide(graph: &RoleGraph, role: &str) -> bool {
 /// The roles whose closure contains `role` (its holders' roles), `role` included.
 pub fn roles_reaching(graph: &RoleGraph, role: &str) -> Vec<String> {
     graph.roles().filter(|candidate| graph.closure(candidate).contains(role)).map(str::to_owned).collect()
+}
+
+/// Who holds a set of roles, with everything each of them holds (R2.10, R2.12).
+#[derive(Debug, Clone, Default)]
+pub struct RoleHolders {
+    /// Profiles holding one of the roles directly or through a group, with
+    /// all their direct and inherited roles.
+    pub profiles: BTreeMap<ProfileId, BTreeSet<String>>,
+    /// Groups holding one of the roles themselves or through an ancestor,
+    /// with all the roles of the group and its ancestors.
+    pub groups: BTreeMap<GroupId, BTreeSet<String>>,
+}
+
+/// A finding a WARN policy let through, with the holder it concerns.
+#[derive(Debug, Clone)]
+pub struct HolderFinding {
+    pub finding: Finding,
+    pub profile: Option<ProfileId>,
+    pub group: Option<GroupId>,
 }
 
 #[cfg(test)]

@@ -76,6 +76,66 @@ pub fn group_name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// A group (R2.18, R2.19, R6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub kind: GroupKind,
+    pub description: String,
+    pub parent: Option<GroupId>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A direct membership (R1.8, R6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub group: GroupId,
+    pub profile: ProfileId,
+    pub manager: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a Group message shows beyond the group itself: the roles assigned to
+/// the group, those of its whole chain (members inherit them, R2.19) and its managers (R6.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupDetails {
+    pub roles: BTreeSet<String>,
+    pub chain_roles: BTreeSet<String>,
+    pub managers: Vec<ProfileId>,
+}
+
+/// One link of a profile's inheritance: a direct membership, one group of its
+/// chain and (if any) one role assigned to that group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InheritanceLink {
+    pub member_group: GroupId,
+    pub manager: bool,
+    pub ancestor: GroupId,
+    pub depth: i64,
+    pub ancestor_kind: GroupKind,
+    pub role: Option<String>,
+}
+
+/// A group to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    pub name: String,
+    pub kind: GroupKind,
+    pub description: String,
+    pub parent: Option<GroupId>,
+}
+
+/// Filters of ListGroups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFilter {
+    pub kind: Option<GroupKind>,
+    pub parent: Option<GroupId>,
+    pub top_level_only: bool,
+    pub name_contains: Option<String>,
+}
+
 /// A direct or inherited membership, seen from the profile (R2.19, R6.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMembership {

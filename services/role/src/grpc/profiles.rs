@@ -1,23 +1,51 @@
-//! gRPC conversion of the profile-level RPCs: ReplaceProfileRoles,
-//! ListProfileRoles, ListAssignableRoles, ValidateAssignment,
-//! BatchGetEffectiveRoles, GetPrincipalClass, EnsureDefaultClass,
-//! ListRoleAnomalies and FixRoleAnomalies. Proto ⇄ domain only.
+//! gRPC handlers of the profile-level RPCs: GetEffectiveRoles,
+//! BatchGetEffectiveRoles, ReplaceProfileRoles, ListProfileRoles,
+//! ListAssignableRoles, GetPrincipalClass and EnsureDefaultClass. Proto ⇄
+//! domain only.
 
 use csm_errors::{CsmError, FieldErrors};
 use csm_proto::role as pb;
-use csm_types::{GroupId, ProfileId};
+use csm_types::ProfileId;
 use tonic::{Request, Response, Status};
 
-use super::{class_to_proto, effective_roles_to_proto, validated_fields_missing};
-use crate::app::{
-    DefaultClassOutcome, FixRequest, GrantSource, ProfileRoleChange, RoleAnomaly, RoleApp, RoleGrant, ValidationFinding,
-};
-use crate::domain::anomalies::AnomalyCategory;
-use crate::store::DirectAssignment;
+use super::RoleGrpc;
+use super::catalog::{class_to_proto, validated_fields_missing};
+use super::groups::membership_to_proto;
+use super::validation::{roles_field, validation_finding_to_proto};
+use crate::app::{DefaultClassOutcome, EffectiveRoles, GrantSource, RoleGrant, ValidationFinding};
+use crate::domain::assignments::DirectAssignment;
 
 /// BatchGetEffectiveRoles takes at most this many profiles.
 const MAX_BATCH_PROFILES: usize = 1000;
-const ROLE_NAME_MAX: usize = 200;
+
+fn effective_roles_to_proto(effective: &EffectiveRoles) -> pb::EffectiveRoles {
+    pb::EffectiveRoles {
+        profile_id: effective.profile.to_string(),
+        roles: effective.roles.iter().cloned().collect(),
+        grants: effective
+            .grants
+            .iter()
+            .map(|grant| pb::RoleGrant {
+                role: grant.role.clone(),
+                source: if grant.containment_path.len() > 1 {
+                    pb::RoleSource::Containment
+                } else if grant.group.is_some() {
+                    pb::RoleSource::Group
+                } else {
+                    pb::RoleSource::Direct
+                } as i32,
+                assigned_role: grant.assigned_role.clone(),
+                assignment_id: grant.assignment_id.map(|id| id.to_string()).unwrap_or_default(),
+                group_id: grant.group.map(|group| group.to_string()).unwrap_or_default(),
+                group_path: grant.group_path.iter().map(ToString::to_string).collect(),
+                containment_path: grant.containment_path.clone(),
+            })
+            .collect(),
+        principal_class: class_to_proto(effective.class) as i32,
+        group_memberships: effective.group_memberships.iter().map(membership_to_proto).collect(),
+        flagged_for_review: effective.flagged_for_review,
+    }
+}
 
 pub(super) fn grant_to_proto(grant: &RoleGrant) -> pb::RoleGrant {
     pb::RoleGrant {
@@ -47,77 +75,30 @@ fn assignment_to_proto(profile: ProfileId, assignment: &DirectAssignment, flagge
     }
 }
 
-fn validation_finding_to_proto(found: &ValidationFinding) -> pb::AssignmentFinding {
-    pb::AssignmentFinding {
-        reason: found.reason.clone(),
-        severity: if found.blocking { pb::FindingSeverity::Blocking } else { pb::FindingSeverity::Warning } as i32,
-        rule: found.rule.clone(),
-        path: found.path.as_ref().map(|path| pb::ConflictPath {
-            profile_id: path.profile.map(|profile| profile.to_string()).unwrap_or_default(),
-            group_path: path.group_path.iter().map(ToString::to_string).collect(),
-            role_path: path.role_path.clone(),
-            conflicting_role: path.conflicting_role.clone(),
-        }),
-    }
-}
-
-fn category_to_proto(category: AnomalyCategory) -> pb::RoleAnomalyCategory {
-    match category {
-        AnomalyCategory::NonIntentional => pb::RoleAnomalyCategory::NonIntentional,
-        AnomalyCategory::PossiblyIntentional => pb::RoleAnomalyCategory::PossiblyIntentional,
-        AnomalyCategory::Contained => pb::RoleAnomalyCategory::Contained,
-        AnomalyCategory::FamilyMixing => pb::RoleAnomalyCategory::FamilyMixing,
-        AnomalyCategory::UnsupportedPersona => pb::RoleAnomalyCategory::UnsupportedPersona,
-    }
-}
-
-/// Repeated RoleAnomalyCategory values; UNSPECIFIED or unknown values are field errors.
-fn categories_field(errors: &mut FieldErrors, values: &[i32]) -> Vec<AnomalyCategory> {
-    let mut categories = Vec::new();
-    for (index, value) in values.iter().enumerate() {
-        let category = match pb::RoleAnomalyCategory::try_from(*value) {
-            Ok(pb::RoleAnomalyCategory::NonIntentional) => AnomalyCategory::NonIntentional,
-            Ok(pb::RoleAnomalyCategory::PossiblyIntentional) => AnomalyCategory::PossiblyIntentional,
-            Ok(pb::RoleAnomalyCategory::Contained) => AnomalyCategory::Contained,
-            Ok(pb::RoleAnomalyCategory::FamilyMixing) => AnomalyCategory::FamilyMixing,
-            Ok(pb::RoleAnomalyCategory::UnsupportedPersona) => AnomalyCategory::UnsupportedPersona,
-            _ => {
-                errors.add(format!("categories[{index}]"), format!("is not a RoleAnomalyCategory: {value}"));
-                continue;
-            }
-        };
-        if !categories.contains(&category) {
-            categories.push(category);
-        }
-    }
-    categories
-}
-
-/// Repeated role names: each required and bounded.
-fn roles_field(errors: &mut FieldErrors, field: &str, values: &[String]) -> Vec<String> {
-    values
-        .iter()
-        .enumerate()
-        .filter_map(|(index, role)| errors.required_text(&format!("{field}[{index}]"), role, ROLE_NAME_MAX))
-        .collect()
-}
-
-fn anomaly_to_proto(anomaly: &RoleAnomaly) -> pb::RoleAnomaly {
-    pb::RoleAnomaly {
-        profile_id: anomaly.profile.to_string(),
-        category: category_to_proto(anomaly.category) as i32,
-        evidence: anomaly.evidence.iter().map(grant_to_proto).collect(),
-        proposed_remove_roles: anomaly.remove.clone(),
-        proposed_add_roles: anomaly.add.clone(),
-        fixable: anomaly.category.fixable(),
-        detect_time: anomaly.detected_at.map(csm_proto::timestamp),
-    }
+pub(super) async fn get_effective_roles(
+    grpc: &RoleGrpc,
+    request: Request<pb::GetEffectiveRolesRequest>,
+) -> Result<Response<pb::GetEffectiveRolesResponse>, Status> {
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let mut errors = FieldErrors::new();
+    let profile = errors.required_id("profile_id", &request.get_ref().profile_id, ProfileId::parse);
+    errors.finish()?;
+    let Some(profile) = profile else {
+        return Err(CsmError::internal("validated fields missing").into());
+    };
+    let (effective, consistency_token) = app.effective_roles(&caller, profile).await?;
+    Ok(Response::new(pb::GetEffectiveRolesResponse {
+        effective_roles: Some(effective_roles_to_proto(&effective)),
+        consistency_token,
+    }))
 }
 
 pub(super) async fn replace_profile_roles(
-    app: &RoleApp,
+    grpc: &RoleGrpc,
     request: Request<pb::ReplaceProfileRolesRequest>,
 ) -> Result<Response<pb::ReplaceProfileRolesResponse>, Status> {
+    let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
@@ -144,9 +125,10 @@ pub(super) async fn replace_profile_roles(
 }
 
 pub(super) async fn list_profile_roles(
-    app: &RoleApp,
+    grpc: &RoleGrpc,
     request: Request<pb::ListProfileRolesRequest>,
 ) -> Result<Response<pb::ListProfileRolesResponse>, Status> {
+    let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
@@ -171,9 +153,10 @@ pub(super) async fn list_profile_roles(
 }
 
 pub(super) async fn list_assignable_roles(
-    app: &RoleApp,
+    grpc: &RoleGrpc,
     request: Request<pb::ListAssignableRolesRequest>,
 ) -> Result<Response<pb::ListAssignableRolesResponse>, Status> {
+    let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     let mut errors = FieldErrors::new();
@@ -187,76 +170,11 @@ pub(super) async fn list_assignable_roles(
     }))
 }
 
-pub(super) async fn validate_assignment(
-    app: &RoleApp,
-    request: Request<pb::ValidateAssignmentRequest>,
-) -> Result<Response<pb::ValidateAssignmentResponse>, Status> {
-    use pb::validate_assignment_request::Proposal;
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let mut findings: Vec<ValidationFinding> = match request.proposal {
-        Some(Proposal::ProfileRole(proposal)) => {
-            let profile = errors.required_id("profile_role.profile_id", &proposal.profile_id, ProfileId::parse);
-            let role = errors.required_text("profile_role.role", &proposal.role, ROLE_NAME_MAX);
-            errors.finish()?;
-            let (Some(profile), Some(role)) = (profile, role) else { return Err(validated_fields_missing()) };
-            app.validate_profile_roles(&caller, profile, ProfileRoleChange::Add(&role)).await?
-        }
-        Some(Proposal::ProfileRoleSet(proposal)) => {
-            let profile = errors.required_id("profile_role_set.profile_id", &proposal.profile_id, ProfileId::parse);
-            let roles = roles_field(&mut errors, "profile_role_set.roles", &proposal.roles);
-            errors.finish()?;
-            let Some(profile) = profile else { return Err(validated_fields_missing()) };
-            app.validate_profile_roles(&caller, profile, ProfileRoleChange::Replace(&roles)).await?
-        }
-        Some(Proposal::GroupRole(proposal)) => {
-            let group = errors.required_id("group_role.group_id", &proposal.group_id, GroupId::parse);
-            let role = errors.required_text("group_role.role", &proposal.role, ROLE_NAME_MAX);
-            errors.finish()?;
-            let (Some(group), Some(role)) = (group, role) else { return Err(validated_fields_missing()) };
-            app.validate_group_role(&caller, group, &role).await?
-        }
-        Some(Proposal::GroupMember(proposal)) => {
-            let group = errors.required_id("group_member.group_id", &proposal.group_id, GroupId::parse);
-            let profile = errors.required_id("group_member.profile_id", &proposal.profile_id, ProfileId::parse);
-            errors.finish()?;
-            let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
-            app.validate_group_member(&caller, group, profile).await?
-        }
-        Some(Proposal::GroupParent(proposal)) => {
-            let group = errors.required_id("group_parent.group_id", &proposal.group_id, GroupId::parse);
-            // Empty clears the parent, as in SetGroupParent.
-            let parent = errors.optional_id("group_parent.parent_group_id", &proposal.parent_group_id, GroupId::parse);
-            errors.finish()?;
-            let Some(group) = group else { return Err(validated_fields_missing()) };
-            app.validate_group_parent(&caller, group, parent).await?
-        }
-        Some(Proposal::Containment(proposal)) => {
-            let parent = errors.required_text("containment.parent_role", &proposal.parent_role, ROLE_NAME_MAX);
-            let child = errors.required_text("containment.child_role", &proposal.child_role, ROLE_NAME_MAX);
-            errors.finish()?;
-            let (Some(parent), Some(child)) = (parent, child) else { return Err(validated_fields_missing()) };
-            app.validate_containment(&caller, &parent, &child).await?
-        }
-        None => {
-            errors.add("proposal", "is required");
-            errors.finish()?;
-            return Err(validated_fields_missing());
-        }
-    };
-    // Blocking first.
-    findings.sort_by_key(|finding| !finding.blocking);
-    Ok(Response::new(pb::ValidateAssignmentResponse {
-        allowed: !findings.iter().any(|finding| finding.blocking),
-        findings: findings.iter().map(validation_finding_to_proto).collect(),
-    }))
-}
-
 pub(super) async fn batch_get_effective_roles(
-    app: &RoleApp,
+    grpc: &RoleGrpc,
     request: Request<pb::BatchGetEffectiveRolesRequest>,
 ) -> Result<Response<pb::BatchGetEffectiveRolesResponse>, Status> {
+    let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
     if request.profile_ids.len() > MAX_BATCH_PROFILES {
@@ -285,9 +203,10 @@ pub(super) async fn batch_get_effective_roles(
 }
 
 pub(super) async fn get_principal_class(
-    app: &RoleApp,
+    grpc: &RoleGrpc,
     request: Request<pb::GetPrincipalClassRequest>,
 ) -> Result<Response<pb::GetPrincipalClassResponse>, Status> {
+    let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
     let profile = errors.required_id("profile_id", &request.get_ref().profile_id, ProfileId::parse);
@@ -302,9 +221,10 @@ pub(super) async fn get_principal_class(
 }
 
 pub(super) async fn ensure_default_class(
-    app: &RoleApp,
+    grpc: &RoleGrpc,
     request: Request<pb::EnsureDefaultClassRequest>,
 ) -> Result<Response<pb::EnsureDefaultClassResponse>, Status> {
+    let app = grpc.app.get()?;
     let caller = csm_auth::caller(&request)?;
     let mut errors = FieldErrors::new();
     let profile = errors.required_id("profile_id", &request.get_ref().profile_id, ProfileId::parse);
@@ -327,78 +247,5 @@ pub(super) async fn ensure_default_class(
         principal_class: class_to_proto(ensured.class) as i32,
         assignment,
         consistency_token: ensured.consistency_token,
-    }))
-}
-
-pub(super) async fn list_role_anomalies(
-    app: &RoleApp,
-    request: Request<pb::ListRoleAnomaliesRequest>,
-) -> Result<Response<pb::ListRoleAnomaliesResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
-    let categories = categories_field(&mut errors, &request.categories);
-    errors.finish()?;
-    let Some(page) = page else { return Err(validated_fields_missing()) };
-    let (anomalies, next_page_token, total_count) = app.list_role_anomalies(&caller, &categories, &page).await?;
-    Ok(Response::new(pb::ListRoleAnomaliesResponse {
-        anomalies: anomalies.iter().map(anomaly_to_proto).collect(),
-        next_page_token,
-        total_count,
-    }))
-}
-
-pub(super) async fn fix_role_anomalies(
-    app: &RoleApp,
-    request: Request<pb::FixRoleAnomaliesRequest>,
-) -> Result<Response<pb::FixRoleAnomaliesResponse>, Status> {
-    use crate::app::MAX_FIX_BATCH;
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    if request.batch_size as usize > MAX_FIX_BATCH && request.batch_size > 0 {
-        return Err(CsmError::invalid_argument(
-            "BATCH_TOO_LARGE",
-            format!("batch_size is at most {MAX_FIX_BATCH} (R2.16), got {}", request.batch_size),
-        )
-        .into());
-    }
-    let mut errors = FieldErrors::new();
-    let request_id = errors.optional_request_id(&request.request_id);
-    if request.batch_size < 0 {
-        errors.add("batch_size", "must not be negative");
-    }
-    let categories = categories_field(&mut errors, &request.categories);
-    if request.profile_ids.len() > MAX_FIX_BATCH {
-        errors.add("profile_ids", format!("at most {MAX_FIX_BATCH} profiles"));
-    }
-    let profiles: Vec<ProfileId> = request
-        .profile_ids
-        .iter()
-        .enumerate()
-        .filter_map(|(index, id)| errors.required_id(&format!("profile_ids[{index}]"), id, ProfileId::parse))
-        .collect();
-    errors.finish()?;
-    if let Some(manual) = categories.iter().find(|category| !category.fixable()) {
-        return Err(crate::app::not_fixable(*manual).into());
-    }
-    let batch_size = if request.batch_size == 0 { MAX_FIX_BATCH } else { request.batch_size as usize };
-    let fixed = app
-        .fix_role_anomalies(&caller, request_id.as_deref(), &FixRequest { categories, profiles, batch_size })
-        .await?;
-    Ok(Response::new(pb::FixRoleAnomaliesResponse {
-        fixes: fixed
-            .fixes
-            .iter()
-            .map(|fix| pb::AnomalyFix {
-                profile_id: fix.profile.to_string(),
-                category: category_to_proto(fix.category) as i32,
-                removed_roles: fix.removed.clone(),
-                added_roles: fix.added.clone(),
-            })
-            .collect(),
-        fixed_count: fixed.fixes.len() as i32,
-        remaining_count: fixed.remaining,
-        consistency_token: fixed.consistency_token,
     }))
 }

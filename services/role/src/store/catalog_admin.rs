@@ -6,47 +6,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{DbRow, Tx, db_error, unique_as, with_db, with_tx};
+use csm_db::{DbRow, Tx, db_error, unique_as, with_tx};
 use csm_errors::CsmResult;
 use csm_types::{GroupId, ProfileId};
 
-use super::{EDGE_ROWS_SQL, EdgeRow, ROLE_ROWS_SQL, RoleRow, RoleStore, edge_row_from, placeholders, role_row_from};
+use super::{RoleStore, placeholders};
 use crate::domain::catalog::ROLE_ALIASES;
+use crate::domain::catalog_admin::RoleHolders;
 use crate::domain::settings::{CONTACT_ROLE_ASSIGNMENT_KEY, LOAD_SUSPECT_EDGES_KEY};
 
 /// The change-feed entity id (and seed-removal name) of an edge.
 pub(crate) fn edge_key(parent: &str, child: &str) -> String {
     format!("{parent}>{child}")
 }
-
-/// The whole catalog as stored: roles, every edge (suspect ones too), aliases
-/// and whether suspect edges are loaded (X1).
-#[derive(Debug, Clone)]
-pub struct CatalogSnapshot {
-    pub roles: Vec<RoleRow>,
-    pub edges: Vec<EdgeRow>,
-    /// alias → canonical role.
-    pub aliases: BTreeMap<String, String>,
-    pub load_suspect_edges: bool,
-    /// The role-graph lock's version when read: every catalog edit bumps it,
-    /// so a newer snapshot never gets replaced by an older one.
-    pub version: i64,
-}
-
-/// Who holds a set of roles, with everything each of them holds (R2.10, R2.12).
-#[derive(Debug, Clone, Default)]
-pub struct RoleHolders {
-    /// Profiles holding one of the roles directly or through a group, with
-    /// all their direct and inherited roles.
-    pub profiles: BTreeMap<ProfileId, BTreeSet<String>>,
-    /// Groups holding one of the roles themselves or through an ancestor,
-    /// with all the roles of the group and its ancestors.
-    pub groups: BTreeMap<GroupId, BTreeSet<String>>,
-}
-
-const ALIASES_SQL: &str = "SELECT alias, role FROM role_aliases ORDER BY alias";
-const LOAD_SUSPECT_SQL: &str = "SELECT value FROM role_settings WHERE key = $1";
-const GRAPH_VERSION_SQL: &str = "SELECT version FROM role_graph_lock WHERE id = 1";
 
 /// `WITH affected AS (profiles holding one of the $1..$n roles directly or
 /// through a group), held AS (every (profile, role) those profiles hold)`.
@@ -71,108 +43,7 @@ fn held_by_profiles_sql(roles: usize) -> String {
     )
 }
 
-fn alias_from(row: &impl DbRow) -> CsmResult<(String, String)> {
-    Ok((row.text("alias").map_err(db_error)?, row.text("role").map_err(db_error)?))
-}
-
 impl RoleStore {
-    /// Writes the seeded aliases (X11) that are missing and were not removed
-    /// by an administrator. Returns the revision of the last change written.
-    pub async fn seed_aliases(&self) -> CsmResult<Option<u64>> {
-        let mut tx = self.db().begin().await?;
-        let mut last_revision = None;
-        for (alias, role) in ROLE_ALIASES {
-            let inserted = with_tx!(&mut tx, |tx| {
-                sqlx::query(
-                    "INSERT INTO role_aliases (alias, role) SELECT $1, $2 \
-                     WHERE NOT EXISTS (SELECT 1 FROM role_seed_removals WHERE kind = 'alias' AND name = $1) \
-                     ON CONFLICT (alias) DO NOTHING",
-                )
-                .bind(*alias)
-                .bind(*role)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected()
-            });
-            if inserted > 0 {
-                let change = NewChange::new("role_alias", alias, Operation::Created).attribute("role", role);
-                last_revision = Some(csm_changefeed::append(&mut tx, &change).await?);
-            }
-        }
-        tx.commit().await?;
-        Ok(last_revision)
-    }
-
-    /// The catalog as stored (start-up).
-    pub async fn catalog_snapshot(&self) -> CsmResult<CatalogSnapshot> {
-        with_db!(self.db(), |pool| {
-            let roles = sqlx::query(ROLE_ROWS_SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(role_row_from)
-                .collect::<CsmResult<Vec<_>>>()?;
-            let edges = sqlx::query(EDGE_ROWS_SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(edge_row_from)
-                .collect::<CsmResult<Vec<_>>>()?;
-            let aliases = sqlx::query(ALIASES_SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(alias_from)
-                .collect::<CsmResult<BTreeMap<_, _>>>()?;
-            let load: Option<String> = sqlx::query_scalar(LOAD_SUSPECT_SQL)
-                .bind(LOAD_SUSPECT_EDGES_KEY)
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?;
-            let version: i64 = sqlx::query_scalar(GRAPH_VERSION_SQL).fetch_one(pool).await.map_err(db_error)?;
-            Ok(CatalogSnapshot { roles, edges, aliases, load_suspect_edges: load.as_deref() == Some("true"), version })
-        })
-    }
-
-    /// The catalog as stored, read inside `tx` (after the role-graph lock, so
-    /// an edit sees every edit committed before it, from any replica).
-    pub async fn catalog_snapshot_in(&self, tx: &mut Tx) -> CsmResult<CatalogSnapshot> {
-        with_tx!(tx, |tx| {
-            let roles = sqlx::query(ROLE_ROWS_SQL)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(role_row_from)
-                .collect::<CsmResult<Vec<_>>>()?;
-            let edges = sqlx::query(EDGE_ROWS_SQL)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(edge_row_from)
-                .collect::<CsmResult<Vec<_>>>()?;
-            let aliases = sqlx::query(ALIASES_SQL)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(alias_from)
-                .collect::<CsmResult<BTreeMap<_, _>>>()?;
-            let load: Option<String> = sqlx::query_scalar(LOAD_SUSPECT_SQL)
-                .bind(LOAD_SUSPECT_EDGES_KEY)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            let version: i64 = sqlx::query_scalar(GRAPH_VERSION_SQL).fetch_one(&mut **tx).await.map_err(db_error)?;
-            Ok(CatalogSnapshot { roles, edges, aliases, load_suspect_edges: load.as_deref() == Some("true"), version })
-        })
-    }
-
     /// Creates a custom role with its change.
     pub async fn insert_custom_role(
         &self,

@@ -1,59 +1,93 @@
-//! SQL of the profile-level use cases: the anomaly scan (R2.16) and review
-//! flags (R2.15, R1.15).
+//! SQL of what a profile holds beyond its direct assignments: its groups'
+//! inheritance (effective roles, R2.18, R2.19) and its WARN-policy review
+//! flag (R2.15, R1.15).
 
-use chrono::{DateTime, Utc};
-use csm_db::{DbRow, db_error, with_db};
-use csm_errors::CsmResult;
-use csm_types::ProfileId;
+use csm_db::{DbRow, Tx, db_error, with_db, with_tx};
+use csm_errors::{CsmError, CsmResult};
+use csm_types::{GroupId, ProfileId};
 
-use super::{RoleStore, placeholders};
+use super::RoleStore;
+use crate::domain::anomalies::ReviewFlag;
+use crate::domain::groups::{GroupKind, InheritanceLink};
 
-/// A WARN-policy review flag of a profile (R2.15, R1.15).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReviewFlag {
-    pub reason: String,
-    pub flagged_at: DateTime<Utc>,
+fn inheritance_from_row(row: &impl DbRow) -> CsmResult<InheritanceLink> {
+    let kind = row.text("kind").map_err(db_error)?;
+    Ok(InheritanceLink {
+        member_group: GroupId::from_uuid(row.uuid("member_group_id").map_err(db_error)?),
+        manager: row.boolean("manager").map_err(db_error)?,
+        ancestor: GroupId::from_uuid(row.uuid("ancestor_id").map_err(db_error)?),
+        depth: row.int("depth").map_err(db_error)?,
+        ancestor_kind: GroupKind::parse(&kind)
+            .ok_or_else(|| CsmError::internal(format!("stored group kind {kind:?}")))?,
+        role: row.opt_text("role").map_err(db_error)?,
+    })
 }
 
+/// Every group, membership and role of a profile in one join: memberships →
+/// ancestry → group roles (a group without roles still gives one row, so the
+/// memberships are complete). Shared by effective roles and assignments.
+const PROFILE_INHERITANCE_SQL: &str = "SELECT m.group_id AS member_group_id, m.manager, a.ancestor_id, a.depth, g.kind, r.role \
+     FROM role_group_members m \
+     JOIN role_group_ancestors a ON a.group_id = m.group_id \
+     JOIN role_groups g ON g.id = a.ancestor_id \
+     LEFT JOIN role_group_roles r ON r.group_id = a.ancestor_id \
+     WHERE m.profile_id = $1 \
+     ORDER BY m.group_id, a.depth, r.role";
+
 impl RoleStore {
-    /// Up to `limit` profiles after `after` (profile id order) that may have a
-    /// role anomaly: holding, directly or through a group chain, one of
-    /// `internal_roles` (the roles whose closure reaches snc_internal), or
-    /// flagged for review. Keyset over indexed columns.
-    pub async fn anomaly_candidates(
-        &self,
-        internal_roles: &[String],
-        after: Option<ProfileId>,
-        limit: i64,
-    ) -> CsmResult<Vec<ProfileId>> {
-        let count = internal_roles.len().max(1);
-        let direct_in = placeholders(3, count);
-        let group_in = placeholders(3 + count, count);
-        let after_filter = if after.is_some() { "WHERE c.profile_id > $2" } else { "WHERE $2 IS NULL" };
-        let sql = format!(
-            "SELECT DISTINCT c.profile_id FROM ( \
-                 SELECT profile_id FROM role_assignments WHERE role IN ({direct_in}) \
-                 UNION SELECT m.profile_id FROM role_group_members m \
-                     JOIN role_group_ancestors a ON a.group_id = m.group_id \
-                     JOIN role_group_roles r ON r.group_id = a.ancestor_id \
-                     WHERE r.role IN ({group_in}) \
-                 UNION SELECT profile_id FROM role_review_flags \
-             ) c {after_filter} ORDER BY c.profile_id LIMIT $1"
-        );
-        // An empty list still needs its placeholders bound: a role name no row has.
-        let roles: Vec<String> = if internal_roles.is_empty() { vec![String::new()] } else { internal_roles.to_vec() };
+    /// A profile's memberships, chains and group roles in one query (effective roles).
+    pub async fn profile_inheritance(&self, profile: ProfileId) -> CsmResult<Vec<InheritanceLink>> {
         with_db!(&self.db, |pool| {
-            let mut query = sqlx::query(&sql).bind(limit).bind(after.map(|profile| *profile.as_uuid()));
-            for role in roles.iter().chain(roles.iter()) {
-                query = query.bind(role.as_str());
-            }
-            query
+            sqlx::query(PROFILE_INHERITANCE_SQL)
+                .bind(*profile.as_uuid())
                 .fetch_all(pool)
                 .await
                 .map_err(db_error)?
                 .iter()
-                .map(|row| Ok(ProfileId::from_uuid(row.uuid("profile_id").map_err(db_error)?)))
+                .map(inheritance_from_row)
                 .collect()
+        })
+    }
+
+    /// [`profile_inheritance`](Self::profile_inheritance), read inside `tx`.
+    pub async fn profile_inheritance_in(&self, tx: &mut Tx, profile: ProfileId) -> CsmResult<Vec<InheritanceLink>> {
+        with_tx!(tx, |tx| {
+            sqlx::query(PROFILE_INHERITANCE_SQL)
+                .bind(*profile.as_uuid())
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(inheritance_from_row)
+                .collect()
+        })
+    }
+
+    /// Flags `profile` for review (a WARN policy let a combination through).
+    pub async fn flag_for_review(&self, tx: &mut Tx, profile: ProfileId, reason: &str) -> CsmResult<()> {
+        with_tx!(tx, |tx| {
+            sqlx::query(
+                "INSERT INTO role_review_flags (profile_id, reason, flagged_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (profile_id) DO UPDATE SET reason = excluded.reason, flagged_at = excluded.flagged_at",
+            )
+            .bind(profile.as_uuid())
+            .bind(reason)
+            .bind(csm_db::now())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        });
+        Ok(())
+    }
+
+    pub async fn is_flagged_for_review(&self, profile: ProfileId) -> CsmResult<bool> {
+        with_db!(&self.db, |pool| {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM role_review_flags WHERE profile_id = $1")
+                .bind(profile.as_uuid())
+                .fetch_one(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(count > 0)
         })
     }
 

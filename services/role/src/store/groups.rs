@@ -1,441 +1,20 @@
-//! All of role's SQL.
+//! SQL of groups (R2.18, R2.19, R6.2, R1.8): the groups with their ancestry
+//! closure, memberships, group roles, and the part of the hierarchy and the
+//! holdings a group write's collision check loads.
 
-mod profiles;
-
-pub use self::profiles::ReviewFlag;
-
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use csm_changefeed::{NewChange, Operation};
-use csm_db::{Db, DbRow, Tx, db_error, unique_as, with_db, with_tx};
+use csm_db::{DbRow, Tx, db_error, unique_as, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{GroupId, ProfileId};
 use uuid::Uuid;
 
-use crate::domain::catalog::{SEED_EDGES, SEED_ROLES, SeedSource};
-use crate::domain::groups::{GroupHierarchy, GroupKind, GroupMembership, ProfileHoldings, group_name_key};
-
-/// A role assigned directly to a profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectAssignment {
-    pub id: Uuid,
-    pub role: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
-fn assignment_from_row(row: &impl DbRow) -> CsmResult<DirectAssignment> {
-    Ok(DirectAssignment {
-        id: row.uuid("id").map_err(db_error)?,
-        role: row.text("role").map_err(db_error)?,
-        created_at: row.timestamp("created_at").map_err(db_error)?,
-    })
-}
-
-#[derive(Clone, Debug)]
-pub struct RoleStore {
-    db: Db,
-}
-
-impl RoleStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// Writes the seeded catalog (SPEC §2.2, §5.4): missing roles and edges are
-    /// added, existing ones left alone, so start-up is idempotent across restarts
-    /// and replicas. Returns the revision of the last change written, if any.
-    pub async fn seed_catalog(&self) -> CsmResult<Option<u64>> {
-        let mut tx = self.db.begin().await?;
-        let now = csm_db::now();
-        let mut last_revision = None;
-        for role in SEED_ROLES {
-            let origin = match role.source {
-                SeedSource::Seed => "seed",
-                SeedSource::Doc => "doc",
-            };
-            let inserted = with_tx!(&mut tx, |tx| {
-                sqlx::query(
-                    "INSERT INTO roles (name, description, origin, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(role.name)
-                .bind(role.description)
-                .bind(origin)
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected()
-            });
-            if inserted > 0 {
-                let change = NewChange::new("role", role.name, Operation::Created).attribute("role", role.name);
-                last_revision = Some(csm_changefeed::append(&mut tx, &change).await?);
-            }
-        }
-        for edge in SEED_EDGES {
-            let inserted = with_tx!(&mut tx, |tx| {
-                // A seeded edge an administrator removed stays removed (R4.13).
-                sqlx::query(
-                    "INSERT INTO role_contains (parent, child, suspect) SELECT $1, $2, $3 \
-                     WHERE NOT EXISTS (SELECT 1 FROM role_seed_removals WHERE kind = 'edge' AND name = $4) \
-                     ON CONFLICT (parent, child) DO NOTHING",
-                )
-                .bind(edge.parent)
-                .bind(edge.child)
-                .bind(edge.suspect)
-                .bind(catalog_admin::edge_key(edge.parent, edge.child))
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected()
-            });
-            if inserted > 0 {
-                let change =
-                    NewChange::new("role_containment", format!("{}>{}", edge.parent, edge.child), Operation::Created)
-                        .attribute("parent_role", edge.parent)
-                        .attribute("child_role", edge.child);
-                last_revision = Some(csm_changefeed::append(&mut tx, &change).await?);
-            }
-        }
-        tx.commit().await?;
-        Ok(last_revision)
-    }
-
-    /// Gives `role` to `profile` unless it already has it (bootstrap of the first administrators).
-    pub async fn ensure_direct_assignment(&self, profile: ProfileId, role: &str) -> CsmResult<Option<u64>> {
-        let mut tx = self.db.begin().await?;
-        let id = Uuid::now_v7();
-        let inserted = with_tx!(&mut tx, |tx| {
-            sqlx::query(
-                "INSERT INTO role_assignments (id, profile_id, role, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (profile_id, role) DO NOTHING",
-            )
-            .bind(id)
-            .bind(profile.as_uuid())
-            .bind(role)
-            .bind(csm_db::now())
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
-        });
-        let revision = if inserted > 0 {
-            let change = NewChange::new("role_assignment", id, Operation::Created)
-                .attribute("profile_id", profile)
-                .attribute("role", role);
-            Some(csm_changefeed::append(&mut tx, &change).await?)
-        } else {
-            None
-        };
-        tx.commit().await?;
-        Ok(revision)
-    }
-
-    /// The roles assigned directly to `profile`.
-    pub async fn direct_assignments(&self, profile: ProfileId) -> CsmResult<Vec<DirectAssignment>> {
-        with_db!(&self.db, |pool| {
-            let rows =
-                sqlx::query("SELECT id, role, created_at FROM role_assignments WHERE profile_id = $1 ORDER BY role")
-                    .bind(profile.as_uuid())
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db_error)?;
-            rows.iter().map(assignment_from_row).collect()
-        })
-    }
-}
-
-impl RoleStore {
-    /// Takes the assignment lock of `profile` (the first write of the transaction).
-    pub async fn lock_profile(&self, tx: &mut Tx, profile: ProfileId) -> CsmResult<()> {
-        with_tx!(tx, |tx| {
-            sqlx::query(
-                "INSERT INTO role_profile_locks (profile_id, version) VALUES ($1, 1) \
-                 ON CONFLICT (profile_id) DO UPDATE SET version = role_profile_locks.version + 1",
-            )
-            .bind(profile.as_uuid())
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        });
-        Ok(())
-    }
-
-    /// The direct assignments of `profile`, read inside `tx`.
-    pub async fn direct_assignments_in(&self, tx: &mut Tx, profile: ProfileId) -> CsmResult<Vec<DirectAssignment>> {
-        with_tx!(tx, |tx| {
-            let rows =
-                sqlx::query("SELECT id, role, created_at FROM role_assignments WHERE profile_id = $1 ORDER BY role")
-                    .bind(profile.as_uuid())
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
-            rows.iter().map(assignment_from_row).collect()
-        })
-    }
-
-    /// Writes a direct assignment and its change.
-    pub async fn insert_assignment(
-        &self,
-        tx: &mut Tx,
-        profile: ProfileId,
-        role: &str,
-    ) -> CsmResult<(DirectAssignment, u64)> {
-        let id = Uuid::now_v7();
-        let created_at = csm_db::now();
-        with_tx!(tx, |tx| {
-            sqlx::query("INSERT INTO role_assignments (id, profile_id, role, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(profile.as_uuid())
-                .bind(role)
-                .bind(created_at)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-        });
-        let change = NewChange::new("role_assignment", id, Operation::Created)
-            .attribute("profile_id", profile)
-            .attribute("role", role);
-        let revision = csm_changefeed::append(tx, &change).await?;
-        Ok((DirectAssignment { id, role: role.to_owned(), created_at }, revision))
-    }
-
-    /// Deletes the direct assignment of `role` to `profile`; `None` when there was none.
-    pub async fn delete_assignment(&self, tx: &mut Tx, profile: ProfileId, role: &str) -> CsmResult<Option<u64>> {
-        let id: Option<Uuid> = with_tx!(tx, |tx| {
-            sqlx::query_scalar("DELETE FROM role_assignments WHERE profile_id = $1 AND role = $2 RETURNING id")
-                .bind(profile.as_uuid())
-                .bind(role)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_error)?
-        });
-        let Some(id) = id else { return Ok(None) };
-        let change = NewChange::new("role_assignment", id, Operation::Deleted)
-            .attribute("profile_id", profile)
-            .attribute("role", role);
-        Ok(Some(csm_changefeed::append(tx, &change).await?))
-    }
-
-    /// Flags `profile` for review (a WARN policy let a combination through).
-    pub async fn flag_for_review(&self, tx: &mut Tx, profile: ProfileId, reason: &str) -> CsmResult<()> {
-        with_tx!(tx, |tx| {
-            sqlx::query(
-                "INSERT INTO role_review_flags (profile_id, reason, flagged_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (profile_id) DO UPDATE SET reason = excluded.reason, flagged_at = excluded.flagged_at",
-            )
-            .bind(profile.as_uuid())
-            .bind(reason)
-            .bind(csm_db::now())
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        });
-        Ok(())
-    }
-
-    pub async fn is_flagged_for_review(&self, profile: ProfileId) -> CsmResult<bool> {
-        with_db!(&self.db, |pool| {
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM role_review_flags WHERE profile_id = $1")
-                .bind(profile.as_uuid())
-                .fetch_one(pool)
-                .await
-                .map_err(db_error)?;
-            Ok(count > 0)
-        })
-    }
-}
-
-/// A role row of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleRow {
-    pub name: String,
-    pub description: String,
-    /// "seed", "doc" or "custom".
-    pub origin: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Set by DefineRole/UpdateRole; seeded roles show their description until then.
-    pub display_name: Option<String>,
-    /// When the role or its direct edges last changed (None: never since seeding).
-    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// A containment edge row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EdgeRow {
-    pub parent: String,
-    pub child: String,
-    pub suspect: bool,
-    /// "seed" or "custom".
-    pub origin: String,
-}
-
-mod bulk_load;
-mod catalog_admin;
-pub use bulk_load::{BulkGroup, BulkQuery, BulkValueOf};
-pub use catalog_admin::{CatalogSnapshot, RoleHolders};
-
-const ROLE_ROWS_SQL: &str =
-    "SELECT name, description, origin, created_at, display_name, updated_at FROM roles ORDER BY name";
-const EDGE_ROWS_SQL: &str = "SELECT parent, child, suspect, origin FROM role_contains ORDER BY parent, child";
-
-fn role_row_from(row: &impl DbRow) -> CsmResult<RoleRow> {
-    Ok(RoleRow {
-        name: row.text("name").map_err(db_error)?,
-        description: row.text("description").map_err(db_error)?,
-        origin: row.text("origin").map_err(db_error)?,
-        created_at: row.timestamp("created_at").map_err(db_error)?,
-        display_name: row.opt_text("display_name").map_err(db_error)?,
-        updated_at: row.opt_timestamp("updated_at").map_err(db_error)?,
-    })
-}
-
-fn edge_row_from(row: &impl DbRow) -> CsmResult<EdgeRow> {
-    Ok(EdgeRow {
-        parent: row.text("parent").map_err(db_error)?,
-        child: row.text("child").map_err(db_error)?,
-        suspect: row.boolean("suspect").map_err(db_error)?,
-        origin: row.text("origin").map_err(db_error)?,
-    })
-}
-
-impl RoleStore {
-    /// Every role and every containment edge (suspect ones included).
-    pub async fn load_catalog(&self) -> CsmResult<(Vec<RoleRow>, Vec<EdgeRow>)> {
-        with_db!(&self.db, |pool| {
-            let roles = sqlx::query(ROLE_ROWS_SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(role_row_from)
-                .collect::<CsmResult<Vec<_>>>()?;
-            let edges = sqlx::query(EDGE_ROWS_SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(edge_row_from)
-                .collect::<CsmResult<Vec<_>>>()?;
-            Ok((roles, edges))
-        })
-    }
-}
-
-impl RoleStore {
-    /// Every stored setting (absent keys take their defaults).
-    pub async fn settings(
-        &self,
-    ) -> CsmResult<(std::collections::BTreeMap<String, String>, Option<chrono::DateTime<chrono::Utc>>)> {
-        with_db!(&self.db, |pool| {
-            let rows = sqlx::query("SELECT key, value, updated_at FROM role_settings")
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?;
-            let mut values = std::collections::BTreeMap::new();
-            let mut updated_at: Option<chrono::DateTime<chrono::Utc>> = None;
-            for row in &rows {
-                values.insert(row.text("key").map_err(db_error)?, row.text("value").map_err(db_error)?);
-                let at = row.timestamp("updated_at").map_err(db_error)?;
-                updated_at = Some(updated_at.map_or(at, |current| current.max(at)));
-            }
-            Ok((values, updated_at))
-        })
-    }
-
-    /// Writes settings and one change row for them.
-    pub async fn write_settings(&self, values: &[(&str, String)]) -> CsmResult<u64> {
-        let mut tx = self.db.begin().await?;
-        let now = csm_db::now();
-        let keys: Vec<&str> = values.iter().map(|(key, _)| *key).collect();
-        let change =
-            NewChange::new("role_settings", "role_settings", Operation::Updated).attribute("fields", keys.join(","));
-        // The change row first: it takes the feed's lock, so writers of settings are serialized.
-        let revision = csm_changefeed::append(&mut tx, &change).await?;
-        for (key, value) in values {
-            with_tx!(&mut tx, |tx| {
-                sqlx::query(
-                    "INSERT INTO role_settings (key, value, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                )
-                .bind(*key)
-                .bind(value)
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            });
-        }
-        tx.commit().await?;
-        Ok(revision)
-    }
-}
-
-// ------------------------------------------------------------------ groups
-
-/// A group row (R2.18, R2.19, R6.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupRow {
-    pub id: GroupId,
-    pub name: String,
-    pub kind: GroupKind,
-    pub description: String,
-    pub parent: Option<GroupId>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// A direct membership (R1.8, R6.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupMemberRow {
-    pub group: GroupId,
-    pub profile: ProfileId,
-    pub manager: bool,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// What a Group message shows beyond its row: the roles assigned to the group
-/// itself, those of its whole chain (members inherit them, R2.19) and its managers (R6.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupDetails {
-    pub roles: BTreeSet<String>,
-    pub chain_roles: BTreeSet<String>,
-    pub managers: Vec<ProfileId>,
-}
-
-/// One row of a profile's inheritance: a direct membership, one group of its
-/// chain and (if any) one role assigned to that group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InheritanceRow {
-    pub member_group: GroupId,
-    pub manager: bool,
-    pub ancestor: GroupId,
-    pub depth: i64,
-    pub ancestor_kind: GroupKind,
-    pub role: Option<String>,
-}
-
-/// A group to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewGroup {
-    pub name: String,
-    pub kind: GroupKind,
-    pub description: String,
-    pub parent: Option<GroupId>,
-}
-
-/// Filters of ListGroups.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupFilter {
-    pub kind: Option<GroupKind>,
-    pub parent: Option<GroupId>,
-    pub top_level_only: bool,
-    pub name_contains: Option<String>,
-}
+use super::{RoleStore, placeholders};
+use crate::domain::groups::{
+    Group, GroupDetails, GroupFilter, GroupHierarchy, GroupKind, GroupMember, GroupMembership, NewGroup,
+    ProfileHoldings, group_name_key,
+};
 
 /// Which part of the hierarchy and which profiles a collision check loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -485,9 +64,9 @@ impl GroupScope {
 
 const GROUP_COLUMNS: &str = "id, name, kind, description, parent_id, created_at, updated_at";
 
-fn group_from_row(row: &impl DbRow) -> CsmResult<GroupRow> {
+fn group_from_row(row: &impl DbRow) -> CsmResult<Group> {
     let kind = row.text("kind").map_err(db_error)?;
-    Ok(GroupRow {
+    Ok(Group {
         id: GroupId::from_uuid(row.uuid("id").map_err(db_error)?),
         name: row.text("name").map_err(db_error)?,
         kind: GroupKind::parse(&kind).ok_or_else(|| CsmError::internal(format!("stored group kind {kind:?}")))?,
@@ -498,8 +77,8 @@ fn group_from_row(row: &impl DbRow) -> CsmResult<GroupRow> {
     })
 }
 
-fn member_from_row(row: &impl DbRow) -> CsmResult<GroupMemberRow> {
-    Ok(GroupMemberRow {
+fn member_from_row(row: &impl DbRow) -> CsmResult<GroupMember> {
+    Ok(GroupMember {
         group: GroupId::from_uuid(row.uuid("group_id").map_err(db_error)?),
         profile: ProfileId::from_uuid(row.uuid("profile_id").map_err(db_error)?),
         manager: row.boolean("manager").map_err(db_error)?,
@@ -507,66 +86,9 @@ fn member_from_row(row: &impl DbRow) -> CsmResult<GroupMemberRow> {
     })
 }
 
-fn inheritance_from_row(row: &impl DbRow) -> CsmResult<InheritanceRow> {
-    let kind = row.text("kind").map_err(db_error)?;
-    Ok(InheritanceRow {
-        member_group: GroupId::from_uuid(row.uuid("member_group_id").map_err(db_error)?),
-        manager: row.boolean("manager").map_err(db_error)?,
-        ancestor: GroupId::from_uuid(row.uuid("ancestor_id").map_err(db_error)?),
-        depth: row.int("depth").map_err(db_error)?,
-        ancestor_kind: GroupKind::parse(&kind)
-            .ok_or_else(|| CsmError::internal(format!("stored group kind {kind:?}")))?,
-        role: row.opt_text("role").map_err(db_error)?,
-    })
-}
-
-/// `$first, $first+1, …` for `count` values of an IN list.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|index| format!("${index}")).collect::<Vec<_>>().join(", ")
-}
-
-/// Every group, membership and role of a profile in one join: memberships →
-/// ancestry → group roles (a group without roles still gives one row, so the
-/// memberships are complete). Shared by effective roles and assignments.
-const PROFILE_INHERITANCE_SQL: &str = "SELECT m.group_id AS member_group_id, m.manager, a.ancestor_id, a.depth, g.kind, r.role \
-     FROM role_group_members m \
-     JOIN role_group_ancestors a ON a.group_id = m.group_id \
-     JOIN role_groups g ON g.id = a.ancestor_id \
-     LEFT JOIN role_group_roles r ON r.group_id = a.ancestor_id \
-     WHERE m.profile_id = $1 \
-     ORDER BY m.group_id, a.depth, r.role";
-
 impl RoleStore {
-    /// Takes the role-graph lock exclusively: the FIRST statement of every
-    /// group write. Group writes change what many profiles hold, so they
-    /// exclude each other and every direct assignment (which holds the lock
-    /// shared, [`lock_role_graph_shared`](Self::lock_role_graph_shared)) until commit.
-    pub async fn lock_role_graph(&self, tx: &mut Tx) -> CsmResult<()> {
-        with_tx!(tx, |tx| {
-            sqlx::query("UPDATE role_graph_lock SET version = version + 1 WHERE id = 1")
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-        });
-        Ok(())
-    }
-
-    /// Holds the role-graph lock shared (direct assignments, after their
-    /// profile lock): concurrent assignments of different profiles do not wait
-    /// for each other, but none overlaps a group write. On SQLite the profile
-    /// lock, a write, already serializes the transaction with every other writer.
-    pub async fn lock_role_graph_shared(&self, tx: &mut Tx) -> CsmResult<()> {
-        if let Tx::Postgres(tx) = tx {
-            sqlx::query("SELECT version FROM role_graph_lock WHERE id = 1 FOR SHARE")
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-        }
-        Ok(())
-    }
-
     /// Creates a group with its ancestry rows and its change.
-    pub async fn insert_group(&self, tx: &mut Tx, group: &NewGroup) -> CsmResult<(GroupRow, u64)> {
+    pub async fn insert_group(&self, tx: &mut Tx, group: &NewGroup) -> CsmResult<(Group, u64)> {
         let id = GroupId::new();
         let now = csm_db::now();
         let name_key = group_name_key(&group.name);
@@ -608,7 +130,7 @@ impl RoleStore {
             .attribute("parent_group_id", group.parent.map(|parent| parent.to_string()).unwrap_or_default())
             .attribute("previous_parent_group_id", "");
         let revision = csm_changefeed::append(tx, &change).await?;
-        let row = GroupRow {
+        let row = Group {
             id,
             name: group.name.clone(),
             kind: group.kind,
@@ -621,7 +143,7 @@ impl RoleStore {
     }
 
     /// One group.
-    pub async fn group(&self, id: GroupId) -> CsmResult<Option<GroupRow>> {
+    pub async fn group(&self, id: GroupId) -> CsmResult<Option<Group>> {
         with_db!(&self.db, |pool| {
             sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM role_groups WHERE id = $1"))
                 .bind(*id.as_uuid())
@@ -635,7 +157,7 @@ impl RoleStore {
     }
 
     /// One group, read inside `tx`.
-    pub async fn group_in(&self, tx: &mut Tx, id: GroupId) -> CsmResult<Option<GroupRow>> {
+    pub async fn group_in(&self, tx: &mut Tx, id: GroupId) -> CsmResult<Option<Group>> {
         with_tx!(tx, |tx| {
             sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM role_groups WHERE id = $1"))
                 .bind(*id.as_uuid())
@@ -652,7 +174,7 @@ impl RoleStore {
     pub async fn update_group(
         &self,
         tx: &mut Tx,
-        group: &GroupRow,
+        group: &Group,
         name: Option<&str>,
         description: Option<&str>,
     ) -> CsmResult<u64> {
@@ -758,7 +280,7 @@ impl RoleStore {
     /// Moves `group` with its subtree under `parent` (none: top level): the
     /// subtree's rows to the old ancestors go, rows to the new parent's chain
     /// come, so the closure stays exact.
-    pub async fn set_group_parent(&self, tx: &mut Tx, group: &GroupRow, parent: Option<GroupId>) -> CsmResult<u64> {
+    pub async fn set_group_parent(&self, tx: &mut Tx, group: &Group, parent: Option<GroupId>) -> CsmResult<u64> {
         with_tx!(tx, |tx| {
             sqlx::query(
                 "DELETE FROM role_group_ancestors \
@@ -876,41 +398,13 @@ impl RoleStore {
         Ok(holdings.into_values().collect())
     }
 
-    /// A profile's memberships, chains and group roles in one query (effective roles).
-    pub async fn profile_inheritance(&self, profile: ProfileId) -> CsmResult<Vec<InheritanceRow>> {
-        with_db!(&self.db, |pool| {
-            sqlx::query(PROFILE_INHERITANCE_SQL)
-                .bind(*profile.as_uuid())
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(inheritance_from_row)
-                .collect()
-        })
-    }
-
-    /// [`profile_inheritance`](Self::profile_inheritance), read inside `tx`.
-    pub async fn profile_inheritance_in(&self, tx: &mut Tx, profile: ProfileId) -> CsmResult<Vec<InheritanceRow>> {
-        with_tx!(tx, |tx| {
-            sqlx::query(PROFILE_INHERITANCE_SQL)
-                .bind(*profile.as_uuid())
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(inheritance_from_row)
-                .collect()
-        })
-    }
-
     /// A direct membership, read inside `tx`.
     pub async fn membership_in(
         &self,
         tx: &mut Tx,
         group: GroupId,
         profile: ProfileId,
-    ) -> CsmResult<Option<GroupMemberRow>> {
+    ) -> CsmResult<Option<GroupMember>> {
         with_tx!(tx, |tx| {
             sqlx::query("SELECT group_id, profile_id, manager, created_at FROM role_group_members WHERE group_id = $1 AND profile_id = $2")
                 .bind(*group.as_uuid())
@@ -925,7 +419,7 @@ impl RoleStore {
     }
 
     /// A direct membership.
-    pub async fn membership(&self, group: GroupId, profile: ProfileId) -> CsmResult<Option<GroupMemberRow>> {
+    pub async fn membership(&self, group: GroupId, profile: ProfileId) -> CsmResult<Option<GroupMember>> {
         with_db!(&self.db, |pool| {
             sqlx::query("SELECT group_id, profile_id, manager, created_at FROM role_group_members WHERE group_id = $1 AND profile_id = $2")
                 .bind(*group.as_uuid())
@@ -946,7 +440,7 @@ impl RoleStore {
         group: GroupId,
         profile: ProfileId,
         manager: bool,
-    ) -> CsmResult<(GroupMemberRow, u64)> {
+    ) -> CsmResult<(GroupMember, u64)> {
         let created_at = csm_db::now();
         with_tx!(tx, |tx| {
             sqlx::query(
@@ -967,7 +461,7 @@ impl RoleStore {
             .attribute("profile_id", profile)
             .attribute("manager", manager);
         let revision = csm_changefeed::append(tx, &change).await?;
-        Ok((GroupMemberRow { group, profile, manager, created_at }, revision))
+        Ok((GroupMember { group, profile, manager, created_at }, revision))
     }
 
     /// Removes a direct membership; `None` when there was none.
@@ -997,7 +491,7 @@ impl RoleStore {
         group: GroupId,
         profile: ProfileId,
         manager: bool,
-    ) -> CsmResult<Option<(GroupMemberRow, u64)>> {
+    ) -> CsmResult<Option<(GroupMember, u64)>> {
         let row = with_tx!(tx, |tx| {
             sqlx::query(
                 "UPDATE role_group_members SET manager = $3 WHERE group_id = $1 AND profile_id = $2 \
@@ -1158,7 +652,7 @@ impl RoleStore {
         filter: &GroupFilter,
         after: Option<(String, GroupId)>,
         limit: i64,
-    ) -> CsmResult<Vec<GroupRow>> {
+    ) -> CsmResult<Vec<Group>> {
         // LIKE with an escape character, so '%' and '_' in the needle match themselves.
         let pattern = filter.name_contains.as_ref().map(|needle| {
             let escaped = group_name_key(needle).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -1204,7 +698,7 @@ impl RoleStore {
         managers_only: bool,
         after: Option<(ProfileId, GroupId)>,
         limit: i64,
-    ) -> CsmResult<Vec<GroupMemberRow>> {
+    ) -> CsmResult<Vec<GroupMember>> {
         with_db!(&self.db, |pool| {
             sqlx::query(
                 "SELECT m.group_id, m.profile_id, m.manager, m.created_at FROM role_group_members m \
