@@ -78,8 +78,8 @@ const INDIRECT: &[(&str, &str, &[&str])] = &[
     ("services/case-access/src/app/work.rs", "limit.reason()", &[]),
     // collisions::Finding::reason: the `finding("…")` closure and
     // `reason: "…"` fields of domain/collisions.rs (collected).
-    ("services/role/src/app.rs", "finding.reason", &[]),
-    ("services/role/src/app/catalog.rs", "finding.reason", &[]),
+    ("services/role/src/app/catalog_admin.rs", "finding.reason", &[]),
+    ("services/role/src/app/profiles.rs", "finding.reason", &[]),
     ("services/role/src/app/groups.rs", "finding.reason", &[]),
 ];
 
@@ -593,6 +593,8 @@ fn code_reasons() -> CodeReasons {
     let takers = reason_takers(&sources);
     // Every `const NAME: &[']static] str = "…"`, by name.
     let mut constants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // The same, by owner: a kind constant (`T::KIND`) means its own crate's values.
+    let mut owned_constants: BTreeMap<(Owner, String), BTreeSet<String>> = BTreeMap::new();
     for source in &sources {
         let tokens = &source.tokens;
         for i in 0..tokens.len() {
@@ -610,6 +612,7 @@ fn code_reasons() -> CodeReasons {
                     && let Some(Tok::Str(value)) = tokens.get(j + 2).map(|t| &t.tok)
                 {
                     constants.entry(name.clone()).or_default().insert(value.clone());
+                    owned_constants.entry((source.owner, name.clone())).or_default().insert(value.clone());
                 }
             }
         }
@@ -687,6 +690,21 @@ fn code_reasons() -> CodeReasons {
                         &format!("{}_NOT_FOUND", kind.to_ascii_uppercase().replace([' ', '-'], "_")),
                         at(*line),
                     ),
+                    // A kind constant (`T::KIND`, `SeatPlan::KIND`): every value
+                    // a constant of that name is given.
+                    Some(arg)
+                        if arg.iter().all(|t| matches!(t.tok, Tok::Ident(_) | Tok::Punct(':')))
+                            && let Some(Token { tok: Tok::Ident(last), line }) = arg.last()
+                            && let Some(values) = owned_constants.get(&(owner, last.clone())) =>
+                    {
+                        for kind in values {
+                            found.add(
+                                owner,
+                                &format!("{}_NOT_FOUND", kind.to_ascii_uppercase().replace([' ', '-'], "_")),
+                                at(*line),
+                            );
+                        }
+                    }
                     other => found.unexplained.push(format!(
                         "{}: not_found(…) with kind `{}`",
                         at(tokens[i].line),
