@@ -672,15 +672,28 @@ backend_test!(role_catalog_admin_validates_input_and_requires_admin, |suite| {
             display_name: String::new(),
             description: String::new(),
             contains: vec![String::new()],
-            intended_family: 99,
+            intended_family: 0,
         })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let fields = violated_fields(&status);
-    for field in ["role_name", "display_name", "contains[0]", "intended_family"] {
+    for field in ["role_name", "display_name", "contains[0]"] {
         assert!(fields.contains(&field.to_owned()), "{field} missing from {fields:?}");
     }
+    // An undeclared family is refused at the request edge, naming the field.
+    let status = admin(suite)
+        .define_role(pb::DefineRoleRequest {
+            request_id: String::new(),
+            role_name: "x_valid_name".to_owned(),
+            display_name: "Valid".to_owned(),
+            description: String::new(),
+            contains: vec![],
+            intended_family: 99,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["intended_family".to_owned()]));
     let status = admin(suite)
         .update_role(masked!(
             pb::UpdateRoleRequest {
