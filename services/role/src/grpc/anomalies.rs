@@ -1,13 +1,12 @@
 //! gRPC handlers of ListRoleAnomalies and FixRoleAnomalies (R2.16, R2.15,
 //! R1.15): proto ⇄ domain conversion, then the app.
 
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{CsmError, FieldErrors, validated};
 use csm_proto::role as pb;
 use csm_types::ProfileId;
 use tonic::{Request, Response, Status};
 
 use super::RoleGrpc;
-use super::catalog::validated_fields_missing;
 use super::profiles::grant_to_proto;
 use crate::app::{FixRequest, RoleAnomaly};
 use crate::domain::anomalies::AnomalyCategory;
@@ -67,7 +66,7 @@ pub(super) async fn list_role_anomalies(
     let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let categories = categories_field(&mut errors, &request.categories);
     errors.finish()?;
-    let Some(page) = page else { return Err(validated_fields_missing()) };
+    let page = validated(page)?;
     let (anomalies, next_page_token, total_count) = app.list_role_anomalies(&caller, &categories, &page).await?;
     Ok(Response::new(pb::ListRoleAnomaliesResponse {
         anomalies: anomalies.iter().map(anomaly_to_proto).collect(),

@@ -63,11 +63,6 @@ pub(super) fn role_to_proto(catalog: &Catalog, role: &CatalogRole, with_containm
     }
 }
 
-/// A field the checks above validated came out empty: a bug, answered INTERNAL.
-pub(super) fn validated_fields_missing() -> Status {
-    CsmError::internal("validated fields missing").into()
-}
-
 pub(super) async fn list_roles(
     grpc: &RoleGrpc,
     request: Request<pb::ListRolesRequest>,

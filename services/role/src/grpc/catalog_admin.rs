@@ -2,12 +2,12 @@
 //! DeleteRole, Add/RemoveRoleContainment, Add/RemoveRoleAlias): proto ⇄
 //! domain conversion, then the app.
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, validated};
 use csm_proto::role as pb;
 use tonic::{Request, Response, Status};
 
 use super::RoleGrpc;
-use super::catalog::{role_to_proto, validated_fields_missing};
+use super::catalog::role_to_proto;
 use crate::app::{ContainmentAdded, RoleDefinition};
 use crate::domain::RoleFamily;
 use crate::domain::catalog_admin::{DESCRIPTION_MAX, DISPLAY_NAME_MAX, HolderFinding, role_name_problem};
@@ -91,9 +91,7 @@ pub(super) async fn define_role(
         }
     };
     errors.finish()?;
-    let (Some(name), Some(display_name)) = (name, display_name) else {
-        return Err(validated_fields_missing());
-    };
+    let (name, display_name) = (validated(name)?, validated(display_name)?);
     let definition = RoleDefinition { name, display_name, description, contains, intended_family };
     let (role, consistency_token) = app.define_role(&caller, request_id.as_deref(), definition).await?;
     Ok(Response::new(pb::DefineRoleResponse {
@@ -129,7 +127,7 @@ pub(super) async fn update_role(
         }
     }
     errors.finish()?;
-    let Some(name) = name else { return Err(validated_fields_missing()) };
+    let name = validated(name)?;
     let (role, consistency_token) =
         app.update_role(&caller, &name, display_name.as_deref(), description.as_deref()).await?;
     Ok(Response::new(pb::UpdateRoleResponse {
@@ -147,7 +145,7 @@ pub(super) async fn delete_role(
     let mut errors = FieldErrors::new();
     let name = errors.required_text("role", &request.get_ref().role, 200);
     errors.finish()?;
-    let Some(name) = name else { return Err(validated_fields_missing()) };
+    let name = validated(name)?;
     let consistency_token = app.delete_role(&caller, &name).await?;
     Ok(Response::new(pb::DeleteRoleResponse { consistency_token }))
 }
@@ -164,7 +162,7 @@ pub(super) async fn add_role_containment(
     let parent = errors.required_text("parent_role", &request.parent_role, 200);
     let child = errors.required_text("child_role", &request.child_role, 200);
     errors.finish()?;
-    let (Some(parent), Some(child)) = (parent, child) else { return Err(validated_fields_missing()) };
+    let (parent, child) = (validated(parent)?, validated(child)?);
     let added = app.add_role_containment(&caller, request_id.as_deref(), &parent, &child).await?;
     Ok(Response::new(containment_added_to_proto(added)))
 }
@@ -180,7 +178,7 @@ pub(super) async fn remove_role_containment(
     let parent = errors.required_text("parent_role", &request.parent_role, 200);
     let child = errors.required_text("child_role", &request.child_role, 200);
     errors.finish()?;
-    let (Some(parent), Some(child)) = (parent, child) else { return Err(validated_fields_missing()) };
+    let (parent, child) = (validated(parent)?, validated(child)?);
     let consistency_token = app.remove_role_containment(&caller, &parent, &child).await?;
     Ok(Response::new(pb::RemoveRoleContainmentResponse { consistency_token }))
 }
@@ -197,7 +195,7 @@ pub(super) async fn add_role_alias(
     let role = errors.required_text("role", &request.role, 200);
     let alias = role_name_field(&mut errors, "alias", &request.alias);
     errors.finish()?;
-    let (Some(role), Some(alias)) = (role, alias) else { return Err(validated_fields_missing()) };
+    let (role, alias) = (validated(role)?, validated(alias)?);
     let (role, consistency_token) = app.add_role_alias(&caller, request_id.as_deref(), &role, &alias).await?;
     Ok(Response::new(pb::AddRoleAliasResponse {
         role: Some(role_to_proto(app.catalog(), &role, true)),
@@ -214,7 +212,7 @@ pub(super) async fn remove_role_alias(
     let mut errors = FieldErrors::new();
     let alias = errors.required_text("alias", &request.get_ref().alias, 200);
     errors.finish()?;
-    let Some(alias) = alias else { return Err(validated_fields_missing()) };
+    let alias = validated(alias)?;
     let consistency_token = app.remove_role_alias(&caller, &alias).await?;
     Ok(Response::new(pb::RemoveRoleAliasResponse { consistency_token }))
 }

@@ -1,13 +1,12 @@
 //! gRPC handlers of groups, their members and roles (R2.18, R2.19, R6.2,
 //! R1.8): proto ⇄ domain conversion, then the app.
 
-use csm_errors::FieldErrors;
+use csm_errors::{FieldErrors, validated};
 use csm_proto::role as pb;
 use csm_types::{GroupId, ProfileId};
 use tonic::{Request, Response, Status};
 
 use super::RoleGrpc;
-use super::catalog::validated_fields_missing;
 use crate::app::{GroupUpdate, GroupView, GroupWritten, MemberWritten};
 use crate::domain::groups::{GroupFilter, GroupFinding, GroupKind, GroupMember, GroupMembership, NewGroup};
 
@@ -146,7 +145,7 @@ pub(super) async fn create_group(
     let description = group_description_field(&mut errors, "description", &request.description);
     let parent = errors.optional_id("parent_group_id", &request.parent_group_id, GroupId::parse);
     errors.finish()?;
-    let (Some(name), Some(kind)) = (name, kind) else { return Err(validated_fields_missing()) };
+    let (name, kind) = (validated(name)?, validated(kind)?);
     let (group, consistency_token) =
         app.create_group(&caller, request_id.as_deref(), NewGroup { name, kind, description, parent }).await?;
     Ok(Response::new(pb::CreateGroupResponse { group: Some(group_to_proto(&group)), consistency_token }))
@@ -161,7 +160,7 @@ pub(super) async fn get_group(
     let mut errors = FieldErrors::new();
     let group = errors.required_id("group_id", &request.get_ref().group_id, GroupId::parse);
     errors.finish()?;
-    let Some(group) = group else { return Err(validated_fields_missing()) };
+    let group = validated(group)?;
     let group = app.get_group(group).await?;
     Ok(Response::new(pb::GetGroupResponse { group: Some(group_to_proto(&group)) }))
 }
@@ -182,7 +181,7 @@ pub(super) async fn list_groups(
         errors.add("name_contains", format!("must be at most {GROUP_NAME_MAX} characters"));
     }
     errors.finish()?;
-    let Some(page) = page else { return Err(validated_fields_missing()) };
+    let page = validated(page)?;
     let filter = GroupFilter {
         kind,
         parent,
@@ -219,7 +218,7 @@ pub(super) async fn update_group(
         }
     }
     errors.finish()?;
-    let Some(group_id) = group_id else { return Err(validated_fields_missing()) };
+    let group_id = validated(group_id)?;
     let (group, consistency_token) = app.update_group(&caller, group_id, update).await?;
     Ok(Response::new(pb::UpdateGroupResponse { group: Some(group_to_proto(&group)), consistency_token }))
 }
@@ -233,7 +232,7 @@ pub(super) async fn delete_group(
     let mut errors = FieldErrors::new();
     let group = errors.required_id("group_id", &request.get_ref().group_id, GroupId::parse);
     errors.finish()?;
-    let Some(group) = group else { return Err(validated_fields_missing()) };
+    let group = validated(group)?;
     let consistency_token = app.delete_group(&caller, group).await?;
     Ok(Response::new(pb::DeleteGroupResponse { consistency_token }))
 }
@@ -249,7 +248,7 @@ pub(super) async fn set_group_parent(
     let group = errors.required_id("group_id", &request.group_id, GroupId::parse);
     let parent = errors.optional_id("parent_group_id", &request.parent_group_id, GroupId::parse);
     errors.finish()?;
-    let Some(group) = group else { return Err(validated_fields_missing()) };
+    let group = validated(group)?;
     let written = app.set_group_parent(&caller, group, parent).await?;
     Ok(Response::new(pb::SetGroupParentResponse {
         group: Some(group_to_proto(&written.group)),
@@ -269,7 +268,7 @@ pub(super) async fn add_group_member(
     let request_id = errors.optional_request_id(&request.request_id);
     let (group, profile) = group_and_profile(&mut errors, &request.group_id, &request.profile_id);
     errors.finish()?;
-    let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
+    let (group, profile) = (validated(group)?, validated(profile)?);
     let written = app.add_group_member(&caller, request_id.as_deref(), group, profile, request.manager).await?;
     Ok(Response::new(member_written_to_proto(written)))
 }
@@ -283,7 +282,7 @@ pub(super) async fn remove_group_member(
     let mut errors = FieldErrors::new();
     let (group, profile) = group_and_profile(&mut errors, &request.get_ref().group_id, &request.get_ref().profile_id);
     errors.finish()?;
-    let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
+    let (group, profile) = (validated(group)?, validated(profile)?);
     let consistency_token = app.remove_group_member(&caller, group, profile).await?;
     Ok(Response::new(pb::RemoveGroupMemberResponse { consistency_token }))
 }
@@ -298,7 +297,7 @@ pub(super) async fn set_group_member_manager(
     let mut errors = FieldErrors::new();
     let (group, profile) = group_and_profile(&mut errors, &request.group_id, &request.profile_id);
     errors.finish()?;
-    let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
+    let (group, profile) = (validated(group)?, validated(profile)?);
     let (member, consistency_token) = app.set_group_member_manager(&caller, group, profile, request.manager).await?;
     Ok(Response::new(pb::SetGroupMemberManagerResponse { member: Some(member_to_proto(&member)), consistency_token }))
 }
@@ -314,7 +313,7 @@ pub(super) async fn list_group_members(
     let group = errors.required_id("group_id", &request.group_id, GroupId::parse);
     let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
-    let (Some(group), Some(page)) = (group, page) else { return Err(validated_fields_missing()) };
+    let (group, page) = (validated(group)?, validated(page)?);
     let (members, next_page_token) =
         app.list_group_members(group, request.include_descendants, request.managers_only, &page).await?;
     Ok(Response::new(pb::ListGroupMembersResponse {
@@ -335,7 +334,7 @@ pub(super) async fn add_group_role(
     let group = errors.required_id("group_id", &request.group_id, GroupId::parse);
     let role = errors.required_text("role", &request.role, 200);
     errors.finish()?;
-    let (Some(group), Some(role)) = (group, role) else { return Err(validated_fields_missing()) };
+    let (group, role) = (validated(group)?, validated(role)?);
     let written = app.add_group_role(&caller, request_id.as_deref(), group, &role).await?;
     Ok(Response::new(pb::AddGroupRoleResponse {
         group: Some(group_to_proto(&written.group)),
@@ -355,7 +354,7 @@ pub(super) async fn remove_group_role(
     let group = errors.required_id("group_id", &request.group_id, GroupId::parse);
     let role = errors.required_text("role", &request.role, 200);
     errors.finish()?;
-    let (Some(group), Some(role)) = (group, role) else { return Err(validated_fields_missing()) };
+    let (group, role) = (validated(group)?, validated(role)?);
     let (group, consistency_token) = app.remove_group_role(&caller, group, &role).await?;
     Ok(Response::new(pb::RemoveGroupRoleResponse { group: Some(group_to_proto(&group)), consistency_token }))
 }
@@ -372,7 +371,7 @@ pub(super) async fn list_profile_groups(
     let page = csm_db::PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     let kind = group_kind_field(&mut errors, "kind", request.kind, false);
     errors.finish()?;
-    let (Some(profile), Some(page)) = (profile, page) else { return Err(validated_fields_missing()) };
+    let (profile, page) = (validated(profile)?, validated(page)?);
     let (memberships, next_page_token) =
         app.list_profile_groups(profile, kind, request.include_ancestors, &page).await?;
     Ok(Response::new(pb::ListProfileGroupsResponse {

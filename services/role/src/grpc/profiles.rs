@@ -3,13 +3,13 @@
 //! ListAssignableRoles, GetPrincipalClass and EnsureDefaultClass. Proto ⇄
 //! domain only.
 
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{CsmError, FieldErrors, validated};
 use csm_proto::role as pb;
 use csm_types::ProfileId;
 use tonic::{Request, Response, Status};
 
 use super::RoleGrpc;
-use super::catalog::{class_to_proto, validated_fields_missing};
+use super::catalog::class_to_proto;
 use super::groups::membership_to_proto;
 use super::validation::{roles_field, validation_finding_to_proto};
 use crate::app::{DefaultClassOutcome, EffectiveRoles, GrantSource, RoleGrant, ValidationFinding};
@@ -105,7 +105,7 @@ pub(super) async fn replace_profile_roles(
     let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
     let roles = roles_field(&mut errors, "roles", &request.roles);
     errors.finish()?;
-    let Some(profile) = profile else { return Err(validated_fields_missing()) };
+    let profile = validated(profile)?;
     let replaced = app.replace_profile_roles(&caller, profile, &roles).await?;
     let flagged = !replaced.warnings.is_empty();
     Ok(Response::new(pb::ReplaceProfileRolesResponse {
@@ -144,7 +144,7 @@ pub(super) async fn list_profile_roles(
         }
     }
     errors.finish()?;
-    let (Some(profile), Some(page)) = (profile, page) else { return Err(validated_fields_missing()) };
+    let (profile, page) = (validated(profile)?, validated(page)?);
     let (grants, next_page_token) = app.list_profile_roles(&caller, profile, &sources, &page).await?;
     Ok(Response::new(pb::ListProfileRolesResponse {
         grants: grants.iter().map(grant_to_proto).collect(),
@@ -211,7 +211,7 @@ pub(super) async fn get_principal_class(
     let mut errors = FieldErrors::new();
     let profile = errors.required_id("profile_id", &request.get_ref().profile_id, ProfileId::parse);
     errors.finish()?;
-    let Some(profile) = profile else { return Err(validated_fields_missing()) };
+    let profile = validated(profile)?;
     let (class, grants, consistency_token) = app.principal_class(&caller, profile).await?;
     Ok(Response::new(pb::GetPrincipalClassResponse {
         principal_class: class_to_proto(class) as i32,
@@ -229,7 +229,7 @@ pub(super) async fn ensure_default_class(
     let mut errors = FieldErrors::new();
     let profile = errors.required_id("profile_id", &request.get_ref().profile_id, ProfileId::parse);
     errors.finish()?;
-    let Some(profile) = profile else { return Err(validated_fields_missing()) };
+    let profile = validated(profile)?;
     let ensured = app.ensure_default_class(&caller, profile).await?;
     let (outcome, assignment) = match &ensured.outcome {
         DefaultClassOutcome::AlreadyClassified => (pb::DefaultClassOutcome::AlreadyClassified, None),

@@ -1,13 +1,12 @@
 //! gRPC handler of ValidateAssignment: each proposal converted to the dry run
 //! of its mutation, the findings back to the wire. Proto ⇄ domain only.
 
-use csm_errors::FieldErrors;
+use csm_errors::{CsmError, FieldErrors, validated};
 use csm_proto::role as pb;
 use csm_types::{GroupId, ProfileId};
 use tonic::{Request, Response, Status};
 
 use super::RoleGrpc;
-use super::catalog::validated_fields_missing;
 use crate::app::{ProfileRoleChange, ValidationFinding};
 
 const ROLE_NAME_MAX: usize = 200;
@@ -49,28 +48,28 @@ pub(super) async fn validate_assignment(
             let profile = errors.required_id("profile_role.profile_id", &proposal.profile_id, ProfileId::parse);
             let role = errors.required_text("profile_role.role", &proposal.role, ROLE_NAME_MAX);
             errors.finish()?;
-            let (Some(profile), Some(role)) = (profile, role) else { return Err(validated_fields_missing()) };
+            let (profile, role) = (validated(profile)?, validated(role)?);
             app.validate_profile_roles(&caller, profile, ProfileRoleChange::Add(&role)).await?
         }
         Some(Proposal::ProfileRoleSet(proposal)) => {
             let profile = errors.required_id("profile_role_set.profile_id", &proposal.profile_id, ProfileId::parse);
             let roles = roles_field(&mut errors, "profile_role_set.roles", &proposal.roles);
             errors.finish()?;
-            let Some(profile) = profile else { return Err(validated_fields_missing()) };
+            let profile = validated(profile)?;
             app.validate_profile_roles(&caller, profile, ProfileRoleChange::Replace(&roles)).await?
         }
         Some(Proposal::GroupRole(proposal)) => {
             let group = errors.required_id("group_role.group_id", &proposal.group_id, GroupId::parse);
             let role = errors.required_text("group_role.role", &proposal.role, ROLE_NAME_MAX);
             errors.finish()?;
-            let (Some(group), Some(role)) = (group, role) else { return Err(validated_fields_missing()) };
+            let (group, role) = (validated(group)?, validated(role)?);
             app.validate_group_role(&caller, group, &role).await?
         }
         Some(Proposal::GroupMember(proposal)) => {
             let group = errors.required_id("group_member.group_id", &proposal.group_id, GroupId::parse);
             let profile = errors.required_id("group_member.profile_id", &proposal.profile_id, ProfileId::parse);
             errors.finish()?;
-            let (Some(group), Some(profile)) = (group, profile) else { return Err(validated_fields_missing()) };
+            let (group, profile) = (validated(group)?, validated(profile)?);
             app.validate_group_member(&caller, group, profile).await?
         }
         Some(Proposal::GroupParent(proposal)) => {
@@ -78,20 +77,20 @@ pub(super) async fn validate_assignment(
             // Empty clears the parent, as in SetGroupParent.
             let parent = errors.optional_id("group_parent.parent_group_id", &proposal.parent_group_id, GroupId::parse);
             errors.finish()?;
-            let Some(group) = group else { return Err(validated_fields_missing()) };
+            let group = validated(group)?;
             app.validate_group_parent(&caller, group, parent).await?
         }
         Some(Proposal::Containment(proposal)) => {
             let parent = errors.required_text("containment.parent_role", &proposal.parent_role, ROLE_NAME_MAX);
             let child = errors.required_text("containment.child_role", &proposal.child_role, ROLE_NAME_MAX);
             errors.finish()?;
-            let (Some(parent), Some(child)) = (parent, child) else { return Err(validated_fields_missing()) };
+            let (parent, child) = (validated(parent)?, validated(child)?);
             app.validate_containment(&caller, &parent, &child).await?
         }
         None => {
             errors.add("proposal", "is required");
             errors.finish()?;
-            return Err(validated_fields_missing());
+            return Err(CsmError::internal("validated fields missing").into());
         }
     };
     // Blocking first.
