@@ -75,7 +75,7 @@ const INDIRECT: &[(&str, &str, &[&str])] = &[
     // LinkRefusal::reason (collected from its `fn reason`).
     ("services/identity/src/app/consumers.rs", "refusal.reason()", &[]),
     // RateLimit::reason (collected from its `fn reason`).
-    ("services/case-access/src/app/work.rs", "limit.reason()", &[]),
+    ("services/case-access/src/app/work/mod.rs", "limit.reason()", &[]),
     // collisions::Finding::reason: the `finding("…")` closure and
     // `reason: "…"` fields of domain/collisions.rs (collected).
     ("services/role/src/app/catalog_admin.rs", "finding.reason", &[]),

@@ -6,10 +6,12 @@
 
 pub mod admin;
 pub mod cache;
+pub mod cache_metrics;
 pub mod case_cache;
 pub mod context;
 pub mod decisions;
 pub mod memo;
+pub mod own_feed;
 pub mod parties;
 pub mod work;
 
@@ -37,9 +39,10 @@ use crate::domain::table::{self, Action, Outcome, Rules, TableSettings};
 use crate::store::cases::{self, CaseFilter};
 use admin::SettingsInForce;
 use cache::{ContextCache, Freshness};
-use case_cache::{CaseCache, CaseRead, OwnFeedFollower};
+use case_cache::{CaseCache, CaseRead};
 use context::ContextSource;
 use decisions::Subject;
+use own_feed::OwnFeedFollower;
 use parties::PartnerContactCase;
 
 /// Whether the evaluated profile may differ from the caller (contract: Principal).
@@ -138,7 +141,7 @@ impl CaseAccessApp {
         let contexts = ContextCache::new(source.with_db(db.clone()), cache_entries);
         contexts.spawn_watchers();
         let cases = CaseCache::new(cache_entries);
-        cache::register_metrics(&contexts, &cases);
+        cache_metrics::register_metrics(&contexts, &cases);
         Self {
             db,
             feed,

@@ -2,6 +2,7 @@
 //! context it reads them against, and the decision table (SPEC §4–§6).
 
 pub mod case;
+pub mod grants;
 pub mod parties;
 pub mod principal;
 pub mod record;

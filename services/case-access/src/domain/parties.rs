@@ -6,10 +6,8 @@
 //! ([`decide_asset`]) and ListSoldProducts / ListInstallBaseItems compile the
 //! same grants to SQL (store::parties), so get and list cannot disagree.
 //!
-//! Which related parties a principal "is" (party kind, id, responsibility and
-//! the functional role that makes the party count) is also decided here
-//! ([`sold_product_parties`], [`install_base_parties`]), and the case table's
-//! R5.9 / R5.11 rows read the same lists.
+//! Which related parties a principal "is" comes from [`super::grants`], which
+//! the case table's R5.9 / R5.11 rows read too.
 
 use csm_types::roles;
 use std::collections::BTreeSet;
@@ -19,11 +17,12 @@ use csm_types::{AccountId, ConsumerId, ProfileId};
 use uuid::Uuid;
 
 use super::case::{PartyKind, RelatedParty};
-use super::principal::{PrincipalContext, PrincipalKind};
+use super::grants::{install_base_parties, sold_product_parties};
+use super::principal::PrincipalContext;
 use super::table::{
     ADMIN, AGENT, AUTHORIZED_ACCOUNT, AUTHORIZED_REPRESENTATIVE, Action, CONSUMER, CONSUMER_AGENT, CUSTOMER,
-    CUSTOMER_ADMIN, CUSTOMER_CASE_MANAGER, Outcome, PARTNER, PARTNER_ADMIN, SOLD_PRODUCT_AUTHORIZED_CONSUMER,
-    SOLD_PRODUCT_AUTHORIZED_CONTACT, Step, StepKind, TableSettings, UNIFIED_CONSUMER,
+    CUSTOMER_ADMIN, CUSTOMER_CASE_MANAGER, Outcome, PARTNER, PARTNER_ADMIN, Step, StepKind, TableSettings,
+    UNIFIED_CONSUMER,
 };
 
 pub use csm_types::roles::{
@@ -60,89 +59,6 @@ pub struct AssetFacts {
     /// Related parties of install base items that reach the asset: an item's own and its
     /// ancestors' (child items, R5.11), or for a sold product those of its items (R5.11).
     pub item_parties: Vec<RelatedParty>,
-}
-
-/// A related party the principal acts as, with the functional role that makes it count.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartyGrant {
-    pub kind: PartyKind,
-    pub party: Uuid,
-    pub responsibility: &'static str,
-    pub role: &'static str,
-}
-
-fn party(kind: PartyKind, party: Uuid, responsibility: &'static str, role: &'static str) -> PartyGrant {
-    PartyGrant { kind, party, responsibility, role }
-}
-
-/// R5.8: sold-product related parties that grant (Authorized Representative for
-/// contacts and consumers, Authorized Account for the contact's account) when the
-/// principal holds the functional role.
-pub fn sold_product_parties(ctx: &PrincipalContext) -> Vec<PartyGrant> {
-    let mut parties = Vec::new();
-    if ctx.has(SOLD_PRODUCT_AUTHORIZED_CONTACT)
-        && matches!(ctx.kind, PrincipalKind::Contact | PrincipalKind::PartnerContact)
-    {
-        let role = SOLD_PRODUCT_AUTHORIZED_CONTACT;
-        parties.push(party(PartyKind::Contact, *ctx.profile.as_uuid(), AUTHORIZED_REPRESENTATIVE, role));
-        if let Some(account) = ctx.account {
-            parties.push(party(PartyKind::Account, *account.as_uuid(), AUTHORIZED_ACCOUNT, role));
-        }
-    }
-    if ctx.has(SOLD_PRODUCT_AUTHORIZED_CONSUMER)
-        && let Some(consumer) = ctx.consumer
-    {
-        parties.push(party(
-            PartyKind::Consumer,
-            *consumer.as_uuid(),
-            AUTHORIZED_REPRESENTATIVE,
-            SOLD_PRODUCT_AUTHORIZED_CONSUMER,
-        ));
-    }
-    parties
-}
-
-/// R5.11: install-base related parties that grant, by functional role: contacts
-/// (and their account as Authorized Account), consumers and members, internal
-/// contributors, and service organizations of a member's business locations.
-pub fn install_base_parties(ctx: &PrincipalContext) -> Vec<PartyGrant> {
-    let mut parties = Vec::new();
-    if ctx.has(INSTALL_BASE_AUTHORIZED_CONTACT)
-        && matches!(ctx.kind, PrincipalKind::Contact | PrincipalKind::PartnerContact)
-    {
-        let role = INSTALL_BASE_AUTHORIZED_CONTACT;
-        parties.push(party(PartyKind::Contact, *ctx.profile.as_uuid(), AUTHORIZED_REPRESENTATIVE, role));
-        if let Some(account) = ctx.account {
-            parties.push(party(PartyKind::Account, *account.as_uuid(), AUTHORIZED_ACCOUNT, role));
-        }
-    }
-    if let Some(consumer) = ctx.consumer {
-        for role in [INSTALL_BASE_AUTHORIZED_CONSUMER, INSTALL_BASE_AUTHORIZED_MEMBER] {
-            if ctx.has(role) {
-                parties.push(party(PartyKind::Consumer, *consumer.as_uuid(), AUTHORIZED_REPRESENTATIVE, role));
-                break;
-            }
-        }
-    }
-    if ctx.has(INSTALL_BASE_AUTHORIZED_CONTRIBUTOR) && ctx.kind == PrincipalKind::Employee {
-        parties.push(party(
-            PartyKind::User,
-            *ctx.profile.as_uuid(),
-            AUTHORIZED_REPRESENTATIVE,
-            INSTALL_BASE_AUTHORIZED_CONTRIBUTOR,
-        ));
-    }
-    if ctx.has(INSTALL_BASE_AUTHORIZED_MEMBER) {
-        for location in &ctx.business_locations {
-            parties.push(party(
-                PartyKind::ServiceOrganization,
-                *location,
-                AUTHORIZED_SERVICE_ORGANIZATION,
-                INSTALL_BASE_AUTHORIZED_MEMBER,
-            ));
-        }
-    }
-    parties
 }
 
 /// R5.13 (third and fourth bullets): `contact` is related to the install base
@@ -539,6 +455,8 @@ pub fn type_mismatch(party_type: &PartyType, subject: PartySubject, kind: PartyK
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::principal::PrincipalKind;
+    use crate::domain::table::SOLD_PRODUCT_AUTHORIZED_CONTACT;
 
     fn asset(kind: AssetKind) -> AssetFacts {
         AssetFacts {

@@ -871,7 +871,7 @@ fn related_party_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules)
         );
     }
     // R5.8/R5.9: access to a sold product grants its cases (the parties come from domain::parties).
-    for grant in super::parties::sold_product_parties(ctx) {
+    for grant in super::grants::sold_product_parties(ctx) {
         let (kind, party, responsibility) = (grant.kind, grant.party, grant.responsibility);
         rules.grant(
             "R5.9",
@@ -883,7 +883,7 @@ fn related_party_rows(ctx: &PrincipalContext, action: Action, rules: &mut Rules)
         );
     }
     // R5.11: install-base related parties reach the cases of that install base.
-    for grant in super::parties::install_base_parties(ctx) {
+    for grant in super::grants::install_base_parties(ctx) {
         let (kind, party, responsibility) = (grant.kind, grant.party, grant.responsibility);
         rules.grant(
             "R5.11",

@@ -8,10 +8,10 @@ use csm_proto::case_access as pb;
 use csm_types::SecurityGroupId;
 use tonic::{Request, Response, Status};
 
-use super::convert::validated;
 use crate::CaseAccessApp;
 use crate::app::admin::{SettingsAt, SettingsChanges, StoredRights};
 use crate::domain::principal::{OwnershipRelation, RecordRight, SecurityGroupRights};
+use csm_errors::validated;
 
 /// The paths UpdateSettings accepts in its mask.
 const SETTINGS_PATHS: &[&str] = &[
@@ -236,7 +236,7 @@ fn required_group(field: &str, value: &str) -> Result<SecurityGroupId, Status> {
     let mut errors = FieldErrors::new();
     let group = errors.required_id(field, value, SecurityGroupId::parse);
     errors.finish()?;
-    validated(group)
+    Ok(validated(group)?)
 }
 
 pub(super) async fn get_settings(

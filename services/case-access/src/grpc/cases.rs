@@ -1,7 +1,7 @@
 //! CreateCase, GetCase and ListVisibleCases.
 
 use csm_db::PageRequest;
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{CsmError, FieldErrors, validated};
 use csm_proto::case_access as pb;
 use csm_types::{AccountId, CaseId, ProfileId};
 use tonic::{Request, Response, Status};

@@ -241,10 +241,6 @@ pub(crate) fn freshness_of(
     }
 }
 
-pub(crate) fn validated<T>(value: Option<T>) -> Result<T, Status> {
-    value.ok_or_else(|| CsmError::internal("validated fields missing").into())
-}
-
 /// The evaluated principal's context at the request's freshness (reads).
 pub(crate) async fn read_context(
     app: &crate::CaseAccessApp,

@@ -1,6 +1,6 @@
 //! Check, BatchCheck and Explain: one decision table, three answers.
 
-use csm_errors::{CsmError, ErrorCode, FieldErrors};
+use csm_errors::{CsmError, ErrorCode, FieldErrors, validated};
 use csm_proto::case_access as pb;
 use csm_types::{CaseId, ProfileId};
 use tonic::{Request, Response, Status};

@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 
 use csm_db::PageRequest;
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{CsmError, FieldErrors, update_paths, validated};
 use csm_proto::case_access as pb;
 use csm_types::{AccountId, ConsumerId, ProfileId};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::convert::{any_uuid, freshness_of, mutation_context, opt, read_context, validated};
+use super::convert::{any_uuid, freshness_of, mutation_context, opt, read_context};
 use crate::CaseAccessApp;
 use crate::app::parties::{PartyChanges, asset_writer};
 use crate::domain::case::PartyKind;
@@ -139,18 +139,6 @@ const ITEM_PATHS: &[&str] = &[
     "asset_contact_ids",
 ];
 const PARTY_PATHS: &[&str] = &["related_party_configuration_id", "responsibility_id", "order"];
-
-/// The update mask's paths: required, each one of `allowed`.
-fn mask_paths(mask: Option<&prost_types::FieldMask>, allowed: &[&str]) -> Result<Vec<String>, Status> {
-    let paths: Vec<String> = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        return Err(CsmError::invalid_field("update_mask", "names no field").into());
-    }
-    if let Some(unknown) = paths.iter().find(|path| !allowed.contains(&path.as_str())) {
-        return Err(CsmError::invalid_field("update_mask", format!("{unknown:?} cannot be updated")).into());
-    }
-    Ok(paths)
-}
 
 fn apply_item(
     errors: &mut FieldErrors,
@@ -296,7 +284,7 @@ pub(super) async fn update_related_party(
 ) -> Result<Response<pb::UpdateRelatedPartyResponse>, Status> {
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(request.update_mask.as_ref(), PARTY_PATHS)?;
+    let paths = update_paths(request.update_mask.as_ref(), PARTY_PATHS)?;
     let wire = request.related_party.unwrap_or_default();
     let mut errors = FieldErrors::new();
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
@@ -452,7 +440,7 @@ pub(super) async fn update_sold_product(
 ) -> Result<Response<pb::UpdateSoldProductResponse>, Status> {
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(request.update_mask.as_ref(), SOLD_PRODUCT_PATHS)?;
+    let paths = update_paths(request.update_mask.as_ref(), SOLD_PRODUCT_PATHS)?;
     let wire = request.sold_product.unwrap_or_default();
     let mut errors = FieldErrors::new();
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
@@ -568,7 +556,7 @@ pub(super) async fn update_install_base_item(
 ) -> Result<Response<pb::UpdateInstallBaseItemResponse>, Status> {
     let caller = csm_auth::caller(&request)?;
     let request = request.into_inner();
-    let paths = mask_paths(request.update_mask.as_ref(), ITEM_PATHS)?;
+    let paths = update_paths(request.update_mask.as_ref(), ITEM_PATHS)?;
     let wire = request.install_base_item.unwrap_or_default();
     let mut errors = FieldErrors::new();
     let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);

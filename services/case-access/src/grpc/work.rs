@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use csm_auth::Caller;
 use csm_db::PageRequest;
-use csm_errors::{CsmError, FieldErrors};
+use csm_errors::{CsmError, FieldErrors, validated};
 use csm_proto::case_access as pb;
 use csm_types::{AccountId, CaseId, ConsumerId, GroupId, HouseholdId, ProfileId};
 use tonic::{Request, Response, Status};

@@ -22,34 +22,36 @@ use crate::domain::principal::{
 };
 use crate::domain::table::*;
 
+mod assets;
+
 /// A small deterministic generator (xorshift64*): reproducible worlds per seed.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(super) fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
 
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(super) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())]
     }
 
-    fn maybe<T: Copy>(&mut self, percent: u64, items: &[T]) -> Option<T> {
+    pub(super) fn maybe<T: Copy>(&mut self, percent: u64, items: &[T]) -> Option<T> {
         self.chance(percent).then(|| self.pick(items))
     }
 
-    fn subset<T: Copy + Ord>(&mut self, percent: u64, items: &[T]) -> BTreeSet<T> {
+    pub(super) fn subset<T: Copy + Ord>(&mut self, percent: u64, items: &[T]) -> BTreeSet<T> {
         items.iter().copied().filter(|_| self.chance(percent)).collect()
     }
 }
