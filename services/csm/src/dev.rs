@@ -265,6 +265,8 @@ fn print_banner(
             out.push_str("\nAsk case-access and read the audit trail (the operator client, `csm`):\n\n");
             out.push_str(&format!("  csm check --case {} --as {carl}\n", acme.1));
             out.push_str(&format!("  csm check --case {} --as {carl} --explain\n", globex.1));
+            out.push_str(&format!("  csm access-review --case {} --action READ --action WRITE_CUSTOMER\n", acme.1));
+            out.push_str("  csm access-review --format ndjson > access-review.ndjson\n");
             out.push_str("  csm audit --service case-access --kind denied-check\n");
         }
         if let Some((_, profile, _, _)) = demo.people.first() {

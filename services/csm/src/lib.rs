@@ -1,6 +1,6 @@
 //! The `csm` tool's library: starting services by name (used by `csm dev` and
 //! by the test harness), the demo data set, the load generator (`csm load`) and
-//! the operator client (`csm check`, `csm audit`).
+//! the operator client (`csm check`, `csm access-review`, `csm audit`).
 
 pub mod demo;
 pub mod dev;

@@ -7,7 +7,8 @@
 //! - `csm health --addr …` asks one server's `grpc.health.v1.Health` (exit 0
 //!   when SERVING): the health check of the container images.
 //! - `csm check` asks case-access for a decision (or its explanation) and
-//!   `csm audit` lists a service's audit trail: the operator client.
+//!   `csm audit` lists a service's audit trail, `csm access-review` exports
+//!   who can act on which cases and why: the operator client.
 //! - `csm keys generate|jwks` writes the key material of a deployment.
 //! - `csm load seed|run` generates a large data set and drives Check /
 //!   ListVisibleCases against a running suite (docs/benchmarks.md).
@@ -50,6 +51,9 @@ enum Command {
     Health(csm_cli::health::HealthArgs),
     /// May a profile act on a case, and why (case-access Check, or Explain with --explain).
     Check(csm_cli::ops::CheckArgs),
+    /// Who can act on which cases, and why: every profile allowed each action
+    /// on each case (one case, an account's cases, or all), as CSV or NDJSON.
+    AccessReview(csm_cli::ops::AccessReviewArgs),
     /// A service's audit trail: mutations, refused calls and denied checks.
     Audit(csm_cli::ops::AuditArgs),
     /// Key material for a deployment: identity's signing key, one key per service, public JWKS.
@@ -70,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Load(args) => csm_cli::load::main(args).await,
         Command::Check(args) => csm_cli::ops::check(args).await,
+        Command::AccessReview(args) => csm_cli::ops::access_review(args).await,
         Command::Audit(args) => csm_cli::ops::audit(args).await,
         Command::Keys(command) => csm_cli::keys::main(command),
         Command::Token { data_dir, login, profile, ttl_seconds } => {

@@ -103,6 +103,13 @@ impl PageRequest {
     }
 }
 
+/// The page token continuing after `key`, for lists whose position is not
+/// one row's key (a cursor into a peer's list, say); bound to the call as
+/// every token, and read back by [`PageRequest::collect`] as `after`.
+pub fn token_for(key: &str) -> String {
+    encode_token(key, &current_binding())
+}
+
 const TOKEN_PREFIX: &str = "p2.";
 
 /// The first 16 bytes of SHA-256(binding ‖ key), hex.

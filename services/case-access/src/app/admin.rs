@@ -76,7 +76,7 @@ pub struct Written<T> {
 
 impl CaseAccessApp {
     /// Admin RPCs: `admin` (effective role) or a service identity.
-    async fn authorize_admin(&self, caller: &Caller, rpc: &str) -> CsmResult<()> {
+    pub(crate) async fn authorize_admin(&self, caller: &Caller, rpc: &str) -> CsmResult<()> {
         self.contexts.source().roles().authorize(caller, &[table::ADMIN], rpc).await
     }
 

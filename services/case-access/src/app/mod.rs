@@ -226,7 +226,15 @@ impl CaseAccessApp {
         profile: ProfileId,
         freshness: &Freshness,
     ) -> CsmResult<(Arc<PrincipalContext>, CaseRead)> {
-        let (contexts, cases) = match freshness {
+        let (contexts, cases) = self.reads(freshness).await;
+        Ok((self.context(profile, &contexts).await?, cases))
+    }
+
+    /// How a request at `freshness` reads principal contexts and case facts:
+    /// a case-access token waits for the own feed, then both come from the
+    /// caches (or, not reached in time, both read through).
+    pub async fn reads(&self, freshness: &Freshness) -> (Freshness, CaseRead) {
+        match freshness {
             Freshness::FullyConsistent => (Freshness::FullyConsistent, CaseRead::Through),
             Freshness::AtLeastAsFresh(token) if token.service == ServiceName::CaseAccess => {
                 if self.cases.wait_for(token.revision).await {
@@ -236,8 +244,7 @@ impl CaseAccessApp {
                 }
             }
             other => (other.clone(), CaseRead::Cached),
-        };
-        Ok((self.context(profile, &contexts).await?, cases))
+        }
     }
 
     /// The context a mutation decides with, at the request's `freshness`

@@ -1,5 +1,6 @@
-//! Check, BatchCheck and Explain: one decision table, three answers.
+//! Check, BatchCheck, Explain and ListCaseAccessors: one decision table, four answers.
 
+use csm_db::paging::PageRequest;
 use csm_errors::{CsmError, ErrorCode, FieldErrors, validated};
 use csm_proto::case_access as pb;
 use csm_types::{CaseId, ProfileId};
@@ -7,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::*;
 use crate::CaseAccessApp;
-use crate::app::decisions::{ConditionTrace, Explained, RuleTrace, Subject};
+use crate::app::decisions::{ConditionTrace, Explained, ReviewCursor, RuleTrace, Subject};
 use crate::domain::principal::{PrincipalContext, PrincipalKind};
 use crate::domain::table::Action;
 
@@ -262,5 +263,49 @@ pub(super) async fn explain(
         principal: Some(principal_summary(&ctx)),
         rules: rules.iter().map(rule_trace_to_proto).collect(),
         closest_rule: closest.as_ref().map(rule_trace_to_proto),
+    }))
+}
+
+pub(super) async fn list_case_accessors(
+    app: &CaseAccessApp,
+    request: Request<pb::ListCaseAccessorsRequest>,
+) -> Result<Response<pb::ListCaseAccessorsResponse>, Status> {
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
+    let action = action_from_proto(request.action);
+    if action.is_none() && request.action != pb::Action::Unspecified as i32 {
+        errors.add("action", "unknown value");
+    }
+    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
+    errors.finish()?;
+    let (case, page) = (validated(case)?, validated(page)?);
+    let freshness = freshness_of(&request.consistency)?;
+    let subject = Subject::Case(case);
+    let action = match action {
+        Some(action) if subject.accepts(Some(action)) => action,
+        _ => return Err(action_mismatch(&subject).into()),
+    };
+    let cursor = match page.after.as_deref() {
+        None => ReviewCursor::default(),
+        Some(key) => ReviewCursor::from_key(key).ok_or_else(|| {
+            CsmError::invalid_argument(csm_db::paging::INVALID_PAGE_TOKEN, "page_token is not a token of this list")
+                .with_field("page_token", "is not a token of this list")
+        })?,
+    };
+    let found = app.case_accessors(&caller, case, action, cursor, page.size as usize, &freshness).await?;
+    Ok(Response::new(pb::ListCaseAccessorsResponse {
+        accessors: found
+            .accessors
+            .iter()
+            .map(|accessor| pb::CaseAccessor {
+                principal: Some(principal_summary(&accessor.principal)),
+                decision: Some(decision_to_proto(&accessor.decided)),
+            })
+            .collect(),
+        next_page_token: found.next.map(|cursor| csm_db::paging::token_for(&cursor.key())).unwrap_or_default(),
+        profiles_examined: i32::try_from(found.examined).unwrap_or(i32::MAX),
+        consistency_token: found.consistency_token,
     }))
 }

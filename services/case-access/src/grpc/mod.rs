@@ -1,6 +1,7 @@
 //! gRPC adapter of case-access: converts proto ⇄ domain and calls the app.
 //! The service trait lives here and only delegates, one module per area:
-//! [`cases`] (create, get, list), [`decisions`] (check, batch check, explain),
+//! [`cases`] (create, get, list), [`decisions`] (check, batch check, explain,
+//! access review),
 //! [`work`] (updates, comments, attachments, tasks, email intake), [`parties`]
 //! (related parties, sold products, install base) and [`admin`] (settings,
 //! Cherwell security-group rights). Shared conversions are in [`convert`].
@@ -255,6 +256,13 @@ impl CaseAccessService for CaseAccessGrpc {
 
     async fn explain(&self, request: Request<pb::ExplainRequest>) -> Result<Response<pb::ExplainResponse>, Status> {
         decisions::explain(self.app.get()?, request).await
+    }
+
+    async fn list_case_accessors(
+        &self,
+        request: Request<pb::ListCaseAccessorsRequest>,
+    ) -> Result<Response<pb::ListCaseAccessorsResponse>, Status> {
+        decisions::list_case_accessors(self.app.get()?, request).await
     }
 
     async fn get_settings(
