@@ -1,4 +1,4 @@
-//! SQL of cases: insert, read, and the visible-case page (the compiled
+//! SQL of cases: insert and write (one binding of a case row), read, and the visible-case page (the compiled
 //! decision table as a pre-filter, DESIGN §3).
 
 use std::collections::BTreeSet;
@@ -83,53 +83,100 @@ pub async fn next_number(tx: &mut Tx, kind: &str) -> CsmResult<i64> {
     })
 }
 
-/// Inserts `case` (its contributor sets are empty at creation).
+/// The columns every write of a case sets, in bind order ([`bind_case`]);
+/// an insert also sets [`INSERT_ONLY`] first.
+const WRITTEN: [&str; 26] = [
+    "short_description",
+    "description",
+    "state",
+    "priority",
+    "segment",
+    "account_id",
+    "contact_id",
+    "consumer_id",
+    "household_id",
+    "consumer_profile_id",
+    "partner_account_id",
+    "partner_contact_id",
+    "internal_contact_id",
+    "requestor_organization_id",
+    "requested_by_id",
+    "service_organization_id",
+    "sold_product_id",
+    "install_base_item_id",
+    "assignment_group_id",
+    "assigned_to_id",
+    "owner_id",
+    "owner_group_id",
+    "escalation",
+    "close_notes",
+    "updated_at",
+    "closed_at",
+];
+
+/// Columns set once, when the case is created (after `id`, before [`WRITTEN`]).
+const INSERT_ONLY: [&str; 4] = ["number", "channel", "opened_by_id", "created_at"];
+
+/// Binds the [`WRITTEN`] columns of `case` to `query`, in their order: the
+/// one binding of a case row, for both backends.
+macro_rules! bind_case {
+    ($query:expr, $case:expr) => {{
+        let case: &CaseRecord = $case;
+        $query
+            .bind(&case.short_description)
+            .bind(&case.description)
+            .bind(&case.state)
+            .bind(&case.priority)
+            .bind(case.segment.as_str())
+            .bind(case.account.map(Uuid::from))
+            .bind(case.contact.map(Uuid::from))
+            .bind(case.consumer.map(Uuid::from))
+            .bind(case.household.map(Uuid::from))
+            .bind(case.consumer_profile.map(Uuid::from))
+            .bind(case.partner_account.map(Uuid::from))
+            .bind(case.partner_contact.map(Uuid::from))
+            .bind(case.internal_contact.map(Uuid::from))
+            .bind(case.requestor_organization)
+            .bind(case.requested_by.map(Uuid::from))
+            .bind(case.service_organization)
+            .bind(case.sold_product)
+            .bind(case.install_base_item)
+            .bind(case.assignment_group.map(Uuid::from))
+            .bind(case.assigned_to.map(Uuid::from))
+            .bind(case.owner.map(Uuid::from))
+            .bind(case.owner_group.map(Uuid::from))
+            .bind(&case.escalation)
+            .bind(&case.close_notes)
+            .bind(case.updated_at)
+            .bind(case.closed_at)
+    }};
+}
+
+/// Inserts a new case row (its contributor sets are written by the caller).
 pub async fn insert_case(tx: &mut Tx, case: &CaseRecord) -> CsmResult<()> {
-    let uuid = |id: Option<Uuid>| id;
+    let columns: Vec<&str> = std::iter::once("id").chain(INSERT_ONLY).chain(WRITTEN).collect();
+    let values: Vec<String> = (1..=columns.len()).map(|index| format!("${index}")).collect();
+    let sql = format!("INSERT INTO cases ({}) VALUES ({})", columns.join(", "), values.join(", "));
     with_tx!(tx, |tx| {
-        sqlx::query(
-            "INSERT INTO cases (id, number, short_description, description, state, priority, channel, segment, \
-             account_id, contact_id, consumer_id, household_id, consumer_profile_id, partner_account_id, \
-             partner_contact_id, internal_contact_id, requestor_organization_id, requested_by_id, opened_by_id, \
-             service_organization_id, sold_product_id, install_base_item_id, assignment_group_id, assigned_to_id, \
-             owner_id, owner_group_id, escalation, close_notes, created_at, updated_at, closed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
-        )
-        .bind(case.id.as_uuid())
-        .bind(&case.number)
-        .bind(&case.short_description)
-        .bind(&case.description)
-        .bind(&case.state)
-        .bind(&case.priority)
-        .bind(&case.channel)
-        .bind(case.segment.as_str())
-        .bind(uuid(case.account.map(Into::into)))
-        .bind(uuid(case.contact.map(Into::into)))
-        .bind(uuid(case.consumer.map(Into::into)))
-        .bind(uuid(case.household.map(Into::into)))
-        .bind(uuid(case.consumer_profile.map(Into::into)))
-        .bind(uuid(case.partner_account.map(Into::into)))
-        .bind(uuid(case.partner_contact.map(Into::into)))
-        .bind(uuid(case.internal_contact.map(Into::into)))
-        .bind(case.requestor_organization)
-        .bind(uuid(case.requested_by.map(Into::into)))
-        .bind(case.opened_by.as_uuid())
-        .bind(case.service_organization)
-        .bind(case.sold_product)
-        .bind(case.install_base_item)
-        .bind(uuid(case.assignment_group.map(Into::into)))
-        .bind(uuid(case.assigned_to.map(Into::into)))
-        .bind(uuid(case.owner.map(Into::into)))
-        .bind(uuid(case.owner_group.map(Into::into)))
-        .bind(&case.escalation)
-        .bind(&case.close_notes)
-        .bind(case.created_at)
-        .bind(case.updated_at)
-        .bind(case.closed_at)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        let query = sqlx::query(&sql)
+            .bind(case.id.as_uuid())
+            .bind(&case.number)
+            .bind(&case.channel)
+            .bind(case.opened_by.as_uuid())
+            .bind(case.created_at);
+        bind_case!(query, case).execute(&mut **tx).await.map_err(db_error)?;
+    });
+    Ok(())
+}
+
+/// Writes every [`WRITTEN`] column of an existing case row.
+pub async fn write_case(tx: &mut Tx, case: &CaseRecord) -> CsmResult<()> {
+    let sets: Vec<String> =
+        WRITTEN.iter().enumerate().map(|(index, column)| format!("{column} = ${}", index + 2)).collect();
+    let sql = format!("UPDATE cases SET {} WHERE id = $1", sets.join(", "));
+    with_tx!(tx, |tx| {
+        let query = sqlx::query(&sql).bind(case.id.as_uuid());
+        bind_case!(query, case).execute(&mut **tx).await.map_err(db_error)?;
     });
     Ok(())
 }

@@ -87,52 +87,6 @@ pub async fn lock_case(tx: &mut Tx, id: CaseId) -> CsmResult<Option<CaseRecord>>
     })
 }
 
-/// Writes every column of `case` (its contributor sets are written by [`replace_contributors`]).
-pub async fn write_case(tx: &mut Tx, case: &CaseRecord) -> CsmResult<()> {
-    let uuid = |id: Option<Uuid>| id;
-    with_tx!(tx, |tx| {
-        sqlx::query(
-            "UPDATE cases SET short_description = $2, description = $3, state = $4, priority = $5, segment = $6, \
-             account_id = $7, contact_id = $8, consumer_id = $9, household_id = $10, consumer_profile_id = $11, \
-             partner_account_id = $12, partner_contact_id = $13, internal_contact_id = $14, \
-             requestor_organization_id = $15, requested_by_id = $16, service_organization_id = $17, \
-             sold_product_id = $18, install_base_item_id = $19, assignment_group_id = $20, assigned_to_id = $21, \
-             owner_id = $22, owner_group_id = $23, escalation = $24, close_notes = $25, updated_at = $26, \
-             closed_at = $27 WHERE id = $1",
-        )
-        .bind(case.id.as_uuid())
-        .bind(&case.short_description)
-        .bind(&case.description)
-        .bind(&case.state)
-        .bind(&case.priority)
-        .bind(case.segment.as_str())
-        .bind(uuid(case.account.map(Into::into)))
-        .bind(uuid(case.contact.map(Into::into)))
-        .bind(uuid(case.consumer.map(Into::into)))
-        .bind(uuid(case.household.map(Into::into)))
-        .bind(uuid(case.consumer_profile.map(Into::into)))
-        .bind(uuid(case.partner_account.map(Into::into)))
-        .bind(uuid(case.partner_contact.map(Into::into)))
-        .bind(uuid(case.internal_contact.map(Into::into)))
-        .bind(case.requestor_organization)
-        .bind(uuid(case.requested_by.map(Into::into)))
-        .bind(case.service_organization)
-        .bind(case.sold_product)
-        .bind(case.install_base_item)
-        .bind(uuid(case.assignment_group.map(Into::into)))
-        .bind(uuid(case.assigned_to.map(Into::into)))
-        .bind(uuid(case.owner.map(Into::into)))
-        .bind(uuid(case.owner_group.map(Into::into)))
-        .bind(&case.escalation)
-        .bind(&case.close_notes)
-        .bind(case.updated_at)
-        .bind(case.closed_at)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    });
-    Ok(())
-}
 
 /// Replaces the contributor sets of `case` with its record's.
 pub async fn replace_contributors(tx: &mut Tx, case: &CaseRecord) -> CsmResult<()> {

@@ -28,7 +28,7 @@ use crate::domain::work::{
     self as rules, AttachmentRecord, CaseValues, CommentKind, CommentRecord, RateLimit, TaskRecord, UpdateError,
 };
 use crate::store::cases;
-use crate::store::work::{self as store};
+use crate::store::work as store;
 
 mod intake;
 mod tasks;
@@ -180,7 +180,7 @@ impl CaseAccessApp {
                 "the update leaves no account, consumer, requestor organization or requested_by (R4.1)",
             ),
         })?;
-        store::write_case(&mut tx, &case).await?;
+        cases::write_case(&mut tx, &case).await?;
         if paths.contains("contributor_profile_ids") || paths.contains("contributor_group_ids") {
             store::replace_contributors(&mut tx, &case).await?;
         }
