@@ -76,6 +76,8 @@ const INDIRECT: &[(&str, &str, &[&str])] = &[
     ("services/identity/src/app/consumers.rs", "refusal.reason()", &[]),
     // RateLimit::reason (collected from its `fn reason`).
     ("services/case-access/src/app/work/mod.rs", "limit.reason()", &[]),
+    // AssetInUse::reason (collected from its `fn reason`).
+    ("services/case-access/src/app/parties.rs", "in_use.reason()", &[]),
     // collisions::Finding::reason: the `finding("…")` closure and
     // `reason: "…"` fields of domain/collisions.rs (collected).
     ("services/role/src/app/catalog_admin.rs", "finding.reason", &[]),

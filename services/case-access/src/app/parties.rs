@@ -20,13 +20,13 @@ use super::case_cache::CaseRead;
 use super::{CaseAccessApp, Decided, access_denied};
 use crate::domain::case::PartyKind;
 use crate::domain::parties::{
-    self, AssetCond, AssetFacts, AssetKind, InstallBaseItemRecord, PartySubject, PartyType, RelatedPartyRecord,
-    SoldProductRecord, type_mismatch,
+    self, AssetCond, AssetFacts, AssetInUse, AssetKind, InstallBaseItemRecord, PartySubject, PartyType,
+    RelatedPartyRecord, SoldProductRecord, type_mismatch,
 };
 use crate::domain::principal::PrincipalContext;
 use crate::domain::record::{Draft, Stamps};
 use crate::domain::table::{Action, Outcome};
-use crate::store::parties::{self as store, ItemFilter, SoldProductFilter};
+use crate::store::parties::{self as store, ItemFilter, SoldProductFilter, StoredAsset};
 
 /// What UpdateRelatedParty changes (contract: update_mask paths).
 #[derive(Clone, Debug, Default)]
@@ -47,6 +47,19 @@ fn asset_not_found(kind: AssetKind, id: Uuid) -> CsmError {
     match kind {
         AssetKind::SoldProduct => CsmError::not_found("sold product", id),
         AssetKind::InstallBaseItem => CsmError::not_found("install base item", id),
+    }
+}
+
+/// What an install base item references (a sold product has none).
+#[derive(Clone, Copy, Debug, Default)]
+struct ItemReferences {
+    sold_product: Option<Uuid>,
+    parent: Option<Uuid>,
+}
+
+impl ItemReferences {
+    fn of(item: &InstallBaseItemRecord) -> Self {
+        Self { sold_product: item.sold_product, parent: item.parent }
     }
 }
 
@@ -147,35 +160,95 @@ impl CaseAccessApp {
         Ok(decided.consistency_token)
     }
 
+    /// Creates an asset (CreateSoldProduct, CreateInstallBaseItem): the
+    /// writer must be allowed to create, a retried request id replays, an
+    /// item's sold product and parent must exist.
+    async fn create_asset<A: StoredAsset + std::fmt::Debug>(
+        &self,
+        writer: &AssetWriter,
+        request_id: Option<&str>,
+        mut asset: A,
+        requested: &A,
+        references: impl Fn(&A) -> ItemReferences,
+    ) -> CsmResult<(A, String)> {
+        let kind = A::KIND;
+        self.authorize_asset_create(writer, kind)?;
+        let key = RequestKey::new(kind.create_rpc(), writer_scope(writer), request_id, requested);
+        loop {
+            if let Some((id, revision)) = self.replayed(&key).await? {
+                let stored = A::get(&self.db, id).await?.ok_or_else(|| asset_not_found(kind, id))?;
+                return Ok((stored, self.feed.token(revision)));
+            }
+            asset.stamp_new(Uuid::now_v7(), csm_db::now());
+            self.check_item_references(asset.id(), references(&asset)).await?;
+            let mut tx = self.db.begin().await?;
+            A::save(&mut tx, &asset, false).await?;
+            let change = NewChange::new(kind.entity_type(), asset.id(), Operation::Created);
+            let revision = append(&mut tx, &change).await?;
+            if !key.record(&mut tx, asset.id(), revision, "").await? {
+                // A concurrent retry recorded the request id first: answer as it did.
+                continue;
+            }
+            tx.commit().await?;
+            self.committed(revision, &change);
+            return Ok((asset, self.feed.token(revision)));
+        }
+    }
+
+    /// Updates an asset (WRITE_FULL on it): `change` applies the request,
+    /// `invalid` refuses what the result may not be.
+    async fn update_asset<A: StoredAsset>(
+        &self,
+        writer: &AssetWriter,
+        id: Uuid,
+        change: impl FnOnce(&mut A),
+        invalid: impl Fn(&A) -> Option<CsmError>,
+        references: impl Fn(&A) -> ItemReferences,
+    ) -> CsmResult<(A, String)> {
+        let kind = A::KIND;
+        self.authorize_asset_write(writer, kind, id, Action::WriteFull).await?;
+        let mut asset = A::get(&self.db, id).await?.ok_or_else(|| asset_not_found(kind, id))?;
+        change(&mut asset);
+        asset.touch(csm_db::now());
+        if let Some(error) = invalid(&asset) {
+            return Err(error);
+        }
+        self.check_item_references(id, references(&asset)).await?;
+        let mut tx = self.db.begin().await?;
+        A::save(&mut tx, &asset, true).await?;
+        let change = NewChange::new(kind.entity_type(), id, Operation::Updated);
+        let revision = append(&mut tx, &change).await?;
+        tx.commit().await?;
+        self.committed(revision, &change);
+        Ok((asset, self.feed.token(revision)))
+    }
+
+    /// Deletes an asset (DELETE on it) that no other record references.
+    async fn delete_asset(&self, writer: &AssetWriter, kind: AssetKind, id: Uuid) -> CsmResult<String> {
+        self.authorize_asset_write(writer, kind, id, Action::Delete).await?;
+        let mut tx = self.db.begin().await?;
+        if store::asset_in_use(&mut tx, kind, id).await? {
+            let in_use = AssetInUse(kind);
+            return Err(CsmError::failed_precondition(in_use.reason(), in_use.message()));
+        }
+        if !store::delete_asset(&mut tx, kind, id).await? {
+            return Err(asset_not_found(kind, id));
+        }
+        let change = NewChange::new(kind.entity_type(), id, Operation::Deleted);
+        let revision = append(&mut tx, &change).await?;
+        tx.commit().await?;
+        self.committed(revision, &change);
+        Ok(self.feed.token(revision))
+    }
+
     pub async fn create_sold_product(
         &self,
         writer: &AssetWriter,
         request_id: Option<&str>,
-        mut product: SoldProductRecord,
+        product: SoldProductRecord,
     ) -> CsmResult<(SoldProductRecord, String)> {
-        self.authorize_asset_create(writer, AssetKind::SoldProduct)?;
-        let key = RequestKey::new("CreateSoldProduct", writer_scope(writer), request_id, &requested_product(&product));
-        if let Some((id, revision)) = self.replayed(&key).await? {
-            let stored = store::get_sold_product(&self.db, id)
-                .await?
-                .ok_or_else(|| asset_not_found(AssetKind::SoldProduct, id))?;
-            return Ok((stored, self.feed.token(revision)));
-        }
-        let now = csm_db::now();
-        product.id = Uuid::now_v7();
-        product.created_at = now;
-        product.updated_at = now;
-        let mut tx = self.db.begin().await?;
-        store::save_sold_product(&mut tx, &product, false).await?;
-        let change = NewChange::new("sold_product", product.id, Operation::Created);
-        let revision = append(&mut tx, &change).await?;
-        if !key.record(&mut tx, product.id, revision, "").await? {
-            drop(tx);
-            return Box::pin(self.create_sold_product(writer, request_id, product)).await;
-        }
-        tx.commit().await?;
-        self.committed(revision, &change);
-        Ok((product, self.feed.token(revision)))
+        let requested = requested_product(&product);
+        self.create_asset(writer, request_id, product, &requested, |_| ItemReferences::default()).await
     }
 
     pub async fn update_sold_product(
@@ -184,40 +257,15 @@ impl CaseAccessApp {
         id: Uuid,
         change: impl FnOnce(&mut SoldProductRecord),
     ) -> CsmResult<(SoldProductRecord, String)> {
-        self.authorize_asset_write(writer, AssetKind::SoldProduct, id, Action::WriteFull).await?;
-        let mut product =
-            store::get_sold_product(&self.db, id).await?.ok_or_else(|| asset_not_found(AssetKind::SoldProduct, id))?;
-        change(&mut product);
-        product.updated_at = csm_db::now();
-        if product.account.is_some() == product.consumer.is_some() {
-            return Err(CsmError::invalid_field("sold_product.account_id", "exactly one of account_id / consumer_id"));
-        }
-        let mut tx = self.db.begin().await?;
-        store::save_sold_product(&mut tx, &product, true).await?;
-        let change = NewChange::new("sold_product", id, Operation::Updated);
-        let revision = append(&mut tx, &change).await?;
-        tx.commit().await?;
-        self.committed(revision, &change);
-        Ok((product, self.feed.token(revision)))
+        let invalid = |product: &SoldProductRecord| {
+            (product.account.is_some() == product.consumer.is_some())
+                .then(|| CsmError::invalid_field("sold_product.account_id", "exactly one of account_id / consumer_id"))
+        };
+        self.update_asset(writer, id, change, invalid, |_| ItemReferences::default()).await
     }
 
     pub async fn delete_sold_product(&self, writer: &AssetWriter, id: Uuid) -> CsmResult<String> {
-        self.authorize_asset_write(writer, AssetKind::SoldProduct, id, Action::Delete).await?;
-        let mut tx = self.db.begin().await?;
-        if store::sold_product_in_use(&mut tx, id).await? {
-            return Err(CsmError::failed_precondition(
-                "SOLD_PRODUCT_IN_USE",
-                "cases or install base items reference the sold product",
-            ));
-        }
-        if !store::delete_sold_product(&mut tx, id).await? {
-            return Err(asset_not_found(AssetKind::SoldProduct, id));
-        }
-        let change = NewChange::new("sold_product", id, Operation::Deleted);
-        let revision = append(&mut tx, &change).await?;
-        tx.commit().await?;
-        self.committed(revision, &change);
-        Ok(self.feed.token(revision))
+        self.delete_asset(writer, AssetKind::SoldProduct, id).await
     }
 
     pub async fn list_sold_products(
@@ -232,21 +280,21 @@ impl CaseAccessApp {
         Ok((store::list_sold_products(&self.db, &rules, filter, after, limit).await?, token))
     }
 
-    /// The sold product and parent of an item must exist; the parent chain must stay acyclic.
-    async fn check_item_references(&self, item: &InstallBaseItemRecord) -> CsmResult<()> {
-        if let Some(product) = item.sold_product
+    /// An item's sold product and parent must exist; the parent chain must stay acyclic.
+    async fn check_item_references(&self, id: Uuid, references: ItemReferences) -> CsmResult<()> {
+        if let Some(product) = references.sold_product
             && store::get_sold_product(&self.db, product).await?.is_none()
         {
             return Err(referenced_not_found("install_base_item.sold_product_id", product));
         }
-        if let Some(parent) = item.parent {
+        if let Some(parent) = references.parent {
             if store::get_install_base_item(&self.db, parent).await?.is_none() {
                 return Err(referenced_not_found("install_base_item.parent_install_base_item_id", parent));
             }
             let mut tx = self.db.begin().await?;
             let chain = store::ancestors(&mut tx, parent).await?;
             tx.commit().await?;
-            if chain.contains(&item.id) {
+            if chain.contains(&id) {
                 return Err(CsmError::invalid_field(
                     "install_base_item.parent_install_base_item_id",
                     "would make the item its own ancestor",
@@ -260,32 +308,10 @@ impl CaseAccessApp {
         &self,
         writer: &AssetWriter,
         request_id: Option<&str>,
-        mut item: InstallBaseItemRecord,
+        item: InstallBaseItemRecord,
     ) -> CsmResult<(InstallBaseItemRecord, String)> {
-        self.authorize_asset_create(writer, AssetKind::InstallBaseItem)?;
-        let key = RequestKey::new("CreateInstallBaseItem", writer_scope(writer), request_id, &requested_item(&item));
-        if let Some((id, revision)) = self.replayed(&key).await? {
-            let stored = store::get_install_base_item(&self.db, id)
-                .await?
-                .ok_or_else(|| asset_not_found(AssetKind::InstallBaseItem, id))?;
-            return Ok((stored, self.feed.token(revision)));
-        }
-        let now = csm_db::now();
-        item.id = Uuid::now_v7();
-        item.created_at = now;
-        item.updated_at = now;
-        self.check_item_references(&item).await?;
-        let mut tx = self.db.begin().await?;
-        store::save_install_base_item(&mut tx, &item, false).await?;
-        let change = NewChange::new("install_base_item", item.id, Operation::Created);
-        let revision = append(&mut tx, &change).await?;
-        if !key.record(&mut tx, item.id, revision, "").await? {
-            drop(tx);
-            return Box::pin(self.create_install_base_item(writer, request_id, item)).await;
-        }
-        tx.commit().await?;
-        self.committed(revision, &change);
-        Ok((item, self.feed.token(revision)))
+        let requested = requested_item(&item);
+        self.create_asset(writer, request_id, item, &requested, ItemReferences::of).await
     }
 
     pub async fn update_install_base_item(
@@ -294,45 +320,19 @@ impl CaseAccessApp {
         id: Uuid,
         change: impl FnOnce(&mut InstallBaseItemRecord),
     ) -> CsmResult<(InstallBaseItemRecord, String)> {
-        self.authorize_asset_write(writer, AssetKind::InstallBaseItem, id, Action::WriteFull).await?;
-        let mut item = store::get_install_base_item(&self.db, id)
-            .await?
-            .ok_or_else(|| asset_not_found(AssetKind::InstallBaseItem, id))?;
-        change(&mut item);
-        item.updated_at = csm_db::now();
-        if item.parent == Some(id) {
-            return Err(CsmError::invalid_field(
-                "install_base_item.parent_install_base_item_id",
-                "an item cannot be its own parent",
-            ));
-        }
-        self.check_item_references(&item).await?;
-        let mut tx = self.db.begin().await?;
-        store::save_install_base_item(&mut tx, &item, true).await?;
-        let change = NewChange::new("install_base_item", id, Operation::Updated);
-        let revision = append(&mut tx, &change).await?;
-        tx.commit().await?;
-        self.committed(revision, &change);
-        Ok((item, self.feed.token(revision)))
+        let invalid = |item: &InstallBaseItemRecord| {
+            (item.parent == Some(id)).then(|| {
+                CsmError::invalid_field(
+                    "install_base_item.parent_install_base_item_id",
+                    "an item cannot be its own parent",
+                )
+            })
+        };
+        self.update_asset(writer, id, change, invalid, ItemReferences::of).await
     }
 
     pub async fn delete_install_base_item(&self, writer: &AssetWriter, id: Uuid) -> CsmResult<String> {
-        self.authorize_asset_write(writer, AssetKind::InstallBaseItem, id, Action::Delete).await?;
-        let mut tx = self.db.begin().await?;
-        if store::install_base_item_in_use(&mut tx, id).await? {
-            return Err(CsmError::failed_precondition(
-                "INSTALL_BASE_ITEM_IN_USE",
-                "cases or child items reference the install base item",
-            ));
-        }
-        if !store::delete_install_base_item(&mut tx, id).await? {
-            return Err(asset_not_found(AssetKind::InstallBaseItem, id));
-        }
-        let change = NewChange::new("install_base_item", id, Operation::Deleted);
-        let revision = append(&mut tx, &change).await?;
-        tx.commit().await?;
-        self.committed(revision, &change);
-        Ok(self.feed.token(revision))
+        self.delete_asset(writer, AssetKind::InstallBaseItem, id).await
     }
 
     pub async fn list_install_base_items(

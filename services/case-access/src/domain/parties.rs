@@ -45,6 +45,44 @@ pub enum AssetKind {
     InstallBaseItem,
 }
 
+impl AssetKind {
+    /// The change-feed entity type and related-party subject kind of its records.
+    pub fn entity_type(self) -> &'static str {
+        match self {
+            AssetKind::SoldProduct => "sold_product",
+            AssetKind::InstallBaseItem => "install_base_item",
+        }
+    }
+
+    /// The create RPC (the scope of its request ids).
+    pub fn create_rpc(self) -> &'static str {
+        match self {
+            AssetKind::SoldProduct => "CreateSoldProduct",
+            AssetKind::InstallBaseItem => "CreateInstallBaseItem",
+        }
+    }
+}
+
+/// A delete of an asset refused because other records reference it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssetInUse(pub AssetKind);
+
+impl AssetInUse {
+    pub fn reason(&self) -> &'static str {
+        match self.0 {
+            AssetKind::SoldProduct => "SOLD_PRODUCT_IN_USE",
+            AssetKind::InstallBaseItem => "INSTALL_BASE_ITEM_IN_USE",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self.0 {
+            AssetKind::SoldProduct => "cases or install base items reference the sold product",
+            AssetKind::InstallBaseItem => "cases or child items reference the install base item",
+        }
+    }
+}
+
 /// What the asset rules read of one sold product or install base item.
 #[derive(Clone, Debug)]
 pub struct AssetFacts {

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+
 use csm_db::{Db, DbRow, Tx, db_error, unique_as, with_db, with_tx};
 use csm_errors::{CsmError, CsmResult};
 use csm_types::{AccountId, ConsumerId, ProfileId};
@@ -169,38 +171,6 @@ pub async fn save_sold_product(tx: &mut Tx, product: &SoldProductRecord, update:
     Ok(())
 }
 
-/// Whether cases or install base items reference the sold product.
-pub async fn sold_product_in_use(tx: &mut Tx, id: Uuid) -> CsmResult<bool> {
-    with_tx!(tx, |tx| {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM cases WHERE sold_product_id = $1) \
-             + (SELECT COUNT(*) FROM install_base_items WHERE sold_product_id = $1) AS uses",
-        )
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(db_error)?;
-        Ok(row.int("uses").map_err(db_error)? > 0)
-    })
-}
-
-/// Deletes a sold product and its related parties; false when there was none.
-pub async fn delete_sold_product(tx: &mut Tx, id: Uuid) -> CsmResult<bool> {
-    with_tx!(tx, |tx| {
-        sqlx::query("DELETE FROM related_parties WHERE subject_kind = 'sold_product' AND subject_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        let done = sqlx::query("DELETE FROM sold_products WHERE id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
-    })
-}
-
 /// Filters of ListSoldProducts (ANDed).
 #[derive(Clone, Debug, Default)]
 pub struct SoldProductFilter {
@@ -227,12 +197,7 @@ pub async fn list_sold_products(
     if let Some(consumer) = filter.consumer {
         clauses.push(format!("x.consumer_id = {}", b.uuid(*consumer.as_uuid())));
     }
-    clauses.push(compile_asset_rules(rules, AssetKind::SoldProduct, &mut b));
-    let sql = format!(
-        "SELECT {SOLD_PRODUCT_COLUMNS} FROM sold_products x WHERE {} ORDER BY x.id LIMIT {}",
-        clauses.join(" AND "),
-        limit.max(1)
-    );
+    let sql = page_sql(AssetKind::SoldProduct, clauses, rules, &mut b, limit);
     with_db!(db, |pool| {
         let rows = bind_all(sqlx::query(&sql), &b.0).fetch_all(pool).await.map_err(db_error)?;
         rows.iter().map(sold_product_from_row).collect()
@@ -371,39 +336,6 @@ pub async fn ancestors(tx: &mut Tx, parent: Uuid) -> CsmResult<Vec<Uuid>> {
     Ok(chain)
 }
 
-/// Whether cases or child items reference the item.
-pub async fn install_base_item_in_use(tx: &mut Tx, id: Uuid) -> CsmResult<bool> {
-    with_tx!(tx, |tx| {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM cases WHERE install_base_item_id = $1) \
-             + (SELECT COUNT(*) FROM case_affected_install_bases WHERE install_base_item_id = $1) \
-             + (SELECT COUNT(*) FROM install_base_items WHERE parent_id = $1) AS uses",
-        )
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(db_error)?;
-        Ok(row.int("uses").map_err(db_error)? > 0)
-    })
-}
-
-/// Deletes an item, its asset contacts and its related parties; false when there was none.
-pub async fn delete_install_base_item(tx: &mut Tx, id: Uuid) -> CsmResult<bool> {
-    with_tx!(tx, |tx| {
-        sqlx::query("DELETE FROM related_parties WHERE subject_kind = 'install_base_item' AND subject_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        let done = sqlx::query("DELETE FROM install_base_items WHERE id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
-    })
-}
-
 /// Filters of ListInstallBaseItems (ANDed).
 #[derive(Clone, Debug, Default)]
 pub struct ItemFilter {
@@ -434,12 +366,7 @@ pub async fn list_install_base_items(
     if let Some(parent) = filter.parent {
         clauses.push(format!("x.parent_id = {}", b.uuid(parent)));
     }
-    clauses.push(compile_asset_rules(rules, AssetKind::InstallBaseItem, &mut b));
-    let sql = format!(
-        "SELECT {ITEM_COLUMNS} FROM install_base_items x WHERE {} ORDER BY x.id LIMIT {}",
-        clauses.join(" AND "),
-        limit.max(1)
-    );
+    let sql = page_sql(AssetKind::InstallBaseItem, clauses, rules, &mut b, limit);
     let mut items = with_db!(db, |pool| {
         let rows = bind_all(sqlx::query(&sql), &b.0).fetch_all(pool).await.map_err(db_error)?;
         rows.iter().map(item_from_row).collect::<CsmResult<Vec<_>>>()?
@@ -448,6 +375,123 @@ pub async fn list_install_base_items(
         item.asset_contacts = asset_contacts(db, item.id).await?;
     }
     Ok(items)
+}
+
+// ------------------------------------------------------------------ both asset tables
+
+/// The asset table of `kind`, its columns (alias `x`) and the related-party
+/// subject kind of its rows.
+fn table(kind: AssetKind) -> (&'static str, &'static str) {
+    match kind {
+        AssetKind::SoldProduct => ("sold_products", SOLD_PRODUCT_COLUMNS),
+        AssetKind::InstallBaseItem => ("install_base_items", ITEM_COLUMNS),
+    }
+}
+
+/// A page of `kind`'s rows: the list's own `clauses` and the principal's asset
+/// grants compiled to one clause, in id order.
+fn page_sql(kind: AssetKind, mut clauses: Vec<String>, rules: &AssetRules, b: &mut Binds, limit: i64) -> String {
+    let (table, columns) = table(kind);
+    clauses.push(compile_asset_rules(rules, kind, b));
+    format!("SELECT {columns} FROM {table} x WHERE {} ORDER BY x.id LIMIT {}", clauses.join(" AND "), limit.max(1))
+}
+
+/// Whether other rows reference the asset: cases or install base items
+/// (sold products); cases, affected install bases or child items (items).
+pub async fn asset_in_use(tx: &mut Tx, kind: AssetKind, id: Uuid) -> CsmResult<bool> {
+    let sql = match kind {
+        AssetKind::SoldProduct => {
+            "SELECT (SELECT COUNT(*) FROM cases WHERE sold_product_id = $1) \
+             + (SELECT COUNT(*) FROM install_base_items WHERE sold_product_id = $1) AS uses"
+        }
+        AssetKind::InstallBaseItem => {
+            "SELECT (SELECT COUNT(*) FROM cases WHERE install_base_item_id = $1) \
+             + (SELECT COUNT(*) FROM case_affected_install_bases WHERE install_base_item_id = $1) \
+             + (SELECT COUNT(*) FROM install_base_items WHERE parent_id = $1) AS uses"
+        }
+    };
+    with_tx!(tx, |tx| {
+        let row = sqlx::query(sql).bind(id).fetch_one(&mut **tx).await.map_err(db_error)?;
+        Ok(row.int("uses").map_err(db_error)? > 0)
+    })
+}
+
+/// Deletes an asset and its related parties (an item's asset contacts go
+/// with it); false when there was none.
+pub async fn delete_asset(tx: &mut Tx, kind: AssetKind, id: Uuid) -> CsmResult<bool> {
+    let (table, _) = table(kind);
+    let delete = format!("DELETE FROM {table} WHERE id = $1");
+    with_tx!(tx, |tx| {
+        sqlx::query("DELETE FROM related_parties WHERE subject_kind = $1 AND subject_id = $2")
+            .bind(kind.entity_type())
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        let done = sqlx::query(&delete).bind(id).execute(&mut **tx).await.map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    })
+}
+
+/// The reads and writes of one asset table, so that creating, updating and
+/// reading a sold product or an install base item is one implementation.
+pub trait StoredAsset: Clone + Send + Sync + Sized {
+    const KIND: AssetKind;
+    fn id(&self) -> Uuid;
+    /// A new row's id and timestamps.
+    fn stamp_new(&mut self, id: Uuid, now: DateTime<Utc>);
+    fn touch(&mut self, now: DateTime<Utc>);
+    fn get(db: &Db, id: Uuid) -> impl Future<Output = CsmResult<Option<Self>>> + Send;
+    /// Inserts or (when `update`) rewrites the row.
+    fn save(tx: &mut Tx, record: &Self, update: bool) -> impl Future<Output = CsmResult<()>> + Send;
+}
+
+impl StoredAsset for SoldProductRecord {
+    const KIND: AssetKind = AssetKind::SoldProduct;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn stamp_new(&mut self, id: Uuid, now: DateTime<Utc>) {
+        (self.id, self.created_at, self.updated_at) = (id, now, now);
+    }
+
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+    }
+
+    fn get(db: &Db, id: Uuid) -> impl Future<Output = CsmResult<Option<Self>>> + Send {
+        get_sold_product(db, id)
+    }
+
+    fn save(tx: &mut Tx, record: &Self, update: bool) -> impl Future<Output = CsmResult<()>> + Send {
+        save_sold_product(tx, record, update)
+    }
+}
+
+impl StoredAsset for InstallBaseItemRecord {
+    const KIND: AssetKind = AssetKind::InstallBaseItem;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn stamp_new(&mut self, id: Uuid, now: DateTime<Utc>) {
+        (self.id, self.created_at, self.updated_at) = (id, now, now);
+    }
+
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+    }
+
+    fn get(db: &Db, id: Uuid) -> impl Future<Output = CsmResult<Option<Self>>> + Send {
+        get_install_base_item(db, id)
+    }
+
+    fn save(tx: &mut Tx, record: &Self, update: bool) -> impl Future<Output = CsmResult<()>> + Send {
+        save_install_base_item(tx, record, update)
+    }
 }
 
 // ------------------------------------------------------------------ facts

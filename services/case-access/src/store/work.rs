@@ -87,7 +87,6 @@ pub async fn lock_case(tx: &mut Tx, id: CaseId) -> CsmResult<Option<CaseRecord>>
     })
 }
 
-
 /// Replaces the contributor sets of `case` with its record's.
 pub async fn replace_contributors(tx: &mut Tx, case: &CaseRecord) -> CsmResult<()> {
     let id = *case.id.as_uuid();
