@@ -107,6 +107,83 @@ impl AccountTeamPeer {
                 .collect(),
         })
     }
+
+    /// Every relationship that decides what `profile` may see (DESIGN §3).
+    pub async fn principal_relationships(
+        &self,
+        profile: ProfileId,
+    ) -> CsmResult<csm_proto::account_team::PrincipalRelationships> {
+        let request = GetPrincipalRelationshipsRequest { profile_id: profile.to_string() };
+        let response = self
+            .client
+            .clone()
+            .get_principal_relationships(request)
+            .await
+            .map_err(|status| peer_error(ServiceName::AccountTeam, status))?;
+        Ok(response.into_inner().principal_relationships.unwrap_or_default())
+    }
+
+    /// The responsibility access configurations on `table` (active ones only when asked), every page.
+    pub async fn access_configurations(
+        &self,
+        table: csm_proto::account_team::RecordTable,
+        active_only: bool,
+    ) -> CsmResult<Vec<csm_proto::account_team::ResponsibilityAccessConfiguration>> {
+        crate::every_page(ServiceName::AccountTeam, |page_token| {
+            let mut client = self.client.clone();
+            let request = csm_proto::account_team::ListResponsibilityAccessConfigurationsRequest {
+                responsibility_id: String::new(),
+                accessible_table: table as i32,
+                active_only,
+                page_size: crate::PAGE,
+                page_token,
+            };
+            async move {
+                let page = client.list_responsibility_access_configurations(request).await?.into_inner();
+                Ok((page.responsibility_access_configurations, page.next_page_token))
+            }
+        })
+        .await
+    }
+
+    /// Responsibility definition `id`; `None` when account-team does not know it.
+    pub async fn responsibility_definition(
+        &self,
+        id: &str,
+    ) -> CsmResult<Option<csm_proto::account_team::ResponsibilityDefinition>> {
+        let request = csm_proto::account_team::GetResponsibilityDefinitionRequest { responsibility_id: id.to_owned() };
+        match self.client.clone().get_responsibility_definition(request).await {
+            Ok(response) => Ok(response.into_inner().responsibility_definition),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(peer_error(ServiceName::AccountTeam, status)),
+        }
+    }
+
+    /// Related-party configuration (type) `id` (R5.4); `None` when account-team does not know it.
+    pub async fn related_party_configuration(
+        &self,
+        id: &str,
+    ) -> CsmResult<Option<csm_proto::account_team::RelatedPartyConfiguration>> {
+        let request = csm_proto::account_team::GetRelatedPartyConfigurationRequest {
+            related_party_configuration_id: id.to_owned(),
+        };
+        match self.client.clone().get_related_party_configuration(request).await {
+            Ok(response) => Ok(response.into_inner().related_party_configuration),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(peer_error(ServiceName::AccountTeam, status)),
+        }
+    }
+
+    /// account-team's change feed from after `from_revision` (DESIGN §3).
+    pub async fn watch(
+        &self,
+        from_revision: u64,
+    ) -> CsmResult<tonic::Streaming<csm_proto::account_team::WatchResponse>> {
+        let request = csm_proto::account_team::WatchRequest { from_revision };
+        let stream =
+            self.client.clone().watch(request).await.map_err(|status| peer_error(ServiceName::AccountTeam, status))?;
+        Ok(stream.into_inner())
+    }
 }
 
 impl AccountTeamPeer {

@@ -327,6 +327,102 @@ impl IdentityPeer {
             page_token = page.next_page_token;
         }
     }
+
+    // ---- case-access (principal contexts, related parties, security groups) ----
+
+    /// The principal behind `profile` in one read (DESIGN §3); `None` when
+    /// identity does not know the profile.
+    pub async fn resolve_principal(
+        &self,
+        profile: ProfileId,
+    ) -> CsmResult<Option<csm_proto::identity::ResolvePrincipalResponse>> {
+        use csm_proto::identity::{ResolvePrincipalRequest, resolve_principal_request::Principal};
+        let request = ResolvePrincipalRequest { principal: Some(Principal::ProfileId(profile.to_string())) };
+        match self.client.clone().resolve_principal(request).await {
+            Ok(response) => Ok(Some(response.into_inner())),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// The profiles matching `filter` (its page fields are ignored), every page.
+    pub async fn profiles_where(&self, filter: &csm_proto::identity::ListProfilesRequest) -> CsmResult<Vec<Profile>> {
+        crate::every_page(ServiceName::Identity, |page_token| {
+            let mut client = self.client.clone();
+            let request =
+                csm_proto::identity::ListProfilesRequest { page_size: crate::PAGE, page_token, ..filter.clone() };
+            async move {
+                let page = client.list_profiles(request).await?.into_inner();
+                Ok((page.profiles, page.next_page_token))
+            }
+        })
+        .await
+    }
+
+    /// One page of ListProfiles, for callers that keep their own position in it.
+    pub async fn profiles_page(
+        &self,
+        request: csm_proto::identity::ListProfilesRequest,
+    ) -> CsmResult<csm_proto::identity::ListProfilesResponse> {
+        let response = self
+            .client
+            .clone()
+            .list_profiles(request)
+            .await
+            .map_err(|status| peer_error(ServiceName::Identity, status))?;
+        Ok(response.into_inner())
+    }
+
+    /// Whether identity knows `account`.
+    pub async fn account_exists(&self, account: csm_types::AccountId) -> CsmResult<bool> {
+        let request = csm_proto::identity::GetAccountRequest { account_id: account.to_string() };
+        match self.client.clone().get_account(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// Security group `id`; `None` when identity does not know it.
+    pub async fn security_group(
+        &self,
+        id: csm_types::SecurityGroupId,
+    ) -> CsmResult<Option<csm_proto::identity::SecurityGroup>> {
+        let request = csm_proto::identity::GetSecurityGroupRequest { security_group_id: id.to_string() };
+        match self.client.clone().get_security_group(request).await {
+            Ok(response) => Ok(response.into_inner().security_group),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        }
+    }
+
+    /// Every security group of `kind`, all pages.
+    pub async fn security_groups(
+        &self,
+        kind: csm_proto::identity::SecurityGroupKind,
+    ) -> CsmResult<Vec<csm_proto::identity::SecurityGroup>> {
+        crate::every_page(ServiceName::Identity, |page_token| {
+            let mut client = self.client.clone();
+            let request = csm_proto::identity::ListSecurityGroupsRequest {
+                page_size: crate::PAGE,
+                page_token,
+                kind: kind as i32,
+            };
+            async move {
+                let page = client.list_security_groups(request).await?.into_inner();
+                Ok((page.security_groups, page.next_page_token))
+            }
+        })
+        .await
+    }
+
+    /// identity's change feed from after `from_revision` (DESIGN §3).
+    pub async fn watch(&self, from_revision: u64) -> CsmResult<tonic::Streaming<csm_proto::identity::WatchResponse>> {
+        let request = csm_proto::identity::WatchRequest { from_revision, entity_types: Vec::new() };
+        let stream =
+            self.client.clone().watch(request).await.map_err(|status| peer_error(ServiceName::Identity, status))?;
+        Ok(stream.into_inner())
+    }
 }
 
 // ---------------------------------------------------------------- licensing

@@ -8,6 +8,8 @@
 mod account_team;
 mod identity;
 
+use std::future::Future;
+
 use std::collections::BTreeSet;
 
 use csm_auth::Caller;
@@ -20,6 +22,28 @@ use tonic::Code;
 
 pub use account_team::{AccountTeamPeer, PrincipalAccounts};
 pub use identity::IdentityPeer;
+
+/// The licensing service, as its peers use it.
+#[derive(Clone)]
+pub struct LicensingPeer {
+    client: csm_proto::licensing::licensing_service_client::LicensingServiceClient<PeerChannel>,
+}
+
+impl LicensingPeer {
+    pub fn new(channel: PeerChannel) -> Self {
+        Self { client: csm_proto::licensing::licensing_service_client::LicensingServiceClient::new(channel) }
+    }
+
+    /// Escalates a licence session's seat (DESIGN §3 "License-aware access").
+    /// licensing's refusal comes back as its status: the caller names a full
+    /// pool, a missing right or an ended session in its own terms.
+    pub async fn escalate_session(
+        &self,
+        request: csm_proto::licensing::EscalateSessionRequest,
+    ) -> Result<csm_proto::licensing::EscalateSessionResponse, tonic::Status> {
+        Ok(self.client.clone().escalate_session(request).await?.into_inner())
+    }
+}
 
 /// Translates a peer's status into the caller's error.
 pub fn peer_error(peer: ServiceName, status: tonic::Status) -> CsmError {
@@ -42,6 +66,28 @@ pub fn peer_error(peer: ServiceName, status: tonic::Status) -> CsmError {
         .with_metadata("dependency", peer.as_str())
 }
 
+/// Every item of a paged list: `fetch(page_token)` answers one page's items
+/// and the next page's token (empty on the last page).
+pub(crate) async fn every_page<T, F, Fut>(peer: ServiceName, mut fetch: F) -> CsmResult<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut items = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (page, next) = fetch(page_token).await.map_err(|status| peer_error(peer, status))?;
+        items.extend(page);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        page_token = next;
+    }
+}
+
+/// Page size of the lists read through [`every_page`].
+pub(crate) const PAGE: i32 = 1000;
+
 /// The explicit class of a profile (R2.7): which of snc_internal and
 /// snc_external its effective roles reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +109,33 @@ pub struct RolePeer {
 impl RolePeer {
     pub fn new(channel: PeerChannel) -> Self {
         Self { client: RoleServiceClient::new(channel) }
+    }
+
+    /// The direct group memberships of `profile` (R6.2, R6.3), every page.
+    pub async fn profile_groups(&self, profile: ProfileId) -> CsmResult<Vec<csm_proto::role::ProfileGroupMembership>> {
+        every_page(ServiceName::Role, |page_token| {
+            let mut client = self.client.clone();
+            let request = csm_proto::role::ListProfileGroupsRequest {
+                profile_id: profile.to_string(),
+                page_size: PAGE,
+                page_token,
+                kind: 0,
+                include_ancestors: false,
+            };
+            async move {
+                let page = client.list_profile_groups(request).await?.into_inner();
+                Ok((page.memberships, page.next_page_token))
+            }
+        })
+        .await
+    }
+
+    /// role's change feed from after `from_revision` (DESIGN §3).
+    pub async fn watch(&self, from_revision: u64) -> CsmResult<tonic::Streaming<csm_proto::role::WatchResponse>> {
+        let request = csm_proto::role::WatchRequest { from_revision };
+        let stream =
+            self.client.clone().watch(request).await.map_err(|status| peer_error(ServiceName::Role, status))?;
+        Ok(stream.into_inner())
     }
 
     /// `eff_roles` of `profile`: canonical role names.

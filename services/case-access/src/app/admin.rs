@@ -21,12 +21,9 @@ use csm_auth::Caller;
 use csm_changefeed::{NewChange, Operation, append};
 use csm_db::{Db, PageRequest};
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::peer_error;
-use csm_proto::identity::identity_service_client::IdentityServiceClient;
-use csm_proto::identity::{GetSecurityGroupRequest, ListSecurityGroupsRequest, SecurityGroupKind};
-use csm_server::PeerChannel;
-use csm_types::{SecurityGroupId, ServiceName};
-use tonic::Code;
+use csm_peers::IdentityPeer;
+use csm_proto::identity::SecurityGroupKind;
+use csm_types::SecurityGroupId;
 
 use super::CaseAccessApp;
 use super::cache::ContextCache;
@@ -179,18 +176,11 @@ impl CaseAccessApp {
     /// SECURITY_GROUP_KIND_MISMATCH for a group that is neither User nor Customer.
     async fn require_rights_group(&self, group: SecurityGroupId) -> CsmResult<()> {
         let field = "rights.security_group_id";
-        let found = match self
+        let found = self
             .identity
-            .clone()
-            .get_security_group(GetSecurityGroupRequest { security_group_id: group.to_string() })
-            .await
-        {
-            Ok(response) => response.into_inner().security_group.unwrap_or_default(),
-            Err(status) if status.code() == Code::NotFound => {
-                return Err(CsmError::not_found("security_group", group).with_metadata("field", field));
-            }
-            Err(status) => return Err(peer_error(ServiceName::Identity, status)),
-        };
+            .security_group(group)
+            .await?
+            .ok_or_else(|| CsmError::not_found("security_group", group).with_metadata("field", field))?;
         match SecurityGroupKind::try_from(found.kind) {
             Ok(SecurityGroupKind::User | SecurityGroupKind::Customer) => Ok(()),
             _ => Err(CsmError::failed_precondition(
@@ -210,7 +200,7 @@ fn rights_change(group: SecurityGroupId, operation: Operation) -> NewChange {
 struct RightsSeeder {
     db: Db,
     feed: csm_changefeed::ChangeFeed,
-    identity: IdentityServiceClient<PeerChannel>,
+    identity: IdentityPeer,
     contexts: std::sync::Arc<ContextCache>,
 }
 
@@ -229,40 +219,21 @@ impl RightsSeeder {
     }
 
     async fn seed(&self) -> CsmResult<()> {
-        let mut page_token = String::new();
         let mut seeded = false;
-        loop {
-            let page = self
-                .identity
-                .clone()
-                .list_security_groups(ListSecurityGroupsRequest {
-                    page_size: 1000,
-                    page_token: page_token.clone(),
-                    kind: SecurityGroupKind::Customer as i32,
-                })
-                .await
-                .map_err(|status| peer_error(ServiceName::Identity, status))?
-                .into_inner();
-            for group in &page.security_groups {
-                let Ok(id) = SecurityGroupId::parse(&group.security_group_id) else { continue };
-                let Some(rights) = SecurityGroupRights::out_of_the_box(id, &group.name) else { continue };
-                let mut tx = self.db.begin().await?;
-                // Seed once, and never over rights an administrator already set.
-                if !store::mark_seeded(&mut tx, id).await?
-                    || !store::insert_security_group_rights(&mut tx, &rights).await?
-                {
-                    tx.commit().await?;
-                    continue;
-                }
-                let revision = append(&mut tx, &rights_change(id, Operation::Created)).await?;
+        for group in &self.identity.security_groups(SecurityGroupKind::Customer).await? {
+            let Ok(id) = SecurityGroupId::parse(&group.security_group_id) else { continue };
+            let Some(rights) = SecurityGroupRights::out_of_the_box(id, &group.name) else { continue };
+            let mut tx = self.db.begin().await?;
+            // Seed once, and never over rights an administrator already set.
+            if !store::mark_seeded(&mut tx, id).await? || !store::insert_security_group_rights(&mut tx, &rights).await?
+            {
                 tx.commit().await?;
-                self.feed.committed(revision);
-                seeded = true;
+                continue;
             }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
+            let revision = append(&mut tx, &rights_change(id, Operation::Created)).await?;
+            tx.commit().await?;
+            self.feed.committed(revision);
+            seeded = true;
         }
         if seeded {
             self.contexts.evict_all();

@@ -18,40 +18,25 @@ use std::pin::Pin;
 
 use csm_db::Db;
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::{RolePeer, peer_error};
-use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
+use csm_peers::{AccountTeamPeer, IdentityPeer, RolePeer};
 use csm_proto::account_team::team_member::Team;
-use csm_proto::account_team::{
-    AccessLevel, AssociationType, GetPrincipalRelationshipsRequest, ListResponsibilityAccessConfigurationsRequest,
-    RecordTable, ResponsibilityAccessConfiguration,
-};
+use csm_proto::account_team::{AccessLevel, AssociationType, RecordTable, ResponsibilityAccessConfiguration};
 use csm_proto::common::Change;
-use csm_proto::identity::identity_service_client::IdentityServiceClient;
-use csm_proto::identity::{
-    HouseholdMemberStatus, ListAccountDescendantsRequest, ListHouseholdMembersRequest, ListProfilesRequest,
-    ProfileKind, ResolvePrincipalRequest, resolve_principal_request,
-};
-use csm_proto::role::ListProfileGroupsRequest;
-use csm_proto::role::role_service_client::RoleServiceClient;
+use csm_proto::identity::{HouseholdMemberStatus, ListProfilesRequest, ProfileKind};
 use csm_server::PeerChannel;
 use csm_types::{AccountId, ConsumerId, GroupId, HouseholdId, ProfileId, SecurityGroupId, ServiceName};
 use tokio_stream::{Stream, StreamExt as _};
-use tonic::Code;
 use uuid::Uuid;
 
 use crate::domain::principal::{
     AccessConfiguration, OwnershipGrants, PrincipalContext, PrincipalKind, TeamMembership, TeamTarget,
 };
 
-/// Page size used when draining peer lists.
-const PAGE: i32 = 1000;
-
 #[derive(Clone)]
 pub struct ContextSource {
-    identity: IdentityServiceClient<PeerChannel>,
+    identity: IdentityPeer,
     roles: RolePeer,
-    role_client: RoleServiceClient<PeerChannel>,
-    account_team: AccountTeamServiceClient<PeerChannel>,
+    account_team: AccountTeamPeer,
     /// case-access's own database (security-group rights); set by the app.
     db: Option<Db>,
 }
@@ -74,10 +59,9 @@ fn parse_uuid(service: ServiceName, field: &str, value: &str) -> CsmResult<Optio
 impl ContextSource {
     pub fn new(identity: PeerChannel, roles: PeerChannel, account_team: PeerChannel) -> Self {
         Self {
-            identity: IdentityServiceClient::new(identity),
-            roles: RolePeer::new(roles.clone()),
-            role_client: RoleServiceClient::new(roles),
-            account_team: AccountTeamServiceClient::new(account_team),
+            identity: IdentityPeer::new(identity),
+            roles: RolePeer::new(roles),
+            account_team: AccountTeamPeer::new(account_team),
             db: None,
         }
     }
@@ -102,33 +86,11 @@ impl ContextSource {
             }))
         }
         let stream = match feed {
-            ServiceName::Identity => changes(
-                self.identity
-                    .clone()
-                    .watch(csm_proto::identity::WatchRequest { from_revision, entity_types: Vec::new() })
-                    .await
-                    .map_err(|status| peer_error(feed, status))?
-                    .into_inner(),
-                |message| message.change,
-            ),
-            ServiceName::Role => changes(
-                self.role_client
-                    .clone()
-                    .watch(csm_proto::role::WatchRequest { from_revision })
-                    .await
-                    .map_err(|status| peer_error(feed, status))?
-                    .into_inner(),
-                |message| message.change,
-            ),
-            ServiceName::AccountTeam => changes(
-                self.account_team
-                    .clone()
-                    .watch(csm_proto::account_team::WatchRequest { from_revision })
-                    .await
-                    .map_err(|status| peer_error(feed, status))?
-                    .into_inner(),
-                |message| message.change,
-            ),
+            ServiceName::Identity => changes(self.identity.watch(from_revision).await?, |message| message.change),
+            ServiceName::Role => changes(self.roles.watch(from_revision).await?, |message| message.change),
+            ServiceName::AccountTeam => {
+                changes(self.account_team.watch(from_revision).await?, |message| message.change)
+            }
             other => return Err(CsmError::internal(format!("case-access does not watch {other}"))),
         };
         Ok(stream)
@@ -137,18 +99,7 @@ impl ContextSource {
     /// The context of `profile`, or `None` when identity does not know it.
     pub async fn build(&self, profile: ProfileId) -> CsmResult<Option<PrincipalContext>> {
         let identity = ServiceName::Identity;
-        let resolved = match self
-            .identity
-            .clone()
-            .resolve_principal(ResolvePrincipalRequest {
-                principal: Some(resolve_principal_request::Principal::ProfileId(profile.to_string())),
-            })
-            .await
-        {
-            Ok(response) => response.into_inner(),
-            Err(status) if status.code() == Code::NotFound => return Ok(None),
-            Err(status) => return Err(peer_error(identity, status)),
-        };
+        let Some(resolved) = self.identity.resolve_principal(profile).await? else { return Ok(None) };
         let principal = resolved.principal.unwrap_or_default();
         let record = principal.profile.unwrap_or_default();
         let kind = match ProfileKind::try_from(record.kind).unwrap_or(ProfileKind::Unspecified) {
@@ -182,7 +133,6 @@ impl ContextSource {
             }
         }
         // Everything else depends only on what identity answered: ask it all at once.
-        let mut account_team = self.account_team.clone();
         let (
             roles,
             relationships,
@@ -195,8 +145,7 @@ impl ContextSource {
             rights,
         ) = tokio::join!(
             self.roles.effective_roles(profile),
-            account_team
-                .get_principal_relationships(GetPrincipalRelationshipsRequest { profile_id: profile.to_string() }),
+            self.account_team.principal_relationships(profile),
             async {
                 match account {
                     Some(account) => self.descendants(account).await,
@@ -243,11 +192,7 @@ impl ContextSource {
         ctx.reports = reports?;
         ctx.reports.remove(&profile);
         ctx.ownership = rights?;
-        let relationships = relationships
-            .map_err(|status| peer_error(ServiceName::AccountTeam, status))?
-            .into_inner()
-            .principal_relationships
-            .unwrap_or_default();
+        let relationships = relationships?;
         let account_team = ServiceName::AccountTeam;
         let responsibility_names: BTreeMap<&str, &str> = relationships
             .responsibilities
@@ -320,63 +265,27 @@ impl ContextSource {
     /// The profile's direct group memberships and the groups it manages (R6.2, R6.3).
     async fn groups(&self, profile: ProfileId) -> CsmResult<Groups> {
         let (mut groups, mut managed) = (BTreeSet::new(), BTreeSet::new());
-        let mut page_token = String::new();
-        loop {
-            let page = self
-                .role_client
-                .clone()
-                .list_profile_groups(ListProfileGroupsRequest {
-                    profile_id: profile.to_string(),
-                    page_size: PAGE,
-                    page_token: page_token.clone(),
-                    kind: 0,
-                    include_ancestors: false,
-                })
-                .await
-                .map_err(|status| peer_error(ServiceName::Role, status))?
-                .into_inner();
-            for membership in page.memberships {
-                if let Some(id) = parse_uuid(ServiceName::Role, "group_id", &membership.group_id)? {
-                    let group = GroupId::from_uuid(id);
-                    groups.insert(group);
-                    if membership.manager {
-                        managed.insert(group);
-                    }
+        for membership in self.roles.profile_groups(profile).await? {
+            if let Some(id) = parse_uuid(ServiceName::Role, "group_id", &membership.group_id)? {
+                let group = GroupId::from_uuid(id);
+                groups.insert(group);
+                if membership.manager {
+                    managed.insert(group);
                 }
             }
-            if page.next_page_token.is_empty() {
-                return Ok((groups, managed));
-            }
-            page_token = page.next_page_token;
         }
+        Ok((groups, managed))
     }
 
     /// The active profiles matching `filter` (department members, reports; R6.3).
     async fn profiles(&self, filter: ListProfilesRequest) -> CsmResult<BTreeSet<ProfileId>> {
         let mut profiles = BTreeSet::new();
-        let mut page_token = String::new();
-        loop {
-            let page = self
-                .identity
-                .clone()
-                .list_profiles(ListProfilesRequest {
-                    page_size: PAGE,
-                    page_token: page_token.clone(),
-                    ..filter.clone()
-                })
-                .await
-                .map_err(|status| peer_error(ServiceName::Identity, status))?
-                .into_inner();
-            for found in page.profiles {
-                if let Some(id) = parse_uuid(ServiceName::Identity, "profile_id", &found.profile_id)? {
-                    profiles.insert(ProfileId::from_uuid(id));
-                }
+        for found in self.identity.profiles_where(&filter).await? {
+            if let Some(id) = parse_uuid(ServiceName::Identity, "profile_id", &found.profile_id)? {
+                profiles.insert(ProfileId::from_uuid(id));
             }
-            if page.next_page_token.is_empty() {
-                return Ok(profiles);
-            }
-            page_token = page.next_page_token;
         }
+        Ok(profiles)
     }
 
     /// The active responsibility access configurations on cases that case-access
@@ -385,31 +294,12 @@ impl ContextSource {
     /// skipped: ignoring a filter would grant more than configured (fail closed).
     async fn access_configurations(&self) -> CsmResult<Vec<ConfigOf>> {
         let mut configs = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = self
-                .account_team
-                .clone()
-                .list_responsibility_access_configurations(ListResponsibilityAccessConfigurationsRequest {
-                    responsibility_id: String::new(),
-                    accessible_table: RecordTable::Case as i32,
-                    active_only: true,
-                    page_size: PAGE,
-                    page_token: page_token.clone(),
-                })
-                .await
-                .map_err(|status| peer_error(ServiceName::AccountTeam, status))?
-                .into_inner();
-            for config in &page.responsibility_access_configurations {
-                if let Some(config) = case_access_configuration(config)? {
-                    configs.push(config);
-                }
+        for config in &self.account_team.access_configurations(RecordTable::Case, true).await? {
+            if let Some(config) = case_access_configuration(config)? {
+                configs.push(config);
             }
-            if page.next_page_token.is_empty() {
-                return Ok(configs);
-            }
-            page_token = page.next_page_token;
         }
+        Ok(configs)
     }
 
     /// The Cherwell rights of the principal's security group (R6.4); none
@@ -426,66 +316,15 @@ impl ContextSource {
 
     /// DESC(account) without the account itself.
     async fn descendants(&self, account: AccountId) -> CsmResult<BTreeSet<AccountId>> {
-        let mut accounts = BTreeSet::new();
-        let mut page_token = String::new();
-        loop {
-            let page = self
-                .identity
-                .clone()
-                .list_account_descendants(ListAccountDescendantsRequest {
-                    page_size: PAGE,
-                    page_token: page_token.clone(),
-                    account_id: account.to_string(),
-                    max_depth: 0,
-                    include_inactive: true,
-                })
-                .await
-                .map_err(|status| peer_error(ServiceName::Identity, status))?
-                .into_inner();
-            for descendant in page.accounts {
-                if let Some(id) = parse_uuid(ServiceName::Identity, "account_id", &descendant.account_id)? {
-                    accounts.insert(AccountId::from_uuid(id));
-                }
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
+        let mut accounts: BTreeSet<AccountId> = self.identity.account_descendants(account).await?.into_iter().collect();
         accounts.remove(&account);
         Ok(accounts)
     }
 
-    /// Current members of `household` (R4.11: former members grant nothing).
+    /// Current members of `household` (R4.11: former members grant nothing);
+    /// none for a household identity does not know.
     async fn current_members(&self, household: HouseholdId) -> CsmResult<Vec<ConsumerId>> {
-        let mut members = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = self
-                .identity
-                .clone()
-                .list_household_members(ListHouseholdMembersRequest {
-                    page_size: PAGE,
-                    page_token: page_token.clone(),
-                    household_id: household.to_string(),
-                    include_former: false,
-                })
-                .await
-                .map_err(|status| peer_error(ServiceName::Identity, status))?
-                .into_inner();
-            for member in page.members {
-                if member.status == HouseholdMemberStatus::Current as i32
-                    && let Some(id) = parse_uuid(ServiceName::Identity, "consumer_id", &member.consumer_id)?
-                {
-                    members.push(ConsumerId::from_uuid(id));
-                }
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        Ok(members)
+        Ok(self.identity.current_household_members(household).await?.unwrap_or_default())
     }
 }
 

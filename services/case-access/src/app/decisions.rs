@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use csm_auth::Caller;
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::peer_error;
 use csm_proto::identity::ListProfilesRequest;
 use csm_proto::licensing::{EscalateSessionRequest, RecordAccess};
 use csm_types::{CaseId, ProfileId, ServiceName};
@@ -175,9 +174,9 @@ impl CaseAccessApp {
             record_type: subject.record_type().to_owned(),
             record_id: subject.record_id(),
         };
-        match self.licensing.clone().escalate_session(request).await {
+        match self.licensing.escalate_session(request).await {
             Ok(response) => {
-                decided.license_escalated = response.into_inner().seat_held;
+                decided.license_escalated = response.seat_held;
                 Ok(())
             }
             Err(status) => Err(license_error(status, session)),
@@ -404,15 +403,12 @@ impl CaseAccessApp {
         loop {
             let page = self
                 .identity
-                .clone()
-                .list_profiles(ListProfilesRequest {
+                .profiles_page(ListProfilesRequest {
                     page_size: REVIEW_PROFILE_PAGE,
                     page_token: cursor.identity_page.clone(),
                     ..Default::default()
                 })
-                .await
-                .map_err(|status| peer_error(ServiceName::Identity, status))?
-                .into_inner();
+                .await?;
             let mut index = cursor.skip;
             while let Some(profile) = page.profiles.get(index) {
                 index += 1;

@@ -23,14 +23,9 @@ use csm_changefeed::idempotency::RequestKey;
 use csm_changefeed::{ChangeFeed, ConsistencyToken, NewChange, Operation, append};
 use csm_db::Db;
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::peer_error;
-use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
-use csm_proto::identity::GetProfileRequest;
-use csm_proto::identity::identity_service_client::IdentityServiceClient;
-use csm_proto::licensing::licensing_service_client::LicensingServiceClient;
+use csm_peers::{AccountTeamPeer, IdentityPeer, LicensingPeer};
 use csm_server::PeerChannel;
 use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
-use tonic::Code;
 
 use crate::domain::case::CaseFacts;
 use crate::domain::principal::PrincipalContext;
@@ -69,13 +64,12 @@ pub struct CaseAccessApp {
     pub contexts: Arc<ContextCache>,
     /// Case facts by case id, kept right by the own change feed.
     pub cases: Arc<CaseCache>,
-    identity: IdentityServiceClient<PeerChannel>,
-    licensing: LicensingServiceClient<PeerChannel>,
+    identity: IdentityPeer,
+    licensing: LicensingPeer,
     settings: Arc<SettingsInForce>,
     /// account-team, for related-party types (R5.4) and partner-contact
     /// eligibility (R5.13); set by [`CaseAccessApp::with_account_team`].
-    account_team: Option<AccountTeamServiceClient<PeerChannel>>,
-    account_team_peer: Option<csm_peers::AccountTeamPeer>,
+    account_team: Option<AccountTeamPeer>,
 }
 
 /// The freshness a request asks for; a malformed token is INVALID_ARGUMENT.
@@ -147,11 +141,10 @@ impl CaseAccessApp {
             feed,
             contexts,
             cases,
-            identity: IdentityServiceClient::new(identity),
-            licensing: LicensingServiceClient::new(licensing),
+            identity: IdentityPeer::new(identity),
+            licensing: LicensingPeer::new(licensing),
             settings: Default::default(),
             account_team: None,
-            account_team_peer: None,
         }
     }
 
@@ -170,8 +163,7 @@ impl CaseAccessApp {
 
     /// The app calling account-team over `channel` for related-party types.
     pub fn with_account_team(mut self, channel: PeerChannel) -> Self {
-        self.account_team = Some(AccountTeamServiceClient::new(channel.clone()));
-        self.account_team_peer = Some(csm_peers::AccountTeamPeer::new(channel));
+        self.account_team = Some(AccountTeamPeer::new(channel));
         self
     }
 
@@ -350,22 +342,16 @@ impl CaseAccessApp {
 
     /// The account of contact `profile`, for T4.1 CREATE_OBO ("contact of the case account").
     async fn contact_account(&self, profile: ProfileId) -> CsmResult<Option<AccountId>> {
-        match self.identity.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
-            Ok(response) => {
-                let account = response.into_inner().profile.map(|profile| profile.account_id).unwrap_or_default();
-                Ok(uuid::Uuid::parse_str(&account).ok().map(AccountId::from_uuid))
-            }
-            Err(status) if status.code() == Code::NotFound => {
-                Err(CsmError::not_found("profile", profile).with_metadata("field", "draft.contact_id"))
-            }
-            Err(status) => Err(peer_error(ServiceName::Identity, status)),
+        match self.identity.profile(profile).await? {
+            Some(found) => Ok(uuid::Uuid::parse_str(&found.account_id).ok().map(AccountId::from_uuid)),
+            None => Err(CsmError::not_found("profile", profile).with_metadata("field", "draft.contact_id")),
         }
     }
 
     /// CR(`contact`): the accounts its contact relationships add it to (R3.7),
     /// read from account-team (always current, so as fresh as any token).
     async fn contact_relationship_accounts(&self, contact: ProfileId) -> CsmResult<BTreeSet<AccountId>> {
-        match &self.account_team_peer {
+        match &self.account_team {
             Some(account_team) => {
                 Ok(account_team.principal_accounts(contact).await?.contact_relationships.into_iter().collect())
             }

@@ -7,13 +7,10 @@ use csm_auth::Caller;
 use csm_changefeed::idempotency::RequestKey;
 use csm_changefeed::{NewChange, Operation, append};
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::peer_error;
-use csm_proto::account_team::{
-    GetRelatedPartyConfigurationRequest, GetResponsibilityDefinitionRequest, PartyEntityType, RecordTable,
-};
-use csm_proto::identity::{GetAccountRequest, GetConsumerRequest, GetProfileRequest, ProfileKind};
-use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
-use tonic::Code;
+use csm_peers::AccountTeamPeer;
+use csm_proto::account_team::{PartyEntityType, RecordTable};
+use csm_proto::identity::ProfileKind;
+use csm_types::{AccountId, CaseId, ConsumerId, ProfileId};
 use uuid::Uuid;
 
 use super::case_cache::CaseRead;
@@ -394,42 +391,27 @@ impl CaseAccessApp {
         Err(access_denied(Action::WriteFull, &full))
     }
 
-    fn account_team(
-        &self,
-    ) -> CsmResult<
-        csm_proto::account_team::account_team_service_client::AccountTeamServiceClient<csm_server::PeerChannel>,
-    > {
+    fn account_team(&self) -> CsmResult<&AccountTeamPeer> {
         self.account_team
-            .clone()
+            .as_ref()
             .ok_or_else(|| CsmError::unavailable("DEPENDENCY_UNAVAILABLE", "account-team is not configured"))
     }
 
     /// The name of responsibility definition `id` (account-team).
     async fn responsibility_name(&self, id: Uuid, field: &str) -> CsmResult<String> {
-        match self
-            .account_team()?
-            .get_responsibility_definition(GetResponsibilityDefinitionRequest { responsibility_id: id.to_string() })
-            .await
-        {
-            Ok(response) => Ok(response.into_inner().responsibility_definition.unwrap_or_default().name),
-            Err(status) if status.code() == Code::NotFound => Err(referenced_not_found(field, id)),
-            Err(status) => Err(peer_error(ServiceName::AccountTeam, status)),
+        match self.account_team()?.responsibility_definition(&id.to_string()).await? {
+            Some(definition) => Ok(definition.name),
+            None => Err(referenced_not_found(field, id)),
         }
     }
 
     /// Related-party type `id` from account-team (R5.4), with its default responsibility's name.
     async fn party_type(&self, id: Uuid, field: &str) -> CsmResult<PartyType> {
-        let configuration = match self
+        let configuration = self
             .account_team()?
-            .get_related_party_configuration(GetRelatedPartyConfigurationRequest {
-                related_party_configuration_id: id.to_string(),
-            })
-            .await
-        {
-            Ok(response) => response.into_inner().related_party_configuration.unwrap_or_default(),
-            Err(status) if status.code() == Code::NotFound => return Err(referenced_not_found(field, id)),
-            Err(status) => return Err(peer_error(ServiceName::AccountTeam, status)),
-        };
+            .related_party_configuration(&id.to_string())
+            .await?
+            .ok_or_else(|| referenced_not_found(field, id))?;
         let applies_to = match RecordTable::try_from(configuration.applies_to) {
             Ok(RecordTable::Case) => Some("case"),
             Ok(RecordTable::SoldProduct) => Some("sold_product"),
@@ -453,14 +435,10 @@ impl CaseAccessApp {
 
     /// The party must exist in identity and be of its kind (contacts and users are profiles).
     async fn check_party(&self, kind: PartyKind, party: Uuid) -> CsmResult<()> {
-        let mut identity = self.identity.clone();
-        let missing = || referenced_not_found("party_id", party);
-        let result = match kind {
+        let known = match kind {
             PartyKind::Contact | PartyKind::User => {
-                match identity.get_profile(GetProfileRequest { profile_id: party.to_string() }).await {
-                    Ok(response) => {
-                        let profile = response.into_inner().profile.unwrap_or_default();
-                        let profile_kind = ProfileKind::try_from(profile.kind).unwrap_or(ProfileKind::Unspecified);
+                match self.identity.profile_kind(ProfileId::from_uuid(party)).await? {
+                    Some(profile_kind) => {
                         let fits = match kind {
                             PartyKind::Contact => {
                                 matches!(profile_kind, ProfileKind::Contact | ProfileKind::PartnerContact)
@@ -474,25 +452,17 @@ impl CaseAccessApp {
                             )
                             .with_metadata("field", "party_id"));
                         }
-                        Ok(())
+                        true
                     }
-                    Err(status) => Err(status),
+                    None => false,
                 }
             }
-            PartyKind::Consumer => {
-                identity.get_consumer(GetConsumerRequest { consumer_id: party.to_string() }).await.map(|_| ())
-            }
-            PartyKind::Account => {
-                identity.get_account(GetAccountRequest { account_id: party.to_string() }).await.map(|_| ())
-            }
+            PartyKind::Consumer => self.identity.consumer_exists(ConsumerId::from_uuid(party)).await?,
+            PartyKind::Account => self.identity.account_exists(AccountId::from_uuid(party)).await?,
             // Service organizations are not kept by identity: taken as given.
-            PartyKind::ServiceOrganization => Ok(()),
+            PartyKind::ServiceOrganization => true,
         };
-        match result {
-            Ok(()) => Ok(()),
-            Err(status) if status.code() == Code::NotFound => Err(missing()),
-            Err(status) => Err(peer_error(ServiceName::Identity, status)),
-        }
+        if known { Ok(()) } else { Err(referenced_not_found("party_id", party)) }
     }
 
     /// AddRelatedParty (R5.6): responsibility and order from the type's defaults.
@@ -639,12 +609,7 @@ impl CaseAccessApp {
         let not_eligible = |why: String| {
             CsmError::failed_precondition("PARTNER_CONTACT_NOT_ELIGIBLE", why).with_metadata("field", field.to_owned())
         };
-        let profile =
-            match self.identity.clone().get_profile(GetProfileRequest { profile_id: contact.to_string() }).await {
-                Ok(response) => response.into_inner().profile.unwrap_or_default(),
-                Err(status) if status.code() == Code::NotFound => return Err(referenced_not_found(field, contact)),
-                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
-            };
+        let profile = self.identity.profile(contact).await?.ok_or_else(|| referenced_not_found(field, contact))?;
         if profile.kind != ProfileKind::PartnerContact as i32 {
             return Err(not_eligible(format!("profile {contact} is not a partner contact")));
         }
@@ -657,11 +622,7 @@ impl CaseAccessApp {
         let Some(account) = case.account else {
             return Err(not_eligible("a case without an account has no eligible partner contacts".to_owned()));
         };
-        let peer = self
-            .account_team_peer
-            .as_ref()
-            .ok_or_else(|| CsmError::unavailable("DEPENDENCY_UNAVAILABLE", "account-team is not configured"))?;
-        if peer.partner_contact_eligible(account, case.partner_account, contact).await? {
+        if self.account_team()?.partner_contact_eligible(account, case.partner_account, contact).await? {
             Ok(())
         } else {
             Err(not_eligible(format!("partner contact {contact} is not eligible on cases of account {account}")))

@@ -3,9 +3,8 @@
 
 use csm_changefeed::idempotency::{self, RequestKey};
 use csm_errors::{CsmError, CsmResult, ErrorCode};
-use csm_peers::peer_error;
 use csm_proto::identity::{ListProfilesRequest, ProfileKind};
-use csm_types::{AccountId, CaseId, ProfileId, ServiceName};
+use csm_types::{AccountId, CaseId, ProfileId};
 
 use crate::app::CaseAccessApp;
 use crate::app::cache::Freshness;
@@ -79,29 +78,16 @@ impl CaseAccessApp {
             return Ok(Vec::new());
         }
         let mut found = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = self
-                .identity
-                .clone()
-                .list_profiles(ListProfilesRequest { page_size: 1000, page_token, ..Default::default() })
-                .await
-                .map_err(|status| peer_error(ServiceName::Identity, status))?
-                .into_inner();
-            for profile in page.profiles {
-                let email = profile.details.as_ref().map(|details| details.email.trim().to_lowercase());
-                if profile.active
-                    && email.as_deref() == Some(wanted.as_str())
-                    && let Ok(id) = ProfileId::parse(&profile.profile_id)
-                {
-                    found.push((id, profile.kind, profile.account_id.clone()));
-                }
+        for profile in self.identity.profiles_where(&ListProfilesRequest::default()).await? {
+            let email = profile.details.as_ref().map(|details| details.email.trim().to_lowercase());
+            if profile.active
+                && email.as_deref() == Some(wanted.as_str())
+                && let Ok(id) = ProfileId::parse(&profile.profile_id)
+            {
+                found.push((id, profile.kind, profile.account_id.clone()));
             }
-            if page.next_page_token.is_empty() {
-                return Ok(found);
-            }
-            page_token = page.next_page_token;
         }
+        Ok(found)
     }
 
     /// CreateCaseFromEmail (R4.21): a proxy case, the sender's own case, or no case.

@@ -11,10 +11,8 @@ use csm_changefeed::idempotency::RequestKey;
 use csm_changefeed::{NewChange, Operation, append};
 use csm_db::Tx;
 use csm_errors::{CsmError, CsmResult};
-use csm_peers::peer_error;
-use csm_proto::identity::{GetProfileRequest, ProfileKind};
-use csm_types::{CaseId, ProfileId, ServiceName};
-use tonic::Code;
+use csm_proto::identity::ProfileKind;
+use csm_types::{CaseId, ProfileId};
 use uuid::Uuid;
 
 use super::case_cache::CaseRead;
@@ -246,12 +244,7 @@ impl CaseAccessApp {
 
     /// The consumer profile (R1.17) of a CONSUMER_SUB_PROFILE profile.
     async fn consumer_sub_profile(&self, profile: ProfileId) -> CsmResult<Option<ProfileId>> {
-        let record =
-            match self.identity.clone().get_profile(GetProfileRequest { profile_id: profile.to_string() }).await {
-                Ok(response) => response.into_inner().profile.unwrap_or_default(),
-                Err(status) if status.code() == Code::NotFound => return Err(CsmError::not_found("profile", profile)),
-                Err(status) => return Err(peer_error(ServiceName::Identity, status)),
-            };
+        let record = self.identity.profile(profile).await?.ok_or_else(|| CsmError::not_found("profile", profile))?;
         if record.kind != ProfileKind::ConsumerSubProfile as i32 {
             return Ok(None);
         }
