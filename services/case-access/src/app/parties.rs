@@ -47,19 +47,6 @@ fn asset_not_found(kind: AssetKind, id: Uuid) -> CsmError {
     }
 }
 
-/// What an install base item references (a sold product has none).
-#[derive(Clone, Copy, Debug, Default)]
-struct ItemReferences {
-    sold_product: Option<Uuid>,
-    parent: Option<Uuid>,
-}
-
-impl ItemReferences {
-    fn of(item: &InstallBaseItemRecord) -> Self {
-        Self { sold_product: item.sold_product, parent: item.parent }
-    }
-}
-
 fn referenced_not_found(field: &str, id: impl std::fmt::Display) -> CsmError {
     CsmError::not_found("referenced entity", id).with_metadata("field", field.to_owned())
 }
@@ -157,27 +144,35 @@ impl CaseAccessApp {
         Ok(decided.consistency_token)
     }
 
-    /// Creates an asset (CreateSoldProduct, CreateInstallBaseItem): the
-    /// writer must be allowed to create, a retried request id replays, an
-    /// item's sold product and parent must exist.
-    async fn create_asset<A: StoredAsset + std::fmt::Debug>(
+    /// GetSoldProduct / GetInstallBaseItem: the asset when `ctx` may read it.
+    pub async fn get_asset<A: StoredAsset>(&self, ctx: &PrincipalContext, id: Uuid) -> CsmResult<(A, String)> {
+        let consistency_token = self.authorize_asset_read(ctx, A::KIND, id).await?;
+        let asset = A::get(&self.db, id).await?.ok_or_else(|| asset_not_found(A::KIND, id))?;
+        Ok((asset, consistency_token))
+    }
+
+    /// CreateSoldProduct / CreateInstallBaseItem: the writer must be allowed
+    /// to create, a retried request id replays, an item's sold product and
+    /// parent must exist.
+    pub async fn create_asset<A: StoredAsset>(
         &self,
         writer: &AssetWriter,
         request_id: Option<&str>,
         mut asset: A,
-        requested: &A,
-        references: impl Fn(&A) -> ItemReferences,
     ) -> CsmResult<(A, String)> {
         let kind = A::KIND;
         self.authorize_asset_create(writer, kind)?;
-        let key = RequestKey::new(kind.create_rpc(), writer_scope(writer), request_id, requested);
+        let key = RequestKey::new(kind.create_rpc(), writer_scope(writer), request_id, &asset.requested());
         loop {
             if let Some((id, revision)) = self.replayed(&key).await? {
                 let stored = A::get(&self.db, id).await?.ok_or_else(|| asset_not_found(kind, id))?;
                 return Ok((stored, self.feed.token(revision)));
             }
             asset.stamp_new(Uuid::now_v7(), csm_db::now());
-            self.check_item_references(asset.id(), references(&asset)).await?;
+            if let Some(error) = asset.invalid() {
+                return Err(error);
+            }
+            self.check_item_references(asset.id(), asset.references()).await?;
             let mut tx = self.db.begin().await?;
             A::save(&mut tx, &asset, false).await?;
             let change = NewChange::new(kind.entity_type(), asset.id(), Operation::Created);
@@ -192,25 +187,23 @@ impl CaseAccessApp {
         }
     }
 
-    /// Updates an asset (WRITE_FULL on it): `change` applies the request,
-    /// `invalid` refuses what the result may not be.
-    async fn update_asset<A: StoredAsset>(
+    /// UpdateSoldProduct / UpdateInstallBaseItem (WRITE_FULL on the asset):
+    /// `change` applies the request to the stored record.
+    pub async fn update_asset<A: StoredAsset>(
         &self,
         writer: &AssetWriter,
         id: Uuid,
         change: impl FnOnce(&mut A),
-        invalid: impl Fn(&A) -> Option<CsmError>,
-        references: impl Fn(&A) -> ItemReferences,
     ) -> CsmResult<(A, String)> {
         let kind = A::KIND;
         self.authorize_asset_write(writer, kind, id, Action::WriteFull).await?;
         let mut asset = A::get(&self.db, id).await?.ok_or_else(|| asset_not_found(kind, id))?;
         change(&mut asset);
         asset.touch(csm_db::now());
-        if let Some(error) = invalid(&asset) {
+        if let Some(error) = asset.invalid() {
             return Err(error);
         }
-        self.check_item_references(id, references(&asset)).await?;
+        self.check_item_references(id, asset.references()).await?;
         let mut tx = self.db.begin().await?;
         A::save(&mut tx, &asset, true).await?;
         let change = NewChange::new(kind.entity_type(), id, Operation::Updated);
@@ -220,8 +213,8 @@ impl CaseAccessApp {
         Ok((asset, self.feed.token(revision)))
     }
 
-    /// Deletes an asset (DELETE on it) that no other record references.
-    async fn delete_asset(&self, writer: &AssetWriter, kind: AssetKind, id: Uuid) -> CsmResult<String> {
+    /// DeleteSoldProduct / DeleteInstallBaseItem (DELETE on the asset), when no other record references it.
+    pub async fn delete_asset(&self, writer: &AssetWriter, kind: AssetKind, id: Uuid) -> CsmResult<String> {
         self.authorize_asset_write(writer, kind, id, Action::Delete).await?;
         let mut tx = self.db.begin().await?;
         if store::asset_in_use(&mut tx, kind, id).await? {
@@ -238,33 +231,6 @@ impl CaseAccessApp {
         Ok(self.feed.token(revision))
     }
 
-    pub async fn create_sold_product(
-        &self,
-        writer: &AssetWriter,
-        request_id: Option<&str>,
-        product: SoldProductRecord,
-    ) -> CsmResult<(SoldProductRecord, String)> {
-        let requested = requested_product(&product);
-        self.create_asset(writer, request_id, product, &requested, |_| ItemReferences::default()).await
-    }
-
-    pub async fn update_sold_product(
-        &self,
-        writer: &AssetWriter,
-        id: Uuid,
-        change: impl FnOnce(&mut SoldProductRecord),
-    ) -> CsmResult<(SoldProductRecord, String)> {
-        let invalid = |product: &SoldProductRecord| {
-            (product.account.is_some() == product.consumer.is_some())
-                .then(|| CsmError::invalid_field("sold_product.account_id", "exactly one of account_id / consumer_id"))
-        };
-        self.update_asset(writer, id, change, invalid, |_| ItemReferences::default()).await
-    }
-
-    pub async fn delete_sold_product(&self, writer: &AssetWriter, id: Uuid) -> CsmResult<String> {
-        self.delete_asset(writer, AssetKind::SoldProduct, id).await
-    }
-
     pub async fn list_sold_products(
         &self,
         ctx: &PrincipalContext,
@@ -278,13 +244,14 @@ impl CaseAccessApp {
     }
 
     /// An item's sold product and parent must exist; the parent chain must stay acyclic.
-    async fn check_item_references(&self, id: Uuid, references: ItemReferences) -> CsmResult<()> {
-        if let Some(product) = references.sold_product
+    async fn check_item_references(&self, id: Uuid, references: (Option<Uuid>, Option<Uuid>)) -> CsmResult<()> {
+        let (sold_product, parent) = references;
+        if let Some(product) = sold_product
             && store::get_sold_product(&self.db, product).await?.is_none()
         {
             return Err(referenced_not_found("install_base_item.sold_product_id", product));
         }
-        if let Some(parent) = references.parent {
+        if let Some(parent) = parent {
             if store::get_install_base_item(&self.db, parent).await?.is_none() {
                 return Err(referenced_not_found("install_base_item.parent_install_base_item_id", parent));
             }
@@ -299,37 +266,6 @@ impl CaseAccessApp {
             }
         }
         Ok(())
-    }
-
-    pub async fn create_install_base_item(
-        &self,
-        writer: &AssetWriter,
-        request_id: Option<&str>,
-        item: InstallBaseItemRecord,
-    ) -> CsmResult<(InstallBaseItemRecord, String)> {
-        let requested = requested_item(&item);
-        self.create_asset(writer, request_id, item, &requested, ItemReferences::of).await
-    }
-
-    pub async fn update_install_base_item(
-        &self,
-        writer: &AssetWriter,
-        id: Uuid,
-        change: impl FnOnce(&mut InstallBaseItemRecord),
-    ) -> CsmResult<(InstallBaseItemRecord, String)> {
-        let invalid = |item: &InstallBaseItemRecord| {
-            (item.parent == Some(id)).then(|| {
-                CsmError::invalid_field(
-                    "install_base_item.parent_install_base_item_id",
-                    "an item cannot be its own parent",
-                )
-            })
-        };
-        self.update_asset(writer, id, change, invalid, ItemReferences::of).await
-    }
-
-    pub async fn delete_install_base_item(&self, writer: &AssetWriter, id: Uuid) -> CsmResult<String> {
-        self.delete_asset(writer, AssetKind::InstallBaseItem, id).await
     }
 
     pub async fn list_install_base_items(
@@ -702,19 +638,6 @@ fn party_change(record: &RelatedPartyRecord, operation: Operation) -> NewChange 
     NewChange::new("related_party", record.id, operation)
         .attribute("subject_kind", record.subject.code())
         .attribute("subject_id", record.subject.id())
-}
-
-/// What a CreateSoldProduct asks for (its fingerprint): the record without
-/// what the server stamps (id and times), so a retry is the same request.
-fn requested_product(product: &SoldProductRecord) -> SoldProductRecord {
-    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    SoldProductRecord { id: Uuid::nil(), created_at: epoch, updated_at: epoch, ..product.clone() }
-}
-
-/// What a CreateInstallBaseItem asks for (its fingerprint), as [`requested_product`].
-fn requested_item(item: &InstallBaseItemRecord) -> InstallBaseItemRecord {
-    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    InstallBaseItemRecord { id: Uuid::nil(), created_at: epoch, updated_at: epoch, ..item.clone() }
 }
 
 /// Idempotency keys are per caller: a retry by the same caller replays.

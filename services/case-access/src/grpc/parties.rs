@@ -13,8 +13,8 @@ use super::convert::{any_uuid, freshness_of, mutation_context, opt, read_context
 use crate::CaseAccessApp;
 use crate::app::parties::{PartyChanges, asset_writer};
 use crate::domain::case::PartyKind;
-use crate::domain::parties::{AssetKind, InstallBaseItemRecord, PartySubject, RelatedPartyRecord, SoldProductRecord};
-use crate::store::parties::{ItemFilter, SoldProductFilter};
+use crate::domain::parties::{InstallBaseItemRecord, PartySubject, RelatedPartyRecord, SoldProductRecord};
+use crate::store::parties::{ItemFilter, SoldProductFilter, StoredAsset};
 
 const NAME_MAX: usize = 200;
 
@@ -382,98 +382,204 @@ pub(super) async fn list_related_parties(
     }))
 }
 
-// ------------------------------------------------------------------ sold products
+// ------------------------------------------------------------------ sold products, install base items
+
+/// A sold product or an install base item as its RPCs carry it: one
+/// implementation of create, get, update and delete serves both.
+trait WireAsset: StoredAsset {
+    type Wire;
+    /// The record's field in requests and responses ("sold_product").
+    const FIELD: &'static str;
+    /// The update mask paths UpdateSoldProduct / UpdateInstallBaseItem accept.
+    const UPDATABLE: &'static [&'static str];
+    /// A record with no field set yet.
+    fn empty() -> Self;
+    /// Sets the fields of `wire` named by `paths` (every field on create).
+    fn apply(errors: &mut FieldErrors, record: &mut Self, wire: &Self::Wire, paths: Option<&[String]>);
+    /// Refusals of a new record's wire form beyond its fields' own rules.
+    fn check_new(_errors: &mut FieldErrors, _wire: &Self::Wire) {}
+    fn wire_id(wire: &Self::Wire) -> &str;
+    fn to_proto(&self) -> Self::Wire;
+}
+
+impl WireAsset for SoldProductRecord {
+    type Wire = pb::SoldProduct;
+    const FIELD: &'static str = "sold_product";
+    const UPDATABLE: &'static [&'static str] = SOLD_PRODUCT_PATHS;
+
+    fn empty() -> Self {
+        empty_sold_product()
+    }
+
+    fn apply(errors: &mut FieldErrors, record: &mut Self, wire: &pb::SoldProduct, paths: Option<&[String]>) {
+        apply_sold_product(errors, record, wire, paths);
+    }
+
+    fn check_new(errors: &mut FieldErrors, wire: &pb::SoldProduct) {
+        if wire.account_id.trim().is_empty() == wire.consumer_id.trim().is_empty() {
+            errors.add("sold_product.account_id", "exactly one of account_id / consumer_id is required");
+        }
+    }
+
+    fn wire_id(wire: &pb::SoldProduct) -> &str {
+        &wire.sold_product_id
+    }
+
+    fn to_proto(&self) -> pb::SoldProduct {
+        sold_product_to_proto(self)
+    }
+}
+
+impl WireAsset for InstallBaseItemRecord {
+    type Wire = pb::InstallBaseItem;
+    const FIELD: &'static str = "install_base_item";
+    const UPDATABLE: &'static [&'static str] = ITEM_PATHS;
+
+    fn empty() -> Self {
+        empty_item()
+    }
+
+    fn apply(errors: &mut FieldErrors, record: &mut Self, wire: &pb::InstallBaseItem, paths: Option<&[String]>) {
+        apply_item(errors, record, wire, paths);
+    }
+
+    fn wire_id(wire: &pb::InstallBaseItem) -> &str {
+        &wire.install_base_item_id
+    }
+
+    fn to_proto(&self) -> pb::InstallBaseItem {
+        item_to_proto(self)
+    }
+}
+
+/// The common fields of an asset request.
+struct AssetCall<'a> {
+    caller: csm_auth::Caller,
+    profile_id: &'a str,
+    consistency: &'a Option<csm_proto::common::Consistency>,
+}
+
+async fn create_asset<A: WireAsset>(
+    app: &CaseAccessApp,
+    call: AssetCall<'_>,
+    request_id: &str,
+    wire: Option<&A::Wire>,
+) -> Result<(A::Wire, String), Status> {
+    let mut errors = FieldErrors::new();
+    let request_id = errors.optional_request_id(request_id);
+    let profile = errors.optional_id("profile_id", call.profile_id, ProfileId::parse);
+    let mut asset = A::empty();
+    match wire {
+        Some(wire) => {
+            A::apply(&mut errors, &mut asset, wire, None);
+            A::check_new(&mut errors, wire);
+        }
+        None => errors.add(A::FIELD, "is required"),
+    }
+    errors.finish()?;
+    let writer = asset_writer(app, &call.caller, profile, &freshness_of(call.consistency)?).await?;
+    let (asset, consistency_token) = app.create_asset(&writer, request_id.as_deref(), asset).await?;
+    Ok((asset.to_proto(), consistency_token))
+}
+
+async fn get_asset<A: WireAsset>(
+    app: &CaseAccessApp,
+    call: AssetCall<'_>,
+    id: &str,
+) -> Result<(A::Wire, String), Status> {
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", call.profile_id, ProfileId::parse);
+    let id = errors.required_id(&format!("{}_id", A::FIELD), id, any_uuid);
+    errors.finish()?;
+    let ctx = read_context(app, &call.caller, profile, call.consistency).await?;
+    let (asset, consistency_token) = app.get_asset::<A>(&ctx, validated(id)?).await?;
+    Ok((asset.to_proto(), consistency_token))
+}
+
+async fn update_asset<A: WireAsset>(
+    app: &CaseAccessApp,
+    call: AssetCall<'_>,
+    wire: Option<A::Wire>,
+    mask: Option<&prost_types::FieldMask>,
+) -> Result<(A::Wire, String), Status>
+where
+    A::Wire: Default,
+{
+    let paths = update_paths(mask, A::UPDATABLE)?;
+    let wire = wire.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", call.profile_id, ProfileId::parse);
+    let id = errors.required_id(&format!("{0}.{0}_id", A::FIELD), A::wire_id(&wire), any_uuid);
+    // Validate the named fields once up front; the app applies them to the stored row.
+    A::apply(&mut errors, &mut A::empty(), &wire, Some(&paths));
+    errors.finish()?;
+    let writer = asset_writer(app, &call.caller, profile, &freshness_of(call.consistency)?).await?;
+    let (asset, consistency_token) = app
+        .update_asset::<A>(&writer, validated(id)?, |asset| {
+            A::apply(&mut FieldErrors::new(), asset, &wire, Some(&paths));
+        })
+        .await?;
+    Ok((asset.to_proto(), consistency_token))
+}
+
+async fn delete_asset<A: WireAsset>(app: &CaseAccessApp, call: AssetCall<'_>, id: &str) -> Result<String, Status> {
+    let mut errors = FieldErrors::new();
+    let profile = errors.optional_id("profile_id", call.profile_id, ProfileId::parse);
+    let id = errors.required_id(&format!("{}_id", A::FIELD), id, any_uuid);
+    errors.finish()?;
+    let writer = asset_writer(app, &call.caller, profile, &freshness_of(call.consistency)?).await?;
+    Ok(app.delete_asset(&writer, A::KIND, validated(id)?).await?)
+}
+
+/// The caller and the common fields of `request`.
+macro_rules! asset_call {
+    ($request:ident) => {{
+        let caller = csm_auth::caller(&$request)?;
+        let $request = $request.into_inner();
+        (caller, $request)
+    }};
+}
 
 pub(super) async fn create_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::CreateSoldProductRequest>,
 ) -> Result<Response<pb::CreateSoldProductResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let request_id = errors.optional_request_id(&request.request_id);
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let mut product = empty_sold_product();
-    match &request.sold_product {
-        Some(wire) => {
-            apply_sold_product(&mut errors, &mut product, wire, None);
-            if wire.account_id.trim().is_empty() == wire.consumer_id.trim().is_empty() {
-                errors.add("sold_product.account_id", "exactly one of account_id / consumer_id is required");
-            }
-        }
-        None => errors.add("sold_product", "is required"),
-    }
-    errors.finish()?;
-    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
-    let (product, consistency_token) = app.create_sold_product(&writer, request_id.as_deref(), product).await?;
-    Ok(Response::new(pb::CreateSoldProductResponse {
-        sold_product: Some(sold_product_to_proto(&product)),
-        consistency_token,
-    }))
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let (product, consistency_token) =
+        create_asset::<SoldProductRecord>(app, call, &request.request_id, request.sold_product.as_ref()).await?;
+    Ok(Response::new(pb::CreateSoldProductResponse { sold_product: Some(product), consistency_token }))
 }
 
 pub(super) async fn get_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::GetSoldProductRequest>,
 ) -> Result<Response<pb::GetSoldProductResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let id = errors.required_id("sold_product_id", &request.sold_product_id, any_uuid);
-    errors.finish()?;
-    let id = validated(id)?;
-    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
-    let consistency_token = app.authorize_asset_read(&ctx, AssetKind::SoldProduct, id).await?;
-    let product = crate::store::parties::get_sold_product(&app.db, id)
-        .await?
-        .ok_or_else(|| CsmError::not_found("sold product", id))?;
-    Ok(Response::new(pb::GetSoldProductResponse {
-        sold_product: Some(sold_product_to_proto(&product)),
-        consistency_token,
-    }))
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let (product, consistency_token) = get_asset::<SoldProductRecord>(app, call, &request.sold_product_id).await?;
+    Ok(Response::new(pb::GetSoldProductResponse { sold_product: Some(product), consistency_token }))
 }
 
 pub(super) async fn update_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::UpdateSoldProductRequest>,
 ) -> Result<Response<pb::UpdateSoldProductResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let paths = update_paths(request.update_mask.as_ref(), SOLD_PRODUCT_PATHS)?;
-    let wire = request.sold_product.unwrap_or_default();
-    let mut errors = FieldErrors::new();
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let id = errors.required_id("sold_product.sold_product_id", &wire.sold_product_id, any_uuid);
-    // Validate the named fields once up front; the app applies them to the stored row.
-    let mut probe = empty_sold_product();
-    apply_sold_product(&mut errors, &mut probe, &wire, Some(&paths));
-    errors.finish()?;
-    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
-    let (product, consistency_token) = app
-        .update_sold_product(&writer, validated(id)?, |product| {
-            let mut ignored = FieldErrors::new();
-            apply_sold_product(&mut ignored, product, &wire, Some(&paths));
-        })
-        .await?;
-    Ok(Response::new(pb::UpdateSoldProductResponse {
-        sold_product: Some(sold_product_to_proto(&product)),
-        consistency_token,
-    }))
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let (product, consistency_token) =
+        update_asset::<SoldProductRecord>(app, call, request.sold_product.clone(), request.update_mask.as_ref())
+            .await?;
+    Ok(Response::new(pb::UpdateSoldProductResponse { sold_product: Some(product), consistency_token }))
 }
 
 pub(super) async fn delete_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::DeleteSoldProductRequest>,
 ) -> Result<Response<pb::DeleteSoldProductResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let id = errors.required_id("sold_product_id", &request.sold_product_id, any_uuid);
-    errors.finish()?;
-    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
-    let consistency_token = app.delete_sold_product(&writer, validated(id)?).await?;
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let consistency_token = delete_asset::<SoldProductRecord>(app, call, &request.sold_product_id).await?;
     Ok(Response::new(pb::DeleteSoldProductResponse { consistency_token }))
 }
 
@@ -503,92 +609,52 @@ pub(super) async fn list_sold_products(
     }))
 }
 
-// ------------------------------------------------------------------ install base items
-
 pub(super) async fn create_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::CreateInstallBaseItemRequest>,
 ) -> Result<Response<pb::CreateInstallBaseItemResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let request_id = errors.optional_request_id(&request.request_id);
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let mut item = empty_item();
-    match &request.install_base_item {
-        Some(wire) => apply_item(&mut errors, &mut item, wire, None),
-        None => errors.add("install_base_item", "is required"),
-    }
-    errors.finish()?;
-    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
-    let (item, consistency_token) = app.create_install_base_item(&writer, request_id.as_deref(), item).await?;
-    Ok(Response::new(pb::CreateInstallBaseItemResponse {
-        install_base_item: Some(item_to_proto(&item)),
-        consistency_token,
-    }))
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let (item, consistency_token) =
+        create_asset::<InstallBaseItemRecord>(app, call, &request.request_id, request.install_base_item.as_ref())
+            .await?;
+    Ok(Response::new(pb::CreateInstallBaseItemResponse { install_base_item: Some(item), consistency_token }))
 }
 
 pub(super) async fn get_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::GetInstallBaseItemRequest>,
 ) -> Result<Response<pb::GetInstallBaseItemResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let id = errors.required_id("install_base_item_id", &request.install_base_item_id, any_uuid);
-    errors.finish()?;
-    let id = validated(id)?;
-    let ctx = read_context(app, &caller, profile, &request.consistency).await?;
-    let consistency_token = app.authorize_asset_read(&ctx, AssetKind::InstallBaseItem, id).await?;
-    let item = crate::store::parties::get_install_base_item(&app.db, id)
-        .await?
-        .ok_or_else(|| CsmError::not_found("install base item", id))?;
-    Ok(Response::new(pb::GetInstallBaseItemResponse {
-        install_base_item: Some(item_to_proto(&item)),
-        consistency_token,
-    }))
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let (item, consistency_token) =
+        get_asset::<InstallBaseItemRecord>(app, call, &request.install_base_item_id).await?;
+    Ok(Response::new(pb::GetInstallBaseItemResponse { install_base_item: Some(item), consistency_token }))
 }
 
 pub(super) async fn update_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::UpdateInstallBaseItemRequest>,
 ) -> Result<Response<pb::UpdateInstallBaseItemResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let paths = update_paths(request.update_mask.as_ref(), ITEM_PATHS)?;
-    let wire = request.install_base_item.unwrap_or_default();
-    let mut errors = FieldErrors::new();
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let id = errors.required_id("install_base_item.install_base_item_id", &wire.install_base_item_id, any_uuid);
-    let mut probe = empty_item();
-    apply_item(&mut errors, &mut probe, &wire, Some(&paths));
-    errors.finish()?;
-    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
-    let (item, consistency_token) = app
-        .update_install_base_item(&writer, validated(id)?, |item| {
-            let mut ignored = FieldErrors::new();
-            apply_item(&mut ignored, item, &wire, Some(&paths));
-        })
-        .await?;
-    Ok(Response::new(pb::UpdateInstallBaseItemResponse {
-        install_base_item: Some(item_to_proto(&item)),
-        consistency_token,
-    }))
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let (item, consistency_token) = update_asset::<InstallBaseItemRecord>(
+        app,
+        call,
+        request.install_base_item.clone(),
+        request.update_mask.as_ref(),
+    )
+    .await?;
+    Ok(Response::new(pb::UpdateInstallBaseItemResponse { install_base_item: Some(item), consistency_token }))
 }
 
 pub(super) async fn delete_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::DeleteInstallBaseItemRequest>,
 ) -> Result<Response<pb::DeleteInstallBaseItemResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let profile = errors.optional_id("profile_id", &request.profile_id, ProfileId::parse);
-    let id = errors.required_id("install_base_item_id", &request.install_base_item_id, any_uuid);
-    errors.finish()?;
-    let writer = asset_writer(app, &caller, profile, &freshness_of(&request.consistency)?).await?;
-    let consistency_token = app.delete_install_base_item(&writer, validated(id)?).await?;
+    let (caller, request) = asset_call!(request);
+    let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
+    let consistency_token = delete_asset::<InstallBaseItemRecord>(app, call, &request.install_base_item_id).await?;
     Ok(Response::new(pb::DeleteInstallBaseItemResponse { consistency_token }))
 }
 

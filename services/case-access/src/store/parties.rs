@@ -435,62 +435,77 @@ pub async fn delete_asset(tx: &mut Tx, kind: AssetKind, id: Uuid) -> CsmResult<b
 
 /// The reads and writes of one asset table, so that creating, updating and
 /// reading a sold product or an install base item is one implementation.
-pub trait StoredAsset: Clone + Send + Sync + Sized {
+pub trait StoredAsset: Clone + std::fmt::Debug + Send + Sync + Sized {
     const KIND: AssetKind;
     fn id(&self) -> Uuid;
     /// A new row's id and timestamps.
     fn stamp_new(&mut self, id: Uuid, now: DateTime<Utc>);
     fn touch(&mut self, now: DateTime<Utc>);
+    /// What a create asks for (its idempotency fingerprint): no id, no timestamps.
+    fn requested(&self) -> Self {
+        let mut requested = self.clone();
+        requested.stamp_new(Uuid::nil(), DateTime::<Utc>::UNIX_EPOCH);
+        requested
+    }
+    /// The sold product and parent item the record references (items only).
+    fn references(&self) -> (Option<Uuid>, Option<Uuid>) {
+        (None, None)
+    }
+    /// Why the record may not be stored as it is (beyond its fields' own rules).
+    fn invalid(&self) -> Option<CsmError>;
     fn get(db: &Db, id: Uuid) -> impl Future<Output = CsmResult<Option<Self>>> + Send;
     /// Inserts or (when `update`) rewrites the row.
     fn save(tx: &mut Tx, record: &Self, update: bool) -> impl Future<Output = CsmResult<()>> + Send;
 }
 
+/// The trait's row plumbing, the same for both tables.
+macro_rules! stored_asset_rows {
+    ($kind:expr, $get:ident, $save:ident) => {
+        const KIND: AssetKind = $kind;
+
+        fn id(&self) -> Uuid {
+            self.id
+        }
+
+        fn stamp_new(&mut self, id: Uuid, now: DateTime<Utc>) {
+            (self.id, self.created_at, self.updated_at) = (id, now, now);
+        }
+
+        fn touch(&mut self, now: DateTime<Utc>) {
+            self.updated_at = now;
+        }
+
+        fn get(db: &Db, id: Uuid) -> impl Future<Output = CsmResult<Option<Self>>> + Send {
+            $get(db, id)
+        }
+
+        fn save(tx: &mut Tx, record: &Self, update: bool) -> impl Future<Output = CsmResult<()>> + Send {
+            $save(tx, record, update)
+        }
+    };
+}
+
 impl StoredAsset for SoldProductRecord {
-    const KIND: AssetKind = AssetKind::SoldProduct;
+    stored_asset_rows!(AssetKind::SoldProduct, get_sold_product, save_sold_product);
 
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    fn stamp_new(&mut self, id: Uuid, now: DateTime<Utc>) {
-        (self.id, self.created_at, self.updated_at) = (id, now, now);
-    }
-
-    fn touch(&mut self, now: DateTime<Utc>) {
-        self.updated_at = now;
-    }
-
-    fn get(db: &Db, id: Uuid) -> impl Future<Output = CsmResult<Option<Self>>> + Send {
-        get_sold_product(db, id)
-    }
-
-    fn save(tx: &mut Tx, record: &Self, update: bool) -> impl Future<Output = CsmResult<()>> + Send {
-        save_sold_product(tx, record, update)
+    fn invalid(&self) -> Option<CsmError> {
+        (self.account.is_some() == self.consumer.is_some()).then(|| {
+            CsmError::invalid_field("sold_product.account_id", "exactly one of account_id / consumer_id is required")
+        })
     }
 }
 
 impl StoredAsset for InstallBaseItemRecord {
-    const KIND: AssetKind = AssetKind::InstallBaseItem;
+    stored_asset_rows!(AssetKind::InstallBaseItem, get_install_base_item, save_install_base_item);
 
-    fn id(&self) -> Uuid {
-        self.id
+    fn references(&self) -> (Option<Uuid>, Option<Uuid>) {
+        (self.sold_product, self.parent)
     }
 
-    fn stamp_new(&mut self, id: Uuid, now: DateTime<Utc>) {
-        (self.id, self.created_at, self.updated_at) = (id, now, now);
-    }
-
-    fn touch(&mut self, now: DateTime<Utc>) {
-        self.updated_at = now;
-    }
-
-    fn get(db: &Db, id: Uuid) -> impl Future<Output = CsmResult<Option<Self>>> + Send {
-        get_install_base_item(db, id)
-    }
-
-    fn save(tx: &mut Tx, record: &Self, update: bool) -> impl Future<Output = CsmResult<()>> + Send {
-        save_install_base_item(tx, record, update)
+    fn invalid(&self) -> Option<CsmError> {
+        (self.parent == Some(self.id)).then(|| {
+            CsmError::invalid_field("install_base_item.parent_install_base_item_id", "an item cannot be its own parent")
+        })
     }
 }
 
