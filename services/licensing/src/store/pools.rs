@@ -73,18 +73,30 @@ fn name_taken(error: sqlx::Error) -> CsmError {
     unique_as(error, "LICENSE_POOL_NAME_TAKEN", "a pool with this name already exists")
 }
 
-impl LicensingStore {
-    /// Inserts a pool; a taken name is ALREADY_EXISTS LICENSE_POOL_NAME_TAKEN.
-    pub async fn insert_pool(&self, tx: &mut Tx, pool: &LicensePool) -> CsmResult<()> {
+/// The columns every write of a pool sets, in bind order ([`bind_pool`]);
+/// an insert also sets `id`, `seats_used` (0) and `created_at`.
+const POOL_WRITTEN: [&str; 12] = [
+    "name",
+    "seat_count",
+    "license_expiration_date",
+    "time_zone",
+    "license_expires_at",
+    "idle_timeout_minutes",
+    "browser_idle_timeout_minutes",
+    "inactivity_warning_minutes",
+    "auto_release_after_minutes",
+    "portal_license_on",
+    "consuming_channels",
+    "updated_at",
+];
+
+/// Binds the [`POOL_WRITTEN`] columns of `pool` to `query`, in their order:
+/// the one binding of a pool row, for both backends.
+macro_rules! bind_pool {
+    ($query:expr, $pool:expr) => {{
+        let pool: &LicensePool = $pool;
         let settings = &pool.settings;
-        let result = with_tx!(tx, |tx| {
-            sqlx::query(
-                "INSERT INTO license_pools (id, name, seat_count, seats_used, license_expiration_date, time_zone, \
-                 license_expires_at, idle_timeout_minutes, browser_idle_timeout_minutes, inactivity_warning_minutes, \
-                 auto_release_after_minutes, portal_license_on, consuming_channels, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(pool.id)
+        $query
             .bind(&settings.name)
             .bind(settings.seat_count)
             .bind(&settings.license_expiration_date)
@@ -96,11 +108,22 @@ impl LicensingStore {
             .bind(settings.auto_release_after_minutes)
             .bind(settings.portal_license_on as i64)
             .bind(channels_to_text(&settings.consuming_channels))
-            .bind(micros(pool.created_at))
             .bind(micros(pool.updated_at))
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected())
+    }};
+}
+
+impl LicensingStore {
+    /// Inserts a pool; a taken name is ALREADY_EXISTS LICENSE_POOL_NAME_TAKEN.
+    pub async fn insert_pool(&self, tx: &mut Tx, pool: &LicensePool) -> CsmResult<()> {
+        let columns: Vec<&str> = ["id", "seats_used", "created_at"].into_iter().chain(POOL_WRITTEN).collect();
+        let values: Vec<String> = std::iter::once("$1".to_owned())
+            .chain(["0".to_owned(), "$2".to_owned()])
+            .chain((0..POOL_WRITTEN.len()).map(|index| format!("${}", index + 3)))
+            .collect();
+        let sql = format!("INSERT INTO license_pools ({}) VALUES ({})", columns.join(", "), values.join(", "));
+        let result = with_tx!(tx, |tx| {
+            let query = sqlx::query(&sql).bind(pool.id).bind(micros(pool.created_at));
+            bind_pool!(query, pool).execute(&mut **tx).await.map(|done| done.rows_affected())
         });
         result.map(|_| ()).map_err(name_taken)
     }
@@ -108,30 +131,12 @@ impl LicensingStore {
     /// Writes the settings of an existing pool (seats_used is left alone).
     /// Returns false when the pool does not exist.
     pub async fn update_pool(&self, tx: &mut Tx, pool: &LicensePool) -> CsmResult<bool> {
-        let settings = &pool.settings;
+        let sets: Vec<String> =
+            POOL_WRITTEN.iter().enumerate().map(|(index, column)| format!("{column} = ${}", index + 2)).collect();
+        let sql = format!("UPDATE license_pools SET {} WHERE id = $1", sets.join(", "));
         let result = with_tx!(tx, |tx| {
-            sqlx::query(
-                "UPDATE license_pools SET name = $2, seat_count = $3, license_expiration_date = $4, time_zone = $5, \
-                 license_expires_at = $6, idle_timeout_minutes = $7, browser_idle_timeout_minutes = $8, \
-                 inactivity_warning_minutes = $9, auto_release_after_minutes = $10, portal_license_on = $11, \
-                 consuming_channels = $12, updated_at = $13 WHERE id = $1",
-            )
-            .bind(pool.id)
-            .bind(&settings.name)
-            .bind(settings.seat_count)
-            .bind(&settings.license_expiration_date)
-            .bind(&settings.time_zone)
-            .bind(pool.license_expires_at.map(micros))
-            .bind(settings.idle_timeout_minutes)
-            .bind(settings.browser_idle_timeout_minutes)
-            .bind(settings.inactivity_warning_minutes)
-            .bind(settings.auto_release_after_minutes)
-            .bind(settings.portal_license_on as i64)
-            .bind(channels_to_text(&settings.consuming_channels))
-            .bind(micros(pool.updated_at))
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected())
+            let query = sqlx::query(&sql).bind(pool.id);
+            bind_pool!(query, pool).execute(&mut **tx).await.map(|done| done.rows_affected())
         });
         result.map(|done| done > 0).map_err(name_taken)
     }
