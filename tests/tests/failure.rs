@@ -246,3 +246,72 @@ async fn page_tokens_are_bound_to_the_caller_and_the_filters() {
         suite.stop().await;
     }
 }
+
+/// Another process holds the WAL locks of case-access's SQLite file (as a
+/// stuck backup or a second writer would): every check answers UNAVAILABLE
+/// `DATABASE_UNAVAILABLE` (never INTERNAL, never a result), readiness turns
+/// NOT_SERVING within 5 s while liveness stays SERVING, and everything comes
+/// back without a restart within 5 s of the lock's release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_outage_is_unavailable_and_readiness_follows_it() {
+    let database = csm_db::testing::TestBackend::Sqlite.fresh_database("outage");
+    let file = database.url.strip_prefix("sqlite://").expect("a SQLite file URL").to_owned();
+    let options = SuiteOptions {
+        database_overrides: BTreeMap::from([(ServiceName::CaseAccess, database.url.clone())]),
+        ..Default::default()
+    };
+    let suite = Suite::start_with(csm_tests::Backend::Sqlite, options).await;
+    let (_, agent) = world::employee(&suite, "Ada", &[roles::AGENT]).await;
+    let account = world::account(&suite, "Outage Co", None).await;
+    let case = world::create_case(&suite, &agent, world::draft(ca_pb::CreateFor::Account, &account, ""))
+        .await
+        .unwrap()
+        .support_case
+        .unwrap()
+        .case_id;
+    suite.case_access(Some(&agent)).check(fully_consistent_check(&case)).await.expect("works before");
+
+    // The outage: a second process takes every WAL lock of the file (bytes
+    // 120–127 of the -shm file: write, checkpoint, recover, read marks).
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import fcntl, os, sys, time\n\
+             fd = os.open(sys.argv[1], os.O_RDWR)\n\
+             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 8, 120, 0)\n\
+             print('locked', flush=True)\n\
+             time.sleep(120)\n",
+        )
+        .arg(format!("{file}-shm"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 takes the lock");
+    let mut locked = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut locked).unwrap();
+    assert_eq!(locked.trim(), "locked");
+    let went_down = readiness_turns(&suite, ServiceName::CaseAccess, false, Duration::from_secs(5)).await;
+    let (_, liveness) = health_of(&suite, ServiceName::CaseAccess).await;
+    assert_eq!(liveness, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "liveness stays up");
+    let checks = (0..2).map(|_| {
+        let mut client = suite.case_access(Some(&agent));
+        let request = fully_consistent_check(&case);
+        async move { client.check(request).await }
+    });
+    let mut codes = BTreeMap::new();
+    for result in futures::future::join_all(checks).await {
+        let status = result.expect_err("no answer while the file is locked");
+        *codes.entry(format!("{:?} {}", status.code(), reason_of(&status))).or_insert(0) += 1;
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+
+    // Back: readiness and checks recover by themselves.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let came_back = readiness_turns(&suite, ServiceName::CaseAccess, true, Duration::from_secs(5)).await;
+    suite.case_access(Some(&agent)).check(fully_consistent_check(&case)).await.expect("works again");
+    eprintln!(
+        "sqlite outage: NOT_SERVING after {went_down:?}, SERVING {came_back:?} after recovery; answers {codes:?}"
+    );
+    suite.stop().await;
+    drop(database);
+}

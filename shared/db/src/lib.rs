@@ -154,9 +154,14 @@ impl Db {
         })
     }
 
-    /// True when a trivial query succeeds (health checks).
+    /// True when a trivial read of the database succeeds (health checks).
+    /// SQLite answers `SELECT 1` without touching the file, so its probe
+    /// reads the schema table: a locked or unreadable file fails it.
     pub async fn is_usable(&self) -> bool {
-        with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
+        match self {
+            Db::Sqlite(pool) => sqlx::query("SELECT count(*) FROM sqlite_master").execute(pool).await.is_ok(),
+            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+        }
     }
 
     /// Connections in use and the pool size (saturation).
@@ -288,15 +293,16 @@ fn database_unavailable(error: &sqlx::Error) -> CsmError {
 /// connections (53300), a database not accepting connections (55000 at
 /// connect), gone (3D000) or refusing the service's credentials (28000,
 /// 28P01) — serialization and deadlock aborts are not here (the callers retry
-/// those); SQLite busy/locked, I/O, cannot-open, full, read-only and
-/// not-a-database (its primary result codes).
+/// those); SQLite busy/locked, I/O, cannot-open, full, read-only, locking
+/// protocol (another process holds the WAL locks) and not-a-database (its
+/// primary result codes).
 fn database_unavailable_code(code: &str) -> bool {
     code.starts_with("08")
         || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "53400" | "55000" | "3D000" | "28000" | "28P01")
         // SQLite reports decimal (extended) result codes, at most 4 digits;
         // PostgreSQL SQLSTATEs are always 5 characters.
         || (code.len() < 5
-            && code.parse::<u32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 26)))
+            && code.parse::<u32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 15 | 26)))
 }
 
 /// True when `error` is a unique-constraint violation (the caller may then answer
@@ -325,7 +331,7 @@ mod outage_tests {
 
     #[test]
     fn outage_codes_are_unavailable_and_mistakes_are_not() {
-        for code in ["08006", "57P01", "55000", "3D000", "53300", "5", "261", "14", "10"] {
+        for code in ["08006", "57P01", "55000", "3D000", "53300", "5", "261", "14", "10", "15"] {
             assert!(database_unavailable_code(code), "{code}");
         }
         for code in ["23505", "22021", "40001", "1", "19"] {
