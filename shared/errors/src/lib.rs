@@ -310,20 +310,15 @@ pub fn validated<T>(value: Option<T>) -> CsmResult<T> {
 /// or empty mask names `update_mask`; a path that cannot be updated is reason
 /// FIELD_NOT_UPDATABLE, naming `update_mask` and the path.
 pub fn update_paths(mask: Option<&prost_types::FieldMask>, updatable: &[&str]) -> CsmResult<Vec<String>> {
-    let paths: Vec<String> = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        return Err(CsmError::invalid_field("update_mask", "must name at least one path"));
+    let mut errors = FieldErrors::new();
+    let paths = errors.update_paths(mask, updatable);
+    match errors.finish() {
+        Ok(()) => Ok(paths),
+        Err(error) => match paths.into_iter().find(|path| !updatable.contains(&path.as_str())) {
+            Some(path) => Err(error.with_metadata("path", path)),
+            None => Err(error),
+        },
     }
-    if let Some(path) = paths.iter().find(|path| !updatable.contains(&path.as_str())) {
-        let mut errors = FieldErrors::new();
-        errors.add_with_reason(
-            "FIELD_NOT_UPDATABLE",
-            "update_mask",
-            format!("{} cannot be updated; updatable paths: {}", quote(path), updatable.join(", ")),
-        );
-        return Err(errors.into_error().with_metadata("path", path.clone()));
-    }
-    Ok(paths)
 }
 
 impl From<CsmError> for Status {
@@ -479,6 +474,26 @@ impl FieldErrors {
     pub fn add_with_reason(&mut self, reason: &'static str, field: impl Into<String>, description: impl Into<String>) {
         self.reason = Some(reason);
         self.add(field, description);
+    }
+
+    /// The paths of an update mask, checked against `updatable` and collected
+    /// with the request's other violations: a missing or empty mask names
+    /// `update_mask`; each path that cannot be updated is reason
+    /// FIELD_NOT_UPDATABLE on `update_mask`. Every path is returned (the
+    /// refused ones too: the caller finishes before it uses them).
+    pub fn update_paths(&mut self, mask: Option<&prost_types::FieldMask>, updatable: &[&str]) -> Vec<String> {
+        let paths: Vec<String> = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
+        if paths.is_empty() {
+            self.add("update_mask", "must name at least one path");
+        }
+        for path in paths.iter().filter(|path| !updatable.contains(&path.as_str())) {
+            self.add_with_reason(
+                "FIELD_NOT_UPDATABLE",
+                "update_mask",
+                format!("{} cannot be updated; updatable paths: {}", quote(path), updatable.join(", ")),
+            );
+        }
+        paths
     }
 
     /// Takes over the violations (and reason) of `error`.

@@ -9,7 +9,7 @@ use csm_proto::timestamp;
 use tonic::{Request, Response, Status};
 
 use super::LicensingGrpc;
-use super::pools::{not_updatable, single_id, time_of, update_paths};
+use super::pools::{single_id, time_of};
 use crate::domain::agent_seats::{AgentLicenseStatus, AgentSeat, LicensedProduct, SeatKind, SeatPlan, SeatPlanPatch};
 
 fn product_of(errors: &mut FieldErrors, field: &str, value: i32) -> Option<LicensedProduct> {
@@ -106,7 +106,7 @@ pub(super) async fn update_seat_plan(
     let mut errors = FieldErrors::new();
     let plan = request.seat_plan.unwrap_or_default();
     let plan_id = errors.required_uuid("seat_plan.seat_plan_id", &plan.seat_plan_id);
-    let paths = update_paths(&mut errors, request.update_mask, "must name seat_limit and/or license_valid_until");
+    let paths = errors.update_paths(request.update_mask.as_ref(), &["seat_limit", "license_valid_until"]);
     let mut patch = SeatPlanPatch::default();
     for path in &paths {
         match path.as_str() {
@@ -120,8 +120,7 @@ pub(super) async fn update_seat_plan(
                 patch.license_valid_until =
                     Some(time_of(&mut errors, "seat_plan.license_valid_until", plan.license_valid_until.as_ref()))
             }
-            "product" => errors.add("update_mask", "product is immutable"),
-            other => not_updatable(&mut errors, other),
+            _ => {} // refused by update_paths (the product is immutable)
         }
     }
     errors.finish()?;

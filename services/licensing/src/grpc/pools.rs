@@ -57,25 +57,21 @@ pub(super) fn channel_of(errors: &mut FieldErrors, field: &str, value: i32, requ
     channel
 }
 
-/// The paths of an update mask; `when_empty` describes what it must name.
-pub(super) fn update_paths(
-    errors: &mut FieldErrors,
-    mask: Option<prost_types::FieldMask>,
-    when_empty: &str,
-) -> Vec<String> {
-    let paths = mask.map(|mask| mask.paths).unwrap_or_default();
-    if paths.is_empty() {
-        errors.add("update_mask", when_empty);
-    }
-    paths
-}
-
-/// A path an update mask may not name.
-pub(super) fn not_updatable(errors: &mut FieldErrors, path: &str) {
-    errors.add("update_mask", format!("{path:?} is not an updatable field"));
-}
-
 // ------------------------------------------------------------------- pools
+
+/// The paths UpdatePool accepts.
+const POOL_PATHS: &[&str] = &[
+    "name",
+    "seat_count",
+    "license_expiration_date",
+    "time_zone",
+    "idle_timeout_minutes",
+    "browser_idle_timeout_minutes",
+    "inactivity_warning_minutes",
+    "auto_release_after_minutes",
+    "portal_license_on",
+    "consuming_channels",
+];
 
 fn portal_mode_of(errors: &mut FieldErrors, value: i32) -> PortalLicenseMode {
     match value {
@@ -176,7 +172,7 @@ pub(super) async fn update_pool(
     let mut errors = FieldErrors::new();
     let pool = request.pool.unwrap_or_default();
     let pool_id = errors.required_uuid("pool.pool_id", &pool.pool_id);
-    let paths = update_paths(&mut errors, request.update_mask, "must name at least one field");
+    let paths = errors.update_paths(request.update_mask.as_ref(), POOL_PATHS);
     let mut patch = PoolPatch::default();
     for path in &paths {
         match path.as_str() {
@@ -197,7 +193,7 @@ pub(super) async fn update_pool(
             }
             "portal_license_on" => patch.portal_license_on = Some(portal_mode_of(&mut errors, pool.portal_license_on)),
             "consuming_channels" => patch.consuming_channels = Some(channels_of(&mut errors, &pool.consuming_channels)),
-            other => not_updatable(&mut errors, other),
+            _ => {} // refused by update_paths
         }
     }
     errors.finish()?;
