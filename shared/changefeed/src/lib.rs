@@ -173,8 +173,9 @@ pub async fn append(tx: &mut Tx, change: &NewChange) -> CsmResult<u64> {
     })?;
     csm_audit::record_change(tx, revision, change.entity_type, &change.entity_id, change.operation.as_str(), now)
         .await?;
-    // One line per mutation (ids only); it commits with the caller's transaction.
-    tracing::info!(
+    // The audit trail records every mutation; the log line is for debugging
+    // only (an INFO line per write was most of a bulk load's log, issue 15).
+    tracing::debug!(
         entity_type = change.entity_type,
         entity_id = %change.entity_id,
         operation = change.operation.as_str(),
