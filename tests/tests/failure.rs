@@ -90,6 +90,20 @@ fn fully_consistent_check(case: &str) -> ca_pb::CheckRequest {
     }
 }
 
+/// An agent and a case it reads, checked once before an outage: (agent token, case id).
+async fn outage_world(suite: &Suite) -> (String, String) {
+    let (_, agent) = world::employee(suite, "Ada", &[roles::AGENT]).await;
+    let account = world::account(suite, "Outage Co", None).await;
+    let case = world::create_case(suite, &agent, world::draft(ca_pb::CreateFor::Account, &account, ""))
+        .await
+        .unwrap()
+        .support_case
+        .unwrap()
+        .case_id;
+    suite.case_access(Some(&agent)).check(fully_consistent_check(&case)).await.expect("works before");
+    (agent, case)
+}
+
 /// PostgreSQL refuses and drops case-access's connections for a while: every
 /// check answers UNAVAILABLE (never INTERNAL, never a result), readiness turns
 /// NOT_SERVING within 5 s while liveness stays SERVING, and everything comes
@@ -112,15 +126,7 @@ async fn a_postgresql_outage_is_unavailable_and_readiness_follows_it() {
     let options =
         SuiteOptions { database_overrides: BTreeMap::from([(ServiceName::CaseAccess, url)]), ..Default::default() };
     let suite = Suite::start_with(csm_tests::Backend::Postgres(base.clone()), options).await;
-    let (_, agent) = world::employee(&suite, "Ada", &[roles::AGENT]).await;
-    let account = world::account(&suite, "Outage Co", None).await;
-    let case = world::create_case(&suite, &agent, world::draft(ca_pb::CreateFor::Account, &account, ""))
-        .await
-        .unwrap()
-        .support_case
-        .unwrap()
-        .case_id;
-    suite.case_access(Some(&agent)).check(fully_consistent_check(&case)).await.expect("works before");
+    let (agent, case) = outage_world(&suite).await;
 
     // The outage: no new connections, the open ones terminated.
     sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).execute(&admin).await.unwrap();
@@ -261,15 +267,7 @@ async fn a_sqlite_outage_is_unavailable_and_readiness_follows_it() {
         ..Default::default()
     };
     let suite = Suite::start_with(csm_tests::Backend::Sqlite, options).await;
-    let (_, agent) = world::employee(&suite, "Ada", &[roles::AGENT]).await;
-    let account = world::account(&suite, "Outage Co", None).await;
-    let case = world::create_case(&suite, &agent, world::draft(ca_pb::CreateFor::Account, &account, ""))
-        .await
-        .unwrap()
-        .support_case
-        .unwrap()
-        .case_id;
-    suite.case_access(Some(&agent)).check(fully_consistent_check(&case)).await.expect("works before");
+    let (agent, case) = outage_world(&suite).await;
 
     // The outage: a second process takes every WAL lock of the file (bytes
     // 120–127 of the -shm file: write, checkpoint, recover, read marks).

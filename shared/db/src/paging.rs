@@ -85,6 +85,16 @@ impl PageRequest {
         valid.then_some(Self { size, after })
     }
 
+    /// The position the page token carries, read back with `parse` (the
+    /// inverse of the key given to [`PageRequest::finish`]); `None` on the
+    /// first page. A sealed key `parse` refuses is INVALID_PAGE_TOKEN.
+    pub fn after_key<T>(&self, parse: impl FnOnce(&str) -> Option<T>) -> CsmResult<Option<T>> {
+        match self.after.as_deref() {
+            None => Ok(None),
+            Some(key) => parse(key).map(Some).ok_or_else(invalid_page_token),
+        }
+    }
+
     /// Rows to fetch: one more than the page, to know whether another page follows.
     pub fn fetch_limit(&self) -> i64 {
         i64::from(self.size) + 1
@@ -108,6 +118,12 @@ impl PageRequest {
 /// every token, and read back by [`PageRequest::collect`] as `after`.
 pub fn token_for(key: &str) -> String {
     encode_token(key, &current_binding())
+}
+
+/// INVALID_ARGUMENT INVALID_PAGE_TOKEN on `page_token`.
+pub fn invalid_page_token() -> CsmError {
+    CsmError::invalid_argument(INVALID_PAGE_TOKEN, "page_token is not a token this service issued for this list")
+        .with_field("page_token", "is not a token this service issued for this list")
 }
 
 const TOKEN_PREFIX: &str = "p2.";

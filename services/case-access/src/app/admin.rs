@@ -142,13 +142,7 @@ impl CaseAccessApp {
         page: &PageRequest,
     ) -> CsmResult<(Vec<StoredRights>, String)> {
         self.authorize_admin(caller, "ListSecurityGroupRights").await?;
-        let after = match &page.after {
-            Some(after) => Some(
-                uuid::Uuid::parse_str(after)
-                    .map_err(|_| CsmError::invalid_field("page_token", "is not a token returned by this service"))?,
-            ),
-            None => None,
-        };
+        let after = page.after_key(|after| uuid::Uuid::parse_str(after).ok())?;
         let rows = store::list_security_group_rights(&self.db, after, page.fetch_limit()).await?;
         Ok(page.finish(rows, |row| row.rights.security_group.to_string()))
     }

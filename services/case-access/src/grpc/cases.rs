@@ -1,7 +1,7 @@
 //! CreateCase, GetCase and ListVisibleCases.
 
 use csm_db::PageRequest;
-use csm_errors::{CsmError, FieldErrors, validated};
+use csm_errors::{FieldErrors, validated};
 use csm_proto::case_access as pb;
 use csm_types::{AccountId, CaseId, ProfileId};
 use tonic::{Request, Response, Status};
@@ -95,13 +95,7 @@ pub(super) async fn list_visible_cases(
     let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
-    let before = match &page.after {
-        Some(after) => Some(CaseId::parse(after).map_err(|_| {
-            CsmError::invalid_argument(csm_db::paging::INVALID_PAGE_TOKEN, "page_token is not a token of this list")
-                .with_field("page_token", "is not a token of this list")
-        })?),
-        None => None,
-    };
+    let before = page.after_key(|after| CaseId::parse(after).ok())?;
     let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let (rows, consistency_token) = app.list_visible(&ctx, &filter, before, page.fetch_limit()).await?;
     let (rows, next_page_token) = page.finish(rows, |(case, _)| case.id.to_string());

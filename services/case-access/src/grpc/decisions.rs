@@ -287,13 +287,7 @@ pub(super) async fn list_case_accessors(
         Some(action) if subject.accepts(Some(action)) => action,
         _ => return Err(action_mismatch(&subject).into()),
     };
-    let cursor = match page.after.as_deref() {
-        None => ReviewCursor::default(),
-        Some(key) => ReviewCursor::from_key(key).ok_or_else(|| {
-            CsmError::invalid_argument(csm_db::paging::INVALID_PAGE_TOKEN, "page_token is not a token of this list")
-                .with_field("page_token", "is not a token of this list")
-        })?,
-    };
+    let cursor = page.after_key(ReviewCursor::from_key)?.unwrap_or_default();
     let found = app.case_accessors(&caller, case, action, cursor, page.size as usize, &freshness).await?;
     Ok(Response::new(pb::ListCaseAccessorsResponse {
         accessors: found

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use csm_db::PageRequest;
-use csm_errors::{CsmError, FieldErrors, update_paths, validated};
+use csm_errors::{FieldErrors, update_paths, validated};
 use csm_proto::case_access as pb;
 use csm_types::{AccountId, ConsumerId, ProfileId};
 use tonic::{Request, Response, Status};
@@ -217,14 +217,8 @@ fn empty_item() -> InstallBaseItemRecord {
     }
 }
 
-fn bad_token() -> Status {
-    CsmError::invalid_argument("INVALID_PAGE_TOKEN", "page_token is not a token returned by this service")
-        .with_metadata("field", "page_token")
-        .into()
-}
-
 fn after_id(page: &PageRequest) -> Result<Option<Uuid>, Status> {
-    page.after.as_deref().map(|after| Uuid::parse_str(after).map_err(|_| bad_token())).transpose()
+    Ok(page.after_key(|after| Uuid::parse_str(after).ok())?)
 }
 
 // ------------------------------------------------------------------ related parties
@@ -363,13 +357,10 @@ pub(super) async fn list_related_parties(
     let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
     errors.finish()?;
     let page = validated(page)?;
-    let after = match page.after.as_deref() {
-        Some(after) => {
-            let (order, id) = after.split_once('|').ok_or_else(bad_token)?;
-            Some((order.parse::<i64>().map_err(|_| bad_token())?, Uuid::parse_str(id).map_err(|_| bad_token())?))
-        }
-        None => None,
-    };
+    let after = page.after_key(|after| {
+        let (order, id) = after.split_once('|')?;
+        Some((order.parse::<i64>().ok()?, Uuid::parse_str(id).ok()?))
+    })?;
     let ctx = read_context(app, &caller, profile, &request.consistency).await?;
     let (rows, consistency_token) = app
         .list_related_parties(&ctx, validated(subject)?, kind, request.authorized_only, after, page.fetch_limit())
@@ -531,20 +522,12 @@ async fn delete_asset<A: WireAsset>(app: &CaseAccessApp, call: AssetCall<'_>, id
     Ok(app.delete_asset(&writer, A::KIND, validated(id)?).await?)
 }
 
-/// The caller and the common fields of `request`.
-macro_rules! asset_call {
-    ($request:ident) => {{
-        let caller = csm_auth::caller(&$request)?;
-        let $request = $request.into_inner();
-        (caller, $request)
-    }};
-}
-
 pub(super) async fn create_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::CreateSoldProductRequest>,
 ) -> Result<Response<pb::CreateSoldProductResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let (product, consistency_token) =
         create_asset::<SoldProductRecord>(app, call, &request.request_id, request.sold_product.as_ref()).await?;
@@ -555,7 +538,8 @@ pub(super) async fn get_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::GetSoldProductRequest>,
 ) -> Result<Response<pb::GetSoldProductResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let (product, consistency_token) = get_asset::<SoldProductRecord>(app, call, &request.sold_product_id).await?;
     Ok(Response::new(pb::GetSoldProductResponse { sold_product: Some(product), consistency_token }))
@@ -565,7 +549,8 @@ pub(super) async fn update_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::UpdateSoldProductRequest>,
 ) -> Result<Response<pb::UpdateSoldProductResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let (product, consistency_token) =
         update_asset::<SoldProductRecord>(app, call, request.sold_product.clone(), request.update_mask.as_ref())
@@ -577,7 +562,8 @@ pub(super) async fn delete_sold_product(
     app: &CaseAccessApp,
     request: Request<pb::DeleteSoldProductRequest>,
 ) -> Result<Response<pb::DeleteSoldProductResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let consistency_token = delete_asset::<SoldProductRecord>(app, call, &request.sold_product_id).await?;
     Ok(Response::new(pb::DeleteSoldProductResponse { consistency_token }))
@@ -613,7 +599,8 @@ pub(super) async fn create_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::CreateInstallBaseItemRequest>,
 ) -> Result<Response<pb::CreateInstallBaseItemResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let (item, consistency_token) =
         create_asset::<InstallBaseItemRecord>(app, call, &request.request_id, request.install_base_item.as_ref())
@@ -625,7 +612,8 @@ pub(super) async fn get_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::GetInstallBaseItemRequest>,
 ) -> Result<Response<pb::GetInstallBaseItemResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let (item, consistency_token) =
         get_asset::<InstallBaseItemRecord>(app, call, &request.install_base_item_id).await?;
@@ -636,7 +624,8 @@ pub(super) async fn update_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::UpdateInstallBaseItemRequest>,
 ) -> Result<Response<pb::UpdateInstallBaseItemResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let (item, consistency_token) = update_asset::<InstallBaseItemRecord>(
         app,
@@ -652,7 +641,8 @@ pub(super) async fn delete_install_base_item(
     app: &CaseAccessApp,
     request: Request<pb::DeleteInstallBaseItemRequest>,
 ) -> Result<Response<pb::DeleteInstallBaseItemResponse>, Status> {
-    let (caller, request) = asset_call!(request);
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
     let call = AssetCall { caller, profile_id: &request.profile_id, consistency: &request.consistency };
     let consistency_token = delete_asset::<InstallBaseItemRecord>(app, call, &request.install_base_item_id).await?;
     Ok(Response::new(pb::DeleteInstallBaseItemResponse { consistency_token }))

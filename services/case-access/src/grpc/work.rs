@@ -21,13 +21,7 @@ use crate::domain::work::{
 };
 
 fn page_key(page: &PageRequest) -> Result<Option<Uuid>, Status> {
-    match &page.after {
-        Some(after) => Ok(Some(
-            Uuid::parse_str(after)
-                .map_err(|_| CsmError::invalid_field("page_token", "is not a token returned by this service"))?,
-        )),
-        None => Ok(None),
-    }
+    Ok(page.after_key(|after| Uuid::parse_str(after).ok())?)
 }
 
 fn case_state(errors: &mut FieldErrors, field: &str, value: i32) -> String {

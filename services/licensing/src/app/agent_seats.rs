@@ -85,12 +85,7 @@ impl LicensingApp {
     }
 
     pub async fn list_plans(&self, page: &PageRequest) -> CsmResult<(Vec<SeatPlan>, String)> {
-        let after = page
-            .after
-            .as_deref()
-            .map(|token| token.parse::<i64>())
-            .transpose()
-            .map_err(|_| CsmError::invalid_field("page_token", "is not a token returned by this service"))?;
+        let after = page.after_key(|token| token.parse::<i64>().ok())?;
         let rows = self.store.list_plans(after, page.fetch_limit()).await?;
         Ok(page.finish(rows, |plan| (plan.product as i64).to_string()))
     }

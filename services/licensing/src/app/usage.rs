@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use csm_auth::Caller;
 use csm_db::PageRequest;
-use csm_errors::{CsmError, CsmResult};
+use csm_errors::CsmResult;
 use uuid::Uuid;
 
 use super::{LicensingApp, parse_id_token};
@@ -42,15 +42,10 @@ impl LicensingApp {
             self.feed.committed(head);
         }
         let pool = self.get_pool(pool_id).await?;
-        let after = match page.after.as_deref() {
-            None => None,
-            Some(token) => Some(
-                token
-                    .split_once('|')
-                    .and_then(|(at, login)| Some((at.parse::<i64>().ok()?, Uuid::parse_str(login).ok()?)))
-                    .ok_or_else(|| CsmError::invalid_field("page_token", "is not a token returned by this service"))?,
-            ),
-        };
+        let after = page.after_key(|token| {
+            let (at, login) = token.split_once('|')?;
+            Some((at.parse::<i64>().ok()?, Uuid::parse_str(login).ok()?))
+        })?;
         let holders = self.store.seat_holders(pool_id, after, page.fetch_limit()).await?;
         let (holders, next_page_token) =
             page.finish(holders, |holder| format!("{}|{}", micros(holder.acquired_at), holder.login_id));

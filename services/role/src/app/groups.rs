@@ -96,13 +96,10 @@ impl RoleApp {
 
     /// A page of groups ordered by name (any authenticated caller).
     pub async fn list_groups(&self, filter: &GroupFilter, page: &PageRequest) -> CsmResult<(Vec<GroupView>, String)> {
-        let after = match &page.after {
-            Some(token) => {
-                let (key, id) = token.rsplit_once(SEPARATOR).ok_or_else(foreign_page_token)?;
-                Some((key.to_owned(), GroupId::parse(id).map_err(|_| foreign_page_token())?))
-            }
-            None => None,
-        };
+        let after = page.after_key(|token| {
+            let (key, id) = token.rsplit_once(SEPARATOR)?;
+            Some((key.to_owned(), GroupId::parse(id).ok()?))
+        })?;
         let rows = self.store.list_groups(filter, after, page.fetch_limit()).await?;
         let (rows, next_page_token) =
             page.finish(rows, |group| format!("{}{SEPARATOR}{}", group_name_key(&group.name), group.id));
@@ -122,16 +119,10 @@ impl RoleApp {
         if self.store.group(group).await?.is_none() {
             return Err(CsmError::not_found("group", group));
         }
-        let after = match &page.after {
-            Some(token) => {
-                let (profile, member_group) = token.split_once('/').ok_or_else(foreign_page_token)?;
-                Some((
-                    ProfileId::parse(profile).map_err(|_| foreign_page_token())?,
-                    GroupId::parse(member_group).map_err(|_| foreign_page_token())?,
-                ))
-            }
-            None => None,
-        };
+        let after = page.after_key(|token| {
+            let (profile, member_group) = token.split_once('/')?;
+            Some((ProfileId::parse(profile).ok()?, GroupId::parse(member_group).ok()?))
+        })?;
         let rows =
             self.store.list_group_members(group, include_descendants, managers_only, after, page.fetch_limit()).await?;
         Ok(page.finish(rows, |member| format!("{}/{}", member.profile, member.group)))
@@ -146,10 +137,7 @@ impl RoleApp {
         include_ancestors: bool,
         page: &PageRequest,
     ) -> CsmResult<(Vec<GroupMembership>, String)> {
-        let after = match &page.after {
-            Some(token) => Some(GroupId::parse(token).map_err(|_| foreign_page_token())?),
-            None => None,
-        };
+        let after = page.after_key(|token| GroupId::parse(token).ok())?;
         let rows = self.store.list_profile_groups(profile, kind, include_ancestors, after, page.fetch_limit()).await?;
         Ok(page.finish(rows, |membership| membership.group.to_string()))
     }
@@ -735,10 +723,6 @@ impl RoleApp {
 enum Attempt<T> {
     Done(T),
     Replay(StoredOutcome),
-}
-
-fn foreign_page_token() -> CsmError {
-    CsmError::invalid_field("page_token", "is not a token returned by this service")
 }
 
 fn membership_exists(group: GroupId, profile: ProfileId) -> CsmError {
