@@ -165,12 +165,27 @@ pub async fn check(suite: &Suite, token: &str, case_id: &str, action: pb::Action
 }
 
 pub async fn visible(suite: &Suite, token: &str, page_size: i32) -> Vec<String> {
+    visible_at(suite, token, page_size, None).await
+}
+
+/// [`visible`] at the given freshness (e.g. fully consistent: read through every cache).
+pub async fn visible_at(
+    suite: &Suite,
+    token: &str,
+    page_size: i32,
+    consistency: Option<csm_proto::common::Consistency>,
+) -> Vec<String> {
     let mut ids = Vec::new();
     let mut page_token = String::new();
     loop {
         let page = suite
             .case_access(Some(token))
-            .list_visible_cases(pb::ListVisibleCasesRequest { page_size, page_token, ..Default::default() })
+            .list_visible_cases(pb::ListVisibleCasesRequest {
+                page_size,
+                page_token,
+                consistency: consistency.clone(),
+                ..Default::default()
+            })
             .await
             .expect("list visible cases")
             .into_inner();

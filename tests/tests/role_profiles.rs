@@ -932,3 +932,118 @@ backend_test!(r2_10_concurrent_replace_and_assign_cannot_create_a_collision_toge
         assert_ne!(class, pb::PrincipalClass::Both as i32);
     }
 });
+
+// ------------------------------------------------------------------ PreviewEffectiveRoles (access review)
+
+async fn previewed(suite: &Suite, request: pb::PreviewEffectiveRolesRequest) -> Result<pb::EffectiveRoles, Status> {
+    admin(suite).preview_effective_roles(request).await.map(|response| response.into_inner().effective_roles.unwrap())
+}
+
+async fn effective(suite: &Suite, profile: ProfileId) -> pb::EffectiveRoles {
+    admin(suite)
+        .get_effective_roles(pb::GetEffectiveRolesRequest { profile_id: profile.to_string(), consistency: None })
+        .await
+        .expect("effective roles")
+        .into_inner()
+        .effective_roles
+        .unwrap()
+}
+
+backend_test!(r2_19_a_previewed_change_gives_the_effective_roles_the_change_gives, |suite| {
+    let mut client = admin(suite);
+    let bea = employee(suite, &format!("Bea{}", unique())).await;
+    assign(&mut client, bea, roles::CONSUMER_AGENT).await.expect("consumer agent");
+    // A parent group holding agent, a child group under it (R2.19).
+    let group = |name: &str, parent: &str| pb::CreateGroupRequest {
+        name: format!("{name}{}", unique()),
+        kind: pb::GroupKind::AssignmentGroup as i32,
+        parent_group_id: parent.to_owned(),
+        ..Default::default()
+    };
+    let parent = client.create_group(group("Desk", "")).await.unwrap().into_inner().group.unwrap().group_id;
+    let child = client.create_group(group("Tier1", &parent)).await.unwrap().into_inner().group.unwrap().group_id;
+    client
+        .add_group_role(pb::AddGroupRoleRequest {
+            group_id: parent.clone(),
+            role: roles::AGENT.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("group role");
+    // Preview: assign manager, revoke itil, join the child group.
+    let request = pb::PreviewEffectiveRolesRequest {
+        profile_id: bea.to_string(),
+        assign_roles: vec![roles::MANAGER.to_owned()],
+        revoke_roles: vec![roles::CONSUMER_AGENT.to_owned()],
+        join_group_ids: vec![child.clone()],
+        leave_group_ids: Vec::new(),
+    };
+    let preview = previewed(suite, request).await.expect("preview");
+    assert!(preview.roles.contains(&roles::AGENT.to_owned()), "inherited from the parent of the joined group");
+    assert!(preview.grants.iter().all(|grant| grant.assigned_role != roles::CONSUMER_AGENT), "revoked");
+    // Nothing was written…
+    let now = effective(suite, bea).await;
+    assert!(!now.roles.contains(&roles::MANAGER.to_owned()) && now.group_memberships.is_empty());
+    // …and making the change gives exactly the previewed roles and memberships.
+    assign(&mut client, bea, roles::MANAGER).await.expect("manager");
+    revoke(&mut client, bea, roles::CONSUMER_AGENT).await.expect("revoke consumer agent");
+    client
+        .add_group_member(pb::AddGroupMemberRequest {
+            group_id: child.clone(),
+            profile_id: bea.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("join");
+    let after = effective(suite, bea).await;
+    assert_eq!(preview.roles, after.roles);
+    assert_eq!(preview.principal_class, after.principal_class);
+    let groups = |roles: &pb::EffectiveRoles| -> BTreeSet<(String, bool)> {
+        roles.group_memberships.iter().map(|membership| (membership.group_id.clone(), membership.direct)).collect()
+    };
+    assert_eq!(groups(&preview), groups(&after));
+    // Leaving the group again is previewed as the removal gives it.
+    let leave = pb::PreviewEffectiveRolesRequest {
+        profile_id: bea.to_string(),
+        leave_group_ids: vec![child.clone()],
+        ..Default::default()
+    };
+    let left = previewed(suite, leave).await.expect("preview leave");
+    assert!(left.group_memberships.is_empty());
+    // What the profile does not hold is NOT_FOUND, as RevokeRole and RemoveGroupMember answer.
+    let not_held = pb::PreviewEffectiveRolesRequest {
+        profile_id: bea.to_string(),
+        revoke_roles: vec![roles::CONSUMER_AGENT.to_owned()],
+        ..Default::default()
+    };
+    let status = previewed(suite, not_held).await.unwrap_err();
+    assert_eq!((status.code(), reason_of(&status).as_str()), (Code::NotFound, "ASSIGNMENT_NOT_FOUND"));
+    let not_member = pb::PreviewEffectiveRolesRequest {
+        profile_id: bea.to_string(),
+        leave_group_ids: vec![parent.clone()],
+        ..Default::default()
+    };
+    let status = previewed(suite, not_member).await.unwrap_err();
+    assert_eq!((status.code(), reason_of(&status).as_str()), (Code::NotFound, "MEMBERSHIP_NOT_FOUND"));
+    let unknown = pb::PreviewEffectiveRolesRequest {
+        profile_id: bea.to_string(),
+        join_group_ids: vec![csm_types::GroupId::new().to_string()],
+        assign_roles: Vec::new(),
+        ..Default::default()
+    };
+    let status = previewed(suite, unknown).await.unwrap_err();
+    assert_eq!((status.code(), reason_of(&status).as_str()), (Code::NotFound, "GROUP_NOT_FOUND"));
+    let bad = pb::PreviewEffectiveRolesRequest { profile_id: "x".to_owned(), ..Default::default() };
+    assert_eq!(violated_fields(&previewed(suite, bad).await.unwrap_err()), vec!["profile_id".to_owned()]);
+    // Only role administrators preview.
+    let mut as_bea = as_person(suite, bea).await;
+    let refused = as_bea
+        .preview_effective_roles(pb::PreviewEffectiveRolesRequest {
+            profile_id: bea.to_string(),
+            assign_roles: vec![roles::ADMIN.to_owned()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((refused.code(), reason_of(&refused).as_str()), (Code::PermissionDenied, "MISSING_ROLE"));
+});

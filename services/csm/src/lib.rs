@@ -8,6 +8,7 @@ pub mod health;
 pub mod keys;
 pub mod load;
 pub mod ops;
+pub mod review;
 
 use csm_server::ServiceConfig;
 use csm_types::ServiceName;

@@ -20,9 +20,13 @@ use csm_db::Db;
 use csm_errors::{CsmError, CsmResult};
 use csm_peers::{AccountTeamPeer, IdentityPeer, RolePeer};
 use csm_proto::account_team::team_member::Team;
-use csm_proto::account_team::{AccessLevel, AssociationType, RecordTable, ResponsibilityAccessConfiguration};
+use csm_proto::account_team::{
+    AccessLevel, AssociationType, ContactRelationship, PrincipalRelationships, RecordTable,
+    ResponsibilityAccessConfiguration,
+};
 use csm_proto::common::Change;
 use csm_proto::identity::{HouseholdMemberStatus, ListProfilesRequest, ProfileKind};
+use csm_proto::role::{PreviewEffectiveRolesRequest, ProfileGroupMembership};
 use csm_server::PeerChannel;
 use csm_types::{AccountId, ConsumerId, GroupId, HouseholdId, ProfileId, SecurityGroupId, ServiceName};
 use tokio_stream::{Stream, StreamExt as _};
@@ -39,6 +43,55 @@ pub struct ContextSource {
     account_team: AccountTeamPeer,
     /// case-access's own database (security-group rights); set by the app.
     db: Option<Db>,
+}
+
+/// A change to what a principal holds that is not written (access review
+/// "what if", PreviewAccessChange): applied to role's and account-team's
+/// answers before the context is assembled, so a previewed context is built
+/// exactly as a real one. Empty: the context as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceChange {
+    pub assign_roles: Vec<String>,
+    pub revoke_roles: Vec<String>,
+    pub join_groups: Vec<GroupId>,
+    pub leave_groups: Vec<GroupId>,
+    /// Accounts a contact relationship would add the profile to (R3.7).
+    pub add_contact_relationships: Vec<AccountId>,
+    pub remove_contact_relationships: Vec<AccountId>,
+}
+
+impl SourceChange {
+    fn touches_roles(&self) -> bool {
+        !(self.assign_roles.is_empty()
+            && self.revoke_roles.is_empty()
+            && self.join_groups.is_empty()
+            && self.leave_groups.is_empty())
+    }
+
+    /// CR(me) with the proposed relationships added and removed; NOT_FOUND
+    /// for removing one the profile does not have.
+    fn apply_to(&self, profile: ProfileId, relationships: &mut PrincipalRelationships) -> CsmResult<()> {
+        for account in &self.remove_contact_relationships {
+            let account = account.to_string();
+            let before = relationships.contact_relationships.len();
+            relationships.contact_relationships.retain(|relationship| relationship.account_id != account);
+            if relationships.contact_relationships.len() == before {
+                return Err(CsmError::not_found("contact relationship", format!("{profile}/{account}"))
+                    .with_metadata("field", "change.remove_contact_relationship_account_ids"));
+            }
+        }
+        for account in &self.add_contact_relationships {
+            let account = account.to_string();
+            if !relationships.contact_relationships.iter().any(|relationship| relationship.account_id == account) {
+                relationships.contact_relationships.push(ContactRelationship {
+                    contact_relationship_id: Uuid::nil().to_string(),
+                    account_id: account,
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Groups of a profile: all it belongs to directly, and those it manages.
@@ -98,6 +151,11 @@ impl ContextSource {
 
     /// The context of `profile`, or `None` when identity does not know it.
     pub async fn build(&self, profile: ProfileId) -> CsmResult<Option<PrincipalContext>> {
+        self.build_with(profile, &SourceChange::default()).await
+    }
+
+    /// [`ContextSource::build`] with `change` applied to the sources (never cached).
+    pub async fn build_with(&self, profile: ProfileId, change: &SourceChange) -> CsmResult<Option<PrincipalContext>> {
         let identity = ServiceName::Identity;
         let Some(resolved) = self.identity.resolve_principal(profile).await? else { return Ok(None) };
         let principal = resolved.principal.unwrap_or_default();
@@ -134,17 +192,16 @@ impl ContextSource {
         }
         // Everything else depends only on what identity answered: ask it all at once.
         let (
-            roles,
+            roles_and_groups,
             relationships,
             descendants,
             household_members,
-            groups,
             department_members,
             reports,
             configs,
             rights,
         ) = tokio::join!(
-            self.roles.effective_roles(profile),
+            self.roles_and_groups(profile, change),
             self.account_team.principal_relationships(profile),
             async {
                 match account {
@@ -161,7 +218,6 @@ impl ContextSource {
                 }
                 CsmResult::Ok(members)
             },
-            self.groups(profile),
             async {
                 match department {
                     Some(department) => {
@@ -178,21 +234,23 @@ impl ContextSource {
             self.access_configurations(),
             self.ownership(security_group),
         );
-        let mut ctx = PrincipalContext::new(profile, kind, roles?);
+        let (roles, groups) = roles_and_groups?;
+        let mut ctx = PrincipalContext::new(profile, kind, roles);
         ctx.account = account;
         ctx.consumer = consumer;
         ctx.descendants = descendants?;
         ctx.business_locations = business_locations(&ctx);
         ctx.household_members = household_members?;
         ctx.household_members.retain(|member, _| Some(*member) != ctx.consumer);
-        (ctx.groups, ctx.managed_groups) = groups?;
+        (ctx.groups, ctx.managed_groups) = groups;
         ctx.department = department;
         ctx.department_members = department_members?;
         ctx.department_members.remove(&profile);
         ctx.reports = reports?;
         ctx.reports.remove(&profile);
         ctx.ownership = rights?;
-        let relationships = relationships?;
+        let mut relationships = relationships?;
+        change.apply_to(profile, &mut relationships)?;
         let account_team = ServiceName::AccountTeam;
         let responsibility_names: BTreeMap<&str, &str> = relationships
             .responsibilities
@@ -262,19 +320,33 @@ impl ContextSource {
         Ok(Some(ctx))
     }
 
-    /// The profile's direct group memberships and the groups it manages (R6.2, R6.3).
-    async fn groups(&self, profile: ProfileId) -> CsmResult<Groups> {
-        let (mut groups, mut managed) = (BTreeSet::new(), BTreeSet::new());
-        for membership in self.roles.profile_groups(profile).await? {
-            if let Some(id) = parse_uuid(ServiceName::Role, "group_id", &membership.group_id)? {
-                let group = GroupId::from_uuid(id);
-                groups.insert(group);
-                if membership.manager {
-                    managed.insert(group);
-                }
-            }
+    /// The profile's effective roles, its direct group memberships and the
+    /// groups it manages (R2.18, R6.2, R6.3) — after `change`, when it touches
+    /// them (role's PreviewEffectiveRoles computes both in one answer).
+    async fn roles_and_groups(
+        &self,
+        profile: ProfileId,
+        change: &SourceChange,
+    ) -> CsmResult<(BTreeSet<String>, Groups)> {
+        if !change.touches_roles() {
+            let (roles, memberships) =
+                tokio::join!(self.roles.effective_roles(profile), self.roles.profile_groups(profile));
+            return Ok((roles?, groups_of(&memberships?)?));
         }
-        Ok((groups, managed))
+        let ids = |groups: &[GroupId]| groups.iter().map(ToString::to_string).collect();
+        let effective = self
+            .roles
+            .preview_effective_roles(PreviewEffectiveRolesRequest {
+                profile_id: profile.to_string(),
+                assign_roles: change.assign_roles.clone(),
+                revoke_roles: change.revoke_roles.clone(),
+                join_group_ids: ids(&change.join_groups),
+                leave_group_ids: ids(&change.leave_groups),
+            })
+            .await?;
+        let direct: Vec<ProfileGroupMembership> =
+            effective.group_memberships.into_iter().filter(|membership| membership.direct).collect();
+        Ok((effective.roles.into_iter().collect(), groups_of(&direct)?))
     }
 
     /// The active profiles matching `filter` (department members, reports; R6.3).
@@ -326,6 +398,21 @@ impl ContextSource {
     async fn current_members(&self, household: HouseholdId) -> CsmResult<Vec<ConsumerId>> {
         Ok(self.identity.current_household_members(household).await?.unwrap_or_default())
     }
+}
+
+/// Direct group memberships → (groups, managed groups) (R6.2, R6.3).
+fn groups_of(memberships: &[ProfileGroupMembership]) -> CsmResult<Groups> {
+    let (mut groups, mut managed) = (BTreeSet::new(), BTreeSet::new());
+    for membership in memberships {
+        if let Some(id) = parse_uuid(ServiceName::Role, "group_id", &membership.group_id)? {
+            let group = GroupId::from_uuid(id);
+            groups.insert(group);
+            if membership.manager {
+                managed.insert(group);
+            }
+        }
+    }
+    Ok((groups, managed))
 }
 
 /// An access configuration with its responsibility still named by id.

@@ -401,6 +401,30 @@ impl CaseAccessApp {
         if known { Ok(()) } else { Err(referenced_not_found("party_id", party)) }
     }
 
+    /// The type `configuration` of a party `kind`/`party` about to be related
+    /// to `subject` (AddRelatedParty, and PreviewAccessChange's proposals):
+    /// the type must exist and fit the subject and the party kind, and the
+    /// party must exist. `prefix` names where the fields sit in the request.
+    pub(super) async fn checked_party_type(
+        &self,
+        subject: PartySubject,
+        kind: PartyKind,
+        party: Uuid,
+        configuration: Uuid,
+        prefix: &str,
+    ) -> CsmResult<PartyType> {
+        let field = format!("{prefix}related_party_configuration_id");
+        let party_type = self.party_type(configuration, &field).await?;
+        if let Some(why) = type_mismatch(&party_type, subject, kind) {
+            return Err(CsmError::failed_precondition("RELATED_PARTY_TYPE_MISMATCH", why).with_metadata("field", field));
+        }
+        self.check_party(kind, party).await.map_err(|error| match prefix {
+            "" => error,
+            prefix => error.with_metadata("field", format!("{prefix}party_id")),
+        })?;
+        Ok(party_type)
+    }
+
     /// AddRelatedParty (R5.6): responsibility and order from the type's defaults.
     pub async fn add_related_party(
         &self,
@@ -419,12 +443,7 @@ impl CaseAccessApp {
             return Ok((stored, self.feed.token(revision)));
         }
         self.authorize_subject(ctx, subject, true).await?;
-        let party_type = self.party_type(configuration, "related_party_configuration_id").await?;
-        if let Some(why) = type_mismatch(&party_type, subject, kind) {
-            return Err(CsmError::failed_precondition("RELATED_PARTY_TYPE_MISMATCH", why)
-                .with_metadata("field", "related_party_configuration_id"));
-        }
-        self.check_party(kind, party).await?;
+        let party_type = self.checked_party_type(subject, kind, party, configuration, "").await?;
         let now = csm_db::now();
         let record = RelatedPartyRecord {
             id: Uuid::now_v7(),

@@ -1,6 +1,5 @@
 //! Check, BatchCheck, Explain and ListCaseAccessors: one decision table, four answers.
 
-use csm_db::paging::PageRequest;
 use csm_errors::{CsmError, ErrorCode, FieldErrors, validated};
 use csm_proto::case_access as pb;
 use csm_types::{CaseId, ProfileId};
@@ -8,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::*;
 use crate::CaseAccessApp;
-use crate::app::decisions::{ConditionTrace, Explained, ReviewCursor, RuleTrace, Subject};
+use crate::app::decisions::{ConditionTrace, Explained, RuleTrace, Subject};
 use crate::domain::principal::{PrincipalContext, PrincipalKind};
 use crate::domain::table::Action;
 
@@ -42,7 +41,7 @@ fn subject_from_proto(target: Option<&pb::Target>, prefix: &str, errors: &mut Fi
 }
 
 /// INVALID_ACTION_FOR_TARGET: creates go with new cases, everything else with stored records.
-fn action_mismatch(subject: &Subject) -> CsmError {
+pub(super) fn action_mismatch(subject: &Subject) -> CsmError {
     let message = match subject {
         Subject::NewCase(_) => "a new_case target takes CREATE_SELF, CREATE_OBO or an unspecified action",
         _ => "a stored record takes READ, WRITE_* or DELETE",
@@ -84,8 +83,10 @@ fn record_decision(ctx: &PrincipalContext, decided: &crate::app::Decided) {
     span.record("csm.principal_kind", principal_kind_name(ctx.kind));
     span.record("csm.decision", if decided.outcome.allowed() { "ALLOW" } else { "DENY" });
     span.record("csm.rule", decided.outcome.rule());
+    // The audit trail records every denial; the log only when asked (DEBUG):
+    // a denial must cost no more than a grant (issue 15).
     if !decided.outcome.allowed() {
-        tracing::info!(
+        tracing::debug!(
             rule = decided.outcome.rule(),
             action = crate::app::action_name(decided.action),
             principal_kind = principal_kind_name(ctx.kind),
@@ -223,7 +224,7 @@ fn rule_trace_to_proto(trace: &RuleTrace) -> pb::RuleTrace {
     }
 }
 
-fn principal_summary(ctx: &PrincipalContext) -> pb::PrincipalSummary {
+pub(super) fn principal_summary(ctx: &PrincipalContext) -> pb::PrincipalSummary {
     let kind = principal_kind_name(ctx.kind);
     let contact = matches!(ctx.kind, PrincipalKind::Contact | PrincipalKind::PartnerContact);
     pb::PrincipalSummary {
@@ -263,43 +264,5 @@ pub(super) async fn explain(
         principal: Some(principal_summary(&ctx)),
         rules: rules.iter().map(rule_trace_to_proto).collect(),
         closest_rule: closest.as_ref().map(rule_trace_to_proto),
-    }))
-}
-
-pub(super) async fn list_case_accessors(
-    app: &CaseAccessApp,
-    request: Request<pb::ListCaseAccessorsRequest>,
-) -> Result<Response<pb::ListCaseAccessorsResponse>, Status> {
-    let caller = csm_auth::caller(&request)?;
-    let request = request.into_inner();
-    let mut errors = FieldErrors::new();
-    let case = errors.required_id("case_id", &request.case_id, CaseId::parse);
-    let action = action_from_proto(request.action);
-    if action.is_none() && request.action != pb::Action::Unspecified as i32 {
-        errors.add("action", "unknown value");
-    }
-    let page = PageRequest::collect(&mut errors, request.page_size, &request.page_token);
-    errors.finish()?;
-    let (case, page) = (validated(case)?, validated(page)?);
-    let freshness = freshness_of(&request.consistency)?;
-    let subject = Subject::Case(case);
-    let action = match action {
-        Some(action) if subject.accepts(Some(action)) => action,
-        _ => return Err(action_mismatch(&subject).into()),
-    };
-    let cursor = page.after_key(ReviewCursor::from_key)?.unwrap_or_default();
-    let found = app.case_accessors(&caller, case, action, cursor, page.size as usize, &freshness).await?;
-    Ok(Response::new(pb::ListCaseAccessorsResponse {
-        accessors: found
-            .accessors
-            .iter()
-            .map(|accessor| pb::CaseAccessor {
-                principal: Some(principal_summary(&accessor.principal)),
-                decision: Some(decision_to_proto(&accessor.decided)),
-            })
-            .collect(),
-        next_page_token: found.next.map(|cursor| csm_db::paging::token_for(&cursor.key())).unwrap_or_default(),
-        profiles_examined: i32::try_from(found.examined).unwrap_or(i32::MAX),
-        consistency_token: found.consistency_token,
     }))
 }

@@ -1,7 +1,7 @@
 //! gRPC adapter of case-access: converts proto ⇄ domain and calls the app.
 //! The service trait lives here and only delegates, one module per area:
-//! [`cases`] (create, get, list), [`decisions`] (check, batch check, explain,
-//! access review),
+//! [`cases`] (create, get, list), [`decisions`] (check, batch check, explain),
+//! [`review`] (access review),
 //! [`work`] (updates, comments, attachments, tasks, email intake), [`parties`]
 //! (related parties, sold products, install base) and [`admin`] (settings,
 //! Cherwell security-group rights). Shared conversions are in [`convert`].
@@ -11,6 +11,7 @@ mod cases;
 pub mod convert;
 mod decisions;
 mod parties;
+mod review;
 mod work;
 
 use std::sync::Arc;
@@ -258,11 +259,25 @@ impl CaseAccessService for CaseAccessGrpc {
         decisions::explain(self.app.get()?, request).await
     }
 
+    async fn preview_access_change(
+        &self,
+        request: Request<pb::PreviewAccessChangeRequest>,
+    ) -> Result<Response<pb::PreviewAccessChangeResponse>, Status> {
+        review::preview_access_change(self.app.get()?, request).await
+    }
+
+    async fn export_access_review(
+        &self,
+        request: Request<pb::ExportAccessReviewRequest>,
+    ) -> Result<Response<review::ExportStream>, Status> {
+        review::export_access_review(self.app.get()?, request).await
+    }
+
     async fn list_case_accessors(
         &self,
         request: Request<pb::ListCaseAccessorsRequest>,
     ) -> Result<Response<pb::ListCaseAccessorsResponse>, Status> {
-        decisions::list_case_accessors(self.app.get()?, request).await
+        review::list_case_accessors(self.app.get()?, request).await
     }
 
     async fn get_settings(

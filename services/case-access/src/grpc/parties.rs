@@ -18,7 +18,7 @@ use crate::store::parties::{ItemFilter, SoldProductFilter, StoredAsset};
 
 const NAME_MAX: usize = 200;
 
-fn party_kind_from_proto(value: i32) -> Option<PartyKind> {
+pub(super) fn party_kind_from_proto(value: i32) -> Option<PartyKind> {
     Some(match pb::PartyKind::try_from(value).ok()? {
         pb::PartyKind::Contact => PartyKind::Contact,
         pb::PartyKind::Consumer => PartyKind::Consumer,

@@ -266,3 +266,44 @@ pub async fn list_visible(
         rows.iter().map(case_from_row).collect()
     })
 }
+
+/// Ids of the cases on which `before` and `after` (READ rules of one profile
+/// as it is and as a proposed change would make it) disagree, newest first,
+/// older than `older_than`, leaving out `except`, at most `limit`: the
+/// pre-filter of PreviewAccessChange, compiled as ListVisibleCases compiles.
+pub async fn visibility_differs(
+    db: &Db,
+    before: &Rules,
+    after: &Rules,
+    except: &[CaseId],
+    older_than: Option<CaseId>,
+    limit: i64,
+) -> CsmResult<Vec<CaseId>> {
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(older_than) = older_than {
+        binds.push(Bind::Uuid(*older_than.as_uuid()));
+        clauses.push(format!("c.id < ${}", binds.len()));
+    }
+    if !except.is_empty() {
+        let list: Vec<String> = except
+            .iter()
+            .map(|id| {
+                binds.push(Bind::Uuid(*id.as_uuid()));
+                format!("${}", binds.len())
+            })
+            .collect();
+        clauses.push(format!("c.id NOT IN ({})", list.join(", ")));
+    }
+    let before = compile(before, binds.len() + 1);
+    binds.extend(before.binds);
+    let after = compile(after, binds.len() + 1);
+    binds.extend(after.binds);
+    clauses.push(format!("COALESCE(({}), 1 = 0) <> COALESCE(({}), 1 = 0)", before.sql, after.sql));
+    let sql =
+        format!("SELECT c.id FROM cases c WHERE {} ORDER BY c.id DESC LIMIT {}", clauses.join(" AND "), limit.max(1));
+    with_db!(db, |pool| {
+        let rows = super::predicate::bind_all(sqlx::query(&sql), &binds).fetch_all(pool).await.map_err(db_error)?;
+        rows.iter().map(|row| Ok(CaseId::from_uuid(row.uuid("id").map_err(db_error)?))).collect()
+    })
+}

@@ -27,7 +27,7 @@ pub use self::catalog_admin::{ContainmentAdded, RoleDefinition};
 pub use self::groups::{GroupUpdate, GroupView, GroupWritten, MemberWritten};
 pub use self::profiles::{
     AssignableRoles, DefaultClassEnsured, DefaultClassOutcome, EffectiveRoles, GrantSource, ProfileRoleChange,
-    ProfileRolesReplaced, RoleGrant,
+    ProfileRolesReplaced, RoleGrant, RoleProposal,
 };
 pub use self::validation::{FindingPath, ValidationFinding};
 

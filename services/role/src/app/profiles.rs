@@ -21,7 +21,7 @@ use crate::domain::assignments::DirectAssignment;
 use crate::domain::catalog::{ADMIN, SNC_EXTERNAL, SNC_INTERNAL};
 use crate::domain::collisions::{Finding, Policies, check_additions};
 use crate::domain::delegation::AssignmentAuthority;
-use crate::domain::groups::{GroupHierarchy, GroupMembership, memberships_from};
+use crate::domain::groups::{GroupHierarchy, GroupMembership, InheritanceLink, memberships_from};
 
 /// One way a profile holds a role (R2.18, R2.19, §0.4 closure).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,16 @@ pub struct EffectiveRoles {
     /// Groups the profile belongs to, directly and through ancestry.
     pub group_memberships: Vec<GroupMembership>,
     pub flagged_for_review: bool,
+}
+
+/// A proposed change to what a profile holds, for PreviewEffectiveRoles:
+/// role names or aliases, and groups joined or left directly.
+#[derive(Debug, Clone, Default)]
+pub struct RoleProposal {
+    pub assign_roles: Vec<String>,
+    pub revoke_roles: Vec<String>,
+    pub join_groups: Vec<GroupId>,
+    pub leave_groups: Vec<GroupId>,
 }
 
 /// A change to a profile's direct roles.
@@ -133,16 +143,30 @@ impl RoleApp {
     pub(super) async fn compute(&self, profile: ProfileId) -> CsmResult<EffectiveRoles> {
         let assignments = self.store.direct_assignments(profile).await?;
         let inheritance = self.store.profile_inheritance(profile).await?;
+        let flagged_for_review = self.store.is_flagged_for_review(profile).await?;
+        Ok(self.effective_from(profile, &assignments, &inheritance, flagged_for_review))
+    }
+
+    /// `eff_roles` of `profile` from its direct assignments and its groups'
+    /// inheritance rows, whether read (GetEffectiveRoles) or proposed
+    /// (PreviewEffectiveRoles): one computation for both.
+    fn effective_from(
+        &self,
+        profile: ProfileId,
+        assignments: &[DirectAssignment],
+        inheritance: &[InheritanceLink],
+        flagged_for_review: bool,
+    ) -> EffectiveRoles {
         let mut roles = BTreeSet::new();
         let mut grants = Vec::new();
-        for assignment in &assignments {
+        for assignment in assignments {
             let Some(paths) = self.graph.closure_paths(&assignment.role) else { continue };
             for (role, path) in paths {
                 roles.insert(role.clone());
                 grants.push(RoleGrant {
                     role: role.clone(),
                     assigned_role: assignment.role.clone(),
-                    assignment_id: Some(assignment.id),
+                    assignment_id: (!assignment.id.is_nil()).then_some(assignment.id),
                     group: None,
                     group_path: Vec::new(),
                     containment_path: path.clone(),
@@ -153,7 +177,7 @@ impl RoleApp {
             inheritance.iter().map(|row| (row.member_group, row.ancestor, row.depth)),
             inheritance.iter().filter_map(|row| row.role.clone().map(|role| (row.ancestor, role))),
         );
-        for row in &inheritance {
+        for row in inheritance {
             let Some(assigned_role) = &row.role else { continue };
             let Some(paths) = self.graph.closure_paths(assigned_role) else { continue };
             let chain = hierarchy.chain(row.member_group);
@@ -176,8 +200,58 @@ impl RoleApp {
             inheritance.iter().map(|row| (row.member_group, row.manager, row.ancestor, row.depth, row.ancestor_kind)),
         );
         let class = PrincipalClass::of(roles.iter().map(String::as_str));
+        EffectiveRoles { profile, roles, grants, class, group_memberships, flagged_for_review }
+    }
+
+    /// PreviewEffectiveRoles: `profile`'s effective roles as they would be
+    /// after `proposal`, nothing written (access review "what if", issue 13).
+    /// Role administrators and services. A revoked role must be held
+    /// directly and a left group be a direct membership (NOT_FOUND otherwise,
+    /// as RevokeRole and RemoveGroupMember answer); collisions are not
+    /// checked here (ValidateAssignment answers those).
+    pub async fn preview_effective_roles(
+        &self,
+        caller: &Caller,
+        profile: ProfileId,
+        proposal: &RoleProposal,
+    ) -> CsmResult<(EffectiveRoles, String)> {
+        self.authorize_role_administration(caller, "PreviewEffectiveRoles").await?;
+        let head = self.feed.head().await?;
+        let mut assignments = self.store.direct_assignments(profile).await?;
+        let mut inheritance = self.store.profile_inheritance(profile).await?;
+        for role in &proposal.revoke_roles {
+            let role = self.known_role(role)?;
+            let before = assignments.len();
+            assignments.retain(|assignment| assignment.role != role);
+            if assignments.len() == before {
+                return Err(CsmError::not_found("assignment", format!("{profile}/{role}")));
+            }
+        }
+        for role in &proposal.assign_roles {
+            let role = self.known_role(role)?;
+            if !assignments.iter().any(|assignment| assignment.role == role) {
+                assignments.push(DirectAssignment { id: Uuid::nil(), role, created_at: csm_db::now() });
+            }
+        }
+        for group in &proposal.leave_groups {
+            let before = inheritance.len();
+            inheritance.retain(|row| row.member_group != *group);
+            if inheritance.len() == before {
+                return Err(CsmError::not_found("membership", format!("{group}/{profile}")));
+            }
+        }
+        for group in &proposal.join_groups {
+            if inheritance.iter().any(|row| row.member_group == *group) {
+                continue;
+            }
+            let rows = self.store.group_inheritance(*group).await?;
+            if rows.is_empty() {
+                return Err(CsmError::not_found("group", group));
+            }
+            inheritance.extend(rows);
+        }
         let flagged_for_review = self.store.is_flagged_for_review(profile).await?;
-        Ok(EffectiveRoles { profile, roles, grants, class, group_memberships, flagged_for_review })
+        Ok((self.effective_from(profile, &assignments, &inheritance, flagged_for_review), self.feed.token(head)))
     }
 
     /// The one check of a change to `profile`'s direct roles, read in `tx`

@@ -33,6 +33,13 @@ impl RoleGrpc {
 
 #[tonic::async_trait]
 impl RoleService for RoleGrpc {
+    async fn preview_effective_roles(
+        &self,
+        request: Request<pb::PreviewEffectiveRolesRequest>,
+    ) -> Result<Response<pb::PreviewEffectiveRolesResponse>, Status> {
+        profiles::preview_effective_roles(self, request).await
+    }
+
     async fn get_effective_roles(
         &self,
         request: Request<pb::GetEffectiveRolesRequest>,

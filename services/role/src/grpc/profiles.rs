@@ -5,14 +5,14 @@
 
 use csm_errors::{CsmError, FieldErrors, validated};
 use csm_proto::role as pb;
-use csm_types::ProfileId;
+use csm_types::{GroupId, ProfileId};
 use tonic::{Request, Response, Status};
 
 use super::RoleGrpc;
 use super::catalog::class_to_proto;
 use super::groups::membership_to_proto;
 use super::validation::{roles_field, validation_finding_to_proto};
-use crate::app::{DefaultClassOutcome, EffectiveRoles, GrantSource, RoleGrant, ValidationFinding};
+use crate::app::{DefaultClassOutcome, EffectiveRoles, GrantSource, RoleGrant, RoleProposal, ValidationFinding};
 use crate::domain::assignments::DirectAssignment;
 
 /// BatchGetEffectiveRoles takes at most this many profiles.
@@ -22,25 +22,7 @@ fn effective_roles_to_proto(effective: &EffectiveRoles) -> pb::EffectiveRoles {
     pb::EffectiveRoles {
         profile_id: effective.profile.to_string(),
         roles: effective.roles.iter().cloned().collect(),
-        grants: effective
-            .grants
-            .iter()
-            .map(|grant| pb::RoleGrant {
-                role: grant.role.clone(),
-                source: if grant.containment_path.len() > 1 {
-                    pb::RoleSource::Containment
-                } else if grant.group.is_some() {
-                    pb::RoleSource::Group
-                } else {
-                    pb::RoleSource::Direct
-                } as i32,
-                assigned_role: grant.assigned_role.clone(),
-                assignment_id: grant.assignment_id.map(|id| id.to_string()).unwrap_or_default(),
-                group_id: grant.group.map(|group| group.to_string()).unwrap_or_default(),
-                group_path: grant.group_path.iter().map(ToString::to_string).collect(),
-                containment_path: grant.containment_path.clone(),
-            })
-            .collect(),
+        grants: effective.grants.iter().map(grant_to_proto).collect(),
         principal_class: class_to_proto(effective.class) as i32,
         group_memberships: effective.group_memberships.iter().map(membership_to_proto).collect(),
         flagged_for_review: effective.flagged_for_review,
@@ -89,6 +71,49 @@ pub(super) async fn get_effective_roles(
     };
     let (effective, consistency_token) = app.effective_roles(&caller, profile).await?;
     Ok(Response::new(pb::GetEffectiveRolesResponse {
+        effective_roles: Some(effective_roles_to_proto(&effective)),
+        consistency_token,
+    }))
+}
+
+/// PreviewEffectiveRoles takes at most this many entries per list.
+const MAX_PROPOSED: usize = 100;
+
+pub(super) async fn preview_effective_roles(
+    grpc: &RoleGrpc,
+    request: Request<pb::PreviewEffectiveRolesRequest>,
+) -> Result<Response<pb::PreviewEffectiveRolesResponse>, Status> {
+    let app = grpc.app.get()?;
+    let caller = csm_auth::caller(&request)?;
+    let request = request.into_inner();
+    let mut errors = FieldErrors::new();
+    let profile = errors.required_id("profile_id", &request.profile_id, ProfileId::parse);
+    for (field, count) in [
+        ("assign_roles", request.assign_roles.len()),
+        ("revoke_roles", request.revoke_roles.len()),
+        ("join_group_ids", request.join_group_ids.len()),
+        ("leave_group_ids", request.leave_group_ids.len()),
+    ] {
+        if count > MAX_PROPOSED {
+            errors.add(field, format!("at most {MAX_PROPOSED} entries, got {count}"));
+        }
+    }
+    let groups = |errors: &mut FieldErrors, field: &str, ids: &[String]| -> Vec<GroupId> {
+        ids.iter()
+            .enumerate()
+            .filter_map(|(index, id)| errors.required_id(&format!("{field}[{index}]"), id, GroupId::parse))
+            .collect()
+    };
+    let proposal = RoleProposal {
+        assign_roles: roles_field(&mut errors, "assign_roles", &request.assign_roles),
+        revoke_roles: roles_field(&mut errors, "revoke_roles", &request.revoke_roles),
+        join_groups: groups(&mut errors, "join_group_ids", &request.join_group_ids),
+        leave_groups: groups(&mut errors, "leave_group_ids", &request.leave_group_ids),
+    };
+    errors.finish()?;
+    let profile = validated(profile)?;
+    let (effective, consistency_token) = app.preview_effective_roles(&caller, profile, &proposal).await?;
+    Ok(Response::new(pb::PreviewEffectiveRolesResponse {
         effective_roles: Some(effective_roles_to_proto(&effective)),
         consistency_token,
     }))

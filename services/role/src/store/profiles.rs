@@ -34,12 +34,30 @@ const PROFILE_INHERITANCE_SQL: &str = "SELECT m.group_id AS member_group_id, m.m
      WHERE m.profile_id = $1 \
      ORDER BY m.group_id, a.depth, r.role";
 
+/// [`PROFILE_INHERITANCE_SQL`] for a membership that is only proposed: the
+/// rows `group` would give a new (non-manager) member. None for an unknown group.
+const GROUP_INHERITANCE_SQL: &str = "SELECT a.group_id AS member_group_id, 1 = 0 AS manager, a.ancestor_id, a.depth, g.kind, r.role \
+     FROM role_group_ancestors a \
+     JOIN role_groups g ON g.id = a.ancestor_id \
+     LEFT JOIN role_group_roles r ON r.group_id = a.ancestor_id \
+     WHERE a.group_id = $1 \
+     ORDER BY a.depth, r.role";
+
 impl RoleStore {
+    /// The inheritance rows a new member of `group` would have (PreviewEffectiveRoles).
+    pub async fn group_inheritance(&self, group: GroupId) -> CsmResult<Vec<InheritanceLink>> {
+        self.inheritance(GROUP_INHERITANCE_SQL, *group.as_uuid()).await
+    }
+
     /// A profile's memberships, chains and group roles in one query (effective roles).
     pub async fn profile_inheritance(&self, profile: ProfileId) -> CsmResult<Vec<InheritanceLink>> {
+        self.inheritance(PROFILE_INHERITANCE_SQL, *profile.as_uuid()).await
+    }
+
+    async fn inheritance(&self, sql: &'static str, id: uuid::Uuid) -> CsmResult<Vec<InheritanceLink>> {
         with_db!(&self.db, |pool| {
-            sqlx::query(PROFILE_INHERITANCE_SQL)
-                .bind(*profile.as_uuid())
+            sqlx::query(sql)
+                .bind(id)
                 .fetch_all(pool)
                 .await
                 .map_err(db_error)?
