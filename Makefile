@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 
-.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load trace-demo
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load trace-demo bench-check
 
 run:
 	cargo run -p csm-cli --bin csm -- dev
@@ -35,6 +35,11 @@ deploy-check:
 load:
 	cargo run -p csm-cli --bin csm -- load seed $(LOAD_SEED_ARGS)
 	cargo run -p csm-cli --bin csm -- load run $(LOAD_RUN_ARGS)
+
+# The Check benchmark of issue 15: release suite on CPU 0, h2load on CPU 1
+# (health, allowed and denied Check at 1:1, 16:8, 64:16; docs/benchmarks.md).
+bench-check:
+	./scripts/bench-check.sh
 
 # `csm dev` exporting traces to a real OTLP receiver (oteltest's otelsink from
 # PyPI): one cache-missing Check and its span tree (scripts/trace-demo.sh).

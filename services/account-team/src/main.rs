@@ -1,5 +1,9 @@
 //! `csm-account-team`: the account-team service as its own process.
 
+/// mimalloc rather than glibc malloc: allocation is a large part of a request (issue 15, docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     csm_server::main_for(csm_account_team::SERVICE, |config, listener, shutdown| {

@@ -61,7 +61,7 @@ pub fn migrations() -> Migrations {
 }
 
 /// `CSM_CASE_ACCESS_CACHE_ENTRIES`: the bound of each cache (principal
-/// contexts, cases); past it a cache starts afresh. Default 100,000.
+/// contexts, cases); past it the least useful entries are evicted. Default 100,000.
 pub fn cache_entries(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<usize> {
     match lookup("CSM_CASE_ACCESS_CACHE_ENTRIES") {
         None => Ok(app::memo::DEFAULT_CAPACITY),

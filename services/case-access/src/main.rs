@@ -1,5 +1,9 @@
 //! `csm-case-access`: the case-access service as its own process.
 
+/// mimalloc rather than glibc malloc: allocation is a large part of a request (issue 15, docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     csm_server::main_for(csm_case_access::SERVICE, |config, listener, shutdown| {

@@ -267,6 +267,11 @@ fn print_banner(
             out.push_str(&format!("  csm check --case {} --as {carl} --explain\n", globex.1));
             out.push_str(&format!("  csm access-review --case {} --action READ --action WRITE_CUSTOMER\n", acme.1));
             out.push_str("  csm access-review --format ndjson > access-review.ndjson\n");
+            if let Some((_, globex_account)) = demo.accounts.iter().find(|(name, _)| name == "Globex") {
+                out.push_str(&format!(
+                    "  csm access-preview --profile {carl} --add-contact-relationship {globex_account}\n"
+                ));
+            }
             out.push_str("  csm audit --service case-access --kind denied-check\n");
         }
         if let Some((_, profile, _, _)) = demo.people.first() {

@@ -13,6 +13,10 @@
 //! - `csm load seed|run` generates a large data set and drives Check /
 //!   ListVisibleCases against a running suite (docs/benchmarks.md).
 
+/// mimalloc rather than glibc malloc: allocation is a large part of a request (issue 15, docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -53,7 +57,10 @@ enum Command {
     Check(csm_cli::ops::CheckArgs),
     /// Who can act on which cases, and why: every profile allowed each action
     /// on each case (one case, an account's cases, or all), as CSV or NDJSON.
-    AccessReview(csm_cli::ops::AccessReviewArgs),
+    AccessReview(csm_cli::review::AccessReviewArgs),
+    /// Which cases a profile would gain or lose under a proposed change
+    /// (roles, groups, contact relationships, related parties), nothing written.
+    AccessPreview(csm_cli::review::AccessPreviewArgs),
     /// A service's audit trail: mutations, refused calls and denied checks.
     Audit(csm_cli::ops::AuditArgs),
     /// Key material for a deployment: identity's signing key, one key per service, public JWKS.
@@ -74,7 +81,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Load(args) => csm_cli::load::main(args).await,
         Command::Check(args) => csm_cli::ops::check(args).await,
-        Command::AccessReview(args) => csm_cli::ops::access_review(args).await,
+        Command::AccessReview(args) => csm_cli::review::access_review(args).await,
+        Command::AccessPreview(args) => csm_cli::review::access_preview(args).await,
         Command::Audit(args) => csm_cli::ops::audit(args).await,
         Command::Keys(command) => csm_cli::keys::main(command),
         Command::Token { data_dir, login, profile, ttl_seconds } => {

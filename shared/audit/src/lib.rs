@@ -17,8 +17,11 @@
 //!
 //! Refusals are not written on the request's path: they go through a bounded
 //! queue ([`AuditSink`]) to one [`AuditWriter`] per service, which inserts them
-//! in batches. A full queue makes the refusing call wait (back-pressure), it
-//! never drops an event; a crash loses at most the batch in flight.
+//! in batches (one multi-row insert, identical denied checks folded into one
+//! event with a count, after lingering 50 ms for more). A full queue makes the
+//! refusing call wait (back-pressure), it never drops an event; a crash loses
+//! at most the batch in flight. Events older than the retention (90 days by
+//! default) are deleted hourly.
 
 mod store;
 
@@ -142,6 +145,68 @@ pub struct AuditEvent {
     pub trace_id: String,
     /// The change-feed revision of a mutation, 0 otherwise.
     pub revision: u64,
+    /// How many identical denied checks this event stands for: the writer
+    /// folds denied checks that differ only in time and trace into the first
+    /// of them (the one whose id, time and trace it keeps). 1 for everything else.
+    pub occurrences: u64,
+    /// When the last folded refusal happened (`None` for a single event).
+    pub last_occurred_at: Option<DateTime<Utc>>,
+}
+
+impl AuditEvent {
+    /// What makes two refusals the same event (everything but id, time and trace).
+    fn fold_key(&self) -> (EventKind, ActorKind, &str, &str, &str, &str, &str, &str, &str, &str) {
+        (
+            self.kind,
+            self.actor_kind,
+            &self.actor_id,
+            &self.principal_id,
+            &self.rpc,
+            &self.entity_type,
+            &self.entity_id,
+            &self.operation,
+            &self.decision,
+            &self.rule,
+        )
+    }
+}
+
+/// Folds identical denied checks of `events` (in order) into their first:
+/// its occurrences count them all, its last_occurred_at is the latest.
+/// Mutations are never folded (each is one committed change), nor refused
+/// calls (each failed login or missing role stays an event of its own, for
+/// the people who investigate them).
+pub fn fold(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
+    let mut folded: Vec<AuditEvent> = Vec::with_capacity(events.len());
+    let mut first_of: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    for event in events {
+        if event.kind != EventKind::DeniedCheck {
+            folded.push(event);
+            continue;
+        }
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::hash::DefaultHasher::new();
+            event.fold_key().hash(&mut hasher);
+            hasher.finish()
+        };
+        let same = first_of
+            .get(&hash)
+            .and_then(|indexes| indexes.iter().copied().find(|index| folded[*index].fold_key() == event.fold_key()));
+        match same {
+            Some(index) => {
+                let first = &mut folded[index];
+                first.occurrences += event.occurrences;
+                let last = event.last_occurred_at.unwrap_or(event.occurred_at);
+                first.last_occurred_at = Some(first.last_occurred_at.map_or(last, |known| known.max(last)));
+            }
+            None => {
+                first_of.entry(hash).or_default().push(folded.len());
+                folded.push(event);
+            }
+        }
+    }
+    folded
 }
 
 /// What the caller of the current RPC is known to be.
@@ -234,6 +299,8 @@ fn new_event(
         rule: String::new(),
         trace_id,
         revision: 0,
+        occurrences: 1,
+        last_occurred_at: None,
     }
 }
 
@@ -292,6 +359,9 @@ pub async fn record_change(
 pub const QUEUE_CAPACITY: usize = 10_000;
 /// Events inserted per transaction at most.
 const BATCH: usize = 500;
+/// How long the writer waits for more refusals after the first of a batch
+/// (what a crash may lose beyond the batch in flight).
+const LINGER: Duration = Duration::from_millis(50);
 
 /// The sending side of a service's refusal queue.
 #[derive(Clone, Debug)]
@@ -313,6 +383,37 @@ impl AuditSink {
     }
 }
 
+/// How long the audit trail is kept unless configured
+/// (`CSM_AUDIT_RETENTION_DAYS`; 0 keeps it forever).
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// How often the retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// `CSM_AUDIT_RETENTION_DAYS` through `lookup`: days to keep (`None`: forever).
+pub fn retention_days(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<u32>> {
+    let days = match lookup("CSM_AUDIT_RETENTION_DAYS") {
+        None => DEFAULT_RETENTION_DAYS,
+        Some(value) => value.trim().parse::<u32>().map_err(|_| {
+            anyhow::anyhow!("CSM_AUDIT_RETENTION_DAYS must be a number of days (0: keep forever), got {value:?}")
+        })?,
+    };
+    Ok((days > 0).then_some(days))
+}
+
+/// Deletes events older than `days` now and then every hour, for as long as
+/// the service runs (retention). A failed delete is retried at the next run.
+pub async fn keep_for(db: Db, days: u32) {
+    loop {
+        let before = csm_db::now() - chrono::Duration::days(i64::from(days));
+        match store::prune(&db, before).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, days, "audit events past retention deleted"),
+            Err(error) => tracing::warn!(%error, "audit retention did not run; retrying later"),
+        }
+        tokio::time::sleep(PRUNE_EVERY).await;
+    }
+}
+
 /// Inserts queued refusals into the service's database in batches.
 pub struct AuditWriter {
     receiver: mpsc::Receiver<AuditEvent>,
@@ -331,24 +432,35 @@ impl AuditWriter {
                     None => return,
                 }
             }
+            // Linger a moment for more: one insert for many refusals, and
+            // identical ones folded, even when they arrive one by one.
+            let deadline = tokio::time::Instant::now() + LINGER;
+            let mut closed = false;
             while batch.len() < BATCH {
-                match self.receiver.try_recv() {
-                    Ok(event) => batch.push(event),
+                match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+                    Ok(Some(event)) => batch.push(event),
+                    Ok(None) => {
+                        closed = true;
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
+            let folded = fold(std::mem::take(&mut batch));
             let mut delay = Duration::from_millis(100);
             loop {
-                match store::insert_batch(&db, &batch).await {
+                match store::insert_batch(&db, &folded).await {
                     Ok(()) => break,
                     Err(error) => {
-                        tracing::warn!(%error, events = batch.len(), "audit batch not written; retrying");
+                        tracing::warn!(%error, events = folded.len(), "audit batch not written; retrying");
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(5));
                     }
                 }
             }
-            batch.clear();
+            if closed {
+                return;
+            }
         }
     }
 }
@@ -356,6 +468,99 @@ impl AuditWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refusal(principal: &str, rule: &str, seconds: i64) -> AuditEvent {
+        AuditEvent {
+            occurred_at: DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap(),
+            principal_id: principal.to_owned(),
+            rule: rule.to_owned(),
+            trace_id: format!("trace-{seconds}"),
+            ..new_event(None, EventKind::DeniedCheck, "case", "c1", "READ")
+        }
+    }
+
+    #[test]
+    fn identical_denied_checks_fold_into_their_first_and_nothing_else_does() {
+        let mutation = || new_event(None, EventKind::Mutation, "case", "c1", "UPDATE");
+        let refused_call = || AuditEvent {
+            rule: "INVALID_CREDENTIALS".into(),
+            ..new_event(None, EventKind::DeniedCall, "login", "l1", "StartSession")
+        };
+        assert_eq!(fold(vec![refused_call(), refused_call()]).len(), 2, "each refused call stays an event");
+        let events = vec![
+            refusal("p1", "R2.20", 0),
+            mutation(),
+            refusal("p2", "R2.20", 1),
+            refusal("p1", "R2.20", 3),
+            refusal("p1", "R4.3", 4),
+            mutation(),
+            refusal("p1", "R2.20", 2),
+        ];
+        let folded = fold(events);
+        let shape: Vec<(EventKind, &str, &str, u64)> = folded
+            .iter()
+            .map(|event| (event.kind, event.principal_id.as_str(), event.rule.as_str(), event.occurrences))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (EventKind::DeniedCheck, "p1", "R2.20", 3),
+                (EventKind::Mutation, "", "", 1),
+                (EventKind::DeniedCheck, "p2", "R2.20", 1),
+                (EventKind::DeniedCheck, "p1", "R4.3", 1),
+                (EventKind::Mutation, "", "", 1),
+            ]
+        );
+        // The first keeps its id, time and trace; the last time is the latest of the folded.
+        assert_eq!(folded[0].trace_id, "trace-0");
+        assert_eq!(folded[0].last_occurred_at, Some(DateTime::from_timestamp(1_800_000_003, 0).unwrap()));
+        assert_eq!(folded[2].last_occurred_at, None, "a single refusal has no last time");
+        assert_eq!(folded.iter().map(|event| event.occurrences).sum::<u64>(), 7, "nothing is lost");
+    }
+
+    #[test]
+    fn retention_is_ninety_days_unless_configured() {
+        assert_eq!(retention_days(|_| None).unwrap(), Some(DEFAULT_RETENTION_DAYS));
+        assert_eq!(retention_days(|_| Some("30".to_owned())).unwrap(), Some(30));
+        assert_eq!(retention_days(|_| Some("0".to_owned())).unwrap(), None, "0 keeps the trail forever");
+        assert!(retention_days(|_| Some("a month".to_owned())).is_err());
+    }
+
+    /// On SQLite and PostgreSQL: folded batches are stored with their count,
+    /// read back as written, and the retention deletes only what is older.
+    #[tokio::test]
+    async fn folded_events_are_stored_and_retention_deletes_only_older_ones() {
+        for backend in
+            csm_db::testing::TestBackend::all("folded_events_are_stored_and_retention_deletes_only_older_ones")
+        {
+            let database = backend.fresh_database("audit");
+            let db = Db::connect(&database.url, &csm_db::PoolSettings::default()).await.expect("connect");
+            migrations().run(&db).await.expect("migrate");
+            let old =
+                AuditEvent { occurred_at: csm_db::now() - chrono::Duration::days(100), ..refusal("p0", "R2.20", 0) };
+            let mut recent: Vec<AuditEvent> = (0..600).map(|index| refusal("p1", "R2.20", index % 5)).collect();
+            for event in &mut recent {
+                event.occurred_at = csm_db::now();
+            }
+            recent.push(refusal("p2", "R4.3", 9));
+            recent.last_mut().unwrap().occurred_at = csm_db::now();
+            let mut batch = vec![old];
+            batch.extend(recent);
+            store::insert_batch(&db, &fold(batch)).await.expect("insert");
+            let page = csm_db::PageRequest { size: 100, after: None };
+            let (events, _) = store::list_events(&db, &store::AuditQuery::default(), &page).await.expect("list");
+            let counts: Vec<(String, u64)> =
+                events.iter().map(|event| (event.principal_id.clone(), event.occurrences)).collect();
+            assert_eq!(counts, vec![("p0".into(), 1), ("p1".into(), 600), ("p2".into(), 1)], "{}", backend.name());
+            assert!(events[1].last_occurred_at.is_some());
+            let deleted = store::prune(&db, csm_db::now() - chrono::Duration::days(90)).await.expect("prune");
+            assert_eq!(deleted, 1, "{}", backend.name());
+            let (events, _) = store::list_events(&db, &store::AuditQuery::default(), &page).await.expect("list");
+            assert_eq!(events.len(), 2);
+            db.close().await;
+            database.remove().await;
+        }
+    }
 
     #[test]
     fn kinds_round_trip() {

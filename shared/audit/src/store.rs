@@ -9,51 +9,86 @@ use crate::{ActorKind, AuditEvent, EventKind};
 
 /// The audit table (migration version 2 of every service, after the change feed's 1).
 pub fn migrations() -> Migrations {
-    Migrations::new().with(
-        Migration { version: 2, description: "audit trail", sql: include_str!("../migrations/sqlite.sql") },
-        Migration { version: 2, description: "audit trail", sql: include_str!("../migrations/postgres.sql") },
-    )
+    Migrations::new()
+        .with(
+            Migration { version: 2, description: "audit trail", sql: include_str!("../migrations/sqlite.sql") },
+            Migration { version: 2, description: "audit trail", sql: include_str!("../migrations/postgres.sql") },
+        )
+        .with(
+            Migration {
+                version: 3,
+                description: "audit folding",
+                sql: include_str!("../migrations/sqlite_0003_folding.sql"),
+            },
+            Migration {
+                version: 3,
+                description: "audit folding",
+                sql: include_str!("../migrations/postgres_0003_folding.sql"),
+            },
+        )
 }
 
 const COLUMNS: &str = "event_id, occurred_at, kind, actor_kind, actor_id, principal_id, rpc, entity_type, \
-                       entity_id, operation, decision, rule, trace_id, revision";
+                       entity_id, operation, decision, rule, trace_id, revision, occurrences, last_occurred_at";
 
-/// Inserts `event` in `tx`.
+/// Inserts `event` in `tx` (a mutation's event, in the change's own transaction).
 pub(crate) async fn insert_in(tx: &mut Tx, event: &AuditEvent) -> CsmResult<()> {
-    let sql = format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    );
-    with_tx!(tx, |tx| {
-        sqlx::query(&sql)
-            .bind(event.event_id.to_string())
-            .bind(event.occurred_at)
-            .bind(event.kind.as_str())
-            .bind(event.actor_kind.as_str())
-            .bind(&event.actor_id)
-            .bind(&event.principal_id)
-            .bind(&event.rpc)
-            .bind(&event.entity_type)
-            .bind(&event.entity_id)
-            .bind(&event.operation)
-            .bind(&event.decision)
-            .bind(&event.rule)
-            .bind(&event.trace_id)
-            .bind(i64::try_from(event.revision).unwrap_or(i64::MAX))
-            .execute(&mut **tx)
+    insert_rows(tx, std::slice::from_ref(event)).await
+}
+
+/// Inserts `events` with one multi-row statement per [`ROWS_PER_INSERT`]
+/// events, in one transaction (the writer's batches: one round trip to the
+/// database for hundreds of refusals rather than one each).
+pub(crate) async fn insert_batch(db: &Db, events: &[AuditEvent]) -> CsmResult<()> {
+    let mut tx = db.begin().await?;
+    insert_rows(&mut tx, events).await?;
+    tx.commit().await
+}
+
+/// The one INSERT of the audit trail, [`ROWS_PER_INSERT`] rows per statement.
+async fn insert_rows(tx: &mut Tx, events: &[AuditEvent]) -> CsmResult<()> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        with_tx!(&mut *tx, |tx| {
+            let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO audit_events ({COLUMNS}) "));
+            insert.push_values(chunk, |mut row, event| {
+                row.push_bind(event.event_id.to_string())
+                    .push_bind(event.occurred_at)
+                    .push_bind(event.kind.as_str())
+                    .push_bind(event.actor_kind.as_str())
+                    .push_bind(event.actor_id.clone())
+                    .push_bind(event.principal_id.clone())
+                    .push_bind(event.rpc.clone())
+                    .push_bind(event.entity_type.clone())
+                    .push_bind(event.entity_id.clone())
+                    .push_bind(event.operation.clone())
+                    .push_bind(event.decision.clone())
+                    .push_bind(event.rule.clone())
+                    .push_bind(event.trace_id.clone())
+                    .push_bind(i64::try_from(event.revision).unwrap_or(i64::MAX))
+                    .push_bind(i64::try_from(event.occurrences).unwrap_or(i64::MAX))
+                    .push_bind(event.last_occurred_at);
+            });
+            insert.build().execute(&mut **tx).await.map_err(db_error)?;
+        });
+    }
+    Ok(())
+}
+
+/// Deletes the events that happened before `before` (retention); how many.
+pub(crate) async fn prune(db: &Db, before: DateTime<Utc>) -> CsmResult<u64> {
+    with_db!(db, |pool| {
+        let done = sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
+            .bind(before)
+            .execute(pool)
             .await
             .map_err(db_error)?;
-        Ok(())
+        Ok(done.rows_affected())
     })
 }
 
-/// Inserts `events` in one transaction.
-pub(crate) async fn insert_batch(db: &Db, events: &[AuditEvent]) -> CsmResult<()> {
-    let mut tx = db.begin().await?;
-    for event in events {
-        insert_in(&mut tx, event).await?;
-    }
-    tx.commit().await
-}
+/// Rows of one multi-row insert: 16 parameters each stays far below the
+/// parameter limits of SQLite (32,766) and PostgreSQL (65,535).
+const ROWS_PER_INSERT: usize = 250;
 
 /// Which events to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -149,5 +184,7 @@ fn event_from_row(row: &impl DbRow) -> CsmResult<AuditEvent> {
         rule: text("rule")?,
         trace_id: text("trace_id")?,
         revision: u64::try_from(row.int("revision").map_err(decode)?).unwrap_or_default(),
+        occurrences: u64::try_from(row.int("occurrences").map_err(decode)?).unwrap_or(1),
+        last_occurred_at: row.opt_timestamp("last_occurred_at").map_err(decode)?,
     })
 }

@@ -150,6 +150,22 @@ impl RolePeer {
         Ok(response.effective_roles.map(|roles| roles.roles.into_iter().collect()).unwrap_or_default())
     }
 
+    /// `eff_roles` of `profile` and its group memberships as they would be
+    /// after the change `request` proposes, nothing written (access review).
+    pub async fn preview_effective_roles(
+        &self,
+        request: csm_proto::role::PreviewEffectiveRolesRequest,
+    ) -> CsmResult<csm_proto::role::EffectiveRoles> {
+        let response = self
+            .client
+            .clone()
+            .preview_effective_roles(request)
+            .await
+            .map_err(|status| peer_error(ServiceName::Role, status))?
+            .into_inner();
+        Ok(response.effective_roles.unwrap_or_default())
+    }
+
     /// The explicit class of `profile` (R2.7), as GetEffectiveRoles reports it.
     pub async fn explicit_class(&self, profile: ProfileId) -> CsmResult<ExplicitClass> {
         let response = self

@@ -227,6 +227,8 @@ fn event_to_proto(event: &AuditEvent) -> pb::AuditEvent {
         rule: event.rule.clone(),
         trace_id: event.trace_id.clone(),
         revision: event.revision,
+        occurrences: event.occurrences,
+        last_occurred_at: event.last_occurred_at.map(csm_proto::timestamp),
     }
 }
 

@@ -124,6 +124,8 @@ pub struct ServiceConfig {
     pub sessions: SessionSettings,
     /// identity only: the first administrator's login (`CSM_BOOTSTRAP_ADMIN_LOGIN`).
     pub bootstrap_admin: Option<BootstrapAdmin>,
+    /// Days the audit trail is kept (`CSM_AUDIT_RETENTION_DAYS`; `None`: forever).
+    pub audit_retention_days: Option<u32>,
 }
 
 /// identity's session settings.
@@ -186,6 +188,7 @@ impl ServiceConfig {
             password_hash_iterations: DEFAULT_PASSWORD_HASH_ITERATIONS,
             sessions: SessionSettings::default(),
             bootstrap_admin: None,
+            audit_retention_days: Some(csm_audit::DEFAULT_RETENTION_DAYS),
         }
     }
 
@@ -216,6 +219,7 @@ impl ServiceConfig {
     /// | `CSM_IDENTITY_LOGIN_ATTEMPT_WINDOW_SECS` | the window of both limits (identity) | 900 |
     /// | `CSM_BOOTSTRAP_ADMIN_LOGIN` | login name identity creates for the first bootstrap profile | none |
     /// | `CSM_BOOTSTRAP_ADMIN_PASSWORD` | its password (none: only a gateway can log it in) | none |
+    /// | `CSM_AUDIT_RETENTION_DAYS` | days the audit trail is kept; 0 keeps it forever | 90 |
     pub fn from_lookup(service: ServiceName, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |key: &str| lookup(key).filter(|value| !value.trim().is_empty());
         let listen_addr = match get("CSM_LISTEN_ADDR") {
@@ -301,6 +305,7 @@ impl ServiceConfig {
                 profile_id,
             });
         }
+        config.audit_retention_days = csm_audit::retention_days(get)?;
         anyhow::ensure!(config.server.concurrency_limit > 0, "CSM_CONCURRENCY_LIMIT must be at least 1");
         anyhow::ensure!(config.pool.max_connections > 0, "CSM_DATABASE_MAX_CONNECTIONS must be at least 1");
         Ok(config)

@@ -241,9 +241,13 @@ where
         readiness.clone(),
         audit_db.clone(),
     )));
+    let retention = config.audit_retention_days;
     let build = move |db: Db| {
         let _ = audit_db.set(db.clone());
         tokio::spawn(audit_writer.run(db.clone()));
+        if let Some(days) = retention {
+            tokio::spawn(csm_audit::keep_for(db.clone(), days));
+        }
         build(db)
     };
     // The scrape endpoint lives as long as the gRPC server, drain included.

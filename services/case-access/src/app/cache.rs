@@ -77,6 +77,9 @@ fn feed_index(service: ServiceName) -> Option<usize> {
     FEEDS.iter().position(|feed| *feed == service)
 }
 
+/// Serial numbers of loaded contexts (0 is never given: see [`PrincipalContext::serial`]).
+static LOADS: AtomicU64 = AtomicU64::new(1);
+
 /// What a change evicts.
 #[derive(Debug, PartialEq, Eq)]
 enum Evict {
@@ -149,7 +152,7 @@ fn eviction(feed: ServiceName, change: &Change) -> Evict {
 }
 
 impl ContextCache {
-    /// A cache of at most `capacity` contexts (then it starts afresh).
+    /// A cache of at most `capacity` contexts (then it evicts).
     pub fn new(source: ContextSource, capacity: usize) -> Arc<Self> {
         Arc::new(Self {
             source,
@@ -172,8 +175,12 @@ impl ContextCache {
     }
 
     fn evict(&self, evict: &Evict) {
-        if *evict != Evict::Nothing {
-            self.contexts.evict_where(|key, ctx| evict.covers(key, ctx));
+        match evict {
+            Evict::Nothing => {}
+            // One profile: by key, no scan.
+            Evict::Profile(profile) => self.contexts.evict(profile),
+            Evict::All => self.contexts.evict_all(),
+            Evict::Person { .. } => self.contexts.evict_where(|key, ctx| evict.covers(key, ctx)),
         }
     }
 
@@ -215,7 +222,14 @@ impl ContextCache {
             Freshness::MinimizeLatency => true,
             Freshness::AtLeastAsFresh(token) => self.wait_for(token).await,
         };
-        self.contexts.get(profile, cached, || self.trusted(), || self.source.build(profile)).await
+        let load = || async {
+            let built = self.source.build(profile).await?;
+            Ok(built.map(|mut ctx| {
+                ctx.serial = LOADS.fetch_add(1, Ordering::Relaxed);
+                ctx
+            }))
+        };
+        self.contexts.get(profile, cached, || self.trusted(), load).await
     }
 
     /// Waits until the token's feed has been applied; false when it did not

@@ -103,7 +103,7 @@ impl std::fmt::Debug for CaseCache {
 }
 
 impl CaseCache {
-    /// A cache of at most `capacity` cases (then it starts afresh).
+    /// A cache of at most `capacity` cases (then it evicts).
     pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
             cases: Memo::new(capacity),

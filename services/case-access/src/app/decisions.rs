@@ -1,19 +1,14 @@
 //! The answers of the decision table: a decision (Check, BatchCheck), a
-//! decision with its licence escalated, the full trace (Explain), and the
-//! reverse question — who may act on a case, and why (ListCaseAccessors).
-//! Every answer comes from [`table::rules`] — one table, one place.
+//! decision with its licence escalated, and the full trace (Explain). The
+//! reverse questions are in [`super::review`]. Every answer comes from
+//! [`table::rules`] — one table, one place.
 
-use std::sync::Arc;
-
-use csm_auth::Caller;
 use csm_errors::{CsmError, CsmResult};
-use csm_proto::identity::ListProfilesRequest;
 use csm_proto::licensing::{EscalateSessionRequest, RecordAccess};
-use csm_types::{CaseId, ProfileId, ServiceName};
+use csm_types::{CaseId, ServiceName};
 use tonic::Code;
 use uuid::Uuid;
 
-use super::cache::Freshness;
 use super::case_cache::CaseRead;
 use super::{CaseAccessApp, Decided};
 use crate::domain::case::CaseFacts;
@@ -331,110 +326,5 @@ fn license_error(status: tonic::Status, session: Uuid) -> CsmError {
         }
         Code::FailedPrecondition => CsmError::failed_precondition("LICENSE_SESSION_ENDED", status.message().to_owned()),
         _ => csm_peers::peer_error(ServiceName::Licensing, status),
-    }
-}
-
-/// How far an access review has got: identity's page token and how many
-/// profiles of that page were already decided. (A profile created inside an
-/// already-read page between two calls may shift the position by one; the
-/// review is a snapshot per page, as every paged list is.)
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReviewCursor {
-    pub identity_page: String,
-    pub skip: usize,
-}
-
-impl ReviewCursor {
-    /// The key sealed into the page token.
-    pub fn key(&self) -> String {
-        format!("{}|{}", self.skip, self.identity_page)
-    }
-
-    /// The cursor of a key [`ReviewCursor::key`] made; `None` for any other text.
-    pub fn from_key(key: &str) -> Option<Self> {
-        let (skip, identity_page) = key.split_once('|')?;
-        Some(Self { identity_page: identity_page.to_owned(), skip: skip.parse().ok()? })
-    }
-}
-
-/// One profile allowed the action, with the context and decision that allowed it.
-#[derive(Clone, Debug)]
-pub struct Accessor {
-    pub principal: Arc<PrincipalContext>,
-    pub decided: Decided,
-}
-
-/// One page of an access review.
-#[derive(Clone, Debug)]
-pub struct Accessors {
-    pub accessors: Vec<Accessor>,
-    /// Where the next page starts; `None` on the last page.
-    pub next: Option<ReviewCursor>,
-    /// Profiles decided for this page, allowed or not.
-    pub examined: usize,
-    pub consistency_token: String,
-}
-
-/// Profiles fetched from identity per call.
-const REVIEW_PROFILE_PAGE: i32 = 250;
-/// A page of an access review ends after deciding this many profiles.
-pub const REVIEW_MAX_EXAMINED: usize = 2000;
-
-impl CaseAccessApp {
-    /// ListCaseAccessors: which active profiles may take `action` on case
-    /// `case`, each decided exactly as Check decides it
-    /// ([`CaseAccessApp::decide_on_facts`] on the same case facts), from
-    /// `cursor`, at most `size` of them. Admins and service identities only.
-    pub async fn case_accessors(
-        &self,
-        caller: &Caller,
-        case: CaseId,
-        action: Action,
-        cursor: ReviewCursor,
-        size: usize,
-        freshness: &Freshness,
-    ) -> CsmResult<Accessors> {
-        self.authorize_admin(caller, "ListCaseAccessors").await?;
-        let (contexts, read) = self.reads(freshness).await;
-        let facts = self.case_facts(case, read).await?;
-        let mut accessors = Vec::new();
-        let mut examined = 0;
-        let mut cursor = cursor;
-        loop {
-            let page = self
-                .identity
-                .profiles_page(ListProfilesRequest {
-                    page_size: REVIEW_PROFILE_PAGE,
-                    page_token: cursor.identity_page.clone(),
-                    ..Default::default()
-                })
-                .await?;
-            let mut index = cursor.skip;
-            while let Some(profile) = page.profiles.get(index) {
-                index += 1;
-                examined += 1;
-                if let Ok(id) = ProfileId::parse(&profile.profile_id)
-                    && let Some(principal) = self.contexts.get(id, &contexts).await?
-                {
-                    let decided = self.decide_on_facts(&principal, &facts, action).await?;
-                    if decided.outcome.allowed() {
-                        accessors.push(Accessor { principal, decided });
-                    }
-                }
-                if accessors.len() >= size || examined >= REVIEW_MAX_EXAMINED {
-                    let next = if index < page.profiles.len() {
-                        Some(ReviewCursor { identity_page: cursor.identity_page, skip: index })
-                    } else {
-                        (!page.next_page_token.is_empty())
-                            .then(|| ReviewCursor { identity_page: page.next_page_token.clone(), skip: 0 })
-                    };
-                    return Ok(Accessors { accessors, next, examined, consistency_token: self.token().await? });
-                }
-            }
-            if page.next_page_token.is_empty() {
-                return Ok(Accessors { accessors, next: None, examined, consistency_token: self.token().await? });
-            }
-            cursor = ReviewCursor { identity_page: page.next_page_token, skip: 0 };
-        }
     }
 }

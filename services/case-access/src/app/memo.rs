@@ -1,17 +1,18 @@
 //! The read-through map both caches of case-access are made of (principal
-//! contexts by profile, case facts by case): bounded, counted, and never
-//! keeping a value loaded before an eviction that ran while it loaded.
+//! contexts by profile, case facts by case): bounded with real eviction
+//! (quick_cache: sharded, CLOCK-Pro), counted, single-flight on a miss (one
+//! load per key at a time; the others wait for it), and never keeping a value
+//! loaded before an eviction that ran while it loaded.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use csm_errors::CsmResult;
 
-/// Above this many entries a cache starts afresh (a bound, not an LRU), unless
-/// configured otherwise (`CSM_CASE_ACCESS_CACHE_ENTRIES`).
+/// Entries a cache holds at most unless configured otherwise
+/// (`CSM_CASE_ACCESS_CACHE_ENTRIES`); past it the least useful are evicted.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
 /// Counters for operators (hit rate, evictions).
@@ -24,8 +25,7 @@ pub struct CacheStats {
 }
 
 pub struct Memo<K, V> {
-    entries: Mutex<HashMap<K, Arc<V>>>,
-    capacity: usize,
+    entries: quick_cache::sync::Cache<K, Arc<V>>,
     /// Bumped by every eviction: a load that saw another epoch is not kept.
     epoch: AtomicU64,
     hits: AtomicU64,
@@ -33,18 +33,17 @@ pub struct Memo<K, V> {
     evictions: AtomicU64,
 }
 
-impl<K: Hash + Eq, V> Default for Memo<K, V> {
+impl<K: Hash + Eq + Clone, V> Default for Memo<K, V> {
     fn default() -> Self {
         Self::new(DEFAULT_CAPACITY)
     }
 }
 
-impl<K: Hash + Eq, V> Memo<K, V> {
-    /// An empty map that starts afresh above `capacity` entries (at least 1).
+impl<K: Hash + Eq + Clone, V> Memo<K, V> {
+    /// An empty map of at most `capacity` entries (at least 1).
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
+            entries: quick_cache::sync::Cache::new(capacity.max(1)),
             epoch: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -53,9 +52,10 @@ impl<K: Hash + Eq, V> Memo<K, V> {
     }
 
     /// The value of `key`: from the map when `cached` and present, else from
-    /// `load` (`None`: no such thing, nothing kept). The loaded value is kept
-    /// only if no eviction ran meanwhile and `trusted()` still holds (the
-    /// change feeds that evict are connected).
+    /// `load` (`None`: no such thing, nothing kept). While one caller loads a
+    /// key, the others asking for it wait for its value. The loaded value is
+    /// kept only if no eviction ran meanwhile and `trusted()` still holds
+    /// (the change feeds that evict are connected).
     pub async fn get<Load, Fut>(
         &self,
         key: K,
@@ -67,53 +67,49 @@ impl<K: Hash + Eq, V> Memo<K, V> {
         Load: FnOnce() -> Fut,
         Fut: Future<Output = CsmResult<Option<V>>>,
     {
-        if cached && trusted() {
-            let hit = self.entries.lock().ok().and_then(|entries| entries.get(&key).cloned());
-            if let Some(value) = hit {
+        if !(cached && trusted()) {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return Ok(load().await?.map(Arc::new));
+        }
+        let guard = match self.entries.get_value_or_guard_async(&key).await {
+            Ok(value) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(Some(value));
             }
-        }
+            Err(guard) => guard,
+        };
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
+        // A failed or empty load drops the guard: a waiter loads in its turn.
         let Some(value) = load().await? else { return Ok(None) };
         let value = Arc::new(value);
-        if let Ok(mut entries) = self.entries.lock()
-            && self.epoch.load(Ordering::Acquire) == epoch
-            && trusted()
-        {
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-            entries.insert(key, value.clone());
+        if self.epoch.load(Ordering::Acquire) == epoch && trusted() {
+            let _ = guard.insert(value.clone());
         }
         Ok(Some(value))
     }
 
-    /// Evicts every entry `covers` accepts.
-    pub fn evict_where(&self, mut covers: impl FnMut(&K, &V) -> bool) {
+    /// Evicts every entry `covers` accepts (a scan of the map).
+    pub fn evict_where(&self, covers: impl Fn(&K, &V) -> bool) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        let evicted = self
-            .entries
-            .lock()
-            .map(|mut entries| {
-                let before = entries.len();
-                entries.retain(|key, value| !covers(key, value));
-                before - entries.len()
-            })
-            .unwrap_or(0);
+        let before = self.entries.len();
+        self.entries.retain(|key, value| !covers(key, value));
+        let evicted = before.saturating_sub(self.entries.len());
         self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
     }
 
     /// Evicts `key`.
     pub fn evict(&self, key: &K) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        let evicted = self.entries.lock().map(|mut entries| entries.remove(key).is_some()).unwrap_or(false);
+        let evicted = self.entries.remove(key).is_some();
         self.evictions.fetch_add(u64::from(evicted), Ordering::Relaxed);
     }
 
     pub fn evict_all(&self) {
-        self.evict_where(|_, _| true);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let evicted = self.entries.len();
+        self.entries.clear();
+        self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -121,7 +117,7 @@ impl<K: Hash + Eq, V> Memo<K, V> {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
-            entries: self.entries.lock().map(|entries| entries.len()).unwrap_or_default(),
+            entries: self.entries.len(),
         }
     }
 }
@@ -167,11 +163,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn past_its_capacity_a_memo_starts_afresh() {
-        let memo: Memo<u32, u32> = Memo::new(2);
-        for key in 0..3 {
+    async fn past_its_capacity_a_memo_evicts_rather_than_grows() {
+        let memo: Memo<u32, u32> = Memo::new(100);
+        for key in 0..1000 {
             memo.get(key, true, || true, || async move { CsmResult::Ok(Some(key)) }).await.unwrap();
         }
-        assert_eq!(memo.stats().entries, 1, "cleared at the bound, then the new entry kept");
+        let entries = memo.stats().entries;
+        assert!(entries > 0 && entries <= 100, "{entries} entries");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_load_it_once() {
+        let memo: Arc<Memo<u32, u32>> = Arc::new(Memo::default());
+        let loads = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (memo, loads) = (memo.clone(), loads.clone());
+            tasks.push(tokio::spawn(async move {
+                memo.get(
+                    7,
+                    true,
+                    || true,
+                    || async {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        CsmResult::Ok(Some(49))
+                    },
+                )
+                .await
+                .unwrap()
+                .map(|value| *value)
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Some(49));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "single-flight");
     }
 }

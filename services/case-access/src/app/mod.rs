@@ -8,11 +8,13 @@ pub mod admin;
 pub mod cache;
 pub mod cache_metrics;
 pub mod case_cache;
+pub mod compiled;
 pub mod context;
 pub mod decisions;
 pub mod memo;
 pub mod own_feed;
 pub mod parties;
+pub mod review;
 pub mod work;
 
 use std::collections::BTreeSet;
@@ -35,6 +37,7 @@ use crate::store::cases::{self, CaseFilter};
 use admin::SettingsInForce;
 use cache::{ContextCache, Freshness};
 use case_cache::{CaseCache, CaseRead};
+use compiled::CompiledRules;
 use context::ContextSource;
 use decisions::Subject;
 use own_feed::OwnFeedFollower;
@@ -70,6 +73,8 @@ pub struct CaseAccessApp {
     /// account-team, for related-party types (R5.4) and partner-contact
     /// eligibility (R5.13); set by [`CaseAccessApp::with_account_team`].
     account_team: Option<AccountTeamPeer>,
+    /// Each cached context's rules, compiled once per action.
+    compiled: CompiledRules,
 }
 
 /// The freshness a request asks for; a malformed token is INVALID_ARGUMENT.
@@ -145,6 +150,7 @@ impl CaseAccessApp {
             licensing: LicensingPeer::new(licensing),
             settings: Default::default(),
             account_team: None,
+            compiled: CompiledRules::new(cache_entries.saturating_mul(2)),
         }
     }
 
@@ -295,7 +301,8 @@ impl CaseAccessApp {
     }
 
     async fn decide_on_facts(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action) -> CsmResult<Decided> {
-        let outcome = table::decide_action(ctx, &self.settings(), action, facts);
+        let settings = self.settings();
+        let outcome = table::decide_compiled(|action| self.compiled.get(ctx, &settings, action), action, facts);
         self.decided(ctx, facts, action, outcome).await
     }
 
@@ -529,8 +536,8 @@ impl CaseAccessApp {
     }
 
     /// The READ rules of `ctx` (ListVisibleCases compiles them to SQL).
-    pub fn read_rules(&self, ctx: &PrincipalContext) -> Rules {
-        table::rules(ctx, &self.settings(), Action::Read)
+    pub fn read_rules(&self, ctx: &PrincipalContext) -> Arc<Rules> {
+        self.compiled.get(ctx, &self.settings(), Action::Read)
     }
 
     /// One page of the cases `ctx` may READ, newest first.

@@ -187,6 +187,10 @@ impl OwnershipRelation {
 /// Everything the decision table knows about the acting profile.
 #[derive(Clone, Debug)]
 pub struct PrincipalContext {
+    /// Which load of the context cache this is (unique in the process; 0 for
+    /// a context the cache did not load, e.g. a previewed one): a loaded
+    /// context never changes, so its compiled rules are kept by this number.
+    pub serial: u64,
     pub profile: ProfileId,
     pub kind: PrincipalKind,
     /// Effective roles (closure over containment and groups, R2.18–R2.19).
@@ -232,6 +236,7 @@ impl PrincipalContext {
     /// A context with nothing but a profile, its kind and its roles.
     pub fn new(profile: ProfileId, kind: PrincipalKind, roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
+            serial: 0,
             profile,
             kind,
             roles: roles.into_iter().map(Into::into).collect(),

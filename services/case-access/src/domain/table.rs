@@ -1083,13 +1083,24 @@ pub fn refused_only_for_the_contact(rules: &Rules, case: &CaseFacts) -> bool {
 /// the contract's union rules), so a write is refused with READ's answer
 /// when READ is refused.
 pub fn decide_action(ctx: &PrincipalContext, settings: &TableSettings, action: Action, case: &CaseFacts) -> Outcome {
+    decide_compiled(|action| Box::new(rules(ctx, settings, action)), action, case)
+}
+
+/// [`decide_action`] over rules compiled beforehand: `rules_of(action)` gives
+/// the principal's rules for an action (a check reads them from the compiled
+/// rules of its cached context instead of collecting the table again).
+pub fn decide_compiled<R: std::ops::Deref<Target = Rules>>(
+    rules_of: impl Fn(Action) -> R,
+    action: Action,
+    case: &CaseFacts,
+) -> Outcome {
     if action.is_write() {
-        let read = decide(&rules(ctx, settings, Action::Read), case);
+        let read = decide(&rules_of(Action::Read), case);
         if !read.allowed() {
             return read;
         }
     }
-    decide(&rules(ctx, settings, action), case)
+    decide(&rules_of(action), case)
 }
 
 /// Every rule considered for the decision, in table order (Explain).

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The Check benchmark of issue 15, reproducible from a fresh clone:
+#   - builds the release `csm` and starts the suite (`csm dev`, embedded
+#     SQLite, demo data) pinned to CPU 0;
+#   - drives fixed gRPC requests with h2load (Debian nghttp2-client, installed
+#     when missing) pinned to CPU 1: the server's no-op health check, a Check
+#     that is allowed and a Check that is denied, at 1:1, 16:8 and 64:16
+#     (connections : streams per connection);
+#   - prints req/s, p50 and p99 (from h2load's per-request log) and the ratios
+#     Check/health and deny/allow, all from this one run on this machine.
+#
+# Usage: scripts/bench-check.sh [seconds-per-run, default 10]
+# Env:   CSM_BENCH_SETTINGS="1:1 16:8 64:16"  CSM_BENCH_KEEP=1 (keep the temp dir)
+#        CSM_BENCH_BINARY=<csm> (measure that binary instead of building this checkout's,
+#        e.g. an older build for a before/after comparison in one session)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+duration="${1:-10}"
+settings="${CSM_BENCH_SETTINGS:-1:1 16:8 64:16}"
+
+if ! command -v h2load >/dev/null 2>&1; then
+  echo "bench-check: installing h2load (Debian nghttp2-client)" >&2
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client >&2
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client >&2
+  fi
+fi
+cpus=$(nproc)
+if [ "$cpus" -lt 2 ]; then
+  echo "bench-check: needs 2 CPUs (server on one, load on the other); this machine has $cpus" >&2
+  exit 1
+fi
+
+if [ -n "${CSM_BENCH_BINARY:-}" ]; then
+  csm="$CSM_BENCH_BINARY"
+else
+  echo "==> building the release csm" >&2
+  cargo build --release --locked -p csm-cli >&2
+  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  csm="$target_dir/release/csm"
+fi
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [ -z "${CSM_BENCH_KEEP:-}" ]; then rm -rf "$work"; else echo "bench-check: kept $work" >&2; fi
+}
+trap cleanup EXIT
+
+# Ports of their own, so a `make run` on the default ports is not disturbed.
+base=52051
+export CSM_DATA_DIR="$work/data"
+# As in production: JSON log lines at INFO (csm dev's default is for people).
+export CSM_LOG_FORMAT=json RUST_LOG=info
+echo "==> starting the suite on CPU 0 (logs in $work/server.log)" >&2
+taskset -c 0 "$csm" dev --data-dir "$CSM_DATA_DIR" --base-port "$base" >"$work/dev.out" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 1 120); do
+  grep -q '^ready' "$work/dev.out" 2>/dev/null && break
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    cat "$work/dev.out" "$work/server.log" >&2
+    echo "bench-check: the suite did not start" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+grep -q '^ready' "$work/dev.out" || { echo "bench-check: the suite did not get ready" >&2; exit 1; }
+
+field() { awk -v label="$1" 'index($0, label) { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]{8}-[0-9a-f]{4}-/) { print $i; exit } }' "$work/dev.out"; }
+carl=$(field "Carl Contact")
+allowed_case=$(field "Acme France: Printer on fire")
+denied_case=$(field "Globex: VPN down")
+if [ -z "$carl" ] || [ -z "$allowed_case" ] || [ -z "$denied_case" ]; then
+  cat "$work/dev.out" >&2
+  echo "bench-check: demo ids not found in csm dev's output" >&2
+  exit 1
+fi
+token=$("$csm" token --data-dir "$CSM_DATA_DIR" --ttl-seconds 3600)
+case_access="http://127.0.0.1:$((base + 3))"
+
+# gRPC frames of fixed requests: a 5-byte prefix (uncompressed, big-endian
+# length) and the protobuf bytes, encoded here by hand (strings are field
+# type 2, enums varints).
+python3 - "$work" "$carl" "$allowed_case" "$denied_case" <<'PY'
+import struct, sys
+work, carl, allowed, denied = sys.argv[1:5]
+def text(number, value):
+    data = value.encode()
+    return bytes([number << 3 | 2, len(data)]) + data
+def check(case):
+    target = text(1, case)                                   # Target.case_id = 1
+    body = text(1, carl) + bytes([2 << 3 | 2, len(target)]) + target + bytes([3 << 3, 1])  # action READ = 1
+    return body
+def frame(body):
+    return b"\x00" + struct.pack(">I", len(body)) + body
+for name, body in [("health", b""), ("allow", check(allowed)), ("deny", check(denied))]:
+    open(f"{work}/{name}.bin", "wb").write(frame(body))
+PY
+
+run() { # name path connections streams
+  local name=$1 path=$2 connections=$3 streams=$4
+  local log="$work/$name-$connections-$streams.log"
+  taskset -c 1 h2load -D "$duration" --warm-up-time=2 -c "$connections" -m "$streams" -t 1 \
+    -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token" \
+    -d "$work/$name.bin" --log-file="$log" "$case_access$path" >"$work/$name-$connections-$streams.out" 2>&1 || true
+  python3 - "$log" "$work/$name-$connections-$streams.out" "$duration" <<'PY'
+import re, sys
+log, out, duration = sys.argv[1], sys.argv[2], float(sys.argv[3])
+times = sorted(int(line.split()[2]) for line in open(log) if line.strip() and line.split()[1] == "200")
+text = open(out).read()
+failed = re.search(r"(\d+) failed", text)
+if not times:
+    print("0 0 0 0")
+    sys.exit()
+def pct(p):
+    return times[min(len(times) - 1, int(len(times) * p))]
+print(f"{len(times) / duration:.0f} {pct(0.50)} {pct(0.99)} {failed.group(1) if failed else 0}")
+PY
+}
+
+printf '\n%-8s %-8s %12s %10s %10s %8s\n' setting request "req/s" "p50 µs" "p99 µs" failed
+declare -A rate p50 p99
+for setting in $settings; do
+  connections=${setting%%:*}
+  streams=${setting##*:}
+  for name in health allow deny; do
+    case $name in
+      health) path=/grpc.health.v1.Health/Check ;;
+      *) path=/csm.case_access.v1.CaseAccessService/Check ;;
+    esac
+    read -r r a b f < <(run "$name" "$path" "$connections" "$streams")
+    rate[$name]=$r; p50[$name]=$a; p99[$name]=$b
+    printf '%-8s %-8s %12s %10s %10s %8s\n' "$setting" "$name" "$r" "$a" "$b" "$f"
+  done
+  python3 - "${rate[health]}" "${rate[allow]}" "${rate[deny]}" "${p50[allow]}" "${p99[allow]}" <<'PY'
+import sys
+health, allow, deny, p50, p99 = (float(value) for value in sys.argv[1:6])
+ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
+print(f"         allow/health {ratio(allow, health)}   deny/allow {ratio(deny, allow)}   allow p99/p50 {ratio(p99, p50)}")
+PY
+done
+rss=$(ps -o rss= -p "$server_pid" | tr -d ' ')
+echo
+echo "suite RSS after the runs: $((rss / 1024)) MB (all five services in one csm dev process on CPU 0)"
+echo "server log: $(wc -l <"$work/server.log") lines"
