@@ -436,13 +436,15 @@ impl AuditWriter {
             // identical ones folded, even when they arrive one by one.
             let deadline = tokio::time::Instant::now() + LINGER;
             let mut closed = false;
+            // Everything queued is taken at once (one wake-up, not one per event).
             while batch.len() < BATCH {
-                match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
-                    Ok(Some(event)) => batch.push(event),
-                    Ok(None) => {
+                let room = BATCH - batch.len();
+                match tokio::time::timeout_at(deadline, self.receiver.recv_many(&mut batch, room)).await {
+                    Ok(0) => {
                         closed = true;
                         break;
                     }
+                    Ok(_) => {}
                     Err(_) => break,
                 }
             }

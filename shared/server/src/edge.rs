@@ -135,7 +135,7 @@ impl Descriptors {
     /// encoding; otherwise the violations found (empty when fine).
     pub fn check(&self, message: &str, body: &[u8]) -> Result<FieldErrors, Malformed> {
         let mut errors = FieldErrors::new();
-        self.walk(message, body, "", 0, &mut errors)?;
+        self.walk(message, body, Path::Root, 0, &mut errors)?;
         Ok(errors)
     }
 
@@ -143,7 +143,7 @@ impl Descriptors {
         &self,
         message: &str,
         mut buf: &[u8],
-        prefix: &str,
+        prefix: Path<'_>,
         depth: usize,
         errors: &mut FieldErrors,
     ) -> Result<(), Malformed> {
@@ -152,7 +152,8 @@ impl Descriptors {
         }
         // Well-known types (Timestamp, FieldMask …) are not in the index: skipped like unknown fields.
         let fields = self.messages.get(message);
-        let mut repeated_index: HashMap<u32, usize> = HashMap::new();
+        // The next index of each repeated field seen (a message has few).
+        let mut repeated_index: Vec<(u32, usize)> = Vec::new();
         while !buf.is_empty() {
             let key = varint(&mut buf)?;
             let number = u32::try_from(key >> 3).map_err(|_| Malformed("field number out of range"))?;
@@ -169,7 +170,7 @@ impl Descriptors {
                         && !self.enum_allows(field, value)
                     {
                         errors.add(
-                            format!("{prefix}{}", field.name),
+                            prefix.field(&field.name, None).to_string(),
                             format!("is not a value of {}", field.message.as_deref().unwrap_or("its enum")),
                         );
                     }
@@ -186,23 +187,16 @@ impl Descriptors {
                     let length = usize::try_from(varint(&mut buf)?).map_err(|_| Malformed("length out of range"))?;
                     let bytes = take(&mut buf, length)?;
                     let Some(field) = field else { continue };
-                    let path = match field.repeated {
-                        true => {
-                            let index = repeated_index.entry(number).or_default();
-                            let path = format!("{prefix}{}[{index}]", field.name);
-                            *index += 1;
-                            path
-                        }
-                        false => format!("{prefix}{}", field.name),
-                    };
+                    let index = field.repeated.then(|| next_index(&mut repeated_index, number));
+                    let path = prefix.field(&field.name, index);
                     match field.kind {
                         Type::String => {
                             let text = std::str::from_utf8(bytes).map_err(|_| Malformed("a string is not UTF-8"))?;
-                            check_text(&field.name, &path, text, errors);
+                            check_text(&field.name, path, text, errors);
                         }
                         Type::Message => {
                             let nested = field.message.as_deref().unwrap_or_default();
-                            self.walk(nested, bytes, &format!("{path}."), depth + 1, errors)?;
+                            self.walk(nested, bytes, path, depth + 1, errors)?;
                         }
                         Type::Bytes => {}
                         // Packed repeated enums: every value must be declared.
@@ -213,7 +207,7 @@ impl Descriptors {
                                 let value = varint(&mut packed)?;
                                 if !self.enum_allows(field, value) {
                                     errors.add(
-                                        format!("{prefix}{}[{position}]", field.name),
+                                        prefix.field(&field.name, Some(position)).to_string(),
                                         format!("is not a value of {}", field.message.as_deref().unwrap_or("its enum")),
                                     );
                                     break;
@@ -257,16 +251,58 @@ fn expect_wire(field: Option<&FieldInfo>, allowed: &[WireKind]) -> Result<(), Ma
     }
 }
 
-fn check_text(name: &str, path: &str, text: &str, errors: &mut FieldErrors) {
+/// Where a value sits in a request (`items[2].target.case_id`), written out
+/// only for a violation: a valid request builds no path string.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Field { parent: &'a Path<'a>, name: &'a str, index: Option<usize> },
+}
+
+impl<'a> Path<'a> {
+    fn field(&'a self, name: &'a str, index: Option<usize>) -> Path<'a> {
+        Path::Field { parent: self, name, index }
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Path::Field { parent, name, index } = self else { return Ok(()) };
+        if let Path::Field { .. } = parent {
+            write!(f, "{parent}.")?;
+        }
+        f.write_str(name)?;
+        match index {
+            Some(index) => write!(f, "[{index}]"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The index the next value of repeated field `number` gets.
+fn next_index(seen: &mut Vec<(u32, usize)>, number: u32) -> usize {
+    match seen.iter_mut().find(|(field, _)| *field == number) {
+        Some((_, next)) => {
+            *next += 1;
+            *next - 1
+        }
+        None => {
+            seen.push((number, 1));
+            0
+        }
+    }
+}
+
+fn check_text(name: &str, path: Path<'_>, text: &str, errors: &mut FieldErrors) {
     if let Some(bad) = text.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-        errors.add(path, format!("must not contain control characters (found U+{:04X})", u32::from(bad)));
+        errors.add(path.to_string(), format!("must not contain control characters (found U+{:04X})", u32::from(bad)));
         return;
     }
     let is_id = name.ends_with("_id") || name.ends_with("_ids") || name.ends_with("_token") || name == "kid";
     let max = if is_id { ID_MAX_CHARS } else { TEXT_MAX_CHARS };
     // Bytes first: a cheap bound, characters only when it could matter.
     if text.len() > max && text.chars().count() > max {
-        errors.add(path, format!("is too long ({} characters; at most {max})", text.chars().count()));
+        errors.add(path.to_string(), format!("is too long ({} characters; at most {max})", text.chars().count()));
     }
 }
 
@@ -519,6 +555,15 @@ mod tests {
         };
         let error = check_frame(descriptors, "csm.identity.v1.UpdateProfileRequest", &frame(&nested)).unwrap_err();
         assert_eq!(fields(&error), vec!["profile.display_name"]);
+        // In a repeated message: the item's index, then the path within it.
+        use csm_proto::case_access as ca;
+        let item = |case_id: &str| ca::BatchCheckItem {
+            target: Some(ca::Target { resource: Some(ca::target::Resource::CaseId(case_id.into())) }),
+            action: ca::Action::Read as i32,
+        };
+        let batch = ca::BatchCheckRequest { items: vec![item("a"), item("b\0"), item("c\u{1}")], ..Default::default() };
+        let error = check_frame(descriptors, "csm.case_access.v1.BatchCheckRequest", &frame(&batch)).unwrap_err();
+        assert_eq!(fields(&error), vec!["items[1].target.case_id", "items[2].target.case_id"]);
         let fine = pb::CreateAccountRequest { name: "Line\nbreaks\tand tabs".into(), ..Default::default() };
         assert!(check_frame(descriptors, "csm.identity.v1.CreateAccountRequest", &frame(&fine)).is_ok());
     }

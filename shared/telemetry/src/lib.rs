@@ -147,7 +147,7 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
         LogFormat::Json => Dispatch::new(
             registry.with(
                 tracing_subscriber::fmt::layer()
-                    .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+                    .fmt_fields(json::SpanFields)
                     .event_format(format.clone())
                     .with_writer(std::io::stderr)
                     .with_filter(filter),
