@@ -4,13 +4,16 @@
 #     SQLite, demo data) pinned to CPU 0;
 #   - drives fixed gRPC requests with h2load (Debian nghttp2-client, installed
 #     when missing) pinned to CPU 1: the server's no-op health check, a Check
-#     that is allowed and a Check that is denied, at 1:1, 16:8 and 64:16
-#     (connections : streams per connection);
+#     that is allowed, a Check that is denied and a BatchCheck of 100 items
+#     (half allowed, half denied), at 1:1, 16:8 and 64:16 (connections :
+#     streams per connection), after checking with `csm check` that the
+#     fixed requests get the answers meant;
 #   - prints req/s, p50 and p99 (from h2load's per-request log) and the ratios
 #     Check/health and deny/allow, all from this one run on this machine.
 #
 # Usage: scripts/bench-check.sh [seconds-per-run, default 10]
 # Env:   CSM_BENCH_SETTINGS="1:1 16:8 64:16"  CSM_BENCH_KEEP=1 (keep the temp dir)
+#        CSM_BENCH_REQUESTS="health allow deny batch" (a subset, e.g. to profile one)
 #        CSM_BENCH_BINARY=<csm> (measure that binary instead of building this checkout's,
 #        e.g. an older build for a before/after comparison in one session)
 set -euo pipefail
@@ -94,21 +97,63 @@ def check(case):
     target = text(1, case)                                   # Target.case_id = 1
     body = text(1, carl) + bytes([2 << 3 | 2, len(target)]) + target + bytes([3 << 3, 1])  # action READ = 1
     return body
+def varint(n):
+    out = b""
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return out
+def message(number, body):
+    return bytes([number << 3 | 2]) + varint(len(body)) + body
+def batch(size):
+    # BatchCheckRequest: profile_id = 1, items = 2 (BatchCheckItem: target = 1, action = 2),
+    # alternating the allowed and the denied case.
+    items = b"".join(message(2, message(1, text(1, (allowed, denied)[i % 2])) + bytes([2 << 3, 1])) for i in range(size))
+    return text(1, carl) + items
 def frame(body):
     return b"\x00" + struct.pack(">I", len(body)) + body
-for name, body in [("health", b""), ("allow", check(allowed)), ("deny", check(denied))]:
+for name, body in [("health", b""), ("allow", check(allowed)), ("deny", check(denied)), ("batch", batch(100))]:
     open(f"{work}/{name}.bin", "wb").write(frame(body))
 PY
+
+# h2load sees HTTP statuses only (a gRPC error is HTTP 200): first make sure
+# the fixed Checks get the answers meant (grpc-status 0, allowed or not), then
+# count the server's ERROR lines during each run.
+expect() { # name allowed(1|0)
+  curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' \
+    -H "authorization: Bearer $token" --data-binary @"$work/$1.bin" -D "$work/$1.headers" -o "$work/$1.answer" \
+    "$case_access/csm.case_access.v1.CaseAccessService/Check" || true
+  python3 - "$work/$1.headers" "$work/$1.answer" "$2" "$1" <<'PY'
+import re, sys
+headers, answer, expected, name = open(sys.argv[1]).read(), open(sys.argv[2], "rb").read(), sys.argv[3], sys.argv[4]
+status = re.search(r"grpc-status: *(\d+)", headers)
+if not status or status.group(1) != "0":
+    sys.exit(f"bench-check: the {name} Check failed: {headers!r}")
+# CheckResponse.decision (field 1) starting with Decision.allowed (field 1) = true.
+body, at = answer[5:], 1
+while at < len(body) and body[at] & 0x80:  # the length varint of the decision
+    at += 1
+allowed = body[:1] == b"\x0a" and body[at + 1:at + 3] == b"\x08\x01"
+if allowed != (expected == "1"):
+    sys.exit(f"bench-check: the {name} Check should be {'allowed' if expected == '1' else 'denied'}")
+PY
+}
+expect allow 1
+expect deny 0
 
 run() { # name path connections streams
   local name=$1 path=$2 connections=$3 streams=$4
   local log="$work/$name-$connections-$streams.log"
+  local errors_before
+  errors_before=$(grep -c '"level":"ERROR"' "$work/server.log" || true)
   taskset -c 1 h2load -D "$duration" --warm-up-time=2 -c "$connections" -m "$streams" -t 1 \
     -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token" \
     -d "$work/$name.bin" --log-file="$log" "$case_access$path" >"$work/$name-$connections-$streams.out" 2>&1 || true
-  python3 - "$log" "$work/$name-$connections-$streams.out" "$duration" <<'PY'
+  local errors=$(( $(grep -c '"level":"ERROR"' "$work/server.log" || true) - errors_before ))
+  python3 - "$log" "$work/$name-$connections-$streams.out" "$duration" "$errors" <<'PY'
 import re, sys
-log, out, duration = sys.argv[1], sys.argv[2], float(sys.argv[3])
+log, out, duration, errors = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 times = sorted(int(line.split()[2]) for line in open(log) if line.strip() and line.split()[1] == "200")
 text = open(out).read()
 failed = re.search(r"(\d+) failed", text)
@@ -117,7 +162,8 @@ if not times:
     sys.exit()
 def pct(p):
     return times[min(len(times) - 1, int(len(times) * p))]
-print(f"{len(times) / duration:.0f} {pct(0.50)} {pct(0.99)} {failed.group(1) if failed else 0}")
+# Failed: requests h2load saw fail, plus the server's ERROR lines (gRPC errors).
+print(f"{len(times) / duration:.0f} {pct(0.50)} {pct(0.99)} {(int(failed.group(1)) if failed else 0) + errors}")
 PY
 }
 
@@ -126,20 +172,22 @@ declare -A rate p50 p99
 for setting in $settings; do
   connections=${setting%%:*}
   streams=${setting##*:}
-  for name in health allow deny; do
+  for name in ${CSM_BENCH_REQUESTS:-health allow deny batch}; do
     case $name in
       health) path=/grpc.health.v1.Health/Check ;;
+      batch) path=/csm.case_access.v1.CaseAccessService/BatchCheck ;;
       *) path=/csm.case_access.v1.CaseAccessService/Check ;;
     esac
     read -r r a b f < <(run "$name" "$path" "$connections" "$streams")
     rate[$name]=$r; p50[$name]=$a; p99[$name]=$b
     printf '%-8s %-8s %12s %10s %10s %8s\n' "$setting" "$name" "$r" "$a" "$b" "$f"
   done
-  python3 - "${rate[health]}" "${rate[allow]}" "${rate[deny]}" "${p50[allow]}" "${p99[allow]}" <<'PY'
+  python3 - "${rate[health]:-0}" "${rate[allow]:-0}" "${rate[deny]:-0}" "${p50[allow]:-0}" "${p99[allow]:-0}" "${rate[batch]:-0}" <<'PY'
 import sys
-health, allow, deny, p50, p99 = (float(value) for value in sys.argv[1:6])
+health, allow, deny, p50, p99, batch = (float(value) for value in sys.argv[1:7])
 ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
-print(f"         allow/health {ratio(allow, health)}   deny/allow {ratio(deny, allow)}   allow p99/p50 {ratio(p99, p50)}")
+print(f"         allow/health {ratio(allow, health)}   deny/allow {ratio(deny, allow)}   allow p99/p50 {ratio(p99, p50)}"
+      f"   batch decisions/s {batch * 100:.0f}")
 PY
 done
 rss=$(ps -o rss= -p "$server_pid" | tr -d ' ')

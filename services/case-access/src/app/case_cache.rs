@@ -18,7 +18,7 @@
 //!   loaded ([`Memo`], as the principal context cache).
 //! - Fail closed: while the follower's stream is down, every read goes to the database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use super::CaseAccessApp;
 use super::memo::Memo;
 use crate::domain::case::CaseFacts;
-use crate::store::facts::load_case_facts;
+use crate::store::facts::{load_case_facts, load_many_case_facts};
 
 /// How long `at_least_as_fresh` waits for the own feed before reading through.
 const FRESHNESS_WAIT: Duration = Duration::from_millis(1500);
@@ -139,6 +139,18 @@ impl CaseCache {
     /// [`CaseRead::Through`]) loads them from `db`.
     pub async fn get(&self, db: &Db, id: CaseId, read: CaseRead) -> CsmResult<Option<Arc<CaseFacts>>> {
         self.cases.get(id, read == CaseRead::Cached, || self.trusted(), || load_case_facts(db, id)).await
+    }
+
+    /// The facts of each of `ids` that exists; the misses are loaded at once
+    /// ([`load_many_case_facts`]).
+    pub async fn get_many(
+        &self,
+        db: &Db,
+        ids: &[CaseId],
+        read: CaseRead,
+    ) -> CsmResult<HashMap<CaseId, Arc<CaseFacts>>> {
+        let load = |missing: Vec<CaseId>| async move { load_many_case_facts(db, &missing).await };
+        self.cases.get_many(ids, read == CaseRead::Cached, || self.trusted(), load).await
     }
 
     /// Evicts what `change` touches of the cache (settings and rights are not its business).

@@ -3,6 +3,9 @@
 //! reverse questions are in [`super::review`]. Every answer comes from
 //! [`table::rules`] — one table, one place.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use csm_errors::{CsmError, CsmResult};
 use csm_proto::licensing::{EscalateSessionRequest, RecordAccess};
 use csm_types::{CaseId, ServiceName};
@@ -102,10 +105,43 @@ fn condition_traces(cond: &Cond, case: &CaseFacts) -> Vec<ConditionTrace> {
         .collect()
 }
 
+/// The stored cases a batch of subjects names, loaded at once (BatchCheck):
+/// its decisions read their cases here, as Check reads them from the cache.
+#[derive(Debug, Default)]
+pub struct CaseBatch {
+    /// Each case asked for: its facts, or `None` when there is no such case.
+    cases: HashMap<CaseId, Option<Arc<CaseFacts>>>,
+}
+
+impl CaseBatch {
+    /// `None`: not asked for (decide it alone); `Some(None)`: no such case.
+    fn get(&self, id: CaseId) -> Option<Option<Arc<CaseFacts>>> {
+        self.cases.get(&id).cloned()
+    }
+}
+
 impl CaseAccessApp {
-    /// Decides `action` on `subject` for `ctx` (Check, BatchCheck). A new
-    /// case's action may be left out (it is derived from the draft); an
-    /// explicit one is decided as asked. A denial goes to the audit trail.
+    /// The cases `subjects` name, with the cache's misses loaded in one round
+    /// of queries rather than one case at a time.
+    pub async fn load_batch<'a>(
+        &self,
+        subjects: impl IntoIterator<Item = &'a Subject>,
+        read: CaseRead,
+    ) -> CsmResult<CaseBatch> {
+        let ids: Vec<CaseId> = subjects
+            .into_iter()
+            .filter_map(|subject| match subject {
+                Subject::Case(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let found = self.cases.get_many(&self.db, &ids, read).await?;
+        Ok(CaseBatch { cases: ids.into_iter().map(|id| (id, found.get(&id).cloned())).collect() })
+    }
+
+    /// Decides `action` on `subject` for `ctx` (Check). A new case's action
+    /// may be left out (it is derived from the draft); an explicit one is
+    /// decided as asked. A denial goes to the audit trail.
     pub async fn decide_subject(
         &self,
         ctx: &PrincipalContext,
@@ -113,30 +149,26 @@ impl CaseAccessApp {
         action: Option<Action>,
         read: CaseRead,
     ) -> CsmResult<Decided> {
-        let decided = self.decide_unaudited(ctx, subject, action, read).await?;
-        if !decided.outcome.allowed() {
-            csm_audit::denied_check(
-                &ctx.profile.to_string(),
-                subject.record_type(),
-                &subject.record_id(),
-                super::action_name(decided.action),
-                decided.outcome.audit_rule(),
-            )
-            .await;
-        }
-        Ok(decided)
+        self.decide_in_batch(ctx, subject, action, read, &CaseBatch::default()).await
     }
 
-    async fn decide_unaudited(
+    /// [`CaseAccessApp::decide_subject`] for an item of a BatchCheck, its case
+    /// taken from `batch` when the batch loaded it.
+    pub async fn decide_in_batch(
         &self,
         ctx: &PrincipalContext,
         subject: &Subject,
         action: Option<Action>,
         read: CaseRead,
+        batch: &CaseBatch,
     ) -> CsmResult<Decided> {
         let required = || action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"));
-        match subject {
-            Subject::Case(id) => self.decide_on_case(ctx, *id, required()?, read).await,
+        let decided = match subject {
+            Subject::Case(id) => match batch.get(*id) {
+                Some(Some(facts)) => self.decide_on_facts(ctx, &facts, required()?).await,
+                Some(None) => Err(CsmError::not_found("case", id)),
+                None => self.decide_on_case(ctx, *id, required()?, read).await,
+            },
             Subject::Task(id) => self.decide_on_task(ctx, *id, required()?, read).await,
             Subject::SoldProduct(id) => self.decide_on_sold_product(ctx, *id, required()?).await,
             Subject::InstallBaseItem(id) => self.decide_on_install_base_item(ctx, *id, required()?).await,
@@ -151,7 +183,18 @@ impl CaseAccessApp {
                 }
                 Ok(decided)
             }
+        }?;
+        if !decided.outcome.allowed() {
+            csm_audit::denied_check(
+                &ctx.profile.to_string(),
+                subject.record_type(),
+                &subject.record_id(),
+                super::action_name(decided.action),
+                decided.outcome.audit_rule(),
+            )
+            .await;
         }
+        Ok(decided)
     }
 
     /// Escalates licence session `session` for an allowed decision that needs

@@ -4,6 +4,7 @@
 //! load per key at a time; the others wait for it), and never keeping a value
 //! loaded before an eviction that ran while it loaded.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -89,6 +90,53 @@ impl<K: Hash + Eq + Clone, V> Memo<K, V> {
         Ok(Some(value))
     }
 
+    /// The values of `keys` (those that exist), as [`Memo::get`] would give
+    /// them one by one, but with every miss loaded by one call of `load`
+    /// (BatchCheck: the cases a batch names not yet in the map, in one round
+    /// of queries). Misses of a batch are not single-flight with other callers.
+    pub async fn get_many<Load, Fut>(
+        &self,
+        keys: &[K],
+        cached: bool,
+        trusted: impl Fn() -> bool,
+        load: Load,
+    ) -> CsmResult<HashMap<K, Arc<V>>>
+    where
+        Load: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = CsmResult<HashMap<K, V>>>,
+    {
+        let use_map = cached && trusted();
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            if found.contains_key(key) || missing.contains(key) {
+                continue;
+            }
+            match self.entries.get(key).filter(|_| use_map) {
+                Some(value) => {
+                    found.insert(key.clone(), value);
+                }
+                None => missing.push(key.clone()),
+            }
+        }
+        self.hits.fetch_add(found.len() as u64, Ordering::Relaxed);
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        self.misses.fetch_add(missing.len() as u64, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let loaded = load(missing).await?;
+        let keep = use_map && self.epoch.load(Ordering::Acquire) == epoch && trusted();
+        for (key, value) in loaded {
+            let value = Arc::new(value);
+            if keep {
+                self.entries.insert(key.clone(), value.clone());
+            }
+            found.insert(key, value);
+        }
+        Ok(found)
+    }
+
     /// Evicts every entry `covers` accepts (a scan of the map).
     pub fn evict_where(&self, covers: impl Fn(&K, &V) -> bool) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -160,6 +208,50 @@ mod tests {
         memo.get(5, true, || true, load("e")).await.unwrap();
         memo.evict_where(|key, _| *key == 5);
         assert_eq!(memo.stats().evictions, 2);
+    }
+
+    #[tokio::test]
+    async fn a_batch_loads_its_misses_at_once_and_keeps_them_unless_evicted_meanwhile() {
+        let memo: Memo<u32, u32> = Memo::default();
+        memo.get(1, true, || true, || async { CsmResult::Ok(Some(10)) }).await.unwrap();
+        let asked = std::sync::Mutex::new(Vec::new());
+        let load = |keys: Vec<u32>| {
+            asked.lock().unwrap().push(keys.clone());
+            async move { CsmResult::Ok(keys.into_iter().filter(|key| *key != 4).map(|key| (key, key * 10)).collect()) }
+        };
+        let found = memo.get_many(&[1, 2, 3, 2, 4], true, || true, load).await.unwrap();
+        assert_eq!(asked.lock().unwrap().as_slice(), [vec![2, 3, 4]], "one load of the distinct misses");
+        let mut values: Vec<(u32, u32)> = found.iter().map(|(key, value)| (*key, **value)).collect();
+        values.sort();
+        assert_eq!(values, [(1, 10), (2, 20), (3, 30)], "4 does not exist");
+        assert_eq!(memo.stats().entries, 3, "the loaded ones are kept");
+        assert_eq!((memo.stats().hits, memo.stats().misses), (1, 4));
+
+        // An eviction during the load: answered, not kept.
+        let racing = memo
+            .get_many(
+                &[5],
+                true,
+                || true,
+                |keys: Vec<u32>| async {
+                    memo.evict_all();
+                    CsmResult::Ok(keys.into_iter().map(|key| (key, key)).collect())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(racing.len(), 1);
+        assert_eq!(memo.stats().entries, 0);
+        // Read through (not cached): everything loads, nothing is kept.
+        memo.get_many(
+            &[6],
+            false,
+            || true,
+            |keys: Vec<u32>| async move { CsmResult::Ok(keys.into_iter().map(|key| (key, key)).collect()) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(memo.stats().entries, 0);
     }
 
     #[tokio::test]

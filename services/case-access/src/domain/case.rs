@@ -74,7 +74,7 @@ pub struct TaskFacts {
 }
 
 /// The facts of one case (or draft) the decision table reads.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CaseFacts {
     pub case_id: Option<CaseId>,
     pub account: Option<AccountId>,

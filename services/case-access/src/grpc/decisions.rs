@@ -155,6 +155,7 @@ pub(super) async fn batch_check(
     errors.finish()?;
     let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
     let consistency_token = app.token().await?;
+    let batch = app.load_batch(items.iter().filter_map(|(subject, ..)| subject.as_ref()), cases).await?;
     let mut results = Vec::with_capacity(items.len());
     for (subject, action, _) in items {
         let subject = validated(subject)?;
@@ -162,7 +163,7 @@ pub(super) async fn batch_check(
             results.push(refused(pb::BatchCheckItemStatus::Invalid, action, &consistency_token));
             continue;
         }
-        let mut decided = match app.decide_subject(&ctx, &subject, action, cases).await {
+        let mut decided = match app.decide_in_batch(&ctx, &subject, action, cases, &batch).await {
             Ok(decided) => decided,
             Err(error) if error.code() == ErrorCode::NotFound => {
                 results.push(refused(pb::BatchCheckItemStatus::NotFound, action, &consistency_token));

@@ -10,7 +10,7 @@ use csm_db::{Db, PoolSettings, db_error, with_db};
 use csm_types::{AccountId, CaseId, ConsumerId, GroupId, HouseholdId, ProfileId, SecurityGroupId};
 use uuid::Uuid;
 
-use super::facts::{list_case_ids, load_case_facts};
+use super::facts::{list_case_ids, load_case_facts, load_many_case_facts};
 use super::predicate::{compile, party_kind_code, segment_code};
 use crate::domain::case::{CaseFacts, PartyKind};
 use crate::domain::parties::{
@@ -405,6 +405,14 @@ async fn agreement_on(backend: TestBackend) {
         for id in &case_ids {
             facts.insert(*id, load_case_facts(&db, CaseId::from_uuid(*id)).await.expect("load").expect("exists"));
         }
+        // Loaded in one batch (with an id that names nothing), the facts are the same.
+        let mut asked: Vec<CaseId> = case_ids.iter().map(|id| CaseId::from_uuid(*id)).collect();
+        asked.push(CaseId::new());
+        let mut batch = load_many_case_facts(&db, &asked).await.expect("load many");
+        for (id, one) in &facts {
+            assert_eq!(batch.remove(&CaseId::from_uuid(*id)).as_ref(), Some(one), "{}: case {id}", backend.name());
+        }
+        assert!(batch.is_empty(), "only existing cases are loaded");
         for _ in 0..60 {
             let ctx = principal(&mut rng, &world);
             let settings = TableSettings {
