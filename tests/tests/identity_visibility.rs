@@ -149,3 +149,99 @@ backend_test!(r4_8_partner_admin_manages_contacts_of_its_customer_accounts, |sui
     let status = create(unrelated).await.unwrap_err();
     assert_eq!(reason_of(&status), "OUT_OF_ADMIN_SCOPE");
 });
+
+/// Every account of a hierarchy read (ancestors or descendants), over all pages.
+async fn hierarchy(suite: &Suite, token: &str, account: &str, ancestors: bool) -> Result<Vec<String>, tonic::Status> {
+    let mut seen = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let mut client = suite.identity(Some(token));
+        let (accounts, next) = if ancestors {
+            let page = client
+                .list_account_ancestors(id_pb::ListAccountAncestorsRequest {
+                    account_id: account.to_owned(),
+                    page_size: 1,
+                    page_token,
+                })
+                .await?
+                .into_inner();
+            (page.accounts, page.next_page_token)
+        } else {
+            let page = client
+                .list_account_descendants(id_pb::ListAccountDescendantsRequest {
+                    account_id: account.to_owned(),
+                    page_size: 1,
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            (page.accounts, page.next_page_token)
+        };
+        seen.extend(accounts.into_iter().map(|account| account.account_id));
+        if next.is_empty() {
+            return Ok(seen);
+        }
+        page_token = next;
+    }
+}
+
+/// BatchGetAccounts with ancestors: (account → its ancestors, missing ids).
+async fn batch_get(
+    suite: &Suite,
+    token: &str,
+    ids: &[&String],
+) -> (std::collections::BTreeMap<String, Vec<String>>, BTreeSet<String>) {
+    let response = suite
+        .identity(Some(token))
+        .batch_get_accounts(id_pb::BatchGetAccountsRequest {
+            account_ids: ids.iter().map(|id| (*id).clone()).collect(),
+            include_ancestors: true,
+        })
+        .await
+        .expect("batch get accounts")
+        .into_inner();
+    let found = response
+        .accounts
+        .into_iter()
+        .map(|found| (found.account.unwrap().account_id, found.ancestor_account_ids))
+        .collect();
+    (found, response.missing_account_ids.into_iter().collect())
+}
+
+backend_test!(r4_9_hierarchy_reads_show_external_people_only_the_accounts_they_may_see, |suite| {
+    let holding = account(suite, "Holding", None).await;
+    let own = account(suite, "Acme", Some(&holding)).await;
+    let child = account(suite, "Acme Labs", Some(&own)).await;
+    let foreign = account(suite, "Foreign", None).await;
+    let foreign_child = account(suite, "Foreign Labs", Some(&foreign)).await;
+    let (_, customer) = contact(suite, &own, "Kim", &[CUSTOMER]).await;
+    let (_, admin) = contact(suite, &own, "Ada", &[CUSTOMER, CUSTOMER_ADMIN]).await;
+    let (_, agent) = employee(suite, "Bea", &[roles::AGENT]).await;
+
+    // Another tenant's hierarchy is refused, as GetAccount refuses its account.
+    for token in [&customer, &admin] {
+        for (account, ancestors) in [(&foreign_child, true), (&foreign, false)] {
+            let status = hierarchy(suite, token, account, ancestors).await.unwrap_err();
+            assert_eq!(status.code(), Code::PermissionDenied);
+            assert_eq!(reason_of(&status), "ACCOUNT_NOT_VISIBLE");
+        }
+    }
+    // Its own hierarchy: only what R4.9 shows (the holding above is not theirs to see).
+    assert_eq!(hierarchy(suite, &customer, &own, true).await.unwrap(), Vec::<String>::new());
+    assert_eq!(hierarchy(suite, &customer, &own, false).await.unwrap(), Vec::<String>::new());
+    assert_eq!(hierarchy(suite, &admin, &own, false).await.unwrap(), vec![child.clone()]);
+    assert_eq!(hierarchy(suite, &admin, &child, true).await.unwrap(), vec![own.clone()]);
+    assert_eq!(hierarchy(suite, &agent, &child, true).await.unwrap(), vec![own.clone(), holding.clone()]);
+
+    // A batch reports another tenant's accounts exactly as unknown ids.
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let (found, missing) = batch_get(suite, &admin, &[&own, &child, &foreign, &unknown]).await;
+    assert_eq!(found.keys().cloned().collect::<BTreeSet<_>>(), BTreeSet::from([own.clone(), child.clone()]));
+    assert_eq!(found[&child], vec![own.clone()], "the holding is not in the chain");
+    assert_eq!(missing, BTreeSet::from([foreign.clone(), unknown.clone()]));
+    let (found, missing) = batch_get(suite, &agent, &[&own, &child, &foreign, &unknown]).await;
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[&child], vec![own.clone(), holding.clone()]);
+    assert_eq!(missing, BTreeSet::from([unknown]));
+});

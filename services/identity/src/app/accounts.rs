@@ -61,9 +61,7 @@ impl IdentityApp {
     /// Reads one account, if the caller may see it (R4.9).
     pub async fn get_account(&self, caller: &Caller, id: AccountId) -> CsmResult<Account> {
         let account = self.store.get_account(id).await?.ok_or_else(|| CsmError::not_found("account", id))?;
-        if !self.visibility(caller, "GetAccount").await?.account(id) {
-            return Err(account_not_visible(id));
-        }
+        self.visible_account(caller, id, "GetAccount").await?;
         Ok(account)
     }
 
@@ -136,10 +134,12 @@ impl IdentityApp {
         Ok(self.committed(AccountMoved { account: moved, previous_parent: account.parent }, revision))
     }
 
-    /// One page of an account's ancestors, nearest (parent) first.
+    /// One page of an account's ancestors, nearest (parent) first. External
+    /// callers: the account must be one R4.9 lets them see (as GetAccount),
+    /// and only the ancestors they may see are listed.
     pub async fn list_account_ancestors(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         id: AccountId,
         page: PageRequest,
     ) -> CsmResult<(Vec<Account>, String)> {
@@ -150,48 +150,69 @@ impl IdentityApp {
             })?),
         };
         self.ensure_account_exists(id).await?;
+        let visible = self.visible_account(caller, id, "ListAccountAncestors").await?;
         let rows = self.store.list_account_ancestors(id, after_depth, page.fetch_limit()).await?;
         let (rows, next_page_token) = page.finish(rows, |(depth, _)| depth.to_string());
-        Ok((rows.into_iter().map(|(_, account)| account).collect(), next_page_token))
+        let accounts = rows.into_iter().map(|(_, account)| account).filter(|account| visible.account(account.id));
+        Ok((accounts.collect(), next_page_token))
     }
 
     /// One page of DESC(a) (R3.1, R3.3): transitive children of `id`, never
     /// `id` itself nor its ancestors, ordered by id.
+    /// External callers: as ListAccountAncestors (R4.9).
     pub async fn list_account_descendants(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         id: AccountId,
         filter: DescendantFilter,
         page: PageRequest,
     ) -> CsmResult<(Vec<Account>, String)> {
         self.ensure_account_exists(id).await?;
+        let visible = self.visible_account(caller, id, "ListAccountDescendants").await?;
         let rows = self.store.list_account_descendants(id, filter, &page).await?;
-        Ok(page.finish(rows, |account| account.id.to_string()))
+        let (rows, next_page_token) = page.finish(rows, |account| account.id.to_string());
+        Ok((rows.into_iter().filter(|account| visible.account(account.id)).collect(), next_page_token))
     }
 
     /// Up to [`BATCH_GET_ACCOUNTS_MAX`](crate::domain::accounts::BATCH_GET_ACCOUNTS_MAX)
     /// accounts with their ancestor chains (DESIGN §3 cache misses). Found
     /// accounts come in request order, each once; unknown ids are reported in
     /// `missing`. The revision is read first, so every change up to it is in
-    /// the answer.
+    /// the answer. An external caller gets only the accounts (and ancestors)
+    /// R4.9 lets it see; the others are reported missing, as if they did not
+    /// exist (a batch must not tell another tenant's ids from unknown ones).
     pub async fn batch_get_accounts(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         ids: &[AccountId],
         include_ancestors: bool,
     ) -> CsmResult<AccountBatch> {
+        let visible = self.visibility(caller, "BatchGetAccounts").await?;
         let revision = self.feed.head().await?;
         let mut seen = HashSet::new();
         let unique: Vec<AccountId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
         let mut found_by_id = self.store.accounts_with_ancestors(&unique, include_ancestors).await?;
         let mut batch = AccountBatch { found: Vec::new(), missing: Vec::new(), revision };
         for id in unique {
-            match found_by_id.remove(&id) {
-                Some((account, ancestors)) => batch.found.push(AccountAncestry { account, ancestors }),
+            match found_by_id.remove(&id).filter(|_| visible.account(id)) {
+                Some((account, mut ancestors)) => {
+                    ancestors.retain(|ancestor| visible.account(*ancestor));
+                    batch.found.push(AccountAncestry { account, ancestors });
+                }
                 None => batch.missing.push(id),
             }
         }
         Ok(batch)
+    }
+
+    /// What `caller` may see of accounts (R4.9), when it may see account `id`;
+    /// PERMISSION_DENIED `ACCOUNT_NOT_VISIBLE` otherwise.
+    async fn visible_account(&self, caller: &Caller, id: AccountId, action: &str) -> CsmResult<Visibility> {
+        let visible = self.visibility(caller, action).await?;
+        if !visible.account(id) {
+            return Err(account_not_visible(id));
+        }
+        Ok(visible)
     }
 
     async fn ensure_account_exists(&self, id: AccountId) -> CsmResult<()> {
