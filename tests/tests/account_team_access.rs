@@ -722,6 +722,65 @@ backend_test!(r3_13_consumer_relationships_do_not_enforce_unique_responsibilitie
     assert_eq!(denied.code(), Code::PermissionDenied);
 });
 
+backend_test!(r5_5_a_consumer_reads_only_the_consumer_relationships_that_name_it, |suite| {
+    let (_, rhea, rhea_token) = csm_tests::world::consumer_user(suite, "Rhea", &[roles::CONSUMER]).await;
+    let (_, olga, _) = csm_tests::world::consumer_user(suite, "Olga", &[roles::CONSUMER]).await;
+    let fay = consumer(suite, "Fay").await;
+    let client = admin(suite);
+    let relate = |consumer_id: String| {
+        let request = pb::CreateConsumerRelationshipRequest {
+            request_id: String::new(),
+            consumer_relationship: Some(pb::ConsumerRelationship {
+                consumer_id,
+                related_consumer_id: fay.clone(),
+                ..Default::default()
+            }),
+        };
+        let mut client = client.clone();
+        async move { client.create_consumer_relationship(request).await.expect("relate").into_inner() }
+    };
+    let own = relate(rhea.clone()).await.consumer_relationship.unwrap().consumer_relationship_id;
+    let foreign = relate(olga.clone()).await.consumer_relationship.unwrap().consumer_relationship_id;
+    let list = |token: String| {
+        let fay = fay.clone();
+        async move {
+            suite
+                .account_team(Some(&token))
+                .list_consumer_relationships(pb::ListConsumerRelationshipsRequest {
+                    related_consumer_id: fay,
+                    page_size: 100,
+                    ..Default::default()
+                })
+                .await
+                .map(|page| {
+                    page.into_inner()
+                        .consumer_relationships
+                        .into_iter()
+                        .map(|relationship| relationship.consumer_relationship_id)
+                        .collect::<Vec<_>>()
+                })
+        }
+    };
+    let get = |token: String, id: String| async move {
+        suite
+            .account_team(Some(&token))
+            .get_consumer_relationship(pb::GetConsumerRelationshipRequest { consumer_relationship_id: id })
+            .await
+    };
+    // Rhea sees her own relationship, not Olga's (another person's personal data).
+    assert_eq!(list(rhea_token.clone()).await.unwrap(), vec![own.clone()]);
+    get(rhea_token.clone(), own.clone()).await.expect("her own");
+    let refused = get(rhea_token, foreign.clone()).await.unwrap_err();
+    assert_status(&refused, Code::PermissionDenied, "CONSUMER_RELATIONSHIP_NOT_VISIBLE");
+    // A consumer agent reads both; an agent without a consumer role neither.
+    let (_, consumer_agent) = csm_tests::world::employee(suite, "Cora", &[roles::CONSUMER_AGENT]).await;
+    assert_eq!(list(consumer_agent.clone()).await.unwrap().len(), 2);
+    get(consumer_agent, foreign.clone()).await.expect("a consumer agent reads any");
+    let (_, agent) = csm_tests::world::employee(suite, "Bea", &[roles::AGENT]).await;
+    assert_status(&list(agent.clone()).await.unwrap_err(), Code::PermissionDenied, "MISSING_ROLE");
+    assert_status(&get(agent, own).await.unwrap_err(), Code::PermissionDenied, "MISSING_ROLE");
+});
+
 // ------------------------------------------------------------------ R5.1, R5.2
 
 fn simple_configuration(responsibility: &str) -> pb::ResponsibilityAccessConfiguration {

@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 use csm_auth::Caller;
 use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
-use csm_types::{AccountId, ProfileId, ResponsibilityId};
+use csm_types::{AccountId, ConsumerId, ProfileId, ResponsibilityId};
 use uuid::Uuid;
 
 use super::{Written, caller_profile};
 use crate::AccountTeamApp;
 use crate::domain::access::{CUSTOMER_ADMIN_ROLE, RecordTable, RelatedPartyConfiguration};
 use crate::domain::contacts::{
-    CONSUMER_RELATIONSHIP_WRITER_ROLES, CONTACT_RELATIONSHIP_VIEWER_ROLES, CONTACT_RELATIONSHIP_WRITER_ROLES,
-    ConsumerRelationship, ConsumerRelationshipFilter, ContactRelationship, ContactRelationshipFilter, DEFAULT_ORDER,
-    EligibilityPath, EligibleContact, NewConsumerRelationship, NewContactRelationship, RelationshipChanges,
-    ResponsibilityKind, ResponsibilityRef, eligibility_path, ensure_responsibility_kind,
+    CONSUMER_RELATIONSHIP_READER_ROLES, CONSUMER_RELATIONSHIP_WRITER_ROLES, CONTACT_RELATIONSHIP_VIEWER_ROLES,
+    CONTACT_RELATIONSHIP_WRITER_ROLES, ConsumerRelationship, ConsumerRelationshipFilter, ContactRelationship,
+    ContactRelationshipFilter, DEFAULT_ORDER, EligibilityPath, EligibleContact, NewConsumerRelationship,
+    NewContactRelationship, RelationshipChanges, ResponsibilityKind, ResponsibilityRef, eligibility_path,
+    ensure_responsibility_kind,
 };
 
 impl AccountTeamApp {
@@ -362,8 +363,41 @@ impl AccountTeamApp {
         Ok(self.committed(relationship, revision))
     }
 
-    pub async fn get_consumer_relationship(&self, _caller: &Caller, id: Uuid) -> CsmResult<ConsumerRelationship> {
-        self.store.consumer_relationship(id).await?.ok_or_else(|| CsmError::not_found("consumer_relationship", id))
+    /// One relationship: for readers of every relationship, or for a consumer it names (R5.5).
+    pub async fn get_consumer_relationship(&self, caller: &Caller, id: Uuid) -> CsmResult<ConsumerRelationship> {
+        let reader = self.consumer_relationship_reader(caller, "GetConsumerRelationship").await?;
+        let relationship = self
+            .store
+            .consumer_relationship(id)
+            .await?
+            .ok_or_else(|| CsmError::not_found("consumer_relationship", id))?;
+        match reader {
+            Some(own) if !relationship.names(own) => Err(CsmError::permission_denied(
+                "CONSUMER_RELATIONSHIP_NOT_VISIBLE",
+                format!("consumer relationship {id} does not name the caller's consumer record (R5.5)"),
+            )),
+            _ => Ok(relationship),
+        }
+    }
+
+    /// Who reads consumer relationships: services and [`CONSUMER_RELATIONSHIP_READER_ROLES`]
+    /// every one (`None`); a consumer only those naming its own consumer record
+    /// (`Some`); anyone else is refused (MISSING_ROLE).
+    async fn consumer_relationship_reader(&self, caller: &Caller, rpc: &str) -> CsmResult<Option<ConsumerId>> {
+        let refusal = match self.roles.authorize(caller, CONSUMER_RELATIONSHIP_READER_ROLES, rpc).await {
+            Ok(()) => return Ok(None),
+            Err(refusal) if refusal.code() == csm_errors::ErrorCode::PermissionDenied => refusal,
+            Err(error) => return Err(error),
+        };
+        let own = match caller_profile(caller) {
+            Some(profile) => self
+                .identity
+                .profile(profile)
+                .await?
+                .and_then(|record| Uuid::parse_str(&record.consumer_id).ok().map(ConsumerId::from_uuid)),
+            None => None,
+        };
+        own.map(Some).ok_or(refusal)
     }
 
     pub async fn update_consumer_relationship(
@@ -417,12 +451,15 @@ impl AccountTeamApp {
         Ok(self.committed((), revision))
     }
 
+    /// A page of relationships; a consumer gets only those naming it (R5.5).
     pub async fn list_consumer_relationships(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         filter: ConsumerRelationshipFilter,
         page: PageRequest,
     ) -> CsmResult<(Vec<ConsumerRelationship>, String)> {
+        let naming = self.consumer_relationship_reader(caller, "ListConsumerRelationships").await?;
+        let filter = ConsumerRelationshipFilter { naming, ..filter };
         let rows = self.store.list_consumer_relationships(&filter, &page).await?;
         Ok(page.finish(rows, |relationship| relationship.id.to_string()))
     }

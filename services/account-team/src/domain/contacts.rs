@@ -28,6 +28,17 @@ pub const CONTACT_RELATIONSHIP_VIEWER_ROLES: &[&str] = &[
     roles::CUSTOMER_DATA_VIEWER,
 ];
 
+/// Who may read every consumer and household member relationship (consumer
+/// personal data, R5.5): the writers. A consumer reads only its own.
+pub const CONSUMER_RELATIONSHIP_READER_ROLES: &[&str] = CONSUMER_RELATIONSHIP_WRITER_ROLES;
+
+impl ConsumerRelationship {
+    /// Whether the relationship names `consumer` on either side.
+    pub fn names(&self, consumer: ConsumerId) -> bool {
+        self.consumer == consumer || self.related_consumer == consumer
+    }
+}
+
 /// Who may write consumer and household member relationships (proto of CreateConsumerRelationship).
 pub const CONSUMER_RELATIONSHIP_WRITER_ROLES: &[&str] = &[
     roles::ADMIN,
@@ -234,6 +245,9 @@ pub struct ConsumerRelationshipFilter {
     pub consumer: Option<ConsumerId>,
     pub related_consumer: Option<ConsumerId>,
     pub household: Option<HouseholdId>,
+    /// Only relationships naming this consumer on either side (a consumer
+    /// reading: its own relationships only, R5.5).
+    pub naming: Option<ConsumerId>,
 }
 
 fn opt<T: std::fmt::Display>(value: Option<T>) -> String {

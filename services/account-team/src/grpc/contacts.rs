@@ -345,7 +345,7 @@ pub(super) async fn list_consumer_relationships(
         errors.add("consumer_id", "one of consumer_id, related_consumer_id, household_id is required");
     }
     errors.finish()?;
-    let filter = ConsumerRelationshipFilter { consumer, related_consumer, household };
+    let filter = ConsumerRelationshipFilter { consumer, related_consumer, household, naming: None };
     let (rows, next_page_token) = app.list_consumer_relationships(&caller, filter, validated(page)?).await?;
     Ok(Response::new(pb::ListConsumerRelationshipsResponse {
         consumer_relationships: rows.iter().map(consumer_to_proto).collect(),

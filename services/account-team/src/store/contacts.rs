@@ -415,7 +415,8 @@ impl AccountTeamStore {
         let sql = format!(
             "SELECT {CONSUMER_COLUMNS} FROM consumer_relationships \
              WHERE ($1 IS NULL OR consumer_id = $1) AND ($2 IS NULL OR related_consumer_id = $2) \
-             AND ($3 IS NULL OR household_id = $3) AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5"
+             AND ($3 IS NULL OR household_id = $3) AND ($4 IS NULL OR id > $4) \
+             AND ($6 IS NULL OR consumer_id = $6 OR related_consumer_id = $6) ORDER BY id LIMIT $5"
         );
         with_db!(self.db(), |pool| {
             let rows = sqlx::query(&sql)
@@ -424,6 +425,7 @@ impl AccountTeamStore {
                 .bind(filter.household.map(Uuid::from))
                 .bind(after)
                 .bind(page.fetch_limit())
+                .bind(filter.naming.map(Uuid::from))
                 .fetch_all(pool)
                 .await
                 .map_err(db_error)?;
