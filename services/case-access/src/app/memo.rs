@@ -4,7 +4,7 @@
 //! load per key at a time; the others wait for it), and never keeping a value
 //! loaded before an eviction that ran while it loaded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -108,10 +108,8 @@ impl<K: Hash + Eq + Clone, V> Memo<K, V> {
         let use_map = cached && trusted();
         let mut found = HashMap::with_capacity(keys.len());
         let mut missing = Vec::new();
-        for key in keys {
-            if found.contains_key(key) || missing.contains(key) {
-                continue;
-            }
+        let mut seen = HashSet::with_capacity(keys.len());
+        for key in keys.iter().filter(|key| seen.insert(*key)) {
             match self.entries.get(key).filter(|_| use_map) {
                 Some(value) => {
                     found.insert(key.clone(), value);
