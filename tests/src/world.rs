@@ -2,8 +2,10 @@
 //! employees and consumers made through identity (with roles through role),
 //! each with a token acting as it, and the case-access calls most tests make.
 
+use csm_proto::account_team as at_pb;
 use csm_proto::case_access as pb;
 use csm_proto::identity as id_pb;
+use csm_proto::role as role_pb;
 use csm_types::roles;
 use csm_types::{LoginId, ProfileId};
 
@@ -246,4 +248,38 @@ pub async fn consumer_user(suite: &Suite, name: &str, roles: &[&str]) -> (Profil
     }
     let token = suite.token_as(profile).await;
     (profile, created.consumer.unwrap().consumer_id, token)
+}
+
+/// The effective roles of `profile`, as role answers them to an administrator.
+pub async fn effective_roles(suite: &Suite, profile: impl ToString) -> role_pb::EffectiveRoles {
+    suite
+        .role(Some(&suite.admin_token()))
+        .get_effective_roles(role_pb::GetEffectiveRolesRequest { profile_id: profile.to_string(), consistency: None })
+        .await
+        .expect("effective roles")
+        .into_inner()
+        .effective_roles
+        .unwrap_or_default()
+}
+
+/// The seeded related-party type `name` applying to `table` (R5.4, R5.5).
+pub async fn related_party_type(
+    suite: &Suite,
+    table: at_pb::RecordTable,
+    name: &str,
+) -> at_pb::RelatedPartyConfiguration {
+    suite
+        .account_team(Some(&suite.admin_token()))
+        .list_related_party_configurations(at_pb::ListRelatedPartyConfigurationsRequest {
+            applies_to: table as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("list related-party types")
+        .into_inner()
+        .related_party_configurations
+        .into_iter()
+        .find(|kind| kind.name == name)
+        .unwrap_or_else(|| panic!("no seeded type {name:?} on {table:?}"))
 }

@@ -1204,27 +1204,12 @@ backend_test!(r5_1_responsibility_definitions_are_a_configuration_object_with_th
 
 // ------------------------------------------- related-party types on team members
 
-async fn related_party_type(suite: &Suite, applies_to: pb::RecordTable, name: &str) -> pb::RelatedPartyConfiguration {
-    admin(suite)
-        .list_related_party_configurations(pb::ListRelatedPartyConfigurationsRequest {
-            applies_to: applies_to as i32,
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("list related-party types")
-        .into_inner()
-        .related_party_configurations
-        .into_iter()
-        .find(|configuration| configuration.name == name)
-        .unwrap_or_else(|| panic!("seeded type {name}"))
-}
-
 backend_test!(r3_17_account_team_member_types_default_to_the_same_named_responsibility, |suite| {
     let mut client = admin(suite);
     let account = customer(suite, "Typed").await;
     let profile = employee(suite, "Tara").await;
-    let manager_type = related_party_type(suite, pb::RecordTable::AccountTeamMember, "Account Manager").await;
+    let manager_type =
+        csm_tests::world::related_party_type(suite, pb::RecordTable::AccountTeamMember, "Account Manager").await;
     assert_eq!(manager_type.default_responsibility_id, ACCOUNT_MANAGER);
     // A member created with only the type gets the type's responsibility and order.
     let mut request = account_member(&account, &profile, pb::TeamMemberKind::Internal, "");
@@ -1235,7 +1220,7 @@ backend_test!(r3_17_account_team_member_types_default_to_the_same_named_responsi
     assert_eq!(member.related_party_configuration_id, manager_type.related_party_configuration_id);
     assert_eq!(member.order, Some(manager_type.default_order));
     for name in ["Preferred Technician", "Primary Support Agent", "Support Manager"] {
-        let kind = related_party_type(suite, pb::RecordTable::AccountTeamMember, name).await;
+        let kind = csm_tests::world::related_party_type(suite, pb::RecordTable::AccountTeamMember, name).await;
         let definition = client
             .get_responsibility_definition(pb::GetResponsibilityDefinitionRequest {
                 responsibility_id: kind.default_responsibility_id.clone(),
@@ -1248,7 +1233,8 @@ backend_test!(r3_17_account_team_member_types_default_to_the_same_named_responsi
         assert_eq!(definition.name, name);
     }
     // A contact-relationship type does not apply to team members.
-    let asset_contact = related_party_type(suite, pb::RecordTable::ContactRelationship, "Asset Contact").await;
+    let asset_contact =
+        csm_tests::world::related_party_type(suite, pb::RecordTable::ContactRelationship, "Asset Contact").await;
     let mut request = account_member(&account, &profile, pb::TeamMemberKind::Internal, PREFERRED_TECHNICIAN);
     request.team_member.as_mut().unwrap().related_party_configuration_id = asset_contact.related_party_configuration_id;
     let status = client.create_team_member(request).await.unwrap_err();

@@ -91,21 +91,8 @@ backend_test!(d3_a_case_write_is_seen_by_the_next_check_with_its_token, |suite| 
     let (kim, kim_token) = contact(suite, &a, "Kim", &[CUSTOMER, CASE_AUTHORIZED_CONTACT]).await;
     let mut as_kim = suite.case_access(Some(&kim_token));
     assert!(!read(&mut as_kim, &case, None).await);
-    let admin = suite.admin_token();
-    let authorized = suite
-        .account_team(Some(&admin))
-        .list_related_party_configurations(at_pb::ListRelatedPartyConfigurationsRequest {
-            applies_to: at_pb::RecordTable::Case as i32,
-            page_size: 1000,
-            ..Default::default()
-        })
+    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Authorized Contact")
         .await
-        .expect("related-party types")
-        .into_inner()
-        .related_party_configurations
-        .into_iter()
-        .find(|kind| kind.name == "Authorized Contact")
-        .expect("the seeded Authorized Contact type")
         .related_party_configuration_id;
     let added = suite
         .case_access(Some(&agent))

@@ -319,25 +319,6 @@ where
     (gained, lost, roles_gained)
 }
 
-async fn related_party_type(suite: &Suite, name: &str) -> String {
-    let admin = suite.admin_token();
-    suite
-        .account_team(Some(&admin))
-        .list_related_party_configurations(csm_proto::account_team::ListRelatedPartyConfigurationsRequest {
-            applies_to: csm_proto::account_team::RecordTable::Case as i32,
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("related-party types")
-        .into_inner()
-        .related_party_configurations
-        .into_iter()
-        .find(|kind| kind.name == name)
-        .expect("seeded type")
-        .related_party_configuration_id
-}
-
 backend_test!(access_preview_names_the_cases_a_change_gains_or_loses_as_applying_it_does, |suite| {
     let admin = suite.admin_token();
     // Beta is Acme's parent: Kim (of Acme) may be related to it (R3.8), but
@@ -447,7 +428,9 @@ backend_test!(access_preview_names_the_cases_a_change_gains_or_loses_as_applying
     assert!(roles_gained.contains(&roles::AGENT.to_owned()));
 
     // A related party: Zoe as Authorized Consumer on Yara's case (R5.7), then removed.
-    let authorized = related_party_type(suite, "Authorized Consumer").await;
+    let authorized = related_party_type(suite, csm_proto::account_team::RecordTable::Case, "Authorized Consumer")
+        .await
+        .related_party_configuration_id;
     let change = pb::ProposedAccessChange {
         add_related_parties: vec![pb::ProposedRelatedParty {
             case_id: b2c.clone(),
@@ -545,7 +528,13 @@ backend_test!(access_preview_is_for_admins_and_refuses_bad_changes, |suite| {
             case_id: csm_types::CaseId::new().to_string(),
             party_kind: pb::PartyKind::Contact as i32,
             party_id: kim.clone(),
-            related_party_configuration_id: related_party_type(suite, "Authorized Consumer").await,
+            related_party_configuration_id: related_party_type(
+                suite,
+                csm_proto::account_team::RecordTable::Case,
+                "Authorized Consumer",
+            )
+            .await
+            .related_party_configuration_id,
         }],
         ..Default::default()
     };

@@ -120,18 +120,6 @@ async fn start_session(
         .map(|response| response.into_inner())
 }
 
-async fn effective_roles(suite: &Suite, profile: &str) -> role_pb::EffectiveRoles {
-    let token = suite.admin_token();
-    suite
-        .role(Some(&token))
-        .get_effective_roles(role_pb::GetEffectiveRolesRequest { profile_id: profile.to_owned(), consistency: None })
-        .await
-        .expect("effective roles")
-        .into_inner()
-        .effective_roles
-        .unwrap_or_default()
-}
-
 /// Makes a new group of `kind` the default group of its kind (R1.8), so the
 /// test does not depend on the seeded groups.
 async fn default_group(suite: &Suite, name: &str, kind: pb::SecurityGroupKind) -> String {
@@ -187,9 +175,9 @@ backend_test!(r1_1_employees_are_internal_and_contacts_external_after_first_logi
     let started = start_session(suite, login_of(&agent), "ada", PASSWORD, pb::Channel::Browser, None).await.unwrap();
     assert_eq!(started.assigned_explicit_role, roles::SNC_INTERNAL);
 
-    let agent_roles = effective_roles(suite, &agent.profile_id).await;
+    let agent_roles = csm_tests::world::effective_roles(suite, &agent.profile_id).await;
     assert_eq!(agent_roles.principal_class, role_pb::PrincipalClass::Internal as i32, "{agent_roles:?}");
-    let contact_roles = effective_roles(suite, &contact.profile_id).await;
+    let contact_roles = csm_tests::world::effective_roles(suite, &contact.profile_id).await;
     assert_eq!(contact_roles.principal_class, role_pb::PrincipalClass::External as i32, "{contact_roles:?}");
     assert_eq!(agent.kind, pb::ProfileKind::Internal as i32);
     assert_eq!(agent.user_class, pb::UserClass::SysUser as i32);
@@ -345,7 +333,7 @@ backend_test!(r1_9_one_login_switches_profiles_without_reauthentication_and_ever
     assert_eq!(resolved.profile.unwrap().profile_id, external.profile_id);
     assert_eq!(resolved.account.unwrap().account_id, customer);
     assert_eq!(resolved.session.unwrap().active_profile_id, external.profile_id);
-    let roles = effective_roles(suite, &switched.active_profile_id).await.roles;
+    let roles = csm_tests::world::effective_roles(suite, &switched.active_profile_id).await.roles;
     assert!(!roles.contains(&roles::AGENT.to_owned()), "{roles:?}");
     assert!(roles.contains(&roles::SNC_EXTERNAL.to_owned()), "{roles:?}");
 
@@ -527,12 +515,17 @@ backend_test!(r2_13a_first_login_persists_snc_internal_or_snc_external_for_a_den
     request.login = Some(pb::create_employee_request::Login::NewLogin(new_login("nia")));
     let internal = create_employee(suite, request).await;
     assert_eq!(
-        effective_roles(suite, &internal.profile_id).await.principal_class,
+        csm_tests::world::effective_roles(suite, &internal.profile_id).await.principal_class,
         role_pb::PrincipalClass::None as i32
     );
     let first = start_session(suite, login_of(&internal), "nia", PASSWORD, pb::Channel::Browser, None).await.unwrap();
     assert_eq!(first.assigned_explicit_role, roles::SNC_INTERNAL);
-    assert!(effective_roles(suite, &internal.profile_id).await.roles.contains(&roles::SNC_INTERNAL.to_owned()));
+    assert!(
+        csm_tests::world::effective_roles(suite, &internal.profile_id)
+            .await
+            .roles
+            .contains(&roles::SNC_INTERNAL.to_owned())
+    );
     let second = start_session(suite, login_of(&internal), "nia", PASSWORD, pb::Channel::Browser, None).await.unwrap();
     assert_eq!(second.assigned_explicit_role, "", "only the first login assigns");
 
@@ -554,7 +547,7 @@ backend_test!(r2_13a_first_login_persists_snc_internal_or_snc_external_for_a_den
     let started = start_session(suite, login_of(&listed), "max", PASSWORD, pb::Channel::Browser, None).await.unwrap();
     assert_eq!(started.assigned_explicit_role, roles::SNC_EXTERNAL);
     assert_eq!(
-        effective_roles(suite, &listed.profile_id).await.principal_class,
+        csm_tests::world::effective_roles(suite, &listed.profile_id).await.principal_class,
         role_pb::PrincipalClass::External as i32
     );
 
@@ -581,7 +574,7 @@ backend_test!(r2_14_create_contact_always_assigns_snc_external, |suite| {
         let mut request = contact_request(account_id, "Kim", &[pb::Channel::CustomerPortal]);
         request.login = Some(pb::create_contact_request::Login::NewLogin(new_login(&format!("kim-{account_id}"))));
         let contact = create_contact(suite, request).await;
-        let roles = effective_roles(suite, &contact.profile_id).await;
+        let roles = csm_tests::world::effective_roles(suite, &contact.profile_id).await;
         assert!(roles.roles.contains(&roles::SNC_EXTERNAL.to_owned()), "{roles:?}");
         assert_eq!(roles.principal_class, role_pb::PrincipalClass::External as i32);
         // So first login has nothing left to assign (R2.13 would have made it internal).
@@ -669,7 +662,12 @@ backend_test!(r4_8_customer_admin_manages_contacts_only_in_its_account_hierarchy
     request.login = Some(pb::create_contact_request::Login::NewLogin(new_login("cy")));
     let in_scope = suite.identity(Some(&admin_token)).create_contact(request).await.expect("in scope").into_inner();
     let in_scope = in_scope.profile.unwrap();
-    assert!(effective_roles(suite, &in_scope.profile_id).await.roles.contains(&roles::SNC_EXTERNAL.to_owned()));
+    assert!(
+        csm_tests::world::effective_roles(suite, &in_scope.profile_id)
+            .await
+            .roles
+            .contains(&roles::SNC_EXTERNAL.to_owned())
+    );
     let renamed =
         update_profile(suite, &admin_token, pb::Profile { title: "Buyer".into(), ..in_scope.clone() }, &["title"])
             .await

@@ -88,16 +88,6 @@ async fn assign(suite: &Suite, profile: ProfileId, role: &str) -> Result<String,
     suite.assign_role_as_service(profile, role).await
 }
 
-async fn effective(suite: &Suite, profile: ProfileId) -> pb::EffectiveRoles {
-    admin(suite)
-        .get_effective_roles(pb::GetEffectiveRolesRequest { profile_id: profile.to_string(), consistency: None })
-        .await
-        .expect("effective roles")
-        .into_inner()
-        .effective_roles
-        .unwrap()
-}
-
 fn has(roles: &[String], role: &str) -> bool {
     roles.iter().any(|held| held == role)
 }
@@ -218,7 +208,7 @@ backend_test!(r2_5_public_is_neutral_and_unclassed, |suite| {
     // Holding `public` classifies nobody (it is unrelated to internal/external).
     let profile = ProfileId::new();
     assign(suite, profile, "public").await.unwrap();
-    let roles = effective(suite, profile).await;
+    let roles = csm_tests::world::effective_roles(suite, profile).await;
     assert_eq!(roles.principal_class, pb::PrincipalClass::None as i32);
     // And it mixes with either class.
     assign(suite, profile, roles::SNC_EXTERNAL).await.expect("public + snc_external");
@@ -273,13 +263,22 @@ backend_test!(r2_7_the_explicit_class_follows_the_effective_roles, |suite| {
     define(suite, "x_staff", &[roles::SNC_INTERNAL]).await.unwrap();
     let profile = ProfileId::new();
     assign(suite, profile, "x_staff").await.unwrap();
-    assert_eq!(effective(suite, profile).await.principal_class, pb::PrincipalClass::Internal as i32);
+    assert_eq!(
+        csm_tests::world::effective_roles(suite, profile).await.principal_class,
+        pb::PrincipalClass::Internal as i32
+    );
     // Reaching snc_internal only through containment: removing the edge unclassifies.
     uncontain(suite, "x_staff", roles::SNC_INTERNAL).await.unwrap();
-    assert_eq!(effective(suite, profile).await.principal_class, pb::PrincipalClass::None as i32);
+    assert_eq!(
+        csm_tests::world::effective_roles(suite, profile).await.principal_class,
+        pb::PrincipalClass::None as i32
+    );
     let customer = ProfileId::new();
     assign(suite, customer, roles::CUSTOMER).await.unwrap();
-    assert_eq!(effective(suite, customer).await.principal_class, pb::PrincipalClass::External as i32);
+    assert_eq!(
+        csm_tests::world::effective_roles(suite, customer).await.principal_class,
+        pb::PrincipalClass::External as i32
+    );
 });
 
 // ------------------------------------------------------- containment edits
@@ -401,7 +400,7 @@ backend_test!(r2_12_1_a_containment_edit_is_checked_against_every_holder, |suite
     assert_eq!(metadata(&status, "profile_id"), user.to_string());
     assert_eq!(metadata(&status, "conflicting_role"), roles::SNC_INTERNAL);
     assert!(!has(&closure(suite, "x_team_role").await, roles::SNC_EXTERNAL));
-    assert!(!has(&effective(suite, user).await.roles, roles::SNC_EXTERNAL));
+    assert!(!has(&csm_tests::world::effective_roles(suite, user).await.roles, roles::SNC_EXTERNAL));
 
     // U2 without an explicit role: the add succeeds and U2 and T2 both get snc_external.
     define(suite, "x_other_team_role", &[]).await.unwrap();
@@ -409,7 +408,7 @@ backend_test!(r2_12_1_a_containment_edit_is_checked_against_every_holder, |suite
     assign(suite, unclassed, "x_other_team_role").await.unwrap();
     let added = contain(suite, "x_other_team_role", roles::SNC_EXTERNAL).await.expect("no holder collides");
     assert!(has(&closure(suite, "x_other_team_role").await, roles::SNC_EXTERNAL));
-    let roles = effective(suite, unclassed).await;
+    let roles = csm_tests::world::effective_roles(suite, unclassed).await;
     assert!(has(&roles.roles, roles::SNC_EXTERNAL));
     assert_eq!(roles.principal_class, pb::PrincipalClass::External as i32);
     let change = role_change(suite, &added.consistency_token).await;
@@ -436,7 +435,7 @@ backend_test!(r2_12_1_validate_assignment_agrees_with_add_role_containment_and_w
     let validation = dry_run_containment(suite, "x_dry_team_role", "knowledge").await;
     assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
     assert!(!has(&closure(suite, "x_dry_team_role").await, "knowledge"), "the dry run added no edge");
-    assert!(!has(&effective(suite, user).await.roles, "knowledge"));
+    assert!(!has(&csm_tests::world::effective_roles(suite, user).await.roles, "knowledge"));
     assert_agrees(&validation, &contain(suite, "x_dry_team_role", "knowledge").await);
     assert!(has(&closure(suite, "x_dry_team_role").await, "knowledge"));
 
@@ -480,7 +479,7 @@ backend_test!(r2_12_1_validate_assignment_agrees_with_add_role_containment_and_w
     assert!(validation.allowed);
     assert_eq!(validation.findings[0].severity, pb::FindingSeverity::Warning as i32);
     assert_eq!(validation.findings[0].reason, "ROLE_FAMILY_COLLISION");
-    assert!(!effective(suite, contact).await.flagged_for_review, "the dry run flags nobody");
+    assert!(!csm_tests::world::effective_roles(suite, contact).await.flagged_for_review, "the dry run flags nobody");
     let added = contain(suite, "x_dry_portal_extra", roles::ESM_AGENT).await;
     assert_agrees(&validation, &added);
     assert_eq!(added.unwrap().warnings, validation.findings);
@@ -536,14 +535,14 @@ backend_test!(r2_10_a_group_holding_the_role_blocks_a_colliding_containment, |su
 backend_test!(r4_13_removing_manager_contains_agent_removes_the_agent_closure, |suite| {
     let manager = ProfileId::new();
     assign(suite, manager, MANAGER).await.unwrap();
-    let before = effective(suite, manager).await.roles;
+    let before = csm_tests::world::effective_roles(suite, manager).await.roles;
     assert!(has(&before, AGENT));
     assert!(has(&before, roles::DEESCALATION_REQUESTER));
     let token = uncontain(suite, MANAGER, AGENT).await.expect("a seeded edge can be removed");
     let change = role_change(suite, &token).await;
     assert_eq!(change.entity_type, "role_containment");
     assert_eq!(change.attributes.get("parent_role").map(String::as_str), Some(MANAGER));
-    let after = effective(suite, manager).await.roles;
+    let after = csm_tests::world::effective_roles(suite, manager).await.roles;
     // What the manager reached only through the agent role is gone …
     for lost in [AGENT, roles::DEESCALATION_REQUESTER, "timecard_user", "domain_expand_scope"] {
         assert!(!has(&after, lost), "{lost} still held: {after:?}");
@@ -558,7 +557,7 @@ backend_test!(r4_13_removing_manager_contains_agent_removes_the_agent_closure, |
     assert_eq!(reason_of(&missing), "CONTAINMENT_NOT_FOUND");
     // Putting it back restores the closure.
     contain(suite, MANAGER, AGENT).await.expect("the edge is added back");
-    assert!(has(&effective(suite, manager).await.roles, roles::DEESCALATION_REQUESTER));
+    assert!(has(&csm_tests::world::effective_roles(suite, manager).await.roles, roles::DEESCALATION_REQUESTER));
 });
 
 // ------------------------------------------------------------------ aliases
@@ -569,7 +568,7 @@ backend_test!(x11_aliases_are_accepted_wherever_a_role_name_is, |suite| {
     assert_eq!(proxy.role_name, roles::PROXY_CONTACT);
     let holder = ProfileId::new();
     assign(suite, holder, roles::CSM_PROXY_CONT).await.expect("assigned by alias");
-    assert!(has(&effective(suite, holder).await.roles, roles::PROXY_CONTACT));
+    assert!(has(&csm_tests::world::effective_roles(suite, holder).await.roles, roles::PROXY_CONTACT));
 
     // A new alias.
     let added = admin(suite)
@@ -585,7 +584,7 @@ backend_test!(x11_aliases_are_accepted_wherever_a_role_name_is, |suite| {
     assert_eq!(role_change(suite, &added.consistency_token).await.entity_type, "role_alias");
     let profile = ProfileId::new();
     assign(suite, profile, "x_case_viewer").await.unwrap();
-    assert!(has(&effective(suite, profile).await.roles, roles::CASE_VIEWER));
+    assert!(has(&csm_tests::world::effective_roles(suite, profile).await.roles, roles::CASE_VIEWER));
     define(suite, "x_alias_parent", &[]).await.unwrap();
     let edge = contain(suite, "x_alias_parent", "x_case_viewer").await.unwrap().containment.unwrap();
     assert_eq!(edge.child_role, roles::CASE_VIEWER, "responses carry canonical names");
@@ -652,13 +651,13 @@ backend_test!(x1_loading_the_suspect_edge_is_a_checked_containment_edit, |suite|
     let loaded = set_load_suspect_edges(suite, true).await.expect("the suspect edge loads");
     assert!(loaded.settings.unwrap().load_suspect_edges);
     assert!(has(&closure(suite, AGENT).await, roles::CONSUMER_AGENT));
-    assert!(has(&effective(suite, agent).await.roles, roles::CONSUMER_AGENT));
+    assert!(has(&csm_tests::world::effective_roles(suite, agent).await.roles, roles::CONSUMER_AGENT));
     let escalation = get_role(suite, roles::ESCALATION_REQUESTER).await.unwrap();
     assert!(escalation.contains.iter().any(|edge| edge.suspect && edge.active));
 
     // Unloading takes it out again.
     set_load_suspect_edges(suite, false).await.unwrap();
-    assert!(!has(&effective(suite, agent).await.roles, roles::CONSUMER_AGENT));
+    assert!(!has(&csm_tests::world::effective_roles(suite, agent).await.roles, roles::CONSUMER_AGENT));
 });
 
 // ------------------------------------------------------ validation and auth
@@ -792,7 +791,7 @@ backend_test!(r2_15_a_containment_edit_mixing_families_is_denied_or_flags_the_ho
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&status), "ROLE_FAMILY_COLLISION");
     assert_eq!(metadata(&status, "profile_id"), contact.to_string());
-    assert!(!effective(suite, contact).await.flagged_for_review);
+    assert!(!csm_tests::world::effective_roles(suite, contact).await.flagged_for_review);
     // WARN: the edge is added, the holder is named and flagged for review.
     admin(suite)
         .update_role_settings(masked!(
@@ -812,7 +811,7 @@ backend_test!(r2_15_a_containment_edit_mixing_families_is_denied_or_flags_the_ho
         added.warnings.iter().filter_map(|warning| warning.path.as_ref()).map(|path| path.profile_id.clone()).collect();
     assert_eq!(warned, vec![contact.to_string()]);
     assert_eq!(added.warnings[0].reason, "ROLE_FAMILY_COLLISION");
-    let roles = effective(suite, contact).await;
+    let roles = csm_tests::world::effective_roles(suite, contact).await;
     assert!(roles.flagged_for_review);
     assert!(has(&roles.roles, roles::ESM_AGENT));
 });

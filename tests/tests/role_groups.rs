@@ -111,16 +111,6 @@ async fn get_group(suite: &Suite, group: &str) -> pb::Group {
         .unwrap()
 }
 
-async fn effective(suite: &Suite, profile: ProfileId) -> pb::EffectiveRoles {
-    role(suite)
-        .get_effective_roles(pb::GetEffectiveRolesRequest { profile_id: profile.to_string(), consistency: None })
-        .await
-        .expect("effective roles")
-        .into_inner()
-        .effective_roles
-        .unwrap()
-}
-
 fn holds(roles: &[String], role_name: &str) -> bool {
     roles.iter().any(|held| held == role_name)
 }
@@ -256,7 +246,7 @@ backend_test!(r2_18_members_inherit_the_roles_of_their_group, |suite| {
     assert!(added.consistency_token.starts_with("role:"));
     assert_eq!(added.group.unwrap().roles, vec![CASE_VIEWER.to_owned()]);
 
-    let roles = effective(suite, member).await;
+    let roles = csm_tests::world::effective_roles(suite, member).await;
     assert!(holds(&roles.roles, CASE_VIEWER));
     let grant = roles.grants.iter().find(|grant| grant.role == CASE_VIEWER).unwrap();
     assert_eq!(grant.source, pb::RoleSource::Group as i32);
@@ -268,7 +258,7 @@ backend_test!(r2_18_members_inherit_the_roles_of_their_group, |suite| {
 
     // Deleting the group takes its roles from its former members.
     role(suite).delete_group(pb::DeleteGroupRequest { group_id: group.clone() }).await.unwrap();
-    assert!(!holds(&effective(suite, member).await.roles, CASE_VIEWER));
+    assert!(!holds(&csm_tests::world::effective_roles(suite, member).await.roles, CASE_VIEWER));
     let status = role(suite).get_group(pb::GetGroupRequest { group_id: group }).await.unwrap_err();
     assert_eq!(reason_of(&status), "GROUP_NOT_FOUND");
 });
@@ -281,7 +271,7 @@ backend_test!(r2_19_roles_of_a_parent_group_reach_child_group_members, |suite| {
     add_member(suite, &g2, user, false).await.unwrap();
     add_role(suite, &g1, CASE_VIEWER).await.unwrap();
 
-    let roles = effective(suite, user).await;
+    let roles = csm_tests::world::effective_roles(suite, user).await;
     assert!(holds(&roles.roles, CASE_VIEWER));
     let grant = roles.grants.iter().find(|grant| grant.role == CASE_VIEWER).unwrap();
     assert_eq!(grant.source, pb::RoleSource::Group as i32);
@@ -312,7 +302,7 @@ backend_test!(r2_19_roles_of_a_parent_group_reach_child_group_members, |suite| {
 
     let token = remove_member(suite, &g2, user).await.unwrap();
     assert!(token.starts_with("role:"));
-    let roles = effective(suite, user).await;
+    let roles = csm_tests::world::effective_roles(suite, user).await;
     assert!(!holds(&roles.roles, CASE_VIEWER));
     assert!(roles.group_memberships.is_empty());
     // Removing it again: there is no such membership.
@@ -337,14 +327,21 @@ async fn r2_11_2_a_profile_holding_both_explicit_roles_may_join_no_group() {
         store.ensure_direct_assignment(legacy, roles::SNC_INTERNAL).await.unwrap();
         store.ensure_direct_assignment(legacy, roles::SNC_EXTERNAL).await.unwrap();
         db.close().await;
-        assert_eq!(effective(&suite, legacy).await.principal_class, pb::PrincipalClass::Both as i32);
+        assert_eq!(
+            csm_tests::world::effective_roles(&suite, legacy).await.principal_class,
+            pb::PrincipalClass::Both as i32
+        );
 
         // Even a group with no roles at all.
         let empty = assignment_group(&suite, "Empty", None).await;
         let status = add_member(&suite, &empty, legacy, false).await.unwrap_err();
         assert_collision(&status, "R2.11.2");
         assert_eq!(metadata(&status, "profile_id"), legacy.to_string());
-        assert!(effective(&suite, legacy).await.group_memberships.is_empty(), "{}", backend.name());
+        assert!(
+            csm_tests::world::effective_roles(&suite, legacy).await.group_memberships.is_empty(),
+            "{}",
+            backend.name()
+        );
         suite.stop().await;
         database.remove().await;
     }
@@ -399,7 +396,10 @@ backend_test!(
         add_role(suite, &g3, roles::SNC_EXTERNAL).await.unwrap();
         assert_eq!(get_group(suite, &g3).await.effective_roles, vec![roles::SNC_EXTERNAL.to_owned()]);
         assert_eq!(get_group(suite, &g4).await.effective_roles, vec![roles::SNC_EXTERNAL.to_owned()]);
-        assert_eq!(effective(suite, fresh).await.principal_class, pb::PrincipalClass::External as i32);
+        assert_eq!(
+            csm_tests::world::effective_roles(suite, fresh).await.principal_class,
+            pb::PrincipalClass::External as i32
+        );
     }
 );
 
@@ -423,7 +423,12 @@ backend_test!(r2_12_3_reparenting_that_joins_both_explicit_roles_is_aborted, |su
     // Moving under a compatible parent works and the members inherit the new chain.
     let moved = set_parent(suite, &g3, &g1).await.unwrap();
     assert_eq!(moved.group.unwrap().parent_group_id, g1);
-    let grant = effective(suite, member).await.grants.into_iter().find(|grant| grant.group_id == g1).unwrap();
+    let grant = csm_tests::world::effective_roles(suite, member)
+        .await
+        .grants
+        .into_iter()
+        .find(|grant| grant.group_id == g1)
+        .unwrap();
     assert_eq!(grant.group_path, vec![g3.clone(), g1.clone()]);
     // The old chain is left behind: away from G1, under G2, is still refused for the member …
     assert_collision(&set_parent(suite, &g3, &g2).await.unwrap_err(), "R2.12.3");
@@ -468,7 +473,7 @@ backend_test!(r2_12_5_joining_a_group_that_grants_the_opposite_explicit_role_is_
             "profile:{user} > role:snc_internal | profile:{user} > group:{g2} > group:{g1} > role:{CUSTOMER} > role:snc_external"
         )
     );
-    assert!(effective(suite, user).await.group_memberships.is_empty());
+    assert!(csm_tests::world::effective_roles(suite, user).await.group_memberships.is_empty());
     // A direct assignment is checked against what groups give, too.
     let outsider = employee(suite, "Oli").await;
     add_member(suite, &g2, outsider, false).await.unwrap();
@@ -503,7 +508,7 @@ backend_test!(r2_15_a_group_role_is_checked_for_family_mixing_of_every_member, |
     assert_eq!((warning.reason.as_str(), warning.rule.as_str()), ("ROLE_FAMILY_COLLISION", "R2.15"));
     let path = warning.path.clone().unwrap();
     assert_eq!((path.profile_id, path.group_path), (customer.to_string(), vec![workgroup.clone()]));
-    assert!(effective(suite, customer).await.flagged_for_review);
+    assert!(csm_tests::world::effective_roles(suite, customer).await.flagged_for_review);
 });
 
 backend_test!(r1_8_teams_take_users_and_customer_workgroups_take_customers, |suite| {
@@ -577,7 +582,7 @@ backend_test!(r6_2_teams_and_workgroups_have_managers, |suite| {
         .await
         .unwrap();
     assert_eq!(get_group(suite, &team).await.manager_profile_ids, vec![agent.to_string()]);
-    let seen_by_agent = effective(suite, agent).await.group_memberships;
+    let seen_by_agent = csm_tests::world::effective_roles(suite, agent).await.group_memberships;
     assert!(seen_by_agent[0].manager);
     let status = role(suite)
         .set_group_member_manager(pb::SetGroupMemberManagerRequest {
@@ -602,7 +607,10 @@ backend_test!(r2_10_racing_group_writes_cannot_create_a_collision_together, |sui
         assert_eq!(winners, 1, "role: {role_added:?}, member: {member_added:?}");
         let loser = role_added.err().or(member_added.err()).unwrap();
         assert_eq!(reason_of(&loser), "ROLE_COLLISION");
-        assert_ne!(effective(suite, user).await.principal_class, pb::PrincipalClass::Both as i32);
+        assert_ne!(
+            csm_tests::world::effective_roles(suite, user).await.principal_class,
+            pb::PrincipalClass::Both as i32
+        );
     }
     // A direct assignment and a group role reaching the same member, at once.
     for round in 0..4 {
@@ -615,7 +623,10 @@ backend_test!(r2_10_racing_group_writes_cannot_create_a_collision_together, |sui
         );
         let winners = [direct.is_ok(), group_role.is_ok()].into_iter().filter(|won| *won).count();
         assert_eq!(winners, 1, "direct: {direct:?}, group role: {group_role:?}");
-        assert_ne!(effective(suite, member).await.principal_class, pb::PrincipalClass::Both as i32);
+        assert_ne!(
+            csm_tests::world::effective_roles(suite, member).await.principal_class,
+            pb::PrincipalClass::Both as i32
+        );
     }
 });
 
@@ -642,7 +653,7 @@ backend_test!(r2_12_5_validate_assignment_agrees_with_add_group_member_and_write
     let validation = dry_run(suite, group_member_proposal(&g2, fresh)).await;
     assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
     assert!(member_ids(suite, &g2).await.is_empty(), "the dry run added no member");
-    assert!(effective(suite, fresh).await.group_memberships.is_empty());
+    assert!(csm_tests::world::effective_roles(suite, fresh).await.group_memberships.is_empty());
     assert_agrees(&validation, &add_member(suite, &g2, fresh, false).await);
     assert_eq!(member_ids(suite, &g2).await, vec![fresh.to_string()]);
 
@@ -713,7 +724,7 @@ backend_test!(r2_12_2_validate_assignment_agrees_with_add_group_role_and_writes_
     let validation = dry_run(suite, group_role_proposal(&g1, CASE_VIEWER)).await;
     assert!(validation.allowed && validation.findings.is_empty(), "{validation:?}");
     assert!(get_group(suite, &g1).await.roles.is_empty(), "the dry run added no role");
-    assert!(!holds(&effective(suite, user).await.roles, CASE_VIEWER));
+    assert!(!holds(&csm_tests::world::effective_roles(suite, user).await.roles, CASE_VIEWER));
     assert_agrees(&validation, &add_role(suite, &g1, CASE_VIEWER).await);
 
     // Other refusals: a role the group holds, an unknown role, an unknown group.
@@ -746,7 +757,7 @@ backend_test!(r2_12_2_validate_assignment_agrees_with_add_group_role_and_writes_
     assert!(validation.allowed);
     let warning = &validation.findings[0];
     assert_eq!(warning.severity, pb::FindingSeverity::Warning as i32);
-    assert!(!effective(suite, customer).await.flagged_for_review, "the dry run flags nobody");
+    assert!(!csm_tests::world::effective_roles(suite, customer).await.flagged_for_review, "the dry run flags nobody");
     let added = add_role(suite, &workgroup, roles::AGENT).await;
     assert_agrees(&validation, &added);
     assert_eq!(added.unwrap().warnings, validation.findings);

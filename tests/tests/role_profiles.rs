@@ -939,16 +939,6 @@ async fn previewed(suite: &Suite, request: pb::PreviewEffectiveRolesRequest) -> 
     admin(suite).preview_effective_roles(request).await.map(|response| response.into_inner().effective_roles.unwrap())
 }
 
-async fn effective(suite: &Suite, profile: ProfileId) -> pb::EffectiveRoles {
-    admin(suite)
-        .get_effective_roles(pb::GetEffectiveRolesRequest { profile_id: profile.to_string(), consistency: None })
-        .await
-        .expect("effective roles")
-        .into_inner()
-        .effective_roles
-        .unwrap()
-}
-
 backend_test!(r2_19_a_previewed_change_gives_the_effective_roles_the_change_gives, |suite| {
     let mut client = admin(suite);
     let bea = employee(suite, &format!("Bea{}", unique())).await;
@@ -982,7 +972,7 @@ backend_test!(r2_19_a_previewed_change_gives_the_effective_roles_the_change_give
     assert!(preview.roles.contains(&roles::AGENT.to_owned()), "inherited from the parent of the joined group");
     assert!(preview.grants.iter().all(|grant| grant.assigned_role != roles::CONSUMER_AGENT), "revoked");
     // Nothing was written…
-    let now = effective(suite, bea).await;
+    let now = csm_tests::world::effective_roles(suite, bea).await;
     assert!(!now.roles.contains(&roles::MANAGER.to_owned()) && now.group_memberships.is_empty());
     // …and making the change gives exactly the previewed roles and memberships.
     assign(&mut client, bea, roles::MANAGER).await.expect("manager");
@@ -995,7 +985,7 @@ backend_test!(r2_19_a_previewed_change_gives_the_effective_roles_the_change_give
         })
         .await
         .expect("join");
-    let after = effective(suite, bea).await;
+    let after = csm_tests::world::effective_roles(suite, bea).await;
     assert_eq!(preview.roles, after.roles);
     assert_eq!(preview.principal_class, after.principal_class);
     let groups = |roles: &pb::EffectiveRoles| -> BTreeSet<(String, bool)> {
