@@ -291,11 +291,15 @@ impl AccountTeamApp {
         Ok(self.committed(access, revision))
     }
 
-    pub async fn get_account_access(&self, _caller: &Caller, id: Uuid) -> CsmResult<AccountAccess> {
-        self.store.account_access(id).await?.ok_or_else(|| CsmError::not_found("account_access", id))
+    /// An access record; external people only of an account R4.9 lets them see.
+    pub async fn get_account_access(&self, caller: &Caller, id: Uuid) -> CsmResult<AccountAccess> {
+        let access = self.store.account_access(id).await?.ok_or_else(|| CsmError::not_found("account_access", id))?;
+        self.ensure_account_visible(caller, access.account).await?;
+        Ok(access)
     }
 
-    pub async fn get_account_access_of(&self, _caller: &Caller, account: AccountId) -> CsmResult<AccountAccess> {
+    pub async fn get_account_access_of(&self, caller: &Caller, account: AccountId) -> CsmResult<AccountAccess> {
+        self.ensure_account_visible(caller, account).await?;
         self.store.account_access_of(account).await?.ok_or_else(|| {
             CsmError::not_found("account_access", account).with_metadata("account_id", account.to_string())
         })
@@ -338,25 +342,33 @@ impl AccountTeamApp {
         Ok(self.committed((), revision))
     }
 
+    /// One page of access records; external people see those of the accounts
+    /// R4.9 lets them see (a page may hold fewer rows than asked; the token goes on).
     pub async fn list_account_accesses(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         restricted_only: bool,
         page: PageRequest,
     ) -> CsmResult<(Vec<AccountAccess>, String)> {
+        let visible = self.visibility(caller).await?;
         let rows = self.store.list_account_accesses(restricted_only, &page).await?;
-        Ok(page.finish(rows, |access| access.account.to_string()))
+        let (mut rows, token) = page.finish(rows, |access| access.account.to_string());
+        rows.retain(|access| visible.account(access.account));
+        Ok((rows, token))
     }
 
     /// R5.13: partner contacts eligible as partner_contact on a case of `account`,
-    /// ordered by contact id.
+    /// ordered by contact id. External people: `account` must be visible to
+    /// them and only contacts of partner accounts whose contacts they may see
+    /// are listed (R4.9).
     pub async fn list_eligible_partner_contacts(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         account: AccountId,
         partner: Option<AccountId>,
         page: PageRequest,
     ) -> CsmResult<(Vec<EligiblePartnerContact>, String)> {
+        let visible = self.ensure_account_visible(caller, account).await?;
         if self.identity.account_ancestries(&[account]).await?.is_empty() {
             return Err(CsmError::not_found("account", account).with_metadata("field", "account_id"));
         }
@@ -374,7 +386,7 @@ impl AccountTeamApp {
         let restrict =
             self.store.account_access_of(account).await?.is_some_and(|access| access.restrict_account_access);
         let mut eligible: BTreeMap<String, EligiblePartnerContact> = BTreeMap::new();
-        for partner in partners {
+        for partner in partners.into_iter().filter(|partner| visible.contacts_of(*partner)) {
             for profile in self.identity.account_contacts(partner, false).await? {
                 let Ok(contact) = ProfileId::parse(&profile.profile_id) else { continue };
                 let holds_partner_admin =

@@ -11,6 +11,7 @@ use csm_auth::Caller;
 use csm_db::PageRequest;
 use csm_errors::{CsmError, CsmResult};
 use csm_proto::identity::ProfileKind;
+use csm_types::visibility::{self, Viewer, Visibility};
 use csm_types::{AccountId, ConsumerId, ProfileId, ResponsibilityId};
 
 use crate::AccountTeamApp;
@@ -136,4 +137,66 @@ impl AccountTeamApp {
         answer.responsibilities = self.store.get_responsibilities(&used).await?;
         Ok(answer)
     }
+}
+
+impl AccountTeamApp {
+    /// What `caller` may see of accounts and contacts: R4.9's table, the one
+    /// identity applies (`csm_types::visibility`). Services, internal people
+    /// and profile readers see everything; external people their accounts.
+    pub(crate) async fn visibility(&self, caller: &Caller) -> CsmResult<Visibility> {
+        let profile = match caller {
+            Caller::Service(_) => return Ok(Visibility::Everything),
+            Caller::Human(human) => match human.profile_id {
+                Some(profile) => profile,
+                None => return Ok(visibility::visibility(&Viewer::default())),
+            },
+        };
+        let mut viewer =
+            Viewer { roles: self.roles.effective_roles(profile).await?.into_iter().collect(), ..Viewer::default() };
+        if viewer.sees_everything() {
+            return Ok(Visibility::Everything);
+        }
+        let record = self.identity.profile(profile).await?.ok_or_else(|| CsmError::not_found("profile", profile))?;
+        let kind = ProfileKind::try_from(record.kind).unwrap_or(ProfileKind::Unspecified);
+        viewer.internal = kind == ProfileKind::Internal;
+        if viewer.sees_everything() {
+            return Ok(Visibility::Everything);
+        }
+        if matches!(kind, ProfileKind::Contact | ProfileKind::PartnerContact) {
+            viewer.account = AccountId::parse(&record.account_id).ok();
+            viewer.contact_relationships = self.store.contact_relationship_accounts(profile).await?;
+        }
+        if let Some(account) = viewer.account {
+            if viewer.roles.contains(visibility::CUSTOMER_ADMIN) || viewer.roles.contains(visibility::PARTNER_ADMIN) {
+                let descendants = self.identity.account_descendants(account).await?;
+                viewer.descendants = descendants.into_iter().filter(|other| *other != account).collect();
+            }
+            if viewer.roles.contains(visibility::PARTNER) || viewer.roles.contains(visibility::PARTNER_ADMIN) {
+                let customers = drain(crate::store::relationships::customer_key, |page| async move {
+                    self.store.list_partner_customers(account, &page).await
+                })
+                .await?;
+                viewer.partner_customers = customers.into_iter().map(|row| row.customer_account).collect();
+            }
+        }
+        Ok(visibility::visibility(&viewer))
+    }
+
+    /// PERMISSION_DENIED `ACCOUNT_NOT_VISIBLE` unless R4.9 lets `caller` see `account`.
+    pub(crate) async fn ensure_account_visible(&self, caller: &Caller, account: AccountId) -> CsmResult<Visibility> {
+        let visible = self.visibility(caller).await?;
+        if visible.account(account) {
+            return Ok(visible);
+        }
+        Err(account_not_visible(account))
+    }
+}
+
+/// The one error for an account R4.9 hides from the caller (as identity's GetAccount).
+pub(crate) fn account_not_visible(account: AccountId) -> CsmError {
+    CsmError::permission_denied(
+        "ACCOUNT_NOT_VISIBLE",
+        format!("account {account} is not visible to this caller (R4.9)"),
+    )
+    .with_metadata("account_id", account.to_string())
 }

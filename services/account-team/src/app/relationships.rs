@@ -10,6 +10,7 @@ use csm_types::AccountId;
 
 use super::Written;
 use crate::AccountTeamApp;
+use crate::app::principal::account_not_visible;
 use crate::domain::definitions::{DEFAULT_PARTNER_TYPE_ID, RelationshipType, RelationshipTypeId};
 use crate::domain::relationships::{
     AccountRelationship, AccountRelationshipId, NewAccountRelationship, PartnerCustomer, RELATIONSHIP_EDITOR_ROLES,
@@ -105,12 +106,19 @@ impl AccountTeamApp {
         Ok(self.committed(relationship, revision))
     }
 
+    /// A relationship; external people only one with an end R4.9 lets them see.
     pub async fn get_account_relationship(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         id: AccountRelationshipId,
     ) -> CsmResult<AccountRelationship> {
-        self.store.get_account_relationship(id).await?.ok_or_else(|| CsmError::not_found("account_relationship", id))
+        let relationship = self.store.get_account_relationship(id).await?;
+        let relationship = relationship.ok_or_else(|| CsmError::not_found("account_relationship", id))?;
+        let visible = self.visibility(caller).await?;
+        if !visible.account(relationship.from_account) && !visible.account(relationship.to_account) {
+            return Err(account_not_visible(relationship.from_account));
+        }
+        Ok(relationship)
     }
 
     /// Sets `active` of a relationship (R3.5, R3.6); the rest is immutable.
@@ -145,13 +153,15 @@ impl AccountTeamApp {
         Ok(self.committed((), revision))
     }
 
-    /// One page of the relationships of an account, each seen from it (R3.5).
+    /// One page of the relationships of an account, each seen from it (R3.5);
+    /// external people only of an account R4.9 lets them see.
     pub async fn list_account_relationships(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         filter: RelationshipFilter,
         page: PageRequest,
     ) -> CsmResult<(Vec<RelationshipView>, String)> {
+        self.ensure_account_visible(caller, filter.account).await?;
         let rows = self.store.list_account_relationships(&filter, &page).await?;
         let (rows, token) = page.finish(rows, |relationship| relationship.id.to_string());
         let mut types: BTreeMap<RelationshipTypeId, RelationshipType> = BTreeMap::new();
@@ -167,14 +177,19 @@ impl AccountTeamApp {
         Ok((views, token))
     }
 
-    /// One page of PCUST(`partner`) (R3.6), ordered by customer account.
+    /// One page of PCUST(`partner`) (R3.6), ordered by customer account;
+    /// external people see only the customers R4.9 lets them see (a partner
+    /// contact all of its own account's), of a partner account they see.
     pub async fn list_partner_customers(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         partner: AccountId,
         page: PageRequest,
     ) -> CsmResult<(Vec<PartnerCustomer>, String)> {
+        let visible = self.ensure_account_visible(caller, partner).await?;
         let rows = self.store.list_partner_customers(partner, &page).await?;
-        Ok(page.finish(rows, customer_key))
+        let (mut rows, token) = page.finish(rows, customer_key);
+        rows.retain(|row| visible.account(row.customer_account));
+        Ok((rows, token))
     }
 }

@@ -148,7 +148,7 @@ impl IdentityApp {
         }) else {
             return Ok(viewer);
         };
-        viewer.kind = Some(record.kind);
+        viewer.internal = record.kind == ProfileKind::Internal;
         viewer.account = record.account;
         if viewer.needs_relationships() {
             if let Some(account) = viewer.account {

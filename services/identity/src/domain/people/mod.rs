@@ -538,20 +538,7 @@ pub const CONTACT_ADMIN_ROLES: &[&str] = &[
     roles::CONTACT_MANAGER,
 ];
 
-/// Delegated (portal) admins: manage contacts only within their scope (R4.8).
-pub const DELEGATED_CONTACT_ADMIN_ROLES: &[&str] = &[roles::CUSTOMER_ADMIN, roles::PARTNER_ADMIN];
-
-/// Roles that may read any profile (agents read contacts, R4.12; CRM data roles).
-/// `sn_esm_agent` is in the closure of every agent-family role (R2.6).
-pub const PROFILE_READER_ROLES: &[&str] = &[
-    roles::ADMIN,
-    roles::ESM_AGENT,
-    roles::CUSTOMER_DATA_VIEWER,
-    roles::CONTACT_MANAGER,
-    roles::CRM_FOUNDATION_ADMIN,
-    roles::CRM_FOUNDATION_DATA_MANAGER,
-    roles::CRM_ACCOUNT_DATA_MANAGER,
-];
+pub use csm_types::visibility::{DELEGATED_CONTACT_ADMIN_ROLES, PROFILE_READER_ROLES};
 
 /// R4.8 scope of a delegated admin: the accounts whose contacts it manages.
 /// A customer admin: {acct(me)} ∪ DESC(acct(me)). A partner admin also
