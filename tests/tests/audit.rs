@@ -217,6 +217,53 @@ backend_test!(audit_records_denied_checks_with_the_principal_and_rule, |suite| {
     assert_eq!(all_denied.len(), 1, "{all_denied:?}");
 });
 
+backend_test!(audit_records_the_denials_of_a_batch_check_once_each_with_identical_items_folded, |suite| {
+    let acme = account(suite, "Acme", None).await;
+    let globex = account(suite, "Globex", None).await;
+    let (lou, lou_token) = contact(suite, &globex, "Lou", &[CUSTOMER]).await;
+    let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
+    let foreign = create_case(suite, &agent, draft(ca_pb::CreateFor::Account, &acme, "")).await.unwrap();
+    let foreign = foreign.support_case.unwrap().case_id;
+    let own = ca_pb::CaseDraft { contact_id: lou.to_string(), ..draft(ca_pb::CreateFor::Account, &globex, "") };
+    let own = create_case(suite, &agent, own).await.unwrap();
+    let own = own.support_case.unwrap().case_id;
+    let item = |case: &str, action: ca_pb::Action| ca_pb::BatchCheckItem {
+        target: Some(ca_pb::Target { resource: Some(ca_pb::target::Resource::CaseId(case.to_owned())) }),
+        action: action as i32,
+    };
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let request = ca_pb::BatchCheckRequest {
+        items: vec![
+            item(&foreign, ca_pb::Action::Read),
+            item(&own, ca_pb::Action::Read),
+            item(&foreign, ca_pb::Action::Read),
+            item(&foreign, ca_pb::Action::WriteCustomer),
+        ],
+        ..Default::default()
+    };
+    let answer = suite.case_access(Some(&lou_token)).batch_check(traced(request, trace)).await.unwrap().into_inner();
+    let allowed: Vec<bool> = answer.results.iter().map(|result| result.decision.as_ref().unwrap().allowed).collect();
+    assert_eq!(allowed, vec![false, true, false, false]);
+
+    // Two events: the two identical READ denials folded into one, the WRITE its own.
+    eventually(suite, ServiceName::CaseAccess, of(&lou.to_string(), pb::AuditEventKind::DeniedCheck), |event| {
+        event.operation == "WRITE_CUSTOMER"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut denied =
+        all_events(suite, ServiceName::CaseAccess, of(&lou.to_string(), pb::AuditEventKind::DeniedCheck)).await;
+    denied.sort_by(|a, b| a.operation.cmp(&b.operation));
+    let seen: Vec<(&str, &str, u64)> =
+        denied.iter().map(|event| (event.entity_id.as_str(), event.operation.as_str(), event.occurrences)).collect();
+    assert_eq!(seen, vec![(foreign.as_str(), "READ", 2), (foreign.as_str(), "WRITE_CUSTOMER", 1)]);
+    for event in &denied {
+        assert_eq!(event.rpc, "/csm.case_access.v1.CaseAccessService/BatchCheck");
+        assert_eq!(event.trace_id, trace);
+        assert!(!event.rule.is_empty(), "the closest rule is named");
+    }
+});
+
 backend_test!(audit_events_are_for_admins_with_validated_queries_and_pages, |suite| {
     let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
     let status = suite

@@ -178,18 +178,16 @@ impl AuditEvent {
 /// the people who investigate them).
 pub fn fold(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
     let mut folded: Vec<AuditEvent> = Vec::with_capacity(events.len());
-    let mut first_of: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    let seed = foldhash::fast::RandomState::default();
+    let mut first_of: std::collections::HashMap<u64, Vec<usize>, _> =
+        std::collections::HashMap::with_capacity_and_hasher(events.len(), seed.clone());
     for event in events {
         if event.kind != EventKind::DeniedCheck {
             folded.push(event);
             continue;
         }
-        let hash = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::hash::DefaultHasher::new();
-            event.fold_key().hash(&mut hasher);
-            hasher.finish()
-        };
+        // A fast hash with a random seed: it only groups candidates, equality decides.
+        let hash = std::hash::BuildHasher::hash_one(&seed, event.fold_key());
         let same = first_of
             .get(&hash)
             .and_then(|indexes| indexes.iter().copied().find(|index| folded[*index].fold_key() == event.fold_key()));
@@ -336,6 +334,40 @@ pub async fn denied_check(principal_id: &str, entity_type: &str, entity_id: &str
     }
 }
 
+/// One denied item of a batch of decisions (see [`denied_checks`]).
+#[derive(Debug, Clone)]
+pub struct DeniedItem<'a> {
+    pub entity_type: &'a str,
+    pub entity_id: String,
+    pub action: &'a str,
+    pub rule: &'a str,
+}
+
+/// The denied items of one batch of decisions about `principal_id`
+/// (BatchCheck), as [`denied_check`] records each: the call's actor is read
+/// once, identical items are folded before they are queued, and the queue is
+/// entered once for all of them.
+pub async fn denied_checks<'a>(principal_id: &str, items: impl IntoIterator<Item = DeniedItem<'a>>) {
+    let Some(scope) = current() else {
+        tracing::warn!("denied decisions outside a call: not audited");
+        return;
+    };
+    let template = scope.event(EventKind::DeniedCheck, "", "", "");
+    let events: Vec<AuditEvent> = items
+        .into_iter()
+        .map(|item| AuditEvent {
+            event_id: Uuid::now_v7(),
+            principal_id: principal_id.to_owned(),
+            entity_type: item.entity_type.to_owned(),
+            entity_id: item.entity_id,
+            operation: item.action.to_owned(),
+            rule: item.rule.to_owned(),
+            ..template.clone()
+        })
+        .collect();
+    scope.0.sink.send_all(fold(events)).await;
+}
+
 /// Records the committed change `revision` of (`entity_type`, `entity_id`) in
 /// `tx`, the change's own transaction, with the actor of the current call
 /// ([`ActorKind::System`] outside a call).
@@ -379,6 +411,25 @@ impl AuditSink {
     async fn send(&self, event: AuditEvent) {
         if self.sender.send(event).await.is_err() {
             tracing::warn!("audit writer stopped: refusal not recorded");
+        }
+    }
+
+    /// Queues `events` with one wait for room (in chunks no larger than the queue).
+    async fn send_all(&self, events: Vec<AuditEvent>) {
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let room = events.len().min(QUEUE_CAPACITY);
+            match self.sender.reserve_many(room).await {
+                Ok(permits) => {
+                    for (permit, event) in permits.zip(events.by_ref()) {
+                        permit.send(event);
+                    }
+                }
+                Err(_) => {
+                    tracing::warn!("audit writer stopped: refusals not recorded");
+                    return;
+                }
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ pub enum Subject {
 
 impl Subject {
     /// The record type named to licensing (and in audit).
-    fn record_type(&self) -> &'static str {
+    pub(crate) fn record_type(&self) -> &'static str {
         match self {
             Subject::Case(_) | Subject::NewCase(_) => "case",
             Subject::Task(_) => "case_task",
@@ -42,7 +42,7 @@ impl Subject {
         }
     }
 
-    fn record_id(&self) -> String {
+    pub(crate) fn record_id(&self) -> String {
         match self {
             Subject::Case(id) => id.to_string(),
             Subject::Task(id) | Subject::SoldProduct(id) | Subject::InstallBaseItem(id) => id.to_string(),
@@ -111,6 +111,8 @@ fn condition_traces(cond: &Cond, case: &CaseFacts) -> Vec<ConditionTrace> {
 pub struct CaseBatch {
     /// Each case asked for: its facts, or `None` when there is no such case.
     cases: HashMap<CaseId, Option<Arc<CaseFacts>>>,
+    /// The batch's snapshot token, which every item carries.
+    token: Option<String>,
 }
 
 impl CaseBatch {
@@ -135,8 +137,14 @@ impl CaseAccessApp {
                 _ => None,
             })
             .collect();
+        let token = self.token().await?;
         let found = self.cases.get_many(&self.db, &ids, read).await?;
-        Ok(CaseBatch { cases: ids.into_iter().map(|id| (id, found.get(&id).cloned())).collect() })
+        Ok(CaseBatch { cases: ids.into_iter().map(|id| (id, found.get(&id).cloned())).collect(), token: Some(token) })
+    }
+
+    /// The snapshot token of a batch loaded by [`CaseAccessApp::load_batch`].
+    pub fn batch_token(batch: &CaseBatch) -> &str {
+        batch.token.as_deref().unwrap_or_default()
     }
 
     /// Decides `action` on `subject` for `ctx` (Check). A new case's action
@@ -149,11 +157,24 @@ impl CaseAccessApp {
         action: Option<Action>,
         read: CaseRead,
     ) -> CsmResult<Decided> {
-        self.decide_in_batch(ctx, subject, action, read, &CaseBatch::default()).await
+        let decided = self.decide_in_batch(ctx, subject, action, read, &CaseBatch::default()).await?;
+        if !decided.outcome.allowed() {
+            csm_audit::denied_check(
+                &ctx.profile.to_string(),
+                subject.record_type(),
+                &subject.record_id(),
+                super::action_name(decided.action),
+                decided.outcome.audit_rule(),
+            )
+            .await;
+        }
+        Ok(decided)
     }
 
     /// [`CaseAccessApp::decide_subject`] for an item of a BatchCheck, its case
-    /// taken from `batch` when the batch loaded it.
+    /// taken from `batch` when the batch loaded it (with the batch's token).
+    /// Not audited here: the batch records its denials at once
+    /// ([`csm_audit::denied_checks`]).
     pub async fn decide_in_batch(
         &self,
         ctx: &PrincipalContext,
@@ -165,7 +186,10 @@ impl CaseAccessApp {
         let required = || action.ok_or_else(|| CsmError::invalid_field("action", "is required for this target"));
         let decided = match subject {
             Subject::Case(id) => match batch.get(*id) {
-                Some(Some(facts)) => self.decide_on_facts(ctx, &facts, required()?).await,
+                Some(Some(facts)) => match &batch.token {
+                    Some(token) => Ok(self.decided_at(ctx, &facts, required()?, token.clone())),
+                    None => self.decide_on_facts(ctx, &facts, required()?).await,
+                },
                 Some(None) => Err(CsmError::not_found("case", id)),
                 None => self.decide_on_case(ctx, *id, required()?, read).await,
             },
@@ -184,16 +208,6 @@ impl CaseAccessApp {
                 Ok(decided)
             }
         }?;
-        if !decided.outcome.allowed() {
-            csm_audit::denied_check(
-                &ctx.profile.to_string(),
-                subject.record_type(),
-                &subject.record_id(),
-                super::action_name(decided.action),
-                decided.outcome.audit_rule(),
-            )
-            .await;
-        }
         Ok(decided)
     }
 

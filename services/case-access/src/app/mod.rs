@@ -89,6 +89,18 @@ pub fn freshness(at_least_as_fresh: Option<&str>, fully_consistent: bool) -> Csm
     }
 }
 
+/// A decision as every RPC answers it: the outcome with its licence need
+/// derived from it ([`requires_license`]) and the snapshot's token.
+fn decision(ctx: &PrincipalContext, facts: &CaseFacts, action: Action, outcome: Outcome, token: String) -> Decided {
+    Decided {
+        action,
+        requires_license: requires_license(ctx, facts, action, outcome.allowed()),
+        outcome,
+        license_escalated: false,
+        consistency_token: token,
+    }
+}
+
 /// SPEC §7 — the one place the licence need of a decision is computed, for
 /// Check, BatchCheck, Explain, GetCase, ListVisibleCases and every write
 /// alike: an allowed action of a customer on a record that is not its own
@@ -301,9 +313,21 @@ impl CaseAccessApp {
     }
 
     async fn decide_on_facts(&self, ctx: &PrincipalContext, facts: &CaseFacts, action: Action) -> CsmResult<Decided> {
+        let token = self.token().await?;
+        Ok(self.decided_at(ctx, facts, action, token))
+    }
+
+    /// [`CaseAccessApp::decide_on_facts`] at a snapshot whose token the caller holds (a batch's).
+    pub(crate) fn decided_at(
+        &self,
+        ctx: &PrincipalContext,
+        facts: &CaseFacts,
+        action: Action,
+        token: String,
+    ) -> Decided {
         let settings = self.settings();
         let outcome = table::decide_compiled(|action| self.compiled.get(ctx, &settings, action), action, facts);
-        self.decided(ctx, facts, action, outcome).await
+        decision(ctx, facts, action, outcome, token)
     }
 
     /// A decision on a case (or task, or draft) as every RPC answers it: the
@@ -315,13 +339,7 @@ impl CaseAccessApp {
         action: Action,
         outcome: Outcome,
     ) -> CsmResult<Decided> {
-        Ok(Decided {
-            action,
-            requires_license: requires_license(ctx, facts, action, outcome.allowed()),
-            outcome,
-            license_escalated: false,
-            consistency_token: self.token().await?,
-        })
+        Ok(decision(ctx, facts, action, outcome, self.token().await?))
     }
 
     /// An allowed mutation that needs a licence escalates the request's

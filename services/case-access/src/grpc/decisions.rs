@@ -14,29 +14,47 @@ use crate::domain::table::Action;
 /// At most this many items in one BatchCheck (contract).
 const MAX_BATCH: usize = 1000;
 
-/// The subject of `target`, with its field errors under `prefix` (e.g. "target").
-fn subject_from_proto(target: Option<&pb::Target>, prefix: &str, errors: &mut FieldErrors) -> Option<Subject> {
-    let field = |name: &str| format!("{prefix}.{name}");
+/// The subject of `target`, with its field errors under the path `prefix`
+/// gives (e.g. "target"; built only when a field is wrong).
+fn subject_from_proto(
+    target: Option<&pb::Target>,
+    prefix: &dyn Fn() -> String,
+    errors: &mut FieldErrors,
+) -> Option<Subject> {
+    let field = |name: &str| format!("{}.{name}", prefix());
     match target.and_then(|target| target.resource.as_ref()) {
         Some(pb::target::Resource::CaseId(id)) => {
-            errors.required_id(&field("case_id"), id, CaseId::parse).map(Subject::Case)
+            id_at(errors, || field("case_id"), id, CaseId::parse).map(Subject::Case)
         }
         Some(pb::target::Resource::CaseTaskId(id)) => {
-            errors.required_id(&field("case_task_id"), id, any_uuid).map(Subject::Task)
+            id_at(errors, || field("case_task_id"), id, any_uuid).map(Subject::Task)
         }
         Some(pb::target::Resource::SoldProductId(id)) => {
-            errors.required_id(&field("sold_product_id"), id, any_uuid).map(Subject::SoldProduct)
+            id_at(errors, || field("sold_product_id"), id, any_uuid).map(Subject::SoldProduct)
         }
         Some(pb::target::Resource::InstallBaseItemId(id)) => {
-            errors.required_id(&field("install_base_item_id"), id, any_uuid).map(Subject::InstallBaseItem)
+            id_at(errors, || field("install_base_item_id"), id, any_uuid).map(Subject::InstallBaseItem)
         }
         Some(pb::target::Resource::NewCase(draft)) => {
             Some(Subject::NewCase(Box::new(draft_from_proto(draft, &field("new_case"), errors))))
         }
         None => {
-            errors.add(prefix.to_owned(), "is required");
+            errors.add(prefix(), "is required");
             None
         }
+    }
+}
+
+/// [`FieldErrors::required_id`] with the field's path built only for a violation.
+fn id_at<T>(
+    errors: &mut FieldErrors,
+    field: impl FnOnce() -> String,
+    value: &str,
+    parse: impl Fn(&str) -> Result<T, csm_types::InvalidId> + Copy,
+) -> Option<T> {
+    match parse(value) {
+        Ok(id) if !value.trim().is_empty() => Some(id),
+        _ => errors.required_id(&field(), value, parse),
     }
 }
 
@@ -61,7 +79,7 @@ pub(super) async fn check(
     if action.is_none() && request.action != pb::Action::Unspecified as i32 {
         errors.add("action", "unknown value");
     }
-    let subject = subject_from_proto(request.target.as_ref(), "target", &mut errors);
+    let subject = subject_from_proto(request.target.as_ref(), &|| "target".to_owned(), &mut errors);
     let session = license_session(&mut errors, &request.license_session_id);
     errors.finish()?;
     let subject = validated(subject)?;
@@ -146,7 +164,7 @@ pub(super) async fn batch_check(
                 errors.add(format!("items[{index}].action"), "unknown value");
             }
             (
-                subject_from_proto(item.target.as_ref(), &format!("items[{index}].target"), &mut errors),
+                subject_from_proto(item.target.as_ref(), &|| format!("items[{index}].target"), &mut errors),
                 action,
                 known_action,
             )
@@ -154,29 +172,60 @@ pub(super) async fn batch_check(
         .collect();
     errors.finish()?;
     let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
-    let consistency_token = app.token().await?;
     let batch = app.load_batch(items.iter().filter_map(|(subject, ..)| subject.as_ref()), cases).await?;
+    let consistency_token = CaseAccessApp::batch_token(&batch).to_owned();
+    let mut denied: Vec<csm_audit::DeniedItem<'static>> = Vec::new();
+    let answered = answer_items(app, &ctx, items, cases, &batch, session, &consistency_token, &mut denied).await;
+    // The denials decided are recorded even when a later item failed the batch.
+    if !denied.is_empty() {
+        csm_audit::denied_checks(&ctx.profile.to_string(), denied).await;
+    }
+    Ok(Response::new(pb::BatchCheckResponse { results: answered?, consistency_token }))
+}
+
+/// The results of a BatchCheck's items, in order; each denial is added to `denied`.
+#[allow(clippy::too_many_arguments)]
+async fn answer_items(
+    app: &CaseAccessApp,
+    ctx: &PrincipalContext,
+    items: Vec<(Option<Subject>, Option<Action>, bool)>,
+    cases: crate::app::case_cache::CaseRead,
+    batch: &crate::app::decisions::CaseBatch,
+    session: Option<uuid::Uuid>,
+    consistency_token: &str,
+    denied: &mut Vec<csm_audit::DeniedItem<'static>>,
+) -> Result<Vec<pb::BatchCheckResult>, Status> {
     let mut results = Vec::with_capacity(items.len());
     for (subject, action, _) in items {
         let subject = validated(subject)?;
         if !subject.accepts(action) {
-            results.push(refused(pb::BatchCheckItemStatus::Invalid, action, &consistency_token));
+            results.push(refused(pb::BatchCheckItemStatus::Invalid, action, consistency_token));
             continue;
         }
-        let mut decided = match app.decide_in_batch(&ctx, &subject, action, cases, &batch).await {
+        let mut decided = match app.decide_in_batch(ctx, &subject, action, cases, batch).await {
             Ok(decided) => decided,
             Err(error) if error.code() == ErrorCode::NotFound => {
-                results.push(refused(pb::BatchCheckItemStatus::NotFound, action, &consistency_token));
+                results.push(refused(pb::BatchCheckItemStatus::NotFound, action, consistency_token));
                 continue;
             }
             Err(error) if matches!(error.code(), ErrorCode::InvalidArgument | ErrorCode::FailedPrecondition) => {
-                results.push(refused(pb::BatchCheckItemStatus::Invalid, action, &consistency_token));
+                results.push(refused(pb::BatchCheckItemStatus::Invalid, action, consistency_token));
                 continue;
             }
             Err(error) => return Err(error.into()),
         };
+        if !decided.outcome.allowed() {
+            denied.push(csm_audit::DeniedItem {
+                entity_type: subject.record_type(),
+                entity_id: subject.record_id(),
+                action: crate::app::action_name(decided.action),
+                rule: decided.outcome.audit_rule(),
+            });
+        }
         // Every item is answered at the batch's snapshot.
-        decided.consistency_token.clone_from(&consistency_token);
+        if decided.consistency_token != consistency_token {
+            decided.consistency_token = consistency_token.to_owned();
+        }
         let status = match session {
             Some(session) => match app.escalate(&mut decided, &subject, session).await {
                 Ok(()) => pb::BatchCheckItemStatus::Ok,
@@ -196,7 +245,7 @@ pub(super) async fn batch_check(
         }
         results.push(pb::BatchCheckResult { status: status as i32, decision: Some(decision) });
     }
-    Ok(Response::new(pb::BatchCheckResponse { results, consistency_token }))
+    Ok(results)
 }
 
 fn condition_to_proto(condition: &ConditionTrace) -> pb::ConditionTrace {
@@ -251,7 +300,7 @@ pub(super) async fn explain(
     if action.is_none() && request.action != pb::Action::Unspecified as i32 {
         errors.add("action", "unknown value");
     }
-    let subject = subject_from_proto(request.target.as_ref(), "target", &mut errors);
+    let subject = subject_from_proto(request.target.as_ref(), &|| "target".to_owned(), &mut errors);
     errors.finish()?;
     let subject = validated(subject)?;
     if !subject.accepts(action) {
