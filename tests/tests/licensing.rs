@@ -1346,10 +1346,10 @@ backend_test!(licensing_lists_page_without_gaps_or_repeats, |suite| {
     assert_eq!(violated_fields(&bad), vec!["page_token"]);
 });
 
-backend_test!(r7_6_the_licence_right_through_a_customer_security_group, |suite| {
-    let admin = suite.admin_token();
-    let group = suite
-        .identity(Some(&admin))
+/// A new customer security group (R1.8).
+async fn customer_group(suite: &Suite) -> id_pb::SecurityGroup {
+    suite
+        .identity(Some(&suite.admin_token()))
         .create_security_group(id_pb::CreateSecurityGroupRequest {
             request_id: String::new(),
             name: format!("Managers {}", uuid::Uuid::new_v4().simple()),
@@ -1363,19 +1363,23 @@ backend_test!(r7_6_the_licence_right_through_a_customer_security_group, |suite| 
         .expect("create a customer security group")
         .into_inner()
         .security_group
-        .unwrap();
-    let account_id = account(suite, "Group Co").await;
-    let manager = customer(suite, &account_id, "Mona").await;
+        .unwrap()
+}
+
+async fn join_group(suite: &Suite, person: &Person, group: &id_pb::SecurityGroup) {
     suite
-        .identity(Some(&admin))
+        .identity(Some(&suite.admin_token()))
         .assign_security_group(id_pb::AssignSecurityGroupRequest {
-            profile_id: manager.profile.to_string(),
+            profile_id: person.profile.to_string(),
             security_group_id: group.security_group_id.clone(),
         })
         .await
         .expect("assign the security group");
-    let grant = suite
-        .licensing(Some(&admin))
+}
+
+async fn grant_right_to_group(suite: &Suite, group: &id_pb::SecurityGroup) -> pb::LicenseRightGrant {
+    suite
+        .licensing(Some(&suite.admin_token()))
         .grant_license_right(pb::GrantLicenseRightRequest {
             request_id: String::new(),
             subject: Some(pb::grant_license_right_request::Subject::SecurityGroupId(group.security_group_id.clone())),
@@ -1384,7 +1388,16 @@ backend_test!(r7_6_the_licence_right_through_a_customer_security_group, |suite| 
         .expect("grant the right to the group")
         .into_inner()
         .grant
-        .unwrap();
+        .unwrap()
+}
+
+backend_test!(r7_6_the_licence_right_through_a_customer_security_group, |suite| {
+    let admin = suite.admin_token();
+    let group = customer_group(suite).await;
+    let account_id = account(suite, "Group Co").await;
+    let manager = customer(suite, &account_id, "Mona").await;
+    join_group(suite, &manager, &group).await;
+    let grant = grant_right_to_group(suite, &group).await;
     let right = suite
         .licensing(Some(&manager.token))
         .has_license_right(pb::HasLicenseRightRequest { profile_id: manager.profile.to_string() })
@@ -1431,4 +1444,31 @@ backend_test!(licensing_concurrent_retries_of_a_create_return_one_result, |suite
     assert_eq!(ids.len(), 1);
     let listed = suite.licensing(Some(&admin)).list_pools(pb::ListPoolsRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.pools.len(), 1);
+});
+
+backend_test!(r7_6_a_customer_moved_into_a_granted_group_gets_the_right_at_once, |suite| {
+    // licensing keeps what identity says of a profile (issue 15: no identity
+    // call per login); identity's change feed must make it forget the old group.
+    let group = customer_group(suite).await;
+    grant_right_to_group(suite, &group).await;
+    let account_id = account(suite, "Moved Co").await;
+    let milo = customer(suite, &account_id, "Milo").await;
+    let pool = create_pool(suite, pool_named("moved", 2)).await;
+    let session_id = login(suite, &milo, &pool, pb::ClientChannel::Portal).await.unwrap().session.unwrap().session_id;
+    let refused = escalate(suite, &milo, &session_id, pb::RecordAccess::Edit, "m").await.unwrap_err();
+    assert_eq!(reason_of(&refused), "LICENSE_RIGHT_MISSING");
+    join_group(suite, &milo, &group).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match escalate(suite, &milo, &session_id, pb::RecordAccess::Edit, "m").await {
+            Ok(granted) => {
+                assert!(granted.seat_newly_acquired);
+                break;
+            }
+            Err(status) if reason_of(&status) == "LICENSE_RIGHT_MISSING" && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("the moved customer is still refused: {status:?}"),
+        }
+    }
 });

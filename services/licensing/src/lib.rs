@@ -94,6 +94,7 @@ pub async fn run(
         IdentityPeer::new(peer_channel(config.peers.url(ServiceName::Identity), tokens.clone(), config.peer_timeout)?);
     let role = RolePeer::new(peer_channel(config.peers.url(ServiceName::Role), tokens, config.peer_timeout)?);
     let expiry_readiness = readiness.clone();
+    let people_readiness = readiness.clone();
     let serve = csm_server::run_service(
         config,
         listener,
@@ -122,8 +123,18 @@ pub async fn run(
             }
         }
     };
+    // The person cache follows identity's feed as long as the server runs.
+    let people = async move {
+        loop {
+            if let Ok(app) = people_readiness.get() {
+                return app.follow_identity().await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
     tokio::select! {
         result = serve => result,
         () = expiry => Ok(()),
+        () = people => Ok(()),
     }
 }

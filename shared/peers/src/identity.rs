@@ -418,7 +418,17 @@ impl IdentityPeer {
 
     /// identity's change feed from after `from_revision` (DESIGN §3).
     pub async fn watch(&self, from_revision: u64) -> CsmResult<tonic::Streaming<csm_proto::identity::WatchResponse>> {
-        let request = csm_proto::identity::WatchRequest { from_revision, entity_types: Vec::new() };
+        self.watch_entities(from_revision, &[]).await
+    }
+
+    /// [`IdentityPeer::watch`] of the changes of `entity_types` only (all when empty).
+    pub async fn watch_entities(
+        &self,
+        from_revision: u64,
+        entity_types: &[&str],
+    ) -> CsmResult<tonic::Streaming<csm_proto::identity::WatchResponse>> {
+        let entity_types = entity_types.iter().map(|kind| (*kind).to_owned()).collect();
+        let request = csm_proto::identity::WatchRequest { from_revision, entity_types };
         let stream =
             self.client.clone().watch(request).await.map_err(|status| peer_error(ServiceName::Identity, status))?;
         Ok(stream.into_inner())

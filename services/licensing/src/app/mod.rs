@@ -3,6 +3,7 @@
 //! area, as `impl LicensingApp` blocks.
 
 pub mod agent_seats;
+pub mod people;
 pub mod pools;
 pub mod rights;
 pub mod sessions;
@@ -19,7 +20,6 @@ use csm_changefeed::{ChangeFeed, NewChange, Operation};
 use csm_db::{PageRequest, Tx};
 use csm_errors::{CsmError, CsmResult, ErrorCode};
 use csm_peers::{IdentityPeer, RolePeer};
-use csm_proto::identity::ProfileKind;
 use csm_types::roles;
 use uuid::Uuid;
 
@@ -48,6 +48,8 @@ pub struct LicensingApp {
     /// The zone of license_expiration_date when a pool names none (R7.8).
     default_zone: FixedOffset,
     metrics: LicensingMetrics,
+    /// Profiles as identity knows them, fed by its change feed.
+    people: people::People,
 }
 
 impl LicensingApp {
@@ -59,7 +61,7 @@ impl LicensingApp {
         default_zone: FixedOffset,
     ) -> Self {
         let metrics = LicensingMetrics::register(&store);
-        Self { store, feed, identity, role, default_zone, metrics }
+        Self { store, feed, identity, role, default_zone, metrics, people: people::People::default() }
     }
 
     pub fn store(&self) -> &LicensingStore {
@@ -102,21 +104,6 @@ impl LicensingApp {
             }
         }
         self.require_admin(caller, action).await
-    }
-
-    /// The profile as identity knows it; NOT_FOUND when it does not.
-    pub async fn person(&self, profile_id: Uuid) -> CsmResult<Person> {
-        let facts = self
-            .identity
-            .profile_licensing_facts(profile_id.into())
-            .await?
-            .ok_or_else(|| CsmError::not_found("profile", profile_id))?;
-        Ok(Person {
-            profile_id,
-            login_id: Uuid::parse_str(&facts.login_id).ok(),
-            kind: if facts.kind == ProfileKind::Internal { PrincipalKind::User } else { PrincipalKind::Customer },
-            security_group_id: Uuid::parse_str(&facts.security_group_id).ok(),
-        })
     }
 
     /// Counts and records a refusal (in its own transaction: the refused write
