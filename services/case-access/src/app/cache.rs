@@ -223,7 +223,9 @@ impl ContextCache {
             Freshness::AtLeastAsFresh(token) => self.wait_for(token).await,
         };
         let load = || async {
-            let built = self.source.build(profile).await?;
+            // Boxed: the peer calls of a miss inline would make every hit's
+            // future ~22 KB, moved twice per Check (issue 15).
+            let built = Box::pin(self.source.build(profile)).await?;
             Ok(built.map(|mut ctx| {
                 ctx.serial = LOADS.fetch_add(1, Ordering::Relaxed);
                 ctx

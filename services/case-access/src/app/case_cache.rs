@@ -138,7 +138,8 @@ impl CaseCache {
     /// The facts of case `id` (`None`: no such case). A miss (and every
     /// [`CaseRead::Through`]) loads them from `db`.
     pub async fn get(&self, db: &Db, id: CaseId, read: CaseRead) -> CsmResult<Option<Arc<CaseFacts>>> {
-        self.cases.get(id, read == CaseRead::Cached, || self.trusted(), || load_case_facts(db, id)).await
+        // Boxed: a miss's queries inline would make every hit's future kilobytes larger.
+        self.cases.get(id, read == CaseRead::Cached, || self.trusted(), || Box::pin(load_case_facts(db, id))).await
     }
 
     /// The facts of each of `ids` that exists; the misses are loaded at once
@@ -149,7 +150,7 @@ impl CaseCache {
         ids: &[CaseId],
         read: CaseRead,
     ) -> CsmResult<HashMap<CaseId, Arc<CaseFacts>>> {
-        let load = |missing: Vec<CaseId>| async move { load_many_case_facts(db, &missing).await };
+        let load = |missing: Vec<CaseId>| async move { Box::pin(load_many_case_facts(db, &missing)).await };
         self.cases.get_many(ids, read == CaseRead::Cached, || self.trusted(), load).await
     }
 

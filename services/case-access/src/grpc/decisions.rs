@@ -89,7 +89,8 @@ pub(super) async fn check(
     let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
     let mut decided = app.decide_subject(&ctx, &subject, action, cases).await?;
     if let Some(session) = session {
-        app.escalate(&mut decided, &subject, session).await?;
+        // Boxed: the licensing call inline would make every Check's future larger.
+        Box::pin(app.escalate(&mut decided, &subject, session)).await?;
     }
     record_decision(&ctx, &decided);
     Ok(Response::new(pb::CheckResponse { decision: Some(decision_to_proto(&decided)) }))
@@ -227,7 +228,7 @@ async fn answer_items(
             decided.consistency_token = consistency_token.to_owned();
         }
         let status = match session {
-            Some(session) => match app.escalate(&mut decided, &subject, session).await {
+            Some(session) => match Box::pin(app.escalate(&mut decided, &subject, session)).await {
                 Ok(()) => pb::BatchCheckItemStatus::Ok,
                 Err(error) if error.reason() == "LICENSE_POOL_EXHAUSTED" => {
                     pb::BatchCheckItemStatus::LicensePoolExhausted
