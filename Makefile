@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 
-.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load trace-demo bench-check
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load trace-demo bench-check bench-instructions
 
 run:
 	cargo run -p csm-cli --bin csm -- dev
@@ -40,6 +40,11 @@ load:
 # (health, allowed and denied Check at 1:1, 16:8, 64:16; docs/benchmarks.md).
 bench-check:
 	./scripts/bench-check.sh
+
+# Instructions per Check / BatchCheck counted by callgrind: repeatable where
+# req/s is noisy, for comparing a change with the build before it.
+bench-instructions:
+	./scripts/bench-instructions.sh
 
 # `csm dev` exporting traces to a real OTLP receiver (oteltest's otelsink from
 # PyPI): one cache-missing Check and its span tree (scripts/trace-demo.sh).
