@@ -36,14 +36,7 @@ if [ "$cpus" -lt 2 ]; then
   exit 1
 fi
 
-if [ -n "${CSM_BENCH_BINARY:-}" ]; then
-  csm="$CSM_BENCH_BINARY"
-else
-  echo "==> building the release csm" >&2
-  cargo build --release --locked -p csm-cli >&2
-  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  csm="$target_dir/release/csm"
-fi
+csm=$("$root/scripts/bench-binary.sh")
 
 work=$(mktemp -d)
 server_pid=""

@@ -31,14 +31,7 @@ for tool in valgrind h2load; do
   fi
 done
 
-if [ -n "${CSM_BENCH_BINARY:-}" ]; then
-  csm="$CSM_BENCH_BINARY"
-else
-  echo "==> building the release csm" >&2
-  cargo build --release --locked -p csm-cli >&2
-  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  csm="$target_dir/release/csm"
-fi
+csm=$("$root/scripts/bench-binary.sh")
 
 measure() { # name requests
   local name=$1 requests=$2 work base=53051 pid path

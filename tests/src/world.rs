@@ -283,3 +283,24 @@ pub async fn related_party_type(
         .find(|kind| kind.name == name)
         .unwrap_or_else(|| panic!("no seeded type {name:?} on {table:?}"))
 }
+
+/// An active relationship `partner` → `customer` of the default partner type
+/// (R3.6: `customer` joins PCUST(`partner`)); its id.
+pub async fn partner_relationship(suite: &Suite, partner: &str, customer: &str) -> String {
+    suite
+        .account_team(Some(&suite.admin_token()))
+        .create_account_relationship(at_pb::CreateAccountRelationshipRequest {
+            request_id: String::new(),
+            account_relationship: Some(at_pb::AccountRelationship {
+                from_account_id: partner.to_owned(),
+                to_account_id: customer.to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner relationship")
+        .into_inner()
+        .account_relationship
+        .unwrap()
+        .account_relationship_id
+}

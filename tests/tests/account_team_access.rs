@@ -12,6 +12,7 @@ use std::time::Duration;
 use csm_proto::account_team as pb;
 use csm_proto::account_team::account_team_service_client::AccountTeamServiceClient;
 use csm_proto::identity as id_pb;
+use csm_tests::world::partner_relationship;
 use csm_tests::{Suite, TestChannel, backend_test, masked, reason_of, violated_fields};
 use csm_types::ProfileId;
 use tokio_stream::StreamExt as _;
@@ -188,21 +189,6 @@ async fn responsibility(suite: &Suite, kind: pb::ResponsibilityKind, unique: boo
         .responsibility_definition
         .unwrap()
         .responsibility_id
-}
-
-/// An active partner→account relationship (at-core's RPC; default partner type).
-async fn relate(suite: &Suite, from: &str, to: &str) {
-    admin(suite)
-        .create_account_relationship(pb::CreateAccountRelationshipRequest {
-            request_id: String::new(),
-            account_relationship: Some(pb::AccountRelationship {
-                from_account_id: from.to_owned(),
-                to_account_id: to.to_owned(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create account relationship");
 }
 
 /// Every contact relationship matching the request, page by page.
@@ -467,7 +453,7 @@ backend_test!(r3_8_eligible_contacts_are_of_the_hierarchy_and_related_accounts, 
     let at_grandchild = contact_of(suite, &grandchild, "Gus").await;
     let at_related = contact_of(suite, &related, "Rita").await;
     let outsider = contact_of(suite, &outsider_account, "Otto").await;
-    relate(suite, &related, &child).await;
+    partner_relationship(suite, &related, &child).await;
 
     let hierarchy = pb::ContactEligibilityPath::Hierarchy as i32;
     let via_relationship = pb::ContactEligibilityPath::AccountRelationship as i32;
@@ -1314,7 +1300,7 @@ backend_test!(r5_13_partner_contacts_eligible_by_restrict_account_access, |suite
     let plain = contact_of(suite, &partner, "Pia").await;
     let partner_admin = contact_of(suite, &partner, "Pam").await;
     suite.assign_role(ProfileId::parse(&partner_admin).unwrap(), roles::PARTNER_ADMIN).await.unwrap();
-    relate(suite, &partner, &customer_account).await;
+    partner_relationship(suite, &partner, &customer_account).await;
 
     let list = |partner_account: &str| pb::ListEligiblePartnerContactsRequest {
         account_id: customer_account.clone(),

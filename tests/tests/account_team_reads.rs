@@ -118,25 +118,6 @@ backend_test!(r4_12_agents_read_their_segments_teams_and_only_managers_build_the
     );
 });
 
-async fn relate(suite: &Suite, partner: &str, customer: &str) -> String {
-    suite
-        .account_team(Some(&suite.admin_token()))
-        .create_account_relationship(pb::CreateAccountRelationshipRequest {
-            request_id: String::new(),
-            account_relationship: Some(pb::AccountRelationship {
-                from_account_id: partner.to_owned(),
-                to_account_id: customer.to_owned(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("partner relationship")
-        .into_inner()
-        .account_relationship
-        .unwrap()
-        .account_relationship_id
-}
-
 async fn restrict(suite: &Suite, account: &str) -> String {
     suite
         .account_team(Some(&suite.admin_token()))
@@ -256,8 +237,8 @@ backend_test!(r4_9_external_people_read_account_team_records_only_of_accounts_th
     let globex = account(suite, "Globex", None).await;
     let partner = account_of_kind(suite, "Partner", None, id_pb::AccountKind::Partner).await;
     let rival = account_of_kind(suite, "Rival Partner", None, id_pb::AccountKind::Partner).await;
-    let relationship = relate(suite, &partner, &acme).await;
-    relate(suite, &rival, &globex).await;
+    let relationship = partner_relationship(suite, &partner, &acme).await;
+    partner_relationship(suite, &rival, &globex).await;
     let acme_access = restrict(suite, &acme).await;
     restrict(suite, &globex).await;
     let (_, kim) = contact(suite, &acme, "Kim", &[roles::CUSTOMER]).await;

@@ -54,21 +54,6 @@ async fn contacts_of(suite: &Suite, token: &str, account: &str) -> Result<usize,
         .map(|response| response.into_inner().profiles.len())
 }
 
-async fn relate(suite: &Suite, partner: &str, customer: &str) {
-    suite
-        .account_team(Some(&suite.admin_token()))
-        .create_account_relationship(at_pb::CreateAccountRelationshipRequest {
-            request_id: String::new(),
-            account_relationship: Some(at_pb::AccountRelationship {
-                from_account_id: partner.to_owned(),
-                to_account_id: customer.to_owned(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("partner relationship");
-}
-
 backend_test!(r4_9_external_people_see_only_their_accounts_and_contacts, |suite| {
     // The contact relationship goes to the parent (R3.8: within the hierarchy).
     let related = account(suite, "Holding", None).await;
@@ -110,7 +95,7 @@ backend_test!(r4_9_external_people_see_only_their_accounts_and_contacts, |suite|
     let (_, partner_contact) = contact(suite, &partner, "Quinn", &[PARTNER]).await;
     assert_eq!(listed_accounts(suite, &partner_contact).await, BTreeSet::from([partner.clone()]));
     assert_eq!(get_account(suite, &partner_contact, &own).await.unwrap_err().code(), Code::PermissionDenied);
-    relate(suite, &partner, &own).await;
+    partner_relationship(suite, &partner, &own).await;
     assert_eq!(listed_accounts(suite, &partner_contact).await, BTreeSet::from([partner.clone(), own.clone()]));
     assert!(contacts_of(suite, &partner_contact, &own).await.unwrap() >= 2);
     assert_eq!(contacts_of(suite, &partner_contact, &child).await.unwrap_err().code(), Code::PermissionDenied);
@@ -143,7 +128,7 @@ backend_test!(r4_8_partner_admin_manages_contacts_of_its_customer_accounts, |sui
     let status = create(customer.clone()).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(reason_of(&status), "OUT_OF_ADMIN_SCOPE");
-    relate(suite, &partner, &customer).await;
+    partner_relationship(suite, &partner, &customer).await;
     create(customer.clone()).await.expect("PCUST(acct(me)) is in scope");
     create(partner.clone()).await.expect("its own partner account is in scope");
     let status = create(unrelated).await.unwrap_err();

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -72,15 +72,37 @@ type CodeLabels = [(&'static str, Arc<str>); 3];
 /// only from this table, so a client sending made-up paths cannot grow the
 /// label sets: those are counted as service="unknown", method="unknown".
 struct KnownMethods {
-    by_path: HashMap<String, (Arc<str>, Arc<str>)>,
-    unknown: (Arc<str>, Arc<str>),
+    by_path: HashMap<String, Arc<MethodMetrics>>,
+    unknown: Arc<MethodMetrics>,
+}
+
+/// One method's labels and, once it has been answered, its series: resolved
+/// through the families once instead of hashing the label set on every call
+/// (issue 15). Series still appear on first use, as before.
+struct MethodMetrics {
+    service: Arc<str>,
+    method: Arc<str>,
+    duration: OnceLock<Histogram>,
+    /// By gRPC code (0..=16).
+    requests: [OnceLock<Counter>; 17],
+}
+
+impl MethodMetrics {
+    fn new(service: &str, method: &str) -> Arc<Self> {
+        Arc::new(Self {
+            service: Arc::from(service),
+            method: Arc::from(method),
+            duration: OnceLock::new(),
+            requests: std::array::from_fn(|_| OnceLock::new()),
+        })
+    }
 }
 
 impl KnownMethods {
     fn new(service_name: &str) -> Self {
         let mut by_path = HashMap::new();
         let mut add = |service: &str, method: &str| {
-            by_path.insert(format!("/{service}/{method}"), (Arc::from(service), Arc::from(method)));
+            by_path.insert(format!("/{service}/{method}"), MethodMetrics::new(service, method));
         };
         for encoded in [csm_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
             let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else { continue };
@@ -98,12 +120,11 @@ impl KnownMethods {
         for reflection in ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] {
             add(reflection, "ServerReflectionInfo");
         }
-        Self { by_path, unknown: (Arc::from("unknown"), Arc::from("unknown")) }
+        Self { by_path, unknown: MethodMetrics::new("unknown", "unknown") }
     }
 
-    fn labels(&self, path: &str) -> (Arc<str>, Arc<str>) {
-        let (service, method) = self.by_path.get(path).unwrap_or(&self.unknown);
-        (service.clone(), method.clone())
+    fn of(&self, path: &str) -> Arc<MethodMetrics> {
+        self.by_path.get(path).unwrap_or(&self.unknown).clone()
     }
 }
 
@@ -142,13 +163,23 @@ impl RpcMetricsLayer {
 }
 
 impl RpcMetricsInner {
-    fn record(&self, service: Arc<str>, method: Arc<str>, code: &str, started: Instant) {
-        let code = code.parse::<usize>().ok().and_then(|code| self.codes.get(code)).cloned();
-        let code = code.unwrap_or_else(|| self.codes[2].clone());
-        self.duration
-            .get_or_create(&[("service", service.clone()), ("method", method.clone())])
-            .observe(started.elapsed().as_secs_f64());
-        self.requests.get_or_create(&[("service", service), ("method", method), ("code", code)]).inc();
+    fn record(&self, method: &MethodMetrics, code: &str, started: Instant) {
+        let code = code.parse::<usize>().ok().filter(|code| *code < self.codes.len()).unwrap_or(2);
+        let duration = method.duration.get_or_init(|| {
+            self.duration
+                .get_or_create(&[("service", method.service.clone()), ("method", method.method.clone())])
+                .clone()
+        });
+        duration.observe(started.elapsed().as_secs_f64());
+        let requests = method.requests[code].get_or_init(|| {
+            let labels = [
+                ("service", method.service.clone()),
+                ("method", method.method.clone()),
+                ("code", self.codes[code].clone()),
+            ];
+            self.requests.get_or_create(&labels).clone()
+        });
+        requests.inc();
     }
 }
 
@@ -185,7 +216,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let started = Instant::now();
-        let (service, method) = self.metrics.known.labels(request.uri().path());
+        let method = self.metrics.known.of(request.uri().path());
         let metrics = self.metrics.clone();
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -193,18 +224,18 @@ where
             match inner.call(request).await {
                 Ok(response) => {
                     let code = csm_telemetry::grpc_status_of(&response).unwrap_or("0");
-                    metrics.record(service, method, code, started);
+                    metrics.record(&method, code, started);
                     Ok(response)
                 }
                 // An error of a layer below (load shedding): answered here as
                 // tonic would answer it, so that it is counted with its code.
                 Err(error) => match tonic::Status::try_from_error(error.into()) {
                     Ok(status) => {
-                        metrics.record(service, method, &(status.code() as i32).to_string(), started);
+                        metrics.record(&method, &(status.code() as i32).to_string(), started);
                         Ok(status.into_http())
                     }
                     Err(error) => {
-                        metrics.record(service, method, "2", started);
+                        metrics.record(&method, "2", started);
                         Err(error)
                     }
                 },
@@ -333,14 +364,17 @@ mod tests {
     #[test]
     fn only_served_methods_become_labels() {
         let known = KnownMethods::new("csm.role.v1.RoleService");
-        let (service, method) = known.labels("/csm.role.v1.RoleService/GetEffectiveRoles");
-        assert_eq!((&*service, &*method), ("csm.role.v1.RoleService", "GetEffectiveRoles"));
-        let (service, _) = known.labels("/grpc.health.v1.Health/Check");
-        assert_eq!(&*service, "grpc.health.v1.Health");
-        let (service, method) = known.labels("/csm.role.v1.RoleService/MadeUp");
-        assert_eq!((&*service, &*method), ("unknown", "unknown"));
-        let (service, _) = known.labels("/csm.identity.v1.IdentityService/GetAccount");
-        assert_eq!(&*service, "unknown");
+        let labels = |path: &str| {
+            let method = known.of(path);
+            (method.service.to_string(), method.method.to_string())
+        };
+        assert_eq!(
+            labels("/csm.role.v1.RoleService/GetEffectiveRoles"),
+            ("csm.role.v1.RoleService".to_owned(), "GetEffectiveRoles".to_owned())
+        );
+        assert_eq!(labels("/grpc.health.v1.Health/Check").0, "grpc.health.v1.Health");
+        assert_eq!(labels("/csm.role.v1.RoleService/MadeUp"), ("unknown".to_owned(), "unknown".to_owned()));
+        assert_eq!(labels("/csm.identity.v1.IdentityService/GetAccount").0, "unknown");
     }
 
     #[tokio::test]
