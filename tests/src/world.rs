@@ -284,6 +284,11 @@ pub async fn related_party_type(
         .unwrap_or_else(|| panic!("no seeded type {name:?} on {table:?}"))
 }
 
+/// The id of the seeded related-party type `name` applying to `table`.
+pub async fn related_party_type_id(suite: &Suite, table: at_pb::RecordTable, name: &str) -> String {
+    related_party_type(suite, table, name).await.related_party_configuration_id
+}
+
 /// An active relationship `partner` → `customer` of the default partner type
 /// (R3.6: `customer` joins PCUST(`partner`)); its id.
 pub async fn partner_relationship(suite: &Suite, partner: &str, customer: &str) -> String {

@@ -91,9 +91,8 @@ backend_test!(d3_a_case_write_is_seen_by_the_next_check_with_its_token, |suite| 
     let (kim, kim_token) = contact(suite, &a, "Kim", &[CUSTOMER, CASE_AUTHORIZED_CONTACT]).await;
     let mut as_kim = suite.case_access(Some(&kim_token));
     assert!(!read(&mut as_kim, &case, None).await);
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Authorized Contact").await;
     let added = suite
         .case_access(Some(&agent))
         .add_related_party(pb::AddRelatedPartyRequest {

@@ -246,12 +246,9 @@ backend_test!(r5_6_agents_add_related_parties_with_the_type_defaults, |suite| {
     let (k, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
     let (l, _) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
     let case = new_case(suite, &agent, draft(pb::CreateFor::Account, &a, "")).await;
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
-    let listed = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Listed Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Authorized Contact").await;
+    let listed = csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Listed Contact").await;
     let added = add_party(suite, &agent, Subject::Case(&case), pb::PartyKind::Contact, &k.to_string(), &authorized)
         .await
         .unwrap();
@@ -298,12 +295,9 @@ backend_test!(r5_7_authorized_consumer_with_the_role_closes_but_does_not_edit, |
     let (z_profile, z, z_token) = consumer_user(suite, "Zoe", &[]).await;
     let (_, agent) = employee(suite, "Cal", &[CONSUMER_AGENT]).await;
     let case = new_case(suite, &agent, draft(pb::CreateFor::Consumer, "", &y)).await;
-    let listed = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Listed Consumer")
-        .await
-        .related_party_configuration_id;
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Authorized Consumer")
-        .await
-        .related_party_configuration_id;
+    let listed = csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Listed Consumer").await;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Authorized Consumer").await;
     // Z added as "Listed Consumer" → READ DENY.
     let row = add_party(suite, &agent, Subject::Case(&case), pb::PartyKind::Consumer, &z, &listed).await.unwrap();
     assert!(!on_case(suite, &z_token, &case, pb::Action::Read).await.allowed);
@@ -337,9 +331,8 @@ backend_test!(r7_4_an_associated_consumer_closes_the_case_without_a_licence, |su
     let (_, z, z_token) = consumer_user(suite, "Zoe", &[CASE_AUTHORIZED_CONSUMER]).await;
     let (_, agent) = employee(suite, "Cal", &[CONSUMER_AGENT]).await;
     let case = new_case(suite, &agent, draft(pb::CreateFor::Consumer, "", &y)).await;
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Authorized Consumer")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Authorized Consumer").await;
     add_party(suite, &agent, Subject::Case(&case), pb::PartyKind::Consumer, &z, &authorized).await.unwrap();
     // R7.4: a record Z is associated with is Z's own: no licence to read it or to close it…
     for action in [pb::Action::Read, pb::Action::WriteCustomer] {
@@ -403,12 +396,10 @@ backend_test!(r5_8_sold_product_parties_read_the_product_and_its_items, |suite| 
     let (k, k_token) = contact(suite, &b, "Kim", &[SOLD_PRODUCT_AUTHORIZED_CONTACT]).await;
     let (l, l_token) = contact(suite, &b, "Lou", &[SOLD_PRODUCT_AUTHORIZED_CONTACT]).await;
     let (m, m_token) = contact(suite, &b, "Max", &[]).await;
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
-    let listed = csm_tests::world::related_party_type(suite, at_pb::RecordTable::SoldProduct, "Listed Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact").await;
+    let listed =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::SoldProduct, "Listed Contact").await;
     for (party, kind) in [(k, &authorized), (l, &listed), (m, &authorized)] {
         add_party(suite, &admin, Subject::SoldProduct(&product), pb::PartyKind::Contact, &party.to_string(), kind)
             .await
@@ -451,9 +442,8 @@ backend_test!(r5_9_sold_product_access_grants_its_cases, |suite| {
     let (_, agent) = employee(suite, "Bea", &[AGENT]).await;
     let (k, k_token) = contact(suite, &a, "Kim", &[SOLD_PRODUCT_AUTHORIZED_CONTACT]).await;
     let (l, _) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact").await;
     let row =
         add_party(suite, &admin, Subject::SoldProduct(&product), pb::PartyKind::Contact, &k.to_string(), &authorized)
             .await
@@ -484,12 +474,10 @@ backend_test!(r5_10_case_contact_must_have_full_access_to_the_sold_product, |sui
     let status = create_case(suite, &agent, case_draft(&b, &x.to_string(), &product, "")).await.unwrap_err();
     assert_status(&status, Code::FailedPrecondition, "CONTACT_NOT_AUTHORIZED_FOR_SOLD_PRODUCT");
     // As an Authorized Contact of the product X may be linked; a Listed contact still may not.
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
-    let listed = csm_tests::world::related_party_type(suite, at_pb::RecordTable::SoldProduct, "Listed Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact").await;
+    let listed =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::SoldProduct, "Listed Contact").await;
     add_party(suite, &admin, Subject::SoldProduct(&product), pb::PartyKind::Contact, &x.to_string(), &authorized)
         .await
         .unwrap();
@@ -530,9 +518,8 @@ backend_test!(r5_11_install_base_parties_reach_child_items_the_product_and_cases
     // Before: nothing.
     assert_status(&get_item(suite, &k_token, &parent).await.unwrap_err(), Code::PermissionDenied, "ACCESS_DENIED");
     assert!(!on_case(suite, &k_token, &case, pb::Action::Read).await.allowed);
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::InstallBase, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::InstallBase, "Authorized Contact").await;
     add_party(suite, &admin, Subject::Item(&parent), pb::PartyKind::Contact, &k.to_string(), &authorized)
         .await
         .unwrap();
@@ -631,9 +618,8 @@ backend_test!(r5_14_related_party_write_role_lets_a_reader_add_parties, |suite| 
     let (k, customer) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
     let (l, _) = contact(suite, &a, "Lou", &[CUSTOMER]).await;
     let case = new_case(suite, &customer, draft(pb::CreateFor::Account, &a, "")).await;
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Authorized Contact").await;
     // READ alone does not write related parties.
     let status = add_party(suite, &customer, Subject::Case(&case), pb::PartyKind::Contact, &l.to_string(), &authorized)
         .await
@@ -662,13 +648,10 @@ backend_test!(r5_6_bad_input_is_refused_with_precise_reasons, |suite| {
     let (k, _) = contact(suite, &a, "Kim", &[CUSTOMER]).await;
     let c = consumer(suite, "Cleo").await;
     let case = new_case(suite, &agent, draft(pb::CreateFor::Account, &a, "")).await;
-    let case_contact = csm_tests::world::related_party_type(suite, at_pb::RecordTable::Case, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
+    let case_contact =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::Case, "Authorized Contact").await;
     let product_contact =
-        csm_tests::world::related_party_type(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact")
-            .await
-            .related_party_configuration_id;
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact").await;
     let missing = uuid::Uuid::now_v7().to_string();
     let k = k.to_string();
     // Unknown subject, type and party → NOT_FOUND.
@@ -903,9 +886,8 @@ backend_test!(r5_12_restricted_contact_access_limits_asset_reads, |suite| {
     assert!(explained.rules.iter().all(|rule| rule.rule != "R4.10"), "no R4.10 grant on a restricted account");
     // (b) a contact added as Authorized Representative reads through the related party (R5.8).
     assert!(!decide(suite, &rep_token, product_target(), pb::Action::Read).await.allowed);
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::SoldProduct, "Authorized Contact").await;
     add_party(suite, &admin, Subject::SoldProduct(&product), pb::PartyKind::Contact, &rep.to_string(), &authorized)
         .await
         .unwrap();
@@ -999,9 +981,8 @@ backend_test!(r5_13_case_partner_contact_must_be_eligible, |suite| {
     // Plus partner contacts added to the install base as Authorized Representative.
     let asset = item(suite, &admin, &customer_account, "", "", &[]).await;
     not_eligible(create_case(suite, &agent, with_partner_contact(plain, &asset)).await.unwrap_err());
-    let authorized = csm_tests::world::related_party_type(suite, at_pb::RecordTable::InstallBase, "Authorized Contact")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        csm_tests::world::related_party_type_id(suite, at_pb::RecordTable::InstallBase, "Authorized Contact").await;
     add_party(suite, &admin, Subject::Item(&asset), pb::PartyKind::Contact, &plain.to_string(), &authorized)
         .await
         .unwrap();

@@ -428,9 +428,8 @@ backend_test!(access_preview_names_the_cases_a_change_gains_or_loses_as_applying
     assert!(roles_gained.contains(&roles::AGENT.to_owned()));
 
     // A related party: Zoe as Authorized Consumer on Yara's case (R5.7), then removed.
-    let authorized = related_party_type(suite, csm_proto::account_team::RecordTable::Case, "Authorized Consumer")
-        .await
-        .related_party_configuration_id;
+    let authorized =
+        related_party_type_id(suite, csm_proto::account_team::RecordTable::Case, "Authorized Consumer").await;
     let change = pb::ProposedAccessChange {
         add_related_parties: vec![pb::ProposedRelatedParty {
             case_id: b2c.clone(),
@@ -528,13 +527,12 @@ backend_test!(access_preview_is_for_admins_and_refuses_bad_changes, |suite| {
             case_id: csm_types::CaseId::new().to_string(),
             party_kind: pb::PartyKind::Contact as i32,
             party_id: kim.clone(),
-            related_party_configuration_id: related_party_type(
+            related_party_configuration_id: related_party_type_id(
                 suite,
                 csm_proto::account_team::RecordTable::Case,
                 "Authorized Consumer",
             )
-            .await
-            .related_party_configuration_id,
+            .await,
         }],
         ..Default::default()
     };

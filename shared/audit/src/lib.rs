@@ -321,17 +321,7 @@ pub fn set_actor(actor: Actor) {
 /// the closest rule that did not match). Queued to the batched writer; outside
 /// a call scope (no caller to name) it is logged only.
 pub async fn denied_check(principal_id: &str, entity_type: &str, entity_id: &str, action: &str, rule: &str) {
-    match current() {
-        Some(scope) => {
-            let event = AuditEvent {
-                principal_id: principal_id.to_owned(),
-                rule: rule.to_owned(),
-                ..scope.event(EventKind::DeniedCheck, entity_type, entity_id, action)
-            };
-            scope.0.sink.send(event).await;
-        }
-        None => tracing::warn!(entity_type, action, rule, "denied decision outside a call: not audited"),
-    }
+    denied_checks(principal_id, [DeniedItem { entity_type, entity_id: entity_id.to_owned(), action, rule }]).await;
 }
 
 /// One denied item of a batch of decisions (see [`denied_checks`]).
@@ -344,9 +334,10 @@ pub struct DeniedItem<'a> {
 }
 
 /// The denied items of one batch of decisions about `principal_id`
-/// (BatchCheck), as [`denied_check`] records each: the call's actor is read
+/// (BatchCheck; [`denied_check`] is a batch of one): the call's actor is read
 /// once, identical items are folded before they are queued, and the queue is
-/// entered once for all of them.
+/// entered once for all of them. Outside a call scope (no caller to name)
+/// they are logged only.
 pub async fn denied_checks<'a>(principal_id: &str, items: impl IntoIterator<Item = DeniedItem<'a>>) {
     let Some(scope) = current() else {
         tracing::warn!("denied decisions outside a call: not audited");

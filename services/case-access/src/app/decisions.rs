@@ -33,7 +33,7 @@ pub enum Subject {
 
 impl Subject {
     /// The record type named to licensing (and in audit).
-    pub(crate) fn record_type(&self) -> &'static str {
+    fn record_type(&self) -> &'static str {
         match self {
             Subject::Case(_) | Subject::NewCase(_) => "case",
             Subject::Task(_) => "case_task",
@@ -42,7 +42,7 @@ impl Subject {
         }
     }
 
-    pub(crate) fn record_id(&self) -> String {
+    fn record_id(&self) -> String {
         match self {
             Subject::Case(id) => id.to_string(),
             Subject::Task(id) | Subject::SoldProduct(id) | Subject::InstallBaseItem(id) => id.to_string(),
@@ -115,7 +115,22 @@ pub struct CaseBatch {
     token: Option<String>,
 }
 
+/// What the audit trail records of `decided` on `subject` when it is a denial.
+pub(crate) fn denied_item(subject: &Subject, decided: &Decided) -> Option<csm_audit::DeniedItem<'static>> {
+    (!decided.outcome.allowed()).then(|| csm_audit::DeniedItem {
+        entity_type: subject.record_type(),
+        entity_id: subject.record_id(),
+        action: super::action_name(decided.action),
+        rule: decided.outcome.audit_rule(),
+    })
+}
+
 impl CaseBatch {
+    /// The batch's snapshot token (empty for the empty batch of a single Check).
+    pub fn token(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+
     /// `None`: not asked for (decide it alone); `Some(None)`: no such case.
     fn get(&self, id: CaseId) -> Option<Option<Arc<CaseFacts>>> {
         self.cases.get(&id).cloned()
@@ -142,11 +157,6 @@ impl CaseAccessApp {
         Ok(CaseBatch { cases: ids.into_iter().map(|id| (id, found.get(&id).cloned())).collect(), token: Some(token) })
     }
 
-    /// The snapshot token of a batch loaded by [`CaseAccessApp::load_batch`].
-    pub fn batch_token(batch: &CaseBatch) -> &str {
-        batch.token.as_deref().unwrap_or_default()
-    }
-
     /// Decides `action` on `subject` for `ctx` (Check). A new case's action
     /// may be left out (it is derived from the draft); an explicit one is
     /// decided as asked. A denial goes to the audit trail.
@@ -158,15 +168,8 @@ impl CaseAccessApp {
         read: CaseRead,
     ) -> CsmResult<Decided> {
         let decided = self.decide_in_batch(ctx, subject, action, read, &CaseBatch::default()).await?;
-        if !decided.outcome.allowed() {
-            csm_audit::denied_check(
-                &ctx.profile.to_string(),
-                subject.record_type(),
-                &subject.record_id(),
-                super::action_name(decided.action),
-                decided.outcome.audit_rule(),
-            )
-            .await;
+        if let Some(denied) = denied_item(subject, &decided) {
+            csm_audit::denied_checks(&ctx.profile.to_string(), [denied]).await;
         }
         Ok(decided)
     }

@@ -174,7 +174,7 @@ pub(super) async fn batch_check(
     errors.finish()?;
     let (ctx, cases) = read_context_and_cases(app, &caller, profile, &request.consistency).await?;
     let batch = app.load_batch(items.iter().filter_map(|(subject, ..)| subject.as_ref()), cases).await?;
-    let consistency_token = CaseAccessApp::batch_token(&batch).to_owned();
+    let consistency_token = batch.token().to_owned();
     let mut denied: Vec<csm_audit::DeniedItem<'static>> = Vec::new();
     let answered = answer_items(app, &ctx, items, cases, &batch, session, &consistency_token, &mut denied).await;
     // The denials decided are recorded even when a later item failed the batch.
@@ -215,14 +215,7 @@ async fn answer_items(
             }
             Err(error) => return Err(error.into()),
         };
-        if !decided.outcome.allowed() {
-            denied.push(csm_audit::DeniedItem {
-                entity_type: subject.record_type(),
-                entity_id: subject.record_id(),
-                action: crate::app::action_name(decided.action),
-                rule: decided.outcome.audit_rule(),
-            });
-        }
+        denied.extend(crate::app::decisions::denied_item(&subject, &decided));
         // Every item is answered at the batch's snapshot.
         if decided.consistency_token != consistency_token {
             decided.consistency_token = consistency_token.to_owned();
