@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 
-.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load trace-demo bench-check bench-instructions
+.PHONY: run test build lint-proto clippy fmt clean-test-schemas deploy-check load trace-demo bench-check bench-instructions bench-writes
 
 run:
 	cargo run -p csm-cli --bin csm -- dev
@@ -40,6 +40,11 @@ load:
 # (health, allowed and denied Check at 1:1, 16:8, 64:16; docs/benchmarks.md).
 bench-check:
 	./scripts/bench-check.sh
+
+# CreateCase from 1 and 32 concurrent clients on PostgreSQL and SQLite
+# (release suite on CPU 0, h2load on CPU 1; docs/benchmarks.md).
+bench-writes:
+	./scripts/bench-writes.sh
 
 # Instructions per Check / BatchCheck counted by callgrind: repeatable where
 # req/s is noisy, for comparing a change with the build before it.

@@ -22,19 +22,9 @@ cd "$root"
 duration="${1:-10}"
 settings="${CSM_BENCH_SETTINGS:-1:1 16:8 64:16}"
 
-if ! command -v h2load >/dev/null 2>&1; then
-  echo "bench-check: installing h2load (Debian nghttp2-client)" >&2
-  if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client >&2
-  else
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client >&2
-  fi
-fi
-cpus=$(nproc)
-if [ "$cpus" -lt 2 ]; then
-  echo "bench-check: needs 2 CPUs (server on one, load on the other); this machine has $cpus" >&2
-  exit 1
-fi
+# shellcheck source=bench-lib.sh
+source "$root/scripts/bench-lib.sh"
+bench_prerequisites
 
 csm=$("$root/scripts/bench-binary.sh")
 
@@ -48,27 +38,11 @@ trap cleanup EXIT
 
 # Ports of their own, so a `make run` on the default ports is not disturbed.
 base=52051
-export CSM_DATA_DIR="$work/data"
-# As in production: JSON log lines at INFO (csm dev's default is for people).
-export CSM_LOG_FORMAT=json RUST_LOG=info
-echo "==> starting the suite on CPU 0 (logs in $work/server.log)" >&2
-taskset -c 0 "$csm" dev --data-dir "$CSM_DATA_DIR" --base-port "$base" >"$work/dev.out" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 1 120); do
-  grep -q '^ready' "$work/dev.out" 2>/dev/null && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    cat "$work/dev.out" "$work/server.log" >&2
-    echo "bench-check: the suite did not start" >&2
-    exit 1
-  fi
-  sleep 0.5
-done
-grep -q '^ready' "$work/dev.out" || { echo "bench-check: the suite did not get ready" >&2; exit 1; }
+bench_start_suite
 
-field() { awk -v label="$1" 'index($0, label) { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]{8}-[0-9a-f]{4}-/) { print $i; exit } }' "$work/dev.out"; }
-carl=$(field "Carl Contact")
-allowed_case=$(field "Acme France: Printer on fire")
-denied_case=$(field "Globex: VPN down")
+carl=$(bench_demo_id "Carl Contact")
+allowed_case=$(bench_demo_id "Acme France: Printer on fire")
+denied_case=$(bench_demo_id "Globex: VPN down")
 if [ -z "$carl" ] || [ -z "$allowed_case" ] || [ -z "$denied_case" ]; then
   cat "$work/dev.out" >&2
   echo "bench-check: demo ids not found in csm dev's output" >&2
@@ -84,15 +58,10 @@ python3 "$root/scripts/bench-frames.py" "$work" "$carl" "$allowed_case" "$denied
 # the fixed Checks get the answers meant (grpc-status 0, allowed or not), then
 # count the server's ERROR lines during each run.
 expect() { # name allowed(1|0)
-  curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' \
-    -H "authorization: Bearer $token" --data-binary @"$work/$1.bin" -D "$work/$1.headers" -o "$work/$1.answer" \
-    "$case_access/csm.case_access.v1.CaseAccessService/Check" || true
-  python3 - "$work/$1.headers" "$work/$1.answer" "$2" "$1" <<'PY'
-import re, sys
-headers, answer, expected, name = open(sys.argv[1]).read(), open(sys.argv[2], "rb").read(), sys.argv[3], sys.argv[4]
-status = re.search(r"grpc-status: *(\d+)", headers)
-if not status or status.group(1) != "0":
-    sys.exit(f"bench-check: the {name} Check failed: {headers!r}")
+  bench_expect_ok "$1" "$case_access" /csm.case_access.v1.CaseAccessService/Check
+  python3 - "$work/$1.answer" "$2" "$1" <<'PY'
+import sys
+answer, expected, name = open(sys.argv[1], "rb").read(), sys.argv[2], sys.argv[3]
 # CheckResponse.decision (field 1) starting with Decision.allowed (field 1) = true.
 body, at = answer[5:], 1
 while at < len(body) and body[at] & 0x80:  # the length varint of the decision
@@ -105,31 +74,6 @@ PY
 expect allow 1
 expect deny 0
 
-run() { # name path connections streams
-  local name=$1 path=$2 connections=$3 streams=$4
-  local log="$work/$name-$connections-$streams.log"
-  local errors_before
-  errors_before=$(grep -c '"level":"ERROR"' "$work/server.log" || true)
-  taskset -c 1 h2load -D "$duration" --warm-up-time=2 -c "$connections" -m "$streams" -t 1 \
-    -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token" \
-    -d "$work/$name.bin" --log-file="$log" "$case_access$path" >"$work/$name-$connections-$streams.out" 2>&1 || true
-  local errors=$(( $(grep -c '"level":"ERROR"' "$work/server.log" || true) - errors_before ))
-  python3 - "$log" "$work/$name-$connections-$streams.out" "$duration" "$errors" <<'PY'
-import re, sys
-log, out, duration, errors = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-times = sorted(int(line.split()[2]) for line in open(log) if line.strip() and line.split()[1] == "200")
-text = open(out).read()
-failed = re.search(r"(\d+) failed", text)
-if not times:
-    print("0 0 0 0")
-    sys.exit()
-def pct(p):
-    return times[min(len(times) - 1, int(len(times) * p))]
-# Failed: requests h2load saw fail, plus the server's ERROR lines (gRPC errors).
-print(f"{len(times) / duration:.0f} {pct(0.50)} {pct(0.99)} {(int(failed.group(1)) if failed else 0) + errors}")
-PY
-}
-
 printf '\n%-8s %-8s %12s %10s %10s %8s\n' setting request "req/s" "p50 µs" "p99 µs" failed
 declare -A rate p50 p99
 for setting in $settings; do
@@ -141,7 +85,7 @@ for setting in $settings; do
       batch) path=/csm.case_access.v1.CaseAccessService/BatchCheck ;;
       *) path=/csm.case_access.v1.CaseAccessService/Check ;;
     esac
-    read -r r a b f < <(run "$name" "$path" "$connections" "$streams")
+    read -r r a b f < <(bench_h2load "$name" "$case_access" "$path" "$connections" "$streams")
     rate[$name]=$r; p50[$name]=$a; p99[$name]=$b
     printf '%-8s %-8s %12s %10s %10s %8s\n' "$setting" "$name" "$r" "$a" "$b" "$f"
   done

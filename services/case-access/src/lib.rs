@@ -53,6 +53,12 @@ pub fn migrations() -> Migrations {
             include_str!("../migrations/sqlite/0130_admin.sql"),
             include_str!("../migrations/postgres/0130_admin.sql"),
         ),
+        (
+            140,
+            "number sequences",
+            include_str!("../migrations/sqlite/0140_number_sequences.sql"),
+            include_str!("../migrations/postgres/0140_number_sequences.sql"),
+        ),
     ];
     own.into_iter().fold(csm_changefeed::migrations(), |migrations, (version, description, sqlite, postgres)| {
         migrations

@@ -1,4 +1,5 @@
-//! `csm dev`: the whole suite in one process on embedded SQLite.
+//! `csm dev`: the whole suite in one process on embedded SQLite (or, with
+//! `--postgres`, on one PostgreSQL database, a schema per service).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,6 +29,23 @@ pub struct DevArgs {
     /// Do not load the demo data set.
     #[arg(long)]
     pub no_demo: bool,
+    /// Run on this PostgreSQL database instead of SQLite files: each service
+    /// in its own schema (`csm_identity`, `csm_case_access`, …), created if missing.
+    #[arg(long, env = "CSM_DEV_POSTGRES_URL", value_name = "URL")]
+    pub postgres: Option<String>,
+}
+
+impl DevArgs {
+    /// The database URL of `service`.
+    pub fn database_url(&self, service: ServiceName) -> String {
+        match &self.postgres {
+            Some(url) => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}csm_schema=csm_{}", service.as_str().replace('-', "_"))
+            }
+            None => format!("sqlite://{}", self.data_dir.join(format!("{service}.db")).display()),
+        }
+    }
 }
 
 /// What `csm dev` keeps between runs, so tokens and logins stay valid across restarts.
@@ -143,8 +161,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     for (service, listener, metrics) in listeners {
-        let database = args.data_dir.join(format!("{service}.db"));
-        let mut config = state.config_for(service, format!("sqlite://{}", database.display()), &peers);
+        let mut config = state.config_for(service, args.database_url(service), &peers);
         config.listen_addr = listener.local_addr()?;
         config.metrics = metrics;
         let mut stopped = stopped.clone();
@@ -213,7 +230,12 @@ fn print_banner(
 ) {
     let identity = endpoints[0].1.trim_start_matches("http://");
     let mut out = String::new();
-    out.push_str("\nCSM Access Suite is running (embedded SQLite under ");
+    match &args.postgres {
+        Some(_) => {
+            out.push_str("\nCSM Access Suite is running (PostgreSQL, a csm_<service> schema per service; keys under ")
+        }
+        None => out.push_str("\nCSM Access Suite is running (embedded SQLite under "),
+    }
     out.push_str(&args.data_dir.display().to_string());
     out.push_str(")\n\n");
     for (service, url) in endpoints {

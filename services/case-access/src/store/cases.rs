@@ -69,18 +69,25 @@ pub(crate) fn case_from_row(row: &impl DbRow) -> CsmResult<CaseRecord> {
     })
 }
 
-/// Takes the next number of `kind` ("case", "case_task") in `tx` (first statement: the write lock).
-pub async fn next_number(tx: &mut Tx, kind: &str) -> CsmResult<i64> {
-    with_tx!(tx, |tx| {
-        let row = sqlx::query(
+/// Takes the next number of `kind` ("case", "case_task") in `tx`. SQLite:
+/// the kind's counter row (the first statement: the write lock, held until
+/// commit anyway). PostgreSQL: the kind's sequence, so concurrent creations do
+/// not queue on a row (a number taken by a rolled-back write is not reused).
+pub async fn next_number(tx: &mut Tx, kind: &'static str) -> CsmResult<i64> {
+    match tx {
+        Tx::Sqlite(tx) => sqlx::query_scalar(
             "UPDATE number_counters SET next_value = next_value + 1 WHERE kind = $1 RETURNING next_value - 1 AS taken",
         )
         .bind(kind)
         .fetch_one(&mut **tx)
         .await
-        .map_err(db_error)?;
-        row.int("taken").map_err(db_error)
-    })
+        .map_err(db_error),
+        Tx::Postgres(tx) => sqlx::query_scalar("SELECT nextval(('number_' || $1)::regclass)")
+            .bind(kind)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_error),
+    }
 }
 
 /// The columns every write of a case sets, in bind order ([`bind_case`]);

@@ -197,7 +197,8 @@ impl LicensingStore {
     /// On PostgreSQL the rows are claimed with `FOR UPDATE SKIP LOCKED`:
     /// concurrent expiry runs (replicas) take disjoint sessions and never wait
     /// on each other's session rows; with the pools then locked in id order,
-    /// lock order is always session → pool → seat → change-feed head.
+    /// lock order is always session → pool → seat (the change feed takes no
+    /// row lock: a shared advisory lock that no writer waits for).
     pub async fn due_sessions(
         &self,
         tx: &mut Tx,

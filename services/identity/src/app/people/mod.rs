@@ -365,8 +365,8 @@ impl IdentityApp {
         if kind.is_contact() {
             // R2.14: the profile is inserted but not committed; if the role
             // service cannot assign snc_external, nothing is written. Called
-            // before the change append, so PostgreSQL's feed-head row lock is
-            // not held across the call.
+            // before the change append, so followers of identity's feed are not
+            // held back (PostgreSQL: the feed's writer lock) across the call.
             self.roles.assign_role(profile.id, SNC_EXTERNAL).await?;
         }
         if let Some(login) = new_login {
