@@ -28,7 +28,7 @@ mod store;
 use csm_types::roles;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -207,10 +207,15 @@ pub fn fold(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
     folded
 }
 
+/// Finds a call's trace id when its first event needs it.
+type TraceIdSource = Box<dyn FnOnce() -> String + Send>;
+
 /// What the caller of the current RPC is known to be.
 struct ScopeState {
     rpc: String,
-    trace_id: String,
+    /// Resolved on the first event: most calls record none.
+    trace_id: OnceLock<String>,
+    trace_id_source: Mutex<Option<TraceIdSource>>,
     actor: Mutex<Actor>,
     sink: AuditSink,
 }
@@ -225,15 +230,28 @@ tokio::task_local! {
 }
 
 impl CallScope {
-    /// A scope for the RPC `rpc` (its path) with trace id `trace_id` (may be
-    /// empty). The actor is anonymous until the auth layer names it.
-    pub fn new(rpc: impl Into<String>, trace_id: impl Into<String>, sink: AuditSink) -> Self {
+    /// A scope for the RPC `rpc` (its path) whose trace id (may be empty)
+    /// `trace_id` finds, called at most once, when the call's first event is
+    /// made (inside the call, so under its span). The actor is anonymous
+    /// until the auth layer names it.
+    pub fn new(rpc: impl Into<String>, trace_id: impl FnOnce() -> String + Send + 'static, sink: AuditSink) -> Self {
         Self(Arc::new(ScopeState {
             rpc: rpc.into(),
-            trace_id: trace_id.into(),
+            trace_id: OnceLock::new(),
+            trace_id_source: Mutex::new(Some(Box::new(trace_id))),
             actor: Mutex::new(Actor::anonymous()),
             sink,
         }))
+    }
+
+    fn trace_id(&self) -> String {
+        self.0
+            .trace_id
+            .get_or_init(|| {
+                let source = self.0.trace_id_source.lock().map(|mut source| source.take()).unwrap_or(None);
+                source.map(|find| find()).unwrap_or_default()
+            })
+            .clone()
     }
 
     /// Runs `work` (the call's future) inside this scope.
@@ -279,7 +297,7 @@ fn new_event(
     operation: &str,
 ) -> AuditEvent {
     let (actor, rpc, trace_id) = match scope {
-        Some(scope) => (scope.actor(), scope.0.rpc.clone(), scope.0.trace_id.clone()),
+        Some(scope) => (scope.actor(), scope.0.rpc.clone(), scope.trace_id()),
         None => (Actor::system(), String::new(), String::new()),
     };
     AuditEvent {
@@ -620,7 +638,7 @@ mod tests {
     #[tokio::test]
     async fn the_scope_names_the_actor_of_its_call_only() {
         let (sink, _writer) = AuditSink::new();
-        let scope = CallScope::new("/csm.role.v1.RoleService/AssignRole", "abc", sink);
+        let scope = CallScope::new("/csm.role.v1.RoleService/AssignRole", || "abc".to_owned(), sink);
         let inner = scope.clone();
         scope
             .run(async move {
@@ -636,8 +654,11 @@ mod tests {
     #[tokio::test]
     async fn refusals_reach_the_writer_queue_with_the_call_context() {
         let (sink, mut writer) = AuditSink::new();
-        let scope =
-            CallScope::new("/csm.case_access.v1.CaseAccessService/Check", "0af7651916cd43dd8448eb211c80319c", sink);
+        let scope = CallScope::new(
+            "/csm.case_access.v1.CaseAccessService/Check",
+            || "0af7651916cd43dd8448eb211c80319c".to_owned(),
+            sink,
+        );
         scope
             .clone()
             .run(async {

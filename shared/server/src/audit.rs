@@ -17,7 +17,7 @@ use csm_auth::{Caller, PUBLIC_PATH_PREFIXES};
 use csm_db::{Db, PageRequest};
 use csm_errors::{CsmError, CsmResult, FieldErrors};
 use csm_proto::audit::{self as pb, audit_service_server::AuditService};
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use tonic::Status;
 use tower::{Layer, Service};
 
@@ -80,8 +80,13 @@ where
         if PUBLIC_PATH_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
             return Box::pin(inner.call(request));
         }
-        let trace_id =
-            csm_telemetry::current_trace_id().or_else(|| traceparent_trace_id(request.headers())).unwrap_or_default();
+        // Found only when the call records an event (most record none).
+        let traceparent = request.headers().get("traceparent").cloned();
+        let trace_id = move || {
+            csm_telemetry::current_trace_id()
+                .or_else(|| traceparent.as_ref().and_then(traceparent_trace_id))
+                .unwrap_or_default()
+        };
         let scope = CallScope::new(path, trace_id, self.sink.clone());
         // The layers below may name the caller while building their future (auth does).
         let call = scope.run_sync(|| inner.call(request));
@@ -115,8 +120,8 @@ fn refusal_reason(headers: &HeaderMap) -> Option<String> {
 
 /// The trace id of a W3C `traceparent` header (`00-<trace id>-<span id>-<flags>`),
 /// for calls recorded while no OpenTelemetry layer is installed.
-fn traceparent_trace_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
+fn traceparent_trace_id(header: &HeaderValue) -> Option<String> {
+    let value = header.to_str().ok()?;
     let trace_id = value.split('-').nth(1)?;
     (trace_id.len() == 32 && trace_id.bytes().all(|byte| byte.is_ascii_hexdigit()) && trace_id != "0".repeat(32))
         .then(|| trace_id.to_ascii_lowercase())
@@ -238,13 +243,13 @@ mod tests {
 
     #[test]
     fn traceparent_gives_its_trace_id() {
-        let mut headers = HeaderMap::new();
-        headers.insert("traceparent", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01".parse().unwrap());
-        assert_eq!(traceparent_trace_id(&headers).as_deref(), Some("0af7651916cd43dd8448eb211c80319c"));
-        headers.insert("traceparent", "00-00000000000000000000000000000000-b7ad6b7169203331-01".parse().unwrap());
-        assert_eq!(traceparent_trace_id(&headers), None);
-        headers.insert("traceparent", "garbage".parse().unwrap());
-        assert_eq!(traceparent_trace_id(&headers), None);
+        let header = |value: &str| HeaderValue::from_str(value).unwrap();
+        assert_eq!(
+            traceparent_trace_id(&header("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01")).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(traceparent_trace_id(&header("00-00000000000000000000000000000000-b7ad6b7169203331-01")), None);
+        assert_eq!(traceparent_trace_id(&header("garbage")), None);
     }
 
     #[test]

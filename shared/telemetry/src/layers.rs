@@ -102,15 +102,16 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let path = request.uri().path().to_owned();
-        let (service, method) = split_grpc_path(&path);
+        let path = request.uri().path();
+        let (service, method) = split_grpc_path(path);
+        // Plain `&str` values: recorded as they are, not through `Display`.
         let span = tracing::info_span!(
             "grpc.server",
-            otel.name = %path.trim_start_matches('/'),
+            otel.name = path.trim_start_matches('/'),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = service,
+            rpc.method = method,
             rpc.grpc.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             // Filled by the service when known (never personal data):
@@ -120,7 +121,10 @@ where
             csm.decision = tracing::field::Empty,
             csm.rule = tracing::field::Empty,
         );
-        let _ = span.set_parent(extract_context(request.headers()));
+        // Without a `traceparent` the span starts its own trace: nothing to extract.
+        if request.headers().contains_key("traceparent") {
+            let _ = span.set_parent(extract_context(request.headers()));
+        }
         // Clone-and-swap: the clone that was polled ready serves this call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -129,8 +133,8 @@ where
             async move {
                 let result = inner.call(request).await;
                 if let Ok(response) = &result {
-                    let code = grpc_status_of(response).unwrap_or("0").to_owned();
-                    record_span.record("rpc.grpc.status_code", code.as_str());
+                    let code = grpc_status_of(response).unwrap_or("0");
+                    record_span.record("rpc.grpc.status_code", code);
                     if code != "0" {
                         record_span.record("otel.status_code", "ERROR");
                     }

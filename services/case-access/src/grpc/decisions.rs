@@ -97,11 +97,25 @@ pub(super) async fn check(
 }
 
 /// The RPC's span carries the principal's kind, the decision and its rule (no personal data).
+/// The three fields go to the subscriber in one `record_all` (each `record`
+/// is a full pass through every layer).
 fn record_decision(ctx: &PrincipalContext, decided: &crate::app::Decided) {
     let span = tracing::Span::current();
-    span.record("csm.principal_kind", principal_kind_name(ctx.kind));
-    span.record("csm.decision", if decided.outcome.allowed() { "ALLOW" } else { "DENY" });
-    span.record("csm.rule", decided.outcome.rule());
+    if let Some(metadata) = span.metadata() {
+        let fields = metadata.fields();
+        if let (Some(kind), Some(decision), Some(rule)) =
+            (fields.field("csm.principal_kind"), fields.field("csm.decision"), fields.field("csm.rule"))
+        {
+            let kind_value = principal_kind_name(ctx.kind);
+            let decision_value = if decided.outcome.allowed() { "ALLOW" } else { "DENY" };
+            let rule_value = decided.outcome.rule();
+            span.record_all(&fields.value_set(&[
+                (&kind, Some(&kind_value as &dyn tracing::Value)),
+                (&decision, Some(&decision_value as &dyn tracing::Value)),
+                (&rule, Some(&rule_value as &dyn tracing::Value)),
+            ]));
+        }
+    }
     // The audit trail records every denial; the log only when asked (DEBUG):
     // a denial must cost no more than a grant (issue 15).
     if !decided.outcome.allowed() {
