@@ -12,7 +12,7 @@
 //!
 //! Who acted comes from the [`CallScope`] of the RPC: the server's audit layer
 //! opens it (method, trace id, the queue of refusals), the auth layer names the
-//! caller in it ([`set_actor`]). Work outside any call (start-up seeding,
+//! caller in it ([`set_actor`], [`set_actor_with`]: built only when an event needs it). Work outside any call (start-up seeding,
 //! licence expiry) is recorded as the [`ActorKind::System`] actor.
 //!
 //! Refusals are not written on the request's path: they go through a bounded
@@ -210,13 +210,19 @@ pub fn fold(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
 /// Finds a call's trace id when its first event needs it.
 type TraceIdSource = Box<dyn FnOnce() -> String + Send>;
 
+/// Who made a call: named by the auth layer, built only when an event needs it.
+enum ActorSlot {
+    Known(Actor),
+    Later(Box<dyn FnOnce() -> Actor + Send>),
+}
+
 /// What the caller of the current RPC is known to be.
 struct ScopeState {
     rpc: String,
     /// Resolved on the first event: most calls record none.
     trace_id: OnceLock<String>,
     trace_id_source: Mutex<Option<TraceIdSource>>,
-    actor: Mutex<Actor>,
+    actor: Mutex<ActorSlot>,
     sink: AuditSink,
 }
 
@@ -239,7 +245,7 @@ impl CallScope {
             rpc: rpc.into(),
             trace_id: OnceLock::new(),
             trace_id_source: Mutex::new(Some(Box::new(trace_id))),
-            actor: Mutex::new(Actor::anonymous()),
+            actor: Mutex::new(ActorSlot::Known(Actor::anonymous())),
             sink,
         }))
     }
@@ -266,7 +272,16 @@ impl CallScope {
     }
 
     pub fn actor(&self) -> Actor {
-        self.0.actor.lock().map(|actor| actor.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+        let mut slot = self.0.actor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let ActorSlot::Later(_) = &*slot
+            && let ActorSlot::Later(build) = std::mem::replace(&mut *slot, ActorSlot::Known(Actor::anonymous()))
+        {
+            *slot = ActorSlot::Known(build());
+        }
+        match &*slot {
+            ActorSlot::Known(actor) => actor.clone(),
+            ActorSlot::Later(_) => Actor::anonymous(),
+        }
     }
 
     pub fn rpc(&self) -> &str {
@@ -327,9 +342,19 @@ fn current() -> Option<CallScope> {
 /// Names the caller of the current RPC (the auth layer, once it verified the
 /// token). Outside a call scope it does nothing.
 pub fn set_actor(actor: Actor) {
+    set_slot(ActorSlot::Known(actor));
+}
+
+/// As [`set_actor`], with the actor built by `actor` only if the call
+/// records an event (most calls record none; formatting ids costs).
+pub fn set_actor_with(actor: impl FnOnce() -> Actor + Send + 'static) {
+    set_slot(ActorSlot::Later(Box::new(actor)));
+}
+
+fn set_slot(slot: ActorSlot) {
     let _ = SCOPE.try_with(|scope| {
         if let Ok(mut current) = scope.0.actor.lock() {
-            *current = actor;
+            *current = slot;
         }
     });
 }
@@ -662,7 +687,7 @@ mod tests {
         scope
             .clone()
             .run(async {
-                set_actor(Actor::human("login-1", Some("profile-1")));
+                set_actor_with(|| Actor::human("login-1", Some("profile-1")));
                 denied_check("profile-2", "case", "case-9", "READ", "R4.3").await;
             })
             .await;

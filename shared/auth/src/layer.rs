@@ -118,7 +118,8 @@ impl Gate {
     ) -> Result<HumanCaller, CsmError> {
         let person = self.directory.admit(credential, requested).await?;
         // Authenticated: a refusal below is recorded with who was refused.
-        csm_audit::set_actor(Caller::Human(person.human.clone()).audit_actor());
+        let human = person.human.clone();
+        csm_audit::set_actor_with(move || Caller::Human(human).audit_actor());
         if rule.allows_person(CallerKinds::of(person.base)) {
             return Ok(person.human);
         }
@@ -174,7 +175,8 @@ where
         };
         let admitted = |request: &mut Request<ReqBody>, caller: Caller| {
             tracing::Span::current().record("csm.caller_kind", caller.kind());
-            csm_audit::set_actor(caller.audit_actor());
+            let named = caller.clone();
+            csm_audit::set_actor_with(move || named.audit_actor());
             request.extensions_mut().insert(caller);
         };
         match self.gate.start(&request) {
