@@ -78,7 +78,7 @@ macro_rules! writer_lock_key {
 macro_rules! writer_lock_rows {
     () => {
         concat!(
-            "locktype = 'advisory' AND objsubid = 2 \
+            "locktype = 'advisory' AND objsubid = 2 AND mode = 'ShareLock' \
              AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND classid = $1::oid AND objid = ",
             writer_lock_key!(),
@@ -87,16 +87,25 @@ macro_rules! writer_lock_rows {
     };
 }
 
-/// In one statement: the highest revision handed out, then (the subqueries
-/// are correlated with it, so they run after it is read) the transactions
-/// holding the writer lock and the last change committed at or below it.
+/// In one statement: the highest revision handed out, then (evaluated per
+/// row of it, so after it is read) the transactions holding the writer lock:
+/// - NULL when nothing was handed out since the horizon `$2` this process
+///   last settled (nothing can be in flight below it);
+/// - none when the lock can be taken exclusively for an instant (no writer
+///   holds it; cheap, and released with the statement);
+/// - else read from the lock table.
 const HORIZON: &str = concat!(
     "WITH handed AS MATERIALIZED \
        (SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS revision FROM change_revision) \
      SELECT handed.revision, \
-       ARRAY(SELECT virtualtransaction FROM pg_locks WHERE handed.revision IS NOT NULL AND ",
+       CASE WHEN handed.revision = $2 THEN NULL \
+            WHEN pg_try_advisory_xact_lock($1, ",
+    writer_lock_key!(),
+    ") THEN ARRAY[]::text[] \
+            ELSE ARRAY(SELECT virtualtransaction FROM pg_locks WHERE handed.revision IS NOT NULL AND ",
     writer_lock_rows!(),
-    "), (SELECT max(revision) FROM changes WHERE revision <= handed.revision) FROM handed"
+    ") END \
+     FROM handed"
 );
 
 /// Which of the transactions `$2` still hold the writer lock.
@@ -287,6 +296,9 @@ pub struct ChangeFeed {
     /// The highest committed revision known to be settled (every revision at
     /// or below it final): what [`ChangeFeed::last_known`] answers.
     known: Arc<AtomicU64>,
+    /// The last horizon settled (PostgreSQL): while the sequence has not
+    /// moved past it, it still holds and costs no look at the lock table.
+    settled_horizon: Arc<std::sync::Mutex<Horizon>>,
     poll_interval: Duration,
 }
 
@@ -303,7 +315,15 @@ const WATCH_WAIT: Duration = Duration::from_secs(1);
 impl ChangeFeed {
     pub fn new(db: Db, service: ServiceName) -> Self {
         let (committed, _) = watch::channel(0);
-        Self { db, service, committed, known: Arc::new(AtomicU64::new(0)), poll_interval: Duration::from_millis(250) }
+        Self {
+            db,
+            service,
+            committed,
+            known: Arc::new(AtomicU64::new(0)),
+            // -1: no horizon settled yet (a handed-out value is never negative).
+            settled_horizon: Arc::new(std::sync::Mutex::new(Horizon { handed_out: -1, last_change: 0 })),
+            poll_interval: Duration::from_millis(250),
+        }
     }
 
     pub fn service(&self) -> ServiceName {
@@ -354,7 +374,7 @@ impl ChangeFeed {
             }
             // The horizon may be a revision that rolled back: the answer is
             // the last change at or below it, which followers will see.
-            Db::Postgres(pool) => match settle_horizon(pool, Duration::ZERO).await? {
+            Db::Postgres(pool) => match self.settle_horizon(pool, Duration::ZERO).await? {
                 Some(horizon) => horizon.last_change as u64,
                 None => return Ok(self.last_known()),
             },
@@ -370,7 +390,7 @@ impl ChangeFeed {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let horizon = match &self.db {
             Db::Sqlite(_) => i64::MAX,
-            Db::Postgres(pool) => match settle_horizon(pool, WATCH_WAIT).await? {
+            Db::Postgres(pool) => match self.settle_horizon(pool, WATCH_WAIT).await? {
                 Some(horizon) => horizon.handed_out,
                 None => i64::try_from(self.last_known()).unwrap_or(i64::MAX),
             },
@@ -437,39 +457,63 @@ impl ChangeFeed {
 
 /// A settled horizon of a feed (PostgreSQL): no revision at or below
 /// `handed_out` can commit any more.
+#[derive(Clone, Copy)]
 struct Horizon {
     /// The highest revision handed out when it was read.
     handed_out: i64,
-    /// The last change committed at or below it (0: none), as seen then.
+    /// The last change committed at or below it (0: none).
     last_change: i64,
 }
 
-/// The highest revision handed out, once every writer of the feed that was in
-/// flight when it was read has ended (PostgreSQL). `None` when writers were
-/// still in flight after `wait` (zero: look once, do not wait).
-///
-/// A writer holds the feed's writer lock from before it takes its revision
-/// until it ends, so a writer whose revision is at or below the value read
-/// holds the lock when the lock table is read after it.
-async fn settle_horizon(pool: &PgPool, wait: Duration) -> CsmResult<Option<Horizon>> {
-    let (handed_out, mut writers, last_change): (i64, Vec<String>, Option<i64>) =
-        sqlx::query_as(HORIZON).bind(WRITER_LOCK_CLASS).fetch_one(pool).await.map_err(db_error)?;
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut pause = Duration::from_micros(500);
-    while !writers.is_empty() {
-        if tokio::time::Instant::now() + pause > deadline {
-            return Ok(None);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(20));
-        writers = sqlx::query_scalar(WRITERS)
+impl ChangeFeed {
+    /// The highest revision handed out, once every writer of the feed that
+    /// was in flight when it was read has ended (PostgreSQL). `None` when
+    /// writers were still in flight after `wait` (zero: look once, do not wait).
+    ///
+    /// A writer holds the feed's writer lock from before it takes its
+    /// revision until it ends, so a writer whose revision is at or below the
+    /// value read holds the lock when the lock table is read after it.
+    async fn settle_horizon(&self, pool: &PgPool, wait: Duration) -> CsmResult<Option<Horizon>> {
+        let last = *self.settled_horizon.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (handed_out, writers): (i64, Option<Vec<String>>) = sqlx::query_as(HORIZON)
             .bind(WRITER_LOCK_CLASS)
-            .bind(&writers)
-            .fetch_all(pool)
+            .bind(last.handed_out)
+            .fetch_one(pool)
             .await
             .map_err(db_error)?;
+        let Some(mut writers) = writers else {
+            // Nothing handed out since the last horizon: it still holds.
+            return Ok(Some(last));
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut pause = Duration::from_micros(500);
+        while !writers.is_empty() {
+            if tokio::time::Instant::now() + pause > deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+            writers = sqlx::query_scalar(WRITERS)
+                .bind(WRITER_LOCK_CLASS)
+                .bind(&writers)
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+        }
+        // Read after every writer at or below the horizon ended (a statement
+        // of its own, so its snapshot sees their commits).
+        let last_change: Option<i64> = sqlx::query_scalar("SELECT max(revision) FROM changes WHERE revision <= $1")
+            .bind(handed_out)
+            .fetch_one(pool)
+            .await
+            .map_err(db_error)?;
+        let horizon = Horizon { handed_out, last_change: last_change.unwrap_or(0) };
+        let mut settled = self.settled_horizon.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if horizon.handed_out > settled.handed_out {
+            *settled = horizon;
+        }
+        Ok(Some(horizon))
     }
-    Ok(Some(Horizon { handed_out, last_change: last_change.unwrap_or(0) }))
 }
 
 fn change_from_row(row: &impl DbRow) -> CsmResult<Change> {

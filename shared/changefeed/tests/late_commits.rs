@@ -96,6 +96,15 @@ async fn a_revision_committing_after_a_higher_one_is_delivered_first_and_never_s
         assert_eq!(feed.head().await.expect("head"), next);
         assert_eq!(feed.last_known(), next);
 
+        // With a horizon settled, a writer taking a revision moves the head
+        // only once it commits (the settled horizon is not reused past it).
+        assert_eq!(feed.head().await.expect("head"), next, "unchanged without writes");
+        let mut open = db.begin().await.expect("begin");
+        let pending = append(&mut open, &change("pending")).await.expect("append");
+        assert_eq!(feed.head().await.expect("head"), next, "an in-flight revision is not the head");
+        open.commit().await.expect("commit");
+        assert_eq!(feed.head().await.expect("head"), pending);
+
         drop(watched);
         db.close().await;
         database.remove().await;
